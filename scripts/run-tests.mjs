@@ -1,0 +1,28 @@
+// Runs every compiled test file with node:test. Node 20 and 22 disagree on how
+// `node --test` treats directory and glob arguments, so the files are listed here.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('../dist/test/', import.meta.url).pathname;
+const only = process.argv.slice(2);
+
+function collect(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return collect(path);
+    return entry.name.endsWith('.test.js') ? [path] : [];
+  });
+}
+
+const files = collect(root)
+  .filter((file) => only.length === 0 || only.some((part) => relative(root, file).includes(part)))
+  .sort();
+if (files.length === 0) {
+  console.error('No test files found: run `npm run build` first.');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);

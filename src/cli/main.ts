@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/** `stateful`: the one command. Parses the first word and hands over; no logic lives here. */
+import { ConfigError } from '../config.js';
+import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
+import { clientCommand, UsageError } from './client.js';
+import { inspectCommand } from './inspect.js';
+import { serveCommand } from './serve.js';
+import { superviseCommand } from './supervise.js';
+
+const USAGE = `Usage: stateful <command> [options]
+
+The service
+  serve                         run the service in the foreground
+  supervise                     run it under a restart policy (what \`npm start\` does)
+  inspect [--data-dir DIR] [--json] [--events N]
+                                read a data directory offline
+
+The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
+  session create [--name N] [--note TEXT] [--data JSON]
+  session list
+  session get ID
+  session update ID [--name N] [--note TEXT] [--data JSON]
+  session delete ID
+  state | health | events [--limit N] | crash [--wait]
+
+Configuration comes from the environment: PORT, HOST, DATA_DIR, LOG_LEVEL,
+SHUTDOWN_TIMEOUT_MS (see the README).
+`;
+
+async function main(argv: string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serveCommand();
+    case 'supervise':
+      return superviseCommand();
+    case 'inspect':
+      return inspectCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      return clientCommand(command, rest);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`stateful: configuration error: ${error.message}\n`);
+      process.exitCode = EXIT_CONFIG;
+    } else if (
+      error instanceof UsageError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(`stateful: ${(error as Error).message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`stateful: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,55 @@
+/**
+ * `stateful serve`: runs the service in the foreground until SIGTERM/SIGINT
+ * (a clean stop), a /crash (exit 1), or an uncaught error (exit 1, counted as
+ * a crash at the next start).
+ */
+import { pino } from 'pino';
+import { isSupervised, loadServiceConfig } from '../config.js';
+import { EXIT_CLEAN, EXIT_CRASH, EXIT_DATA_DIR_BUSY } from '../lifecycle/exit-codes.js';
+import { startService } from '../lifecycle/service.js';
+import { DataDirectoryBusyError } from '../store/file/instance-lock.js';
+
+export async function serveCommand(): Promise<number | undefined> {
+  const config = loadServiceConfig();
+  const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception: exiting');
+    process.exit(EXIT_CRASH);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled rejection: exiting');
+    process.exit(EXIT_CRASH);
+  });
+
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    service = await startService(config, logger, {
+      exitAfterCrash: () => process.exit(EXIT_CRASH),
+    });
+  } catch (error) {
+    if (error instanceof DataDirectoryBusyError) {
+      logger.fatal({ data_dir: config.dataDir }, error.message);
+      process.stderr.write(`stateful: ${error.message}\n`);
+      return EXIT_DATA_DIR_BUSY;
+    }
+    logger.fatal({ err: error }, 'cannot start');
+    process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
+    return EXIT_CRASH;
+  }
+
+  const stop = (reason: string) => {
+    service.stop(reason).then(
+      () => process.exit(EXIT_CLEAN),
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'clean stop failed');
+        process.exit(EXIT_CRASH);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // Under the supervisor: if it goes away, stop rather than run unsupervised.
+  if (isSupervised()) process.on('disconnect', () => stop('supervisor_gone'));
+  return undefined;
+}

@@ -1,0 +1,74 @@
+/**
+ * The only reader of process.env. Each setting is declared once with its
+ * variable, default and check; a bad value stops the process at start with a
+ * message that names the variable and what it accepts.
+ */
+import { resolve } from 'node:path';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServiceConfig {
+  /** PORT: the TCP port to listen on (0 picks a free one). */
+  port: number;
+  /** HOST: the address to listen on. */
+  host: string;
+  /** DATA_DIR: the data directory (sessions, events, counters). */
+  dataDir: string;
+  /** LOG_LEVEL: pino's level. */
+  logLevel: LogLevel;
+  /** SHUTDOWN_TIMEOUT_MS: how long a clean stop waits for requests in flight. */
+  shutdownTimeoutMs: number;
+}
+
+export interface ClientConfig {
+  /** APP_PORT: the port the service is published on, for the CLI client's default URL. */
+  url: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}; got "${raw}".`);
+  }
+  return Number(raw);
+}
+
+function text(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfig> {
+  const logLevel = text(env, 'LOG_LEVEL', 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${logLevel}".`);
+  }
+  return Object.freeze({
+    port: integer(env, 'PORT', 8091, 0, 65535),
+    host: text(env, 'HOST', '127.0.0.1'),
+    dataDir: resolve(text(env, 'DATA_DIR', './data')),
+    logLevel: logLevel as LogLevel,
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  });
+}
+
+export function loadClientConfig(env: Env = process.env): Readonly<ClientConfig> {
+  const port = integer(env, 'APP_PORT', 8091, 1, 65535);
+  return Object.freeze({ url: `http://127.0.0.1:${port}` });
+}
+
+/** Set by the supervisor for the service it runs, so the service follows its parent. */
+export function isSupervised(env: Env = process.env): boolean {
+  return env.STATEFUL_SUPERVISED === '1';
+}

@@ -1,0 +1,60 @@
+/**
+ * Events of the append-only log, in the original's line format:
+ * `{"ts","time","event","container", …extra}`. The kinds the original wrote
+ * keep their extras; the kinds added here describe what the original could
+ * not see (deaths detected at boot, repairs, quarantined files, clean stops).
+ */
+import { InvalidInputError } from './errors.js';
+import { epochSeconds, utcTimestamp } from './time.js';
+
+export type EventKind =
+  | 'startup'
+  | 'shutdown'
+  | 'session_created'
+  | 'session_updated'
+  | 'session_deleted'
+  | 'crash_triggered'
+  | 'crash_detected'
+  | 'log_repaired'
+  | 'session_quarantined'
+  | 'stats_recovered';
+
+export type EventExtra = Record<string, string | number | boolean | null>;
+
+export interface ServiceEvent extends Record<string, unknown> {
+  ts: number;
+  time: string;
+  event: string;
+  container: string;
+}
+
+export function makeEvent(
+  kind: EventKind,
+  container: string,
+  extra: EventExtra = {},
+  now: Date = new Date(),
+): ServiceEvent {
+  return { ts: epochSeconds(now), time: utcTimestamp(now), event: kind, container, ...extra };
+}
+
+export function isServiceEvent(value: unknown): value is ServiceEvent {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const record = value as Record<string, unknown>;
+  return typeof record.event === 'string';
+}
+
+export const DEFAULT_EVENT_LIMIT = 50;
+export const MAX_EVENT_LIMIT = 10_000;
+
+/** `?limit=N`: an integer from 1 to MAX_EVENT_LIMIT, DEFAULT_EVENT_LIMIT when absent. */
+export function parseEventLimit(raw: unknown): number {
+  if (raw === undefined) return DEFAULT_EVENT_LIMIT;
+  if (typeof raw !== 'string' || !/^\d{1,6}$/.test(raw)) {
+    throw new InvalidInputError(`"limit" must be an integer from 1 to ${MAX_EVENT_LIMIT}.`);
+  }
+  const limit = Number(raw);
+  if (limit < 1 || limit > MAX_EVENT_LIMIT) {
+    throw new InvalidInputError(`"limit" must be an integer from 1 to ${MAX_EVENT_LIMIT}.`);
+  }
+  return limit;
+}

@@ -1,0 +1,125 @@
+/**
+ * Sessions and the rules that change them: what a create starts with, what a
+ * PUT replaces and counts. No HTTP and no file system here: the store makes a
+ * change durable, the HTTP layer decides who may ask for it.
+ */
+import { randomUUID } from 'node:crypto';
+import { InvalidInputError, NotFoundError } from './errors.js';
+import { utcTimestamp } from './time.js';
+
+export type JsonObject = { [key: string]: unknown };
+
+/** A session exactly as the original's wire and disk formats carry it. */
+export interface Session {
+  id: string;
+  name: string;
+  data: JsonObject;
+  created_at: string;
+  last_active: string;
+  access_count: number;
+}
+
+export interface SessionInput {
+  name?: string;
+  data?: JsonObject;
+}
+
+export const DEFAULT_SESSION_NAME = 'unnamed';
+export const MAX_NAME_LENGTH = 200;
+
+const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+/** Only canonical lower-case UUIDs name sessions; anything else cannot exist. */
+export function isSessionId(value: string): boolean {
+  return SESSION_ID_PATTERN.test(value);
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks a request body's fields; throws InvalidInputError with what to fix. */
+export function validateSessionInput(body: unknown): SessionInput {
+  if (body === undefined) return {};
+  if (!isJsonObject(body)) {
+    throw new InvalidInputError('The body must be a JSON object like {"name":"…","data":{…}}.');
+  }
+  const input: SessionInput = {};
+  if (body.name !== undefined) {
+    if (typeof body.name !== 'string') {
+      throw new InvalidInputError('"name" must be a string.');
+    }
+    if ([...body.name].length > MAX_NAME_LENGTH) {
+      throw new InvalidInputError(`"name" must be at most ${MAX_NAME_LENGTH} characters.`);
+    }
+    input.name = body.name;
+  }
+  if (body.data !== undefined) {
+    if (!isJsonObject(body.data)) {
+      throw new InvalidInputError('"data" must be a JSON object.');
+    }
+    input.data = body.data;
+  }
+  return input;
+}
+
+export function createSession(input: SessionInput, now: Date = new Date()): Session {
+  const timestamp = utcTimestamp(now);
+  return {
+    id: randomUUID(),
+    name: input.name ?? DEFAULT_SESSION_NAME,
+    data: input.data ?? {},
+    created_at: timestamp,
+    last_active: timestamp,
+    access_count: 0,
+  };
+}
+
+/** A PUT replaces the fields it names, marks the session active and counts the access. */
+export function applyUpdate(
+  session: Session,
+  input: SessionInput,
+  now: Date = new Date(),
+): Session {
+  return {
+    id: session.id,
+    name: input.name ?? session.name,
+    data: input.data ?? session.data,
+    created_at: session.created_at,
+    last_active: utcTimestamp(now),
+    access_count: session.access_count + 1,
+  };
+}
+
+/**
+ * Checks a session read back from storage (ours or the original's). Returns a
+ * description of what is wrong, or the session in its canonical key order.
+ */
+export function parseStoredSession(value: unknown): Session | string {
+  if (!isJsonObject(value)) return 'not a JSON object';
+  const { id, name, data, created_at, last_active, access_count } = value;
+  if (typeof id !== 'string' || !isSessionId(id)) return 'missing or malformed "id"';
+  if (typeof name !== 'string') return '"name" is not a string';
+  if (!isJsonObject(data)) return '"data" is not an object';
+  if (typeof created_at !== 'string' || !TIMESTAMP_PATTERN.test(created_at)) {
+    return 'missing or malformed "created_at"';
+  }
+  const lastActive = typeof last_active === 'string' && TIMESTAMP_PATTERN.test(last_active);
+  if (!Number.isSafeInteger(access_count) || (access_count as number) < 0) {
+    return '"access_count" is not a non-negative integer';
+  }
+  return {
+    id,
+    name,
+    data,
+    created_at,
+    last_active: lastActive ? (last_active as string) : created_at,
+    access_count: access_count as number,
+  };
+}
+
+export function sessionNotFound(id: string): NotFoundError {
+  const shown = id.length > 64 ? `${id.slice(0, 64)}…` : id;
+  return new NotFoundError(`No session with id ${shown}.`);
+}

@@ -1,0 +1,46 @@
+/**
+ * The one place errors become HTTP answers: `{"error":"<code>","message":"…"}`
+ * with the status the error carries. Fastify's own client errors (body too
+ * large, bad headers) keep their status with a readable code; anything
+ * unexpected is logged and answered 500 without internals.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError } from '../domain/errors.js';
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_input',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_input',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_input',
+};
+
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.statusCode >= 500) request.log.warn({ err: error }, 'storage error');
+      return reply.code(error.statusCode).send({ error: error.code, message: error.message });
+    }
+    if (error.validation !== undefined) {
+      return reply.code(400).send({ error: 'invalid_input', message: error.message });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code = FASTIFY_CODES[error.code] ?? 'bad_request';
+      const message =
+        code === 'payload_too_large' ? 'The body is larger than 1 MiB.' : error.message;
+      return reply.code(status).send({ error: code, message });
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return reply
+      .code(500)
+      .send({ error: 'internal_error', message: 'An unexpected error occurred; it was logged.' });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      error: 'not_found',
+      message: `No route for ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}.`,
+    });
+  });
+}

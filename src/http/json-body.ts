@@ -1,0 +1,52 @@
+/**
+ * Request bodies: JSON whatever the Content-Type says (the original's clients
+ * send `curl -d` bodies as form data), valid UTF-8, at most MAX_NESTING deep
+ * (so serialising them can never overflow the stack). An empty body is no
+ * body. Everything else is a 400 before any handler runs.
+ */
+import { InvalidInputError } from '../domain/errors.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+export const MAX_NESTING = 64;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c /* \ */) i++;
+      else if (char === 0x22 /* " */) inString = false;
+    } else if (char === 0x22) {
+      inString = true;
+    } else if (char === 0x7b /* { */ || char === 0x5b /* [ */) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (char === 0x7d /* } */ || char === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+export function parseJsonBody(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new InvalidInputError('The body is not valid UTF-8.');
+  }
+  if (text.trim() === '') return undefined;
+  if (nestingDepth(text) > MAX_NESTING) {
+    throw new InvalidInputError(`The body is nested deeper than ${MAX_NESTING} levels.`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidInputError(`The body is not valid JSON (${(error as Error).message}).`);
+  }
+}

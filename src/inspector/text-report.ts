@@ -1,0 +1,75 @@
+/**
+ * The inspector's text output, laid out as the original's: three ruled
+ * sections (persistent stats, sessions, recent events), then anything wrong.
+ */
+import type { ServiceEvent } from '../domain/event.js';
+import type { DataDirectoryReport } from './read-data-dir.js';
+
+const RULE = '─'.repeat(62);
+const EVENT_BASE_KEYS = new Set(['ts', 'time', 'event', 'container']);
+
+function section(title: string): string[] {
+  return [RULE, `  ${title}`, RULE];
+}
+
+/** Extras as the original printed them (a Python dict's repr), so old eyes and scripts still match. */
+function pythonRepr(value: unknown): string {
+  if (value === null) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
+  if (typeof value === 'object') {
+    const fields = Object.entries(value as Record<string, unknown>).map(
+      ([key, inner]) => `${pythonRepr(key)}: ${pythonRepr(inner)}`,
+    );
+    return `{${fields.join(', ')}}`;
+  }
+  return String(value);
+}
+
+function eventLine(event: ServiceEvent): string {
+  const extras = Object.fromEntries(
+    Object.entries(event).filter(([key]) => !EVENT_BASE_KEYS.has(key)),
+  );
+  return `  ${String(event.time ?? '')}  [${String(event.container ?? '')}]  ${event.event}  ${pythonRepr(extras)}`;
+}
+
+export function formatTextReport(report: DataDirectoryReport, eventLimit: number): string {
+  const lines: string[] = [];
+  lines.push(...section('PERSISTENT STATS'));
+  if (report.stats === null) lines.push('  (stats.json missing or unreadable)');
+  else
+    for (const [key, value] of Object.entries(report.stats))
+      lines.push(`  ${key.padEnd(28)} ${value}`);
+  lines.push('');
+
+  lines.push(...section('SESSIONS'));
+  lines.push(`  ${'ID'.padEnd(38)}${'NAME'.padEnd(22)}${'ACCESSES'.padStart(8)}  CREATED`);
+  lines.push(`  ${'·'.repeat(78)}`);
+  for (const session of report.sessions) {
+    const name = [...session.name].slice(0, 20).join('');
+    lines.push(
+      `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`,
+    );
+  }
+  lines.push('', `  Total: ${report.sessions.length}`, '');
+
+  lines.push(...section(`RECENT EVENTS  (last ${eventLimit})`));
+  for (const event of report.events) lines.push(eventLine(event));
+  lines.push('', `  Total events: ${report.eventCount}`);
+
+  if (report.lastInstance !== null) {
+    const last = report.lastInstance;
+    lines.push(
+      '',
+      `  Last instance: ${last.container} (pid ${last.pid}, started ${last.started_at}), ${last.state}`,
+    );
+  }
+  if (report.problems.length > 0) {
+    lines.push('', ...section('PROBLEMS'));
+    for (const problem of report.problems) lines.push(`  ! ${problem}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,13 @@
+/**
+ * Exit statuses the service uses, so a supervisor can tell a crash (restart
+ * it) from a start that can never succeed (do not restart in a loop).
+ */
+export const EXIT_CLEAN = 0;
+/** /crash, an uncaught exception, a failed start: restart it. */
+export const EXIT_CRASH = 1;
+/** Another live instance owns the data directory. */
+export const EXIT_DATA_DIR_BUSY = 3;
+/** The configuration is invalid (EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+export const PERMANENT_FAILURES: ReadonlySet<number> = new Set([EXIT_DATA_DIR_BUSY, EXIT_CONFIG]);

@@ -1,0 +1,155 @@
+/**
+ * Reads `events.jsonl` without changing it: the number of complete lines, the
+ * last N events, and what is wrong at its end (a torn last line left by a
+ * crash mid-append, or trailing lines that are not JSON). Shared by the
+ * service's boot and the offline inspector, so both read the format the same way.
+ */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
+
+const NEWLINE = 0x0a;
+const CHUNK = 1 << 20;
+/** More damaged lines than this at the end is not a torn append: report it, never cut it. */
+const MAX_TRAILING_INVALID = 16;
+
+export interface EventLogScan {
+  /** File size in bytes (0 when the file does not exist). */
+  size: number;
+  exists: boolean;
+  /** Complete lines that hold an event, up to the end of the last valid line. */
+  count: number;
+  /** The last events (at most the requested number), oldest first. */
+  tail: ServiceEvent[];
+  /** Byte offset after the last valid line: everything from here on is damage. */
+  validEnd: number;
+  /** Complete, unparseable lines in the tail window that are followed by valid ones. */
+  corruptLinesInTail: number;
+}
+
+function parseEventLine(line: string): ServiceEvent | null {
+  if (line.length === 0) return null;
+  try {
+    const value: unknown = JSON.parse(line);
+    return isServiceEvent(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+async function countNewlines(path: string, end: number): Promise<number> {
+  if (end === 0) return 0;
+  let count = 0;
+  const stream = createReadStream(path, { start: 0, end: end - 1, highWaterMark: CHUNK });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let at = chunk.indexOf(NEWLINE);
+    while (at !== -1) {
+      count++;
+      at = chunk.indexOf(NEWLINE, at + 1);
+    }
+  }
+  return count;
+}
+
+interface Line {
+  text: string;
+  /** Byte offset of the line's first byte in the file. */
+  start: number;
+}
+
+/** Reads complete lines backwards from `end` until `wanted` lines or the file start. */
+async function readLastLines(path: string, end: number, wanted: number): Promise<Line[]> {
+  const handle = await open(path, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let position = end;
+    let newlines = 0;
+    while (position > 0 && newlines <= wanted) {
+      const length = Math.min(CHUNK, position);
+      position -= length;
+      const buffer = Buffer.allocUnsafe(length);
+      await handle.read(buffer, 0, length, position);
+      parts.unshift(buffer);
+      for (let i = 0; i < length; i++) if (buffer[i] === NEWLINE) newlines++;
+    }
+    const text = Buffer.concat(parts);
+    // Drop the partial first line unless we reached the file's start.
+    let from = position > 0 ? text.indexOf(NEWLINE) + 1 : 0;
+    const lines: Line[] = [];
+    while (from < text.length) {
+      const newline = text.indexOf(NEWLINE, from);
+      lines.push({ text: text.toString('utf8', from, newline), start: position + from });
+      from = newline + 1;
+    }
+    return lines.slice(-wanted - 1);
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function scanEventLog(path: string, tailSize: number): Promise<EventLogScan> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { size: 0, exists: false, count: 0, tail: [], validEnd: 0, corruptLinesInTail: 0 };
+    }
+    throw error;
+  }
+
+  // Everything after the last newline is a torn line.
+  let lastNewlineEnd = 0;
+  if (size > 0) {
+    const handle = await open(path, 'r');
+    try {
+      let position = size;
+      const buffer = Buffer.allocUnsafe(Math.min(CHUNK, size));
+      search: while (position > 0) {
+        const length = Math.min(buffer.length, position);
+        position -= length;
+        await handle.read(buffer, 0, length, position);
+        for (let i = length - 1; i >= 0; i--) {
+          if (buffer[i] === NEWLINE) {
+            lastNewlineEnd = position + i + 1;
+            break search;
+          }
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  // Complete lines at the very end that are not events are damage too (a crash
+  // on a file system that extends files with zeroes); lines followed by valid
+  // ones are corruption to report, not to cut.
+  const lines = lastNewlineEnd > 0 ? await readLastLines(path, lastNewlineEnd, tailSize) : [];
+  let trailingInvalid = 0;
+  while (
+    trailingInvalid < lines.length &&
+    parseEventLine((lines[lines.length - 1 - trailingInvalid] as Line).text) === null
+  ) {
+    trailingInvalid++;
+  }
+  if (trailingInvalid > MAX_TRAILING_INVALID) trailingInvalid = 0;
+  const kept = lines.slice(0, lines.length - trailingInvalid);
+  const validEnd =
+    trailingInvalid > 0 ? (lines[lines.length - trailingInvalid] as Line).start : lastNewlineEnd;
+  const tail: ServiceEvent[] = [];
+  let corruptLinesInTail = 0;
+  for (const line of kept) {
+    const event = parseEventLine(line.text);
+    if (event === null) corruptLinesInTail++;
+    else tail.push(event);
+  }
+  const totalLines = await countNewlines(path, lastNewlineEnd);
+  return {
+    size,
+    exists: true,
+    count: totalLines - trailingInvalid,
+    tail: tailSize === 0 ? [] : tail.slice(-tailSize),
+    validEnd,
+    corruptLinesInTail,
+  };
+}

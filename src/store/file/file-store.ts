@@ -1,0 +1,408 @@
+/**
+ * The file store: the data directory as the original laid it out, made
+ * durable. Opening it takes the directory's lock, then recovers what a crash
+ * can leave behind (stray temp files, a torn event-log tail, unreadable
+ * files) and loads sessions and the recent events into memory. From then on
+ * reads come from memory and every write is on disk before it resolves:
+ *
+ *   create  session file (temp, fsync, rename, dir fsync) and stats.json,
+ *           then the `session_created` event line (appended and fsynced)
+ *   update  the session file, then `session_updated`; serialised per session
+ *   delete  unlink and dir fsync, then `session_deleted`; serialised per session
+ *
+ * An event in the log therefore always describes a change that is on disk.
+ */
+import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { EMPTY_STATS, type InstanceMarker, type Stats } from '../../domain/counters.js';
+import {
+  type EventExtra,
+  type EventKind,
+  MAX_EVENT_LIMIT,
+  makeEvent,
+  type ServiceEvent,
+} from '../../domain/event.js';
+import {
+  applyUpdate,
+  createSession,
+  isSessionId,
+  type Session,
+  type SessionInput,
+  sessionNotFound,
+} from '../../domain/session.js';
+import type { Store } from '../store.js';
+import { storageError, syncDirectory, writeFileDurably } from './durable-file.js';
+import { EventLog } from './event-log.js';
+import { scanEventLog } from './event-log-reader.js';
+import { GroupCommit } from './group-commit.js';
+import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
+import { formatMarker, readMarker } from './instance-marker.js';
+import { type DataLayout, dataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
+import {
+  formatSessionFile,
+  quarantineFile,
+  readSessionFiles,
+  type StoredSession,
+} from './session-files.js';
+import { formatStats, readStats } from './stats-file.js';
+
+/** How far behind `total_requests` on disk may fall. */
+const REQUEST_FLUSH_INTERVAL_MS = 1000;
+
+/** What opening the directory found and mended; each entry is also logged as an event. */
+export interface RecoveryReport {
+  tempFilesRemoved: string[];
+  eventLogRepair: { bytesRemoved: number; savedAs: string } | null;
+  quarantined: { file: string; problem: string; savedAs: string }[];
+  statsRecovered: string | null;
+}
+
+export interface OpenedFileStore {
+  store: FileStore;
+  recovery: RecoveryReport;
+}
+
+export class FileStore implements Store {
+  private readonly sessions = new Map<string, StoredSession>();
+  private readonly sessionLocks = new Map<string, Promise<unknown>>();
+  private readonly statsCommit: GroupCommit;
+  private flushedRequests: number;
+  private readonly requestFlushTimer: NodeJS.Timeout;
+  private nextSeq: number;
+  private marker: InstanceMarker | null;
+
+  private constructor(
+    readonly instanceId: string,
+    private readonly layout: DataLayout,
+    private readonly lock: InstanceLock,
+    private readonly events: EventLog,
+    private readonly counters: Stats,
+    stored: StoredSession[],
+    marker: InstanceMarker | null,
+  ) {
+    let maxSeq = 0;
+    for (const entry of stored) {
+      this.sessions.set(entry.session.id, entry);
+      if (entry.seq !== undefined && entry.seq > maxSeq) maxSeq = entry.seq;
+    }
+    this.nextSeq = maxSeq + 1;
+    this.marker = marker;
+    this.flushedRequests = counters.total_requests;
+    this.statsCommit = new GroupCommit(async () => {
+      const snapshot = { ...this.counters };
+      await writeFileDurably(this.layout.statsFile, formatStats(snapshot));
+      this.flushedRequests = Math.max(this.flushedRequests, snapshot.total_requests);
+    });
+    this.requestFlushTimer = setInterval(() => {
+      if (this.counters.total_requests !== this.flushedRequests) {
+        this.statsCommit.run().catch(() => undefined); // retried on the next tick
+      }
+    }, REQUEST_FLUSH_INTERVAL_MS);
+    this.requestFlushTimer.unref();
+  }
+
+  /**
+   * Takes ownership of `dataDir` (throws DataDirectoryBusyError if a live
+   * instance holds it; nothing on disk is changed then) and recovers it.
+   */
+  static async open(dataDir: string, instanceId: string): Promise<OpenedFileStore> {
+    const layout = dataLayout(dataDir);
+    await mkdir(layout.root, { recursive: true });
+    const lock = acquireInstanceLock(layout.lockFile);
+    try {
+      return await FileStore.recover(layout, lock, instanceId);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  private static async recover(
+    layout: DataLayout,
+    lock: InstanceLock,
+    instanceId: string,
+  ): Promise<OpenedFileStore> {
+    const recovery: RecoveryReport = {
+      tempFilesRemoved: [],
+      eventLogRepair: null,
+      quarantined: [],
+      statsRecovered: null,
+    };
+    await mkdir(layout.sessionsDir, { recursive: true });
+
+    // Temp files are writes that never completed: the target still holds the old content.
+    for (const name of await readdir(layout.root)) {
+      if (name.endsWith(TEMP_SUFFIX)) {
+        await rm(join(layout.root, name), { force: true });
+        recovery.tempFilesRemoved.push(name);
+      }
+    }
+    const loaded = await readSessionFiles(layout.sessionsDir);
+    for (const name of loaded.tempFiles) {
+      await rm(join(layout.sessionsDir, name), { force: true });
+      recovery.tempFilesRemoved.push(`sessions/${name}`);
+    }
+    for (const bad of loaded.unreadable) {
+      const savedAs = await quarantineFile(
+        join(layout.sessionsDir, bad.file),
+        layout.quarantineDir,
+        `session-${bad.file}`,
+      );
+      recovery.quarantined.push({
+        file: `sessions/${bad.file}`,
+        problem: bad.problem,
+        savedAs: relative(layout.root, savedAs),
+      });
+    }
+
+    const scan = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT);
+    if (scan.validEnd < scan.size) {
+      recovery.eventLogRepair = await cutDamagedTail(layout, scan.validEnd, scan.size);
+    }
+
+    const statsRead = await readStats(layout.statsFile);
+    let stats: Stats = { ...EMPTY_STATS };
+    if (statsRead.kind === 'ok') stats = statsRead.stats;
+    if (statsRead.kind === 'corrupt') {
+      const savedAs = await quarantineFile(layout.statsFile, layout.quarantineDir, 'stats.json');
+      recovery.statsRecovered = `stats.json was unreadable (${statsRead.problem}); moved to ${relative(layout.root, savedAs)}`;
+    }
+    // A create is counted before its file is written; a crash in between may
+    // leave the count short. Never report fewer sessions created than exist.
+    stats.total_sessions = Math.max(stats.total_sessions, loaded.sessions.length);
+
+    const markerRead = await readMarker(layout.markerFile);
+    const marker: InstanceMarker | null =
+      markerRead.kind === 'ok'
+        ? markerRead.marker
+        : markerRead.kind === 'corrupt'
+          ? ({
+              container: 'unknown',
+              pid: 0,
+              started_at: '',
+              state: 'running',
+              startup_count: 0,
+              crash_count: 0,
+            } as const)
+          : null;
+
+    const events = await EventLog.open(layout.eventsFile, scan.validEnd, scan.count, scan.tail);
+    const store = new FileStore(instanceId, layout, lock, events, stats, loaded.sessions, marker);
+    await store.logRecovery(recovery);
+    return { store, recovery };
+  }
+
+  private async logRecovery(recovery: RecoveryReport): Promise<void> {
+    if (recovery.eventLogRepair !== null) {
+      await this.recordEvent('log_repaired', {
+        bytes_removed: recovery.eventLogRepair.bytesRemoved,
+        saved_as: recovery.eventLogRepair.savedAs,
+      });
+    }
+    for (const entry of recovery.quarantined) {
+      await this.recordEvent('session_quarantined', {
+        file: entry.file,
+        problem: entry.problem,
+        saved_as: entry.savedAs,
+      });
+    }
+    if (recovery.statsRecovered !== null) {
+      await this.recordEvent('stats_recovered', { detail: recovery.statsRecovered });
+    }
+  }
+
+  // Sessions
+
+  async createSession(input: SessionInput): Promise<Session> {
+    const stored: StoredSession = { session: createSession(input), seq: this.nextSeq++ };
+    const { id, name } = stored.session;
+    const file = this.sessionPath(id);
+    this.counters.total_sessions++;
+    try {
+      await Promise.all([
+        writeFileDurably(file, formatSessionFile(stored)),
+        this.statsCommit.run(),
+      ]);
+      await this.events.append(this.event('session_created', { session_id: id, name }));
+    } catch (error) {
+      this.counters.total_sessions--;
+      await unlink(file).catch(() => undefined);
+      throw error;
+    }
+    this.sessions.set(id, stored);
+    return stored.session;
+  }
+
+  getSession(id: string): Session | undefined {
+    if (!isSessionId(id)) return undefined;
+    return this.sessions.get(id)?.session;
+  }
+
+  listSessions(): readonly Session[] {
+    return Array.from(this.sessions.values(), (entry) => entry.session);
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  updateSession(id: string, input: SessionInput): Promise<Session> {
+    return this.withSessionLock(id, async () => {
+      const current = this.requireSession(id);
+      const next: StoredSession = {
+        session: applyUpdate(current.session, input),
+        seq: current.seq,
+      };
+      const file = this.sessionPath(id);
+      await writeFileDurably(file, formatSessionFile(next));
+      try {
+        await this.events.append(this.event('session_updated', { session_id: id }));
+      } catch (error) {
+        await writeFileDurably(file, formatSessionFile(current)).catch(() => undefined);
+        throw error;
+      }
+      this.sessions.set(id, next);
+      return next.session;
+    });
+  }
+
+  deleteSession(id: string): Promise<void> {
+    return this.withSessionLock(id, async () => {
+      const current = this.requireSession(id);
+      const file = this.sessionPath(id);
+      try {
+        await unlink(file);
+        await syncDirectory(this.layout.sessionsDir);
+      } catch (error) {
+        throw storageError(error, `deleting session ${id}`);
+      }
+      try {
+        await this.events.append(this.event('session_deleted', { session_id: id }));
+      } catch (error) {
+        await writeFileDurably(file, formatSessionFile(current)).catch(() => undefined);
+        throw error;
+      }
+      this.sessions.delete(id);
+    });
+  }
+
+  private requireSession(id: string): StoredSession {
+    const current = isSessionId(id) ? this.sessions.get(id) : undefined;
+    if (current === undefined) throw sessionNotFound(id);
+    return current;
+  }
+
+  private sessionPath(id: string): string {
+    return join(this.layout.sessionsDir, sessionFileName(id));
+  }
+
+  /** Runs `task` after every earlier task on the same session has settled. */
+  private async withSessionLock<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.sessionLocks.get(id) ?? Promise.resolve();
+    const current = previous.then(task, task);
+    const settled = current.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.sessionLocks.set(id, settled);
+    try {
+      return await current;
+    } finally {
+      if (this.sessionLocks.get(id) === settled) this.sessionLocks.delete(id);
+    }
+  }
+
+  // Events
+
+  private event(kind: EventKind, extra: EventExtra = {}): ServiceEvent {
+    return makeEvent(kind, this.instanceId, extra);
+  }
+
+  recordEvent(kind: EventKind, extra: EventExtra = {}): Promise<void> {
+    return this.events.append(this.event(kind, extra));
+  }
+
+  recentEvents(limit: number): ServiceEvent[] {
+    return this.events.tail(limit);
+  }
+
+  eventCount(): number {
+    return this.events.count();
+  }
+
+  // Counters
+
+  stats(): Stats {
+    return { ...this.counters };
+  }
+
+  async updateStats(change: (current: Stats) => Partial<Stats>): Promise<Stats> {
+    const before = { ...this.counters };
+    Object.assign(this.counters, change(before));
+    try {
+      await this.statsCommit.run();
+    } catch (error) {
+      // Undo only what this change did; other counters moved on meanwhile.
+      for (const key of Object.keys(before) as (keyof Stats)[]) {
+        if (key !== 'total_requests' && this.counters[key] !== before[key]) {
+          this.counters[key] = before[key];
+        }
+      }
+      throw error;
+    }
+    return { ...this.counters };
+  }
+
+  countRequest(): void {
+    this.counters.total_requests++;
+  }
+
+  flushStats(): Promise<void> {
+    return this.statsCommit.run();
+  }
+
+  // The instance marker
+
+  readMarker(): InstanceMarker | null {
+    return this.marker;
+  }
+
+  async writeMarker(marker: InstanceMarker): Promise<void> {
+    await writeFileDurably(this.layout.markerFile, formatMarker(marker));
+    this.marker = marker;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.requestFlushTimer);
+    try {
+      await this.statsCommit.run();
+      await this.events.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+}
+
+/** Cuts a damaged event-log tail, keeping the cut bytes in quarantine. */
+async function cutDamagedTail(
+  layout: DataLayout,
+  validEnd: number,
+  size: number,
+): Promise<{ bytesRemoved: number; savedAs: string }> {
+  const handle = await open(layout.eventsFile, 'r+');
+  try {
+    const damaged = Buffer.alloc(size - validEnd);
+    await handle.read(damaged, 0, damaged.length, validEnd);
+    await mkdir(layout.quarantineDir, { recursive: true });
+    const savedAs = join(
+      layout.quarantineDir,
+      `${new Date().toISOString().replace(/[:.]/g, '-')}-events-tail.bin`,
+    );
+    await writeFileDurably(savedAs, damaged);
+    await handle.truncate(validEnd);
+    await handle.sync();
+    return { bytesRemoved: damaged.length, savedAs: relative(layout.root, savedAs) };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The data directory's layout, in one place. The first three entries are the
+ * original implementation's format; the rest are ours and are ignored by it.
+ *
+ *   sessions/<id>.json   one session, pretty-printed JSON
+ *   events.jsonl         the append-only event log, one JSON object a line
+ *   stats.json           the lifecycle counters
+ *   instance.json        what the owning instance said about itself (crash accounting)
+ *   instance.lock        held (flock) by the live instance
+ *   quarantine/          unreadable files moved aside, never deleted
+ */
+import { join } from 'node:path';
+
+export interface DataLayout {
+  root: string;
+  sessionsDir: string;
+  eventsFile: string;
+  statsFile: string;
+  markerFile: string;
+  lockFile: string;
+  quarantineDir: string;
+}
+
+export function dataLayout(root: string): DataLayout {
+  return {
+    root,
+    sessionsDir: join(root, 'sessions'),
+    eventsFile: join(root, 'events.jsonl'),
+    statsFile: join(root, 'stats.json'),
+    markerFile: join(root, 'instance.json'),
+    lockFile: join(root, 'instance.lock'),
+    quarantineDir: join(root, 'quarantine'),
+  };
+}
+
+export function sessionFileName(id: string): string {
+  return `${id}.json`;
+}
+
+/** Temp files end in `.tmp` (as the original's did) so `*.json` globs never match them. */
+export const TEMP_SUFFIX = '.tmp';
+
+export function isSessionFileName(name: string): boolean {
+  return name.endsWith('.json');
+}

@@ -1,0 +1,44 @@
+/**
+ * The Store: everything the service keeps, behind one interface so a backend
+ * can be swapped (the file store today). Every method that returns a promise
+ * resolves only once its change is on stable storage; reads are answered from
+ * what is already durable, never from a write still in flight.
+ */
+import type { InstanceMarker, Stats } from '../domain/counters.js';
+import type { EventExtra, EventKind, ServiceEvent } from '../domain/event.js';
+import type { Session, SessionInput } from '../domain/session.js';
+
+export interface Store {
+  /** The instance that owns the store for this process's lifetime. */
+  readonly instanceId: string;
+
+  /** Creates a session, counts it in `total_sessions` and logs `session_created`. */
+  createSession(input: SessionInput): Promise<Session>;
+  getSession(id: string): Session | undefined;
+  /** Every session, in creation order. */
+  listSessions(): readonly Session[];
+  sessionCount(): number;
+  /** Applies a PUT; concurrent updates of one session are serialised. Throws NotFoundError. */
+  updateSession(id: string, input: SessionInput): Promise<Session>;
+  /** Throws NotFoundError. */
+  deleteSession(id: string): Promise<void>;
+
+  recordEvent(kind: EventKind, extra?: EventExtra): Promise<void>;
+  /** The last `limit` events, oldest first. */
+  recentEvents(limit: number): ServiceEvent[];
+  eventCount(): number;
+
+  /** The counters as of now (total_requests includes requests not yet flushed). */
+  stats(): Stats;
+  /** Changes counters durably. */
+  updateStats(change: (current: Stats) => Partial<Stats>): Promise<Stats>;
+  /** Counts a served request; persisted lazily (about once a second) and on flush. */
+  countRequest(): void;
+  flushStats(): Promise<void>;
+
+  readMarker(): InstanceMarker | null;
+  writeMarker(marker: InstanceMarker): Promise<void>;
+
+  /** Flushes what is pending and releases the data directory. */
+  close(): Promise<void>;
+}
