@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidInputError } from '../../src/domain/errors.js';
+import {
+  applyUpdate,
+  createSession,
+  isSessionId,
+  parseStoredSession,
+  validateSessionInput,
+} from '../../src/domain/session.js';
+
+describe('session rules', () => {
+  it('a new session defaults its name to "unnamed" and its data to {}', () => {
+    const session = createSession({}, new Date('2026-02-21T10:00:00.750Z'));
+    assert.equal(session.name, 'unnamed');
+    assert.deepEqual(session.data, {});
+    assert.equal(session.access_count, 0);
+    assert.equal(session.created_at, '2026-02-21T10:00:00Z');
+    assert.equal(session.last_active, session.created_at);
+    assert.ok(isSessionId(session.id));
+    assert.deepEqual(Object.keys(session), [
+      'id',
+      'name',
+      'data',
+      'created_at',
+      'last_active',
+      'access_count',
+    ]);
+  });
+
+  it('an update replaces only the fields it names and counts the access', () => {
+    const session = createSession({ name: 'alice', data: { a: 1 } }, new Date(0));
+    const renamed = applyUpdate(session, { name: 'alicia' }, new Date('2026-01-01T00:00:09Z'));
+    assert.equal(renamed.name, 'alicia');
+    assert.deepEqual(renamed.data, { a: 1 });
+    assert.equal(renamed.access_count, 1);
+    assert.equal(renamed.last_active, '2026-01-01T00:00:09Z');
+    assert.equal(renamed.created_at, session.created_at);
+    const touched = applyUpdate(renamed, {});
+    assert.equal(touched.access_count, 2);
+    assert.equal(touched.name, 'alicia');
+  });
+
+  it('rejects names that are not strings or longer than 200 characters', () => {
+    assert.throws(() => validateSessionInput({ name: 123 }), InvalidInputError);
+    assert.throws(() => validateSessionInput({ name: null }), InvalidInputError);
+    assert.throws(() => validateSessionInput({ name: 'x'.repeat(201) }), InvalidInputError);
+    assert.equal(validateSessionInput({ name: 'x'.repeat(200) }).name?.length, 200);
+    // 200 characters outside the BMP are 400 UTF-16 units, and still allowed.
+    assert.equal([...(validateSessionInput({ name: '😀'.repeat(200) }).name ?? '')].length, 200);
+  });
+
+  it('rejects data that is not an object and bodies that are not objects', () => {
+    for (const data of [[], 'x', 1, null, true]) {
+      assert.throws(() => validateSessionInput({ data }), InvalidInputError);
+    }
+    for (const body of [[], 'x', 1, null]) {
+      assert.throws(() => validateSessionInput(body), InvalidInputError);
+    }
+    assert.deepEqual(validateSessionInput(undefined), {});
+  });
+
+  it('recognises only canonical lower-case UUIDs as session ids', () => {
+    assert.ok(isSessionId('3f2a0c1e-0000-4000-8000-000000000000'));
+    assert.ok(!isSessionId('3F2A0C1E-0000-4000-8000-000000000000'));
+    assert.ok(!isSessionId('../../etc/passwd'));
+    assert.ok(!isSessionId(''));
+  });
+
+  it('reads a stored session back, and says what is wrong with a bad one', () => {
+    const session = createSession({ name: 'bob' });
+    assert.deepEqual(parseStoredSession(JSON.parse(JSON.stringify(session))), session);
+    assert.equal(typeof parseStoredSession({ ...session, access_count: -1 }), 'string');
+    assert.equal(typeof parseStoredSession({ ...session, data: [] }), 'string');
+    assert.equal(typeof parseStoredSession([]), 'string');
+  });
+});

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { NotFoundError } from '../../../src/domain/errors.js';
+import { FileStore } from '../../../src/store/file/file-store.js';
+import { DataDirectoryBusyError } from '../../../src/store/file/instance-lock.js';
+import {
+  ORIGINAL_SESSIONS,
+  ORIGINAL_STATS,
+  writeOriginalDataDir,
+} from '../../helpers/original-data-dir.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+async function openStore(t: TestContext, dir: string) {
+  const opened = await FileStore.open(dir, 'deadbeef');
+  t.after(() => opened.store.close().catch(() => undefined));
+  return opened;
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+}
+
+describe('the file store', () => {
+  it('makes a created session durable in the original layout, with its event and count', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    const session = await store.createSession({ name: 'alice', data: { note: 'hi' } });
+    const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
+    assert.equal(onDisk.name, 'alice');
+    assert.deepEqual(onDisk.data, { note: 'hi' });
+    assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 1);
+    const log = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
+    const last = JSON.parse(log.at(-1) ?? '') as Record<string, unknown>;
+    assert.equal(last.event, 'session_created');
+    assert.equal(last.session_id, session.id);
+    assert.equal(last.container, 'deadbeef');
+  });
+
+  it('never loses a total_sessions increment under concurrent creates', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => store.createSession({ name: `s${i}` })),
+    );
+    assert.equal(store.stats().total_sessions, 200);
+    assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 200);
+    assert.equal((await readdir(join(dir, 'sessions'))).length, 200);
+  });
+
+  it('never loses an access_count increment under concurrent updates of one session', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    const session = await store.createSession({ name: 'busy' });
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => store.updateSession(session.id, { data: { i } })),
+    );
+    assert.equal(store.getSession(session.id)?.access_count, 100);
+    const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
+    assert.equal(onDisk.access_count, 100);
+  });
+
+  it('keeps creation order across a reopen, even within one second', async (t) => {
+    const dir = await tempDir(t);
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    const names = Array.from({ length: 30 }, (_, i) => `n${i}`);
+    for (const name of names) await first.store.createSession({ name });
+    await first.store.close();
+    const { store } = await openStore(t, dir);
+    assert.deepEqual(
+      store.listSessions().map((session) => session.name),
+      names,
+    );
+  });
+
+  it('deletes durably and answers NotFound afterwards', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    const session = await store.createSession({});
+    await store.deleteSession(session.id);
+    await assert.rejects(stat(join(dir, 'sessions', `${session.id}.json`)), { code: 'ENOENT' });
+    await assert.rejects(store.deleteSession(session.id), NotFoundError);
+    await assert.rejects(store.updateSession(session.id, {}), NotFoundError);
+    assert.equal(store.stats().total_sessions, 1, 'deleting does not lower total_sessions');
+  });
+
+  it('refuses a second owner while the first holds the directory, changing nothing', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    await store.createSession({ name: 'kept' });
+    const before = await readFile(join(dir, 'events.jsonl'));
+    await assert.rejects(FileStore.open(dir, 'bbbbbbbb'), DataDirectoryBusyError);
+    assert.deepEqual(await readFile(join(dir, 'events.jsonl')), before);
+    await store.close();
+    const second = await FileStore.open(dir, 'cccccccc');
+    assert.equal(second.store.sessionCount(), 1);
+    await second.store.close();
+  });
+
+  it('cuts a torn event-log tail at open, keeps the cut bytes, and logs the repair', async (t) => {
+    const dir = await tempDir(t);
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    await first.store.createSession({ name: 'before the crash' });
+    await first.store.close();
+    const torn = '{"ts": 1771668000.1, "time": "2026-02-2';
+    await writeFile(join(dir, 'events.jsonl'), torn, { flag: 'a' });
+    const { store, recovery } = await openStore(t, dir);
+    assert.equal(recovery.eventLogRepair?.bytesRemoved, torn.length);
+    const saved = await readFile(join(dir, recovery.eventLogRepair?.savedAs ?? ''), 'utf8');
+    assert.equal(saved, torn);
+    const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
+    for (const line of lines) JSON.parse(line);
+    assert.equal(store.recentEvents(1)[0]?.event, 'log_repaired');
+  });
+
+  it('quarantines an unreadable session file and removes temp files of unfinished writes', async (t) => {
+    const dir = await tempDir(t);
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    const good = await first.store.createSession({ name: 'good' });
+    await first.store.close();
+    const badId = '00000000-0000-4000-8000-000000000000';
+    await writeFile(join(dir, 'sessions', `${badId}.json`), '{"id": "0000');
+    await writeFile(join(dir, 'sessions', `${good.id}.json.abc.tmp`), 'half');
+    await writeFile(join(dir, 'stats.json.tmp'), 'half');
+    const { store, recovery } = await openStore(t, dir);
+    assert.deepEqual(
+      store.listSessions().map((session) => session.id),
+      [good.id],
+    );
+    assert.equal(recovery.quarantined.length, 1);
+    assert.equal(recovery.quarantined[0]?.file, `sessions/${badId}.json`);
+    assert.equal(recovery.tempFilesRemoved.length, 2);
+    assert.equal((await readdir(join(dir, 'quarantine'))).length, 1);
+    assert.deepEqual(await readdir(join(dir, 'sessions')), [`${good.id}.json`]);
+  });
+
+  it("takes over the original implementation's directory and keeps its counts and order", async (t) => {
+    const dir = await tempDir(t);
+    await writeOriginalDataDir(dir);
+    const { store } = await openStore(t, dir);
+    assert.deepEqual(store.stats(), ORIGINAL_STATS);
+    assert.deepEqual(
+      store.listSessions().map((session) => session.name),
+      ['alice', 'bob'],
+      'sessions without our order key sort by created_at',
+    );
+    assert.deepEqual(store.getSession(ORIGINAL_SESSIONS[1]?.id ?? '')?.data, {
+      note: 'first séssion',
+    });
+    assert.equal(store.eventCount(), 5);
+    assert.equal(store.readMarker(), null);
+    const created = await store.createSession({ name: 'carol' });
+    assert.equal(store.listSessions().at(-1)?.id, created.id);
+    assert.equal(store.stats().total_sessions, ORIGINAL_STATS.total_sessions + 1);
+  });
+});
