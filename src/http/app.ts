@@ -5,7 +5,12 @@
  * is a 400, not "123"), long path parameters reach the routes (a long id is a
  * 404, not a 414), bodies over 1 MiB are a 413.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import type { ServiceContext } from './context.js';
 import { crashRoutes } from './crash.js';
 import { registerErrorHandlers } from './errors.js';
@@ -31,6 +36,15 @@ export function buildApp(context: ServiceContext, options: AppOptions = {}): Fas
     connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
+    // A path that cannot even be decoded names nothing that exists.
+    frameworkErrors: (error, _request, rawReply) => {
+      const badUrl = error.code === 'FST_ERR_BAD_URL';
+      const reply = rawReply as unknown as FastifyReply;
+      reply.code(badUrl ? 404 : 400).send({
+        error: badUrl ? 'not_found' : 'bad_request',
+        message: badUrl ? 'The URL is not validly percent-encoded.' : error.message,
+      });
+    },
   }) as unknown as FastifyInstance;
 
   app.removeAllContentTypeParsers();

@@ -1,0 +1,48 @@
+/** An app over a real file store in a temp directory, for `inject` tests; closed when the test ends. */
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/http/app.js';
+import type { ServiceContext } from '../../src/http/context.js';
+import { FileStore } from '../../src/store/file/file-store.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  store: FileStore;
+  dataDir: string;
+  crashes: number;
+}
+
+export async function build(t: TestContext): Promise<TestApp> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'stateful-app-'));
+  const { store } = await FileStore.open(dataDir, 'cafebabe');
+  let requests = 0;
+  const result: Partial<TestApp> = { store, dataDir, crashes: 0 };
+  const context: ServiceContext = {
+    store,
+    startedAt: performance.now(),
+    countRequest() {
+      requests++;
+      store.countRequest();
+    },
+    requestsThisInstance: () => requests,
+    async recordCrash() {
+      return (await store.updateStats((stats) => ({ crash_count: stats.crash_count + 1 })))
+        .crash_count;
+    },
+    exitAfterCrash() {
+      result.crashes = (result.crashes ?? 0) + 1;
+    },
+  };
+  const app = buildApp(context);
+  t.after(async () => {
+    await app.close();
+    await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  result.app = app;
+  return result as TestApp;
+}

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { build } from '../helpers/build-app.js';
+
+const json = { 'content-type': 'application/json' };
+
+describe('bad input', () => {
+  it('is a clear JSON 4xx, never a 500, and harms nothing stored', async (t) => {
+    const { app, dataDir } = await build(t);
+    const kept = (
+      await app.inject({ method: 'POST', url: '/sessions', headers: json, payload: { name: 'k' } })
+    ).json();
+    const before = await readFile(join(dataDir, 'sessions', `${kept.id}.json`), 'utf8');
+
+    const cases: {
+      what: string;
+      method: 'POST' | 'PUT' | 'GET' | 'DELETE';
+      url: string;
+      payload?: string | Buffer;
+      status: number;
+      headers?: Record<string, string>;
+    }[] = [
+      { what: 'body not JSON', method: 'POST', url: '/sessions', payload: '{"name":', status: 400 },
+      { what: 'body an array', method: 'POST', url: '/sessions', payload: '[1,2]', status: 400 },
+      { what: 'body a string', method: 'POST', url: '/sessions', payload: '"alice"', status: 400 },
+      { what: 'body null', method: 'POST', url: '/sessions', payload: 'null', status: 400 },
+      {
+        what: 'name a number',
+        method: 'POST',
+        url: '/sessions',
+        payload: '{"name":123}',
+        status: 400,
+      },
+      {
+        what: 'name too long',
+        method: 'POST',
+        url: '/sessions',
+        payload: JSON.stringify({ name: 'n'.repeat(201) }),
+        status: 400,
+      },
+      {
+        what: 'data an array',
+        method: 'POST',
+        url: '/sessions',
+        payload: '{"data":[1]}',
+        status: 400,
+      },
+      {
+        what: 'data a string',
+        method: 'POST',
+        url: '/sessions',
+        payload: '{"data":"x"}',
+        status: 400,
+      },
+      {
+        what: 'invalid UTF-8',
+        method: 'POST',
+        url: '/sessions',
+        payload: Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+        status: 400,
+      },
+      {
+        what: 'nesting too deep',
+        method: 'POST',
+        url: '/sessions',
+        payload: `{"data":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+        status: 400,
+      },
+      {
+        what: 'body over 1 MiB',
+        method: 'POST',
+        url: '/sessions',
+        payload: JSON.stringify({ data: { big: 'x'.repeat(1024 * 1024) } }),
+        status: 413,
+      },
+      {
+        what: 'update with name a number',
+        method: 'PUT',
+        url: `/sessions/${kept.id}`,
+        payload: '{"name":123}',
+        status: 400,
+      },
+      {
+        what: 'update with data null',
+        method: 'PUT',
+        url: `/sessions/${kept.id}`,
+        payload: '{"data":null}',
+        status: 400,
+      },
+      {
+        what: 'update with body over 1 MiB',
+        method: 'PUT',
+        url: `/sessions/${kept.id}`,
+        payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
+        status: 413,
+      },
+      { what: 'limit not a number', method: 'GET', url: '/events?limit=abc', status: 400 },
+      { what: 'limit zero', method: 'GET', url: '/events?limit=0', status: 400 },
+      { what: 'limit too big', method: 'GET', url: '/events?limit=10001', status: 400 },
+      { what: 'limit a fraction', method: 'GET', url: '/events?limit=1.5', status: 400 },
+      { what: 'limit negative', method: 'GET', url: '/events?limit=-1', status: 400 },
+      { what: 'limit twice', method: 'GET', url: '/events?limit=1&limit=2', status: 400 },
+      { what: 'id not a UUID', method: 'GET', url: '/sessions/not-a-uuid', status: 404 },
+      { what: 'id a traversal', method: 'GET', url: '/sessions/..%2F..%2Fstats', status: 404 },
+      {
+        what: 'id over 100 characters',
+        method: 'GET',
+        url: `/sessions/${'a'.repeat(150)}`,
+        status: 404,
+      },
+      {
+        what: 'id over 100 characters on PUT',
+        method: 'PUT',
+        url: `/sessions/${'a'.repeat(5000)}`,
+        payload: '{}',
+        status: 404,
+      },
+      { what: 'delete of a non-UUID', method: 'DELETE', url: '/sessions/..', status: 404 },
+      {
+        what: 'upper-case UUID',
+        method: 'GET',
+        url: `/sessions/${kept.id.toUpperCase()}`,
+        status: 404,
+      },
+      { what: 'bad percent-encoding', method: 'GET', url: '/sessions/%zz', status: 404 },
+      { what: 'unknown route', method: 'GET', url: '/nope', status: 404 },
+      { what: 'unknown method on a route', method: 'DELETE', url: '/sessions', status: 404 },
+    ];
+    for (const c of cases) {
+      const answer = await app.inject({
+        method: c.method,
+        url: c.url,
+        headers: c.headers ?? json,
+        ...(c.payload !== undefined ? { payload: c.payload } : {}),
+      });
+      assert.equal(answer.statusCode, c.status, `${c.what}: ${answer.body}`);
+      const body = answer.json();
+      assert.equal(typeof body.error, 'string', c.what);
+      assert.equal(typeof body.message, 'string', c.what);
+      assert.ok(body.message.length < 400, `${c.what}: message stays short`);
+    }
+
+    assert.equal(await readFile(join(dataDir, 'sessions', `${kept.id}.json`), 'utf8'), before);
+    assert.deepEqual(await readdir(join(dataDir, 'sessions')), [`${kept.id}.json`]);
+    const state = (await app.inject({ method: 'GET', url: '/state' })).json();
+    assert.equal(state.total_sessions, 1, 'rejected creates are not counted');
+    assert.equal(state.live_sessions, 1);
+  });
+});

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { build } from '../helpers/build-app.js';
+
+describe('health, state, events and crash', () => {
+  it('health carries the original keys and ours', async (t) => {
+    const { app } = await build(t);
+    const answer = await app.inject({ method: 'GET', url: '/health' });
+    assert.equal(answer.statusCode, 200);
+    const body = answer.json();
+    assert.ok(answer.body.startsWith('{"status":"ok","container":"cafebabe","uptime":'));
+    assert.equal(body.container_id, 'cafebabe');
+    assert.equal(typeof body.uptime_seconds, 'number');
+  });
+
+  it('state shows every counter, and total_requests counts every request served', async (t) => {
+    const { app } = await build(t);
+    await app.inject({ method: 'GET', url: '/health' });
+    await app.inject({ method: 'GET', url: '/no-such-route' });
+    const body = (await app.inject({ method: 'GET', url: '/state' })).json();
+    assert.deepEqual(Object.keys(body), [
+      'container_id',
+      'uptime_seconds',
+      'requests_this_instance',
+      'startup_count',
+      'crash_count',
+      'total_sessions',
+      'total_requests',
+      'live_sessions',
+    ]);
+    assert.equal(body.requests_this_instance, 3);
+    assert.equal(body.total_requests, 3);
+  });
+
+  it('events returns the last N, oldest first, and the total count', async (t) => {
+    const { app, store } = await build(t);
+    for (let i = 0; i < 5; i++) await store.recordEvent('startup', { startup_count: i });
+    const answer = await app.inject({ method: 'GET', url: '/events?limit=2' });
+    const body = answer.json();
+    assert.equal(body.count, 5);
+    assert.deepEqual(
+      body.events.map((event: { startup_count: number }) => event.startup_count),
+      [3, 4],
+    );
+    const all = (await app.inject({ method: 'GET', url: '/events' })).json();
+    assert.equal(all.events.length, 5);
+  });
+
+  it('crash answers 202 with the new crash_count, then ends the process', async (t) => {
+    const test = await build(t);
+    const answer = await test.app.inject({ method: 'POST', url: '/crash' });
+    assert.equal(answer.statusCode, 202);
+    assert.equal(answer.body, '{"status":"crashing","crash_count":1}');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(test.crashes >= 1);
+  });
+});

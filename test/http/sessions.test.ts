@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { build } from '../helpers/build-app.js';
+
+const json = { 'content-type': 'application/json' };
+
+describe('the sessions API', () => {
+  it('creates a session: 201 with the original compact wire format', async (t) => {
+    const { app } = await build(t);
+    const answer = await app.inject({
+      method: 'POST',
+      url: '/sessions',
+      headers: json,
+      payload: { name: 'alice', data: { note: 'first session' } },
+    });
+    assert.equal(answer.statusCode, 201);
+    assert.match(String(answer.headers['content-type']), /^application\/json/);
+    const session = answer.json();
+    assert.deepEqual(Object.keys(session), [
+      'id',
+      'name',
+      'data',
+      'created_at',
+      'last_active',
+      'access_count',
+    ]);
+    assert.ok(answer.body.includes('"name":"alice"'), 'no spaces in keys and values');
+    assert.match(session.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('defaults name and data, also for a body sent as form data (curl -d) or no body', async (t) => {
+    const { app } = await build(t);
+    const form = await app.inject({
+      method: 'POST',
+      url: '/sessions',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '{"name":"bob"}',
+    });
+    assert.equal(form.statusCode, 201);
+    assert.equal(form.json().name, 'bob');
+    const empty = await app.inject({ method: 'POST', url: '/sessions' });
+    assert.equal(empty.statusCode, 201);
+    assert.equal(empty.json().name, 'unnamed');
+    assert.deepEqual(empty.json().data, {});
+  });
+
+  it('lists full sessions in creation order with a count', async (t) => {
+    const { app } = await build(t);
+    for (const name of ['a', 'b', 'c']) {
+      await app.inject({ method: 'POST', url: '/sessions', headers: json, payload: { name } });
+    }
+    const answer = await app.inject({ method: 'GET', url: '/sessions' });
+    assert.equal(answer.statusCode, 200);
+    const body = answer.json();
+    assert.equal(body.count, 3);
+    assert.deepEqual(
+      body.sessions.map((session: { name: string }) => session.name),
+      ['a', 'b', 'c'],
+    );
+    assert.deepEqual(Object.keys(body), ['sessions', 'count']);
+    assert.equal(body.sessions[0].access_count, 0);
+  });
+
+  it('gets, updates (access_count + 1) and deletes a session', async (t) => {
+    const { app } = await build(t);
+    const created = (
+      await app.inject({ method: 'POST', url: '/sessions', headers: json, payload: { name: 'x' } })
+    ).json();
+    const got = await app.inject({ method: 'GET', url: `/sessions/${created.id}` });
+    assert.deepEqual(got.json(), created);
+    const updated = await app.inject({
+      method: 'PUT',
+      url: `/sessions/${created.id}`,
+      headers: json,
+      payload: { data: { step: 2 } },
+    });
+    assert.equal(updated.statusCode, 200);
+    assert.equal(updated.json().access_count, 1);
+    assert.equal(updated.json().name, 'x');
+    assert.deepEqual(updated.json().data, { step: 2 });
+    const deleted = await app.inject({ method: 'DELETE', url: `/sessions/${created.id}` });
+    assert.equal(deleted.statusCode, 200);
+    assert.equal(deleted.body, `{"status":"deleted","id":"${created.id}"}`);
+    const gone = await app.inject({ method: 'GET', url: `/sessions/${created.id}` });
+    assert.equal(gone.statusCode, 404);
+    assert.equal(gone.json().error, 'not_found');
+  });
+});
