@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { field, postJson, request } from '../helpers/http.js';
+import { startService } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+describe('deaths nobody saw coming', () => {
+  it('kill -9 loses no acknowledged write and is counted as one crash at the next start', async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    const target = field(await postJson(`${first.url}/sessions`, { name: 'counter' }));
+
+    // Concurrent creates and updates; record what was acknowledged, then kill at once.
+    const acknowledged: { id: string; name: string }[] = [];
+    let updatesAcknowledged = 0;
+    const creates = Array.from({ length: 40 }, async (_, i) => {
+      const answer = await postJson(`${first.url}/sessions`, { name: `s${i}`, data: { i } });
+      if (answer.status === 201) acknowledged.push(field(answer));
+    });
+    const updates = Array.from({ length: 40 }, async () => {
+      const answer = await postJson(`${first.url}/sessions/${target.id}`, {}, 'PUT');
+      if (answer.status === 200) updatesAcknowledged++;
+    });
+    await Promise.all([...creates, ...updates]);
+    first.process.kill('SIGKILL');
+    await first.process.exited;
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    const state = field(await request(`${second.url}/state`));
+    assert.equal(state.crash_count, 1, 'the kill is counted once');
+    assert.equal(state.startup_count, 2);
+    assert.ok(state.total_sessions >= acknowledged.length + 1);
+    for (const session of acknowledged) {
+      const answer = await request(`${second.url}/sessions/${session.id}`);
+      assert.equal(answer.status, 200, `acknowledged session ${session.name} survives`);
+      assert.equal(field(answer).name, session.name);
+    }
+    const counter = field(await request(`${second.url}/sessions/${target.id}`));
+    assert.ok(counter.access_count >= updatesAcknowledged);
+
+    const events = field(await request(`${second.url}/events?limit=2`)).events;
+    assert.equal(events[0].event, 'crash_detected');
+    assert.equal(events[0].dead_container, first.containerId, 'names the instance that died');
+    assert.equal(events[1].event, 'startup');
+
+    // A clean stop afterwards is not counted as another crash.
+    second.process.kill('SIGTERM');
+    await second.process.exited;
+    const third = await startService(dir);
+    t.after(() => third.process.kill('SIGKILL'));
+    assert.equal(field(await request(`${third.url}/state`)).crash_count, 1);
+  });
+
+  it('an instance restarted on the spot after kill -9 is not blocked by what it left behind', async (t) => {
+    const dir = await tempDir(t);
+    for (let round = 0; round < 3; round++) {
+      const service = await startService(dir);
+      await postJson(`${service.url}/sessions`, { name: `r${round}` });
+      service.process.kill('SIGKILL');
+      await service.process.exited;
+    }
+    const last = await startService(dir);
+    t.after(() => last.process.kill('SIGKILL'));
+    const state = field(await request(`${last.url}/state`));
+    assert.equal(state.crash_count, 3);
+    assert.equal(state.startup_count, 4);
+    assert.equal(state.live_sessions, 3);
+    const marker = JSON.parse(await readFile(join(dir, 'instance.json'), 'utf8'));
+    assert.equal(marker.container, last.containerId);
+    assert.equal(marker.state, 'running');
+  });
+});

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { field, postJson, request } from '../helpers/http.js';
+import { startService } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+async function readStats(dir: string) {
+  return JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8'));
+}
+
+async function readEvents(dir: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(dir, 'events.jsonl'), 'utf8');
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+}
+
+describe('a clean restart of the real service', () => {
+  it('keeps every session, changes container_id, counts the start and no crash', async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    const alice = field(await postJson(`${first.url}/sessions`, { name: 'alice', data: { n: 1 } }));
+    const bob = field(await postJson(`${first.url}/sessions`, { name: 'bob' }));
+    await postJson(`${first.url}/sessions/${alice.id}`, { data: { n: 2 } }, 'PUT');
+    const before = field(await request(`${first.url}/state`));
+    assert.equal(before.startup_count, 1);
+
+    first.process.kill('SIGTERM');
+    const exit = await first.process.exited;
+    assert.equal(exit.code, 0, 'a clean stop exits 0');
+    const stored = await readStats(dir);
+    assert.equal(stored.total_requests, before.total_requests + 0, 'requests flushed on stop');
+    assert.equal(stored.crash_count, 0);
+    const events = await readEvents(dir);
+    assert.equal(events.at(-1)?.event, 'shutdown');
+    assert.equal(events.at(-1)?.container, first.containerId);
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    assert.notEqual(second.containerId, first.containerId);
+    const state = field(await request(`${second.url}/state`));
+    assert.equal(state.container_id, second.containerId);
+    assert.equal(state.startup_count, 2);
+    assert.equal(state.crash_count, 0, 'a clean stop is not a crash');
+    assert.equal(state.live_sessions, 2);
+    assert.ok(state.total_requests > before.total_requests, 'total_requests keeps counting');
+    const list = field(await request(`${second.url}/sessions`));
+    assert.deepEqual(
+      list.sessions.map((session: { id: string }) => session.id),
+      [alice.id, bob.id],
+    );
+    assert.equal(list.sessions[0].access_count, 1);
+    assert.deepEqual(list.sessions[0].data, { n: 2 });
+    const tail = field(await request(`${second.url}/events?limit=3`)).events;
+    assert.deepEqual(
+      tail.map((event: { event: string }) => event.event),
+      ['session_updated', 'shutdown', 'startup'],
+    );
+  });
+
+  it('persists total_requests lazily while running, within about a second', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    for (let i = 0; i < 20; i++) await request(`${service.url}/health`);
+    const deadline = Date.now() + 5000;
+    let stored = await readStats(dir);
+    while (stored.total_requests < 20 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      stored = await readStats(dir);
+    }
+    assert.ok(stored.total_requests >= 20, `stats.json has ${stored.total_requests} requests`);
+  });
+});
