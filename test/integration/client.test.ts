@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { freePort, runToEnd, startService } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+describe('the stateful CLI client', () => {
+  it('creates, lists, updates and deletes sessions with quotes, spaces and non-ASCII text', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const url = ['--url', service.url];
+    const name = `O'Brien "the" Ünïcødé 名前`;
+    const note = `it's a "note" with spaces; $HOME \`echo\``;
+
+    const created = await runToEnd(
+      ['session', 'create', '--name', name, '--note', note, ...url],
+      {},
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const session = JSON.parse(created.stdout);
+    assert.equal(session.name, name);
+    assert.deepEqual(session.data, { note });
+    const onDisk = JSON.parse(await readFile(join(dir, 'sessions', `${session.id}.json`), 'utf8'));
+    assert.equal(onDisk.name, name);
+
+    const list = JSON.parse((await runToEnd(['session', 'list', ...url], {})).stdout);
+    assert.equal(list.count, 1);
+    const updated = await runToEnd(['session', 'update', session.id, '--name', 'bob', ...url], {});
+    assert.equal(JSON.parse(updated.stdout).access_count, 1);
+    const got = JSON.parse((await runToEnd(['session', 'get', session.id, ...url], {})).stdout);
+    assert.equal(got.name, 'bob');
+    const state = JSON.parse((await runToEnd(['state', ...url], {})).stdout);
+    assert.equal(state.live_sessions, 1);
+    const events = JSON.parse((await runToEnd(['events', '--limit', '2', ...url], {})).stdout);
+    assert.equal(events.events.length, 2);
+    const deleted = await runToEnd(['session', 'delete', session.id, ...url], {});
+    assert.match(deleted.stdout, /"status": "deleted"/);
+    assert.deepEqual(await readdir(join(dir, 'sessions')), []);
+
+    const missing = await runToEnd(['session', 'get', session.id, ...url], {});
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /HTTP 404/);
+  });
+
+  it('says plainly when the service is not running', async () => {
+    const port = await freePort();
+    const run = await runToEnd(['state'], { APP_PORT: String(port) });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, new RegExp(`Cannot reach the service at http://127.0.0.1:${port}`));
+    assert.match(run.stderr, /Is it running\?/);
+  });
+
+  it('rejects bad configuration at start with a message naming the variable', async () => {
+    const run = await runToEnd(['serve'], { PORT: 'eighty' });
+    assert.equal(run.code, 78);
+    assert.match(run.stderr, /PORT must be an integer from 0 to 65535; got "eighty"/);
+  });
+});
