@@ -8,7 +8,7 @@
  * instance owns the data directory, bad configuration) is not retried.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { Logger } from 'pino';
+import type { BaseLogger } from 'pino';
 import { PERMANENT_FAILURES } from './exit-codes.js';
 
 export interface SupervisorOptions {
@@ -44,7 +44,7 @@ export class Supervisor {
 
   constructor(
     private readonly options: SupervisorOptions,
-    private readonly logger: Logger,
+    private readonly logger: BaseLogger,
   ) {
     this.backoffMs = options.initialBackoffMs;
     this.done = new Promise((resolve) => {

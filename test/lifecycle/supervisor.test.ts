@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { type BaseLogger, pino } from 'pino';
+import { Supervisor } from '../../src/lifecycle/supervisor.js';
+
+interface Logged {
+  msg: string;
+  restart_in_ms?: number;
+  code?: number;
+}
+
+function capture() {
+  const lines: Logged[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Logged);
+      done();
+    },
+  });
+  return { lines, logger: pino(stream) };
+}
+
+function supervisorFor(script: string, logger: BaseLogger, stableAfterMs = 60_000) {
+  return new Supervisor(
+    {
+      command: process.execPath,
+      args: ['-e', script],
+      env: { PATH: process.env.PATH ?? '' },
+      initialBackoffMs: 20,
+      maxBackoffMs: 80,
+      stableAfterMs,
+      stopTimeoutMs: 2000,
+    },
+    logger,
+  );
+}
+
+const delays = (lines: Logged[]) =>
+  lines.filter((line) => line.restart_in_ms !== undefined).map((line) => line.restart_in_ms);
+
+describe('the supervisor', () => {
+  it('restarts a service that keeps dying, with a backoff that doubles up to its cap', async () => {
+    const { lines, logger } = capture();
+    const supervisor = supervisorFor('process.exit(1)', logger);
+    supervisor.start();
+    while (supervisor.restarts < 5) await new Promise((resolve) => setTimeout(resolve, 20));
+    supervisor.stop('SIGTERM');
+    assert.equal(await supervisor.done, 0);
+    assert.deepEqual(delays(lines).slice(0, 5), [20, 40, 80, 80, 80]);
+  });
+
+  it('resets the backoff after a stable run', async () => {
+    const { lines, logger } = capture();
+    const supervisor = supervisorFor('setTimeout(() => process.exit(1), 150)', logger, 100);
+    supervisor.start();
+    while (supervisor.restarts < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    supervisor.stop('SIGTERM');
+    await supervisor.done;
+    assert.deepEqual(delays(lines).slice(0, 3), [20, 20, 20]);
+  });
+
+  it('restarts a service that was killed by a signal', async () => {
+    const { logger } = capture();
+    const supervisor = supervisorFor('process.kill(process.pid, "SIGKILL")', logger);
+    supervisor.start();
+    while (supervisor.restarts < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    supervisor.stop('SIGTERM');
+    assert.equal(await supervisor.done, 0);
+  });
+
+  it('gives up on a start that can never succeed, with its exit status', async () => {
+    const { lines, logger } = capture();
+    const supervisor = supervisorFor('process.exit(3)', logger);
+    supervisor.start();
+    assert.equal(await supervisor.done, 3);
+    assert.equal(supervisor.restarts, 0);
+    assert.ok(lines.some((line) => line.msg.includes('not restarting')));
+  });
+
+  it('forwards a stop and waits for the service to end', async () => {
+    const { logger } = capture();
+    const supervisor = supervisorFor(
+      'process.on("SIGTERM", () => setTimeout(() => process.exit(0), 100)); setInterval(() => {}, 1000)',
+      logger,
+    );
+    supervisor.start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stoppedAt = Date.now();
+    supervisor.stop('SIGTERM');
+    assert.equal(await supervisor.done, 0);
+    assert.ok(Date.now() - stoppedAt >= 90, 'waited for the service to finish its stop');
+    assert.equal(supervisor.restarts, 0);
+  });
+});
