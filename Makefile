@@ -1,0 +1,116 @@
+# The stateful service with Docker. `make help` lists the targets.
+# Works with Compose v2 (`docker compose`) and falls back to v1 (`docker-compose`).
+# Every name here can be overridden from the environment or the command line;
+# the lifecycle tests do that to stay clear of your data.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+COMPOSE_PROJECT ?= poserforge-stateful
+APP_PORT ?= $(or $(shell sed -n 's/^APP_PORT=//p' .env 2>/dev/null),8091)
+export APP_PORT
+COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo 'docker compose'; else echo docker-compose; fi)
+COMPOSE := $(COMPOSE_BIN) -p $(COMPOSE_PROJECT)
+# The client inside the app container talks to the service on its own port.
+CLI := $(COMPOSE) exec -T app node dist/src/cli/main.js
+IN_CONTAINER_URL := --url http://127.0.0.1:8080
+APP_CONTAINER = $$($(COMPOSE) ps -q app)
+BACKUP_DIR ?= backups
+LIMIT ?= 20
+
+.PHONY: help build up down restart logs shell session-create session-list session-get \
+        session-delete events state crash inspect test clean reset backup restore base-image
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+base-image: ## make sure node:20-bookworm-slim exists (a local stand-in where no registry is reachable)
+	@scripts/docker/standin-base-image.sh
+
+build: base-image ## build the image
+	$(COMPOSE) build
+
+up: ## start the service (and wait until it is healthy)
+	$(COMPOSE) up -d app
+	@scripts/docker/wait-healthy.sh "$(APP_CONTAINER)"
+	@echo "The service is up on http://localhost:$(APP_PORT)"
+
+down: ## stop and remove the containers (the volume stays)
+	$(COMPOSE) down --remove-orphans
+
+restart: ## restart the app container (a clean stop and a new start)
+	$(COMPOSE) restart app
+	@scripts/docker/wait-healthy.sh "$(APP_CONTAINER)"
+
+logs: ## follow the service's logs
+	$(COMPOSE) logs -f app
+
+shell: ## a shell in the running container
+	$(COMPOSE) exec app sh
+
+session-create: ## create a session: NAME=… NOTE=… (quotes, spaces, any text)
+	@args=(); \
+	if [ -n "$${NAME:-}" ]; then args+=(--name "$$NAME"); fi; \
+	if [ -n "$${NOTE:-}" ]; then args+=(--note "$$NOTE"); fi; \
+	$(CLI) session create $(IN_CONTAINER_URL) "$${args[@]}"
+
+session-list: ## list all sessions
+	@$(CLI) session list $(IN_CONTAINER_URL)
+
+session-get: ## get one session: ID=<uuid>
+	@test -n "$${ID:-}" || { echo "usage: make session-get ID=<uuid>" >&2; exit 2; }
+	@$(CLI) session get "$$ID" $(IN_CONTAINER_URL)
+
+session-delete: ## delete one session: ID=<uuid>
+	@test -n "$${ID:-}" || { echo "usage: make session-delete ID=<uuid>" >&2; exit 2; }
+	@$(CLI) session delete "$$ID" $(IN_CONTAINER_URL)
+
+events: ## tail the event log (LIMIT=20)
+	@$(CLI) events --limit "$(LIMIT)" $(IN_CONTAINER_URL)
+
+state: ## show the instance and the persisted counters
+	@$(CLI) state $(IN_CONTAINER_URL)
+
+crash: ## crash the service, wait for Docker to restart it, show the state
+	@container="$(APP_CONTAINER)"; \
+	restarts=$$(docker inspect -f '{{.RestartCount}}' "$$container"); \
+	$(CLI) crash $(IN_CONTAINER_URL) || true; \
+	echo "waiting for Docker to restart the service…"; \
+	scripts/docker/wait-healthy.sh "$$container" $$((restarts + 1)); \
+	$(CLI) state $(IN_CONTAINER_URL)
+
+inspect: ## read the volume offline (works with the app stopped or removed)
+	@$(COMPOSE) --profile inspect run --rm inspector
+
+test: ## the lifecycle suite against real containers
+	npm run test:docker
+
+backup: ## the volume to $(BACKUP_DIR)/<project>-<date>.tar.gz (the app is paused meanwhile)
+	@mkdir -p "$(BACKUP_DIR)"
+	@file="$(COMPOSE_PROJECT)-$$(date -u +%Y%m%dT%H%M%SZ).tar.gz"; \
+	container="$(APP_CONTAINER)"; \
+	if [ -n "$$container" ] && [ "$$(docker inspect -f '{{.State.Running}}' "$$container")" = true ]; then \
+	  docker pause "$$container" >/dev/null; trap 'docker unpause "$$container" >/dev/null' EXIT; \
+	fi; \
+	$(COMPOSE) run --rm --no-deps -T -v "$(abspath $(BACKUP_DIR)):/backups" volume-owner \
+	  "tar -czf /backups/$$file -C /data ." ; \
+	echo "$(BACKUP_DIR)/$$file"
+
+restore: ## FILE=backups/….tar.gz into the volume (stops the app; FORCE=1 to overwrite data)
+	@test -n "$${FILE:-}" && test -f "$$FILE" || { echo "usage: make restore FILE=backups/<file>.tar.gz" >&2; exit 2; }
+	$(COMPOSE) stop app
+	@$(COMPOSE) run --rm --no-deps -T -v "$$(realpath "$$FILE"):/restore.tar.gz:ro" \
+	  -e FORCE="$${FORCE:-}" volume-owner \
+	  'if [ -n "$$(ls -A /data)" ]; then \
+	     if [ "$$FORCE" != 1 ]; then echo "the volume is not empty: refusing to overwrite it (FORCE=1 to do it anyway)" >&2; exit 3; fi; \
+	     find /data -mindepth 1 -delete; \
+	   fi; \
+	   tar -xzf /restore.tar.gz -C /data && chown -R node:node /data && echo "restored into the volume"'
+	@echo "run 'make up' to start the service on the restored data"
+
+clean: ## remove the containers and the local image (the volume stays)
+	$(COMPOSE) --profile inspect down --rmi all --remove-orphans
+
+reset: ## full teardown, including the volume: ALL DATA IS GONE
+	$(COMPOSE) --profile inspect down --rmi all --volumes --remove-orphans
