@@ -1,0 +1,129 @@
+/**
+ * Drives the project's Makefile and Docker for the lifecycle suite, under
+ * names of its own (project, volume, network, image, port), so it never
+ * touches a real deployment's data and can clean up exactly what it made.
+ * Traffic goes only to the published port on 127.0.0.1.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface Deployment {
+  project: string;
+  volume: string;
+  network: string;
+  image: string;
+  port: number;
+  backupDir: string;
+}
+
+export function deploymentEnv(deployment: Deployment, extra: Record<string, string> = {}) {
+  return {
+    ...process.env,
+    COMPOSE_PROJECT: deployment.project,
+    VOLUME_NAME: deployment.volume,
+    NETWORK_NAME: deployment.network,
+    IMAGE_NAME: deployment.image,
+    APP_PORT: String(deployment.port),
+    BACKUP_DIR: deployment.backupDir,
+    ...extra,
+  };
+}
+
+export async function sh(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await run(command, args, {
+      cwd: PROJECT_ROOT,
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 15 * 60_000,
+    });
+  } catch (error) {
+    const failure = error as Error & { stdout?: string; stderr?: string };
+    throw new Error(
+      `${command} ${args.join(' ')} failed: ${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`,
+    );
+  }
+}
+
+export function make(
+  deployment: Deployment,
+  target: string,
+  variables: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string }> {
+  const assignments = Object.entries(variables).map(([key, value]) => `${key}=${value}`);
+  return sh('make', ['--no-print-directory', target, ...assignments], deploymentEnv(deployment));
+}
+
+/** The JSON document at the end of a make target's output (after compose's own lines). */
+export function lastJson(output: string): Record<string, unknown> {
+  const start = output.lastIndexOf('\n{');
+  return JSON.parse(output.slice(start === -1 ? output.indexOf('{') : start + 1));
+}
+
+export async function compose(deployment: Deployment, ...args: string[]) {
+  const bin = await composeCommand();
+  return sh(
+    bin[0] as string,
+    [...bin.slice(1), '-p', deployment.project, ...args],
+    deploymentEnv(deployment),
+  );
+}
+
+let detected: string[] | null = null;
+async function composeCommand(): Promise<string[]> {
+  if (detected !== null) return detected;
+  try {
+    await run('docker', ['compose', 'version']);
+    detected = ['docker', 'compose'];
+  } catch {
+    detected = ['docker-compose'];
+  }
+  return detected;
+}
+
+export async function appContainer(deployment: Deployment): Promise<string> {
+  const { stdout } = await compose(deployment, 'ps', '-q', 'app');
+  const id = stdout.trim();
+  if (id === '') throw new Error('the app container does not exist');
+  return id;
+}
+
+export async function inspect(container: string, format: string): Promise<string> {
+  return (await sh('docker', ['inspect', '-f', format, container])).stdout.trim();
+}
+
+export async function waitHealthy(container: string, minRestarts = 0): Promise<void> {
+  await sh('scripts/docker/wait-healthy.sh', [container, String(minRestarts), '120']);
+}
+
+/** Removes everything this suite may have made under its names; safe to run when nothing exists. */
+export async function removeDeployment(deployment: Deployment): Promise<void> {
+  await compose(deployment, '--profile', 'inspect', 'down', '--volumes', '--remove-orphans').catch(
+    () => undefined,
+  );
+  await sh('docker', ['volume', 'rm', '-f', deployment.volume]).catch(() => undefined);
+  await sh('docker', ['network', 'rm', deployment.network]).catch(() => undefined);
+}
+
+export async function http(
+  deployment: Deployment,
+  path: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> & { [key: string]: unknown } }> {
+  const response = await fetch(`http://127.0.0.1:${deployment.port}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: test convenience for reading answer fields
+  return { status: response.status, json: (await response.json()) as any };
+}
