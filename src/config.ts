@@ -26,6 +26,23 @@ export interface ServiceConfig {
   logLevel: LogLevel;
   /** SHUTDOWN_TIMEOUT_MS: how long a clean stop waits for requests in flight. */
   shutdownTimeoutMs: number;
+  /** CRASH_ENDPOINT: `on` (the demo default) or `off` (POST /crash is a 404). */
+  crashEndpoint: boolean;
+  /** ADMIN_TOKEN: when set, POST /crash needs `Authorization: Bearer <token>`. */
+  adminToken: string | null;
+  limits: HttpLimits;
+}
+
+/** Limits that keep slow, idle or greedy clients from hurting the others. */
+export interface HttpLimits {
+  /** REQUEST_TIMEOUT_MS: a whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  /** IDLE_TIMEOUT_MS: a connection with no traffic at all is closed after this. */
+  idleTimeoutMs: number;
+  /** KEEP_ALIVE_TIMEOUT_MS: an idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** MAX_CONNECTIONS: connections beyond this are refused. */
+  maxConnections: number;
 }
 
 export interface ClientConfig {
@@ -44,6 +61,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return Number(raw);
 }
 
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`${name} must be "on" or "off"; got "${raw}".`);
+}
+
 function text(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   return raw === undefined || raw === '' ? fallback : raw;
@@ -60,6 +85,14 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
     dataDir: resolve(text(env, 'DATA_DIR', './data')),
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    crashEndpoint: onOff(env, 'CRASH_ENDPOINT', true),
+    adminToken: text(env, 'ADMIN_TOKEN', '') || null,
+    limits: Object.freeze({
+      requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
+      idleTimeoutMs: integer(env, 'IDLE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
+      keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 1_000, 600_000),
+      maxConnections: integer(env, 'MAX_CONNECTIONS', 1_000, 1, 1_000_000),
+    }),
   });
 }
 

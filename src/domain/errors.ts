@@ -39,3 +39,9 @@ export class StorageUnavailableError extends AppError {
     super('storage_unavailable', 503, message);
   }
 }
+
+export class UnauthorizedError extends AppError {
+  constructor(message: string) {
+    super('unauthorized', 401, message);
+  }
+}

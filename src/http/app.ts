@@ -11,8 +11,9 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
+import type { HttpLimits } from '../config.js';
 import type { ServiceContext } from './context.js';
-import { crashRoutes } from './crash.js';
+import { type CrashOptions, crashRoutes } from './crash.js';
 import { registerErrorHandlers } from './errors.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
@@ -22,9 +23,12 @@ import { stateRoutes } from './state.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
+  limits: HttpLimits;
+  crash: CrashOptions;
 }
 
-export function buildApp(context: ServiceContext, options: AppOptions = {}): FastifyInstance {
+export function buildApp(context: ServiceContext, options: AppOptions): FastifyInstance {
+  const { limits } = options;
   const app = Fastify({
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     // One log line per event worth knowing, not two per request.
@@ -32,9 +36,9 @@ export function buildApp(context: ServiceContext, options: AppOptions = {}): Fas
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 16 * 1024 },
     ajv: { customOptions: { coerceTypes: false } },
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
-    keepAliveTimeout: 5_000,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
     // A path that cannot even be decoded names nothing that exists.
     frameworkErrors: (error, _request, rawReply) => {
@@ -66,6 +70,7 @@ export function buildApp(context: ServiceContext, options: AppOptions = {}): Fas
   stateRoutes(app, context);
   sessionRoutes(app, context);
   eventRoutes(app, context);
-  crashRoutes(app, context);
+  crashRoutes(app, context, options.crash);
+  app.server.maxConnections = limits.maxConnections;
   return app;
 }

@@ -1,9 +1,12 @@
 /**
- * POST /crash: a simulated hard crash. The crash is counted on disk first,
- * then answered 202, then the process exits with status 1 without any
- * graceful cleanup, as a real crash would.
+ * POST /crash: a simulated hard crash, a demo switch. The crash is counted on
+ * disk first, then answered 202, then the process exits with status 1 without
+ * any graceful cleanup, as a real crash would. `CRASH_ENDPOINT=off` removes
+ * the route; `ADMIN_TOKEN` makes it require `Authorization: Bearer <token>`.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { UnauthorizedError } from '../domain/errors.js';
 import type { ServiceContext } from './context.js';
 
 const crashSchema = {
@@ -15,8 +18,37 @@ const crashSchema = {
   },
 } as const;
 
-export function crashRoutes(app: FastifyInstance, context: ServiceContext): void {
-  app.post('/crash', { schema: crashSchema }, async (_request, reply) => {
+export interface CrashOptions {
+  enabled: boolean;
+  adminToken: string | null;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Compares in constant time (over digests, so lengths leak nothing either). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const presented = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+  return timingSafeEqual(digest(presented), digest(token)) && presented.length > 0;
+}
+
+export function crashRoutes(
+  app: FastifyInstance,
+  context: ServiceContext,
+  options: CrashOptions,
+): void {
+  if (!options.enabled) return;
+  app.post('/crash', { schema: crashSchema }, async (request, reply) => {
+    if (
+      options.adminToken !== null &&
+      !bearerMatches(request.headers.authorization, options.adminToken)
+    ) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new UnauthorizedError(
+        'POST /crash needs the header "Authorization: Bearer <ADMIN_TOKEN>".',
+      );
+    }
     const crashCount = await context.recordCrash();
     reply.raw.once('finish', () => context.exitAfterCrash());
     reply.raw.once('close', () => context.exitAfterCrash());

@@ -104,7 +104,11 @@ export async function startService(
     exitAfterCrash: hooks.exitAfterCrash,
   };
 
-  const app = buildApp(context, { logger });
+  const app = buildApp(context, {
+    logger,
+    limits: config.limits,
+    crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
+  });
   let stopping: Promise<void> | null = null;
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {

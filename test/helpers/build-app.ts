@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { loadServiceConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import type { ServiceContext } from '../../src/http/context.js';
 import { FileStore } from '../../src/store/file/file-store.js';
@@ -16,7 +17,8 @@ export interface TestApp {
   crashes: number;
 }
 
-export async function build(t: TestContext): Promise<TestApp> {
+export async function build(t: TestContext, env: Record<string, string> = {}): Promise<TestApp> {
+  const config = loadServiceConfig(env);
   const dataDir = await mkdtemp(join(tmpdir(), 'stateful-app-'));
   const { store } = await FileStore.open(dataDir, 'cafebabe');
   let requests = 0;
@@ -37,7 +39,10 @@ export async function build(t: TestContext): Promise<TestApp> {
       result.crashes = (result.crashes ?? 0) + 1;
     },
   };
-  const app = buildApp(context);
+  const app = buildApp(context, {
+    limits: config.limits,
+    crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
+  });
   t.after(async () => {
     await app.close();
     await store.close();

@@ -54,4 +54,40 @@ describe('health, state, events and crash', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.ok(test.crashes >= 1);
   });
+
+  it('crash can be switched off: then it is a 404 like any unknown route', async (t) => {
+    const test = await build(t, { CRASH_ENDPOINT: 'off' });
+    const answer = await test.app.inject({ method: 'POST', url: '/crash' });
+    assert.equal(answer.statusCode, 404);
+    assert.equal(answer.json().error, 'not_found');
+    assert.equal(test.crashes, 0);
+  });
+
+  it('crash can require a bearer token', async (t) => {
+    const test = await build(t, { ADMIN_TOKEN: 's3cret' });
+    for (const authorization of [
+      undefined,
+      'Bearer wrong',
+      'Bearer ',
+      's3cret',
+      'Bearer s3cret2',
+    ]) {
+      const answer = await test.app.inject({
+        method: 'POST',
+        url: '/crash',
+        headers: authorization === undefined ? {} : { authorization },
+      });
+      assert.equal(answer.statusCode, 401, String(authorization));
+      assert.equal(answer.json().error, 'unauthorized');
+      assert.equal(answer.headers['www-authenticate'], 'Bearer');
+    }
+    assert.equal(test.crashes, 0);
+    assert.equal(test.store.stats().crash_count, 0, 'a refused crash counts nothing');
+    const allowed = await test.app.inject({
+      method: 'POST',
+      url: '/crash',
+      headers: { authorization: 'Bearer s3cret' },
+    });
+    assert.equal(allowed.statusCode, 202);
+  });
 });
