@@ -14,7 +14,7 @@ import Fastify, {
 import type { HttpLimits } from '../config.js';
 import type { ServiceContext } from './context.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
-import { registerErrorHandlers } from './errors.js';
+import { clientErrorHandler, registerErrorHandlers } from './errors.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './json-body.js';
@@ -37,9 +37,13 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
     routerOptions: { maxParamLength: 16 * 1024 },
     ajv: { customOptions: { coerceTypes: false } },
     requestTimeout: limits.requestTimeoutMs,
+    // Node checks those timeouts only every 30 s by default: a slow client
+    // would hold its connection far past REQUEST_TIMEOUT_MS.
+    http: { connectionsCheckingInterval: 1_000, headersTimeout: limits.requestTimeoutMs },
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
+    clientErrorHandler,
     // A path that cannot even be decoded names nothing that exists.
     frameworkErrors: (error, _request, rawReply) => {
       const badUrl = error.code === 'FST_ERR_BAD_URL';

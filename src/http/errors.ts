@@ -4,6 +4,7 @@
  * large, bad headers) keep their status with a readable code; anything
  * unexpected is logged and answered 500 without internals.
  */
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../domain/errors.js';
 
@@ -43,4 +44,39 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       message: `No route for ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}.`,
     });
   });
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'headers_too_large',
+    'The request headers are larger than 16 KiB.',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [
+    408,
+    'Request Timeout',
+    'request_timeout',
+    'The request did not arrive in time.',
+  ],
+};
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (malformed
+ * requests, oversized headers, timeouts): answered on the raw socket in the
+ * same JSON shape as every other error.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return;
+  const [status, reason, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
+    400,
+    'Bad Request',
+    'bad_request',
+    'The request is not valid HTTP.',
+  ];
+  const body = JSON.stringify({ error: code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
