@@ -175,11 +175,8 @@ describe('the container lifecycle', () => {
     async () => {
       const before = await state();
       const oldImage = await inspect(await appContainer(app), '{{.Image}}');
-      await sh('make', ['--no-print-directory', 'build'], {
-        ...(await import('./harness.js')).deploymentEnv(app, {
-          BUILD_REVISION: `upgrade-${Date.now()}`,
-        }),
-      });
+      const revision = { BUILD_REVISION: `upgrade-${Date.now()}` };
+      await sh('make', ['--no-print-directory', 'build'], deploymentEnv(app, revision));
       await make(app, 'down');
       await make(app, 'up');
       const newImage = await inspect(await appContainer(app), '{{.Image}}');
