@@ -1,8 +1,47 @@
-/** `stateful inspect`: the offline inspector's command line. */
+/** `stateful inspect`: the offline inspector's command line, and its checker. */
 import { parseArgs } from 'node:util';
 import { loadServiceConfig } from '../config.js';
 import { NotADataDirectoryError, readDataDirectory } from '../inspector/read-data-dir.js';
+import { repairDataDirectory } from '../inspector/repair.js';
 import { formatTextReport } from '../inspector/text-report.js';
+import { type VerifyReport, verifyDataDirectory } from '../inspector/verify.js';
+import { DataDirectoryBusyError } from '../store/file/instance-lock.js';
+
+function printVerifyReport(report: VerifyReport, json: boolean): void {
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ ...report, ok: report.findings.length === 0 }, null, 2)}\n`,
+    );
+    return;
+  }
+  const { sessionFiles, eventLines } = report.checked;
+  process.stdout.write(
+    `checked ${report.dataDir}: ${sessionFiles} session files, ${eventLines} event lines\n`,
+  );
+  for (const finding of report.findings) {
+    const fix = finding.repair === undefined ? '' : ` [--repair: ${finding.repair}]`;
+    process.stdout.write(`  ! ${finding.problem}${fix}\n`);
+  }
+  process.stdout.write(
+    report.findings.length === 0 ? 'clean\n' : `${report.findings.length} problems found\n`,
+  );
+}
+
+async function verifyCommand(dataDir: string, repair: boolean, json: boolean): Promise<number> {
+  if (repair) {
+    const done = await repairDataDirectory(dataDir);
+    for (const line of done) process.stderr.write(`repaired: ${line}\n`);
+    if (done.length === 0) process.stderr.write('repaired: nothing needed repair\n');
+  }
+  const report = await verifyDataDirectory(dataDir);
+  printVerifyReport(report, json);
+  if (!repair) return report.findings.length === 0 ? 0 : 1;
+  // After a repair, what it quarantined is for a person to review, not a failure.
+  const remaining = report.findings.filter(
+    (finding) => !finding.problem.includes('in quarantine/'),
+  );
+  return remaining.length === 0 ? 0 : 1;
+}
 
 export async function inspectCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -11,6 +50,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
       events: { type: 'string', default: '10' },
+      verify: { type: 'boolean', default: false },
+      repair: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -21,13 +62,15 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   }
   const dataDir = values['data-dir'] ?? loadServiceConfig().dataDir;
   try {
+    if (values.verify || values.repair)
+      return await verifyCommand(dataDir, values.repair, values.json);
     const report = await readDataDirectory(dataDir, eventLimit);
     process.stdout.write(
       values.json ? `${JSON.stringify(report, null, 2)}\n` : formatTextReport(report, eventLimit),
     );
     return 0;
   } catch (error) {
-    if (error instanceof NotADataDirectoryError) {
+    if (error instanceof NotADataDirectoryError || error instanceof DataDirectoryBusyError) {
       process.stderr.write(`stateful inspect: ${error.message}\n`);
       return 1;
     }

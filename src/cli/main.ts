@@ -14,6 +14,9 @@ The service
   supervise                     run it under a restart policy (what \`npm start\` does)
   inspect [--data-dir DIR] [--json] [--events N]
                                 read a data directory offline
+  inspect --verify [--repair] [--data-dir DIR] [--json]
+                                check it like fsck (exit 1 on problems); --repair
+                                fixes what is safe to fix (the service stopped)
 
 The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
   session create [--name N] [--note TEXT] [--data JSON]

@@ -49,11 +49,8 @@ function describeEventLogDamage(scan: EventLogScan): string[] {
   return problems;
 }
 
-export async function readDataDirectory(
-  dataDir: string,
-  eventLimit: number,
-): Promise<DataDirectoryReport> {
-  const layout = dataLayout(dataDir);
+/** Throws NotADataDirectoryError unless `dataDir` looks like a data directory; returns its entries. */
+export async function assertDataDirectory(dataDir: string): Promise<string[]> {
   let isDirectory = false;
   try {
     isDirectory = (await stat(dataDir)).isDirectory();
@@ -67,6 +64,15 @@ export async function readDataDirectory(
       `${dataDir} does not look like a data directory: it has no stats.json, events.jsonl or sessions/.`,
     );
   }
+  return entries;
+}
+
+export async function readDataDirectory(
+  dataDir: string,
+  eventLimit: number,
+): Promise<DataDirectoryReport> {
+  const layout = dataLayout(dataDir);
+  const entries = await assertDataDirectory(dataDir);
 
   const problems: string[] = [];
   const statsRead = await readStats(layout.statsFile);

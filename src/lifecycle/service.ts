@@ -12,7 +12,7 @@ import { newInstanceId } from '../domain/instance.js';
 import { utcTimestamp } from '../domain/time.js';
 import { buildApp } from '../http/app.js';
 import type { ServiceContext } from '../http/context.js';
-import { FileStore, type RecoveryReport } from '../store/file/file-store.js';
+import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js';
 import type { Store } from '../store/store.js';
 
 export interface RunningService {
@@ -28,7 +28,7 @@ export interface ServiceHooks {
   exitAfterCrash(): void;
 }
 
-function logRecovery(logger: FastifyBaseLogger, recovery: RecoveryReport): void {
+function logRecovery(logger: FastifyBaseLogger, recovery: BootRecoveryReport): void {
   if (recovery.tempFilesRemoved.length > 0) {
     logger.warn({ files: recovery.tempFilesRemoved }, 'removed temp files of unfinished writes');
   }

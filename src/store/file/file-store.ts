@@ -12,13 +12,12 @@
  *
  * An event in the log therefore always describes a change that is on disk.
  */
-import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, type Stats } from '../../domain/counters.js';
 import {
   type EventExtra,
   type EventKind,
-  MAX_EVENT_LIMIT,
   makeEvent,
   type ServiceEvent,
 } from '../../domain/event.js';
@@ -33,33 +32,25 @@ import {
 import type { Store } from '../store.js';
 import { storageError, syncDirectory, writeFileDurably } from './durable-file.js';
 import { EventLog } from './event-log.js';
-import { scanEventLog } from './event-log-reader.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { formatMarker, readMarker } from './instance-marker.js';
-import { type DataLayout, dataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
-import {
-  formatSessionFile,
-  quarantineFile,
-  readSessionFiles,
-  type StoredSession,
-} from './session-files.js';
+import { type DataLayout, dataLayout, sessionFileName } from './layout.js';
+import { type RecoveryReport, recoverDataDirectory } from './recovery.js';
+import { formatSessionFile, quarantineFile, type StoredSession } from './session-files.js';
 import { formatStats, readStats } from './stats-file.js';
 
 /** How far behind `total_requests` on disk may fall. */
 const REQUEST_FLUSH_INTERVAL_MS = 1000;
 
 /** What opening the directory found and mended; each entry is also logged as an event. */
-export interface RecoveryReport {
-  tempFilesRemoved: string[];
-  eventLogRepair: { bytesRemoved: number; savedAs: string } | null;
-  quarantined: { file: string; problem: string; savedAs: string }[];
+export interface BootRecoveryReport extends RecoveryReport {
   statsRecovered: string | null;
 }
 
 export interface OpenedFileStore {
   store: FileStore;
-  recovery: RecoveryReport;
+  recovery: BootRecoveryReport;
 }
 
 export class FileStore implements Store {
@@ -122,54 +113,19 @@ export class FileStore implements Store {
     lock: InstanceLock,
     instanceId: string,
   ): Promise<OpenedFileStore> {
-    const recovery: RecoveryReport = {
-      tempFilesRemoved: [],
-      eventLogRepair: null,
-      quarantined: [],
-      statsRecovered: null,
-    };
-    await mkdir(layout.sessionsDir, { recursive: true });
-
-    // Temp files are writes that never completed: the target still holds the old content.
-    for (const name of await readdir(layout.root)) {
-      if (name.endsWith(TEMP_SUFFIX)) {
-        await rm(join(layout.root, name), { force: true });
-        recovery.tempFilesRemoved.push(name);
-      }
-    }
-    const loaded = await readSessionFiles(layout.sessionsDir);
-    for (const name of loaded.tempFiles) {
-      await rm(join(layout.sessionsDir, name), { force: true });
-      recovery.tempFilesRemoved.push(`sessions/${name}`);
-    }
-    for (const bad of loaded.unreadable) {
-      const savedAs = await quarantineFile(
-        join(layout.sessionsDir, bad.file),
-        layout.quarantineDir,
-        `session-${bad.file}`,
-      );
-      recovery.quarantined.push({
-        file: `sessions/${bad.file}`,
-        problem: bad.problem,
-        savedAs: relative(layout.root, savedAs),
-      });
-    }
-
-    const scan = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT);
-    if (scan.validEnd < scan.size) {
-      recovery.eventLogRepair = await cutDamagedTail(layout, scan.validEnd, scan.size);
-    }
+    const { recovery, sessions, eventLog: scan } = await recoverDataDirectory(layout);
+    let statsRecovered: string | null = null;
 
     const statsRead = await readStats(layout.statsFile);
     let stats: Stats = { ...EMPTY_STATS };
     if (statsRead.kind === 'ok') stats = statsRead.stats;
     if (statsRead.kind === 'corrupt') {
       const savedAs = await quarantineFile(layout.statsFile, layout.quarantineDir, 'stats.json');
-      recovery.statsRecovered = `stats.json was unreadable (${statsRead.problem}); moved to ${relative(layout.root, savedAs)}`;
+      statsRecovered = `stats.json was unreadable (${statsRead.problem}); moved to ${relative(layout.root, savedAs)}`;
     }
     // A create is counted before its file is written; a crash in between may
     // leave the count short. Never report fewer sessions created than exist.
-    stats.total_sessions = Math.max(stats.total_sessions, loaded.sessions.length);
+    stats.total_sessions = Math.max(stats.total_sessions, sessions.length);
 
     const markerRead = await readMarker(layout.markerFile);
     const marker: InstanceMarker | null =
@@ -187,12 +143,13 @@ export class FileStore implements Store {
           : null;
 
     const events = await EventLog.open(layout.eventsFile, scan.validEnd, scan.count, scan.tail);
-    const store = new FileStore(instanceId, layout, lock, events, stats, loaded.sessions, marker);
-    await store.logRecovery(recovery);
-    return { store, recovery };
+    const store = new FileStore(instanceId, layout, lock, events, stats, sessions, marker);
+    const report: BootRecoveryReport = { ...recovery, statsRecovered };
+    await store.logRecovery(report);
+    return { store, recovery: report };
   }
 
-  private async logRecovery(recovery: RecoveryReport): Promise<void> {
+  private async logRecovery(recovery: BootRecoveryReport): Promise<void> {
     if (recovery.eventLogRepair !== null) {
       await this.recordEvent('log_repaired', {
         bytes_removed: recovery.eventLogRepair.bytesRemoved,
@@ -380,29 +337,5 @@ export class FileStore implements Store {
     } finally {
       this.lock.release();
     }
-  }
-}
-
-/** Cuts a damaged event-log tail, keeping the cut bytes in quarantine. */
-async function cutDamagedTail(
-  layout: DataLayout,
-  validEnd: number,
-  size: number,
-): Promise<{ bytesRemoved: number; savedAs: string }> {
-  const handle = await open(layout.eventsFile, 'r+');
-  try {
-    const damaged = Buffer.alloc(size - validEnd);
-    await handle.read(damaged, 0, damaged.length, validEnd);
-    await mkdir(layout.quarantineDir, { recursive: true });
-    const savedAs = join(
-      layout.quarantineDir,
-      `${new Date().toISOString().replace(/[:.]/g, '-')}-events-tail.bin`,
-    );
-    await writeFileDurably(savedAs, damaged);
-    await handle.truncate(validEnd);
-    await handle.sync();
-    return { bytesRemoved: damaged.length, savedAs: relative(layout.root, savedAs) };
-  } finally {
-    await handle.close();
   }
 }

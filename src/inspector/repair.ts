@@ -1,0 +1,34 @@
+/**
+ * `stateful inspect --repair`: the safe repairs the service makes at boot
+ * (remove temp files, quarantine unreadable sessions, cut a torn event-log
+ * tail into quarantine), made offline. It takes the directory's lock, so it
+ * refuses to touch a directory a live service owns.
+ */
+
+import { acquireInstanceLock } from '../store/file/instance-lock.js';
+import { dataLayout } from '../store/file/layout.js';
+import { recoverDataDirectory } from '../store/file/recovery.js';
+import { assertDataDirectory } from './read-data-dir.js';
+
+/** Repairs what is safe to repair; returns one line per thing done. */
+export async function repairDataDirectory(dataDir: string): Promise<string[]> {
+  await assertDataDirectory(dataDir);
+  const layout = dataLayout(dataDir);
+  const lock = acquireInstanceLock(layout.lockFile);
+  try {
+    const { recovery } = await recoverDataDirectory(layout);
+    const done: string[] = [];
+    for (const file of recovery.tempFilesRemoved) done.push(`removed the temp file ${file}`);
+    for (const entry of recovery.quarantined) {
+      done.push(`moved ${entry.file} (${entry.problem}) to ${entry.savedAs}`);
+    }
+    if (recovery.eventLogRepair !== null) {
+      done.push(
+        `cut ${recovery.eventLogRepair.bytesRemoved} damaged bytes off events.jsonl into ${recovery.eventLogRepair.savedAs}`,
+      );
+    }
+    return done;
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * `stateful inspect --verify`: checks a data directory the way fsck checks a
+ * file system, read-only. Every session file must parse and match the
+ * session schema; every line of the event log must be an event (a torn tail
+ * is told apart from corruption in the middle, which is reported with its
+ * line number); the counters must agree with the contents; and no temp or
+ * quarantined files may linger. Findings that `--repair` can fix say so.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { isServiceEvent } from '../domain/event.js';
+import { scanEventLog } from '../store/file/event-log-reader.js';
+import { readMarker } from '../store/file/instance-marker.js';
+import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
+import { readSessionFiles } from '../store/file/session-files.js';
+import { readStats } from '../store/file/stats-file.js';
+import { assertDataDirectory } from './read-data-dir.js';
+
+export interface Finding {
+  /** What is wrong, naming the file (and line). */
+  problem: string;
+  /** What `--repair` would do about it; absent when it needs a person. */
+  repair?: string;
+  /** Files set aside for a person to look at (what a repair leaves behind). */
+  forReview?: boolean;
+}
+
+export interface VerifyReport {
+  dataDir: string;
+  findings: Finding[];
+  checked: { sessionFiles: number; eventLines: number };
+}
+
+const MAX_LISTED_BAD_LINES = 20;
+
+interface EventLogContents {
+  lines: number;
+  badLines: number[];
+  badLineCount: number;
+  kinds: Map<string, number>;
+}
+
+/** Reads every complete line up to `end`, noting the lines that are not events. */
+async function readEveryEvent(path: string, end: number): Promise<EventLogContents> {
+  const contents: EventLogContents = { lines: 0, badLines: [], badLineCount: 0, kinds: new Map() };
+  if (end === 0) return contents;
+  let partial = '';
+  const check = (line: string) => {
+    contents.lines++;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      value = undefined;
+    }
+    if (!isServiceEvent(value)) {
+      contents.badLineCount++;
+      if (contents.badLines.length < MAX_LISTED_BAD_LINES) contents.badLines.push(contents.lines);
+      return;
+    }
+    contents.kinds.set(value.event, (contents.kinds.get(value.event) ?? 0) + 1);
+  };
+  const stream = createReadStream(path, {
+    start: 0,
+    end: end - 1,
+    encoding: 'utf8',
+    highWaterMark: 1 << 20,
+  });
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) check(line);
+  }
+  if (partial !== '') check(partial);
+  return contents;
+}
+
+export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport> {
+  await assertDataDirectory(dataDir);
+  const layout = dataLayout(dataDir);
+  const findings: Finding[] = [];
+
+  const statsRead = await readStats(layout.statsFile);
+  if (statsRead.kind === 'missing') findings.push({ problem: 'stats.json is missing' });
+  if (statsRead.kind === 'corrupt') {
+    findings.push({ problem: `stats.json is unreadable: ${statsRead.problem}` });
+  }
+
+  const loaded = await readSessionFiles(layout.sessionsDir);
+  for (const bad of loaded.unreadable) {
+    findings.push({
+      problem: `sessions/${bad.file}: ${bad.problem}`,
+      repair: 'move it to quarantine/',
+    });
+  }
+  const temps = [
+    ...(await readdir(dataDir)).filter((name) => name.endsWith(TEMP_SUFFIX)),
+    ...loaded.tempFiles.map((name) => `sessions/${name}`),
+  ];
+  for (const temp of temps) {
+    findings.push({
+      problem: `${temp} is the temp file of an unfinished write`,
+      repair: 'remove it',
+    });
+  }
+
+  const tail = await scanEventLog(layout.eventsFile, 1);
+  if (tail.validEnd < tail.size) {
+    findings.push({
+      problem: `events.jsonl ends with a torn or damaged tail of ${tail.size - tail.validEnd} bytes`,
+      repair: 'cut it off into quarantine/',
+    });
+  }
+  const events = await readEveryEvent(layout.eventsFile, tail.validEnd);
+  if (events.badLineCount > 0) {
+    const more = events.badLineCount > events.badLines.length ? ' …' : '';
+    findings.push({
+      problem: `events.jsonl has ${events.badLineCount} corrupt lines in the middle (line ${events.badLines.join(', ')}${more})`,
+    });
+  }
+
+  if (statsRead.kind === 'ok') {
+    const { stats } = statsRead;
+    if (stats.total_sessions < loaded.sessions.length) {
+      findings.push({
+        problem: `total_sessions is ${stats.total_sessions} but ${loaded.sessions.length} sessions are on disk`,
+      });
+    }
+    const crashes = events.kinds.get('crash_triggered') ?? 0;
+    if (stats.crash_count < crashes) {
+      findings.push({
+        problem: `crash_count is ${stats.crash_count} but the log has ${crashes} crash_triggered events`,
+      });
+    }
+  }
+
+  const marker = await readMarker(layout.markerFile);
+  if (marker.kind === 'corrupt') findings.push({ problem: 'instance.json is unreadable' });
+
+  const quarantined = await readdir(layout.quarantineDir).catch(() => [] as string[]);
+  if (quarantined.length > 0) {
+    findings.push({
+      problem: `${quarantined.length} files in quarantine/ (${quarantined.slice(0, 5).join(', ')}): look at them, then delete them`,
+      forReview: true,
+    });
+  }
+
+  return {
+    dataDir,
+    findings,
+    checked: {
+      sessionFiles: loaded.sessions.length + loaded.unreadable.length,
+      eventLines: events.lines,
+    },
+  };
+}

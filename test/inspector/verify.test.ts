@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { repairDataDirectory } from '../../src/inspector/repair.js';
+import { verifyDataDirectory } from '../../src/inspector/verify.js';
+import { FileStore } from '../../src/store/file/file-store.js';
+import { DataDirectoryBusyError } from '../../src/store/file/instance-lock.js';
+import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const event = (kind: string, extra: Record<string, unknown> = {}) =>
+  `${JSON.stringify({ ts: 1, time: '2026-02-21T10:00:00Z', event: kind, container: 'a9f09b61', ...extra })}\n`;
+
+describe('verifying a data directory', () => {
+  it('finds nothing wrong with a directory the service wrote and closed', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'aaaaaaaa');
+    const session = await store.createSession({ name: 'a' });
+    await store.updateSession(session.id, { data: { x: 1 } });
+    await store.createSession({ name: 'b' });
+    await store.close();
+    const report = await verifyDataDirectory(dir);
+    assert.deepEqual(report.findings, []);
+    assert.equal(report.checked.sessionFiles, 2);
+    assert.equal(report.checked.eventLines, 3);
+  });
+
+  it("finds nothing wrong with the original implementation's directory but its temp file", async (t) => {
+    const dir = await tempDir(t);
+    await writeOriginalDataDir(dir);
+    const report = await verifyDataDirectory(dir);
+    assert.deepEqual(
+      report.findings.map((finding) => finding.problem),
+      ['stats.json.tmp is the temp file of an unfinished write'],
+    );
+  });
+
+  it('reports each kind of damage, telling a torn tail from corruption in the middle', async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'sessions'));
+    await mkdir(join(dir, 'quarantine'));
+    await writeFile(join(dir, 'quarantine', 'old-thing'), 'x');
+    await writeFile(
+      join(dir, 'stats.json'),
+      JSON.stringify({ startup_count: 1, crash_count: 0, total_sessions: 0, total_requests: 0 }),
+    );
+    await writeFile(
+      join(dir, 'events.jsonl'),
+      `${event('startup')}garbage line\n${event('crash_triggered')}${event('startup')}{"ts": 1, "tim`,
+    );
+    await writeFile(
+      join(dir, 'sessions', '00000000-0000-4000-8000-000000000000.json'),
+      '{"id": 1}',
+    );
+    await writeFile(join(dir, 'sessions', 'x.json.abc.tmp'), '');
+    const report = await verifyDataDirectory(dir);
+    const problems = report.findings.map((finding) => finding.problem).join('\n');
+    assert.match(
+      problems,
+      /sessions\/00000000-0000-4000-8000-000000000000\.json: missing or malformed "id"/,
+    );
+    assert.match(problems, /sessions\/x\.json\.abc\.tmp is the temp file/);
+    assert.match(problems, /torn or damaged tail of 14 bytes/);
+    assert.match(problems, /1 corrupt lines in the middle \(line 2\)/);
+    assert.match(problems, /crash_count is 0 but the log has 1 crash_triggered events/);
+    assert.match(problems, /1 files in quarantine\//);
+    assert.equal(report.findings.filter((finding) => finding.repair !== undefined).length, 3);
+  });
+
+  it('repairs what is safe to repair, keeping what it cut, and leaves the rest to a person', async (t) => {
+    const dir = await tempDir(t);
+    await writeOriginalDataDir(dir);
+    await writeFile(join(dir, 'events.jsonl'), '{"ts": 1, "tim', { flag: 'a' });
+    await writeFile(join(dir, 'sessions', '00000000-0000-4000-8000-000000000000.json'), 'oops');
+    const done = await repairDataDirectory(dir);
+    assert.equal(done.length, 3);
+    const report = await verifyDataDirectory(dir);
+    assert.deepEqual(
+      report.findings.map((finding) => finding.forReview),
+      [true],
+      'only the quarantined files remain, for review',
+    );
+    const quarantined = await readdir(join(dir, 'quarantine'));
+    assert.equal(quarantined.length, 2);
+    const tail = quarantined.find((name) => name.endsWith('events-tail.bin')) ?? '';
+    assert.equal(await readFile(join(dir, 'quarantine', tail), 'utf8'), '{"ts": 1, "tim');
+  });
+
+  it('refuses to repair a directory a live instance owns', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'aaaaaaaa');
+    try {
+      await assert.rejects(repairDataDirectory(dir), DataDirectoryBusyError);
+    } finally {
+      await store.close();
+    }
+  });
+});
