@@ -9,6 +9,7 @@ import { loadServiceConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import type { ServiceContext } from '../../src/http/context.js';
 import { FileStore } from '../../src/store/file/file-store.js';
+import type { WritableFileSystem } from '../../src/store/file/file-system.js';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -17,10 +18,14 @@ export interface TestApp {
   crashes: number;
 }
 
-export async function build(t: TestContext, env: Record<string, string> = {}): Promise<TestApp> {
+export async function build(
+  t: TestContext,
+  env: Record<string, string> = {},
+  fileSystem?: WritableFileSystem,
+): Promise<TestApp> {
   const config = loadServiceConfig(env);
   const dataDir = await mkdtemp(join(tmpdir(), 'stateful-app-'));
-  const { store } = await FileStore.open(dataDir, 'cafebabe');
+  const { store } = await FileStore.open(dataDir, 'cafebabe', fileSystem);
   let requests = 0;
   const result: Partial<TestApp> = { store, dataDir, crashes: 0 };
   const context: ServiceContext = {

@@ -413,7 +413,7 @@ async function main(): Promise<number> {
   let crashes = 0;
   let starts = 0;
   try {
-    while (kills + crashes < KILLS + Math.floor(KILLS / 10)) {
+    while (kills < KILLS) {
       cycle++;
       const service = await startService(dataDir);
       starts++;
@@ -426,8 +426,8 @@ async function main(): Promise<number> {
 
       const stop = { now: false };
       const clients = Array.from({ length: CLIENTS }, () => client(service.url, stop));
-      await new Promise((resolve) => setTimeout(resolve, 30 + random() * 400));
-      if (kills < KILLS && random() < 0.9) {
+      await new Promise((resolve) => setTimeout(resolve, 20 + random() * 300));
+      if (random() < 0.9) {
         service.child.kill('SIGKILL');
         kills++;
       } else {

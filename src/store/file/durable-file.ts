@@ -1,33 +1,69 @@
 /**
- * Durable file writes: write a unique temp file, fsync it, rename it over the
- * target, fsync the directory. When `writeFileDurably` resolves the new
- * content survives a kill or power loss, and a reader sees either the old file
- * or the new one, never a mix. Directory fsyncs are shared by concurrent
- * writers (group commit).
+ * Durable file changes. `write` writes a unique temp file, fsyncs it, renames
+ * it over the target and fsyncs the directory; `remove` unlinks and fsyncs the
+ * directory. When either resolves the change survives a kill or power loss,
+ * and a reader sees the old file or the new one, never a mix. Directory
+ * fsyncs are shared by concurrent writers (group commit). Failures become
+ * StorageFullError or StorageUnavailableError, with the temp file removed.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../domain/errors.js';
+import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { TEMP_SUFFIX } from './layout.js';
 
-const directorySyncs = new Map<string, GroupCommit>();
+export class DurableFiles {
+  private readonly directorySyncs = new Map<string, GroupCommit>();
 
-export async function syncDirectory(dir: string): Promise<void> {
-  let group = directorySyncs.get(dir);
-  if (group === undefined) {
-    group = new GroupCommit(async () => {
-      const handle = await open(dir, 'r');
+  constructor(private readonly fs: WritableFileSystem = nodeFileSystem) {}
+
+  async write(target: string, content: string | Uint8Array): Promise<void> {
+    const temp = tempPathFor(target);
+    try {
+      const handle = await this.fs.open(temp, 'wx', 0o644);
       try {
-        await handle.sync();
+        await handle.writeFile(content);
+        await handle.datasync();
       } finally {
         await handle.close();
       }
-    });
-    directorySyncs.set(dir, group);
+      await this.fs.rename(temp, target);
+    } catch (error) {
+      await this.fs.rm(temp, { force: true }).catch(() => undefined);
+      throw storageError(error, `writing ${basename(target)}`);
+    }
+    await this.syncDirectory(dirname(target));
   }
-  await group.run();
+
+  async remove(target: string): Promise<void> {
+    try {
+      await this.fs.unlink(target);
+    } catch (error) {
+      throw storageError(error, `removing ${basename(target)}`);
+    }
+    await this.syncDirectory(dirname(target));
+  }
+
+  async syncDirectory(dir: string): Promise<void> {
+    let group = this.directorySyncs.get(dir);
+    if (group === undefined) {
+      group = new GroupCommit(async () => {
+        const handle = await this.fs.open(dir, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      });
+      this.directorySyncs.set(dir, group);
+    }
+    try {
+      await group.run();
+    } catch (error) {
+      throw storageError(error, `syncing ${basename(dir)}/`);
+    }
+  }
 }
 
 export function tempPathFor(target: string): string {
@@ -35,29 +71,6 @@ export function tempPathFor(target: string): string {
     dirname(target),
     `${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
   );
-}
-
-export async function writeFileDurably(
-  target: string,
-  content: string | Uint8Array,
-): Promise<void> {
-  const temp = tempPathFor(target);
-  try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(content);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw storageError(error, `writing ${basename(target)}`);
-  }
-  await syncDirectory(dirname(target)).catch((error: unknown) => {
-    throw storageError(error, `syncing ${dirname(target)}`);
-  });
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -5,9 +5,10 @@
  * write is cut back off the file, so the log never keeps half a batch.
  * The last MAX_EVENT_LIMIT events are kept in memory for `GET /events`.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { MAX_EVENT_LIMIT, type ServiceEvent } from '../../domain/event.js';
 import { storageError } from './durable-file.js';
+import type { WritableFileSystem } from './file-system.js';
 
 interface PendingAppend {
   line: string;
@@ -19,6 +20,8 @@ interface PendingAppend {
 export class EventLog {
   private pending: PendingAppend[] = [];
   private writing = false;
+  /** A failed write may have left part of a batch at the end: cut it before the next one. */
+  private mustTruncate = false;
   private recent: ServiceEvent[];
   private closed = false;
 
@@ -34,12 +37,13 @@ export class EventLog {
 
   /** Opens the log for appending; `size` must be the end of its last valid line. */
   static async open(
+    fs: WritableFileSystem,
     path: string,
     size: number,
     lineCount: number,
     recent: ServiceEvent[],
   ): Promise<EventLog> {
-    const handle = await open(path, 'a');
+    const handle = await fs.open(path, 'a');
     return new EventLog(handle, size, lineCount, recent);
   }
 
@@ -73,6 +77,10 @@ export class EventLog {
       this.pending = [];
       const bytes = Buffer.from(batch.map((entry) => entry.line).join(''), 'utf8');
       try {
+        if (this.mustTruncate) {
+          await this.handle.truncate(this.size);
+          this.mustTruncate = false;
+        }
         let written = 0;
         while (written < bytes.length) {
           const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written);
@@ -81,7 +89,13 @@ export class EventLog {
         await this.handle.datasync();
       } catch (error) {
         const failure = storageError(error, 'appending to events.jsonl');
-        await this.handle.truncate(this.size).catch(() => undefined);
+        this.mustTruncate = true;
+        await this.handle
+          .truncate(this.size)
+          .then(() => {
+            this.mustTruncate = false;
+          })
+          .catch(() => undefined);
         for (const entry of batch) entry.reject(failure);
         continue;
       }

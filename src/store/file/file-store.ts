@@ -12,7 +12,7 @@
  *
  * An event in the log therefore always describes a change that is on disk.
  */
-import { mkdir, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, type Stats } from '../../domain/counters.js';
 import {
@@ -30,8 +30,9 @@ import {
   sessionNotFound,
 } from '../../domain/session.js';
 import type { Store } from '../store.js';
-import { storageError, syncDirectory, writeFileDurably } from './durable-file.js';
+import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
+import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { formatMarker, readMarker } from './instance-marker.js';
@@ -66,6 +67,7 @@ export class FileStore implements Store {
     readonly instanceId: string,
     private readonly layout: DataLayout,
     private readonly lock: InstanceLock,
+    private readonly files: DurableFiles,
     private readonly events: EventLog,
     private readonly counters: Stats,
     stored: StoredSession[],
@@ -81,7 +83,7 @@ export class FileStore implements Store {
     this.flushedRequests = counters.total_requests;
     this.statsCommit = new GroupCommit(async () => {
       const snapshot = { ...this.counters };
-      await writeFileDurably(this.layout.statsFile, formatStats(snapshot));
+      await this.files.write(this.layout.statsFile, formatStats(snapshot));
       this.flushedRequests = Math.max(this.flushedRequests, snapshot.total_requests);
     });
     this.requestFlushTimer = setInterval(() => {
@@ -96,12 +98,22 @@ export class FileStore implements Store {
    * Takes ownership of `dataDir` (throws DataDirectoryBusyError if a live
    * instance holds it; nothing on disk is changed then) and recovers it.
    */
-  static async open(dataDir: string, instanceId: string): Promise<OpenedFileStore> {
+  static async open(
+    dataDir: string,
+    instanceId: string,
+    fileSystem: WritableFileSystem = nodeFileSystem,
+  ): Promise<OpenedFileStore> {
     const layout = dataLayout(dataDir);
     await mkdir(layout.root, { recursive: true });
     const lock = acquireInstanceLock(layout.lockFile);
     try {
-      return await FileStore.recover(layout, lock, instanceId);
+      return await FileStore.recover(
+        layout,
+        lock,
+        instanceId,
+        new DurableFiles(fileSystem),
+        fileSystem,
+      );
     } catch (error) {
       lock.release();
       throw error;
@@ -112,6 +124,8 @@ export class FileStore implements Store {
     layout: DataLayout,
     lock: InstanceLock,
     instanceId: string,
+    files: DurableFiles,
+    fileSystem: WritableFileSystem,
   ): Promise<OpenedFileStore> {
     const { recovery, sessions, eventLog: scan } = await recoverDataDirectory(layout);
     let statsRecovered: string | null = null;
@@ -142,8 +156,14 @@ export class FileStore implements Store {
             } as const)
           : null;
 
-    const events = await EventLog.open(layout.eventsFile, scan.validEnd, scan.count, scan.tail);
-    const store = new FileStore(instanceId, layout, lock, events, stats, sessions, marker);
+    const events = await EventLog.open(
+      fileSystem,
+      layout.eventsFile,
+      scan.validEnd,
+      scan.count,
+      scan.tail,
+    );
+    const store = new FileStore(instanceId, layout, lock, files, events, stats, sessions, marker);
     const report: BootRecoveryReport = { ...recovery, statsRecovered };
     await store.logRecovery(report);
     return { store, recovery: report };
@@ -175,16 +195,27 @@ export class FileStore implements Store {
     const { id, name } = stored.session;
     const file = this.sessionPath(id);
     this.counters.total_sessions++;
-    try {
-      await Promise.all([
-        writeFileDurably(file, formatSessionFile(stored)),
-        this.statsCommit.run(),
-      ]);
-      await this.events.append(this.event('session_created', { session_id: id, name }));
-    } catch (error) {
+    // Wait for both, even when one fails, so nothing is left writing behind our back.
+    const [written, counted] = await Promise.allSettled([
+      this.files.write(file, formatSessionFile(stored)),
+      this.statsCommit.run(),
+    ]);
+    let failure: unknown = null;
+    if (written.status === 'rejected') failure = written.reason;
+    else if (counted.status === 'rejected') failure = counted.reason;
+    else {
+      try {
+        await this.events.append(this.event('session_created', { session_id: id, name }));
+      } catch (error) {
+        failure = error;
+      }
+    }
+    if (failure !== null) {
+      // Undo: the session never existed and is not counted.
+      if (written.status === 'fulfilled') await this.files.remove(file).catch(() => undefined);
       this.counters.total_sessions--;
-      await unlink(file).catch(() => undefined);
-      throw error;
+      if (counted.status === 'fulfilled') await this.statsCommit.run().catch(() => undefined);
+      throw failure;
     }
     this.sessions.set(id, stored);
     return stored.session;
@@ -211,11 +242,11 @@ export class FileStore implements Store {
         seq: current.seq,
       };
       const file = this.sessionPath(id);
-      await writeFileDurably(file, formatSessionFile(next));
+      await this.files.write(file, formatSessionFile(next));
       try {
         await this.events.append(this.event('session_updated', { session_id: id }));
       } catch (error) {
-        await writeFileDurably(file, formatSessionFile(current)).catch(() => undefined);
+        await this.files.write(file, formatSessionFile(current)).catch(() => undefined);
         throw error;
       }
       this.sessions.set(id, next);
@@ -227,16 +258,11 @@ export class FileStore implements Store {
     return this.withSessionLock(id, async () => {
       const current = this.requireSession(id);
       const file = this.sessionPath(id);
-      try {
-        await unlink(file);
-        await syncDirectory(this.layout.sessionsDir);
-      } catch (error) {
-        throw storageError(error, `deleting session ${id}`);
-      }
+      await this.files.remove(file);
       try {
         await this.events.append(this.event('session_deleted', { session_id: id }));
       } catch (error) {
-        await writeFileDurably(file, formatSessionFile(current)).catch(() => undefined);
+        await this.files.write(file, formatSessionFile(current)).catch(() => undefined);
         throw error;
       }
       this.sessions.delete(id);
@@ -325,7 +351,7 @@ export class FileStore implements Store {
   }
 
   async writeMarker(marker: InstanceMarker): Promise<void> {
-    await writeFileDurably(this.layout.markerFile, formatMarker(marker));
+    await this.files.write(this.layout.markerFile, formatMarker(marker));
     this.marker = marker;
   }
 

@@ -8,7 +8,7 @@
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_EVENT_LIMIT } from '../../domain/event.js';
-import { writeFileDurably } from './durable-file.js';
+import { DurableFiles } from './durable-file.js';
 import { type EventLogScan, scanEventLog } from './event-log-reader.js';
 import { type DataLayout, TEMP_SUFFIX } from './layout.js';
 import { quarantineFile, readSessionFiles, type StoredSession } from './session-files.js';
@@ -86,7 +86,7 @@ async function cutDamagedTail(
       layout.quarantineDir,
       `${new Date().toISOString().replace(/[:.]/g, '-')}-events-tail.bin`,
     );
-    await writeFileDurably(savedAs, damaged);
+    await new DurableFiles().write(savedAs, damaged);
     await handle.truncate(validEnd);
     await handle.sync();
     return { bytesRemoved: damaged.length, savedAs: relative(layout.root, savedAs) };

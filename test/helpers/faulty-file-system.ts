@@ -1,0 +1,103 @@
+/**
+ * A WritableFileSystem that fails on command: disk full (ENOSPC), I/O errors
+ * (EIO), no file descriptors left (EMFILE), on opening, writing, syncing,
+ * renaming or unlinking, optionally after writing half of the data (a torn
+ * write). Everything else goes to the real file system.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';
+
+export type Operation = 'open' | 'write' | 'sync' | 'truncate' | 'rename' | 'unlink';
+
+interface Fault {
+  operation: Operation;
+  code: 'ENOSPC' | 'EIO' | 'EMFILE';
+  /** Only paths containing this. */
+  pathIncludes: string;
+  /** Write half the data before failing. */
+  torn: boolean;
+}
+
+function failure(code: string, operation: string, path: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`${code}: injected on ${operation} ${path}`);
+  error.code = code;
+  return error;
+}
+
+const HANDLE_OPERATIONS: Record<string, Operation> = {
+  write: 'write',
+  writeFile: 'write',
+  sync: 'sync',
+  datasync: 'sync',
+  truncate: 'truncate',
+};
+
+export class FaultyFileSystem implements WritableFileSystem {
+  private faults: Fault[] = [];
+  injected = 0;
+
+  fail(
+    operation: Operation,
+    code: Fault['code'],
+    options: { pathIncludes?: string; torn?: boolean } = {},
+  ): void {
+    this.faults.push({
+      operation,
+      code,
+      pathIncludes: options.pathIncludes ?? '',
+      torn: options.torn ?? false,
+    });
+  }
+
+  heal(): void {
+    this.faults = [];
+  }
+
+  private check(operation: Operation, path: string): Fault | undefined {
+    const fault = this.faults.find(
+      (candidate) => candidate.operation === operation && path.includes(candidate.pathIncludes),
+    );
+    if (fault !== undefined) this.injected++;
+    return fault;
+  }
+
+  async open(path: string, flags: string, mode?: number): Promise<FileHandle> {
+    const fault = this.check('open', path);
+    if (fault !== undefined) throw failure(fault.code, 'open', path);
+    const handle = await nodeFileSystem.open(path, flags, mode);
+    return new Proxy(handle, {
+      get: (target, property, receiver) => {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        const operation = HANDLE_OPERATIONS[String(property)];
+        return async (...args: unknown[]) => {
+          const handleFault = operation === undefined ? undefined : this.check(operation, path);
+          if (handleFault !== undefined) {
+            if (handleFault.torn && property === 'write' && Buffer.isBuffer(args[0])) {
+              const data = args[0] as Buffer;
+              await target.write(data.subarray(0, Math.floor(data.length / 2)));
+            }
+            throw failure(handleFault.code, String(property), path);
+          }
+          return (value as (...inner: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const fault = this.check('rename', to);
+    if (fault !== undefined) throw failure(fault.code, 'rename', to);
+    return nodeFileSystem.rename(from, to);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const fault = this.check('unlink', path);
+    if (fault !== undefined) throw failure(fault.code, 'unlink', path);
+    return nodeFileSystem.unlink(path);
+  }
+
+  rm(path: string, options?: { force?: boolean }): Promise<void> {
+    return nodeFileSystem.rm(path, options);
+  }
+}

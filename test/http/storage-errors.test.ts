@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { build } from '../helpers/build-app.js';
+import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
+
+describe('storage errors over HTTP', () => {
+  it('are 507 (disk full) and 503 (I/O) JSON answers; reads keep working', async (t) => {
+    const fs = new FaultyFileSystem();
+    const { app } = await build(t, {}, fs);
+    const kept = (
+      await app.inject({ method: 'POST', url: '/sessions', payload: { name: 'k' } })
+    ).json();
+
+    fs.fail('open', 'ENOSPC', { pathIncludes: 'sessions/' });
+    const full = await app.inject({ method: 'POST', url: '/sessions', payload: { name: 'x' } });
+    assert.equal(full.statusCode, 507);
+    assert.equal(full.json().error, 'storage_full');
+    assert.match(full.json().message, /full/);
+    const update = await app.inject({ method: 'PUT', url: `/sessions/${kept.id}`, payload: {} });
+    assert.equal(update.statusCode, 507);
+    fs.heal();
+
+    fs.fail('sync', 'EIO', { pathIncludes: 'events.jsonl' });
+    const broken = await app.inject({ method: 'DELETE', url: `/sessions/${kept.id}` });
+    assert.equal(broken.statusCode, 503);
+    assert.equal(broken.json().error, 'storage_unavailable');
+
+    const list = await app.inject({ method: 'GET', url: '/sessions' });
+    assert.equal(list.statusCode, 200);
+    assert.equal(list.json().count, 1);
+    assert.equal((await app.inject({ method: 'GET', url: '/state' })).json().total_sessions, 1);
+    fs.heal();
+    assert.equal((await app.inject({ method: 'POST', url: '/sessions' })).statusCode, 201);
+  });
+});
