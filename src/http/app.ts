@@ -64,8 +64,13 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
     }
   });
 
-  app.addHook('onRequest', (_request, _reply, done) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     context.countRequest();
+    // Every body is read as JSON, whatever its Content-Type says, even an empty
+    // or malformed one (which Fastify would refuse before any parser runs).
+    if (request.headers['content-type'] !== undefined) {
+      request.headers['content-type'] = 'application/json';
+    }
     done();
   });
 

@@ -122,8 +122,13 @@ export async function startService(
   env: Record<string, string> = {},
 ): Promise<{ process: RunningProcess; url: string; containerId: string }> {
   const service = runStateful(['serve'], { DATA_DIR: dataDir, PORT: '0', ...env });
-  const { url, containerId } = await service.listening();
-  return { process: service, url, containerId };
+  try {
+    const { url, containerId } = await service.listening();
+    return { process: service, url, containerId };
+  } catch (error) {
+    service.kill('SIGKILL'); // never leave a stray service keeping the test runner alive
+    throw error;
+  }
 }
 
 /** Runs a `stateful` command to completion. */

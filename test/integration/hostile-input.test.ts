@@ -1,0 +1,246 @@
+/**
+ * Property-based hostile input against the running service (fast-check):
+ * random methods, paths (traversal attempts, encoded dots, very long ids, NUL
+ * bytes), headers, content types and bodies (deep nesting, huge strings,
+ * wrong types, invalid UTF-8), sent as raw HTTP. The invariants: never a 5xx,
+ * never a crash, nothing touched outside DATA_DIR, and stored sessions change
+ * only through requests that were answered 2xx.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { field, postJson, request } from '../helpers/http.js';
+import { startService } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+interface RawRequest {
+  method: string;
+  path: string;
+  headers: [string, string][];
+  body: Buffer;
+}
+
+/** Sends a raw request and returns the answer's status (0: closed without an answer). */
+function send(url: string, raw: RawRequest): Promise<number> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within 15 s to ${raw.method} ${raw.path.slice(0, 80)}`));
+    }, 15_000);
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
+      resolve(match === null ? 0 : Number(match[1]));
+    });
+    const head = [
+      `${raw.method} ${raw.path} HTTP/1.1`,
+      `Host: ${hostname}`,
+      'Connection: close',
+      ...raw.headers.map(([name, value]) => `${name}: ${value}`),
+      `Content-Length: ${raw.body.length}`,
+      '',
+      '',
+    ].join('\r\n');
+    socket.write(Buffer.from(head, 'latin1'));
+    // Like curl, never half-close: Node drops the answer to a request whose
+    // client shut its side before the answer was ready. A body over the limit
+    // is refused on its headers; let that answer arrive first.
+    if (raw.body.length > 1024 * 1024) setTimeout(() => socket.write(raw.body), 200);
+    else socket.write(raw.body);
+  });
+}
+
+const UUID = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
+
+function requestArbitrary(existingIds: string[]): fc.Arbitrary<RawRequest> {
+  const id = fc.oneof(
+    fc.constantFrom(...existingIds),
+    fc.constantFrom(
+      UUID,
+      UUID.toUpperCase(),
+      '..',
+      '.',
+      '%2e%2e',
+      '..%2f..%2fstats.json',
+      '..%2F..%2F..%2Fetc%2Fpasswd',
+      '%2e%2e%2f%2e%2e%2fevents.jsonl',
+      `${UUID}%00.json`,
+      `${UUID}.json`,
+      '%00',
+      '%zz',
+      '%',
+      '~root',
+      'sessions',
+    ),
+    fc.integer({ min: 1, max: 6000 }).map((length) => 'a'.repeat(length)),
+    fc.string({ maxLength: 40 }).map((text) => encodeURIComponent(text)),
+  );
+  const path = fc.oneof(
+    fc.constant('/sessions'),
+    id.map((value) => `/sessions/${value}`),
+    fc
+      .oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0', '-1', '10001', '1e3', '50', 'abc'))
+      .map((limit) => `/events?limit=${encodeURIComponent(limit)}`),
+    fc.constantFrom(
+      '/health',
+      '/state',
+      '/events',
+      '/',
+      '/../../etc/passwd',
+      '/sessions/../stats.json',
+      '/crash',
+    ),
+    fc.string({ maxLength: 60 }).map((text) => `/${encodeURIComponent(text)}`),
+  );
+  const method = fc.oneof(
+    fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'),
+    fc.stringMatching(/^[A-Z]{1,10}$/),
+  );
+  const contentType = fc.oneof(
+    fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/octet-stream',
+      '',
+    ),
+    fc.stringMatching(/^[a-z/;= -]{0,40}$/),
+  );
+  const jsonText = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const body = fc.oneof(
+    fc.constant(Buffer.alloc(0)),
+    fc
+      .record({
+        name: fc.string({ maxLength: 250 }),
+        data: fc.dictionary(fc.string(), fc.jsonValue()),
+      })
+      .map(jsonText),
+    fc.record({ name: fc.jsonValue(), data: fc.jsonValue() }, { requiredKeys: [] }).map(jsonText),
+    fc.jsonValue().map(jsonText),
+    fc
+      .integer({ min: 1, max: 200_000 })
+      .map((depth) => Buffer.from(`{"data":${'['.repeat(depth)}${']'.repeat(depth)}}`)),
+    fc
+      .integer({ min: 1, max: 3 * 1024 * 1024 })
+      .map((size) => Buffer.from(JSON.stringify({ name: 'x', data: { big: 'x'.repeat(size) } }))),
+    fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+    fc.constantFrom(
+      Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]),
+      Buffer.from('{"name":"\u0000"}'),
+      Buffer.from('{"__proto__":{"polluted":true},"name":"p"}'),
+      Buffer.from('{"name":"a","name":"b"}'),
+    ),
+  );
+  const extraHeader = fc.tuple(
+    fc.constantFrom(
+      'X-Forwarded-For',
+      'Accept',
+      'Transfer-Encoding',
+      'Expect',
+      'X-Random',
+      'Authorization',
+    ),
+    fc.stringMatching(/^[\x20-\x7e]{0,200}$/),
+  );
+  return fc.record({
+    method,
+    path,
+    headers: fc
+      .tuple(contentType, fc.array(extraHeader, { maxLength: 3 }))
+      .map(([type, extra]) => [
+        ['Content-Type', type] as [string, string],
+        ...extra.filter(([name]) => name !== 'Transfer-Encoding' && name !== 'Expect'),
+      ]),
+    body,
+  });
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).sort();
+}
+
+describe('hostile input against the running service', () => {
+  it('never gets a 5xx, never crashes it, touches nothing outside DATA_DIR, harms no stored session', async (t) => {
+    const root = await tempDir(t);
+    const dataDir = join(root, 'data');
+    await mkdir(join(root, 'outside'));
+    await writeFile(join(root, 'outside', 'canary.json'), '{"untouched":true}');
+    const service = await startService(dataDir, { CRASH_ENDPOINT: 'off' });
+    t.after(() => service.process.kill('SIGKILL'));
+
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(
+        field(await postJson(`${service.url}/sessions`, { name: `kept${i}`, data: { i } })).id,
+      );
+    }
+    const before = new Map<string, string>();
+    for (const id of ids) before.set(id, (await request(`${service.url}/sessions/${id}`)).text);
+    const outsideBefore = await listFiles(join(root, 'outside'));
+    const canaryBefore = await stat(join(root, 'outside', 'canary.json'));
+
+    const changed = new Set<string>();
+    const statuses = new Map<number, number>();
+    let tried = 0;
+    await fc.assert(
+      fc.asyncProperty(requestArbitrary(ids), async (raw) => {
+        tried++;
+        const status = await send(service.url, raw);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        assert.ok(
+          status >= 200 && status < 500,
+          `${raw.method} ${raw.path.slice(0, 100)} answered ${status}`,
+        );
+        assert.equal(service.process.child.exitCode, null, 'the service is still running');
+        if (status < 300 && raw.method !== 'GET' && raw.method !== 'HEAD') {
+          for (const id of ids) if (raw.path.includes(id)) changed.add(id);
+        }
+      }),
+      { numRuns: Number(process.env.HOSTILE_RUNS ?? 1000) },
+    );
+
+    assert.equal((await request(`${service.url}/health`)).status, 200);
+    for (const id of ids) {
+      if (!changed.has(id)) {
+        assert.equal(
+          (await request(`${service.url}/sessions/${id}`)).text,
+          before.get(id),
+          `session ${id} unchanged`,
+        );
+      }
+    }
+    assert.deepEqual(await listFiles(join(root, 'outside')), outsideBefore);
+    assert.equal(
+      await readFile(join(root, 'outside', 'canary.json'), 'utf8'),
+      '{"untouched":true}',
+    );
+    assert.equal((await stat(join(root, 'outside', 'canary.json'))).mtimeMs, canaryBefore.mtimeMs);
+    assert.deepEqual((await readdir(root)).sort(), ['data', 'outside']);
+    const inData = await readdir(dataDir);
+    for (const name of inData) {
+      assert.ok(
+        ['sessions', 'events.jsonl', 'stats.json', 'instance.json', 'instance.lock'].includes(name),
+        name,
+      );
+    }
+    for (const name of await readdir(join(dataDir, 'sessions'))) {
+      assert.match(name, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/);
+    }
+    const byStatus = [...statuses.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([code, n]) => `${code}:${n}`);
+    t.diagnostic(`hostile requests tried: ${tried} (answers ${byStatus.join(' ')})`);
+  });
+});
