@@ -53,10 +53,17 @@ function send(url: string, raw: RawRequest): Promise<number> {
     ].join('\r\n');
     socket.write(Buffer.from(head, 'latin1'));
     // Like curl, never half-close: Node drops the answer to a request whose
-    // client shut its side before the answer was ready. A body over the limit
-    // is refused on its headers; let that answer arrive first.
-    if (raw.body.length > 1024 * 1024) setTimeout(() => socket.write(raw.body), 200);
-    else socket.write(raw.body);
+    // client shut its side before the answer was ready. And like curl, give the
+    // server a moment to answer on the headers alone before sending a large
+    // body: a server that answers early (a 413, a 404) closes the connection,
+    // and a body sent into a closed connection resets it, losing the answer.
+    if (raw.body.length > 64 * 1024) {
+      setTimeout(() => {
+        if (received === '') socket.write(raw.body);
+      }, 200);
+    } else {
+      socket.write(raw.body);
+    }
   });
 }
 
