@@ -1,0 +1,310 @@
+/**
+ * `npm run bench`: the service against the ceiling of this machine, in one run.
+ *
+ * Starts a plain node:http server that answers a constant small JSON body (the
+ * most any Node server can do here) and the built service on fresh temp data
+ * directories, then drives each workload with autocannon at N connections for
+ * D seconds. Writes are durable as in production (fsync and all). Prints one
+ * table (requests/s, p50, p99, errors, ratio to the ceiling) and writes it as
+ * JSON to bench-results/. Non-2xx answers count as errors, and a run with
+ * errors says so loudly. The load generator runs in this process and shares
+ * the machine's cores with the server: the ratios, not the absolute figures,
+ * are what carries over to another machine.
+ *
+ * Flags: --duration S (5), --connections N (16), --quick (skip the 10,000-session,
+ * 1,000,000-event and boot workloads), --out FILE.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { writeDataset } from './datasets.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '16' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const DURATION = Number(flags.duration);
+const CONNECTIONS = Number(flags.connections);
+
+interface Row {
+  workload: string;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  ratio: number | null;
+  note?: string;
+}
+
+const rows: Row[] = [];
+const temps: string[] = [];
+let ceiling = 0;
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  /** Milliseconds from spawn to the `listening` log line. */
+  bootMs: number;
+}
+
+function startServer(args: string[], env: Record<string, string>, ready: RegExp): Promise<Server> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match !== null) {
+        child.stdout?.removeAllListeners('data');
+        child.stdout?.resume();
+        resolve({
+          child,
+          url: `http://127.0.0.1:${match[1]}`,
+          bootMs: performance.now() - started,
+        });
+      }
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`server exited (${code}) before it was ready:\n${output}`)),
+    );
+  });
+}
+
+async function startService(dataDir: string): Promise<Server> {
+  return startServer(
+    [CLI, 'serve'],
+    { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CRASH_ENDPOINT: 'off' },
+    /"port":(\d+)[^\n]*"msg":"listening"/,
+  );
+}
+
+async function stop(server: Server): Promise<void> {
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'stateful-bench-'));
+  temps.push(dir);
+  return dir;
+}
+
+type Request = autocannon.Request;
+
+async function load(
+  workload: string,
+  url: string,
+  requests: Request[],
+  options: { amount?: number; note?: string } = {},
+): Promise<Row> {
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    ...(options.amount === undefined ? { duration: DURATION } : { amount: options.amount }),
+    requests,
+  });
+  const errors = result.errors + result.timeouts + result.non2xx;
+  const row: Row = {
+    workload,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors,
+    ratio: ceiling > 0 ? result.requests.average / ceiling : null,
+    ...(options.note === undefined ? {} : { note: options.note }),
+  };
+  rows.push(row);
+  process.stderr.write(
+    `  ${workload}: ${row.requestsPerSecond} req/s${errors > 0 ? `, ${errors} ERRORS` : ''}\n`,
+  );
+  return row;
+}
+
+const get = (path: string): Request => ({ method: 'GET', path });
+
+async function createSessions(url: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) =>
+      fetch(`${url}/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `seed-${i + j}`, data: { n: i + j } }),
+      }).then(async (response) => ((await response.json()) as { id: string }).id),
+    );
+    ids.push(...(await Promise.all(batch)));
+  }
+  return ids;
+}
+
+async function residentMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kib / 1024);
+}
+
+async function main(): Promise<void> {
+  process.stderr.write(`bench: ${CONNECTIONS} connections, ${DURATION} s a workload\n`);
+
+  // The ceiling: a plain node:http server with a constant body.
+  const plain = await startServer(
+    [
+      '-e',
+      `const s=require('node:http').createServer((q,r)=>{r.writeHead(200,{'content-type':'application/json'});r.end('{"status":"ok"}')});s.listen(0,'127.0.0.1',()=>console.log('port '+s.address().port))`,
+    ],
+    {},
+    /port (\d+)/,
+  );
+  const top = await load('ceiling: node:http, constant JSON', plain.url, [get('/')]);
+  ceiling = top.requestsPerSecond;
+  top.ratio = 1;
+  await stop(plain);
+
+  // Small requests on a fresh directory.
+  const service = await startService(await tempDir());
+  const seeded = await createSessions(service.url, 1000);
+  const one = seeded[0] as string;
+  await load('GET /health', service.url, [get('/health')]);
+  await load('GET /state', service.url, [get('/state')]);
+  await load('GET /sessions/:id', service.url, [get(`/sessions/${one}`)]);
+  await load('PUT /sessions/:id (1,000 sessions)', service.url, [
+    {
+      method: 'PUT',
+      setupRequest: (request) => ({
+        ...request,
+        path: `/sessions/${seeded[Math.floor(Math.random() * seeded.length)]}`,
+        headers: { 'content-type': 'application/json' },
+        body: '{"data":{"step":1}}',
+      }),
+    },
+  ]);
+  await load('PUT /sessions/:id (all on one)', service.url, [
+    {
+      method: 'PUT',
+      path: `/sessions/${one}`,
+      headers: { 'content-type': 'application/json' },
+      body: '{"data":{"step":2}}',
+    },
+  ]);
+  const created: string[] = [];
+  await load('POST /sessions', service.url, [
+    {
+      method: 'POST',
+      path: '/sessions',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"bench","data":{"note":"created by the benchmark"}}',
+      onResponse: (status, body) => {
+        if (status === 201) created.push((JSON.parse(body) as { id: string }).id);
+      },
+    },
+  ]);
+  let next = 0;
+  await load(
+    'DELETE /sessions/:id',
+    service.url,
+    [
+      {
+        method: 'DELETE',
+        setupRequest: (request) => ({ ...request, path: `/sessions/${created[next++]}` }),
+      },
+    ],
+    { amount: created.length, note: `all ${created.length} sessions the POST run created` },
+  );
+  await stop(service);
+
+  // Listing sessions, and tailing the event log, against data written to disk.
+  const listings = flags.quick ? [1_000] : [1_000, 10_000];
+  for (const sessions of listings) {
+    const dir = await tempDir();
+    await writeDataset(dir, sessions, 0);
+    const server = await startService(dir);
+    await load(`GET /sessions (${sessions.toLocaleString('en')} sessions)`, server.url, [
+      get('/sessions'),
+    ]);
+    await stop(server);
+  }
+  const logs = flags.quick ? [20_000] : [20_000, 1_000_000];
+  for (const events of logs) {
+    const dir = await tempDir();
+    await writeDataset(dir, 10, events);
+    const server = await startService(dir);
+    await load(`GET /events?limit=50 (${events.toLocaleString('en')} events)`, server.url, [
+      get('/events?limit=50'),
+    ]);
+    await stop(server);
+  }
+
+  let boot: { sessions: number; events: number; seconds: number; residentMiB: number } | null =
+    null;
+  if (!flags.quick) {
+    const dir = await tempDir();
+    process.stderr.write('  writing 100,000 sessions and 1,000,000 events for the boot test…\n');
+    await writeDataset(dir, 100_000, 1_000_000);
+    const server = await startService(dir);
+    boot = {
+      sessions: 100_000,
+      events: 1_000_000,
+      seconds: Math.round(server.bootMs) / 1000,
+      residentMiB: await residentMiB(server.child.pid ?? 0),
+    };
+    process.stderr.write(`  boot: ${boot.seconds} s, ${boot.residentMiB} MiB resident\n`);
+    await stop(server);
+  }
+
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const header = '| workload | requests/s | p50 ms | p99 ms | errors | ratio to ceiling |';
+  const lines = [header, '|---|---:|---:|---:|---:|---:|'];
+  for (const row of rows) {
+    lines.push(
+      `| ${row.workload} | ${row.requestsPerSecond.toLocaleString('en')} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} |`,
+    );
+  }
+  if (boot !== null) {
+    lines.push(
+      '',
+      `Boot with ${boot.sessions.toLocaleString('en')} sessions and ${boot.events.toLocaleString('en')} events: ${boot.seconds} s, ${boot.residentMiB} MiB resident.`,
+    );
+  }
+  lines.push(
+    '',
+    `Machine: ${machine}; ${CONNECTIONS} connections, ${DURATION} s a workload; durable writes.`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  const out =
+    flags.out ?? join('bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFile(
+    out,
+    JSON.stringify({ machine, connections: CONNECTIONS, duration: DURATION, rows, boot }, null, 2),
+  );
+  process.stderr.write(`written to ${out}\n`);
+  const errors = rows.reduce((sum, row) => sum + row.errors, 0);
+  if (errors > 0) {
+    process.stderr.write(
+      `\n!!! THIS RUN HAD ${errors} ERRORS (non-2xx answers, timeouts or socket errors): its figures are not valid !!!\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(() => Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true }))));
