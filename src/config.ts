@@ -105,3 +105,15 @@ export function loadClientConfig(env: Env = process.env): Readonly<ClientConfig>
 export function isSupervised(env: Env = process.env): boolean {
   return env.STATEFUL_SUPERVISED === '1';
 }
+
+/**
+ * UV_THREADPOOL_SIZE: libuv runs file-system calls on a thread pool of 4 by
+ * default, so at most 4 fsyncs are in flight at once and every other durable
+ * write queues behind them. Unless it is set, the service uses 16. It must be
+ * set before the first file-system call, so `serve` calls this first.
+ */
+export function tuneRuntime(env: Env = process.env): void {
+  if (env.UV_THREADPOOL_SIZE === undefined || env.UV_THREADPOOL_SIZE === '') {
+    env.UV_THREADPOOL_SIZE = '16';
+  }
+}

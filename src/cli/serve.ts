@@ -4,12 +4,13 @@
  * a crash at the next start).
  */
 import { pino } from 'pino';
-import { isSupervised, loadServiceConfig } from '../config.js';
+import { isSupervised, loadServiceConfig, tuneRuntime } from '../config.js';
 import { EXIT_CLEAN, EXIT_CRASH, EXIT_DATA_DIR_BUSY } from '../lifecycle/exit-codes.js';
 import { startService } from '../lifecycle/service.js';
 import { DataDirectoryBusyError } from '../store/file/instance-lock.js';
 
 export async function serveCommand(): Promise<number | undefined> {
+  tuneRuntime();
   const config = loadServiceConfig();
   const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
 

@@ -43,9 +43,16 @@ export function sessionRoutes(app: FastifyInstance, { store }: ServiceContext): 
     },
   );
 
-  app.get('/sessions', { schema: listSchema }, async () => {
-    const sessions = store.listSessions();
-    return { sessions, count: sessions.length };
+  // The listing is serialised once per change, not once per request: with
+  // thousands of sessions, serialising is what a listing costs.
+  let listing: { version: number; body: string } | null = null;
+  app.get('/sessions', { schema: listSchema }, async (_request, reply) => {
+    const version = store.sessionsVersion();
+    if (listing?.version !== version) {
+      const sessions = store.listSessions();
+      listing = { version, body: JSON.stringify({ sessions, count: sessions.length }) };
+    }
+    return reply.type('application/json; charset=utf-8').send(listing.body);
   });
 
   app.get<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {

@@ -17,6 +17,8 @@ export interface Store {
   getSession(id: string): Session | undefined;
   /** Every session, in creation order. */
   listSessions(): readonly Session[];
+  /** Changes whenever any session is created, updated or deleted (for caching listings). */
+  sessionsVersion(): number;
   sessionCount(): number;
   /** Applies a PUT; concurrent updates of one session are serialised. Throws NotFoundError. */
   updateSession(id: string, input: SessionInput): Promise<Session>;

@@ -19,6 +19,8 @@ export interface EventLogScan {
   exists: boolean;
   /** Complete lines that hold an event, up to the end of the last valid line. */
   count: number;
+  /** How many of them are `session_created` events: sessions ever created. */
+  createdEvents: number;
   /** The last events (at most the requested number), oldest first. */
   tail: ServiceEvent[];
   /** Byte offset after the last valid line: everything from here on is damage. */
@@ -37,18 +39,46 @@ function parseEventLine(line: string): ServiceEvent | null {
   }
 }
 
-async function countNewlines(path: string, end: number): Promise<number> {
-  if (end === 0) return 0;
+/** `"event":"session_created"` as we write it, and as the original (Python's spacing) did. */
+const CREATED_MARKS = [
+  Buffer.from('"event":"session_created"'),
+  Buffer.from('"event": "session_created"'),
+];
+const CARRY = Math.max(...CREATED_MARKS.map((mark) => mark.length)) - 1;
+
+function countMatches(buffer: Buffer, mark: Buffer): number {
   let count = 0;
+  let at = buffer.indexOf(mark);
+  while (at !== -1) {
+    count++;
+    at = buffer.indexOf(mark, at + mark.length);
+  }
+  return count;
+}
+
+/**
+ * Counts the complete lines before `end`, and the `session_created` events
+ * among them (without parsing a line: a quote inside a JSON string is always
+ * escaped, so the mark cannot occur inside a value).
+ */
+async function countLines(path: string, end: number): Promise<{ lines: number; created: number }> {
+  if (end === 0) return { lines: 0, created: 0 };
+  let lines = 0;
+  let created = 0;
+  let carry = Buffer.alloc(0);
   const stream = createReadStream(path, { start: 0, end: end - 1, highWaterMark: CHUNK });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let at = chunk.indexOf(NEWLINE);
     while (at !== -1) {
-      count++;
+      lines++;
       at = chunk.indexOf(NEWLINE, at + 1);
     }
+    // The carry is shorter than a mark, so no match is counted twice.
+    const window = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+    for (const mark of CREATED_MARKS) created += countMatches(window, mark);
+    carry = Buffer.from(window.subarray(Math.max(0, window.length - CARRY)));
   }
-  return count;
+  return { lines, created };
 }
 
 interface Line {
@@ -93,7 +123,15 @@ export async function scanEventLog(path: string, tailSize: number): Promise<Even
     size = (await stat(path)).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { size: 0, exists: false, count: 0, tail: [], validEnd: 0, corruptLinesInTail: 0 };
+      return {
+        size: 0,
+        exists: false,
+        count: 0,
+        createdEvents: 0,
+        tail: [],
+        validEnd: 0,
+        corruptLinesInTail: 0,
+      };
     }
     throw error;
   }
@@ -143,11 +181,12 @@ export async function scanEventLog(path: string, tailSize: number): Promise<Even
     if (event === null) corruptLinesInTail++;
     else tail.push(event);
   }
-  const totalLines = await countNewlines(path, lastNewlineEnd);
+  const totals = await countLines(path, validEnd);
   return {
     size,
     exists: true,
-    count: totalLines - trailingInvalid,
+    count: totals.lines,
+    createdEvents: totals.created,
     tail: tailSize === 0 ? [] : tail.slice(-tailSize),
     validEnd,
     corruptLinesInTail,

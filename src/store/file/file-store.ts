@@ -5,12 +5,15 @@
  * files) and loads sessions and the recent events into memory. From then on
  * reads come from memory and every write is on disk before it resolves:
  *
- *   create  session file (temp, fsync, rename, dir fsync) and stats.json,
- *           then the `session_created` event line (appended and fsynced)
+ *   create  session file (temp, fsync, rename, dir fsync), then the
+ *           `session_created` event line (appended and fsynced)
  *   update  the session file, then `session_updated`; serialised per session
  *   delete  unlink and dir fsync, then `session_deleted`; serialised per session
  *
  * An event in the log therefore always describes a change that is on disk.
+ * Counters that change with every request (total_requests) or every create
+ * (total_sessions) reach stats.json lazily, within a second; total_sessions
+ * is recounted from the durable `session_created` events at boot.
  */
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -41,8 +44,8 @@ import { type RecoveryReport, recoverDataDirectory } from './recovery.js';
 import { formatSessionFile, quarantineFile, type StoredSession } from './session-files.js';
 import { formatStats, readStats } from './stats-file.js';
 
-/** How far behind `total_requests` on disk may fall. */
-const REQUEST_FLUSH_INTERVAL_MS = 1000;
+/** How far behind `total_requests` and `total_sessions` on disk may fall. */
+const LAZY_FLUSH_INTERVAL_MS = 1000;
 
 /** What opening the directory found and mended; each entry is also logged as an event. */
 export interface BootRecoveryReport extends RecoveryReport {
@@ -56,9 +59,11 @@ export interface OpenedFileStore {
 
 export class FileStore implements Store {
   private readonly sessions = new Map<string, StoredSession>();
+  private version = 0;
   private readonly sessionLocks = new Map<string, Promise<unknown>>();
   private readonly statsCommit: GroupCommit;
-  private flushedRequests: number;
+  /** The counters as stats.json last received them. */
+  private flushed: Stats;
   private readonly requestFlushTimer: NodeJS.Timeout;
   private nextSeq: number;
   private marker: InstanceMarker | null;
@@ -80,17 +85,21 @@ export class FileStore implements Store {
     }
     this.nextSeq = maxSeq + 1;
     this.marker = marker;
-    this.flushedRequests = counters.total_requests;
+    this.flushed = { ...counters };
     this.statsCommit = new GroupCommit(async () => {
       const snapshot = { ...this.counters };
       await this.files.write(this.layout.statsFile, formatStats(snapshot));
-      this.flushedRequests = Math.max(this.flushedRequests, snapshot.total_requests);
+      this.flushed = snapshot;
     });
     this.requestFlushTimer = setInterval(() => {
-      if (this.counters.total_requests !== this.flushedRequests) {
+      const { total_requests, total_sessions } = this.counters;
+      if (
+        total_requests !== this.flushed.total_requests ||
+        total_sessions !== this.flushed.total_sessions
+      ) {
         this.statsCommit.run().catch(() => undefined); // retried on the next tick
       }
-    }, REQUEST_FLUSH_INTERVAL_MS);
+    }, LAZY_FLUSH_INTERVAL_MS);
     this.requestFlushTimer.unref();
   }
 
@@ -137,9 +146,10 @@ export class FileStore implements Store {
       const savedAs = await quarantineFile(layout.statsFile, layout.quarantineDir, 'stats.json');
       statsRecovered = `stats.json was unreadable (${statsRead.problem}); moved to ${relative(layout.root, savedAs)}`;
     }
-    // A create is counted before its file is written; a crash in between may
-    // leave the count short. Never report fewer sessions created than exist.
-    stats.total_sessions = Math.max(stats.total_sessions, sessions.length);
+    // stats.json gets total_sessions lazily; every create's event is durable
+    // before it is acknowledged, so the log recounts what a crash cut short.
+    // Never report fewer sessions created than exist, either.
+    stats.total_sessions = Math.max(stats.total_sessions, scan.createdEvents, sessions.length);
 
     const markerRead = await readMarker(layout.markerFile);
     const marker: InstanceMarker | null =
@@ -194,30 +204,18 @@ export class FileStore implements Store {
     const stored: StoredSession = { session: createSession(input), seq: this.nextSeq++ };
     const { id, name } = stored.session;
     const file = this.sessionPath(id);
+    await this.files.write(file, formatSessionFile(stored));
+    try {
+      await this.events.append(this.event('session_created', { session_id: id, name }));
+    } catch (error) {
+      await this.files.remove(file).catch(() => undefined); // the session never existed
+      throw error;
+    }
+    // Its durable event is what counts the session: boot recounts total_sessions
+    // from the log, so stats.json may catch up lazily without losing an increment.
     this.counters.total_sessions++;
-    // Wait for both, even when one fails, so nothing is left writing behind our back.
-    const [written, counted] = await Promise.allSettled([
-      this.files.write(file, formatSessionFile(stored)),
-      this.statsCommit.run(),
-    ]);
-    let failure: unknown = null;
-    if (written.status === 'rejected') failure = written.reason;
-    else if (counted.status === 'rejected') failure = counted.reason;
-    else {
-      try {
-        await this.events.append(this.event('session_created', { session_id: id, name }));
-      } catch (error) {
-        failure = error;
-      }
-    }
-    if (failure !== null) {
-      // Undo: the session never existed and is not counted.
-      if (written.status === 'fulfilled') await this.files.remove(file).catch(() => undefined);
-      this.counters.total_sessions--;
-      if (counted.status === 'fulfilled') await this.statsCommit.run().catch(() => undefined);
-      throw failure;
-    }
     this.sessions.set(id, stored);
+    this.version++;
     return stored.session;
   }
 
@@ -228,6 +226,10 @@ export class FileStore implements Store {
 
   listSessions(): readonly Session[] {
     return Array.from(this.sessions.values(), (entry) => entry.session);
+  }
+
+  sessionsVersion(): number {
+    return this.version;
   }
 
   sessionCount(): number {
@@ -250,6 +252,7 @@ export class FileStore implements Store {
         throw error;
       }
       this.sessions.set(id, next);
+      this.version++;
       return next.session;
     });
   }
@@ -266,6 +269,7 @@ export class FileStore implements Store {
         throw error;
       }
       this.sessions.delete(id);
+      this.version++;
     });
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { NotFoundError } from '../../../src/domain/errors.js';
@@ -30,6 +30,7 @@ describe('the file store', () => {
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.name, 'alice');
     assert.deepEqual(onDisk.data, { note: 'hi' });
+    await store.flushStats(); // total_sessions reaches stats.json lazily
     assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 1);
     const log = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
     const last = JSON.parse(log.at(-1) ?? '') as Record<string, unknown>;
@@ -45,6 +46,7 @@ describe('the file store', () => {
       Array.from({ length: 200 }, (_, i) => store.createSession({ name: `s${i}` })),
     );
     assert.equal(store.stats().total_sessions, 200);
+    await store.flushStats();
     assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 200);
     assert.equal((await readdir(join(dir, 'sessions'))).length, 200);
   });
@@ -153,5 +155,17 @@ describe('the file store', () => {
     const created = await store.createSession({ name: 'carol' });
     assert.equal(store.listSessions().at(-1)?.id, created.id);
     assert.equal(store.stats().total_sessions, ORIGINAL_STATS.total_sessions + 1);
+  });
+
+  it('recounts total_sessions from the event log when stats.json fell behind (a kill before its lazy flush)', async (t) => {
+    const dir = await tempDir(t);
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    for (let i = 0; i < 3; i++) await first.store.createSession({ name: `s${i}` });
+    await first.store.close();
+    const stats = await readJson(join(dir, 'stats.json'));
+    await writeFile(join(dir, 'stats.json'), JSON.stringify({ ...stats, total_sessions: 0 }));
+    for (const name of await readdir(join(dir, 'sessions'))) await rm(join(dir, 'sessions', name));
+    const { store } = await openStore(t, dir);
+    assert.equal(store.stats().total_sessions, 3, 'three session_created events in the log');
   });
 });

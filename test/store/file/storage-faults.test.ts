@@ -51,13 +51,6 @@ describe('storage faults', () => {
       error: StorageFullError,
     },
     {
-      what: 'disk full writing stats.json',
-      op: 'write',
-      code: 'ENOSPC',
-      path: 'stats.json',
-      error: StorageFullError,
-    },
-    {
       what: 'a torn event append on a full disk',
       op: 'write',
       code: 'ENOSPC',
