@@ -8,5 +8,3 @@ import { randomUUID } from 'node:crypto';
 export function newInstanceId(): string {
   return randomUUID().slice(0, 8);
 }
-
-export const INSTANCE_ID_PATTERN = /^[0-9a-f]{8}$/;

@@ -66,7 +66,7 @@ export class DurableFiles {
   }
 }
 
-export function tempPathFor(target: string): string {
+function tempPathFor(target: string): string {
   return join(
     dirname(target),
     `${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,

@@ -27,14 +27,6 @@ export interface RecoveredDirectory {
   eventLog: EventLogScan;
 }
 
-export function isEmptyRecovery(recovery: RecoveryReport): boolean {
-  return (
-    recovery.tempFilesRemoved.length === 0 &&
-    recovery.eventLogRepair === null &&
-    recovery.quarantined.length === 0
-  );
-}
-
 export async function recoverDataDirectory(layout: DataLayout): Promise<RecoveredDirectory> {
   const recovery: RecoveryReport = { tempFilesRemoved: [], eventLogRepair: null, quarantined: [] };
   await mkdir(layout.sessionsDir, { recursive: true });
