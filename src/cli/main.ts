@@ -27,7 +27,7 @@ The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
   state | health | events [--limit N] | crash [--wait]
 
 Configuration comes from the environment: PORT, HOST, DATA_DIR, LOG_LEVEL,
-SHUTDOWN_TIMEOUT_MS (see the README).
+CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the README's configuration table).
 `;
 
 async function main(argv: string[]): Promise<number | undefined> {
