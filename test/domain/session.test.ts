@@ -8,6 +8,7 @@ import {
   parseStoredSession,
   validateSessionInput,
 } from '../../src/domain/session.js';
+import { SESSION_KEYS } from '../helpers/session-keys.js';
 
 describe('session rules', () => {
   it('a new session defaults its name to "unnamed" and its data to {}', () => {
@@ -18,14 +19,7 @@ describe('session rules', () => {
     assert.equal(session.created_at, '2026-02-21T10:00:00Z');
     assert.equal(session.last_active, session.created_at);
     assert.ok(isSessionId(session.id));
-    assert.deepEqual(Object.keys(session), [
-      'id',
-      'name',
-      'data',
-      'created_at',
-      'last_active',
-      'access_count',
-    ]);
+    assert.deepEqual(Object.keys(session), SESSION_KEYS);
   });
 
   it('an update replaces only the fields it names and counts the access', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { build } from '../helpers/build-app.js';
+import { SESSION_KEYS } from '../helpers/session-keys.js';
 
 const json = { 'content-type': 'application/json' };
 
@@ -16,14 +17,7 @@ describe('the sessions API', () => {
     assert.equal(answer.statusCode, 201);
     assert.match(String(answer.headers['content-type']), /^application\/json/);
     const session = answer.json();
-    assert.deepEqual(Object.keys(session), [
-      'id',
-      'name',
-      'data',
-      'created_at',
-      'last_active',
-      'access_count',
-    ]);
+    assert.deepEqual(Object.keys(session), SESSION_KEYS);
     assert.ok(answer.body.includes('"name":"alice"'), 'no spaces in keys and values');
     assert.match(session.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });

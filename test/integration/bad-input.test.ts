@@ -1,51 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { field, postJson, request } from '../helpers/http.js';
+import { sendRaw } from '../helpers/raw-http.js';
 import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-/**
- * Sends a request over a plain socket and returns the status line's code. The
- * server may answer 413 on the headers and close before the body is sent;
- * the answer is read then, as curl would.
- */
-function rawRequest(url: string, method: string, path: string, body: Buffer): Promise<number> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let received = '';
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      if (match === null) reject(new Error(`no HTTP answer: ${received.slice(0, 200)}`));
-      else resolve(Number(match[1]));
-    });
-    socket.write(
-      `${method} ${path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
-    );
-    // Like curl: give the server a moment to refuse on the headers alone, then
-    // send the body in pieces and stop as soon as an answer arrives.
-    let offset = 0;
-    const sendMore = () => {
-      while (offset < body.length && received === '' && !socket.destroyed) {
-        const piece = body.subarray(offset, offset + 64 * 1024);
-        offset += piece.length;
-        if (!socket.write(piece)) {
-          socket.once('drain', sendMore);
-          return;
-        }
-      }
-    };
-    setTimeout(sendMore, 300);
-  });
-}
+const json: [string, string][] = [['Content-Type', 'application/json']];
 
 describe('bad input over real HTTP', () => {
   it('is answered with JSON 4xx, the service stays up and stored data is unharmed', async (t) => {
@@ -57,8 +19,19 @@ describe('bad input over real HTTP', () => {
     const before = await readFile(file, 'utf8');
 
     const huge = Buffer.from(JSON.stringify({ data: { blob: 'x'.repeat(3 * 1024 * 1024) } }));
-    assert.equal(await rawRequest(service.url, 'POST', '/sessions', huge), 413);
-    assert.equal(await rawRequest(service.url, 'PUT', `/sessions/${kept.id}`, huge), 413);
+    assert.equal(
+      await sendRaw(service.url, { method: 'POST', path: '/sessions', headers: json, body: huge }),
+      413,
+    );
+    assert.equal(
+      await sendRaw(service.url, {
+        method: 'PUT',
+        path: `/sessions/${kept.id}`,
+        headers: json,
+        body: huge,
+      }),
+      413,
+    );
     const checks: [string, string, string | undefined, number][] = [
       ['POST', '/sessions', '{"name":123}', 400],
       ['POST', '/sessions', 'not json at all', 400],

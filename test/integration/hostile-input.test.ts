@@ -8,64 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { field, postJson, request } from '../helpers/http.js';
+import { type RawRequest, sendRaw } from '../helpers/raw-http.js';
 import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-interface RawRequest {
-  method: string;
-  path: string;
-  headers: [string, string][];
-  body: Buffer;
-}
-
-/** Sends a raw request and returns the answer's status (0: closed without an answer). */
-function send(url: string, raw: RawRequest): Promise<number> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let received = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer within 15 s to ${raw.method} ${raw.path.slice(0, 80)}`));
-    }, 15_000);
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      resolve(match === null ? 0 : Number(match[1]));
-    });
-    const head = [
-      `${raw.method} ${raw.path} HTTP/1.1`,
-      `Host: ${hostname}`,
-      'Connection: close',
-      ...raw.headers.map(([name, value]) => `${name}: ${value}`),
-      `Content-Length: ${raw.body.length}`,
-      '',
-      '',
-    ].join('\r\n');
-    socket.write(Buffer.from(head, 'latin1'));
-    // Like curl, never half-close: Node drops the answer to a request whose
-    // client shut its side before the answer was ready. And like curl, give the
-    // server a moment to answer on the headers alone before sending a large
-    // body: a server that answers early (a 413, a 404) closes the connection,
-    // and a body sent into a closed connection resets it, losing the answer.
-    if (raw.body.length > 64 * 1024) {
-      setTimeout(() => {
-        if (received === '') socket.write(raw.body);
-      }, 200);
-    } else {
-      socket.write(raw.body);
-    }
-  });
-}
 
 const UUID = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
 
@@ -204,7 +153,7 @@ describe('hostile input against the running service', () => {
     await fc.assert(
       fc.asyncProperty(requestArbitrary(ids), async (raw) => {
         tried++;
-        const status = await send(service.url, raw);
+        const status = await sendRaw(service.url, raw);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         assert.ok(
           status >= 200 && status < 500,
