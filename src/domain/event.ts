@@ -17,7 +17,8 @@ export type EventKind =
   | 'crash_detected'
   | 'log_repaired'
   | 'session_quarantined'
-  | 'stats_recovered';
+  | 'stats_recovered'
+  | 'journal_replayed';
 
 export type EventExtra = Record<string, string | number | boolean | null>;
 

@@ -2,7 +2,8 @@
  * Reads a data directory offline, strictly read-only: it takes no lock and
  * repairs nothing, so it is safe with the service running or stopped. What a
  * crash left behind (a torn event-log tail, unreadable or temp files) is
- * reported, never fatal. Uses the file store's readers, so the disk format is
+ * reported, never fatal. Sessions are shown as the service would serve them:
+ * the files with the journal's changes applied. Uses the file store's readers, so the disk format is
  * defined once.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
 import { type EventLogScan, scanEventLog } from '../store/file/event-log-reader.js';
 import { readMarker } from '../store/file/instance-marker.js';
+import { applyJournalOffline } from '../store/file/journal.js';
 import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
 import { readSessionFiles, type UnreadableSession } from '../store/file/session-files.js';
 import { readStats } from '../store/file/stats-file.js';
@@ -31,6 +33,8 @@ export interface DataDirectoryReport {
   events: ServiceEvent[];
   eventCount: number;
   lastInstance: InstanceMarker | null;
+  /** Changes in journal/ that sessions/ does not have yet; `sessions` shows them applied. */
+  journalChanges: number;
 }
 
 function describeEventLogDamage(scan: EventLogScan): string[] {
@@ -89,6 +93,16 @@ export async function readDataDirectory(
   ];
   if (temps.length > 0) problems.push(`temp files of unfinished writes: ${temps.join(', ')}`);
 
+  const asServed = applyJournalOffline(loaded.sessions, layout.journalDir);
+  for (const segment of asServed.segments) {
+    if (segment.damagedBytes > 0) {
+      problems.push(
+        `journal/${segment.file} ends with ${segment.damagedBytes} bytes of a torn append ` +
+          '(never acknowledged; the service sets them aside at its next start)',
+      );
+    }
+  }
+
   const scan = await scanEventLog(layout.eventsFile, eventLimit);
   problems.push(...describeEventLogDamage(scan));
   const markerRead = await readMarker(layout.markerFile);
@@ -97,10 +111,11 @@ export async function readDataDirectory(
     dataDir,
     stats: statsRead.kind === 'ok' ? statsRead.stats : null,
     problems,
-    sessions: loaded.sessions.map((entry) => entry.session),
+    sessions: asServed.sessions.map((entry) => entry.session),
     unreadableSessions: loaded.unreadable,
     events: scan.tail,
     eventCount: scan.count,
     lastInstance: markerRead.kind === 'ok' ? markerRead.marker : null,
+    journalChanges: asServed.pendingChanges,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * `stateful inspect --repair`: the safe repairs the service makes at boot
  * (remove temp files, quarantine unreadable sessions, cut a torn event-log
- * tail into quarantine), made offline. It takes the directory's lock, so it
+ * tail into quarantine, roll the journal forward), made offline. It takes the directory's lock, so it
  * refuses to touch a directory a live service owns.
  */
 
@@ -26,6 +26,18 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
       done.push(
         `cut ${recovery.eventLogRepair.bytesRemoved} damaged bytes off events.jsonl into ${recovery.eventLogRepair.savedAs}`,
       );
+    }
+    const journal = recovery.journal;
+    if (journal !== null) {
+      done.push(
+        `rolled ${journal.changes} journal changes forward into ${journal.sessionFiles} session files` +
+          (journal.eventsRestored > 0
+            ? `, appending ${journal.eventsRestored} missing events`
+            : ''),
+      );
+      for (const savedAs of journal.quarantined) {
+        done.push(`moved a journal segment with a torn last append to ${savedAs}`);
+      }
     }
     return done;
   } finally {

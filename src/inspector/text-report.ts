@@ -54,7 +54,14 @@ export function formatTextReport(report: DataDirectoryReport, eventLimit: number
       `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`,
     );
   }
-  lines.push('', `  Total: ${report.sessions.length}`, '');
+  lines.push('', `  Total: ${report.sessions.length}`);
+  if (report.journalChanges > 0) {
+    lines.push(
+      `  (${report.journalChanges} of the latest changes are in journal/ and shown applied; ` +
+        'the service writes them to sessions/ within a second, or at its next start)',
+    );
+  }
+  lines.push('');
 
   lines.push(...section(`RECENT EVENTS  (last ${eventLimit})`));
   for (const event of report.events) lines.push(eventLine(event));

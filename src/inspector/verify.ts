@@ -3,7 +3,7 @@
  * file system, read-only. Every session file must parse and match the
  * session schema; every line of the event log must be an event (a torn tail
  * is told apart from corruption in the middle, which is reported with its
- * line number); the counters must agree with the contents; and no temp or
+ * line number); journal segments must hold whole lines; the counters must agree with the contents; and no temp or
  * quarantined files may linger. Findings that `--repair` can fix say so.
  */
 import { createReadStream } from 'node:fs';
@@ -11,6 +11,7 @@ import { readdir } from 'node:fs/promises';
 import { isServiceEvent } from '../domain/event.js';
 import { scanEventLog } from '../store/file/event-log-reader.js';
 import { readMarker } from '../store/file/instance-marker.js';
+import { applyJournalOffline } from '../store/file/journal.js';
 import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
 import { readSessionFiles } from '../store/file/session-files.js';
 import { readStats } from '../store/file/stats-file.js';
@@ -104,6 +105,16 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     });
   }
 
+  const asServed = applyJournalOffline(loaded.sessions, layout.journalDir);
+  for (const segment of asServed.segments) {
+    if (segment.damagedBytes > 0) {
+      findings.push({
+        problem: `journal/${segment.file} ends with a torn append of ${segment.damagedBytes} bytes`,
+        repair: 'roll the journal forward and move the segment to quarantine/',
+      });
+    }
+  }
+
   const tail = await scanEventLog(layout.eventsFile, 1);
   if (tail.validEnd < tail.size) {
     findings.push({
@@ -124,9 +135,9 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     // total_sessions reaches stats.json lazily; the service recounts it from
     // the log's session_created events at start, so that is what must hold.
     const created = Math.max(stats.total_sessions, events.kinds.get('session_created') ?? 0);
-    if (created < loaded.sessions.length) {
+    if (created < asServed.sessions.length) {
       findings.push({
-        problem: `total_sessions is ${created} (stats.json and the log) but ${loaded.sessions.length} sessions are on disk`,
+        problem: `total_sessions is ${created} (stats.json and the log) but ${asServed.sessions.length} sessions are on disk`,
       });
     }
     const crashes = events.kinds.get('crash_triggered') ?? 0;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { build } from '../helpers/build-app.js';
+import { storedSessions } from '../helpers/stored-sessions.js';
 
 const json = { 'content-type': 'application/json' };
 
@@ -12,7 +11,8 @@ describe('bad input', () => {
     const kept = (
       await app.inject({ method: 'POST', url: '/sessions', headers: json, payload: { name: 'k' } })
     ).json();
-    const before = await readFile(join(dataDir, 'sessions', `${kept.id}.json`), 'utf8');
+    const before = await storedSessions(dataDir);
+    assert.equal(before.get(kept.id)?.name, 'k');
 
     const cases: {
       what: string;
@@ -142,8 +142,7 @@ describe('bad input', () => {
       assert.ok(body.message.length < 400, `${c.what}: message stays short`);
     }
 
-    assert.equal(await readFile(join(dataDir, 'sessions', `${kept.id}.json`), 'utf8'), before);
-    assert.deepEqual(await readdir(join(dataDir, 'sessions')), [`${kept.id}.json`]);
+    assert.deepEqual(await storedSessions(dataDir), before);
     const state = (await app.inject({ method: 'GET', url: '/state' })).json();
     assert.equal(state.total_sessions, 1, 'rejected creates are not counted');
     assert.equal(state.live_sessions, 1);

@@ -11,7 +11,7 @@ describe('storage errors over HTTP', () => {
       await app.inject({ method: 'POST', url: '/sessions', payload: { name: 'k' } })
     ).json();
 
-    fs.fail('open', 'ENOSPC', { pathIncludes: 'sessions/' });
+    fs.fail('write', 'ENOSPC', { pathIncludes: 'journal/' });
     const full = await app.inject({ method: 'POST', url: '/sessions', payload: { name: 'x' } });
     assert.equal(full.statusCode, 507);
     assert.equal(full.json().error, 'storage_full');
@@ -20,7 +20,7 @@ describe('storage errors over HTTP', () => {
     assert.equal(update.statusCode, 507);
     fs.heal();
 
-    fs.fail('sync', 'EIO', { pathIncludes: 'events.jsonl' });
+    fs.fail('write', 'EIO', { pathIncludes: 'events.jsonl' });
     const broken = await app.inject({ method: 'DELETE', url: `/sessions/${kept.id}` });
     assert.equal(broken.statusCode, 503);
     assert.equal(broken.json().error, 'storage_unavailable');

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { field, postJson, request } from '../helpers/http.js';
 import { sendRaw } from '../helpers/raw-http.js';
 import { startService } from '../helpers/service-process.js';
+import { storedSessions } from '../helpers/stored-sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const json: [string, string][] = [['Content-Type', 'application/json']];
@@ -15,8 +14,8 @@ describe('bad input over real HTTP', () => {
     const service = await startService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const kept = field(await postJson(`${service.url}/sessions`, { name: 'kept', data: { a: 1 } }));
-    const file = join(dir, 'sessions', `${kept.id}.json`);
-    const before = await readFile(file, 'utf8');
+    const before = await storedSessions(dir);
+    assert.equal(before.get(kept.id)?.name, 'kept');
 
     const huge = Buffer.from(JSON.stringify({ data: { blob: 'x'.repeat(3 * 1024 * 1024) } }));
     assert.equal(
@@ -50,7 +49,7 @@ describe('bad input over real HTTP', () => {
       assert.equal(typeof field(answer).error, 'string');
     }
 
-    assert.equal(await readFile(file, 'utf8'), before);
+    assert.deepEqual(await storedSessions(dir), before);
     const state = field(await request(`${service.url}/state`));
     assert.equal(state.total_sessions, 1);
     assert.equal(field(await request(`${service.url}/sessions/${kept.id}`)).access_count, 0);

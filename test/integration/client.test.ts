@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, runToEnd, startService } from '../helpers/service-process.js';
+import { storedSessions } from '../helpers/stored-sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('the stateful CLI client', () => {
@@ -22,8 +21,7 @@ describe('the stateful CLI client', () => {
     const session = JSON.parse(created.stdout);
     assert.equal(session.name, name);
     assert.deepEqual(session.data, { note });
-    const onDisk = JSON.parse(await readFile(join(dir, 'sessions', `${session.id}.json`), 'utf8'));
-    assert.equal(onDisk.name, name);
+    assert.equal((await storedSessions(dir)).get(session.id)?.name, name);
 
     const list = JSON.parse((await runToEnd(['session', 'list', ...url], {})).stdout);
     assert.equal(list.count, 1);
@@ -37,7 +35,7 @@ describe('the stateful CLI client', () => {
     assert.equal(events.events.length, 2);
     const deleted = await runToEnd(['session', 'delete', session.id, ...url], {});
     assert.match(deleted.stdout, /"status": "deleted"/);
-    assert.deepEqual(await readdir(join(dir, 'sessions')), []);
+    assert.equal((await storedSessions(dir)).size, 0);
 
     const missing = await runToEnd(['session', 'get', session.id, ...url], {});
     assert.equal(missing.code, 1);

@@ -187,7 +187,14 @@ describe('hostile input against the running service', () => {
     const inData = await readdir(dataDir);
     for (const name of inData) {
       assert.ok(
-        ['sessions', 'events.jsonl', 'stats.json', 'instance.json', 'instance.lock'].includes(name),
+        [
+          'sessions',
+          'journal',
+          'events.jsonl',
+          'stats.json',
+          'instance.json',
+          'instance.lock',
+        ].includes(name),
         name,
       );
     }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { field, postJson, request } from '../helpers/http.js';
-import { startService } from '../helpers/service-process.js';
+import { runToEnd, startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 async function readStats(dir: string) {
@@ -18,7 +18,7 @@ async function readEvents(dir: string): Promise<Record<string, unknown>[]> {
     .map((line) => JSON.parse(line));
 }
 
-describe('a clean restart of the real service', () => {
+describe('restarts of the real service', () => {
   it('keeps every session, changes container_id, counts the start and no crash', async (t) => {
     const dir = await tempDir(t);
     const first = await startService(dir);
@@ -73,5 +73,51 @@ describe('a clean restart of the real service', () => {
       stored = await readStats(dir);
     }
     assert.ok(stored.total_requests >= 20, `stats.json has ${stored.total_requests} requests`);
+  });
+
+  it('after a SIGKILL right behind acknowledged writes, rolls the journal into the files', async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(field(await postJson(`${first.url}/sessions`, { name: `s${i}` })).id);
+    }
+    await postJson(`${first.url}/sessions/${ids[0]}`, { data: { edited: true } }, 'PUT');
+    await request(`${first.url}/sessions/${ids[4]}`, 'DELETE');
+    first.process.kill('SIGKILL'); // well inside the five seconds between checkpoints
+    await first.process.exited;
+
+    const journal = await readdir(join(dir, 'journal'));
+    assert.ok(journal.length > 0, 'the changes were in the journal only');
+    const offline = await runToEnd(['inspect', '--json', '--data-dir', dir], {});
+    const report = JSON.parse(offline.stdout);
+    assert.deepEqual(
+      report.sessions.map((session: { name: string }) => session.name),
+      ['s0', 's1', 's2', 's3'],
+      'the offline inspector shows the journal applied',
+    );
+    assert.equal(report.journalChanges, 7);
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    const files = (await readdir(join(dir, 'sessions'))).sort();
+    assert.deepEqual(
+      files,
+      ids
+        .slice(0, 4)
+        .map((id) => `${id}.json`)
+        .sort(),
+    );
+    const edited = JSON.parse(await readFile(join(dir, 'sessions', `${ids[0]}.json`), 'utf8'));
+    assert.deepEqual(edited.data, { edited: true });
+    assert.equal(edited.access_count, 1);
+    const events = await readEvents(dir);
+    const replayed = events.find((event) => event.event === 'journal_replayed');
+    assert.equal(replayed?.changes, 7);
+    assert.equal(events.filter((event) => event.event === 'session_created').length, 5);
+    const state = field(await request(`${second.url}/state`));
+    assert.equal(state.crash_count, 1);
+    assert.equal(state.live_sessions, 4);
+    assert.equal(state.total_sessions, 5);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Durable file changes. `write` writes a unique temp file, fsyncs it, renames
- * it over the target and fsyncs the directory; `remove` unlinks and fsyncs the
- * directory. When either resolves the change survives a kill or power loss,
+ * it over the target and fsyncs the directory; `removeIfPresent` unlinks and
+ * fsyncs the directory. When either resolves the change survives a kill or power loss,
  * and a reader sees the old file or the new one, never a mix. Directory
  * fsyncs are shared by concurrent writers (group commit). Failures become
  * StorageFullError or StorageUnavailableError, with the temp file removed.
@@ -36,11 +36,12 @@ export class DurableFiles {
     await this.syncDirectory(dirname(target));
   }
 
-  async remove(target: string): Promise<void> {
+  /** Unlinks `target` (a file already gone is fine), then fsyncs the directory. */
+  async removeIfPresent(target: string): Promise<void> {
     try {
       await this.fs.unlink(target);
     } catch (error) {
-      throw storageError(error, `removing ${basename(target)}`);
+      if (errorCode(error) !== 'ENOENT') throw storageError(error, `removing ${basename(target)}`);
     }
     await this.syncDirectory(dirname(target));
   }

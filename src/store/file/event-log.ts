@@ -1,34 +1,19 @@
 /**
- * The append-only event log with group commit. `append` resolves once the
- * event's line is written and fsynced; events appended while a write is in
- * flight go out together in the next write and share its fsync. A failed
- * write is cut back off the file, so the log never keeps half a batch.
- * The last MAX_EVENT_LIMIT events are kept in memory for `GET /events`.
+ * The append-only event log: an AppendFile of event lines (group commit, a
+ * failed write cut back) that keeps its line count and the last
+ * MAX_EVENT_LIMIT events in memory for `GET /events`. Events of session
+ * changes are appended with `durable: false`: the journal already holds them
+ * durably, and a checkpoint syncs the log before it retires the journal.
  */
-import type { FileHandle } from 'node:fs/promises';
 import { MAX_EVENT_LIMIT, type ServiceEvent } from '../../domain/event.js';
-import { storageError } from './durable-file.js';
+import { AppendFile } from './append-file.js';
 import type { WritableFileSystem } from './file-system.js';
 
-interface PendingAppend {
-  line: string;
-  event: ServiceEvent;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 export class EventLog {
-  private pending: PendingAppend[] = [];
-  private writing = false;
-  /** A failed write may have left part of a batch at the end: cut it before the next one. */
-  private mustTruncate = false;
   private recent: ServiceEvent[];
-  private closed = false;
 
   private constructor(
-    private readonly handle: FileHandle,
-    /** Bytes known to be durable: the file is cut back to this after a failed write. */
-    private size: number,
+    private readonly file: AppendFile<ServiceEvent>,
     private lineCount: number,
     recent: ServiceEvent[],
   ) {
@@ -43,20 +28,30 @@ export class EventLog {
     lineCount: number,
     recent: ServiceEvent[],
   ): Promise<EventLog> {
-    const handle = await fs.open(path, 'a');
-    return new EventLog(handle, size, lineCount, recent);
+    let log: EventLog | undefined;
+    const file = await AppendFile.open<ServiceEvent>(fs, path, size, (events) => {
+      log?.committed(events);
+    });
+    log = new EventLog(file, lineCount, recent);
+    return log;
   }
 
-  append(event: ServiceEvent): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('The event log is closed.'));
-    return new Promise((resolve, reject) => {
-      this.pending.push({ line: `${JSON.stringify(event)}\n`, event, resolve, reject });
-      if (!this.writing) void this.writeBatches();
-    });
+  append(event: ServiceEvent, durable = true): Promise<void> {
+    return this.file.append(JSON.stringify(event), event, durable);
+  }
+
+  /** Makes every event appended so far durable. */
+  sync(): Promise<void> {
+    return this.file.sync();
   }
 
   count(): number {
     return this.lineCount;
+  }
+
+  /** Bytes of complete lines written. */
+  size(): number {
+    return this.file.size();
   }
 
   /** The last `limit` durable events, oldest first. */
@@ -64,48 +59,13 @@ export class EventLog {
     return this.recent.slice(-limit);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    while (this.writing) await new Promise((resolve) => setImmediate(resolve));
-    await this.handle.close();
+  close(): Promise<void> {
+    return this.file.close();
   }
 
-  private async writeBatches(): Promise<void> {
-    this.writing = true;
-    while (this.pending.length > 0) {
-      const batch = this.pending;
-      this.pending = [];
-      const bytes = Buffer.from(batch.map((entry) => entry.line).join(''), 'utf8');
-      try {
-        if (this.mustTruncate) {
-          await this.handle.truncate(this.size);
-          this.mustTruncate = false;
-        }
-        let written = 0;
-        while (written < bytes.length) {
-          const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written);
-          written += bytesWritten;
-        }
-        await this.handle.datasync();
-      } catch (error) {
-        const failure = storageError(error, 'appending to events.jsonl');
-        this.mustTruncate = true;
-        await this.handle
-          .truncate(this.size)
-          .then(() => {
-            this.mustTruncate = false;
-          })
-          .catch(() => undefined);
-        for (const entry of batch) entry.reject(failure);
-        continue;
-      }
-      this.size += bytes.length;
-      this.lineCount += batch.length;
-      for (const entry of batch) this.recent.push(entry.event);
-      if (this.recent.length > 2 * MAX_EVENT_LIMIT)
-        this.recent = this.recent.slice(-MAX_EVENT_LIMIT);
-      for (const entry of batch) entry.resolve();
-    }
-    this.writing = false;
+  private committed(events: ServiceEvent[]): void {
+    this.lineCount += events.length;
+    for (const event of events) this.recent.push(event);
+    if (this.recent.length > 2 * MAX_EVENT_LIMIT) this.recent = this.recent.slice(-MAX_EVENT_LIMIT);
   }
 }

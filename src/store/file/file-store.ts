@@ -2,18 +2,22 @@
  * The file store: the data directory as the original laid it out, made
  * durable. Opening it takes the directory's lock, then recovers what a crash
  * can leave behind (stray temp files, a torn event-log tail, unreadable
- * files) and loads sessions and the recent events into memory. From then on
- * reads come from memory and every write is on disk before it resolves:
+ * files, journal segments to roll forward) and loads sessions and the recent
+ * events into memory. From then on reads come from memory and every write is
+ * on disk before it resolves:
  *
- *   create  session file (temp, fsync, rename, dir fsync), then the
- *           `session_created` event line (appended and fsynced)
- *   update  the session file, then `session_updated`; serialised per session
- *   delete  unlink and dir fsync, then `session_deleted`; serialised per session
+ *   create, update, delete   the change's journal line (appended and
+ *                            fdatasynced with the others of its batch), then
+ *                            its event line (the same, in events.jsonl);
+ *                            serialised per session
  *
- * An event in the log therefore always describes a change that is on disk.
- * Counters that change with every request (total_requests) or every create
- * (total_sessions) reach stats.json lazily, within a second; total_sessions
- * is recounted from the durable `session_created` events at boot.
+ * Session files are written behind from memory by checkpoints (about once a
+ * second and at close), after which the journal segments they cover are
+ * deleted; see journal.ts. An event in the log therefore always describes a
+ * committed change, and a committed change whose event a kill cut off gets it
+ * at the next boot. Counters that change with every request (total_requests)
+ * or every create (total_sessions) reach stats.json lazily, within a second;
+ * total_sessions is recounted from the durable `session_created` events at boot.
  */
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -33,12 +37,14 @@ import {
   sessionNotFound,
 } from '../../domain/session.js';
 import type { Store } from '../store.js';
+import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { formatMarker, readMarker } from './instance-marker.js';
+import { Journal, type JournalRecord } from './journal.js';
 import { type DataLayout, dataLayout, sessionFileName } from './layout.js';
 import { type RecoveryReport, recoverDataDirectory } from './recovery.js';
 import { formatSessionFile, quarantineFile, type StoredSession } from './session-files.js';
@@ -46,6 +52,16 @@ import { formatStats, readStats } from './stats-file.js';
 
 /** How far behind `total_requests` and `total_sessions` on disk may fall. */
 const LAZY_FLUSH_INTERVAL_MS = 1000;
+/**
+ * How far behind the journal session files may fall (checkpoints write them).
+ * Longer coalesces more updates of a session into one file write; the
+ * journal to replay after a kill grows with it.
+ */
+const CHECKPOINT_INTERVAL_MS = 5000;
+/** A journal segment this large is checkpointed at once rather than at the next tick. */
+const CHECKPOINT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Session files a checkpoint writes at the same time. */
+const CHECKPOINT_CONCURRENCY = 4;
 
 /** What opening the directory found and mended; each entry is also logged as an event. */
 export interface BootRecoveryReport extends RecoveryReport {
@@ -65,6 +81,10 @@ export class FileStore implements Store {
   /** The counters as stats.json last received them. */
   private flushed: Stats;
   private readonly requestFlushTimer: NodeJS.Timeout;
+  /** Sessions changed since the last checkpoint took its snapshot. */
+  private dirty = new Set<string>();
+  private readonly checkpointCommit: GroupCommit;
+  private lastCheckpoint = performance.now();
   private nextSeq: number;
   private marker: InstanceMarker | null;
 
@@ -74,6 +94,7 @@ export class FileStore implements Store {
     private readonly lock: InstanceLock,
     private readonly files: DurableFiles,
     private readonly events: EventLog,
+    private readonly journal: Journal,
     private readonly counters: Stats,
     stored: StoredSession[],
     marker: InstanceMarker | null,
@@ -91,6 +112,7 @@ export class FileStore implements Store {
       await this.files.write(this.layout.statsFile, formatStats(snapshot));
       this.flushed = snapshot;
     });
+    this.checkpointCommit = new GroupCommit(() => this.writeCheckpoint());
     this.requestFlushTimer = setInterval(() => {
       const { total_requests, total_sessions } = this.counters;
       if (
@@ -98,6 +120,12 @@ export class FileStore implements Store {
         total_sessions !== this.flushed.total_sessions
       ) {
         this.statsCommit.run().catch(() => undefined); // retried on the next tick
+      }
+      if (
+        this.journal.hasChanges() &&
+        performance.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS
+      ) {
+        this.checkpoint().catch(() => undefined); // likewise
       }
     }, LAZY_FLUSH_INTERVAL_MS);
     this.requestFlushTimer.unref();
@@ -173,7 +201,24 @@ export class FileStore implements Store {
       scan.count,
       scan.tail,
     );
-    const store = new FileStore(instanceId, layout, lock, files, events, stats, sessions, marker);
+    let journal: Journal;
+    try {
+      journal = await Journal.start(fileSystem, files, layout.journalDir, events.size());
+    } catch (error) {
+      await events.close().catch(() => undefined);
+      throw error;
+    }
+    const store = new FileStore(
+      instanceId,
+      layout,
+      lock,
+      files,
+      events,
+      journal,
+      stats,
+      sessions,
+      marker,
+    );
     const report: BootRecoveryReport = { ...recovery, statsRecovered };
     await store.logRecovery(report);
     return { store, recovery: report };
@@ -196,6 +241,13 @@ export class FileStore implements Store {
     if (recovery.statsRecovered !== null) {
       await this.recordEvent('stats_recovered', { detail: recovery.statsRecovered });
     }
+    if (recovery.journal !== null) {
+      await this.recordEvent('journal_replayed', {
+        changes: recovery.journal.changes,
+        session_files: recovery.journal.sessionFiles,
+        events_restored: recovery.journal.eventsRestored,
+      });
+    }
   }
 
   // Sessions
@@ -203,14 +255,11 @@ export class FileStore implements Store {
   async createSession(input: SessionInput): Promise<Session> {
     const stored: StoredSession = { session: createSession(input), seq: this.nextSeq++ };
     const { id, name } = stored.session;
-    const file = this.sessionPath(id);
-    await this.files.write(file, formatSessionFile(stored));
-    try {
-      await this.events.append(this.event('session_created', { session_id: id, name }));
-    } catch (error) {
-      await this.files.remove(file).catch(() => undefined); // the session never existed
-      throw error;
-    }
+    await this.commit(
+      { op: 'put', session: stored.session, seq: stored.seq },
+      this.event('session_created', { session_id: id, name }),
+      { op: 'delete', id, revert: true },
+    );
     // Its durable event is what counts the session: boot recounts total_sessions
     // from the log, so stats.json may catch up lazily without losing an increment.
     this.counters.total_sessions++;
@@ -243,14 +292,11 @@ export class FileStore implements Store {
         session: applyUpdate(current.session, input),
         seq: current.seq,
       };
-      const file = this.sessionPath(id);
-      await this.files.write(file, formatSessionFile(next));
-      try {
-        await this.events.append(this.event('session_updated', { session_id: id }));
-      } catch (error) {
-        await this.files.write(file, formatSessionFile(current)).catch(() => undefined);
-        throw error;
-      }
+      await this.commit(
+        { op: 'put', session: next.session, seq: next.seq },
+        this.event('session_updated', { session_id: id }),
+        { op: 'put', session: current.session, seq: current.seq, revert: true },
+      );
       this.sessions.set(id, next);
       this.version++;
       return next.session;
@@ -260,17 +306,73 @@ export class FileStore implements Store {
   deleteSession(id: string): Promise<void> {
     return this.withSessionLock(id, async () => {
       const current = this.requireSession(id);
-      const file = this.sessionPath(id);
-      await this.files.remove(file);
-      try {
-        await this.events.append(this.event('session_deleted', { session_id: id }));
-      } catch (error) {
-        await this.files.write(file, formatSessionFile(current)).catch(() => undefined);
-        throw error;
-      }
+      await this.commit({ op: 'delete', id }, this.event('session_deleted', { session_id: id }), {
+        op: 'put',
+        session: current.session,
+        seq: current.seq,
+        revert: true,
+      });
       this.sessions.delete(id);
       this.version++;
     });
+  }
+
+  /**
+   * Makes a change durable: its journal line (the commit), then its event.
+   * If the event cannot be written, a revert line undoes the change (and
+   * cancels the event) and the error is thrown; memory is changed by the
+   * caller only after this resolves, so reads never see a change in flight.
+   */
+  private async commit(
+    change: JournalRecord,
+    event: ServiceEvent,
+    revert: JournalRecord,
+  ): Promise<void> {
+    const segment = this.journal.segment();
+    segment.begin();
+    try {
+      await segment.append({ ...change, event });
+      try {
+        await this.events.append(event, false); // durable in the journal until the checkpoint
+      } catch (error) {
+        // If even the revert fails, the next boot appends the event instead.
+        await segment.append(revert).catch(() => undefined);
+        throw error;
+      }
+      this.dirty.add(revert.op === 'put' ? revert.session.id : revert.id);
+    } finally {
+      segment.end();
+    }
+    if (segment.size() > CHECKPOINT_SEGMENT_BYTES) this.checkpoint().catch(() => undefined);
+  }
+
+  /**
+   * Writes every session changed since the last checkpoint to its file,
+   * durably, from memory, then deletes the journal segments that held the
+   * changes. Concurrent callers share a checkpoint.
+   */
+  checkpoint(): Promise<void> {
+    return this.checkpointCommit.run();
+  }
+
+  private async writeCheckpoint(): Promise<void> {
+    this.lastCheckpoint = performance.now();
+    await this.journal.rotate(this.events.size());
+    await this.events.sync(); // the retiring segments' events, durable before the segments go
+    const ids = this.dirty;
+    this.dirty = new Set();
+    try {
+      await forEachConcurrently(ids, CHECKPOINT_CONCURRENCY, async (id) => {
+        const stored = this.sessions.get(id);
+        const file = this.sessionPath(id);
+        if (stored === undefined) await this.files.removeIfPresent(file);
+        else await this.files.write(file, formatSessionFile(stored));
+      });
+      await this.journal.dropRetired();
+    } catch (error) {
+      for (const id of ids) this.dirty.add(id);
+      throw error;
+    }
   }
 
   private requireSession(id: string): StoredSession {
@@ -362,9 +464,12 @@ export class FileStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.requestFlushTimer);
     try {
+      await this.checkpoint();
       await this.statsCommit.run();
-      await this.events.close();
     } finally {
+      // What the checkpoint could not cover stays in the journal for the next boot.
+      await this.journal.close().catch(() => undefined);
+      await this.events.close().catch(() => undefined);
       this.lock.release();
     }
   }

@@ -7,6 +7,7 @@
  *   stats.json           the lifecycle counters
  *   instance.json        what the owning instance said about itself (crash accounting)
  *   instance.lock        held (flock) by the live instance
+ *   journal/             the write-ahead log of session changes (see journal.ts)
  *   quarantine/          unreadable files moved aside, never deleted
  */
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ export interface DataLayout {
   statsFile: string;
   markerFile: string;
   lockFile: string;
+  journalDir: string;
   quarantineDir: string;
 }
 
@@ -29,6 +31,7 @@ export function dataLayout(root: string): DataLayout {
     statsFile: join(root, 'stats.json'),
     markerFile: join(root, 'instance.json'),
     lockFile: join(root, 'instance.lock'),
+    journalDir: join(root, 'journal'),
     quarantineDir: join(root, 'quarantine'),
   };
 }

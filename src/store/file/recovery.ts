@@ -2,21 +2,47 @@
  * What a crash can leave in a data directory, and the safe repairs: temp
  * files of unfinished writes are removed (their targets still hold the old
  * content), unreadable session files and a torn event-log tail are moved into
- * quarantine/ (never deleted). Run by the service at boot and by
+ * quarantine/ (never deleted), and the journal's committed changes are rolled
+ * forward into sessions/ and events.jsonl. Run by the service at boot and by
  * `stateful inspect --repair`, always under the directory's lock.
  */
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_EVENT_LIMIT } from '../../domain/event.js';
+import { AppendFile } from './append-file.js';
+import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { type EventLogScan, scanEventLog } from './event-log-reader.js';
-import { type DataLayout, TEMP_SUFFIX } from './layout.js';
-import { quarantineFile, readSessionFiles, type StoredSession } from './session-files.js';
+import { nodeFileSystem } from './file-system.js';
+import { findMissingEvents, readJournal, replayJournal } from './journal.js';
+import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
+import {
+  compareCreationOrder,
+  formatSessionFile,
+  quarantineFile,
+  readSessionFiles,
+  type StoredSession,
+} from './session-files.js';
+
+/** Session files the roll-forward writes at the same time. */
+const ROLL_FORWARD_CONCURRENCY = 8;
+
+export interface JournalRollForward {
+  /** Journal lines applied. */
+  changes: number;
+  /** Session files written or removed to match them. */
+  sessionFiles: number;
+  /** Events the journal held that a kill kept out of events.jsonl, now appended. */
+  eventsRestored: number;
+  /** Segments with a torn last append, moved to quarantine after the roll-forward. */
+  quarantined: string[];
+}
 
 export interface RecoveryReport {
   tempFilesRemoved: string[];
   eventLogRepair: { bytesRemoved: number; savedAs: string } | null;
   quarantined: { file: string; problem: string; savedAs: string }[];
+  journal: JournalRollForward | null;
 }
 
 export interface RecoveredDirectory {
@@ -28,7 +54,12 @@ export interface RecoveredDirectory {
 }
 
 export async function recoverDataDirectory(layout: DataLayout): Promise<RecoveredDirectory> {
-  const recovery: RecoveryReport = { tempFilesRemoved: [], eventLogRepair: null, quarantined: [] };
+  const recovery: RecoveryReport = {
+    tempFilesRemoved: [],
+    eventLogRepair: null,
+    quarantined: [],
+    journal: null,
+  };
   await mkdir(layout.sessionsDir, { recursive: true });
 
   for (const name of await readdir(layout.root)) {
@@ -60,7 +91,94 @@ export async function recoverDataDirectory(layout: DataLayout): Promise<Recovere
     recovery.eventLogRepair = await cutDamagedTail(layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }
-  return { recovery, sessions: loaded.sessions, eventLog };
+  const rolled = await rollJournalForward(layout, loaded.sessions, eventLog);
+  recovery.journal = rolled.report;
+  return { recovery, sessions: rolled.sessions, eventLog: rolled.eventLog };
+}
+
+/**
+ * Applies what the journal committed: session files are written (or removed)
+ * durably, missing events appended, and then the segments deleted (a segment
+ * with a torn last append goes to quarantine instead). Safe to repeat: a
+ * kill halfway leaves the segments, and applying them again gives the same.
+ */
+async function rollJournalForward(
+  layout: DataLayout,
+  sessions: StoredSession[],
+  eventLog: EventLogScan,
+): Promise<{
+  sessions: StoredSession[];
+  eventLog: EventLogScan;
+  report: JournalRollForward | null;
+}> {
+  const segments = readJournal(layout.journalDir);
+  if (segments.length === 0) return { sessions, eventLog, report: null };
+  const damaged = segments.some((segment) => segment.damagedBytes > 0);
+  if (!damaged && segments.every((segment) => segment.records.length === 0)) {
+    // Segments that hold no change (a kill before any write): nothing to report.
+    for (const segment of segments)
+      await rm(join(layout.journalDir, segment.file), { force: true });
+    return { sessions, eventLog, report: null };
+  }
+
+  const byId = new Map(sessions.map((stored) => [stored.session.id, stored]));
+  const replay = replayJournal(byId, segments);
+  const from = Math.min(...segments.map((segment) => segment.eventsOffset));
+  const missing = await findMissingEvents(
+    layout.eventsFile,
+    from,
+    eventLog.validEnd,
+    replay.events,
+  );
+  let scan = eventLog;
+  if (missing.length > 0) {
+    const log = await AppendFile.open(nodeFileSystem, layout.eventsFile, eventLog.validEnd);
+    try {
+      await Promise.all(missing.map((event) => log.append(JSON.stringify(event), undefined)));
+      scan = {
+        ...eventLog,
+        count: eventLog.count + missing.length,
+        createdEvents:
+          eventLog.createdEvents + missing.filter((e) => e.event === 'session_created').length,
+        tail: [...eventLog.tail, ...missing].slice(-MAX_EVENT_LIMIT),
+        validEnd: log.size(),
+        size: log.size(),
+      };
+    } finally {
+      await log.close();
+    }
+  }
+
+  const files = new DurableFiles();
+  await forEachConcurrently(replay.touched, ROLL_FORWARD_CONCURRENCY, async (id) => {
+    const path = join(layout.sessionsDir, sessionFileName(id));
+    const stored = byId.get(id);
+    if (stored === undefined) await files.removeIfPresent(path);
+    else await files.write(path, formatSessionFile(stored));
+  });
+
+  const quarantined: string[] = [];
+  for (const segment of segments) {
+    const path = join(layout.journalDir, segment.file);
+    if (segment.damagedBytes > 0) {
+      const savedAs = await quarantineFile(path, layout.quarantineDir, `journal-${segment.file}`);
+      quarantined.push(relative(layout.root, savedAs));
+    } else {
+      await rm(path, { force: true });
+    }
+  }
+  await files.syncDirectory(layout.journalDir);
+
+  return {
+    sessions: Array.from(byId.values()).sort(compareCreationOrder),
+    eventLog: scan,
+    report: {
+      changes: replay.records,
+      sessionFiles: replay.touched.size,
+      eventsRestored: missing.length,
+      quarantined,
+    },
+  };
 }
 
 /** Cuts a damaged event-log tail, keeping the cut bytes in quarantine. */

@@ -5,6 +5,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { NotFoundError } from '../../../src/domain/errors.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import { DataDirectoryBusyError } from '../../../src/store/file/instance-lock.js';
+import { readJournal } from '../../../src/store/file/journal.js';
+import { killedCopy } from '../../helpers/killed-copy.js';
 import {
   ORIGINAL_SESSIONS,
   ORIGINAL_STATS,
@@ -27,6 +29,7 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const session = await store.createSession({ name: 'alice', data: { note: 'hi' } });
+    await store.checkpoint(); // session files are written behind the journal
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.name, 'alice');
     assert.deepEqual(onDisk.data, { note: 'hi' });
@@ -47,6 +50,7 @@ describe('the file store', () => {
     );
     assert.equal(store.stats().total_sessions, 200);
     await store.flushStats();
+    await store.checkpoint();
     assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 200);
     assert.equal((await readdir(join(dir, 'sessions'))).length, 200);
   });
@@ -59,6 +63,7 @@ describe('the file store', () => {
       Array.from({ length: 100 }, (_, i) => store.updateSession(session.id, { data: { i } })),
     );
     assert.equal(store.getSession(session.id)?.access_count, 100);
+    await store.checkpoint();
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.access_count, 100);
   });
@@ -80,7 +85,10 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const session = await store.createSession({});
+    await store.checkpoint();
+    await stat(join(dir, 'sessions', `${session.id}.json`));
     await store.deleteSession(session.id);
+    await store.checkpoint();
     await assert.rejects(stat(join(dir, 'sessions', `${session.id}.json`)), { code: 'ENOENT' });
     await assert.rejects(store.deleteSession(session.id), NotFoundError);
     await assert.rejects(store.updateSession(session.id, {}), NotFoundError);
@@ -167,5 +175,85 @@ describe('the file store', () => {
     for (const name of await readdir(join(dir, 'sessions'))) await rm(join(dir, 'sessions', name));
     const { store } = await openStore(t, dir);
     assert.equal(store.stats().total_sessions, 3, 'three session_created events in the log');
+  });
+
+  it('commits a change with one journal line and writes session files behind, in checkpoints', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    const session = await store.createSession({ name: 'behind' });
+    await store.updateSession(session.id, { data: { v: 2 } });
+    const file = join(dir, 'sessions', `${session.id}.json`);
+    await assert.rejects(stat(file), { code: 'ENOENT' }, 'not written on the request path');
+    const segments = readJournal(join(dir, 'journal'));
+    assert.deepEqual(
+      segments.flatMap((segment) => segment.records.map((record) => record.event?.event)),
+      ['session_created', 'session_updated'],
+    );
+    await store.checkpoint();
+    assert.deepEqual((await readJson(file)).data, { v: 2 });
+    assert.deepEqual(
+      readJournal(join(dir, 'journal')).flatMap((segment) => segment.records),
+      [],
+      'the checkpoint retired the segment that held the changes',
+    );
+    await store.close();
+    assert.deepEqual(await readdir(join(dir, 'journal')), [], 'a clean stop leaves no journal');
+  });
+
+  it('rolls the journal of a killed instance forward at the next start', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    const kept = await store.createSession({ name: 'kept' });
+    await store.checkpoint();
+    await store.updateSession(kept.id, { name: 'renamed', data: { v: 2 } });
+    const gone = await store.createSession({ name: 'gone' });
+    await store.deleteSession(gone.id);
+    const added = await store.createSession({ name: 'added' });
+    const eventsBefore = store.eventCount();
+    const copy = await killedCopy(t, dir);
+
+    const reopened = await openStore(t, copy);
+    assert.deepEqual(reopened.recovery.journal, {
+      changes: 4,
+      sessionFiles: 3,
+      eventsRestored: 0,
+      quarantined: [],
+    });
+    assert.deepEqual(
+      reopened.store.listSessions().map((session) => [session.name, session.access_count]),
+      [
+        ['renamed', 1],
+        ['added', 0],
+      ],
+    );
+    assert.deepEqual(await readdir(join(copy, 'sessions')), [
+      ...[`${kept.id}.json`, `${added.id}.json`].sort(),
+    ]);
+    assert.equal((await readJson(join(copy, 'sessions', `${kept.id}.json`))).name, 'renamed');
+    assert.equal(reopened.store.eventCount(), eventsBefore + 1, 'only journal_replayed was added');
+    assert.equal(reopened.store.recentEvents(1)[0]?.event, 'journal_replayed');
+    assert.equal(reopened.store.stats().total_sessions, 3);
+  });
+
+  it('appends the event of a committed change when a kill cut it off, exactly once', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    const session = await store.createSession({ name: 'a' });
+    await store.updateSession(session.id, { data: { v: 1 } });
+    const copy = await killedCopy(t, dir);
+    // The kill landed between the journal line and the event line.
+    const log = (await readFile(join(copy, 'events.jsonl'), 'utf8')).split('\n');
+    const cutOff = log.at(-2) ?? '';
+    assert.match(cutOff, /"event":"session_updated"/);
+    await writeFile(join(copy, 'events.jsonl'), `${log.slice(0, -2).join('\n')}\n`);
+
+    const first = await FileStore.open(copy, 'bbbbbbbb');
+    assert.equal(first.recovery.journal?.eventsRestored, 1);
+    await first.store.close();
+    const second = await openStore(t, copy);
+    assert.equal(second.recovery.journal, null, 'nothing left to roll forward');
+    const lines = (await readFile(join(copy, 'events.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(lines.filter((line) => line === cutOff).length, 1);
+    assert.equal(second.store.getSession(session.id)?.access_count, 1);
   });
 });

@@ -5,14 +5,21 @@ import { describe, it, type TestContext } from 'node:test';
 import { StorageFullError, StorageUnavailableError } from '../../../src/domain/errors.js';
 import { verifyDataDirectory } from '../../../src/inspector/verify.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
+import { readJournal } from '../../../src/store/file/journal.js';
 import { FaultyFileSystem } from '../../helpers/faulty-file-system.js';
+import { killedCopy } from '../../helpers/killed-copy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-/** Every file's content, except the lock (which never changes content). */
+/**
+ * Every file's content, except the lock (which never changes content) and the
+ * journal (where a failed change leaves its line and the revert line after
+ * it; `afterAKill` checks what they mean).
+ */
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || entry.name === 'instance.lock') continue;
+    if (entry.name.endsWith('.jsonl') && entry.name !== 'events.jsonl') continue;
     const path = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
     files[relative(dir, path)] = await readFile(path, 'utf8');
   }
@@ -24,31 +31,38 @@ async function setUp(t: TestContext) {
   const fs = new FaultyFileSystem();
   const { store } = await FileStore.open(dir, 'faultyfs', fs);
   const kept = await store.createSession({ name: 'kept', data: { a: 1 } });
+  await store.checkpoint();
   return { dir, fs, store, kept };
+}
+
+/** What a boot after a kill right now would serve: the journal rolled forward. */
+async function afterAKill(t: TestContext, dir: string) {
+  const copy = await killedCopy(t, dir);
+  const { store } = await FileStore.open(copy, 'nextboot');
+  try {
+    const events = store.recentEvents(10_000).map((event) => event.event);
+    return { sessions: store.listSessions(), events, stats: store.stats() };
+  } finally {
+    await store.close();
+  }
 }
 
 describe('storage faults', () => {
   const createFaults = [
     {
-      what: 'disk full opening the session file',
-      op: 'open',
+      what: 'a torn journal append on a full disk',
+      op: 'write',
       code: 'ENOSPC',
-      path: 'sessions/',
+      path: 'journal/',
+      torn: true,
       error: StorageFullError,
     },
     {
-      what: 'I/O error syncing the session file',
+      what: 'an I/O error syncing the journal',
       op: 'sync',
       code: 'EIO',
-      path: 'sessions/',
+      path: 'journal/',
       error: StorageUnavailableError,
-    },
-    {
-      what: 'disk full renaming the session file',
-      op: 'rename',
-      code: 'ENOSPC',
-      path: 'sessions/',
-      error: StorageFullError,
     },
     {
       what: 'a torn event append on a full disk',
@@ -59,17 +73,10 @@ describe('storage faults', () => {
       error: StorageFullError,
     },
     {
-      what: 'an I/O error syncing the event log',
-      op: 'sync',
+      what: 'an I/O error writing the event log',
+      op: 'write',
       code: 'EIO',
       path: 'events.jsonl',
-      error: StorageUnavailableError,
-    },
-    {
-      what: 'no file descriptors left',
-      op: 'open',
-      code: 'EMFILE',
-      path: '',
       error: StorageUnavailableError,
     },
   ] as const;
@@ -91,6 +98,12 @@ describe('storage faults', () => {
         assert.equal(store.sessionCount(), 1);
         assert.deepEqual(store.stats(), stats);
         assert.equal(store.recentEvents(1)[0]?.event, 'session_created');
+        const next = await afterAKill(t, dir);
+        assert.deepEqual(
+          next.sessions.map((session) => session.name),
+          ['kept'],
+        );
+        assert.equal(next.events.filter((kind) => kind === 'session_created').length, 1);
 
         fs.heal();
         const created = await store.createSession({ name: 'after' });
@@ -107,10 +120,10 @@ describe('storage faults', () => {
     const { dir, fs, store, kept } = await setUp(t);
     try {
       const before = await snapshot(dir);
-      fs.fail('write', 'ENOSPC', { pathIncludes: 'sessions/' });
+      fs.fail('write', 'ENOSPC', { pathIncludes: 'journal/' });
       await assert.rejects(store.updateSession(kept.id, { data: { a: 2 } }), StorageFullError);
       fs.heal();
-      fs.fail('sync', 'EIO', { pathIncludes: 'events.jsonl' });
+      fs.fail('write', 'EIO', { pathIncludes: 'events.jsonl' });
       await assert.rejects(
         store.updateSession(kept.id, { data: { a: 3 } }),
         StorageUnavailableError,
@@ -119,6 +132,10 @@ describe('storage faults', () => {
       assert.deepEqual(await snapshot(dir), before);
       assert.equal(store.getSession(kept.id)?.access_count, 0);
       assert.deepEqual(store.getSession(kept.id)?.data, { a: 1 });
+      const next = await afterAKill(t, dir);
+      assert.deepEqual(next.sessions[0]?.data, { a: 1 }, 'the revert line undid the change');
+      assert.equal(next.sessions[0]?.access_count, 0);
+      assert.ok(!next.events.includes('session_updated'), 'and cancelled its event');
       assert.equal((await store.updateSession(kept.id, { data: { a: 4 } })).access_count, 1);
     } finally {
       await store.close();
@@ -129,7 +146,7 @@ describe('storage faults', () => {
     const { dir, fs, store, kept } = await setUp(t);
     try {
       const before = await snapshot(dir);
-      fs.fail('unlink', 'EIO');
+      fs.fail('sync', 'EIO', { pathIncludes: 'journal/' });
       await assert.rejects(store.deleteSession(kept.id), StorageUnavailableError);
       fs.heal();
       fs.fail('write', 'ENOSPC', { pathIncludes: 'events.jsonl' });
@@ -137,6 +154,10 @@ describe('storage faults', () => {
       fs.heal();
       assert.deepEqual(await snapshot(dir), before);
       assert.equal(store.getSession(kept.id)?.name, 'kept');
+      assert.deepEqual(
+        (await afterAKill(t, dir)).sessions.map((session) => session.name),
+        ['kept'],
+      );
       await store.deleteSession(kept.id);
       assert.equal(store.getSession(kept.id), undefined);
     } finally {
@@ -159,4 +180,54 @@ describe('storage faults', () => {
     for (const line of lines) JSON.parse(line);
     assert.deepEqual((await verifyDataDirectory(dir)).findings, []);
   });
+
+  const checkpointFaults = [
+    { what: 'no file descriptors left', op: 'open', code: 'EMFILE', path: '' },
+    { what: 'an I/O error syncing the event log', op: 'sync', code: 'EIO', path: 'events.jsonl' },
+    { what: 'an I/O error syncing a session file', op: 'sync', code: 'EIO', path: 'sessions/' },
+    {
+      what: 'a full disk renaming a session file',
+      op: 'rename',
+      code: 'ENOSPC',
+      path: 'sessions/',
+    },
+    {
+      what: 'an I/O error removing a deleted session',
+      op: 'unlink',
+      code: 'EIO',
+      path: 'sessions/',
+    },
+  ] as const;
+
+  for (const fault of checkpointFaults) {
+    it(`a checkpoint that meets ${fault.what} keeps the journal and completes once healed`, async (t) => {
+      const { dir, fs, store, kept } = await setUp(t);
+      const file = join(dir, 'sessions', `${kept.id}.json`);
+      try {
+        await store.updateSession(kept.id, { data: { a: 2 } });
+        const other = await store.createSession({ name: 'other' });
+        await store.deleteSession(kept.id);
+        fs.fail(fault.op, fault.code, { pathIncludes: fault.path });
+        await assert.rejects(store.checkpoint());
+        assert.ok(fs.injected > 0);
+        const next = await afterAKill(t, dir);
+        assert.deepEqual(
+          next.sessions.map((session) => session.name),
+          ['other'],
+          'every acknowledged change survives a kill now',
+        );
+        fs.heal();
+        await store.checkpoint();
+        await assert.rejects(readFile(file), { code: 'ENOENT' });
+        assert.equal(
+          JSON.parse(await readFile(join(dir, 'sessions', `${other.id}.json`), 'utf8')).name,
+          'other',
+        );
+        assert.equal(readJournal(join(dir, 'journal')).flatMap((s) => s.records).length, 0);
+      } finally {
+        await store.close();
+      }
+      assert.deepEqual((await verifyDataDirectory(dir)).findings, []);
+    });
+  }
 });

@@ -1,0 +1,114 @@
+/**
+ * A file that only grows, with group commit: `append` resolves once its line
+ * is written and fdatasynced, and lines appended while a write is in flight go
+ * out together in the next write and share its fdatasync. A line appended
+ * with `durable: false` is only written (it survives a kill, not a power
+ * loss) until a later durable append or `sync()`. A failed write is cut back
+ * off the file (and, if that fails too, before the next write), so the file
+ * never keeps part of a batch. Used by the event log and the journal.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { storageError } from './durable-file.js';
+import type { WritableFileSystem } from './file-system.js';
+
+interface PendingAppend<T> {
+  line: string;
+  durable: boolean;
+  item: T;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class AppendFile<T = undefined> {
+  private pending: PendingAppend<T>[] = [];
+  private writing: Promise<void> | null = null;
+  /** A failed write may have left part of a batch at the end: cut it before the next one. */
+  private mustTruncate = false;
+  private closed = false;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly name: string,
+    /** End of the last batch written whole: the file is cut back to this after a failed write. */
+    private end: number,
+    /** Called with each durable batch's items, in order, before any append of it resolves. */
+    private readonly onCommit: (items: T[]) => void,
+  ) {}
+
+  /** Opens `path` for appending; `size` must be the end of its last valid line. */
+  static async open<T>(
+    fs: WritableFileSystem,
+    path: string,
+    size: number,
+    onCommit: (items: T[]) => void = () => undefined,
+  ): Promise<AppendFile<T>> {
+    const handle = await fs.open(path, 'a');
+    return new AppendFile(handle, basename(path), size, onCommit);
+  }
+
+  /** Appends `line` (one line, without its newline). */
+  append(line: string, item: T, durable = true): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.name} is closed.`));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ line: `${line}\n`, durable, item, resolve, reject });
+      this.writing ??= this.writeBatches();
+    });
+  }
+
+  /** Makes every line appended so far durable. */
+  async sync(): Promise<void> {
+    await this.writing;
+    try {
+      await this.handle.datasync();
+    } catch (error) {
+      throw storageError(error, `syncing ${this.name}`);
+    }
+  }
+
+  /** Bytes of whole lines written. */
+  size(): number {
+    return this.end;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.writing;
+    await this.handle.close();
+  }
+
+  private async writeBatches(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      const bytes = Buffer.from(batch.map((entry) => entry.line).join(''), 'utf8');
+      try {
+        if (this.mustTruncate) {
+          await this.handle.truncate(this.end);
+          this.mustTruncate = false;
+        }
+        let written = 0;
+        while (written < bytes.length) {
+          const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written);
+          written += bytesWritten;
+        }
+        if (batch.some((entry) => entry.durable)) await this.handle.datasync();
+      } catch (error) {
+        const failure = storageError(error, `appending to ${this.name}`);
+        this.mustTruncate = true;
+        await this.handle
+          .truncate(this.end)
+          .then(() => {
+            this.mustTruncate = false;
+          })
+          .catch(() => undefined);
+        for (const entry of batch) entry.reject(failure);
+        continue;
+      }
+      this.end += bytes.length;
+      this.onCommit(batch.map((entry) => entry.item));
+      for (const entry of batch) entry.resolve();
+    }
+    this.writing = null;
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * The journal: a write-ahead log of session changes, so a write costs one
+ * shared fdatasync instead of a file fsync, a rename and a directory fsync.
+ *
+ *   journal/<n>.jsonl    first line {"journal":1,"events_offset":B}, then one
+ *                        change a line: {"op":"put","session":{…},"seq":N,"event":{…}}
+ *                        or {"op":"delete","id":"…","event":{…}}
+ *
+ * A change is committed when its journal line is durable; its event line is
+ * appended to events.jsonl next, and the answer waits for both. Session files
+ * are written behind, in checkpoints (about once a second, and at a clean
+ * stop): the changed sessions are written durably from memory, then the
+ * segments they cover are deleted. A start after a kill rolls the remaining
+ * segments forward into sessions/ and appends any event that the kill cut
+ * off (`events_offset` says where in events.jsonl a segment's events can
+ * start). A change that failed after its journal line was durable is undone
+ * by a `"revert":true` line, which also cancels its event.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
+import { isSessionId, parseStoredSession, type Session } from '../../domain/session.js';
+import { AppendFile } from './append-file.js';
+import type { DurableFiles } from './durable-file.js';
+import type { WritableFileSystem } from './file-system.js';
+import { compareCreationOrder, type StoredSession } from './session-files.js';
+
+export type JournalRecord =
+  | { op: 'put'; session: Session; seq?: number; event?: ServiceEvent; revert?: true }
+  | { op: 'delete'; id: string; event?: ServiceEvent; revert?: true };
+
+const SEGMENT_PATTERN = /^(\d{10})\.jsonl$/;
+
+export function segmentFileName(number: number): string {
+  return `${String(number).padStart(10, '0')}.jsonl`;
+}
+
+export function recordSessionId(record: JournalRecord): string {
+  return record.op === 'put' ? record.session.id : record.id;
+}
+
+// Reading (boot, repair and the inspector)
+
+export interface JournalSegmentRead {
+  file: string;
+  number: number;
+  /** Where in events.jsonl the events of this segment's changes can start. */
+  eventsOffset: number;
+  records: JournalRecord[];
+  /** Bytes after the last valid line: a torn append (never acknowledged). */
+  damagedBytes: number;
+}
+
+function parseRecord(line: string): JournalRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const record = value as Record<string, unknown>;
+  const event = record.event;
+  if (event !== undefined && !isServiceEvent(event)) return null;
+  const revert = record.revert === true ? ({ revert: true } as const) : {};
+  const withEvent = event === undefined ? {} : { event: event as ServiceEvent };
+  if (record.op === 'delete') {
+    if (typeof record.id !== 'string' || !isSessionId(record.id)) return null;
+    return { op: 'delete', id: record.id, ...withEvent, ...revert };
+  }
+  if (record.op === 'put') {
+    const session = parseStoredSession(record.session);
+    if (typeof session === 'string') return null;
+    const seq = Number.isSafeInteger(record.seq) ? { seq: record.seq as number } : {};
+    return { op: 'put', session, ...seq, ...withEvent, ...revert };
+  }
+  return null;
+}
+
+function parseSegment(file: string, number: number, text: string): JournalSegmentRead {
+  const read: JournalSegmentRead = {
+    file,
+    number,
+    eventsOffset: 0,
+    records: [],
+    damagedBytes: 0,
+  };
+  let from = 0;
+  let lineNumber = 0;
+  while (from < text.length) {
+    const newline = text.indexOf('\n', from);
+    const line = newline === -1 ? null : text.slice(from, newline);
+    let valid = line !== null;
+    if (line !== null && lineNumber === 0) {
+      try {
+        const header = JSON.parse(line) as { journal?: unknown; events_offset?: unknown };
+        valid = header.journal === 1 && Number.isSafeInteger(header.events_offset);
+        if (valid) read.eventsOffset = header.events_offset as number;
+      } catch {
+        valid = false;
+      }
+    } else if (line !== null) {
+      const record = parseRecord(line);
+      if (record === null) valid = false;
+      else read.records.push(record);
+    }
+    if (!valid) {
+      read.damagedBytes = Buffer.byteLength(text.slice(from));
+      break;
+    }
+    lineNumber++;
+    from = (newline as number) + 1;
+  }
+  return read;
+}
+
+/** Reads every segment in `dir`, oldest first (synchronously: boot and offline only). */
+export function readJournal(dir: string): JournalSegmentRead[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const segments: JournalSegmentRead[] = [];
+  for (const name of names) {
+    const match = SEGMENT_PATTERN.exec(name);
+    if (match === null) continue;
+    let text: string;
+    try {
+      text = readFileSync(join(dir, name), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // retired meanwhile
+      throw error;
+    }
+    segments.push(parseSegment(name, Number(match[1]), text));
+  }
+  return segments.sort((a, b) => a.number - b.number);
+}
+
+export interface Replay {
+  /** Ids whose state the journal changed. */
+  touched: Set<string>;
+  /** Events of the changes that were not reverted, in journal order. */
+  events: ServiceEvent[];
+  records: number;
+}
+
+/** Applies the segments' changes to `sessions` (keyed by id), in order. */
+export function replayJournal(
+  sessions: Map<string, StoredSession>,
+  segments: readonly JournalSegmentRead[],
+): Replay {
+  const touched = new Set<string>();
+  const expected: { event: ServiceEvent; cancelled: boolean }[] = [];
+  const lastById = new Map<string, { event: ServiceEvent; cancelled: boolean }>();
+  let records = 0;
+  for (const segment of segments) {
+    for (const record of segment.records) {
+      records++;
+      const id = recordSessionId(record);
+      if (record.op === 'put') sessions.set(id, { session: record.session, seq: record.seq });
+      else sessions.delete(id);
+      touched.add(id);
+      if (record.revert === true) {
+        const reverted = lastById.get(id);
+        if (reverted !== undefined) reverted.cancelled = true;
+      } else if (record.event !== undefined) {
+        const entry = { event: record.event, cancelled: false };
+        expected.push(entry);
+        lastById.set(id, entry);
+      }
+    }
+  }
+  return {
+    touched,
+    events: expected.filter((entry) => !entry.cancelled).map((entry) => entry.event),
+    records,
+  };
+}
+
+/**
+ * The `expected` events that are not among the lines of `eventsFile` between
+ * `from` and `end` (each line matches one expected event at most).
+ */
+export async function findMissingEvents(
+  eventsFile: string,
+  from: number,
+  end: number,
+  expected: readonly ServiceEvent[],
+): Promise<ServiceEvent[]> {
+  if (expected.length === 0) return [];
+  const present = new Map<string, number>();
+  const start = Math.min(Math.max(0, from), end);
+  if (end > start) {
+    const handle = await open(eventsFile, 'r');
+    try {
+      const buffer = Buffer.alloc(end - start);
+      await handle.read(buffer, 0, buffer.length, start);
+      for (const line of buffer.toString('utf8').split('\n')) {
+        if (line !== '') present.set(line, (present.get(line) ?? 0) + 1);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  const missing: ServiceEvent[] = [];
+  for (const event of expected) {
+    const line = JSON.stringify(event);
+    const count = present.get(line) ?? 0;
+    if (count > 0) present.set(line, count - 1);
+    else missing.push(event);
+  }
+  return missing;
+}
+
+// Writing (the live service)
+
+/** One segment file being appended to. */
+export class JournalSegment {
+  private inflight = 0;
+  private idle: (() => void)[] = [];
+  records = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly file: AppendFile,
+  ) {}
+
+  /** Marks a change as started on this segment; pair with `end`. */
+  begin(): void {
+    this.inflight++;
+    this.records++;
+  }
+
+  append(record: JournalRecord): Promise<void> {
+    return this.file.append(JSON.stringify(record), undefined);
+  }
+
+  end(): void {
+    this.inflight--;
+    if (this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  size(): number {
+    return this.file.size();
+  }
+
+  /** Resolves when every change started here has finished (committed or failed). */
+  drained(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}
+
+export class Journal {
+  private retiring: JournalSegment[] = [];
+
+  private constructor(
+    private readonly fs: WritableFileSystem,
+    private readonly files: DurableFiles,
+    private readonly dir: string,
+    private current: JournalSegment,
+    private nextNumber: number,
+  ) {}
+
+  /** Starts a fresh journal in `dir` (which recovery has emptied). */
+  static async start(
+    fs: WritableFileSystem,
+    files: DurableFiles,
+    dir: string,
+    eventsOffset: number,
+  ): Promise<Journal> {
+    await mkdir(dir, { recursive: true });
+    const first = await Journal.createSegment(fs, files, dir, 1, eventsOffset);
+    return new Journal(fs, files, dir, first, 2);
+  }
+
+  private static async createSegment(
+    fs: WritableFileSystem,
+    files: DurableFiles,
+    dir: string,
+    number: number,
+    eventsOffset: number,
+  ): Promise<JournalSegment> {
+    const path = join(dir, segmentFileName(number));
+    const file = await AppendFile.open<undefined>(fs, path, 0);
+    try {
+      await file.append(JSON.stringify({ journal: 1, events_offset: eventsOffset }), undefined);
+      await files.syncDirectory(dir);
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      await fs.rm(path, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    return new JournalSegment(path, file);
+  }
+
+  /** The segment new changes go to. */
+  segment(): JournalSegment {
+    return this.current;
+  }
+
+  /** True when some segment holds changes that no checkpoint has covered yet. */
+  hasChanges(): boolean {
+    return this.current.records > 0 || this.retiring.length > 0;
+  }
+
+  /**
+   * Sends new changes to a fresh segment and waits until every change of the
+   * older ones has finished; after that, memory holds all they committed.
+   */
+  async rotate(eventsOffset: number): Promise<void> {
+    if (this.current.records > 0) {
+      const next = await Journal.createSegment(
+        this.fs,
+        this.files,
+        this.dir,
+        this.nextNumber++,
+        eventsOffset,
+      );
+      this.retiring.push(this.current);
+      this.current = next;
+    }
+    await Promise.all(this.retiring.map((segment) => segment.drained()));
+  }
+
+  /** Deletes the rotated-out segments: call once their changes are durable elsewhere. */
+  async dropRetired(): Promise<void> {
+    for (const segment of this.retiring) {
+      await segment.close().catch(() => undefined);
+      await this.fs.rm(segment.path, { force: true });
+    }
+    this.retiring = [];
+    await this.files.syncDirectory(this.dir);
+  }
+
+  /** Closes the current segment, deleting it when it holds no change. */
+  async close(): Promise<void> {
+    await this.current.close();
+    if (this.current.records === 0 && this.retiring.length === 0) {
+      await this.fs.rm(this.current.path, { force: true });
+      await this.files.syncDirectory(this.dir);
+    }
+  }
+}
+
+// Reading offline (the inspector)
+
+export interface SessionsAsServed {
+  /** The sessions the service would serve: the files with the journal applied, in creation order. */
+  sessions: StoredSession[];
+  segments: JournalSegmentRead[];
+  /** Journal lines not yet written to sessions/ by a checkpoint. */
+  pendingChanges: number;
+}
+
+/** Applies the journal, in memory only, to sessions read from their files. */
+export function applyJournalOffline(
+  fromFiles: readonly StoredSession[],
+  journalDir: string,
+): SessionsAsServed {
+  const segments = readJournal(journalDir);
+  if (segments.length === 0) return { sessions: [...fromFiles], segments, pendingChanges: 0 };
+  const byId = new Map(fromFiles.map((stored) => [stored.session.id, stored]));
+  const replay = replayJournal(byId, segments);
+  return {
+    sessions: Array.from(byId.values()).sort(compareCreationOrder),
+    segments,
+    pendingChanges: replay.records,
+  };
+}
