@@ -4,14 +4,19 @@
  * Starts a plain node:http server that answers a constant small JSON body (the
  * most any Node server can do here) and the built service on fresh temp data
  * directories, then drives each workload with autocannon at N connections for
- * D seconds. Writes are durable as in production (fsync and all). Prints one
- * table (requests/s, p50, p99, errors, ratio to the ceiling) and writes it as
+ * D seconds, each right after a fresh measurement of the ceiling (this machine
+ * is shared, and its speed drifts within minutes). Writes are durable as in
+ * production (fsync and all). Prints one table (requests/s, p50, p99, errors,
+ * the ceiling beside it and the ratio to it) and writes it as
  * JSON to bench-results/. Non-2xx answers count as errors, and a run with
  * errors says so loudly. The load generator runs in this process and shares
  * the machine's cores with the server: the ratios, not the absolute figures,
  * are what carries over to another machine.
  *
- * Flags: --duration S (5), --connections N (16), --quick (skip the 10,000-session,
+ * Each workload runs in --rounds N (3) rounds of --duration S (3) seconds, each
+ * round right after S seconds of the ceiling; the table has the medians.
+ *
+ * Flags: --duration S (3), --rounds N (3), --connections N (16), --quick (skip the 10,000-session,
  * 1,000,000-event and boot workloads), --out FILE.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -26,18 +31,24 @@ import { writeDataset } from './datasets.js';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const { values: flags } = parseArgs({
   options: {
-    duration: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
 const DURATION = Number(flags.duration);
+const ROUNDS = Number(flags.rounds);
+const CEILING_SECONDS = DURATION;
+const get = (path: string): Request => ({ method: 'GET', path });
 const CONNECTIONS = Number(flags.connections);
 
 interface Row {
   workload: string;
   requestsPerSecond: number;
+  /** The median of the ceilings measured right before each round. */
+  ceiling: number | null;
   p50: number;
   p99: number;
   errors: number;
@@ -47,7 +58,24 @@ interface Row {
 
 const rows: Row[] = [];
 const temps: string[] = [];
-let ceiling = 0;
+/** The plain node:http server, kept running so each workload is measured next to it. */
+let ceilingUrl: string | null = null;
+const ceilings: number[] = [];
+
+/** Requests/s of the plain server, measured now for `seconds`. */
+async function measureCeiling(seconds: number): Promise<number> {
+  if (ceilingUrl === null) throw new Error('the ceiling server is not running');
+  const result = await autocannon({
+    url: ceilingUrl,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [get('/')],
+  });
+  if (result.errors + result.timeouts + result.non2xx > 0) throw new Error('the ceiling failed');
+  const perSecond = result.requests.total / result.duration;
+  ceilings.push(perSecond);
+  return perSecond;
+}
 
 interface Server {
   child: ChildProcess;
@@ -105,12 +133,19 @@ async function tempDir(): Promise<string> {
 
 type Request = autocannon.Request;
 
-async function load(
-  workload: string,
-  url: string,
-  requests: Request[],
-  options: { amount?: number; note?: string } = {},
-): Promise<Row> {
+interface Round {
+  perSecond: number;
+  ceiling: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  total: number;
+  seconds: number;
+}
+
+/** One round: the ceiling for CEILING_SECONDS, then the workload. */
+async function round(url: string, requests: Request[], amount?: number): Promise<Round> {
+  const ceiling = await measureCeiling(CEILING_SECONDS);
   // autocannon notices a finished `amount` only on its one-second tick, so
   // such runs are timed here, from the start to the last answer.
   const started = performance.now();
@@ -129,31 +164,65 @@ async function load(
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
-    ...(options.amount === undefined ? { duration: DURATION } : { amount: options.amount }),
+    ...(amount === undefined ? { duration: DURATION } : { amount }),
     requests: timed,
   });
-  const seconds = options.amount === undefined ? result.duration : (lastAnswer - started) / 1000;
-  const errors = result.errors + result.timeouts + result.non2xx;
-  // Answers over wall time: autocannon's per-second average misleads for a
-  // fixed amount of requests, whose last second is partial.
-  const perSecond = result.requests.total / seconds;
-  const row: Row = {
-    workload,
-    requestsPerSecond: Math.round(perSecond),
+  const seconds = amount === undefined ? result.duration : (lastAnswer - started) / 1000;
+  return {
+    perSecond: result.requests.total / seconds,
+    ceiling,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+    total: result.requests.total,
+    seconds,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/**
+ * Runs a workload ROUNDS times, each round right after its own ceiling (the
+ * machine is shared and its speed drifts within minutes), and reports the
+ * medians. `amounts` gives a fixed number of requests a round instead of a
+ * duration (for requests that use something up, like deletes).
+ */
+async function load(
+  workload: string,
+  url: string,
+  requests: Request[],
+  options: { amounts?: number[]; note?: string } = {},
+): Promise<Row> {
+  const rounds: Round[] = [];
+  for (const amount of options.amounts ?? Array.from({ length: ROUNDS }, () => undefined)) {
+    rounds.push(await round(url, requests, amount));
+  }
+  const errors = rounds.reduce((sum, each) => sum + each.errors, 0);
+  const row: Row = {
+    workload,
+    requestsPerSecond: Math.round(median(rounds.map((each) => each.perSecond))),
+    p50: median(rounds.map((each) => each.p50)),
+    p99: Math.max(...rounds.map((each) => each.p99)),
     errors,
-    ratio: ceiling > 0 ? perSecond / ceiling : null,
+    ceiling: Math.round(median(rounds.map((each) => each.ceiling))),
+    ratio: median(rounds.map((each) => each.perSecond / each.ceiling)),
     ...(options.note === undefined ? {} : { note: options.note }),
   };
   rows.push(row);
+  const perRound = rounds
+    .map((each) => `${Math.round(each.perSecond)}/${Math.round(each.ceiling)}`)
+    .join(', ');
   process.stderr.write(
-    `  ${workload}: ${row.requestsPerSecond} req/s (${result.requests.total} in ${seconds.toFixed(2)} s)${errors > 0 ? `, ${errors} ERRORS` : ''}\n`,
+    `  ${workload}: ${row.requestsPerSecond} req/s, ratio ${row.ratio?.toFixed(2)} (rounds, req/s / ceiling: ${perRound})${errors > 0 ? `, ${errors} ERRORS` : ''}\n`,
   );
   return row;
 }
-
-const get = (path: string): Request => ({ method: 'GET', path });
 
 async function createSessions(url: string, count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -177,7 +246,9 @@ async function residentMiB(pid: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  process.stderr.write(`bench: ${CONNECTIONS} connections, ${DURATION} s a workload\n`);
+  process.stderr.write(
+    `bench: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s a workload\n`,
+  );
 
   // The ceiling: a plain node:http server with a constant body.
   const plain = await startServer(
@@ -188,10 +259,7 @@ async function main(): Promise<void> {
     {},
     /port (\d+)/,
   );
-  const top = await load('ceiling: node:http, constant JSON', plain.url, [get('/')]);
-  ceiling = top.requestsPerSecond;
-  top.ratio = 1;
-  await stop(plain);
+  ceilingUrl = plain.url;
 
   // Small requests on a fresh directory.
   const service = await startService(await tempDir());
@@ -241,7 +309,14 @@ async function main(): Promise<void> {
         setupRequest: (request) => ({ ...request, path: `/sessions/${created[next++]}` }),
       },
     ],
-    { amount: created.length, note: `all ${created.length} sessions the POST run created` },
+    {
+      amounts: Array.from({ length: ROUNDS }, (_, i) =>
+        i < ROUNDS - 1
+          ? Math.floor(created.length / ROUNDS)
+          : created.length - (ROUNDS - 1) * Math.floor(created.length / ROUNDS),
+      ),
+      note: `all ${created.length} sessions the POST rounds created`,
+    },
   );
   await stop(service);
 
@@ -284,12 +359,16 @@ async function main(): Promise<void> {
     await stop(server);
   }
 
+  await stop(plain);
+  const low = Math.round(Math.min(...ceilings));
+  const high = Math.round(Math.max(...ceilings));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const header = '| workload | requests/s | p50 ms | p99 ms | errors | ratio to ceiling |';
-  const lines = [header, '|---|---:|---:|---:|---:|---:|'];
+  const header =
+    '| workload | requests/s | p50 ms | p99 ms | errors | ceiling beside it | ratio to ceiling |';
+  const lines = [header, '|---|---:|---:|---:|---:|---:|---:|'];
   for (const row of rows) {
     lines.push(
-      `| ${row.workload} | ${row.requestsPerSecond.toLocaleString('en')} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} |`,
+      `| ${row.workload} | ${row.requestsPerSecond.toLocaleString('en')} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.ceiling?.toLocaleString('en') ?? ''} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} |`,
     );
   }
   if (boot !== null) {
@@ -300,6 +379,7 @@ async function main(): Promise<void> {
   }
   lines.push(
     '',
+    `Ceiling (node:http, constant JSON, ${CEILING_SECONDS} s before each round): ${low.toLocaleString('en')} to ${high.toLocaleString('en')} req/s in this run.`,
     `Machine: ${machine}; ${CONNECTIONS} connections, ${DURATION} s a workload; durable writes.`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -309,7 +389,11 @@ async function main(): Promise<void> {
   await mkdir(join(out, '..'), { recursive: true });
   await writeFile(
     out,
-    JSON.stringify({ machine, connections: CONNECTIONS, duration: DURATION, rows, boot }, null, 2),
+    JSON.stringify(
+      { machine, connections: CONNECTIONS, duration: DURATION, ceilings, rows, boot },
+      null,
+      2,
+    ),
   );
   process.stderr.write(`written to ${out}\n`);
   const errors = rows.reduce((sum, row) => sum + row.errors, 0);
