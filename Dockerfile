@@ -26,6 +26,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY public ./public
 COPY package.json ./
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]

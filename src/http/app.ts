@@ -14,10 +14,13 @@ import Fastify, {
 import type { HttpLimits } from '../config.js';
 import type { ServiceContext } from './context.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
+import { dashboardRoutes } from './dashboard.js';
 import { clientErrorHandler, registerErrorHandlers } from './errors.js';
+import { eventStreamRoutes } from './event-stream.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './json-body.js';
+import { metricsRoutes, ServiceMetrics } from './metrics.js';
 import { sessionRoutes } from './sessions.js';
 import { stateRoutes } from './state.js';
 
@@ -25,6 +28,15 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   limits: HttpLimits;
   crash: CrashOptions;
+  /** The service's metrics (a fresh set when absent); its fsync histogram is fed by the store. */
+  metrics?: ServiceMetrics;
+  /** Where the dashboard's files are (public/ of the installation by default). */
+  publicDir?: string;
+}
+
+/** How often an idle event stream gets a comment, well inside IDLE_TIMEOUT_MS. */
+function heartbeatMs(limits: HttpLimits): number {
+  return Math.min(15_000, Math.floor(limits.idleTimeoutMs / 2));
 }
 
 export function buildApp(context: ServiceContext, options: AppOptions): FastifyInstance {
@@ -75,10 +87,15 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
   });
 
   registerErrorHandlers(app);
+  const metrics = options.metrics ?? new ServiceMetrics();
+  metrics.watch(context);
+  metricsRoutes(app, metrics);
+  dashboardRoutes(app, options.publicDir);
   healthRoutes(app, context);
   stateRoutes(app, context);
   sessionRoutes(app, context);
   eventRoutes(app, context);
+  eventStreamRoutes(app, context, { heartbeatMs: heartbeatMs(limits) });
   crashRoutes(app, context, options.crash);
   app.server.maxConnections = limits.maxConnections;
   return app;

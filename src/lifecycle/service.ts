@@ -12,7 +12,10 @@ import { newInstanceId } from '../domain/instance.js';
 import { utcTimestamp } from '../domain/time.js';
 import { buildApp } from '../http/app.js';
 import type { ServiceContext } from '../http/context.js';
+import { ServiceMetrics } from '../http/metrics.js';
 import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js';
+import { nodeFileSystem } from '../store/file/file-system.js';
+import { timedFileSystem } from '../store/file/timed-file-system.js';
 import type { Store } from '../store/store.js';
 
 export interface RunningService {
@@ -46,7 +49,12 @@ export async function startService(
 ): Promise<RunningService> {
   const startedAt = performance.now();
   const instanceId = newInstanceId();
-  const { store, recovery } = await FileStore.open(config.dataDir, instanceId);
+  const metrics = new ServiceMetrics();
+  const { store, recovery } = await FileStore.open(
+    config.dataDir,
+    instanceId,
+    timedFileSystem(nodeFileSystem, metrics.observeSync),
+  );
   logRecovery(logger, recovery);
 
   const verdict = judgeStart(store.readMarker(), store.stats());
@@ -108,6 +116,7 @@ export async function startService(
     logger,
     limits: config.limits,
     crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
+    metrics,
   });
   let stopping: Promise<void> | null = null;
   const stop = (reason: string): Promise<void> => {

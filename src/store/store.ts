@@ -8,6 +8,8 @@ import type { InstanceMarker, Stats } from '../domain/counters.js';
 import type { EventExtra, EventKind, ServiceEvent } from '../domain/event.js';
 import type { Session, SessionInput } from '../domain/session.js';
 
+export type EventListener = (event: ServiceEvent, position: number) => void;
+
 export interface Store {
   /** The instance that owns the store for this process's lifetime. */
   readonly instanceId: string;
@@ -26,6 +28,11 @@ export interface Store {
   deleteSession(id: string): Promise<void>;
 
   recordEvent(kind: EventKind, extra?: EventExtra): Promise<void>;
+  /**
+   * Calls `listener` with every event from now on, once it is in the log, in
+   * log order, with its line number in the log; returns the unsubscribe.
+   */
+  onEvent(listener: EventListener): () => void;
   /** The last `limit` events, oldest first. */
   recentEvents(limit: number): ServiceEvent[];
   eventCount(): number;

@@ -8,8 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { loadServiceConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import type { ServiceContext } from '../../src/http/context.js';
+import { ServiceMetrics } from '../../src/http/metrics.js';
 import { FileStore } from '../../src/store/file/file-store.js';
-import type { WritableFileSystem } from '../../src/store/file/file-system.js';
+import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';
+import { timedFileSystem } from '../../src/store/file/timed-file-system.js';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -21,11 +23,17 @@ export interface TestApp {
 export async function build(
   t: TestContext,
   env: Record<string, string> = {},
-  fileSystem?: WritableFileSystem,
+  fileSystem: WritableFileSystem = nodeFileSystem,
+  options: { publicDir?: string } = {},
 ): Promise<TestApp> {
   const config = loadServiceConfig(env);
   const dataDir = await mkdtemp(join(tmpdir(), 'stateful-app-'));
-  const { store } = await FileStore.open(dataDir, 'cafebabe', fileSystem);
+  const metrics = new ServiceMetrics();
+  const { store } = await FileStore.open(
+    dataDir,
+    'cafebabe',
+    timedFileSystem(fileSystem, metrics.observeSync),
+  );
   let requests = 0;
   const result: Partial<TestApp> = { store, dataDir, crashes: 0 };
   const context: ServiceContext = {
@@ -47,6 +55,8 @@ export async function build(
   const app = buildApp(context, {
     limits: config.limits,
     crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
+    metrics,
+    ...options,
   });
   t.after(async () => {
     await app.close();

@@ -154,3 +154,19 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** Starts `stateful supervise` (restarts after a crash) on a fixed free port and waits until it listens. */
+export async function supervise(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ supervisor: RunningProcess; url: string; containerId: string }> {
+  const port = await freePort();
+  const supervisor = runStateful(['supervise'], { DATA_DIR: dataDir, PORT: String(port), ...env });
+  try {
+    const first = await supervisor.listening();
+    return { supervisor, url: first.url, containerId: first.containerId };
+  } catch (error) {
+    supervisor.kill('SIGKILL');
+    throw error;
+  }
+}

@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { field, postJson, request } from '../helpers/http.js';
-import { freePort, runStateful } from '../helpers/service-process.js';
+import { freePort, runStateful, supervise } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-async function supervise(dir: string) {
-  const port = await freePort();
-  const supervisor = runStateful(['supervise'], { DATA_DIR: dir, PORT: String(port) });
-  const first = await supervisor.listening();
-  return { supervisor, url: first.url, containerId: first.containerId };
-}
 
 describe('the supervisor (restart: unless-stopped, locally)', () => {
   it('brings the service back after /crash with a new container_id, the crash counted, sessions intact', async (t) => {

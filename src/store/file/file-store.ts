@@ -36,7 +36,7 @@ import {
   type SessionInput,
   sessionNotFound,
 } from '../../domain/session.js';
-import type { Store } from '../store.js';
+import type { EventListener, Store } from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
@@ -409,6 +409,10 @@ export class FileStore implements Store {
 
   recordEvent(kind: EventKind, extra: EventExtra = {}): Promise<void> {
     return this.events.append(this.event(kind, extra));
+  }
+
+  onEvent(listener: EventListener): () => void {
+    return this.events.onEvent(listener);
   }
 
   recentEvents(limit: number): ServiceEvent[] {

@@ -1,0 +1,60 @@
+/**
+ * The dashboard: `/` and its two assets from public/, read once at start and
+ * served from memory with an ETag. The page is plain HTML, CSS and a module
+ * script: no build step, no framework, no request to anywhere but this
+ * service, and a Content-Security-Policy that allows nothing else.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../domain/errors.js';
+
+/** public/ beside src/ in the repository, and beside dist/ in the image. */
+export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../../../public/', import.meta.url));
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const ASSETS = [
+  { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
+  { path: '/dashboard/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  { path: '/dashboard/app.css', file: 'app.css', type: 'text/css; charset=utf-8' },
+];
+
+export function dashboardRoutes(app: FastifyInstance, publicDir = DEFAULT_PUBLIC_DIR): void {
+  for (const asset of ASSETS) {
+    let body: Buffer | null = null;
+    try {
+      body = readFileSync(join(publicDir, asset.file));
+    } catch {
+      body = null; // answered with a 404 below, so the API keeps working
+    }
+    const etag = body === null ? '' : `"${createHash('sha1').update(body).digest('base64url')}"`;
+    app.get(asset.path, (request, reply) => {
+      if (body === null) {
+        throw new NotFoundError(
+          `The dashboard is not installed (no ${asset.file} in ${publicDir}).`,
+        );
+      }
+      reply
+        .header('content-security-policy', CONTENT_SECURITY_POLICY)
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .header('cache-control', 'no-cache')
+        .header('etag', etag)
+        .type(asset.type);
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      return reply.send(body);
+    });
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * GET /metrics in the Prometheus text format (prom-client): requests and
+ * their latency by route and status, the durable counters and what the
+ * instance holds as gauges read at scrape time, fsync latency by kind of
+ * file, and Node's process metrics. One registry per service, not the global
+ * one, so several apps in one process (tests) never share counts.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type ServiceContext, uptimeSeconds } from './context.js';
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  private readonly syncs = new Histogram({
+    name: 'stateful_fsync_duration_seconds',
+    help: 'fsync and fdatasync calls of the data directory, by kind of file',
+    labelNames: ['file'],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status_code'],
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from a request to its answer, by method, route and status',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** For timedFileSystem: one fsync of a `file` kind took `seconds`. */
+  readonly observeSync = (file: string, seconds: number): void => {
+    this.syncs.observe({ file }, seconds);
+  };
+
+  /** Gauges read from the running service at each scrape. */
+  watch(context: ServiceContext): void {
+    const { store } = context;
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge(
+      'stateful_startup_count',
+      'Starts of the service on this volume (durable)',
+      () => store.stats().startup_count,
+    );
+    gauge(
+      'stateful_crash_count',
+      'Crashes on this volume, /crash and detected (durable)',
+      () => store.stats().crash_count,
+    );
+    gauge(
+      'stateful_total_sessions',
+      'Sessions ever created on this volume (durable)',
+      () => store.stats().total_sessions,
+    );
+    gauge(
+      'stateful_total_requests',
+      'Requests served on this volume (durable, lazily)',
+      () => store.stats().total_requests,
+    );
+    gauge('stateful_live_sessions', 'Sessions stored now', () => store.sessionCount());
+    gauge('stateful_event_log_events', 'Lines in events.jsonl', () => store.eventCount());
+    gauge(
+      'stateful_requests_this_instance',
+      'Requests served by this instance (gone on restart)',
+      () => context.requestsThisInstance(),
+    );
+    gauge('stateful_uptime_seconds', 'Seconds since this instance started', () =>
+      uptimeSeconds(context),
+    );
+    new Gauge({
+      name: 'stateful_instance_info',
+      help: 'This instance: its container_id (always 1)',
+      labelNames: ['container_id'],
+      registers: [this.registry],
+    }).set({ container_id: store.instanceId }, 1);
+  }
+}
+
+export function metricsRoutes(app: FastifyInstance, metrics: ServiceMetrics): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status_code: String(reply.statusCode),
+    };
+    metrics.requests.inc(labels);
+    metrics.latency.observe(labels, reply.elapsedTime / 1000);
+    done();
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

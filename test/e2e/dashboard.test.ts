@@ -1,0 +1,127 @@
+/**
+ * The dashboard end to end, in headless Chromium (Debian's, driven by
+ * playwright-core; never a downloaded browser): a session made through the
+ * form, a crash from the button, and the page coming back by itself with a
+ * new container_id, crash_count + 1 and the session still listed. The
+ * service runs supervised, as under Docker's restart policy. Screenshots go
+ * to test-artifacts/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { supervise } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
+
+async function launch(): Promise<Browser | string> {
+  if (!existsSync(CHROMIUM)) {
+    const why = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+    // CI installs it: there a missing browser is a failure, never a skip.
+    if (process.env.CI !== undefined) throw new Error(why);
+    return why;
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}
+
+describe('the dashboard in a browser', () => {
+  it('creates a session, crashes the service, reconnects by itself and shows what changed', async (t) => {
+    const browser = await launch();
+    if (typeof browser === 'string') return t.skip(browser);
+    t.after(() => browser.close());
+    const dir = await tempDir(t);
+    const { supervisor, url } = await supervise(dir);
+    t.after(() => supervisor.kill('SIGKILL'));
+
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    const foreign: string[] = [];
+    const problems: string[] = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith(url) && !request.url().startsWith('data:')) {
+        foreign.push(request.url());
+      }
+    });
+    page.on('console', (entry) => {
+      // A refused connection while the service is down is expected; a CSP violation is not.
+      if (entry.type() === 'error' && /Content Security Policy|^Refused to /.test(entry.text())) {
+        problems.push(entry.text());
+      }
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+
+    const opened = await page.goto(`${url}/`);
+    assert.equal(opened?.status(), 200);
+    assert.match(opened?.headers()['content-security-policy'] ?? '', /default-src 'none'/);
+    await page.locator('#connection[data-state="up"]').waitFor();
+
+    await page.fill('#create input[name="name"]', 'alice');
+    await page.fill('#create input[name="note"]', 'made in the browser');
+    await page.click('#create button[type="submit"]');
+    const row = page.locator('#sessions tbody tr', { hasText: 'alice' });
+    await row.waitFor();
+    assert.equal(await row.locator('.note').textContent(), 'made in the browser');
+    await page.locator('#timeline li[data-event="session_created"]').first().waitFor();
+
+    // Edit it in place: the name changes and the access is counted.
+    await row.locator('button.edit').click();
+    const editing = page.locator('#sessions tbody tr.editing');
+    await editing.locator('input[aria-label="new name"]').fill('alice2');
+    await editing.locator('button.save').click();
+    const edited = page.locator('#sessions tbody tr', { hasText: 'alice2' });
+    await edited.locator('.count', { hasText: '1' }).waitFor();
+
+    const before = {
+      container: await page.textContent('#container_id'),
+      crashes: Number(await page.textContent('#crash_count')),
+      starts: Number(await page.textContent('#startup_count')),
+    };
+    assert.match(before.container ?? '', /^[0-9a-f]{8}$/);
+
+    await page.click('#crash');
+    const report = page.locator('#change-report');
+    await report.waitFor({ state: 'visible', timeout: 30_000 });
+
+    const after = {
+      container: await page.textContent('#container_id'),
+      crashes: Number(await page.textContent('#crash_count')),
+      starts: Number(await page.textContent('#startup_count')),
+    };
+    assert.notEqual(after.container, before.container, 'a new process');
+    assert.equal(after.crashes, before.crashes + 1, 'the crash is counted on the volume');
+    assert.equal(after.starts, before.starts + 1);
+    const survivor = page.locator('#sessions tbody tr', { hasText: 'alice2' });
+    assert.equal(await survivor.count(), 1, 'the session survived');
+    assert.equal(await survivor.locator('.note').textContent(), 'made in the browser');
+    assert.equal(await survivor.locator('.count').textContent(), '1');
+    assert.equal(await report.locator('li[data-key="sessions"]').getAttribute('class'), 'kept');
+    assert.match((await page.textContent('#connection')) ?? '', /^up/);
+    // The timeline, following the stream across the restart, shows the new instance's start.
+    await page
+      .locator(`#timeline li[data-event="startup"]`, { hasText: after.container ?? '' })
+      .waitFor();
+    await page.locator('#timeline li[data-event="crash_triggered"]').waitFor();
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+
+    // Usable on a phone: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    // Evaluated in the page (the test's own compiler has no DOM types).
+    const overflow = await page.evaluate(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
+    assert.ok(
+      typeof overflow === 'number' && overflow <= 0,
+      `the page is ${overflow}px wider than a phone screen`,
+    );
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+
+    assert.deepEqual(foreign, [], 'no request leaves the service');
+    assert.deepEqual(problems, [], 'no script error, no Content-Security-Policy violation');
+  });
+});

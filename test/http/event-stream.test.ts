@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { build } from '../helpers/build-app.js';
+
+interface StreamMessage {
+  id: number;
+  event: { event: string; [key: string]: unknown };
+}
+
+/** Reads an event stream over real HTTP, message by message. */
+async function openStream(url: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const next = async (): Promise<StreamMessage | null> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const id = /^id: (\d+)$/m.exec(block);
+        const data = /^data: (.*)$/m.exec(block);
+        if (id !== null && data !== null) {
+          return { id: Number(id[1]), event: JSON.parse(data[1] as string) };
+        }
+        continue; // retry: and keep-alive comments
+      }
+      const { value, done } = await reader.read();
+      if (done) return null;
+      buffer += decoder.decode(value, { stream: true });
+    }
+  };
+  return { response, next, close: () => controller.abort() };
+}
+
+describe('GET /events/stream', () => {
+  it('sends the recent events, then each new one, and resumes after Last-Event-ID', async (t) => {
+    const { app, store } = await build(t);
+    for (let i = 0; i < 3; i++) await store.recordEvent('startup', { startup_count: i });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+
+    const stream = await openStream(`${base}/events/stream?limit=2`);
+    assert.equal(stream.response.status, 200);
+    assert.match(stream.response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const backlog = [await stream.next(), await stream.next()];
+    assert.deepEqual(
+      backlog.map((message) => [message?.id, message?.event.startup_count]),
+      [
+        [2, 1],
+        [3, 2],
+      ],
+    );
+    const created = await app.inject({
+      method: 'POST',
+      url: '/sessions',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":"live"}',
+    });
+    const live = await stream.next();
+    assert.equal(live?.id, 4);
+    assert.equal(live?.event.event, 'session_created');
+    assert.equal(live?.event.session_id, created.json().id);
+    stream.close();
+
+    const resumed = await openStream(`${base}/events/stream`, { 'last-event-id': '3' });
+    assert.equal((await resumed.next())?.id, 4, 'only what came after the last one seen');
+    resumed.close();
+  });
+
+  it('answers bad input with a JSON 400, and ends open streams when the service stops', async (t) => {
+    const { app } = await build(t);
+    const bad = await app.inject({ method: 'GET', url: '/events/stream?since=abc' });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().error, 'invalid_input');
+    const badHeader = await app.inject({
+      method: 'GET',
+      url: '/events/stream',
+      headers: { 'last-event-id': '-1' },
+    });
+    assert.equal(badHeader.statusCode, 400);
+
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const stream = await openStream(`${base}/events/stream`);
+    const closing = app.close();
+    assert.equal(await stream.next(), null, 'the stream ended');
+    await closing;
+  });
+});
