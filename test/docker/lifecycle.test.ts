@@ -73,6 +73,17 @@ describe('the container lifecycle', () => {
     assert.match(String(health.json.container_id), /^[0-9a-f]{8}$/);
   });
 
+  it('serves the dashboard and /metrics from the image', async () => {
+    const base = `http://127.0.0.1:${app.port}`;
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    assert.match(await page.text(), /dashboard\/app\.js/);
+    assert.equal((await fetch(`${base}/dashboard/app.js`)).status, 200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^stateful_startup_count \d+$/m);
+  });
+
   it('runs as the unprivileged node user on a read-only root', async () => {
     const container = await appContainer(app);
     assert.equal(await inspect(container, '{{.Config.User}}'), 'node');
