@@ -58,7 +58,7 @@ export function formatTextReport(report: DataDirectoryReport, eventLimit: number
   if (report.journalChanges > 0) {
     lines.push(
       `  (${report.journalChanges} of the latest changes are in journal/ and shown applied; ` +
-        'the service writes them to sessions/ within a second, or at its next start)',
+        'the service writes them to sessions/ within five seconds, or at its next start)',
     );
   }
   lines.push('');

@@ -11,8 +11,8 @@
  *                            its event line (the same, in events.jsonl);
  *                            serialised per session
  *
- * Session files are written behind from memory by checkpoints (about once a
- * second and at close), after which the journal segments they cover are
+ * Session files are written behind from memory by checkpoints (every five
+ * seconds and at close), after which the journal segments they cover are
  * deleted; see journal.ts. An event in the log therefore always describes a
  * committed change, and a committed change whose event a kill cut off gets it
  * at the next boot. Counters that change with every request (total_requests)

@@ -8,7 +8,7 @@
  *
  * A change is committed when its journal line is durable; its event line is
  * appended to events.jsonl next, and the answer waits for both. Session files
- * are written behind, in checkpoints (about once a second, and at a clean
+ * are written behind, in checkpoints (every five seconds, and at a clean
  * stop): the changed sessions are written durably from memory, then the
  * segments they cover are deleted. A start after a kill rolls the remaining
  * segments forward into sessions/ and appends any event that the kill cut
