@@ -47,11 +47,19 @@ function requestArbitrary(existingIds: string[]): fc.Arbitrary<RawRequest> {
     fc
       .oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0', '-1', '10001', '1e3', '50', 'abc'))
       .map((limit) => `/events?limit=${encodeURIComponent(limit)}`),
+    // Only invalid positions: a valid one would open a stream that never ends.
+    fc
+      .constantFrom('abc', '-1', '1e3', '', '%00', '9'.repeat(40))
+      .map((since) => `/events/stream?since=${since}`),
     fc.constantFrom(
       '/health',
       '/state',
       '/events',
       '/',
+      '/metrics',
+      '/dashboard/app.js',
+      '/dashboard/../package.json',
+      '/dashboard/%2e%2e/%2e%2e/package.json',
       '/../../etc/passwd',
       '/sessions/../stats.json',
       '/crash',
