@@ -6,6 +6,7 @@ import { repairDataDirectory } from '../../src/inspector/repair.js';
 import { verifyDataDirectory } from '../../src/inspector/verify.js';
 import { FileStore } from '../../src/store/file/file-store.js';
 import { DataDirectoryBusyError } from '../../src/store/file/instance-lock.js';
+import { killedCopy } from '../helpers/killed-copy.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -85,6 +86,44 @@ describe('verifying a data directory', () => {
     assert.equal(quarantined.length, 2);
     const tail = quarantined.find((name) => name.endsWith('events-tail.bin')) ?? '';
     assert.equal(await readFile(join(dir, 'quarantine', tail), 'utf8'), '{"ts": 1, "tim');
+  });
+
+  it('after a kill, accepts the pending journal, flags a torn journal append, and rolls it forward on repair', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'aaaaaaaa');
+    let copy: string;
+    try {
+      await store.flushStats(); // as the service does at start
+      const session = await store.createSession({ name: 'a' });
+      await store.updateSession(session.id, { name: 'renamed' });
+      copy = await killedCopy(t, dir);
+    } finally {
+      await store.close();
+    }
+    const pending = await verifyDataDirectory(copy);
+    assert.deepEqual(pending.findings, [], 'changes waiting in the journal are not damage');
+
+    const [segment] = await readdir(join(copy, 'journal'));
+    await writeFile(join(copy, 'journal', segment ?? ''), '{"op":"put","sess', { flag: 'a' });
+    const torn = await verifyDataDirectory(copy);
+    assert.equal(torn.findings.length, 1);
+    assert.match(torn.findings[0]?.problem ?? '', /ends with a torn append of 17 bytes/);
+
+    const done = await repairDataDirectory(copy);
+    assert.ok(
+      done.some((line) => /rolled 2 journal changes forward into 1 session files/.test(line)),
+    );
+    assert.deepEqual(await readdir(join(copy, 'journal')), []);
+    const [file] = await readdir(join(copy, 'sessions'));
+    assert.equal(
+      JSON.parse(await readFile(join(copy, 'sessions', file ?? ''), 'utf8')).name,
+      'renamed',
+    );
+    // The torn segment waits in quarantine for a person; nothing else is wrong.
+    assert.deepEqual(
+      (await verifyDataDirectory(copy)).findings.map((finding) => finding.forReview),
+      [true],
+    );
   });
 
   it('refuses to repair a directory a live instance owns', async (t) => {
