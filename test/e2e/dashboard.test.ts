@@ -124,4 +124,28 @@ describe('the dashboard in a browser', () => {
     assert.deepEqual(foreign, [], 'no request leaves the service');
     assert.deepEqual(problems, [], 'no script error, no Content-Security-Policy violation');
   });
+
+  it('asks for the admin token when /crash needs one, and crashes with it', async (t) => {
+    const browser = await launch();
+    if (typeof browser === 'string') return t.skip(browser);
+    t.after(() => browser.close());
+    const dir = await tempDir(t);
+    const token = 'a-long-secret-token-for-the-test';
+    const { supervisor, url, containerId } = await supervise(dir, { ADMIN_TOKEN: token });
+    t.after(() => supervisor.kill('SIGKILL'));
+    const page = await browser.newPage();
+    await page.goto(`${url}/`);
+    await page.locator('#connection[data-state="up"]').waitFor();
+
+    await page.click('#crash');
+    await page.locator('#token').waitFor({ state: 'visible' });
+    assert.match((await page.textContent('#form-error')) ?? '', /token/i);
+    assert.equal(await page.textContent('#container_id'), containerId, 'still the same instance');
+
+    await page.fill('#token', token);
+    await page.click('#crash');
+    await page.locator('#change-report').waitFor({ state: 'visible', timeout: 30_000 });
+    assert.notEqual(await page.textContent('#container_id'), containerId);
+    assert.equal(await page.textContent('#crash_count'), '1');
+  });
 });
