@@ -71,17 +71,38 @@ export function eventStreamRoutes(
       response.write(text);
     };
 
-    // Backlog and subscription happen in one synchronous step: no event can
-    // fall between them.
-    const recent = store.recentEvents(MAX_EVENT_LIMIT);
-    const first = store.eventCount() - recent.length + 1;
-    const from = since === undefined ? recent.length - limit : since + 1 - first;
-    let backlog = `retry: ${RETRY_MS}\n\n`;
-    recent.forEach((event, index) => {
-      if (index >= from) backlog += message(event, first + index);
+    // Subscribe first and hold what arrives while the backlog is read (the
+    // read may be async): nothing falls between them, nothing is sent twice.
+    let held: { event: ServiceEvent; position: number }[] | null = [];
+    let lastSent = since ?? 0;
+    const deliver = (event: ServiceEvent, position: number) => {
+      if (position <= lastSent) return;
+      lastSent = position;
+      send(message(event, position));
+    };
+    const unsubscribe = store.onEvent((event, position) => {
+      if (held !== null) held.push({ event, position });
+      else deliver(event, position);
     });
-    send(backlog);
-    const unsubscribe = store.onEvent((event, position) => send(message(event, position)));
+    send(`retry: ${RETRY_MS}\n\n`);
+    void (async () => {
+      try {
+        const [recent, count] = await Promise.all([
+          store.recentEvents(MAX_EVENT_LIMIT),
+          store.eventCount(),
+        ]);
+        const first = count - recent.length + 1;
+        const from = since === undefined ? recent.length - limit : since + 1 - first;
+        if (since === undefined) lastSent = first - 1 + Math.max(0, from);
+        recent.forEach((event, index) => {
+          if (index >= from) deliver(event, first + index);
+        });
+      } catch {
+        response.destroy(); // the client reconnects and tries again
+      }
+      for (const { event, position } of held ?? []) deliver(event, position);
+      held = null;
+    })();
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), options.heartbeatMs);
     response.on('close', () => {
       unsubscribe();

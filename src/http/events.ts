@@ -10,6 +10,7 @@ interface EventsRoute {
 export function eventRoutes(app: FastifyInstance, { store }: ServiceContext): void {
   app.get<EventsRoute>('/events', async (request) => {
     const limit = parseEventLimit(request.query.limit);
-    return { events: store.recentEvents(limit), count: store.eventCount() };
+    const [events, count] = await Promise.all([store.recentEvents(limit), store.eventCount()]);
+    return { events, count };
   });
 }

@@ -44,34 +44,34 @@ export class ServiceMetrics {
   /** Gauges read from the running service at each scrape. */
   watch(context: ServiceContext): void {
     const { store } = context;
-    const gauge = (name: string, help: string, read: () => number) =>
+    const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
       new Gauge({
         name,
         help,
         registers: [this.registry],
-        collect() {
-          this.set(read());
+        async collect() {
+          this.set(await read());
         },
       });
     gauge(
       'stateful_startup_count',
       'Starts of the service on this volume (durable)',
-      () => store.stats().startup_count,
+      async () => (await store.stats()).startup_count,
     );
     gauge(
       'stateful_crash_count',
       'Crashes on this volume, /crash and detected (durable)',
-      () => store.stats().crash_count,
+      async () => (await store.stats()).crash_count,
     );
     gauge(
       'stateful_total_sessions',
       'Sessions ever created on this volume (durable)',
-      () => store.stats().total_sessions,
+      async () => (await store.stats()).total_sessions,
     );
     gauge(
       'stateful_total_requests',
       'Requests served on this volume (durable, lazily)',
-      () => store.stats().total_requests,
+      async () => (await store.stats()).total_requests,
     );
     gauge('stateful_live_sessions', 'Sessions stored now', () => store.sessionCount());
     gauge('stateful_event_log_events', 'Lines in events.jsonl', () => store.eventCount());

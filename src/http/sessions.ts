@@ -48,15 +48,18 @@ export function sessionRoutes(app: FastifyInstance, { store }: ServiceContext): 
   let listing: { version: number; body: string } | null = null;
   app.get('/sessions', { schema: listSchema }, async (_request, reply) => {
     const version = store.sessionsVersion();
-    if (listing?.version !== version) {
-      const sessions = store.listSessions();
-      listing = { version, body: JSON.stringify({ sessions, count: sessions.length }) };
+    let body = listing !== null && listing.version === version ? listing.body : null;
+    if (body === null) {
+      const sessions = await store.listSessions();
+      body = JSON.stringify({ sessions, count: sessions.length });
+      // Cache only what is still current once the (possibly async) read is done.
+      if (version !== null && store.sessionsVersion() === version) listing = { version, body };
     }
-    return reply.type('application/json; charset=utf-8').send(listing.body);
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   app.get<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
-    const session = store.getSession(request.params.id);
+    const session = await store.getSession(request.params.id);
     if (session === undefined) throw sessionNotFound(request.params.id);
     return session;
   });

@@ -23,7 +23,7 @@ const stateSchema = {
 export function stateRoutes(app: FastifyInstance, context: ServiceContext): void {
   app.get('/state', { schema: stateSchema }, async () => {
     const { store } = context;
-    const stats = store.stats();
+    const [stats, liveSessions] = await Promise.all([store.stats(), store.sessionCount()]);
     return {
       container_id: store.instanceId,
       uptime_seconds: uptimeSeconds(context),
@@ -32,7 +32,7 @@ export function stateRoutes(app: FastifyInstance, context: ServiceContext): void
       crash_count: stats.crash_count,
       total_sessions: stats.total_sessions,
       total_requests: stats.total_requests,
-      live_sessions: store.sessionCount(),
+      live_sessions: liveSessions,
     };
   });
 }

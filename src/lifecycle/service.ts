@@ -57,7 +57,7 @@ export async function startService(
   );
   logRecovery(logger, recovery);
 
-  const verdict = judgeStart(store.readMarker(), store.stats());
+  const verdict = judgeStart(store.readMarker(), await store.stats());
   let marker: InstanceMarker = {
     container: instanceId,
     pid: process.pid,
@@ -99,7 +99,7 @@ export async function startService(
     requestsThisInstance: () => requestsThisInstance,
     recordCrash() {
       crashing ??= (async () => {
-        const crashCount = store.stats().crash_count + 1;
+        const crashCount = (await store.stats()).crash_count + 1;
         marker = { ...marker, state: 'crashing', crash_count: crashCount };
         await store.writeMarker(marker);
         await store.updateStats(() => ({ crash_count: crashCount }));

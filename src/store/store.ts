@@ -2,7 +2,9 @@
  * The Store: everything the service keeps, behind one interface so a backend
  * can be swapped (the file store today). Every method that returns a promise
  * resolves only once its change is on stable storage; reads are answered from
- * what is already durable, never from a write still in flight.
+ * what is already durable, never from a write still in flight. Reads are
+ * `Awaitable`: the file store answers from memory at once, a store shared by
+ * several replicas has to ask its database. Callers always await them.
  */
 import type { InstanceMarker, Stats } from '../domain/counters.js';
 import type { EventExtra, EventKind, ServiceEvent } from '../domain/event.js';
@@ -10,18 +12,24 @@ import type { Session, SessionInput } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
 
+/** A value now, or a promise of it. */
+export type Awaitable<T> = T | Promise<T>;
+
 export interface Store {
   /** The instance that owns the store for this process's lifetime. */
   readonly instanceId: string;
 
   /** Creates a session, counts it in `total_sessions` and logs `session_created`. */
   createSession(input: SessionInput): Promise<Session>;
-  getSession(id: string): Session | undefined;
+  getSession(id: string): Awaitable<Session | undefined>;
   /** Every session, in creation order. */
-  listSessions(): readonly Session[];
-  /** Changes whenever any session is created, updated or deleted (for caching listings). */
-  sessionsVersion(): number;
-  sessionCount(): number;
+  listSessions(): Awaitable<readonly Session[]>;
+  /**
+   * Changes whenever any session is created, updated or deleted, so a listing
+   * can be cached; null when this store cannot know (other replicas write too).
+   */
+  sessionsVersion(): number | null;
+  sessionCount(): Awaitable<number>;
   /** Applies a PUT; concurrent updates of one session are serialised. Throws NotFoundError. */
   updateSession(id: string, input: SessionInput): Promise<Session>;
   /** Throws NotFoundError. */
@@ -34,11 +42,11 @@ export interface Store {
    */
   onEvent(listener: EventListener): () => void;
   /** The last `limit` events, oldest first. */
-  recentEvents(limit: number): ServiceEvent[];
-  eventCount(): number;
+  recentEvents(limit: number): Awaitable<ServiceEvent[]>;
+  eventCount(): Awaitable<number>;
 
   /** The counters as of now (total_requests includes requests not yet flushed). */
-  stats(): Stats;
+  stats(): Awaitable<Stats>;
   /** Changes counters durably. */
   updateStats(change: (current: Stats) => Partial<Stats>): Promise<Stats>;
   /** Counts a served request; persisted lazily (about once a second) and on flush. */
