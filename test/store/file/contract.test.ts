@@ -1,0 +1,24 @@
+import { describe } from 'node:test';
+import { FileStore } from '../../../src/store/file/file-store.js';
+import type { Store } from '../../../src/store/store.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+import { storeContract } from '../contract.js';
+
+describe('the Store contract: file store', () => {
+  storeContract({
+    async open(t) {
+      const dir = await tempDir(t);
+      let current: Store = (await FileStore.open(dir, 'c0ffee00')).store;
+      // Closed explicitly: the temp directory's cleanup is registered first and runs first.
+      t.after(() => current.close().catch(() => undefined));
+      return {
+        store: current,
+        async reopen() {
+          await current.close();
+          current = (await FileStore.open(dir, 'c0ffee01')).store;
+          return current;
+        },
+      };
+    },
+  });
+});

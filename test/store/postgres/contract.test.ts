@@ -1,0 +1,30 @@
+import { after, before, describe } from 'node:test';
+import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
+import type { Store } from '../../../src/store/store.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../helpers/postgres.js';
+import { storeContract } from '../contract.js';
+
+describe('the Store contract: PostgreSQL store', { skip: postgresSkipReason() }, () => {
+  let server: Postgres;
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(() => server.stop());
+
+  storeContract({
+    async open(t) {
+      // A fresh database a test, on the one throwaway server.
+      const url = await server.createDatabase();
+      let current: Store = await PostgresStore.open(url, 'c0ffee00');
+      t.after(() => current.close().catch(() => undefined));
+      return {
+        store: current,
+        async reopen() {
+          await current.close();
+          current = await PostgresStore.open(url, 'c0ffee01');
+          return current;
+        },
+      };
+    },
+  });
+});

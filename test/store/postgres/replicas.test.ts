@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { MIGRATIONS, migrate } from '../../../src/store/postgres/migrations.js';
+import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../helpers/postgres.js';
+
+describe('several PostgreSQL-store replicas on one database', {
+  skip: postgresSkipReason(),
+}, () => {
+  let server: Postgres;
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(() => server.stop());
+
+  it('migrate the schema once when they start at the same moment', async () => {
+    const url = await server.createDatabase();
+    const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url }));
+    try {
+      const applied = await Promise.all(pools.map((pool) => migrate(pool)));
+      assert.deepEqual(
+        applied.flat().sort(),
+        MIGRATIONS.map((migration) => migration.version),
+        'each migration applied by exactly one of them',
+      );
+      const { rows } = await (pools[0] as pg.Pool).query('SELECT version FROM schema_migrations');
+      assert.equal(rows.length, MIGRATIONS.length);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+
+  it('never lose a counter increment, an access or an event position when writing at once', async () => {
+    const url = await server.createDatabase();
+    const replicas = await Promise.all(
+      ['aaaaaaaa', 'bbbbbbbb', 'cccccccc'].map((id) => PostgresStore.open(url, id)),
+    );
+    try {
+      const [a, b] = replicas as [PostgresStore, PostgresStore, PostgresStore];
+      const shared = await a.createSession({ name: 'shared' });
+      await Promise.all(
+        replicas.flatMap((replica, r) => [
+          ...Array.from({ length: 20 }, (_, i) => replica.createSession({ name: `r${r}-${i}` })),
+          ...Array.from({ length: 15 }, () => replica.updateSession(shared.id, {})),
+        ]),
+      );
+      for (const replica of replicas) for (let i = 0; i < 7; i++) replica.countRequest();
+      await Promise.all(replicas.map((replica) => replica.flushStats()));
+
+      const stats = await b.stats();
+      assert.equal(stats.total_sessions, 61);
+      assert.equal(stats.total_requests, 21);
+      assert.equal(await b.sessionCount(), 61);
+      assert.equal((await b.getSession(shared.id))?.access_count, 45);
+      // One total order: positions 1..N with no gap, each event once.
+      const events = await b.recentEvents(1000);
+      assert.equal(events.length, 61 + 45);
+      assert.equal(await b.eventCount(), events.length);
+      assert.deepEqual(
+        new Set(events.map((event) => event.container)),
+        new Set(['aaaaaaaa', 'bbbbbbbb', 'cccccccc']),
+      );
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
+});
