@@ -22,6 +22,8 @@ export interface ServiceConfig {
   host: string;
   /** DATA_DIR: the data directory (sessions, events, counters). */
   dataDir: string;
+  /** STORE and DATABASE_URL: where the data lives. */
+  store: StoreConfig;
   /** LOG_LEVEL: pino's level. */
   logLevel: LogLevel;
   /** SHUTDOWN_TIMEOUT_MS: how long a clean stop waits for requests in flight. */
@@ -32,6 +34,15 @@ export interface ServiceConfig {
   adminToken: string | null;
   limits: HttpLimits;
 }
+
+/**
+ * STORE=file (the default: DATA_DIR, one instance) or STORE=postgres (needs
+ * DATABASE_URL; several replicas may share it; REPLICA_LEASE_MS is how long a
+ * silent replica counts as alive).
+ */
+export type StoreConfig =
+  | { kind: 'file' }
+  | { kind: 'postgres'; databaseUrl: string; leaseMs: number };
 
 /** Limits that keep slow, idle or greedy clients from hurting the others. */
 export interface HttpLimits {
@@ -83,6 +94,7 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
     port: integer(env, 'PORT', 8091, 0, 65535),
     host: text(env, 'HOST', '127.0.0.1'),
     dataDir: resolve(text(env, 'DATA_DIR', './data')),
+    store: storeConfig(env),
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     crashEndpoint: onOff(env, 'CRASH_ENDPOINT', true),
@@ -94,6 +106,25 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
       maxConnections: integer(env, 'MAX_CONNECTIONS', 1_000, 1, 1_000_000),
     }),
   });
+}
+
+function storeConfig(env: Env): StoreConfig {
+  const kind = text(env, 'STORE', 'file');
+  if (kind === 'file') return { kind };
+  if (kind !== 'postgres') {
+    throw new ConfigError(`STORE must be file or postgres; got "${kind}".`);
+  }
+  const databaseUrl = text(env, 'DATABASE_URL', '');
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(
+      'STORE=postgres needs DATABASE_URL, a postgres://user@host:port/database URL.',
+    );
+  }
+  return {
+    kind,
+    databaseUrl,
+    leaseMs: integer(env, 'REPLICA_LEASE_MS', 5_000, 500, 600_000),
+  };
 }
 
 export function loadClientConfig(env: Env = process.env): Readonly<ClientConfig> {

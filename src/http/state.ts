@@ -15,6 +15,7 @@ const stateSchema = {
         total_sessions: { type: 'integer' },
         total_requests: { type: 'integer' },
         live_sessions: { type: 'integer' },
+        live_replicas: { type: 'integer' },
       },
     },
   },
@@ -23,7 +24,11 @@ const stateSchema = {
 export function stateRoutes(app: FastifyInstance, context: ServiceContext): void {
   app.get('/state', { schema: stateSchema }, async () => {
     const { store } = context;
-    const [stats, liveSessions] = await Promise.all([store.stats(), store.sessionCount()]);
+    const [stats, liveSessions, liveReplicas] = await Promise.all([
+      store.stats(),
+      store.sessionCount(),
+      store.liveInstances(),
+    ]);
     return {
       container_id: store.instanceId,
       uptime_seconds: uptimeSeconds(context),
@@ -33,6 +38,8 @@ export function stateRoutes(app: FastifyInstance, context: ServiceContext): void
       total_sessions: stats.total_sessions,
       total_requests: stats.total_requests,
       live_sessions: liveSessions,
+      // Ours: how many replicas serve this data now (container_id says which one answered).
+      live_replicas: liveReplicas,
     };
   });
 }

@@ -7,15 +7,14 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ServiceConfig } from '../config.js';
-import { type InstanceMarker, judgeStart } from '../domain/counters.js';
 import { newInstanceId } from '../domain/instance.js';
-import { utcTimestamp } from '../domain/time.js';
 import { buildApp } from '../http/app.js';
 import type { ServiceContext } from '../http/context.js';
 import { ServiceMetrics } from '../http/metrics.js';
 import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js';
 import { nodeFileSystem } from '../store/file/file-system.js';
 import { timedFileSystem } from '../store/file/timed-file-system.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { Store } from '../store/store.js';
 
 export interface RunningService {
@@ -42,6 +41,31 @@ function logRecovery(logger: FastifyBaseLogger, recovery: BootRecoveryReport): v
   if (recovery.statsRecovered !== null) logger.warn(recovery.statsRecovered);
 }
 
+async function openStore(
+  config: ServiceConfig,
+  instanceId: string,
+  metrics: ServiceMetrics,
+  logger: FastifyBaseLogger,
+  hooks: ServiceHooks,
+): Promise<Store> {
+  if (config.store.kind === 'postgres') {
+    return PostgresStore.open(config.store.databaseUrl, instanceId, {
+      leaseMs: config.store.leaseMs,
+      onLeaseLost() {
+        logger.fatal('another replica found this lease expired and counted a crash: exiting');
+        hooks.exitAfterCrash();
+      },
+    });
+  }
+  const { store, recovery } = await FileStore.open(
+    config.dataDir,
+    instanceId,
+    timedFileSystem(nodeFileSystem, metrics.observeSync),
+  );
+  logRecovery(logger, recovery);
+  return store;
+}
+
 export async function startService(
   config: ServiceConfig,
   logger: FastifyBaseLogger,
@@ -50,42 +74,12 @@ export async function startService(
   const startedAt = performance.now();
   const instanceId = newInstanceId();
   const metrics = new ServiceMetrics();
-  const { store, recovery } = await FileStore.open(
-    config.dataDir,
-    instanceId,
-    timedFileSystem(nodeFileSystem, metrics.observeSync),
-  );
-  logRecovery(logger, recovery);
+  const store = await openStore(config, instanceId, metrics, logger, hooks);
 
-  const verdict = judgeStart(store.readMarker(), await store.stats());
-  let marker: InstanceMarker = {
-    container: instanceId,
-    pid: process.pid,
-    started_at: utcTimestamp(),
-    state: 'running',
-    startup_count: verdict.startupCount,
-    crash_count: verdict.crashCount,
-  };
-  // The marker announces the counts before stats.json has them: a death in
-  // between is made good by the next start (see judgeStart).
-  await store.writeMarker(marker);
-  await store.updateStats(() => ({
-    startup_count: verdict.startupCount,
-    crash_count: verdict.crashCount,
-  }));
-  if (verdict.detected !== null) {
-    await store.recordEvent('crash_detected', {
-      dead_container: verdict.detected.container,
-      dead_pid: verdict.detected.pid,
-      dead_started_at: verdict.detected.started_at,
-      crash_count: verdict.crashCount,
-    });
-    logger.warn({ dead: verdict.detected }, 'the previous instance died without a clean stop');
+  const verdict = await store.startInstance();
+  for (const dead of verdict.detected) {
+    logger.warn({ dead }, 'an earlier instance died without a clean stop');
   }
-  await store.recordEvent('startup', {
-    startup_count: verdict.startupCount,
-    crash_count: verdict.crashCount,
-  });
 
   let requestsThisInstance = 0;
   let crashing: Promise<number> | null = null;
@@ -98,15 +92,10 @@ export async function startService(
     },
     requestsThisInstance: () => requestsThisInstance,
     recordCrash() {
-      crashing ??= (async () => {
-        const crashCount = (await store.stats()).crash_count + 1;
-        marker = { ...marker, state: 'crashing', crash_count: crashCount };
-        await store.writeMarker(marker);
-        await store.updateStats(() => ({ crash_count: crashCount }));
-        await store.recordEvent('crash_triggered', { crash_count: crashCount });
+      crashing ??= store.recordCrash().then((crashCount) => {
         logger.fatal({ crash_count: crashCount }, 'crash requested: exiting hard');
         return crashCount;
-      })();
+      });
       return crashing;
     },
     exitAfterCrash: hooks.exitAfterCrash,
@@ -130,11 +119,10 @@ export async function startService(
         ),
       ]);
       if (timedOut) logger.warn('requests still in flight after the shutdown timeout');
-      await store.recordEvent('shutdown', {
+      await store.stopInstance({
         reason,
         uptime_seconds: Math.round((performance.now() - startedAt) / 100) / 10,
       });
-      await store.writeMarker({ ...marker, state: 'stopped' });
       await store.close();
       logger.info({ reason }, 'stopped cleanly');
     })();
@@ -155,7 +143,7 @@ export async function startService(
       url: address,
       port: typeof port === 'object' && port !== null ? port.port : config.port,
       container_id: instanceId,
-      data_dir: config.dataDir,
+      ...(config.store.kind === 'file' ? { data_dir: config.dataDir } : { store: 'postgres' }),
       startup_count: verdict.startupCount,
       crash_count: verdict.crashCount,
     },

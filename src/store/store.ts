@@ -6,11 +6,19 @@
  * `Awaitable`: the file store answers from memory at once, a store shared by
  * several replicas has to ask its database. Callers always await them.
  */
-import type { InstanceMarker, Stats } from '../domain/counters.js';
+import type { Stats } from '../domain/counters.js';
 import type { EventExtra, EventKind, ServiceEvent } from '../domain/event.js';
 import type { Session, SessionInput } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
+
+/** What counting a start found. */
+export interface InstanceStart {
+  startupCount: number;
+  crashCount: number;
+  /** Instances that died unseen and were counted now. */
+  detected: { container: string; pid: number; started_at: string }[];
+}
 
 /** A value now, or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -53,8 +61,17 @@ export interface Store {
   countRequest(): void;
   flushStats(): Promise<void>;
 
-  readMarker(): InstanceMarker | null;
-  writeMarker(marker: InstanceMarker): Promise<void>;
+  /**
+   * Counts this instance's start, and every death of an earlier instance that
+   * nobody saw (each once, logged as `crash_detected`), then logs `startup`.
+   */
+  startInstance(): Promise<InstanceStart>;
+  /** `/crash`: counts the crash durably and logs `crash_triggered`; resolves with crash_count. */
+  recordCrash(): Promise<number>;
+  /** A clean stop: logs `shutdown` with `extra` and marks the instance stopped. Then close(). */
+  stopInstance(extra: EventExtra): Promise<void>;
+  /** Instances serving this data now (1 for the file store: it has one owner). */
+  liveInstances(): Awaitable<number>;
 
   /** Flushes what is pending and releases the data directory. */
   close(): Promise<void>;

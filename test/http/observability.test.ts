@@ -27,6 +27,7 @@ describe('health, state, events and crash', () => {
       'total_sessions',
       'total_requests',
       'live_sessions',
+      'live_replicas',
     ]);
     assert.equal(body.requests_this_instance, 3);
     assert.equal(body.total_requests, 3);

@@ -21,7 +21,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { EMPTY_STATS, type InstanceMarker, type Stats } from '../../domain/counters.js';
+import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
 import {
   type EventExtra,
   type EventKind,
@@ -36,7 +36,8 @@ import {
   type SessionInput,
   sessionNotFound,
 } from '../../domain/session.js';
-import type { EventListener, Store } from '../store.js';
+import { utcTimestamp } from '../../domain/time.js';
+import type { EventListener, InstanceStart, Store } from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
@@ -463,6 +464,68 @@ export class FileStore implements Store {
   async writeMarker(marker: InstanceMarker): Promise<void> {
     await this.files.write(this.layout.markerFile, formatMarker(marker));
     this.marker = marker;
+  }
+
+  // Instance accounting, by the marker (see domain/counters.ts)
+
+  async startInstance(): Promise<InstanceStart> {
+    const verdict = judgeStart(this.marker, this.stats());
+    // The marker announces the counts before stats.json has them: a death in
+    // between is made good by the next start (see judgeStart).
+    await this.writeMarker({
+      container: this.instanceId,
+      pid: process.pid,
+      started_at: utcTimestamp(),
+      state: 'running',
+      startup_count: verdict.startupCount,
+      crash_count: verdict.crashCount,
+    });
+    await this.updateStats(() => ({
+      startup_count: verdict.startupCount,
+      crash_count: verdict.crashCount,
+    }));
+    if (verdict.detected !== null) {
+      await this.recordEvent('crash_detected', {
+        dead_container: verdict.detected.container,
+        dead_pid: verdict.detected.pid,
+        dead_started_at: verdict.detected.started_at,
+        crash_count: verdict.crashCount,
+      });
+    }
+    await this.recordEvent('startup', {
+      startup_count: verdict.startupCount,
+      crash_count: verdict.crashCount,
+    });
+    return {
+      startupCount: verdict.startupCount,
+      crashCount: verdict.crashCount,
+      detected: verdict.detected === null ? [] : [verdict.detected],
+    };
+  }
+
+  async recordCrash(): Promise<number> {
+    const crashCount = this.counters.crash_count + 1;
+    const marker = this.requireOwnMarker();
+    await this.writeMarker({ ...marker, state: 'crashing', crash_count: crashCount });
+    await this.updateStats(() => ({ crash_count: crashCount }));
+    await this.recordEvent('crash_triggered', { crash_count: crashCount });
+    return crashCount;
+  }
+
+  async stopInstance(extra: EventExtra): Promise<void> {
+    await this.recordEvent('shutdown', extra);
+    await this.writeMarker({ ...this.requireOwnMarker(), state: 'stopped' });
+  }
+
+  liveInstances(): number {
+    return 1;
+  }
+
+  private requireOwnMarker(): InstanceMarker {
+    if (this.marker?.container !== this.instanceId) {
+      throw new Error('startInstance() has not run: this instance has no marker yet.');
+    }
+    return this.marker;
   }
 
   async close(): Promise<void> {

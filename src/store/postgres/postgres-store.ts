@@ -14,11 +14,17 @@
  *                            once a second, as the file store does
  *
  * Reads go to the database, so every replica sees every replica's writes.
- * Not yet here (issue 7): crash accounting by replica leases, events of
- * other replicas on onEvent (LISTEN/NOTIFY).
+ *
+ *   replicas                 each has a row and a lease it renews five times
+ *                            a lease (5 s); a replica that finds another's
+ *                            lease run out counts it as one crash
+ *                            (crash_detected), exactly once however many
+ *                            look; `/crash` counts itself
+ *
+ * Not yet here (issue 7): events of other replicas on onEvent (LISTEN/NOTIFY).
  */
 import pg from 'pg';
-import type { InstanceMarker, Stats } from '../../domain/counters.js';
+import type { Stats } from '../../domain/counters.js';
 import { StorageUnavailableError } from '../../domain/errors.js';
 import {
   type EventExtra,
@@ -35,10 +41,19 @@ import {
   type SessionInput,
   sessionNotFound,
 } from '../../domain/session.js';
-import type { EventListener, Store } from '../store.js';
+import { utcTimestamp } from '../../domain/time.js';
+import type { EventListener, InstanceStart, Store } from '../store.js';
 import { migrate } from './migrations.js';
 
 const REQUEST_FLUSH_INTERVAL_MS = 1000;
+/** A replica whose heartbeat is older than this is dead; it beats five times a lease. */
+const DEFAULT_LEASE_MS = 5000;
+
+export interface PostgresStoreOptions {
+  leaseMs: number;
+  /** Another replica counted this one as crashed (its lease had run out): it must not serve on. */
+  onLeaseLost: () => void;
+}
 
 interface SessionRow {
   id: string;
@@ -90,11 +105,14 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<EventListener>();
   private unflushedRequests = 0;
   private readonly requestTimer: NodeJS.Timeout;
-  private marker: InstanceMarker | null = null;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Set once this replica stops or crashes on purpose: its lease may lapse. */
+  private stopping = false;
 
   private constructor(
     readonly instanceId: string,
     private readonly pool: pg.Pool,
+    private readonly options: PostgresStoreOptions,
   ) {
     this.requestTimer = setInterval(() => {
       this.flushStats().catch(() => undefined); // retried on the next tick
@@ -103,7 +121,11 @@ export class PostgresStore implements Store {
   }
 
   /** Connects, brings the schema up to date, and returns the store. */
-  static async open(databaseUrl: string, instanceId: string): Promise<PostgresStore> {
+  static async open(
+    databaseUrl: string,
+    instanceId: string,
+    options: Partial<PostgresStoreOptions> = {},
+  ): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     pool.on('error', () => undefined); // an idle client's error; the next query reports it
     try {
@@ -112,7 +134,10 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw error;
     }
-    return new PostgresStore(instanceId, pool);
+    return new PostgresStore(instanceId, pool, {
+      leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+      onLeaseLost: options.onLeaseLost ?? (() => undefined),
+    });
   }
 
   /** Runs `work` in a transaction; rolls back on any error. */
@@ -335,33 +360,146 @@ export class PostgresStore implements Store {
     }
   }
 
-  // This replica's row
+  // Replicas: starts, crashes and leases
 
-  readMarker(): InstanceMarker | null {
-    return this.marker;
+  /**
+   * Counts this replica's start after counting the replicas whose lease ran
+   * out, then heartbeats its own lease and keeps looking for dead ones.
+   */
+  async startInstance(): Promise<InstanceStart> {
+    const detected = await this.reapDeadReplicas();
+    const started = await this.transaction('counting a start', async (client) => {
+      const { rows } = await client.query<CounterRow>(
+        'UPDATE counters SET startup_count = startup_count + 1 RETURNING *',
+      );
+      const stats = toStats(rows[0] as CounterRow);
+      await client.query(
+        `INSERT INTO replicas (container_id, pid, started_at, state, startup_count, crash_count)
+         VALUES ($1, $2, $3, 'running', $4, $5)`,
+        [this.instanceId, process.pid, utcTimestamp(), stats.startup_count, stats.crash_count],
+      );
+      const event = makeEvent('startup', this.instanceId, {
+        startup_count: stats.startup_count,
+        crash_count: stats.crash_count,
+      });
+      return { stats, event, position: await this.appendEvent(client, event) };
+    });
+    this.announce(started.event, started.position);
+    this.heartbeat ??= setInterval(() => void this.beat(), this.options.leaseMs / 5);
+    this.heartbeat.unref();
+    return {
+      startupCount: started.stats.startup_count,
+      crashCount: started.stats.crash_count,
+      detected,
+    };
   }
 
-  async writeMarker(marker: InstanceMarker): Promise<void> {
-    await this.query(
-      'recording this replica',
-      `INSERT INTO replicas (container_id, pid, started_at, state, startup_count, crash_count)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (container_id) DO UPDATE SET state = $4, startup_count = $5,
-         crash_count = $6, heartbeat_at = now()`,
-      [
-        marker.container,
-        marker.pid,
-        marker.started_at,
-        marker.state,
-        marker.startup_count,
-        marker.crash_count,
-      ],
+  /** Renews this replica's lease, then looks for replicas whose lease ran out. */
+  private async beat(): Promise<void> {
+    try {
+      const { rowCount } = await this.pool.query(
+        `UPDATE replicas SET heartbeat_at = now() WHERE container_id = $1 AND state = 'running'`,
+        [this.instanceId],
+      );
+      if (rowCount === 0 && !this.stopping) {
+        // Another replica found this lease expired and counted this replica as
+        // crashed: serving on would make that count a lie.
+        clearInterval(this.heartbeat);
+        this.options.onLeaseLost();
+        return;
+      }
+      await this.reapDeadReplicas();
+    } catch {
+      // The database is away; the next beat tries again.
+    }
+  }
+
+  /**
+   * Counts each replica whose lease ran out while it said `running` as one
+   * crash, logged as crash_detected. The UPDATE takes each row's lock and
+   * re-checks its state, so when several replicas look at once, each death is
+   * counted by exactly one of them.
+   */
+  private async reapDeadReplicas(): Promise<InstanceStart['detected']> {
+    const found = await this.transaction('looking for dead replicas', async (client) => {
+      const { rows } = await client.query<{
+        container_id: string;
+        pid: number;
+        started_at: string;
+      }>(
+        `UPDATE replicas SET state = 'dead'
+         WHERE state = 'running' AND container_id <> $1
+           AND heartbeat_at < now() - make_interval(secs => $2)
+         RETURNING container_id, pid, started_at`,
+        [this.instanceId, this.options.leaseMs / 1000],
+      );
+      const events: { event: ServiceEvent; position: number }[] = [];
+      for (const dead of rows) {
+        const { rows: counted } = await client.query<{ crash_count: string }>(
+          'UPDATE counters SET crash_count = crash_count + 1 RETURNING crash_count',
+        );
+        const event = makeEvent('crash_detected', this.instanceId, {
+          dead_container: dead.container_id,
+          dead_pid: dead.pid,
+          dead_started_at: dead.started_at,
+          crash_count: Number(counted[0]?.crash_count),
+        });
+        events.push({ event, position: await this.appendEvent(client, event) });
+      }
+      return { rows, events };
+    });
+    for (const { event, position } of found.events) this.announce(event, position);
+    return found.rows.map((row) => ({
+      container: row.container_id,
+      pid: row.pid,
+      started_at: row.started_at,
+    }));
+  }
+
+  async recordCrash(): Promise<number> {
+    const crashed = await this.transaction('counting a crash', async (client) => {
+      // Counted here, so no other replica counts this death again.
+      await client.query(`UPDATE replicas SET state = 'crashed' WHERE container_id = $1`, [
+        this.instanceId,
+      ]);
+      const { rows } = await client.query<{ crash_count: string }>(
+        'UPDATE counters SET crash_count = crash_count + 1 RETURNING crash_count',
+      );
+      const crashCount = Number(rows[0]?.crash_count);
+      const event = makeEvent('crash_triggered', this.instanceId, { crash_count: crashCount });
+      return { crashCount, event, position: await this.appendEvent(client, event) };
+    });
+    this.stopping = true;
+    this.announce(crashed.event, crashed.position);
+    return crashed.crashCount;
+  }
+
+  async stopInstance(extra: EventExtra): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.heartbeat);
+    const event = makeEvent('shutdown', this.instanceId, extra);
+    const position = await this.transaction('stopping', async (client) => {
+      await client.query(`UPDATE replicas SET state = 'stopped' WHERE container_id = $1`, [
+        this.instanceId,
+      ]);
+      return this.appendEvent(client, event);
+    });
+    this.announce(event, position);
+  }
+
+  async liveInstances(): Promise<number> {
+    const { rows } = await this.query<{ count: string }>(
+      'counting replicas',
+      `SELECT count(*) AS count FROM replicas
+       WHERE state = 'running' AND heartbeat_at >= now() - make_interval(secs => $1)`,
+      [this.options.leaseMs / 1000],
     );
-    this.marker = marker;
+    return Number(rows[0]?.count ?? 0);
   }
 
   async close(): Promise<void> {
     clearInterval(this.requestTimer);
+    clearInterval(this.heartbeat);
     try {
       await this.flushStats();
     } finally {
