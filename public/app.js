@@ -240,8 +240,12 @@ async function pollState() {
     down = false;
     setConnection('up', `up · instance ${state.container_id}`);
     showState(state);
-    if (wasDown || (beforeCrash !== null && state.container_id !== beforeCrash.state.container_id)) {
+    // Back after a crash only once another instance answers: the crashed one
+    // may still answer a poll or two before it exits.
+    if (beforeCrash !== null && state.container_id !== beforeCrash.state.container_id) {
       await cameBack(state);
+    } else if (wasDown) {
+      await loadSessions();
     }
     lastState = state;
   } catch {
@@ -255,7 +259,6 @@ async function pollState() {
 
 async function cameBack(state) {
   await loadSessions();
-  if (beforeCrash === null) return;
   const before = beforeCrash;
   beforeCrash = null;
   const ids = new Set(sessions.map((session) => session.id));
@@ -321,8 +324,7 @@ $('crash').addEventListener('click', async () => {
     beforeCrash = null;
     return showError(answer);
   }
-  down = true;
-  setConnection('down', 'down · waiting for the supervisor to start a new instance…');
+  setConnection('down', 'crashing · waiting for the supervisor to start a new instance…');
 });
 
 followEvents();

@@ -26,8 +26,9 @@ The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
   session delete ID
   state | health | events [--limit N] | crash [--wait]
 
-Configuration comes from the environment: PORT, HOST, DATA_DIR, LOG_LEVEL,
-CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the README's configuration table).
+Configuration comes from the environment: PORT, HOST, DATA_DIR, STORE and
+DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the
+README's configuration table).
 `;
 
 async function main(argv: string[]): Promise<number | undefined> {

@@ -50,7 +50,12 @@ export async function serveCommand(): Promise<number | undefined> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Under the supervisor: if it goes away, stop rather than run unsupervised.
-  if (isSupervised()) process.on('disconnect', () => stop('supervisor_gone'));
+  // Under the supervisor: if it goes away, stop rather than run unsupervised,
+  // including when it went away while this process was still starting (the
+  // 'disconnect' event has passed by then).
+  if (isSupervised()) {
+    if (process.connected) process.on('disconnect', () => stop('supervisor_gone'));
+    else stop('supervisor_gone');
+  }
   return undefined;
 }

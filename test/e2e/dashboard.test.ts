@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { supervise } from '../helpers/service-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
@@ -29,14 +29,28 @@ async function launch(): Promise<Browser | string> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }
 
+/**
+ * A supervised service on a fresh directory. One cleanup, in this order: stop
+ * the supervisor (and its service) cleanly, then remove the directory, so no
+ * restarted service ever finds its directory gone.
+ */
+async function supervisedService(t: TestContext, env: Record<string, string> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'stateful-e2e-'));
+  const running = await supervise(dir, env);
+  t.after(async () => {
+    running.supervisor.kill('SIGTERM');
+    await running.supervisor.exited;
+    await rm(dir, { recursive: true, force: true });
+  });
+  return running;
+}
+
 describe('the dashboard in a browser', () => {
   it('creates a session, crashes the service, reconnects by itself and shows what changed', async (t) => {
     const browser = await launch();
     if (typeof browser === 'string') return t.skip(browser);
     t.after(() => browser.close());
-    const dir = await tempDir(t);
-    const { supervisor, url } = await supervise(dir);
-    t.after(() => supervisor.kill('SIGKILL'));
+    const { url } = await supervisedService(t);
 
     const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
     const foreign: string[] = [];
@@ -129,10 +143,8 @@ describe('the dashboard in a browser', () => {
     const browser = await launch();
     if (typeof browser === 'string') return t.skip(browser);
     t.after(() => browser.close());
-    const dir = await tempDir(t);
     const token = 'a-long-secret-token-for-the-test';
-    const { supervisor, url, containerId } = await supervise(dir, { ADMIN_TOKEN: token });
-    t.after(() => supervisor.kill('SIGKILL'));
+    const { url, containerId } = await supervisedService(t, { ADMIN_TOKEN: token });
     const page = await browser.newPage();
     await page.goto(`${url}/`);
     await page.locator('#connection[data-state="up"]').waitFor();

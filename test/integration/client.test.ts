@@ -54,5 +54,11 @@ describe('the stateful CLI client', () => {
     const run = await runToEnd(['serve'], { PORT: 'eighty' });
     assert.equal(run.code, 78);
     assert.match(run.stderr, /PORT must be an integer from 0 to 65535; got "eighty"/);
+    const noDatabase = await runToEnd(['serve'], { STORE: 'postgres' });
+    assert.equal(noDatabase.code, 78);
+    assert.match(noDatabase.stderr, /STORE=postgres needs DATABASE_URL/);
+    const unknown = await runToEnd(['serve'], { STORE: 'redis' });
+    assert.equal(unknown.code, 78);
+    assert.match(unknown.stderr, /STORE must be file or postgres; got "redis"/);
   });
 });
