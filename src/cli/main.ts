@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { clientCommand, UsageError } from './client.js';
 import { inspectCommand } from './inspect.js';
+import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { superviseCommand } from './supervise.js';
 
@@ -17,6 +18,10 @@ The service
   inspect --verify [--repair] [--data-dir DIR] [--json]
                                 check it like fsck (exit 1 on problems); --repair
                                 fixes what is safe to fix (the service stopped)
+  migrate --from-dir DIR --to DATABASE_URL
+                                copy a data directory into PostgreSQL (safe to re-run)
+  migrate --from DATABASE_URL --to-dir DIR
+                                write a PostgreSQL database out as a data directory
 
 The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
   session create [--name N] [--note TEXT] [--data JSON]
@@ -40,6 +45,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       return superviseCommand();
     case 'inspect':
       return inspectCommand(rest);
+    case 'migrate':
+      return migrateCommand(rest);
     case undefined:
     case 'help':
     case '--help':

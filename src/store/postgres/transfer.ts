@@ -1,0 +1,275 @@
+/**
+ * `stateful migrate`: moves the data between a data directory and a
+ * PostgreSQL database, both ways, so users are never locked in.
+ *
+ * Into the database: the directory's lock is taken (no live service may be
+ * writing), the sessions are read as the service would serve them (files with
+ * the journal applied) and the event log line by line, and everything is
+ * written in one transaction. The database must be empty or hold an earlier
+ * migration of the same directory (its events a prefix of the log): then only
+ * what is new is added, so re-running is safe. Out to a directory: a
+ * consistent snapshot (one REPEATABLE READ transaction) is written as the
+ * original's files, into a directory that must be new or empty. Both check
+ * the counts at the end.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { EMPTY_STATS, type Stats } from '../../domain/counters.js';
+import { isServiceEvent } from '../../domain/event.js';
+import { DurableFiles } from '../file/durable-file.js';
+import { scanEventLog } from '../file/event-log-reader.js';
+import { acquireInstanceLock } from '../file/instance-lock.js';
+import { applyJournalOffline } from '../file/journal.js';
+import { dataLayout, sessionFileName } from '../file/layout.js';
+import { formatSessionFile, readSessionFiles } from '../file/session-files.js';
+import { formatStats, readStats } from '../file/stats-file.js';
+import { migrate } from './migrations.js';
+
+export class TransferError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransferError';
+  }
+}
+
+export interface TransferReport {
+  sessions: number;
+  events: number;
+  /** Events this run added (fewer than `events` when re-running). */
+  eventsAdded: number;
+  stats: Stats;
+}
+
+const BATCH = 5000;
+
+async function readEventLines(path: string, end: number): Promise<string[]> {
+  if (end === 0) return [];
+  const lines: string[] = [];
+  const input = createReadStream(path, { start: 0, end: end - 1, encoding: 'utf8' });
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      value = undefined;
+    }
+    if (!isServiceEvent(value)) {
+      throw new TransferError(
+        `events.jsonl line ${lines.length + 1} is not an event; run \`stateful inspect --verify\` first.`,
+      );
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+/** Copies a data directory into a database (see above). */
+export async function importDataDirectory(
+  dataDir: string,
+  databaseUrl: string,
+): Promise<TransferReport> {
+  const layout = dataLayout(dataDir);
+  const lock = acquireInstanceLock(layout.lockFile);
+  try {
+    const files = await readSessionFiles(layout.sessionsDir);
+    if (files.unreadable.length > 0) {
+      throw new TransferError(
+        `${files.unreadable.length} session files are unreadable; run \`stateful inspect --repair\` first.`,
+      );
+    }
+    const { sessions } = applyJournalOffline(files.sessions, layout.journalDir);
+    const scan = await scanEventLog(layout.eventsFile, 0);
+    if (scan.validEnd < scan.size) {
+      throw new TransferError(
+        'events.jsonl ends with a torn line; run `stateful inspect --repair` first.',
+      );
+    }
+    const lines = await readEventLines(layout.eventsFile, scan.validEnd);
+    const statsRead = await readStats(layout.statsFile);
+    if (statsRead.kind === 'corrupt') {
+      throw new TransferError('stats.json is unreadable; run `stateful inspect --repair` first.');
+    }
+    const base = statsRead.kind === 'ok' ? statsRead.stats : EMPTY_STATS;
+    // As a start would: total_sessions reaches stats.json lazily, the log has every create.
+    const stats: Stats = {
+      ...base,
+      total_sessions: Math.max(base.total_sessions, scan.createdEvents, sessions.length),
+    };
+
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    try {
+      await migrate(pool);
+      const client = await pool.connect();
+      let eventsAdded = 0;
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ event_count: string }>(
+          'SELECT event_count FROM counters FOR UPDATE',
+        );
+        const existing = Number(rows[0]?.event_count ?? 0);
+        if (existing > lines.length) {
+          throw new TransferError(
+            `the database has ${existing} events and the directory ${lines.length}: it holds other data, or moved on since an earlier migration.`,
+          );
+        }
+        for (let from = 0; from < existing; from += BATCH) {
+          const { rows: present } = await client.query<{ position: string; line: string }>(
+            'SELECT position, line FROM events WHERE position > $1 AND position <= $2 ORDER BY position',
+            [from, Math.min(existing, from + BATCH)],
+          );
+          for (const row of present) {
+            if (row.line !== lines[Number(row.position) - 1]) {
+              throw new TransferError(
+                `event ${row.position} in the database differs from the directory's: the database holds other data.`,
+              );
+            }
+          }
+        }
+        for (let from = existing; from < lines.length; from += BATCH) {
+          const batch = lines.slice(from, from + BATCH);
+          await client.query(
+            `INSERT INTO events (position, line)
+             SELECT * FROM unnest($1::bigint[], $2::text[])`,
+            [batch.map((_, i) => from + i + 1), batch],
+          );
+          eventsAdded += batch.length;
+        }
+        // The directory is the truth: its sessions, in its creation order.
+        await client.query('DELETE FROM sessions WHERE NOT (id = ANY($1::uuid[]))', [
+          sessions.map((stored) => stored.session.id),
+        ]);
+        for (const { session } of sessions) {
+          await client.query(
+            `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET name = $2, data = $3, created_at = $4,
+               last_active = $5, access_count = $6`,
+            [
+              session.id,
+              session.name,
+              JSON.stringify(session.data),
+              session.created_at,
+              session.last_active,
+              session.access_count,
+            ],
+          );
+        }
+        await client.query(
+          `UPDATE counters SET startup_count = $1, crash_count = $2, total_sessions = $3,
+             total_requests = $4, event_count = $5`,
+          [
+            stats.startup_count,
+            stats.crash_count,
+            stats.total_sessions,
+            stats.total_requests,
+            lines.length,
+          ],
+        );
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+
+      const check = await pool.query<{ sessions: string; events: string; rows: string }>(
+        `SELECT (SELECT count(*) FROM sessions) AS sessions,
+                (SELECT event_count FROM counters) AS events,
+                (SELECT count(*) FROM events) AS rows`,
+      );
+      const counted = check.rows[0];
+      if (
+        Number(counted?.sessions) !== sessions.length ||
+        Number(counted?.events) !== lines.length ||
+        Number(counted?.rows) !== lines.length
+      ) {
+        throw new TransferError(
+          `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${sessions.length} and ${lines.length}.`,
+        );
+      }
+      return { sessions: sessions.length, events: lines.length, eventsAdded, stats };
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/** Writes a database out as a data directory (see above). */
+export async function exportToDataDirectory(
+  databaseUrl: string,
+  dataDir: string,
+): Promise<TransferReport> {
+  const existing = await readdir(dataDir).catch(() => [] as string[]);
+  if (existing.length > 0) {
+    throw new TransferError(`${dataDir} is not empty: export only into a new or empty directory.`);
+  }
+  const layout = dataLayout(dataDir);
+  await mkdir(layout.sessionsDir, { recursive: true });
+  const files = new DurableFiles();
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const { rows: counters } = await client.query<Record<string, string>>('SELECT * FROM counters');
+    const row = counters[0];
+    if (row === undefined) throw new TransferError('the database has no counters: not ours?');
+    const stats: Stats = {
+      startup_count: Number(row.startup_count),
+      crash_count: Number(row.crash_count),
+      total_sessions: Number(row.total_sessions),
+      total_requests: Number(row.total_requests),
+    };
+    const { rows: sessionRows } = await client.query<Record<string, string>>(
+      'SELECT id, name, data, created_at, last_active, access_count FROM sessions ORDER BY seq',
+    );
+    let seq = 0;
+    for (const session of sessionRows) {
+      const stored = {
+        session: {
+          id: session.id as string,
+          name: session.name as string,
+          data: JSON.parse(session.data as string),
+          created_at: session.created_at as string,
+          last_active: session.last_active as string,
+          access_count: Number(session.access_count),
+        },
+        seq: ++seq,
+      };
+      await files.write(
+        join(layout.sessionsDir, sessionFileName(stored.session.id)),
+        formatSessionFile(stored),
+      );
+    }
+    const parts: string[] = [];
+    let events = 0;
+    for (let from = 0; ; from += BATCH) {
+      const { rows } = await client.query<{ line: string }>(
+        'SELECT line FROM events WHERE position > $1 AND position <= $2 ORDER BY position',
+        [from, from + BATCH],
+      );
+      if (rows.length === 0) break;
+      for (const { line } of rows) parts.push(`${line}\n`);
+      events += rows.length;
+    }
+    await client.query('COMMIT');
+    await files.write(layout.eventsFile, parts.join(''));
+    await files.write(layout.statsFile, formatStats(stats));
+
+    const back = await readSessionFiles(layout.sessionsDir);
+    const scan = await scanEventLog(layout.eventsFile, 0);
+    if (back.sessions.length !== sessionRows.length || scan.count !== events) {
+      throw new TransferError(
+        `after the export the directory has ${back.sessions.length} sessions and ${scan.count} events; expected ${sessionRows.length} and ${events}.`,
+      );
+    }
+    return { sessions: sessionRows.length, events, eventsAdded: events, stats };
+  } finally {
+    await client.end();
+  }
+}

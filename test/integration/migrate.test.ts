@@ -1,0 +1,102 @@
+/**
+ * `stateful migrate`, both ways, with real processes: a directory a killed
+ * service left (its journal not yet checkpointed) goes into PostgreSQL, a
+ * replica serves it, and the database comes back out as a directory that a
+ * file-store service serves and `inspect --verify` finds clean.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { field, postJson, request } from '../helpers/http.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../helpers/postgres.js';
+import { runToEnd, startService } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+describe('stateful migrate', { skip: postgresSkipReason() }, () => {
+  let server: Postgres;
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(() => server.stop());
+
+  it('moves a data directory into PostgreSQL and back, safely re-run, counts verified', async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    const alice = field(
+      await postJson(`${first.url}/sessions`, { name: 'alice', data: { z: 1, a: 2 } }),
+    );
+    const bob = field(await postJson(`${first.url}/sessions`, { name: 'bob' }));
+    const gone = field(await postJson(`${first.url}/sessions`, { name: 'gone' }));
+    await postJson(`${first.url}/sessions/${alice.id}`, { name: 'alice2' }, 'PUT');
+    await request(`${first.url}/sessions/${gone.id}`, 'DELETE');
+    first.process.kill('SIGKILL'); // the changes are in the journal only
+    await first.process.exited;
+
+    const url = await server.createDatabase();
+    const into = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
+    assert.equal(into.code, 0, into.stderr);
+    const report = JSON.parse(into.stdout);
+    assert.equal(report.sessions, 2);
+    assert.equal(report.stats.total_sessions, 3);
+    const again = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).eventsAdded, 0, 're-running adds nothing');
+
+    const replica = await startService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
+    const served = field(await request(`${replica.url}/sessions`)).sessions;
+    assert.deepEqual(
+      served.map((session: { name: string }) => session.name),
+      ['alice2', 'bob'],
+    );
+    assert.deepEqual(Object.keys(served[0].data), ['z', 'a'], 'data keys keep their order');
+    const state = field(await request(`${replica.url}/state`));
+    assert.equal(state.total_sessions, 3);
+    assert.equal(state.startup_count, 2, 'the directory had one start; this is the second');
+    await postJson(`${replica.url}/sessions/${bob.id}`, { data: { from: 'postgres' } }, 'PUT');
+    replica.process.kill('SIGTERM');
+    await replica.process.exited;
+
+    const moved = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
+    assert.equal(moved.code, 1, 'the database moved on: refuse rather than go back');
+    assert.match(moved.stderr, /moved on|holds other data/);
+
+    const back = join(await tempDir(t), 'exported');
+    const out = await runToEnd(['migrate', '--from', url, '--to-dir', back], {});
+    assert.equal(out.code, 0, out.stderr);
+    const verify = await runToEnd(['inspect', '--verify', '--data-dir', back], {});
+    assert.equal(verify.code, 0, verify.stdout);
+    const local = await startService(back);
+    t.after(() => local.process.kill('SIGKILL'));
+    const sessions = field(await request(`${local.url}/sessions`)).sessions;
+    assert.deepEqual(
+      sessions.map((session: { name: string; data: unknown }) => [session.name, session.data]),
+      [
+        ['alice2', { z: 1, a: 2 }],
+        ['bob', { from: 'postgres' }],
+      ],
+    );
+    const localState = field(await request(`${local.url}/state`));
+    assert.equal(localState.startup_count, 3);
+    assert.equal(localState.total_sessions, 3);
+  });
+
+  it('refuses a directory a live service owns, and a database that is not empty', async (t) => {
+    const dir = await tempDir(t);
+    const live = await startService(dir);
+    t.after(() => live.process.kill('SIGKILL'));
+    const url = await server.createDatabase();
+    const busy = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /Another live instance owns this data directory/);
+
+    const notEmpty = await tempDir(t);
+    const first = await startService(notEmpty);
+    first.process.kill('SIGTERM');
+    await first.process.exited;
+    const out = await runToEnd(['migrate', '--from', url, '--to-dir', notEmpty], {});
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /is not empty/);
+    const usage = await runToEnd(['migrate', '--from-dir', dir], {});
+    assert.equal(usage.code, 2);
+  });
+});
