@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadServiceConfig } from '../config.js';
 import { NotADataDirectoryError, readDataDirectory } from '../inspector/read-data-dir.js';
+import { NotAStoreDatabaseError, readDatabase } from '../inspector/read-database.js';
 import { repairDataDirectory } from '../inspector/repair.js';
 import { formatTextReport } from '../inspector/text-report.js';
 import { type VerifyReport, verifyDataDirectory } from '../inspector/verify.js';
@@ -48,6 +49,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       'data-dir': { type: 'string' },
+      'database-url': { type: 'string' },
       json: { type: 'boolean', default: false },
       events: { type: 'string', default: '10' },
       verify: { type: 'boolean', default: false },
@@ -59,6 +61,26 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   if (!Number.isSafeInteger(eventLimit) || eventLimit < 0 || eventLimit > 10_000) {
     process.stderr.write('stateful inspect: --events must be an integer from 0 to 10000\n');
     return 2;
+  }
+  const databaseUrl = values['database-url'];
+  if (databaseUrl !== undefined) {
+    if (values.verify || values.repair || values['data-dir'] !== undefined) {
+      process.stderr.write(
+        'stateful inspect: --database-url reads a database; --data-dir, --verify and --repair are for directories\n',
+      );
+      return 2;
+    }
+    try {
+      const report = await readDatabase(databaseUrl, eventLimit);
+      process.stdout.write(
+        values.json ? `${JSON.stringify(report, null, 2)}\n` : formatTextReport(report, eventLimit),
+      );
+      return 0;
+    } catch (error) {
+      if (!(error instanceof NotAStoreDatabaseError)) throw error;
+      process.stderr.write(`stateful inspect: ${error.message}\n`);
+      return 1;
+    }
   }
   const dataDir = values['data-dir'] ?? loadServiceConfig().dataDir;
   try {

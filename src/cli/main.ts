@@ -15,6 +15,8 @@ The service
   supervise                     run it under a restart policy (what \`npm start\` does)
   inspect [--data-dir DIR] [--json] [--events N]
                                 read a data directory offline
+  inspect --database-url URL [--json] [--events N]
+                                read a PostgreSQL store's database, no replica needed
   inspect --verify [--repair] [--data-dir DIR] [--json]
                                 check it like fsck (exit 1 on problems); --repair
                                 fixes what is safe to fix (the service stopped)

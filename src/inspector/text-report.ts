@@ -4,6 +4,7 @@
  */
 import type { ServiceEvent } from '../domain/event.js';
 import type { DataDirectoryReport } from './read-data-dir.js';
+import type { ReplicaRow } from './read-database.js';
 
 const RULE = '─'.repeat(62);
 const EVENT_BASE_KEYS = new Set(['ts', 'time', 'event', 'container']);
@@ -66,6 +67,16 @@ export function formatTextReport(report: DataDirectoryReport, eventLimit: number
   lines.push(...section(`RECENT EVENTS  (last ${eventLimit})`));
   for (const event of report.events) lines.push(eventLine(event));
   lines.push('', `  Total events: ${report.eventCount}`);
+
+  const replicas = (report as { replicas?: ReplicaRow[] }).replicas;
+  if (replicas !== undefined) {
+    lines.push('', ...section('REPLICAS'));
+    for (const replica of replicas) {
+      lines.push(
+        `  ${replica.container_id}  pid ${String(replica.pid).padEnd(8)}started ${replica.started_at}  ${replica.state.padEnd(8)}  last heartbeat ${replica.heartbeat_at}`,
+      );
+    }
+  }
 
   if (report.lastInstance !== null) {
     const last = report.lastInstance;

@@ -56,6 +56,23 @@ describe('stateful migrate', { skip: postgresSkipReason() }, () => {
     replica.process.kill('SIGTERM');
     await replica.process.exited;
 
+    // The inspector reads the database with every replica down.
+    const inspected = await runToEnd(['inspect', '--database-url', url, '--json'], {});
+    assert.equal(inspected.code, 0, inspected.stderr);
+    const dbReport = JSON.parse(inspected.stdout);
+    assert.deepEqual(
+      dbReport.sessions.map((session: { name: string }) => session.name),
+      ['alice2', 'bob'],
+    );
+    assert.equal(dbReport.stats.startup_count, 2);
+    assert.equal(dbReport.replicas.length, 1);
+    assert.equal(dbReport.replicas[0].container_id, replica.containerId);
+    assert.equal(dbReport.replicas[0].state, 'stopped');
+    assert.equal(dbReport.events.at(-1).event, 'shutdown');
+    const text = await runToEnd(['inspect', '--database-url', url], {});
+    assert.match(text.stdout, /REPLICAS/);
+    assert.match(text.stdout, /Total: 2/);
+
     const moved = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
     assert.equal(moved.code, 1, 'the database moved on: refuse rather than go back');
     assert.match(moved.stderr, /moved on|holds other data/);
@@ -98,5 +115,8 @@ describe('stateful migrate', { skip: postgresSkipReason() }, () => {
     assert.match(out.stderr, /is not empty/);
     const usage = await runToEnd(['migrate', '--from-dir', dir], {});
     assert.equal(usage.code, 2);
+    const empty = await runToEnd(['inspect', '--database-url', url], {});
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /no PostgreSQL store has run on it/);
   });
 });

@@ -1,0 +1,98 @@
+/**
+ * `stateful inspect --database-url URL`: the same report as for a data
+ * directory, read from a PostgreSQL store's database in one read-only
+ * snapshot, with no replica involved (they may all be down), plus the
+ * replicas' rows: who started when, and how each one ended.
+ */
+import pg from 'pg';
+import type { ServiceEvent } from '../domain/event.js';
+import type { JsonObject } from '../domain/session.js';
+import type { DataDirectoryReport } from './read-data-dir.js';
+
+export interface ReplicaRow {
+  container_id: string;
+  pid: number;
+  started_at: string;
+  state: string;
+  heartbeat_at: string;
+}
+
+export type DatabaseReport = DataDirectoryReport & { replicas: ReplicaRow[] };
+
+/** The URL without its password, for printing. */
+function shown(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the database';
+  }
+}
+
+export class NotAStoreDatabaseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotAStoreDatabaseError';
+  }
+}
+
+export async function readDatabase(url: string, eventLimit: number): Promise<DatabaseReport> {
+  const client = new pg.Client(url);
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new NotAStoreDatabaseError(
+      `Cannot connect to ${shown(url)}: ${(error as Error).message}`,
+    );
+  }
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const tables = await client.query("SELECT to_regclass('counters') IS NOT NULL AS ours");
+    if (tables.rows[0]?.ours !== true) {
+      throw new NotAStoreDatabaseError(
+        `${shown(url)} has no counters table: no PostgreSQL store has run on it.`,
+      );
+    }
+    const counters = (await client.query<Record<string, string>>('SELECT * FROM counters'))
+      .rows[0] as Record<string, string>;
+    const sessions = await client.query<Record<string, string>>(
+      'SELECT id, name, data, created_at, last_active, access_count FROM sessions ORDER BY seq',
+    );
+    const events = await client.query<{ line: string }>(
+      'SELECT line FROM events ORDER BY position DESC LIMIT $1',
+      [eventLimit],
+    );
+    const replicas = await client.query<ReplicaRow>(
+      `SELECT container_id, pid, started_at, state, heartbeat_at::text AS heartbeat_at
+       FROM replicas ORDER BY started_at, container_id`,
+    );
+    await client.query('COMMIT');
+    return {
+      dataDir: shown(url),
+      stats: {
+        startup_count: Number(counters.startup_count),
+        crash_count: Number(counters.crash_count),
+        total_sessions: Number(counters.total_sessions),
+        total_requests: Number(counters.total_requests),
+      },
+      problems: [],
+      sessions: sessions.rows.map((row) => ({
+        id: row.id as string,
+        name: row.name as string,
+        data: JSON.parse(row.data as string) as JsonObject,
+        created_at: row.created_at as string,
+        last_active: row.last_active as string,
+        access_count: Number(row.access_count),
+      })),
+      unreadableSessions: [],
+      events: events.rows.reverse().map((row) => JSON.parse(row.line) as ServiceEvent),
+      eventCount: Number(counters.event_count),
+      lastInstance: null,
+      journalChanges: 0,
+      replicas: replicas.rows,
+    };
+  } finally {
+    await client.end();
+  }
+}
