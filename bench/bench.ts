@@ -18,7 +18,7 @@
  * the median ratio.
  *
  * Flags: --duration S (3), --rounds N (3), --connections N (16), --quick (skip the 10,000-session,
- * 1,000,000-event and boot workloads), --out FILE.
+ * 1,000,000-event, boot and PostgreSQL workloads; --postgres keeps the last), --out FILE.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { postgresBinaries, startPostgres } from '../test/helpers/postgres.js';
 import { writeDataset } from './datasets.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
     quick: { type: 'boolean', default: false },
+    postgres: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -112,12 +114,65 @@ function startServer(args: string[], env: Record<string, string>, ready: RegExp)
   });
 }
 
-async function startService(dataDir: string): Promise<Server> {
+async function startService(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
   return startServer(
     [CLI, 'serve'],
-    { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CRASH_ENDPOINT: 'off' },
+    {
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      CRASH_ENDPOINT: 'off',
+      ...env,
+    },
     /"port":(\d+)[^\n]*"msg":"listening"/,
   );
+}
+
+/**
+ * The PostgreSQL store with 1 and 3 replicas on a throwaway cluster (the one
+ * the tests use), load spread evenly over the replicas. Skipped, with a note,
+ * where PostgreSQL's server binaries are missing.
+ */
+async function postgresWorkloads(): Promise<void> {
+  if (postgresBinaries() === null) {
+    process.stderr.write('  PostgreSQL: no server binaries here, its rows are skipped\n');
+    return;
+  }
+  const server = await startPostgres();
+  try {
+    for (const count of [1, 3]) {
+      const env = { STORE: 'postgres', DATABASE_URL: await server.createDatabase() };
+      const replicas: Server[] = [];
+      for (let i = 0; i < count; i++) replicas.push(await startService(await tempDir(), env));
+      const urls = replicas.map((replica) => replica.url);
+      const seeded = await createSessions(urls[0] as string, 1000);
+      const label = `PostgreSQL, ${count} ${count === 1 ? 'replica' : 'replicas'}`;
+      await load(`GET /sessions/:id (${label})`, urls, [get(`/sessions/${seeded[0]}`)]);
+      await load(`PUT /sessions/:id (1,000 sessions, ${label})`, urls, [
+        {
+          method: 'PUT',
+          setupRequest: (request) => ({
+            ...request,
+            path: `/sessions/${seeded[Math.floor(Math.random() * seeded.length)]}`,
+            headers: { 'content-type': 'application/json' },
+            body: '{"data":{"step":1}}',
+          }),
+        },
+      ]);
+      await load(`POST /sessions (${label})`, urls, [
+        {
+          method: 'POST',
+          path: '/sessions',
+          headers: { 'content-type': 'application/json' },
+          body: '{"name":"bench","data":{"note":"created by the benchmark"}}',
+        },
+      ]);
+      for (const replica of replicas) await stop(replica);
+    }
+  } finally {
+    server.stop();
+  }
 }
 
 async function stop(server: Server): Promise<void> {
@@ -145,7 +200,13 @@ interface Round {
 }
 
 /** One round: the ceiling for CEILING_SECONDS, then the workload. */
-async function round(url: string, requests: Request[], amount?: number): Promise<Round> {
+/** One round against one URL, or spread evenly over several (replicas). */
+async function round(
+  target: string | string[],
+  requests: Request[],
+  amount?: number,
+): Promise<Round> {
+  const urls = Array.isArray(target) ? target : [target];
   const ceiling = await measureCeiling(CEILING_SECONDS);
   // autocannon notices a finished `amount` only on its one-second tick, so
   // such runs are timed here, from the start to the last answer.
@@ -162,20 +223,33 @@ async function round(url: string, requests: Request[], amount?: number): Promise
       },
     }),
   );
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    ...(amount === undefined ? { duration: DURATION } : { amount }),
-    requests: timed,
-  });
-  const seconds = amount === undefined ? result.duration : (lastAnswer - started) / 1000;
+  const results = await Promise.all(
+    urls.map((url) =>
+      autocannon({
+        url,
+        connections: Math.max(1, Math.round(CONNECTIONS / urls.length)),
+        ...(amount === undefined
+          ? { duration: DURATION }
+          : { amount: Math.ceil(amount / urls.length) }),
+        requests: timed,
+      }),
+    ),
+  );
+  const total = results.reduce((sum, result) => sum + result.requests.total, 0);
+  const seconds =
+    amount === undefined
+      ? Math.max(...results.map((result) => result.duration))
+      : (lastAnswer - started) / 1000;
   return {
-    perSecond: result.requests.total / seconds,
+    perSecond: total / seconds,
     ceiling,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
-    total: result.requests.total,
+    p50: Math.max(...results.map((result) => result.latency.p50)),
+    p99: Math.max(...results.map((result) => result.latency.p99)),
+    errors: results.reduce(
+      (sum, result) => sum + result.errors + result.timeouts + result.non2xx,
+      0,
+    ),
+    total,
     seconds,
   };
 }
@@ -188,7 +262,7 @@ async function round(url: string, requests: Request[], amount?: number): Promise
  */
 async function load(
   workload: string,
-  url: string,
+  url: string | string[],
   requests: Request[],
   options: { amounts?: number[]; note?: string } = {},
 ): Promise<Row> {
@@ -337,6 +411,9 @@ async function main(): Promise<void> {
     ]);
     await stop(server);
   }
+
+  // The PostgreSQL store: the same small workloads with 1 and 3 replicas.
+  if (!flags.quick || flags.postgres) await postgresWorkloads();
 
   let boot: { sessions: number; events: number; seconds: number; residentMiB: number } | null =
     null;
