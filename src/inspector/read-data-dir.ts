@@ -97,8 +97,8 @@ export async function readDataDirectory(
   for (const segment of asServed.segments) {
     if (segment.damagedBytes > 0) {
       problems.push(
-        `journal/${segment.file} ends with ${segment.damagedBytes} bytes of a torn append ` +
-          '(never acknowledged; the service sets them aside at its next start)',
+        `journal/${segment.file} has ${segment.damagedBytes} bytes that are not changes ` +
+          '(the service moves the segment to quarantine/ at its next start)',
       );
     }
   }

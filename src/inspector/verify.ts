@@ -109,7 +109,7 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
   for (const segment of asServed.segments) {
     if (segment.damagedBytes > 0) {
       findings.push({
-        problem: `journal/${segment.file} ends with a torn append of ${segment.damagedBytes} bytes`,
+        problem: `journal/${segment.file} has ${segment.damagedBytes} bytes that are not changes`,
         repair: 'roll the journal forward and move the segment to quarantine/',
       });
     }

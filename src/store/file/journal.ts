@@ -48,8 +48,17 @@ export interface JournalSegmentRead {
   /** Where in events.jsonl the events of this segment's changes can start. */
   eventsOffset: number;
   records: JournalRecord[];
-  /** Bytes after the last valid line: a torn append (never acknowledged). */
+  /**
+   * Bytes from the first complete line that is not a change: corruption, set
+   * aside for a person. Zero when the segment only ends in a torn line.
+   */
   damagedBytes: number;
+  /**
+   * Bytes of a last line without its newline: an append a kill cut short (a
+   * large write can stop at a page boundary). It was never acknowledged, so
+   * it is simply dropped.
+   */
+  tornBytes: number;
 }
 
 function parseRecord(line: string): JournalRecord | null {
@@ -85,6 +94,7 @@ function parseSegment(file: string, number: number, text: string): JournalSegmen
     eventsOffset: 0,
     records: [],
     damagedBytes: 0,
+    tornBytes: 0,
   };
   let from = 0;
   let lineNumber = 0;
@@ -106,7 +116,9 @@ function parseSegment(file: string, number: number, text: string): JournalSegmen
       else read.records.push(record);
     }
     if (!valid) {
-      read.damagedBytes = Buffer.byteLength(text.slice(from));
+      const rest = Buffer.byteLength(text.slice(from));
+      if (line === null) read.tornBytes = rest;
+      else read.damagedBytes = rest;
       break;
     }
     lineNumber++;
