@@ -17,16 +17,25 @@ CLI := $(COMPOSE) exec -T app node dist/src/cli/main.js
 IN_CONTAINER_URL := --url http://127.0.0.1:8080
 APP_CONTAINER = $$($(COMPOSE) ps -q app)
 BACKUP_DIR ?= backups
+# The cluster profile (PostgreSQL, three replicas, a load balancer on APP_PORT).
+IMAGE_NAME ?= poserforge-stateful-app
+POSTGRES_IMAGE ?= postgres:15-bookworm
+HAPROXY_IMAGE ?= haproxy:lts-bookworm
+export IMAGE_NAME POSTGRES_IMAGE HAPROXY_IMAGE
+CLUSTER := $(COMPOSE) --profile cluster
+REPLICAS := app-1 app-2 app-3
+ALL_PROFILES := --profile inspect --profile cluster --profile cluster-migrate --profile cluster-inspect
 LIMIT ?= 20
 
 .PHONY: help build up down restart logs shell session-create session-list session-get \
+        cluster-up cluster-down cluster-state cluster-logs cluster-migrate cluster-inspect \
         session-delete events state crash inspect test clean reset backup restore base-image
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 base-image: ## make sure node:20-bookworm-slim exists (a local stand-in where no registry is reachable)
-	@scripts/docker/standin-base-image.sh
+	@scripts/docker/standin-images.sh node:20-bookworm-slim
 
 build: base-image ## build the image
 	$(COMPOSE) build
@@ -36,8 +45,8 @@ up: ## start the service (and wait until it is healthy)
 	@scripts/docker/wait-healthy.sh "$(APP_CONTAINER)"
 	@echo "The service is up on http://localhost:$(APP_PORT)"
 
-down: ## stop and remove the containers (the volume stays)
-	$(COMPOSE) down --remove-orphans
+down: ## stop and remove the containers, the cluster's too (the volumes stay)
+	$(COMPOSE) $(ALL_PROFILES) down --remove-orphans
 
 restart: ## restart the app container (a clean stop and a new start)
 	$(COMPOSE) restart app
@@ -83,7 +92,7 @@ crash: ## crash the service, wait for Docker to restart it, show the state
 inspect: ## read the volume offline (works with the app stopped or removed)
 	@$(COMPOSE) --profile inspect run --rm inspector
 
-test: ## the lifecycle suite against real containers
+test: ## the lifecycle suites against real containers (file store, then the cluster)
 	npm run test:docker
 
 backup: ## the volume to $(BACKUP_DIR)/<project>-<date>.tar.gz (the app is paused meanwhile)
@@ -109,8 +118,47 @@ restore: ## FILE=backups/….tar.gz into the volume (stops the app; FORCE=1 to o
 	   tar -xzf /restore.tar.gz -C /data && chown -R node:node /data && echo "restored into the volume"'
 	@echo "run 'make up' to start the service on the restored data"
 
-clean: ## remove the containers and the local image (the volume stays)
-	$(COMPOSE) --profile inspect down --rmi all --remove-orphans
+clean: ## remove the containers and the app's image (the volumes and base images stay)
+	$(COMPOSE) $(ALL_PROFILES) down --remove-orphans
+	docker image rm -f "$(IMAGE_NAME):latest" >/dev/null
 
-reset: ## full teardown, including the volume: ALL DATA IS GONE
-	$(COMPOSE) --profile inspect down --rmi all --volumes --remove-orphans
+reset: ## full teardown, including both volumes: ALL DATA IS GONE
+	$(COMPOSE) $(ALL_PROFILES) down --volumes --remove-orphans
+	docker image rm -f "$(IMAGE_NAME):latest" >/dev/null
+
+# --- Several replicas on PostgreSQL ---------------------------------------------
+
+cluster-images: base-image
+	@docker image inspect "$(IMAGE_NAME):latest" >/dev/null 2>&1 || $(COMPOSE) build app
+	@scripts/docker/standin-images.sh "$(POSTGRES_IMAGE)" "$(HAPROXY_IMAGE)"
+
+postgres-up: cluster-images
+	$(CLUSTER) up -d postgres
+	@scripts/docker/wait-healthy.sh "$$($(COMPOSE) ps -q postgres)"
+
+cluster-up: postgres-up ## PostgreSQL, three replicas and a load balancer on APP_PORT (instead of `up`)
+	@app="$$($(COMPOSE) ps -q app)"; \
+	if [ -n "$$app" ] && [ "$$(docker inspect -f '{{.State.Running}}' "$$app")" = true ]; then \
+	  echo "the file-store app is running on this port: 'make down' first (and 'make cluster-migrate' to bring its data)" >&2; exit 1; \
+	fi
+	$(CLUSTER) up -d $(REPLICAS) lb
+	@for replica in $(REPLICAS); do scripts/docker/wait-healthy.sh "$$($(COMPOSE) ps -q $$replica)"; done
+	@echo "Three replicas are up behind http://localhost:$(APP_PORT)"
+
+cluster-down: ## stop and remove the cluster's containers (the database's volume stays)
+	$(CLUSTER) stop lb $(REPLICAS) postgres
+	$(CLUSTER) rm -f lb $(REPLICAS) postgres
+
+cluster-state: ## /state through the load balancer: which replica answered, how many are live
+	@$(CLUSTER) exec -T app-1 node dist/src/cli/main.js state --url http://lb:8080
+
+cluster-logs: ## follow the cluster's logs
+	$(CLUSTER) logs -f lb $(REPLICAS) postgres
+
+cluster-migrate: postgres-up ## copy the file store's volume into PostgreSQL (stops `app`; safe to re-run)
+	$(COMPOSE) stop app
+	$(COMPOSE) up volume-owner
+	$(COMPOSE) --profile cluster-migrate run --rm --no-deps -T migrate
+
+cluster-inspect: postgres-up ## the inspector against the database (works with every replica stopped)
+	@$(COMPOSE) --profile cluster-inspect run --rm --no-deps -T cluster-inspector

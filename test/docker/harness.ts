@@ -20,11 +20,17 @@ export interface Deployment {
   backupDir: string;
 }
 
+/** The cluster profile's database volume, named after the deployment's. */
+export function postgresVolume(deployment: Deployment): string {
+  return `${deployment.volume}-pg`;
+}
+
 export function deploymentEnv(deployment: Deployment, extra: Record<string, string> = {}) {
   return {
     ...process.env,
     COMPOSE_PROJECT: deployment.project,
     VOLUME_NAME: deployment.volume,
+    PG_VOLUME_NAME: postgresVolume(deployment),
     NETWORK_NAME: deployment.network,
     IMAGE_NAME: deployment.image,
     APP_PORT: String(deployment.port),
@@ -89,10 +95,10 @@ async function composeCommand(): Promise<string[]> {
   return detected;
 }
 
-export async function appContainer(deployment: Deployment): Promise<string> {
-  const { stdout } = await compose(deployment, 'ps', '-q', 'app');
+export async function appContainer(deployment: Deployment, service = 'app'): Promise<string> {
+  const { stdout } = await compose(deployment, '--profile', 'cluster', 'ps', '-q', service);
   const id = stdout.trim();
-  if (id === '') throw new Error('the app container does not exist');
+  if (id === '') throw new Error(`the ${service} container does not exist`);
   return id;
 }
 
@@ -104,12 +110,33 @@ export async function waitHealthy(container: string, minRestarts = 0): Promise<v
   await sh('scripts/docker/wait-healthy.sh', [container, String(minRestarts), '120']);
 }
 
+/**
+ * SIGKILLs the service process inside a container from the host, as the
+ * kernel's OOM killer would: Docker's restart policy applies (a `docker kill`
+ * would count as a manual stop). Returns the container's restart count before.
+ */
+export async function killServiceProcess(container: string): Promise<number> {
+  const restarts = Number(await inspect(container, '{{.RestartCount}}'));
+  const initPid = await inspect(container, '{{.State.Pid}}');
+  const { stdout } = await sh('pgrep', ['-P', initPid]);
+  const servicePid = Number(stdout.trim().split('\n')[0]);
+  if (!(servicePid > 0)) throw new Error(`no service process under ${initPid}`);
+  process.kill(servicePid, 'SIGKILL');
+  return restarts;
+}
+
+const ALL_PROFILES = ['inspect', 'cluster', 'cluster-migrate', 'cluster-inspect'].flatMap(
+  (profile) => ['--profile', profile],
+);
+
 /** Removes everything this suite may have made under its names; safe to run when nothing exists. */
 export async function removeDeployment(deployment: Deployment): Promise<void> {
-  await compose(deployment, '--profile', 'inspect', 'down', '--volumes', '--remove-orphans').catch(
+  await compose(deployment, ...ALL_PROFILES, 'down', '--volumes', '--remove-orphans').catch(
     () => undefined,
   );
-  await sh('docker', ['volume', 'rm', '-f', deployment.volume]).catch(() => undefined);
+  for (const volume of [deployment.volume, postgresVolume(deployment)]) {
+    await sh('docker', ['volume', 'rm', '-f', volume]).catch(() => undefined);
+  }
   await sh('docker', ['network', 'rm', deployment.network]).catch(() => undefined);
 }
 

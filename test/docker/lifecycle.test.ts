@@ -17,6 +17,7 @@ import {
   deploymentEnv,
   http,
   inspect,
+  killServiceProcess,
   lastJson,
   make,
   removeDeployment,
@@ -141,12 +142,7 @@ describe('the container lifecycle', () => {
     async () => {
       const container = await appContainer(app);
       const before = await state();
-      const restarts = Number(await inspect(container, '{{.RestartCount}}'));
-      const initPid = await inspect(container, '{{.State.Pid}}');
-      const { stdout } = await sh('pgrep', ['-P', initPid]);
-      const servicePid = Number(stdout.trim().split('\n')[0]);
-      assert.ok(servicePid > 0);
-      process.kill(servicePid, 'SIGKILL');
+      const restarts = await killServiceProcess(container);
       await waitHealthy(container, restarts + 1);
       const after = await state();
       assert.equal(after.crash_count, Number(before.crash_count) + 1);
