@@ -18,7 +18,8 @@
  * the median ratio.
  *
  * Flags: --duration S (3), --rounds N (3), --connections N (16), --quick (skip the 10,000-session,
- * 1,000,000-event, boot and PostgreSQL workloads; --postgres keeps the last), --out FILE.
+ * 1,000,000-event, boot and PostgreSQL workloads; --postgres keeps the last), --only TEXT (run
+ * only the workloads whose name contains TEXT, e.g. "PostgreSQL"), --out FILE.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '16' },
     quick: { type: 'boolean', default: false },
     postgres: { type: 'boolean', default: false },
+    only: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -134,6 +136,29 @@ async function startService(dataDir: string, env: Record<string, string> = {}): 
  * the tests use), load spread evenly over the replicas. Skipped, with a note,
  * where PostgreSQL's server binaries are missing.
  */
+/** PUT to one of `ids` at random, each request. */
+function putSpreadOver(ids: readonly string[]): Request {
+  return {
+    method: 'PUT',
+    setupRequest: (request) => ({
+      ...request,
+      path: `/sessions/${ids[Math.floor(Math.random() * ids.length)]}`,
+      headers: { 'content-type': 'application/json' },
+      body: '{"data":{"step":1}}',
+    }),
+  };
+}
+
+function postSession(onResponse?: Request['onResponse']): Request {
+  return {
+    method: 'POST',
+    path: '/sessions',
+    headers: { 'content-type': 'application/json' },
+    body: '{"name":"bench","data":{"note":"created by the benchmark"}}',
+    ...(onResponse === undefined ? {} : { onResponse }),
+  };
+}
+
 async function postgresWorkloads(): Promise<void> {
   if (postgresBinaries() === null) {
     process.stderr.write('  PostgreSQL: no server binaries here, its rows are skipped\n');
@@ -149,25 +174,8 @@ async function postgresWorkloads(): Promise<void> {
       const seeded = await createSessions(urls[0] as string, 1000);
       const label = `PostgreSQL, ${count} ${count === 1 ? 'replica' : 'replicas'}`;
       await load(`GET /sessions/:id (${label})`, urls, [get(`/sessions/${seeded[0]}`)]);
-      await load(`PUT /sessions/:id (1,000 sessions, ${label})`, urls, [
-        {
-          method: 'PUT',
-          setupRequest: (request) => ({
-            ...request,
-            path: `/sessions/${seeded[Math.floor(Math.random() * seeded.length)]}`,
-            headers: { 'content-type': 'application/json' },
-            body: '{"data":{"step":1}}',
-          }),
-        },
-      ]);
-      await load(`POST /sessions (${label})`, urls, [
-        {
-          method: 'POST',
-          path: '/sessions',
-          headers: { 'content-type': 'application/json' },
-          body: '{"name":"bench","data":{"note":"created by the benchmark"}}',
-        },
-      ]);
+      await load(`PUT /sessions/:id (1,000 sessions, ${label})`, urls, [putSpreadOver(seeded)]);
+      await load(`POST /sessions (${label})`, urls, [postSession()]);
       for (const replica of replicas) await stop(replica);
     }
   } finally {
@@ -265,7 +273,8 @@ async function load(
   url: string | string[],
   requests: Request[],
   options: { amounts?: number[]; note?: string } = {},
-): Promise<Row> {
+): Promise<void> {
+  if (flags.only !== undefined && !workload.includes(flags.only)) return;
   const rounds: Round[] = [];
   for (const amount of options.amounts ?? Array.from({ length: ROUNDS }, () => undefined)) {
     rounds.push(await round(url, requests, amount));
@@ -291,7 +300,6 @@ async function load(
   process.stderr.write(
     `  ${workload}: ${row.requestsPerSecond} req/s, ratio ${row.ratio?.toFixed(2)} (rounds, req/s / ceiling: ${perRound})${errors > 0 ? `, ${errors} ERRORS` : ''}\n`,
   );
-  return row;
 }
 
 async function createSessions(url: string, count: number): Promise<string[]> {
@@ -338,17 +346,7 @@ async function main(): Promise<void> {
   await load('GET /health', service.url, [get('/health')]);
   await load('GET /state', service.url, [get('/state')]);
   await load('GET /sessions/:id', service.url, [get(`/sessions/${one}`)]);
-  await load('PUT /sessions/:id (1,000 sessions)', service.url, [
-    {
-      method: 'PUT',
-      setupRequest: (request) => ({
-        ...request,
-        path: `/sessions/${seeded[Math.floor(Math.random() * seeded.length)]}`,
-        headers: { 'content-type': 'application/json' },
-        body: '{"data":{"step":1}}',
-      }),
-    },
-  ]);
+  await load('PUT /sessions/:id (1,000 sessions)', service.url, [putSpreadOver(seeded)]);
   await load('PUT /sessions/:id (all on one)', service.url, [
     {
       method: 'PUT',
@@ -359,15 +357,9 @@ async function main(): Promise<void> {
   ]);
   const created: string[] = [];
   await load('POST /sessions', service.url, [
-    {
-      method: 'POST',
-      path: '/sessions',
-      headers: { 'content-type': 'application/json' },
-      body: '{"name":"bench","data":{"note":"created by the benchmark"}}',
-      onResponse: (status, body) => {
-        if (status === 201) created.push((JSON.parse(body) as { id: string }).id);
-      },
-    },
+    postSession((status, body) => {
+      if (status === 201) created.push((JSON.parse(body) as { id: string }).id);
+    }),
   ]);
   let next = 0;
   await load(

@@ -87,10 +87,7 @@ export function eventStreamRoutes(
     send(`retry: ${RETRY_MS}\n\n`);
     void (async () => {
       try {
-        const [recent, count] = await Promise.all([
-          store.recentEvents(MAX_EVENT_LIMIT),
-          store.eventCount(),
-        ]);
+        const { events: recent, count } = await store.eventTail(MAX_EVENT_LIMIT);
         const first = count - recent.length + 1;
         const from = since === undefined ? recent.length - limit : since + 1 - first;
         if (since === undefined) lastSent = first - 1 + Math.max(0, from);

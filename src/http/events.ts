@@ -10,7 +10,7 @@ interface EventsRoute {
 export function eventRoutes(app: FastifyInstance, { store }: ServiceContext): void {
   app.get<EventsRoute>('/events', async (request) => {
     const limit = parseEventLimit(request.query.limit);
-    const [events, count] = await Promise.all([store.recentEvents(limit), store.eventCount()]);
+    const { events, count } = await store.eventTail(limit);
     return { events, count };
   });
 }

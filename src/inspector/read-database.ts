@@ -6,7 +6,13 @@
  */
 import pg from 'pg';
 import type { ServiceEvent } from '../domain/event.js';
-import type { JsonObject } from '../domain/session.js';
+import {
+  type CounterRow,
+  SESSION_COLUMNS,
+  type SessionRow,
+  toSession,
+  toStats,
+} from '../store/postgres/rows.js';
 import type { DataDirectoryReport } from './read-data-dir.js';
 
 export interface ReplicaRow {
@@ -54,10 +60,10 @@ export async function readDatabase(url: string, eventLimit: number): Promise<Dat
         `${shown(url)} has no counters table: no PostgreSQL store has run on it.`,
       );
     }
-    const counters = (await client.query<Record<string, string>>('SELECT * FROM counters'))
-      .rows[0] as Record<string, string>;
-    const sessions = await client.query<Record<string, string>>(
-      'SELECT id, name, data, created_at, last_active, access_count FROM sessions ORDER BY seq',
+    const counters = (await client.query<CounterRow>('SELECT * FROM counters'))
+      .rows[0] as CounterRow;
+    const sessions = await client.query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions ORDER BY seq`,
     );
     const events = await client.query<{ line: string }>(
       'SELECT line FROM events ORDER BY position DESC LIMIT $1',
@@ -70,21 +76,9 @@ export async function readDatabase(url: string, eventLimit: number): Promise<Dat
     await client.query('COMMIT');
     return {
       dataDir: shown(url),
-      stats: {
-        startup_count: Number(counters.startup_count),
-        crash_count: Number(counters.crash_count),
-        total_sessions: Number(counters.total_sessions),
-        total_requests: Number(counters.total_requests),
-      },
+      stats: toStats(counters),
       problems: [],
-      sessions: sessions.rows.map((row) => ({
-        id: row.id as string,
-        name: row.name as string,
-        data: JSON.parse(row.data as string) as JsonObject,
-        created_at: row.created_at as string,
-        last_active: row.last_active as string,
-        access_count: Number(row.access_count),
-      })),
+      sessions: sessions.rows.map(toSession),
       unreadableSessions: [],
       events: events.rows.reverse().map((row) => JSON.parse(row.line) as ServiceEvent),
       eventCount: Number(counters.event_count),

@@ -36,7 +36,7 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
             : ''),
       );
       for (const savedAs of journal.quarantined) {
-        done.push(`moved a journal segment with a torn last append to ${savedAs}`);
+        done.push(`moved a journal segment with a damaged line to ${savedAs}`);
       }
     }
     return done;

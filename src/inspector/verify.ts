@@ -6,10 +6,8 @@
  * line number); journal segments must hold whole lines; the counters must agree with the contents; and no temp or
  * quarantined files may linger. Findings that `--repair` can fix say so.
  */
-import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { isServiceEvent } from '../domain/event.js';
-import { scanEventLog } from '../store/file/event-log-reader.js';
+import { parseEventLine, readLogLines, scanEventLog } from '../store/file/event-log-reader.js';
 import { readMarker } from '../store/file/instance-marker.js';
 import { applyJournalOffline } from '../store/file/journal.js';
 import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
@@ -44,35 +42,16 @@ interface EventLogContents {
 /** Reads every complete line up to `end`, noting the lines that are not events. */
 async function readEveryEvent(path: string, end: number): Promise<EventLogContents> {
   const contents: EventLogContents = { lines: 0, badLines: [], badLineCount: 0, kinds: new Map() };
-  if (end === 0) return contents;
-  let partial = '';
-  const check = (line: string) => {
+  for await (const line of readLogLines(path, end)) {
     contents.lines++;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      value = undefined;
-    }
-    if (!isServiceEvent(value)) {
+    const event = parseEventLine(line);
+    if (event === null) {
       contents.badLineCount++;
       if (contents.badLines.length < MAX_LISTED_BAD_LINES) contents.badLines.push(contents.lines);
-      return;
+      continue;
     }
-    contents.kinds.set(value.event, (contents.kinds.get(value.event) ?? 0) + 1);
-  };
-  const stream = createReadStream(path, {
-    start: 0,
-    end: end - 1,
-    encoding: 'utf8',
-    highWaterMark: 1 << 20,
-  });
-  for await (const chunk of stream as AsyncIterable<string>) {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) check(line);
+    contents.kinds.set(event.event, (contents.kinds.get(event.event) ?? 0) + 1);
   }
-  if (partial !== '') check(partial);
   return contents;
 }
 

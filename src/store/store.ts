@@ -1,6 +1,6 @@
 /**
  * The Store: everything the service keeps, behind one interface so a backend
- * can be swapped (the file store today). Every method that returns a promise
+ * can be swapped (the file store, the PostgreSQL store). Every method that returns a promise
  * resolves only once its change is on stable storage; reads are answered from
  * what is already durable, never from a write still in flight. Reads are
  * `Awaitable`: the file store answers from memory at once, a store shared by
@@ -11,6 +11,11 @@ import type { EventExtra, EventKind, ServiceEvent } from '../domain/event.js';
 import type { Session, SessionInput } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
+
+export interface EventTail {
+  events: ServiceEvent[];
+  count: number;
+}
 
 /** What counting a start found. */
 export interface InstanceStart {
@@ -46,11 +51,18 @@ export interface Store {
   recordEvent(kind: EventKind, extra?: EventExtra): Promise<void>;
   /**
    * Calls `listener` with every event from now on, once it is in the log, in
-   * log order, with its line number in the log; returns the unsubscribe.
+   * log order, with its line number in the log (the position: 1, 2, …);
+   * returns the unsubscribe. A store shared by replicas tells every replica's
+   * events, each once, in the one order.
    */
   onEvent(listener: EventListener): () => void;
   /** The last `limit` events, oldest first. */
   recentEvents(limit: number): Awaitable<ServiceEvent[]>;
+  /**
+   * The last `limit` events and the count of all events, read together: the
+   * last of them is at position `count`, even while others are writing.
+   */
+  eventTail(limit: number): Awaitable<EventTail>;
   eventCount(): Awaitable<number>;
 
   /** The counters as of now (total_requests includes requests not yet flushed). */

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { type Postgres, postgresSkipReason, startPostgres } from '../helpers/postgres.js';
 import { startService } from '../helpers/service-process.js';
@@ -110,6 +111,33 @@ describe('replicas on PostgreSQL', { skip: postgresSkipReason() }, () => {
     assert.equal(createdEvents, state.total_sessions, 'one session_created a session');
     t.diagnostic(
       `creates acknowledged ${created.length}, updates acknowledged ${updatesAcknowledged} of ${updatesSent}`,
+    );
+  });
+
+  it("streams every replica's events on /events/stream, in log order", async (t) => {
+    const env = { STORE: 'postgres', DATABASE_URL: await server.createDatabase() };
+    const a = await startService(await tempDir(t), env);
+    t.after(() => a.process.kill('SIGKILL'));
+    const b = await startService(await tempDir(t), env);
+    t.after(() => b.process.kill('SIGKILL'));
+    const stream = await openStream(`${a.url}/events/stream?limit=1`);
+    t.after(() => stream.close());
+    assert.equal((await stream.next())?.event.event, 'startup'); // b's, the last so far
+
+    const created = field(await postJson(`${b.url}/sessions`, { name: 'made on b' }));
+    await postJson(`${a.url}/sessions/${created.id}`, {}, 'PUT');
+    const heard = [await stream.next(), await stream.next()];
+    assert.deepEqual(
+      heard.map((message) => [message?.event.event, message?.event.container]),
+      [
+        ['session_created', field(await request(`${b.url}/health`)).container_id],
+        ['session_updated', field(await request(`${a.url}/health`)).container_id],
+      ],
+    );
+    const count = Number(field(await request(`${b.url}/events?limit=1`)).count);
+    assert.deepEqual(
+      heard.map((message) => message?.id),
+      [count - 1, count],
     );
   });
 });

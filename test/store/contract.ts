@@ -82,6 +82,13 @@ export function storeContract(factory: StoreFactory): void {
       (await store.recentEvents(3)).map((event) => event.event),
       ['session_created', 'session_deleted', 'shutdown'],
     );
+    const tail = await store.eventTail(2);
+    assert.equal(tail.count, 4);
+    assert.deepEqual(
+      tail.events.map((event) => event.event),
+      ['session_deleted', 'shutdown'],
+    );
+    assert.deepEqual(await store.eventTail(0), { events: [], count: 4 });
   });
 
   it('changes counters durably and counts requests, and keeps everything across a reopen', async (t) => {

@@ -29,7 +29,8 @@ export interface EventLogScan {
   corruptLinesInTail: number;
 }
 
-function parseEventLine(line: string): ServiceEvent | null {
+/** The event on one line of the log, or null when the line is not one. */
+export function parseEventLine(line: string): ServiceEvent | null {
   if (line.length === 0) return null;
   try {
     const value: unknown = JSON.parse(line);
@@ -115,6 +116,24 @@ async function readLastLines(path: string, end: number, wanted: number): Promise
   } finally {
     await handle.close();
   }
+}
+
+/** Every line of the log up to byte `end`, in order, never the whole log in memory. */
+export async function* readLogLines(path: string, end: number): AsyncGenerator<string> {
+  if (end === 0) return;
+  const stream = createReadStream(path, {
+    start: 0,
+    end: end - 1,
+    encoding: 'utf8',
+    highWaterMark: 1 << 20,
+  });
+  let partial = '';
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    yield* lines;
+  }
+  if (partial !== '') yield partial;
 }
 
 export async function scanEventLog(path: string, tailSize: number): Promise<EventLogScan> {

@@ -58,7 +58,7 @@ export class EventLog {
 
   /** The last `limit` durable events, oldest first. */
   tail(limit: number): ServiceEvent[] {
-    return this.recent.slice(-limit);
+    return limit > 0 ? this.recent.slice(-limit) : [];
   }
 
   close(): Promise<void> {

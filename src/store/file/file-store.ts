@@ -37,7 +37,7 @@ import {
   sessionNotFound,
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type { EventListener, InstanceStart, Store } from '../store.js';
+import type { EventListener, EventTail, InstanceStart, Store } from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
@@ -418,6 +418,10 @@ export class FileStore implements Store {
 
   recentEvents(limit: number): ServiceEvent[] {
     return this.events.tail(limit);
+  }
+
+  eventTail(limit: number): EventTail {
+    return { events: this.events.tail(limit), count: this.events.count() };
   }
 
   eventCount(): number {

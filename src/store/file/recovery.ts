@@ -34,7 +34,7 @@ export interface JournalRollForward {
   sessionFiles: number;
   /** Events the journal held that a kill kept out of events.jsonl, now appended. */
   eventsRestored: number;
-  /** Segments with a torn last append, moved to quarantine after the roll-forward. */
+  /** Segments with a damaged (complete but unreadable) line, moved to quarantine after the roll-forward. */
   quarantined: string[];
 }
 
@@ -99,7 +99,8 @@ export async function recoverDataDirectory(layout: DataLayout): Promise<Recovere
 /**
  * Applies what the journal committed: session files are written (or removed)
  * durably, missing events appended, and then the segments deleted (a segment
- * with a torn last append goes to quarantine instead). Safe to repeat: a
+ * with a damaged line goes to quarantine instead; a torn last line is only
+ * dropped: it was never acknowledged). Safe to repeat: a
  * kill halfway leaves the segments, and applying them again gives the same.
  */
 async function rollJournalForward(

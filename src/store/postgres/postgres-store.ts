@@ -2,14 +2,20 @@
  * The PostgreSQL store (STORE=postgres): the same Store contract as the file
  * store, on a database that several replicas share.
  *
- *   create, update, delete   one transaction: the session row (locked with
- *                            FOR UPDATE for an update or delete, so concurrent
- *                            updates never lose an access_count increment),
- *                            the event, and the counters row; a 2xx answer
- *                            means it committed
+ *   create, update, delete   one statement each (an update first reads the
+ *                            session, then writes it back only if its
+ *                            access_count is unchanged, else tries again and at
+ *                            last holds the row lock), so concurrent updates
+ *                            never lose an access_count increment; the session,
+ *                            its event and the counters commit together, and a
+ *                            2xx answer means they did
  *   events                   positions are taken from counters.event_count
- *                            under that row's lock: dense, one total order,
- *                            committed in that order across every replica
+ *                            under that row's lock, held only for that last
+ *                            statement and its commit: dense, one total
+ *                            order, committed in that order across replicas
+ *   onEvent                  every replica's events: each commit NOTIFYs its
+ *                            position, and a replica reads what it has not
+ *                            seen, in order (LISTEN on a connection of its own)
  *   total_requests           counted in memory and added to the row about
  *                            once a second, as the file store does
  *
@@ -20,8 +26,6 @@
  *                            lease run out counts it as one crash
  *                            (crash_detected), exactly once however many
  *                            look; `/crash` counts itself
- *
- * Not yet here (issue 7): events of other replicas on onEvent (LISTEN/NOTIFY).
  */
 import pg from 'pg';
 import type { Stats } from '../../domain/counters.js';
@@ -36,16 +40,22 @@ import {
   applyUpdate,
   createSession,
   isSessionId,
-  type JsonObject,
   type Session,
   type SessionInput,
   sessionNotFound,
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type { EventListener, InstanceStart, Store } from '../store.js';
+import type { EventListener, EventTail, InstanceStart, Store } from '../store.js';
 import { migrate } from './migrations.js';
+import { type CounterRow, SESSION_COLUMNS, type SessionRow, toSession, toStats } from './rows.js';
 
 const REQUEST_FLUSH_INTERVAL_MS = 1000;
+/** Optimistic tries of an update before it takes the session's row lock. */
+const OPTIMISTIC_ATTEMPTS = 3;
+/** How long to wait before listening again after the LISTEN connection is lost. */
+const RELISTEN_MS = 1000;
+/** NOTIFY channel: the position of each committed event, for every replica. */
+const EVENT_CHANNEL = 'stateful_events';
 /** A replica whose heartbeat is older than this is dead; it beats five times a lease. */
 const DEFAULT_LEASE_MS = 5000;
 
@@ -53,43 +63,6 @@ export interface PostgresStoreOptions {
   leaseMs: number;
   /** Another replica counted this one as crashed (its lease had run out): it must not serve on. */
   onLeaseLost: () => void;
-}
-
-interface SessionRow {
-  id: string;
-  name: string;
-  data: string;
-  created_at: string;
-  last_active: string;
-  access_count: string;
-}
-
-interface CounterRow {
-  startup_count: string;
-  crash_count: string;
-  total_sessions: string;
-  total_requests: string;
-  event_count: string;
-}
-
-function toSession(row: SessionRow): Session {
-  return {
-    id: row.id,
-    name: row.name,
-    data: JSON.parse(row.data) as JsonObject,
-    created_at: row.created_at,
-    last_active: row.last_active,
-    access_count: Number(row.access_count),
-  };
-}
-
-function toStats(row: CounterRow): Stats {
-  return {
-    startup_count: Number(row.startup_count),
-    crash_count: Number(row.crash_count),
-    total_sessions: Number(row.total_sessions),
-    total_requests: Number(row.total_requests),
-  };
 }
 
 /** A database error the client can be told about without leaking its text. */
@@ -108,10 +81,17 @@ export class PostgresStore implements Store {
   private heartbeat: NodeJS.Timeout | undefined;
   /** Set once this replica stops or crashes on purpose: its lease may lapse. */
   private stopping = false;
+  private closed = false;
+  /** The position up to which listeners have been told (or, with none, passed). */
+  private delivered = 0;
+  private deliveries: Promise<void> = Promise.resolve();
+  /** The connection that LISTENs for other replicas' events. */
+  private listening: pg.Client | undefined;
 
   private constructor(
     readonly instanceId: string,
     private readonly pool: pg.Pool,
+    private readonly databaseUrl: string,
     private readonly options: PostgresStoreOptions,
   ) {
     this.requestTimer = setInterval(() => {
@@ -134,10 +114,17 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw error;
     }
-    return new PostgresStore(instanceId, pool, {
+    const store = new PostgresStore(instanceId, pool, databaseUrl, {
       leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
       onLeaseLost: options.onLeaseLost ?? (() => undefined),
     });
+    try {
+      await store.listen();
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw unavailable(error, 'listening for events');
+    }
+    return store;
   }
 
   /** Runs `work` in a transaction; rolls back on any error. */
@@ -173,24 +160,83 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Appends an event inside `client`'s transaction; returns its position. */
+  /**
+   * Appends `event` in one statement: numbers it under the counters row's
+   * lock (with `counterChange` to that row), inserts it, and notifies every
+   * replica at commit. Only when `when` (a CTE named `done`) returned a row,
+   * if given. Runs as the last statement of a transaction, or alone (then it
+   * is its own transaction), so the lock is held only for it and the commit.
+   * Returns the event's position, or undefined when `when` matched nothing.
+   */
   private async appendEvent(
-    client: pg.PoolClient,
+    client: pg.Pool | pg.PoolClient,
     event: ServiceEvent,
-    counterChange = '',
-  ): Promise<number> {
+    options: { counterChange?: string; when?: string; values?: unknown[] } = {},
+  ): Promise<number | undefined> {
+    const values = options.values ?? [];
+    const line = `$${values.length + 1}`;
     const { rows } = await client.query<{ event_count: string }>(
-      `UPDATE counters SET event_count = event_count + 1${counterChange} RETURNING event_count`,
+      `WITH ${options.when === undefined ? '' : `done AS (${options.when}),`}
+         counted AS (
+           UPDATE counters SET event_count = event_count + 1${options.counterChange ?? ''}
+           ${options.when === undefined ? '' : 'WHERE EXISTS (SELECT 1 FROM done)'}
+           RETURNING event_count
+         ),
+         logged AS (INSERT INTO events (position, line) SELECT event_count, ${line} FROM counted)
+       SELECT event_count, pg_notify('${EVENT_CHANNEL}', event_count::text) FROM counted`,
+      [...values, JSON.stringify(event)],
     );
-    const position = Number(rows[0]?.event_count);
-    await client.query('INSERT INTO events (position, line) VALUES ($1, $2)', [
-      position,
-      JSON.stringify(event),
-    ]);
-    return position;
+    return rows[0] === undefined ? undefined : Number(rows[0].event_count);
   }
 
+  /** appendEvent on its own, as one statement: its own transaction. */
+  private async commitEvent(
+    doing: string,
+    event: ServiceEvent,
+    options: Parameters<PostgresStore['appendEvent']>[2] = {},
+  ): Promise<number | undefined> {
+    try {
+      return await this.appendEvent(this.pool, event, options);
+    } catch (error) {
+      throw unavailable(error, doing);
+    }
+  }
+
+  /** An event this replica committed: listeners hear of it in log order. */
   private announce(event: ServiceEvent, position: number): void {
+    this.reach(position, event);
+  }
+
+  /**
+   * Brings the listeners up to `position`, every replica's events in log
+   * order, each once. Events commit in position order (the counters lock), so
+   * once `position` is visible every earlier one is too: what this replica
+   * has not seen is read from the table. With no listener it only moves on.
+   */
+  private reach(position: number, event?: ServiceEvent): void {
+    if (this.listeners.size === 0) {
+      this.delivered = Math.max(this.delivered, position);
+      return;
+    }
+    this.deliveries = this.deliveries
+      .then(async () => {
+        if (position <= this.delivered) return;
+        if (event !== undefined && position === this.delivered + 1) {
+          this.tell(event, position);
+        } else {
+          const { rows } = await this.pool.query<{ position: string; line: string }>(
+            'SELECT position, line FROM events WHERE position > $1 AND position <= $2 ORDER BY position',
+            [this.delivered, position],
+          );
+          for (const row of rows)
+            this.tell(JSON.parse(row.line) as ServiceEvent, Number(row.position));
+        }
+        this.delivered = position;
+      })
+      .catch(() => undefined); // the database is away: the next event reads the gap
+  }
+
+  private tell(event: ServiceEvent, position: number): void {
     for (const listener of this.listeners) {
       try {
         listener(event, position);
@@ -198,6 +244,50 @@ export class PostgresStore implements Store {
         // A listener's failure is its own.
       }
     }
+  }
+
+  /**
+   * LISTENs on its own connection for every replica's commits (NOTIFY carries
+   * the position), and catches up on what committed while it was not
+   * listening. Reconnects after a second when the connection is lost.
+   */
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    const lost = () => {
+      if (this.listening !== client) return;
+      this.listening = undefined;
+      client.end().catch(() => undefined);
+      this.listenLater();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (message) => {
+      if (message.channel === EVENT_CHANNEL) this.reach(Number(message.payload));
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${EVENT_CHANNEL}`);
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listening = client;
+    // What committed while nobody listened; if this read fails, the next event reads the gap.
+    await this.eventCount().then(
+      (count) => this.reach(count),
+      () => undefined,
+    );
+  }
+
+  private listenLater(): void {
+    if (this.closed) return;
+    setTimeout(() => {
+      this.listen().catch(() => this.listenLater());
+    }, RELISTEN_MS).unref();
   }
 
   // Sessions
@@ -208,23 +298,20 @@ export class PostgresStore implements Store {
       session_id: session.id,
       name: session.name,
     });
-    const position = await this.transaction('creating a session', async (client) => {
-      const at = await this.appendEvent(client, event, ', total_sessions = total_sessions + 1');
-      await client.query(
-        `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [
-          session.id,
-          session.name,
-          JSON.stringify(session.data),
-          session.created_at,
-          session.last_active,
-          session.access_count,
-        ],
-      );
-      return at;
+    const position = await this.commitEvent('creating a session', event, {
+      counterChange: ', total_sessions = total_sessions + 1',
+      when: `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+      values: [
+        session.id,
+        session.name,
+        JSON.stringify(session.data),
+        session.created_at,
+        session.last_active,
+        session.access_count,
+      ],
     });
-    this.announce(event, position);
+    this.announce(event, position as number);
     return session;
   }
 
@@ -232,7 +319,7 @@ export class PostgresStore implements Store {
     if (!isSessionId(id)) return undefined;
     const { rows } = await this.query<SessionRow>(
       'reading a session',
-      'SELECT id, name, data, created_at, last_active, access_count FROM sessions WHERE id = $1',
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`,
       [id],
     );
     return rows[0] === undefined ? undefined : toSession(rows[0]);
@@ -241,7 +328,7 @@ export class PostgresStore implements Store {
   async listSessions(): Promise<readonly Session[]> {
     const { rows } = await this.query<SessionRow>(
       'listing sessions',
-      'SELECT id, name, data, created_at, last_active, access_count FROM sessions ORDER BY seq',
+      `SELECT ${SESSION_COLUMNS} FROM sessions ORDER BY seq`,
     );
     return rows.map(toSession);
   }
@@ -258,23 +345,56 @@ export class PostgresStore implements Store {
     return Number(rows[0]?.count ?? 0);
   }
 
+  /**
+   * Optimistic first: read the session, then write it back in one statement
+   * only if no other write changed it meanwhile (its access_count, bumped by
+   * every update, is the version). A session many write at once falls back
+   * to holding its row lock from the read to the commit. Either way no
+   * update is lost, and the counters lock is held only for the last statement.
+   */
   async updateSession(id: string, input: SessionInput): Promise<Session> {
     if (!isSessionId(id)) throw sessionNotFound(id);
     const event = makeEvent('session_updated', this.instanceId, { session_id: id });
+    const write = (client: pg.Pool | pg.PoolClient, next: Session, version: number) =>
+      this.appendEvent(client, event, {
+        when: `UPDATE sessions SET name = $2, data = $3, last_active = $4, access_count = $5
+               WHERE id = $1 AND access_count = $6 RETURNING id`,
+        values: [
+          id,
+          next.name,
+          JSON.stringify(next.data),
+          next.last_active,
+          next.access_count,
+          version,
+        ],
+      });
+    for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+      const current = await this.getSession(id);
+      if (current === undefined) throw sessionNotFound(id);
+      const next = applyUpdate(current, input);
+      let position: number | undefined;
+      try {
+        position = await write(this.pool, next, current.access_count);
+      } catch (error) {
+        throw unavailable(error, 'updating a session');
+      }
+      if (position !== undefined) {
+        this.announce(event, position);
+        return next;
+      }
+    }
     const { session, position } = await this.transaction('updating a session', async (client) => {
       const { rows } = await client.query<SessionRow>(
-        `SELECT id, name, data, created_at, last_active, access_count
-         FROM sessions WHERE id = $1 FOR UPDATE`,
+        `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE`,
         [id],
       );
       if (rows[0] === undefined) throw sessionNotFound(id);
-      const next = applyUpdate(toSession(rows[0]), input);
-      await client.query(
-        `UPDATE sessions SET name = $2, data = $3, last_active = $4, access_count = $5
-         WHERE id = $1`,
-        [id, next.name, JSON.stringify(next.data), next.last_active, next.access_count],
-      );
-      return { session: next, position: await this.appendEvent(client, event) };
+      const current = toSession(rows[0]);
+      const next = applyUpdate(current, input);
+      return {
+        session: next,
+        position: (await write(client, next, current.access_count)) as number,
+      };
     });
     this.announce(event, position);
     return session;
@@ -283,11 +403,11 @@ export class PostgresStore implements Store {
   async deleteSession(id: string): Promise<void> {
     if (!isSessionId(id)) throw sessionNotFound(id);
     const event = makeEvent('session_deleted', this.instanceId, { session_id: id });
-    const position = await this.transaction('deleting a session', async (client) => {
-      const { rowCount } = await client.query('DELETE FROM sessions WHERE id = $1', [id]);
-      if (rowCount === 0) throw sessionNotFound(id);
-      return this.appendEvent(client, event);
+    const position = await this.commitEvent('deleting a session', event, {
+      when: 'DELETE FROM sessions WHERE id = $1 RETURNING id',
+      values: [id],
     });
+    if (position === undefined) throw sessionNotFound(id);
     this.announce(event, position);
   }
 
@@ -295,10 +415,8 @@ export class PostgresStore implements Store {
 
   async recordEvent(kind: EventKind, extra: EventExtra = {}): Promise<void> {
     const event = makeEvent(kind, this.instanceId, extra);
-    const position = await this.transaction(`logging ${kind}`, (client) =>
-      this.appendEvent(client, event),
-    );
-    this.announce(event, position);
+    const position = await this.commitEvent(`logging ${kind}`, event);
+    this.announce(event, position as number);
   }
 
   onEvent(listener: EventListener): () => void {
@@ -313,6 +431,24 @@ export class PostgresStore implements Store {
       [limit],
     );
     return rows.reverse().map((row) => JSON.parse(row.line) as ServiceEvent);
+  }
+
+  async eventTail(limit: number): Promise<EventTail> {
+    // One statement, one snapshot: the count and the lines agree.
+    const { rows } = await this.query<{ event_count: string; line: string | null }>(
+      'reading events',
+      `SELECT counters.event_count, tail.line FROM counters
+       LEFT JOIN LATERAL (SELECT position, line FROM events ORDER BY position DESC LIMIT $1) tail
+         ON true
+       ORDER BY tail.position`,
+      [limit],
+    );
+    return {
+      count: Number(rows[0]?.event_count ?? 0),
+      events: rows.flatMap((row) =>
+        row.line === null ? [] : [JSON.parse(row.line) as ServiceEvent],
+      ),
+    };
   }
 
   async eventCount(): Promise<number> {
@@ -382,7 +518,7 @@ export class PostgresStore implements Store {
         startup_count: stats.startup_count,
         crash_count: stats.crash_count,
       });
-      return { stats, event, position: await this.appendEvent(client, event) };
+      return { stats, event, position: (await this.appendEvent(client, event)) as number };
     });
     this.announce(started.event, started.position);
     this.heartbeat ??= setInterval(() => void this.beat(), this.options.leaseMs / 5);
@@ -444,7 +580,7 @@ export class PostgresStore implements Store {
           dead_started_at: dead.started_at,
           crash_count: Number(counted[0]?.crash_count),
         });
-        events.push({ event, position: await this.appendEvent(client, event) });
+        events.push({ event, position: (await this.appendEvent(client, event)) as number });
       }
       return { rows, events };
     });
@@ -467,7 +603,7 @@ export class PostgresStore implements Store {
       );
       const crashCount = Number(rows[0]?.crash_count);
       const event = makeEvent('crash_triggered', this.instanceId, { crash_count: crashCount });
-      return { crashCount, event, position: await this.appendEvent(client, event) };
+      return { crashCount, event, position: (await this.appendEvent(client, event)) as number };
     });
     this.stopping = true;
     this.announce(crashed.event, crashed.position);
@@ -482,7 +618,7 @@ export class PostgresStore implements Store {
       await client.query(`UPDATE replicas SET state = 'stopped' WHERE container_id = $1`, [
         this.instanceId,
       ]);
-      return this.appendEvent(client, event);
+      return (await this.appendEvent(client, event)) as number;
     });
     this.announce(event, position);
   }
@@ -498,8 +634,13 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.requestTimer);
     clearInterval(this.heartbeat);
+    const listening = this.listening;
+    this.listening = undefined;
+    await listening?.end().catch(() => undefined);
+    await this.deliveries;
     try {
       await this.flushStats();
     } finally {

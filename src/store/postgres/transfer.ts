@@ -12,21 +12,19 @@
  * original's files, into a directory that must be new or empty. Both check
  * the counts at the end.
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, open, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { EMPTY_STATS, type Stats } from '../../domain/counters.js';
-import { isServiceEvent } from '../../domain/event.js';
 import { DurableFiles } from '../file/durable-file.js';
-import { scanEventLog } from '../file/event-log-reader.js';
+import { parseEventLine, readLogLines, scanEventLog } from '../file/event-log-reader.js';
 import { acquireInstanceLock } from '../file/instance-lock.js';
 import { applyJournalOffline } from '../file/journal.js';
-import { dataLayout, sessionFileName } from '../file/layout.js';
+import { dataLayout, sessionFileName, TEMP_SUFFIX } from '../file/layout.js';
 import { formatSessionFile, readSessionFiles } from '../file/session-files.js';
 import { formatStats, readStats } from '../file/stats-file.js';
 import { migrate } from './migrations.js';
+import { type CounterRow, SESSION_COLUMNS, type SessionRow, toSession, toStats } from './rows.js';
 
 export class TransferError extends Error {
   constructor(message: string) {
@@ -45,25 +43,24 @@ export interface TransferReport {
 
 const BATCH = 5000;
 
-async function readEventLines(path: string, end: number): Promise<string[]> {
-  if (end === 0) return [];
-  const lines: string[] = [];
-  const input = createReadStream(path, { start: 0, end: end - 1, encoding: 'utf8' });
-  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      value = undefined;
-    }
-    if (!isServiceEvent(value)) {
+/** The log's lines up to byte `end` in batches, each checked to be an event. */
+async function* eventLineBatches(path: string, end: number): AsyncGenerator<string[]> {
+  let batch: string[] = [];
+  let number = 0;
+  for await (const line of readLogLines(path, end)) {
+    number++;
+    if (parseEventLine(line) === null) {
       throw new TransferError(
-        `events.jsonl line ${lines.length + 1} is not an event; run \`stateful inspect --verify\` first.`,
+        `events.jsonl line ${number} is not an event; run \`stateful inspect --verify\` first.`,
       );
     }
-    lines.push(line);
+    batch.push(line);
+    if (batch.length === BATCH) {
+      yield batch;
+      batch = [];
+    }
   }
-  return lines;
+  if (batch.length > 0) yield batch;
 }
 
 /** Copies a data directory into a database (see above). */
@@ -87,7 +84,7 @@ export async function importDataDirectory(
         'events.jsonl ends with a torn line; run `stateful inspect --repair` first.',
       );
     }
-    const lines = await readEventLines(layout.eventsFile, scan.validEnd);
+    const total = scan.count;
     const statsRead = await readStats(layout.statsFile);
     if (statsRead.kind === 'corrupt') {
       throw new TransferError('stats.json is unreadable; run `stateful inspect --repair` first.');
@@ -110,32 +107,45 @@ export async function importDataDirectory(
           'SELECT event_count FROM counters FOR UPDATE',
         );
         const existing = Number(rows[0]?.event_count ?? 0);
-        if (existing > lines.length) {
+        if (existing > total) {
           throw new TransferError(
-            `the database has ${existing} events and the directory ${lines.length}: it holds other data, or moved on since an earlier migration.`,
+            `the database has ${existing} events and the directory ${total}: it holds other data, or moved on since an earlier migration.`,
           );
         }
-        for (let from = 0; from < existing; from += BATCH) {
-          const { rows: present } = await client.query<{ position: string; line: string }>(
-            'SELECT position, line FROM events WHERE position > $1 AND position <= $2 ORDER BY position',
-            [from, Math.min(existing, from + BATCH)],
-          );
-          for (const row of present) {
-            if (row.line !== lines[Number(row.position) - 1]) {
-              throw new TransferError(
-                `event ${row.position} in the database differs from the directory's: the database holds other data.`,
-              );
+        // The log streams through in batches: what the database has must match
+        // it line for line, what it lacks is added.
+        let position = 0;
+        for await (const batch of eventLineBatches(layout.eventsFile, scan.validEnd)) {
+          const first = position + 1;
+          const known = Math.max(0, Math.min(batch.length, existing - position));
+          if (known > 0) {
+            const { rows: present } = await client.query<{ position: string; line: string }>(
+              'SELECT position, line FROM events WHERE position >= $1 AND position < $2 ORDER BY position',
+              [first, first + known],
+            );
+            for (const row of present) {
+              if (row.line !== batch[Number(row.position) - first]) {
+                throw new TransferError(
+                  `event ${row.position} in the database differs from the directory's: the database holds other data.`,
+                );
+              }
             }
           }
+          if (known < batch.length) {
+            const added = batch.slice(known);
+            await client.query(
+              `INSERT INTO events (position, line)
+               SELECT * FROM unnest($1::bigint[], $2::text[])`,
+              [added.map((_, i) => first + known + i), added],
+            );
+            eventsAdded += added.length;
+          }
+          position += batch.length;
         }
-        for (let from = existing; from < lines.length; from += BATCH) {
-          const batch = lines.slice(from, from + BATCH);
-          await client.query(
-            `INSERT INTO events (position, line)
-             SELECT * FROM unnest($1::bigint[], $2::text[])`,
-            [batch.map((_, i) => from + i + 1), batch],
+        if (position !== total) {
+          throw new TransferError(
+            `events.jsonl changed while it was read (${position} lines, ${total} before); is a service running on it?`,
           );
-          eventsAdded += batch.length;
         }
         // The directory is the truth: its sessions, in its creation order.
         await client.query('DELETE FROM sessions WHERE NOT (id = ANY($1::uuid[]))', [
@@ -165,7 +175,7 @@ export async function importDataDirectory(
             stats.crash_count,
             stats.total_sessions,
             stats.total_requests,
-            lines.length,
+            total,
           ],
         );
         await client.query('COMMIT');
@@ -184,14 +194,14 @@ export async function importDataDirectory(
       const counted = check.rows[0];
       if (
         Number(counted?.sessions) !== sessions.length ||
-        Number(counted?.events) !== lines.length ||
-        Number(counted?.rows) !== lines.length
+        Number(counted?.events) !== total ||
+        Number(counted?.rows) !== total
       ) {
         throw new TransferError(
-          `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${sessions.length} and ${lines.length}.`,
+          `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${sessions.length} and ${total}.`,
         );
       }
-      return { sessions: sessions.length, events: lines.length, eventsAdded, stats };
+      return { sessions: sessions.length, events: total, eventsAdded, stats };
     } finally {
       await pool.end();
     }
@@ -216,49 +226,43 @@ export async function exportToDataDirectory(
   await client.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows: counters } = await client.query<Record<string, string>>('SELECT * FROM counters');
+    const { rows: counters } = await client.query<CounterRow>('SELECT * FROM counters');
     const row = counters[0];
     if (row === undefined) throw new TransferError('the database has no counters: not ours?');
-    const stats: Stats = {
-      startup_count: Number(row.startup_count),
-      crash_count: Number(row.crash_count),
-      total_sessions: Number(row.total_sessions),
-      total_requests: Number(row.total_requests),
-    };
-    const { rows: sessionRows } = await client.query<Record<string, string>>(
-      'SELECT id, name, data, created_at, last_active, access_count FROM sessions ORDER BY seq',
+    const stats = toStats(row);
+    const { rows: sessionRows } = await client.query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions ORDER BY seq`,
     );
     let seq = 0;
-    for (const session of sessionRows) {
-      const stored = {
-        session: {
-          id: session.id as string,
-          name: session.name as string,
-          data: JSON.parse(session.data as string),
-          created_at: session.created_at as string,
-          last_active: session.last_active as string,
-          access_count: Number(session.access_count),
-        },
-        seq: ++seq,
-      };
+    for (const row of sessionRows) {
+      const stored = { session: toSession(row), seq: ++seq };
       await files.write(
         join(layout.sessionsDir, sessionFileName(stored.session.id)),
         formatSessionFile(stored),
       );
     }
-    const parts: string[] = [];
+    // The log is written batch by batch to a temp file, synced, then renamed
+    // into place: never held in memory whole, never seen half-written.
+    const temp = `${layout.eventsFile}${TEMP_SUFFIX}`;
+    const log = await open(temp, 'wx', 0o644);
     let events = 0;
-    for (let from = 0; ; from += BATCH) {
-      const { rows } = await client.query<{ line: string }>(
-        'SELECT line FROM events WHERE position > $1 AND position <= $2 ORDER BY position',
-        [from, from + BATCH],
-      );
-      if (rows.length === 0) break;
-      for (const { line } of rows) parts.push(`${line}\n`);
-      events += rows.length;
+    try {
+      for (let from = 0; ; from += BATCH) {
+        const { rows } = await client.query<{ line: string }>(
+          'SELECT line FROM events WHERE position > $1 AND position <= $2 ORDER BY position',
+          [from, from + BATCH],
+        );
+        if (rows.length === 0) break;
+        await log.write(rows.map(({ line }) => `${line}\n`).join(''));
+        events += rows.length;
+      }
+      await log.datasync();
+    } finally {
+      await log.close();
     }
     await client.query('COMMIT');
-    await files.write(layout.eventsFile, parts.join(''));
+    await rename(temp, layout.eventsFile);
+    await files.syncDirectory(dataDir);
     await files.write(layout.statsFile, formatStats(stats));
 
     const back = await readSessionFiles(layout.sessionsDir);

@@ -65,4 +65,43 @@ describe('several PostgreSQL-store replicas on one database', {
       await Promise.all(replicas.map((replica) => replica.close()));
     }
   });
+
+  it("tell each replica's listeners every replica's events, in log order, each once", async () => {
+    const url = await server.createDatabase();
+    const replicas = await Promise.all(
+      ['aaaaaaaa', 'bbbbbbbb', 'cccccccc'].map((id) => PostgresStore.open(url, id)),
+    );
+    try {
+      const heard = replicas.map(() => [] as { position: number; event: string; by: string }[]);
+      for (const [r, replica] of replicas.entries()) {
+        replica.onEvent((event, position) => {
+          heard[r]?.push({ position, event: event.event, by: event.container });
+        });
+      }
+      await Promise.all(
+        replicas.map(async (replica, r) => {
+          for (let i = 0; i < 10; i++) {
+            const session = await replica.createSession({ name: `r${r}-${i}` });
+            await replica.updateSession(session.id, {});
+            if (i % 3 === 0) await replica.deleteSession(session.id);
+          }
+        }),
+      );
+      const count = await (replicas[0] as PostgresStore).eventCount();
+      assert.equal(count, 3 * (10 + 10 + 4));
+      const deadline = Date.now() + 10_000;
+      while (heard.some((list) => list.length < count) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const { events } = await (replicas[0] as PostgresStore).eventTail(count);
+      const log = events.map((event, i) => ({
+        position: i + 1,
+        event: event.event,
+        by: event.container,
+      }));
+      for (const list of heard) assert.deepEqual(list, log);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
 });

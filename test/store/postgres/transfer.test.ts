@@ -1,0 +1,79 @@
+/**
+ * `stateful migrate` on an event log longer than its batches: the log streams
+ * through (never held whole), a re-run adds exactly what is new across batch
+ * boundaries, the export is the same bytes, and a line that differs is refused.
+ */
+import assert from 'node:assert/strict';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { makeEvent } from '../../../src/domain/event.js';
+import {
+  exportToDataDirectory,
+  importDataDirectory,
+} from '../../../src/store/postgres/transfer.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../helpers/postgres.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+function eventLines(from: number, to: number): string {
+  let text = '';
+  for (let i = from; i <= to; i++) {
+    text += `${JSON.stringify(makeEvent('session_updated', 'abcdef01', { n: i }))}\n`;
+  }
+  return text;
+}
+
+describe('migrate with a long event log', { skip: postgresSkipReason() }, () => {
+  let server: Postgres;
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(() => server.stop());
+
+  it('streams it in batches, adds only what is new on a re-run, and exports the same bytes', async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'sessions'));
+    const log = join(dir, 'events.jsonl');
+    await writeFile(log, eventLines(1, 7_000));
+    const url = await server.createDatabase();
+
+    const first = await importDataDirectory(dir, url);
+    assert.deepEqual([first.events, first.eventsAdded], [7_000, 7_000]);
+
+    await appendFile(log, eventLines(7_001, 12_345));
+    const second = await importDataDirectory(dir, url);
+    assert.deepEqual([second.events, second.eventsAdded], [12_345, 5_345]);
+
+    const client = new pg.Client(url);
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ position: string; line: string }>(
+        'SELECT position, line FROM events WHERE position IN (1, 5000, 5001, 7000, 7001, 10000, 12345) ORDER BY position',
+      );
+      for (const row of rows) {
+        assert.equal(JSON.parse(row.line).n, Number(row.position));
+      }
+      assert.equal(rows.length, 7);
+    } finally {
+      await client.end();
+    }
+
+    const out = join(await tempDir(t), 'exported');
+    const exported = await exportToDataDirectory(url, out);
+    assert.equal(exported.events, 12_345);
+    assert.ok((await readFile(join(out, 'events.jsonl'))).equals(await readFile(log)));
+
+    // A line that differs from what the database holds: refused, nothing changed.
+    const lines = (await readFile(log, 'utf8')).split('\n');
+    lines[6_000] = JSON.stringify(makeEvent('session_updated', 'abcdef01', { n: -1 }));
+    await writeFile(log, lines.join('\n'));
+    await assert.rejects(importDataDirectory(dir, url), /event 6001 in the database differs/);
+    // And a line that is not an event at all.
+    lines[6_000] = '{"not": "an event"}';
+    await writeFile(log, lines.join('\n'));
+    await assert.rejects(importDataDirectory(dir, url), /line 6001 is not an event/);
+    const again = await exportToDataDirectory(url, join(await tempDir(t), 'again'));
+    assert.equal(again.events, 12_345);
+  });
+});
