@@ -24,11 +24,7 @@ const stateSchema = {
 export function stateRoutes(app: FastifyInstance, context: ServiceContext): void {
   app.get('/state', { schema: stateSchema }, async () => {
     const { store } = context;
-    const [stats, liveSessions, liveReplicas] = await Promise.all([
-      store.stats(),
-      store.sessionCount(),
-      store.liveInstances(),
-    ]);
+    const { stats, liveSessions, liveInstances: liveReplicas } = await store.overview();
     return {
       container_id: store.instanceId,
       uptime_seconds: uptimeSeconds(context),

@@ -12,6 +12,12 @@ import type { Session, SessionInput } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
 
+export interface StoreOverview {
+  stats: Stats;
+  liveSessions: number;
+  liveInstances: number;
+}
+
 export interface EventTail {
   events: ServiceEvent[];
   count: number;
@@ -84,6 +90,8 @@ export interface Store {
   stopInstance(extra: EventExtra): Promise<void>;
   /** Instances serving this data now (1 for the file store: it has one owner). */
   liveInstances(): Awaitable<number>;
+  /** stats(), sessionCount() and liveInstances() read together, for GET /state. */
+  overview(): Awaitable<StoreOverview>;
 
   /** Flushes what is pending and releases the data directory. */
   close(): Promise<void>;

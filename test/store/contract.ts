@@ -33,6 +33,10 @@ export function storeContract(factory: StoreFactory): void {
     assert.equal((await store.stats()).total_sessions, 60);
     assert.equal(await store.sessionCount(), 60);
     assert.equal(await store.eventCount(), 60);
+    const overview = await store.overview();
+    assert.deepEqual(overview.stats, await store.stats());
+    assert.equal(overview.liveSessions, 60);
+    assert.equal(overview.liveInstances, await store.liveInstances());
   });
 
   it('never loses an access_count increment under concurrent updates of one session', async (t) => {

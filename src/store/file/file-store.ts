@@ -37,7 +37,7 @@ import {
   sessionNotFound,
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type { EventListener, EventTail, InstanceStart, Store } from '../store.js';
+import type { EventListener, EventTail, InstanceStart, Store, StoreOverview } from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
@@ -523,6 +523,10 @@ export class FileStore implements Store {
 
   liveInstances(): number {
     return 1;
+  }
+
+  overview(): StoreOverview {
+    return { stats: this.stats(), liveSessions: this.sessionCount(), liveInstances: 1 };
   }
 
   private requireOwnMarker(): InstanceMarker {

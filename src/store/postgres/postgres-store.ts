@@ -45,13 +45,16 @@ import {
   sessionNotFound,
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type { EventListener, EventTail, InstanceStart, Store } from '../store.js';
+import type { EventListener, EventTail, InstanceStart, Store, StoreOverview } from '../store.js';
 import { migrate } from './migrations.js';
 import { type CounterRow, SESSION_COLUMNS, type SessionRow, toSession, toStats } from './rows.js';
 
 const REQUEST_FLUSH_INTERVAL_MS = 1000;
 /** Optimistic tries of an update before it takes the session's row lock. */
 const OPTIMISTIC_ATTEMPTS = 3;
+/** Replicas whose lease is current ($1: the lease in seconds). */
+const LIVE_REPLICAS = `(SELECT count(*) FROM replicas
+  WHERE state = 'running' AND heartbeat_at >= now() - make_interval(secs => $1))`;
 /** How long to wait before listening again after the LISTEN connection is lost. */
 const RELISTEN_MS = 1000;
 /** NOTIFY channel: the position of each committed event, for every replica. */
@@ -626,11 +629,29 @@ export class PostgresStore implements Store {
   async liveInstances(): Promise<number> {
     const { rows } = await this.query<{ count: string }>(
       'counting replicas',
-      `SELECT count(*) AS count FROM replicas
-       WHERE state = 'running' AND heartbeat_at >= now() - make_interval(secs => $1)`,
+      `SELECT ${LIVE_REPLICAS} AS count`,
       [this.options.leaseMs / 1000],
     );
     return Number(rows[0]?.count ?? 0);
+  }
+
+  async overview(): Promise<StoreOverview> {
+    const { rows } = await this.query<
+      CounterRow & { live_sessions: string; live_replicas: string }
+    >(
+      'reading the state',
+      `SELECT counters.*, (SELECT count(*) FROM sessions) AS live_sessions,
+         ${LIVE_REPLICAS} AS live_replicas
+       FROM counters`,
+      [this.options.leaseMs / 1000],
+    );
+    const row = rows[0] as CounterRow & { live_sessions: string; live_replicas: string };
+    const stats = toStats(row);
+    return {
+      stats: { ...stats, total_requests: stats.total_requests + this.unflushedRequests },
+      liveSessions: Number(row.live_sessions),
+      liveInstances: Number(row.live_replicas),
+    };
   }
 
   async close(): Promise<void> {
