@@ -23,8 +23,11 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
       done.push(`moved ${entry.file} (${entry.problem}) to ${entry.savedAs}`);
     }
     if (recovery.eventLogRepair !== null) {
+      const { bytesRemoved, savedAs } = recovery.eventLogRepair;
       done.push(
-        `cut ${recovery.eventLogRepair.bytesRemoved} damaged bytes off events.jsonl into ${recovery.eventLogRepair.savedAs}`,
+        savedAs === null
+          ? `dropped a torn last line (${bytesRemoved} bytes, never acknowledged) off events.jsonl`
+          : `cut ${bytesRemoved} damaged bytes off events.jsonl into ${savedAs}`,
       );
     }
     const journal = recovery.journal;

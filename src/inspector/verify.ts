@@ -96,9 +96,12 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
 
   const tail = await scanEventLog(layout.eventsFile, 1);
   if (tail.validEnd < tail.size) {
+    const damaged = tail.size - tail.validEnd > tail.tornBytes;
     findings.push({
-      problem: `events.jsonl ends with a torn or damaged tail of ${tail.size - tail.validEnd} bytes`,
-      repair: 'cut it off into quarantine/',
+      problem: damaged
+        ? `events.jsonl ends with ${tail.size - tail.validEnd} damaged bytes`
+        : `events.jsonl ends with a torn last line (${tail.tornBytes} bytes, an interrupted append)`,
+      repair: damaged ? 'cut them off into quarantine/' : 'drop it',
     });
   }
   const events = await readEveryEvent(layout.eventsFile, tail.validEnd);

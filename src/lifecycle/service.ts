@@ -35,7 +35,12 @@ function logRecovery(logger: FastifyBaseLogger, recovery: BootRecoveryReport): v
     logger.warn({ files: recovery.tempFilesRemoved }, 'removed temp files of unfinished writes');
   }
   if (recovery.eventLogRepair !== null) {
-    logger.warn(recovery.eventLogRepair, 'cut a torn tail off events.jsonl');
+    logger.warn(
+      recovery.eventLogRepair,
+      recovery.eventLogRepair.savedAs === null
+        ? 'dropped a torn last line off events.jsonl'
+        : 'cut damaged lines off events.jsonl into quarantine/',
+    );
   }
   for (const entry of recovery.quarantined) logger.warn(entry, 'quarantined an unreadable session');
   if (recovery.statsRecovered !== null) logger.warn(recovery.statsRecovered);

@@ -62,7 +62,7 @@ describe('verifying a data directory', () => {
       /sessions\/00000000-0000-4000-8000-000000000000\.json: missing or malformed "id"/,
     );
     assert.match(problems, /sessions\/x\.json\.abc\.tmp is the temp file/);
-    assert.match(problems, /torn or damaged tail of 14 bytes/);
+    assert.match(problems, /ends with a torn last line \(14 bytes, an interrupted append\)/);
     assert.match(problems, /1 corrupt lines in the middle \(line 2\)/);
     assert.match(problems, /crash_count is 0 but the log has 1 crash_triggered events/);
     assert.match(problems, /1 files in quarantine\//);
@@ -76,16 +76,33 @@ describe('verifying a data directory', () => {
     await writeFile(join(dir, 'sessions', '00000000-0000-4000-8000-000000000000.json'), 'oops');
     const done = await repairDataDirectory(dir);
     assert.equal(done.length, 3);
+    assert.match(done.join('\n'), /dropped a torn last line \(14 bytes, never acknowledged\)/);
     const report = await verifyDataDirectory(dir);
     assert.deepEqual(
       report.findings.map((finding) => finding.forReview),
       [true],
-      'only the quarantined files remain, for review',
+      'only the quarantined session remains, for review',
     );
+    // A torn last line was never acknowledged: dropped, not kept for review.
     const quarantined = await readdir(join(dir, 'quarantine'));
-    assert.equal(quarantined.length, 2);
-    const tail = quarantined.find((name) => name.endsWith('events-tail.bin')) ?? '';
-    assert.equal(await readFile(join(dir, 'quarantine', tail), 'utf8'), '{"ts": 1, "tim');
+    assert.equal(quarantined.length, 1);
+    assert.match(quarantined[0] ?? '', /-session-00000000-0000-4000-8000-000000000000\.json$/);
+  });
+
+  it('keeps complete lines at the end of the log that are not events in quarantine', async (t) => {
+    const dir = await tempDir(t);
+    await writeOriginalDataDir(dir);
+    const damage = 'not an event\n\u0000\u0000\u0000\n{"ts": 1';
+    await writeFile(join(dir, 'events.jsonl'), damage, { flag: 'a' });
+    const before = await verifyDataDirectory(dir);
+    assert.match(
+      before.findings.map((finding) => finding.problem).join('\n'),
+      /events\.jsonl ends with 25 damaged bytes/,
+    );
+    const done = await repairDataDirectory(dir);
+    assert.match(done.join('\n'), /cut 25 damaged bytes off events\.jsonl into quarantine\//);
+    const [tail] = await readdir(join(dir, 'quarantine'));
+    assert.equal(await readFile(join(dir, 'quarantine', tail ?? ''), 'utf8'), damage);
   });
 
   it('after a kill, accepts the pending journal, flags a torn journal append, and rolls it forward on repair', async (t) => {

@@ -23,8 +23,10 @@ export interface EventLogScan {
   createdEvents: number;
   /** The last events (at most the requested number), oldest first. */
   tail: ServiceEvent[];
-  /** Byte offset after the last valid line: everything from here on is damage. */
+  /** Byte offset after the last valid line: everything from here on is cut. */
   validEnd: number;
+  /** Bytes after the last newline: a torn last line (an interrupted append), 0 if none. */
+  tornBytes: number;
   /** Complete, unparseable lines in the tail window that are followed by valid ones. */
   corruptLinesInTail: number;
 }
@@ -149,6 +151,7 @@ export async function scanEventLog(path: string, tailSize: number): Promise<Even
         createdEvents: 0,
         tail: [],
         validEnd: 0,
+        tornBytes: 0,
         corruptLinesInTail: 0,
       };
     }
@@ -208,6 +211,7 @@ export async function scanEventLog(path: string, tailSize: number): Promise<Even
     createdEvents: totals.created,
     tail: tailSize === 0 ? [] : tail.slice(-tailSize),
     validEnd,
+    tornBytes: size - lastNewlineEnd,
     corruptLinesInTail,
   };
 }

@@ -1,8 +1,9 @@
 /**
  * What a crash can leave in a data directory, and the safe repairs: temp
  * files of unfinished writes are removed (their targets still hold the old
- * content), unreadable session files and a torn event-log tail are moved into
- * quarantine/ (never deleted), and the journal's committed changes are rolled
+ * content), unreadable session files and damaged event-log lines are moved
+ * into quarantine/ (never deleted), a torn last line (an interrupted append,
+ * never acknowledged) is dropped, and the journal's committed changes are rolled
  * forward into sessions/ and events.jsonl. Run by the service at boot and by
  * `stateful inspect --repair`, always under the directory's lock.
  */
@@ -40,7 +41,8 @@ export interface JournalRollForward {
 
 export interface RecoveryReport {
   tempFilesRemoved: string[];
-  eventLogRepair: { bytesRemoved: number; savedAs: string } | null;
+  /** savedAs: where damaged lines went; null when only a torn last line was dropped. */
+  eventLogRepair: { bytesRemoved: number; savedAs: string | null } | null;
   quarantined: { file: string; problem: string; savedAs: string }[];
   journal: JournalRollForward | null;
 }
@@ -182,25 +184,35 @@ async function rollJournalForward(
   };
 }
 
-/** Cuts a damaged event-log tail, keeping the cut bytes in quarantine. */
+/**
+ * Cuts the event log's tail after its last valid line. One rule for the log
+ * and the journal: a torn last line (no newline: an append a kill
+ * interrupted, never acknowledged, and restored from the journal if its
+ * change was) is only dropped; complete lines that are not events are damage,
+ * kept in quarantine for a person.
+ */
 async function cutDamagedTail(
   layout: DataLayout,
   validEnd: number,
   size: number,
-): Promise<{ bytesRemoved: number; savedAs: string }> {
+): Promise<{ bytesRemoved: number; savedAs: string | null }> {
   const handle = await open(layout.eventsFile, 'r+');
   try {
-    const damaged = Buffer.alloc(size - validEnd);
-    await handle.read(damaged, 0, damaged.length, validEnd);
-    await mkdir(layout.quarantineDir, { recursive: true });
-    const savedAs = join(
-      layout.quarantineDir,
-      `${new Date().toISOString().replace(/[:.]/g, '-')}-events-tail.bin`,
-    );
-    await new DurableFiles().write(savedAs, damaged);
+    const cut = Buffer.alloc(size - validEnd);
+    await handle.read(cut, 0, cut.length, validEnd);
+    let savedAs: string | null = null;
+    if (cut.includes(0x0a)) {
+      await mkdir(layout.quarantineDir, { recursive: true });
+      const path = join(
+        layout.quarantineDir,
+        `${new Date().toISOString().replace(/[:.]/g, '-')}-events-tail.bin`,
+      );
+      await new DurableFiles().write(path, cut);
+      savedAs = relative(layout.root, path);
+    }
     await handle.truncate(validEnd);
     await handle.sync();
-    return { bytesRemoved: damaged.length, savedAs: relative(layout.root, savedAs) };
+    return { bytesRemoved: cut.length, savedAs };
   } finally {
     await handle.close();
   }

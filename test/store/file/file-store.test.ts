@@ -108,7 +108,7 @@ describe('the file store', () => {
     await second.store.close();
   });
 
-  it('cuts a torn event-log tail at open, keeps the cut bytes, and logs the repair', async (t) => {
+  it('drops a torn last event line at open (never acknowledged) and logs the repair', async (t) => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
     await first.store.createSession({ name: 'before the crash' });
@@ -116,9 +116,8 @@ describe('the file store', () => {
     const torn = '{"ts": 1771668000.1, "time": "2026-02-2';
     await writeFile(join(dir, 'events.jsonl'), torn, { flag: 'a' });
     const { store, recovery } = await openStore(t, dir);
-    assert.equal(recovery.eventLogRepair?.bytesRemoved, torn.length);
-    const saved = await readFile(join(dir, recovery.eventLogRepair?.savedAs ?? ''), 'utf8');
-    assert.equal(saved, torn);
+    assert.deepEqual(recovery.eventLogRepair, { bytesRemoved: torn.length, savedAs: null });
+    assert.deepEqual(await readdir(join(dir, 'quarantine')).catch(() => []), []);
     const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
     for (const line of lines) JSON.parse(line);
     assert.equal(store.recentEvents(1)[0]?.event, 'log_repaired');
