@@ -2,15 +2,17 @@
  * The PostgreSQL store (STORE=postgres): the same Store contract as the file
  * store, on a database that several replicas share.
  *
- *   create, update, delete   one statement each (an update first reads the
- *                            session, then writes it back only if its
- *                            access_count is unchanged, else tries again and at
- *                            last holds the row lock), so concurrent updates
- *                            never lose an access_count increment; the session,
- *                            its event and the counters commit together, and a
- *                            2xx answer means they did
+ *   create, update, delete   concurrent writes of a kind are committed
+ *                            together (group commit, batcher.ts): one
+ *                            statement holds the session rows, one event
+ *                            each and the counters, so a batch costs one WAL
+ *                            flush; a 2xx answer means its batch committed.
+ *                            An update first reads the session, then writes
+ *                            it back only if its access_count is unchanged
+ *                            (else reads again, and at last holds the row
+ *                            lock), so no access_count increment is lost
  *   events                   positions are taken from counters.event_count
- *                            under that row's lock, held only for that last
+ *                            under that row's lock, held only for the
  *                            statement and its commit: dense, one total
  *                            order, committed in that order across replicas
  *   onEvent                  every replica's events: each commit NOTIFYs its
@@ -46,10 +48,41 @@ import {
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
 import type { EventListener, EventTail, InstanceStart, Store, StoreOverview } from '../store.js';
+import { Batcher } from './batcher.js';
 import { migrate } from './migrations.js';
 import { type CounterRow, SESSION_COLUMNS, type SessionRow, toSession, toStats } from './rows.js';
 
 const REQUEST_FLUSH_INTERVAL_MS = 1000;
+/** A session write waiting for its batch: the new session (none for a delete) and its event. */
+interface SessionWrite {
+  id: string;
+  session?: Session;
+  event: ServiceEvent;
+  /** An update's condition: the access_count the new session was computed from. */
+  version?: number;
+}
+
+/** Each kind of batched write: the statement that applies it, and its counters. */
+const BATCH_WRITES = {
+  create: {
+    sql: `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
+          SELECT id, name, data, created_at, last_active, access_count FROM input ORDER BY n
+          RETURNING id`,
+    counters: ', total_sessions = total_sessions + (SELECT count(*) FROM done)',
+  },
+  update: {
+    sql: `UPDATE sessions SET name = input.name, data = input.data,
+            last_active = input.last_active, access_count = input.access_count
+          FROM input WHERE sessions.id = input.id AND sessions.access_count = input.version
+          RETURNING sessions.id`,
+    counters: '',
+  },
+  delete: {
+    sql: 'DELETE FROM sessions USING input WHERE sessions.id = input.id RETURNING sessions.id',
+    counters: '',
+  },
+} as const;
+
 /** Optimistic tries of an update before it takes the session's row lock. */
 const OPTIMISTIC_ATTEMPTS = 3;
 /** Replicas whose lease is current ($1: the lease in seconds). */
@@ -90,6 +123,19 @@ export class PostgresStore implements Store {
   private deliveries: Promise<void> = Promise.resolve();
   /** The connection that LISTENs for other replicas' events. */
   private listening: pg.Client | undefined;
+  /** Concurrent session writes of each kind share a statement and a commit. */
+  private readonly creates = new Batcher<SessionWrite, number | undefined>(
+    (writes) => this.commitWrites('create', writes),
+    (write) => write.id,
+  );
+  private readonly updates = new Batcher<SessionWrite, number | undefined>(
+    (writes) => this.commitWrites('update', writes),
+    (write) => write.id,
+  );
+  private readonly deletes = new Batcher<SessionWrite, number | undefined>(
+    (writes) => this.commitWrites('delete', writes),
+    (write) => write.id,
+  );
 
   private constructor(
     readonly instanceId: string,
@@ -109,7 +155,9 @@ export class PostgresStore implements Store {
     instanceId: string,
     options: Partial<PostgresStoreOptions> = {},
   ): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    // Short statements only: JIT compiling one (the planner guesses high costs
+    // for the tiny counters table) took longer than running it a hundred times.
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, options: '-c jit=off' });
     pool.on('error', () => undefined); // an idle client's error; the next query reports it
     try {
       await migrate(pool);
@@ -200,6 +248,71 @@ export class PostgresStore implements Store {
   ): Promise<number | undefined> {
     try {
       return await this.appendEvent(this.pool, event, options);
+    } catch (error) {
+      throw unavailable(error, doing);
+    }
+  }
+
+  /**
+   * Commits a batch of session writes of one kind in one statement: the
+   * session rows, one event each (numbered in the batch's order, after the
+   * log's end, under the counters row's lock), the counters, and one NOTIFY.
+   * An update applies only if the session's access_count is still `version`;
+   * a delete only if the session exists. Returns each write's event position,
+   * or undefined for a write that did not apply.
+   */
+  private async commitWrites(
+    kind: keyof typeof BATCH_WRITES,
+    writes: SessionWrite[],
+  ): Promise<(number | undefined)[]> {
+    const column = <T>(pick: (write: SessionWrite) => T) => writes.map(pick);
+    const { rows } = await this.pool.query<{ id: string; position: string }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::bigint[], $7::bigint[], $8::text[])
+           WITH ORDINALITY
+           AS input(id, name, data, created_at, last_active, access_count, version, line, n)
+       ),
+       done AS (${BATCH_WRITES[kind].sql}),
+       counted AS (
+         UPDATE counters SET event_count = event_count + (SELECT count(*) FROM done)
+           ${BATCH_WRITES[kind].counters}
+         RETURNING event_count
+       ),
+       numbered AS (
+         SELECT input.id, input.line,
+           counted.event_count - (SELECT count(*) FROM done)
+             + row_number() OVER (ORDER BY input.n) AS position
+         FROM input JOIN done ON done.id = input.id CROSS JOIN counted
+       ),
+       logged AS (INSERT INTO events (position, line) SELECT position, line FROM numbered)
+       SELECT numbered.id, numbered.position,
+         pg_notify('${EVENT_CHANNEL}', counted.event_count::text)
+       FROM numbered CROSS JOIN counted`,
+      [
+        column((write) => write.id),
+        column((write) => write.session?.name ?? null),
+        column((write) =>
+          write.session === undefined ? null : JSON.stringify(write.session.data),
+        ),
+        column((write) => write.session?.created_at ?? null),
+        column((write) => write.session?.last_active ?? null),
+        column((write) => write.session?.access_count ?? null),
+        column((write) => write.version ?? null),
+        column((write) => JSON.stringify(write.event)),
+      ],
+    );
+    const positions = new Map(rows.map((row) => [row.id, Number(row.position)]));
+    return writes.map((write) => positions.get(write.id));
+  }
+
+  private async submit(
+    batcher: Batcher<SessionWrite, number | undefined>,
+    write: SessionWrite,
+    doing: string,
+  ): Promise<number | undefined> {
+    try {
+      return await batcher.submit(write);
     } catch (error) {
       throw unavailable(error, doing);
     }
@@ -301,20 +414,15 @@ export class PostgresStore implements Store {
       session_id: session.id,
       name: session.name,
     });
-    const position = await this.commitEvent('creating a session', event, {
-      counterChange: ', total_sessions = total_sessions + 1',
-      when: `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-      values: [
-        session.id,
-        session.name,
-        JSON.stringify(session.data),
-        session.created_at,
-        session.last_active,
-        session.access_count,
-      ],
-    });
-    this.announce(event, position as number);
+    const position = await this.submit(
+      this.creates,
+      { id: session.id, session, event },
+      'creating a session',
+    );
+    if (position === undefined) {
+      throw new StorageUnavailableError('The database did not store the session. Retry later.');
+    }
+    this.announce(event, position);
     return session;
   }
 
@@ -358,7 +466,7 @@ export class PostgresStore implements Store {
   async updateSession(id: string, input: SessionInput): Promise<Session> {
     if (!isSessionId(id)) throw sessionNotFound(id);
     const event = makeEvent('session_updated', this.instanceId, { session_id: id });
-    const write = (client: pg.Pool | pg.PoolClient, next: Session, version: number) =>
+    const write = (client: pg.PoolClient, next: Session, version: number) =>
       this.appendEvent(client, event, {
         when: `UPDATE sessions SET name = $2, data = $3, last_active = $4, access_count = $5
                WHERE id = $1 AND access_count = $6 RETURNING id`,
@@ -375,12 +483,11 @@ export class PostgresStore implements Store {
       const current = await this.getSession(id);
       if (current === undefined) throw sessionNotFound(id);
       const next = applyUpdate(current, input);
-      let position: number | undefined;
-      try {
-        position = await write(this.pool, next, current.access_count);
-      } catch (error) {
-        throw unavailable(error, 'updating a session');
-      }
+      const position = await this.submit(
+        this.updates,
+        { id, session: next, event, version: current.access_count },
+        'updating a session',
+      );
       if (position !== undefined) {
         this.announce(event, position);
         return next;
@@ -406,10 +513,7 @@ export class PostgresStore implements Store {
   async deleteSession(id: string): Promise<void> {
     if (!isSessionId(id)) throw sessionNotFound(id);
     const event = makeEvent('session_deleted', this.instanceId, { session_id: id });
-    const position = await this.commitEvent('deleting a session', event, {
-      when: 'DELETE FROM sessions WHERE id = $1 RETURNING id',
-      values: [id],
-    });
+    const position = await this.submit(this.deletes, { id, event }, 'deleting a session');
     if (position === undefined) throw sessionNotFound(id);
     this.announce(event, position);
   }

@@ -1,0 +1,58 @@
+/**
+ * Group commit with a result per caller: what callers submit while a batch is
+ * being committed waits, and goes together in the next one, so N concurrent
+ * writes cost one statement and one WAL flush, not N. The first write after a
+ * quiet moment goes at once, alone: batching adds no wait, only sharing.
+ * Batches never overlap; items with the same key never share one (the next
+ * batch takes the later), so each batch sees the earlier one's effect.
+ */
+interface Pending<I, R> {
+  item: I;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+export class Batcher<I, R> {
+  private queue: Pending<I, R>[] = [];
+  private running = false;
+
+  constructor(
+    /** Commits the items; returns one result per item, in their order. */
+    private readonly commit: (items: I[]) => Promise<R[]>,
+    private readonly keyOf: (item: I) => string,
+    private readonly maxBatch = 500,
+  ) {}
+
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.queue.length > 0) {
+      const batch: Pending<I, R>[] = [];
+      const later: Pending<I, R>[] = [];
+      const keys = new Set<string>();
+      for (const pending of this.queue) {
+        const key = this.keyOf(pending.item);
+        if (batch.length < this.maxBatch && !keys.has(key)) {
+          keys.add(key);
+          batch.push(pending);
+        } else {
+          later.push(pending);
+        }
+      }
+      this.queue = later;
+      try {
+        const results = await this.commit(batch.map((pending) => pending.item));
+        for (const [i, pending] of batch.entries()) pending.resolve(results[i] as R);
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+    this.running = false;
+  }
+}
