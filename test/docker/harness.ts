@@ -5,8 +5,12 @@
  * Traffic goes only to the published port on 127.0.0.1.
  */
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from '../helpers/service-process.js';
 
 const run = promisify(execFile);
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -18,6 +22,32 @@ export interface Deployment {
   image: string;
   port: number;
   backupDir: string;
+}
+
+/**
+ * A deployment under names of its own (`stateful-<name>-test…`), a free port
+ * and a temp backup directory, with whatever a run that died half-way left
+ * under those names removed first.
+ */
+export async function freshDeployment(name: string): Promise<Deployment> {
+  const prefix = `stateful-${name}-test`;
+  const deployment = {
+    project: prefix,
+    volume: `${prefix}-data`,
+    network: `${prefix}-net`,
+    image: `${prefix}-app`,
+    port: await freePort(),
+    backupDir: await mkdtemp(join(tmpdir(), `${prefix}-backups-`)),
+  };
+  await removeDeployment(deployment);
+  return deployment;
+}
+
+/** Removes a deployment, its image and its backup directory. */
+export async function destroyDeployment(deployment: Deployment): Promise<void> {
+  await removeDeployment(deployment);
+  await sh('docker', ['rmi', '-f', `${deployment.image}:latest`]).catch(() => undefined);
+  await rm(deployment.backupDir, { recursive: true, force: true });
 }
 
 /** The cluster profile's database volume, named after the deployment's. */

@@ -15,6 +15,8 @@ import {
   compose,
   type Deployment,
   deploymentEnv,
+  destroyDeployment,
+  freshDeployment,
   http,
   inspect,
   killServiceProcess,
@@ -40,23 +42,11 @@ describe('the container lifecycle', () => {
   let backupDir: string;
 
   before(async () => {
-    backupDir = await mkdtemp(join(tmpdir(), 'stateful-backups-'));
-    app = {
-      project: 'stateful-lifecycle-test',
-      volume: 'stateful-lifecycle-test-data',
-      network: 'stateful-lifecycle-test-net',
-      image: 'stateful-lifecycle-test-app',
-      port: await freePort(),
-      backupDir,
-    };
-    await removeDeployment(app); // a previous run that died half-way
+    app = await freshDeployment('lifecycle');
+    backupDir = app.backupDir;
   });
 
-  after(async () => {
-    await removeDeployment(app);
-    await sh('docker', ['rmi', '-f', `${app.image}:latest`]).catch(() => undefined);
-    await rm(backupDir, { recursive: true, force: true });
-  });
+  after(() => destroyDeployment(app));
 
   const state = async () => (await http(app, '/state')).json;
 
