@@ -58,8 +58,9 @@ export interface Store {
   /**
    * Calls `listener` with every event from now on, once it is in the log, in
    * log order, with its line number in the log (the position: 1, 2, …);
-   * returns the unsubscribe. A store shared by replicas tells every replica's
-   * events, each once, in the one order.
+   * returns the unsubscribe. An event this instance logs is told before the
+   * write that logged it resolves. A store shared by replicas tells every
+   * replica's events too, each once, in the one order.
    */
   onEvent(listener: EventListener): () => void;
   /** The last `limit` events, oldest first. */

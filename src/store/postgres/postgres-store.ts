@@ -318,9 +318,12 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** An event this replica committed: listeners hear of it in log order. */
-  private announce(event: ServiceEvent, position: number): void {
-    this.reach(position, event);
+  /**
+   * An event this replica committed: listeners hear of it in log order, and
+   * before the write that logged it resolves (as with the file store).
+   */
+  private announce(event: ServiceEvent, position: number): Promise<void> {
+    return this.reach(position, event);
   }
 
   /**
@@ -328,11 +331,12 @@ export class PostgresStore implements Store {
    * order, each once. Events commit in position order (the counters lock), so
    * once `position` is visible every earlier one is too: what this replica
    * has not seen is read from the table. With no listener it only moves on.
+   * Resolves once they have heard (or the read failed: the next event retries).
    */
-  private reach(position: number, event?: ServiceEvent): void {
+  private reach(position: number, event?: ServiceEvent): Promise<void> {
     if (this.listeners.size === 0) {
       this.delivered = Math.max(this.delivered, position);
-      return;
+      return Promise.resolve();
     }
     this.deliveries = this.deliveries
       .then(async () => {
@@ -350,6 +354,7 @@ export class PostgresStore implements Store {
         this.delivered = position;
       })
       .catch(() => undefined); // the database is away: the next event reads the gap
+    return this.deliveries;
   }
 
   private tell(event: ServiceEvent, position: number): void {
@@ -378,7 +383,7 @@ export class PostgresStore implements Store {
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (message) => {
-      if (message.channel === EVENT_CHANNEL) this.reach(Number(message.payload));
+      if (message.channel === EVENT_CHANNEL) void this.reach(Number(message.payload));
     });
     try {
       await client.connect();
@@ -394,7 +399,7 @@ export class PostgresStore implements Store {
     this.listening = client;
     // What committed while nobody listened; if this read fails, the next event reads the gap.
     await this.eventCount().then(
-      (count) => this.reach(count),
+      (count) => void this.reach(count),
       () => undefined,
     );
   }
@@ -422,7 +427,7 @@ export class PostgresStore implements Store {
     if (position === undefined) {
       throw new StorageUnavailableError('The database did not store the session. Retry later.');
     }
-    this.announce(event, position);
+    await this.announce(event, position);
     return session;
   }
 
@@ -489,7 +494,7 @@ export class PostgresStore implements Store {
         'updating a session',
       );
       if (position !== undefined) {
-        this.announce(event, position);
+        await this.announce(event, position);
         return next;
       }
     }
@@ -506,7 +511,7 @@ export class PostgresStore implements Store {
         position: (await write(client, next, current.access_count)) as number,
       };
     });
-    this.announce(event, position);
+    await this.announce(event, position);
     return session;
   }
 
@@ -515,7 +520,7 @@ export class PostgresStore implements Store {
     const event = makeEvent('session_deleted', this.instanceId, { session_id: id });
     const position = await this.submit(this.deletes, { id, event }, 'deleting a session');
     if (position === undefined) throw sessionNotFound(id);
-    this.announce(event, position);
+    await this.announce(event, position);
   }
 
   // Events
@@ -523,7 +528,7 @@ export class PostgresStore implements Store {
   async recordEvent(kind: EventKind, extra: EventExtra = {}): Promise<void> {
     const event = makeEvent(kind, this.instanceId, extra);
     const position = await this.commitEvent(`logging ${kind}`, event);
-    this.announce(event, position as number);
+    await this.announce(event, position as number);
   }
 
   onEvent(listener: EventListener): () => void {
@@ -627,7 +632,7 @@ export class PostgresStore implements Store {
       });
       return { stats, event, position: (await this.appendEvent(client, event)) as number };
     });
-    this.announce(started.event, started.position);
+    await this.announce(started.event, started.position);
     this.heartbeat ??= setInterval(() => void this.beat(), this.options.leaseMs / 5);
     this.heartbeat.unref();
     return {
@@ -691,7 +696,7 @@ export class PostgresStore implements Store {
       }
       return { rows, events };
     });
-    for (const { event, position } of found.events) this.announce(event, position);
+    for (const { event, position } of found.events) await this.announce(event, position);
     return found.rows.map((row) => ({
       container: row.container_id,
       pid: row.pid,
@@ -713,7 +718,7 @@ export class PostgresStore implements Store {
       return { crashCount, event, position: (await this.appendEvent(client, event)) as number };
     });
     this.stopping = true;
-    this.announce(crashed.event, crashed.position);
+    await this.announce(crashed.event, crashed.position);
     return crashed.crashCount;
   }
 
@@ -727,7 +732,7 @@ export class PostgresStore implements Store {
       ]);
       return (await this.appendEvent(client, event)) as number;
     });
-    this.announce(event, position);
+    await this.announce(event, position);
   }
 
   async liveInstances(): Promise<number> {
