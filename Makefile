@@ -28,7 +28,8 @@ ALL_PROFILES := --profile inspect --profile cluster --profile cluster-migrate --
 LIMIT ?= 20
 
 .PHONY: help build up down restart logs shell session-create session-list session-get \
-        cluster-up cluster-down cluster-state cluster-logs cluster-migrate cluster-inspect \
+        cluster-images postgres-up cluster-up cluster-down cluster-state cluster-logs \
+        cluster-migrate cluster-inspect \
         session-delete events state crash inspect test clean reset backup restore base-image
 
 help: ## list the targets

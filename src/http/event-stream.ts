@@ -87,7 +87,11 @@ export function eventStreamRoutes(
     send(`retry: ${RETRY_MS}\n\n`);
     void (async () => {
       try {
-        const { events: recent, count } = await store.eventTail(MAX_EVENT_LIMIT);
+        // A new client wants the last `limit`; a resuming one up to the most a
+        // backlog holds (a database reads no more than it must).
+        const { events: recent, count } = await store.eventTail(
+          since === undefined ? limit : MAX_EVENT_LIMIT,
+        );
         const first = count - recent.length + 1;
         const from = since === undefined ? recent.length - limit : since + 1 - first;
         if (since === undefined) lastSent = first - 1 + Math.max(0, from);

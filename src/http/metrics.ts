@@ -41,54 +41,61 @@ export class ServiceMetrics {
     this.syncs.observe({ file }, seconds);
   };
 
+  private scrapeGauges: (() => Promise<void>) | undefined;
+
   /** Gauges read from the running service at each scrape. */
   watch(context: ServiceContext): void {
     const { store } = context;
-    const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        async collect() {
-          this.set(await read());
-        },
-      });
-    gauge(
+    const gauge = (name: string, help: string) =>
+      new Gauge({ name, help, registers: [this.registry] });
+    const startups = gauge(
       'stateful_startup_count',
       'Starts of the service on this volume (durable)',
-      async () => (await store.stats()).startup_count,
     );
-    gauge(
+    const crashes = gauge(
       'stateful_crash_count',
       'Crashes on this volume, /crash and detected (durable)',
-      async () => (await store.stats()).crash_count,
     );
-    gauge(
+    const created = gauge(
       'stateful_total_sessions',
       'Sessions ever created on this volume (durable)',
-      async () => (await store.stats()).total_sessions,
     );
-    gauge(
+    const served = gauge(
       'stateful_total_requests',
       'Requests served on this volume (durable, lazily)',
-      async () => (await store.stats()).total_requests,
     );
-    gauge('stateful_live_sessions', 'Sessions stored now', () => store.sessionCount());
-    gauge('stateful_event_log_events', 'Lines in events.jsonl', () => store.eventCount());
-    gauge(
+    const live = gauge('stateful_live_sessions', 'Sessions stored now');
+    const events = gauge('stateful_event_log_events', 'Lines in events.jsonl');
+    const here = gauge(
       'stateful_requests_this_instance',
       'Requests served by this instance (gone on restart)',
-      () => context.requestsThisInstance(),
     );
-    gauge('stateful_uptime_seconds', 'Seconds since this instance started', () =>
-      uptimeSeconds(context),
-    );
+    const uptime = gauge('stateful_uptime_seconds', 'Seconds since this instance started');
     new Gauge({
       name: 'stateful_instance_info',
       help: 'This instance: its container_id (always 1)',
       labelNames: ['container_id'],
       registers: [this.registry],
     }).set({ container_id: store.instanceId }, 1);
+    // One read of the store a scrape (a database shared by replicas answers
+    // the counters, the session count and the log's length in two queries).
+    this.scrapeGauges = async () => {
+      const [overview, eventCount] = await Promise.all([store.overview(), store.eventCount()]);
+      startups.set(overview.stats.startup_count);
+      crashes.set(overview.stats.crash_count);
+      created.set(overview.stats.total_sessions);
+      served.set(overview.stats.total_requests);
+      live.set(overview.liveSessions);
+      events.set(eventCount);
+      here.set(context.requestsThisInstance());
+      uptime.set(uptimeSeconds(context));
+    };
+  }
+
+  /** The registry in the text format, the watched gauges read first. */
+  async scrape(): Promise<string> {
+    await this.scrapeGauges?.();
+    return this.registry.metrics();
   }
 }
 
@@ -114,6 +121,6 @@ export function metricsRoutes(app: FastifyInstance, metrics: ServiceMetrics): vo
   });
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return metrics.scrape();
   });
 }

@@ -537,12 +537,7 @@ export class PostgresStore implements Store {
   }
 
   async recentEvents(limit: number): Promise<ServiceEvent[]> {
-    const { rows } = await this.query<{ line: string }>(
-      'reading events',
-      'SELECT line FROM events ORDER BY position DESC LIMIT $1',
-      [limit],
-    );
-    return rows.reverse().map((row) => JSON.parse(row.line) as ServiceEvent);
+    return (await this.eventTail(limit)).events;
   }
 
   async eventTail(limit: number): Promise<EventTail> {

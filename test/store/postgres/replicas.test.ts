@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { MIGRATIONS, migrate } from '../../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
@@ -13,6 +13,16 @@ describe('several PostgreSQL-store replicas on one database', {
     server = await startPostgres();
   });
   after(() => server.stop());
+
+  /** Three replicas on a fresh database, closed after the test. */
+  async function openReplicas(t: TestContext): Promise<PostgresStore[]> {
+    const url = await server.createDatabase();
+    const replicas = await Promise.all(
+      ['aaaaaaaa', 'bbbbbbbb', 'cccccccc'].map((id) => PostgresStore.open(url, id)),
+    );
+    t.after(() => Promise.all(replicas.map((replica) => replica.close())));
+    return replicas;
+  }
 
   it('migrate the schema once when they start at the same moment', async () => {
     const url = await server.createDatabase();
@@ -31,77 +41,63 @@ describe('several PostgreSQL-store replicas on one database', {
     }
   });
 
-  it('never lose a counter increment, an access or an event position when writing at once', async () => {
-    const url = await server.createDatabase();
-    const replicas = await Promise.all(
-      ['aaaaaaaa', 'bbbbbbbb', 'cccccccc'].map((id) => PostgresStore.open(url, id)),
+  it('never lose a counter increment, an access or an event position when writing at once', async (t) => {
+    const replicas = await openReplicas(t);
+    const [a, b] = replicas as [PostgresStore, PostgresStore, PostgresStore];
+    const shared = await a.createSession({ name: 'shared' });
+    await Promise.all(
+      replicas.flatMap((replica, r) => [
+        ...Array.from({ length: 20 }, (_, i) => replica.createSession({ name: `r${r}-${i}` })),
+        ...Array.from({ length: 15 }, () => replica.updateSession(shared.id, {})),
+      ]),
     );
-    try {
-      const [a, b] = replicas as [PostgresStore, PostgresStore, PostgresStore];
-      const shared = await a.createSession({ name: 'shared' });
-      await Promise.all(
-        replicas.flatMap((replica, r) => [
-          ...Array.from({ length: 20 }, (_, i) => replica.createSession({ name: `r${r}-${i}` })),
-          ...Array.from({ length: 15 }, () => replica.updateSession(shared.id, {})),
-        ]),
-      );
-      for (const replica of replicas) for (let i = 0; i < 7; i++) replica.countRequest();
-      await Promise.all(replicas.map((replica) => replica.flushStats()));
+    for (const replica of replicas) for (let i = 0; i < 7; i++) replica.countRequest();
+    await Promise.all(replicas.map((replica) => replica.flushStats()));
 
-      const stats = await b.stats();
-      assert.equal(stats.total_sessions, 61);
-      assert.equal(stats.total_requests, 21);
-      assert.equal(await b.sessionCount(), 61);
-      assert.equal((await b.getSession(shared.id))?.access_count, 45);
-      // One total order: positions 1..N with no gap, each event once.
-      const events = await b.recentEvents(1000);
-      assert.equal(events.length, 61 + 45);
-      assert.equal(await b.eventCount(), events.length);
-      assert.deepEqual(
-        new Set(events.map((event) => event.container)),
-        new Set(['aaaaaaaa', 'bbbbbbbb', 'cccccccc']),
-      );
-    } finally {
-      await Promise.all(replicas.map((replica) => replica.close()));
-    }
+    const stats = await b.stats();
+    assert.equal(stats.total_sessions, 61);
+    assert.equal(stats.total_requests, 21);
+    assert.equal(await b.sessionCount(), 61);
+    assert.equal((await b.getSession(shared.id))?.access_count, 45);
+    // One total order: positions 1..N with no gap, each event once.
+    const events = await b.recentEvents(1000);
+    assert.equal(events.length, 61 + 45);
+    assert.equal(await b.eventCount(), events.length);
+    assert.deepEqual(
+      new Set(events.map((event) => event.container)),
+      new Set(['aaaaaaaa', 'bbbbbbbb', 'cccccccc']),
+    );
   });
 
-  it("tell each replica's listeners every replica's events, in log order, each once", async () => {
-    const url = await server.createDatabase();
-    const replicas = await Promise.all(
-      ['aaaaaaaa', 'bbbbbbbb', 'cccccccc'].map((id) => PostgresStore.open(url, id)),
-    );
-    try {
-      const heard = replicas.map(() => [] as { position: number; event: string; by: string }[]);
-      for (const [r, replica] of replicas.entries()) {
-        replica.onEvent((event, position) => {
-          heard[r]?.push({ position, event: event.event, by: event.container });
-        });
-      }
-      await Promise.all(
-        replicas.map(async (replica, r) => {
-          for (let i = 0; i < 10; i++) {
-            const session = await replica.createSession({ name: `r${r}-${i}` });
-            await replica.updateSession(session.id, {});
-            if (i % 3 === 0) await replica.deleteSession(session.id);
-          }
-        }),
-      );
-      const count = await (replicas[0] as PostgresStore).eventCount();
-      assert.equal(count, 3 * (10 + 10 + 4));
-      const deadline = Date.now() + 10_000;
-      while (heard.some((list) => list.length < count) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const { events } = await (replicas[0] as PostgresStore).eventTail(count);
-      const log = events.map((event, i) => ({
-        position: i + 1,
-        event: event.event,
-        by: event.container,
-      }));
-      for (const list of heard) assert.deepEqual(list, log);
-    } finally {
-      await Promise.all(replicas.map((replica) => replica.close()));
+  it("tell each replica's listeners every replica's events, in log order, each once", async (t) => {
+    const replicas = await openReplicas(t);
+    const heard = replicas.map(() => [] as { position: number; event: string; by: string }[]);
+    for (const [r, replica] of replicas.entries()) {
+      replica.onEvent((event, position) => {
+        heard[r]?.push({ position, event: event.event, by: event.container });
+      });
     }
+    await Promise.all(
+      replicas.map(async (replica, r) => {
+        for (let i = 0; i < 10; i++) {
+          const session = await replica.createSession({ name: `r${r}-${i}` });
+          await replica.updateSession(session.id, {});
+          if (i % 3 === 0) await replica.deleteSession(session.id);
+        }
+      }),
+    );
+    const count = await (replicas[0] as PostgresStore).eventCount();
+    assert.equal(count, 3 * (10 + 10 + 4));
+    const deadline = Date.now() + 10_000;
+    while (heard.some((list) => list.length < count) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const { events } = await (replicas[0] as PostgresStore).eventTail(count);
+    const log = events.map((event, i) => ({
+      position: i + 1,
+      event: event.event,
+      by: event.container,
+    }));
+    for (const list of heard) assert.deepEqual(list, log);
   });
 });
