@@ -4,6 +4,8 @@
  * message that names the variable and what it accepts.
  */
 import { resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { DEFAULT_SESSION_MAX_NODES } from './domain/session.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -32,7 +34,25 @@ export interface ServiceConfig {
   crashEndpoint: boolean;
   /** ADMIN_TOKEN: when set, POST /crash needs `Authorization: Bearer <token>`. */
   adminToken: string | null;
+  /**
+   * ALLOWED_HOSTS: the host names (any port) a request's Host header may
+   * name, against DNS rebinding; null when set to `*` (any host).
+   */
+  allowedHosts: readonly string[] | null;
   limits: HttpLimits;
+  storage: StorageLimits;
+}
+
+/** What the stored sessions may cost; see domain/footprint.ts. */
+export interface StorageLimits {
+  /** SESSION_MAX_NODES: values and keys one session's `data` may hold (more is a 413). */
+  sessionMaxNodes: number;
+  /**
+   * STORAGE_BUDGET_MB: the total footprint of all sessions (a file store
+   * holds them in memory); past it, creates and growing updates are a 507.
+   * A quarter of the V8 heap limit by default.
+   */
+  budgetBytes: number;
 }
 
 /**
@@ -54,6 +74,10 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** MAX_CONNECTIONS: connections beyond this are refused. */
   maxConnections: number;
+  /** MAX_STREAMS: open /events/stream connections; more get a 503 (below MAX_CONNECTIONS). */
+  maxStreams: number;
+  /** MAX_PIPELINED_REQUESTS: requests one connection may have waiting; it is not read past them. */
+  maxPipelinedRequests: number;
 }
 
 export interface ClientConfig {
@@ -85,6 +109,72 @@ function text(env: Env, name: string, fallback: string): string {
   return raw === undefined || raw === '' ? fallback : raw;
 }
 
+/** The loopback names: what a browser on the same machine sends as Host. */
+export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
+
+function allowedHosts(env: Env): readonly string[] | null {
+  const raw = text(env, 'ALLOWED_HOSTS', LOOPBACK_HOSTS.join(','));
+  if (raw.trim() === '*') return null;
+  const hosts = raw
+    .split(',')
+    .map((host) =>
+      host
+        .trim()
+        .toLowerCase()
+        .replace(/^\[(.*)\]$/, '$1'),
+    )
+    .filter((host) => host !== '');
+  for (const host of hosts) {
+    if (!/^[a-z0-9.:_-]+$/.test(host)) {
+      throw new ConfigError(
+        `ALLOWED_HOSTS must be "*" or host names separated by commas; got "${host}".`,
+      );
+    }
+  }
+  if (hosts.length === 0) throw new ConfigError('ALLOWED_HOSTS names no host; use "*" for any.');
+  return Object.freeze(hosts);
+}
+
+function storageLimits(env: Env): StorageLimits {
+  const heapMiB = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
+  const budgetMiB = integer(
+    env,
+    'STORAGE_BUDGET_MB',
+    Math.max(1, Math.floor(heapMiB / 4)),
+    1,
+    1_048_576,
+  );
+  return Object.freeze({
+    sessionMaxNodes: integer(env, 'SESSION_MAX_NODES', DEFAULT_SESSION_MAX_NODES, 1, 10_000_000),
+    budgetBytes: budgetMiB * 1024 * 1024,
+  });
+}
+
+function httpLimits(env: Env): HttpLimits {
+  const maxConnections = integer(env, 'MAX_CONNECTIONS', 1_000, 2, 1_000_000);
+  const maxStreams = integer(
+    env,
+    'MAX_STREAMS',
+    Math.min(100, Math.floor(maxConnections / 2)),
+    0,
+    1_000_000,
+  );
+  if (maxStreams >= maxConnections) {
+    throw new ConfigError(
+      `MAX_STREAMS (${maxStreams}) must be below MAX_CONNECTIONS (${maxConnections}), ` +
+        'so streams can never take every connection.',
+    );
+  }
+  return Object.freeze({
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
+    idleTimeoutMs: integer(env, 'IDLE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 1_000, 600_000),
+    maxConnections,
+    maxStreams,
+    maxPipelinedRequests: integer(env, 'MAX_PIPELINED_REQUESTS', 8, 1, 1_000),
+  });
+}
+
 export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfig> {
   const logLevel = text(env, 'LOG_LEVEL', 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -99,12 +189,9 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     crashEndpoint: onOff(env, 'CRASH_ENDPOINT', true),
     adminToken: text(env, 'ADMIN_TOKEN', '') || null,
-    limits: Object.freeze({
-      requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
-      idleTimeoutMs: integer(env, 'IDLE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
-      keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 1_000, 600_000),
-      maxConnections: integer(env, 'MAX_CONNECTIONS', 1_000, 1, 1_000_000),
-    }),
+    allowedHosts: allowedHosts(env),
+    limits: httpLimits(env),
+    storage: storageLimits(env),
   });
 }
 

@@ -33,10 +33,49 @@ export class StorageFullError extends AppError {
   }
 }
 
+/** A session larger than the per-session limits allow; the message names the limit. */
+export class SessionTooLargeError extends AppError {
+  constructor(message: string) {
+    super('session_too_large', 413, message);
+  }
+}
+
+/**
+ * The sessions already stored use up the storage budget: nothing new is
+ * accepted until some are deleted or shrunk. Reads, deletes and updates that
+ * do not grow a session keep working.
+ */
+export class StorageBudgetError extends AppError {
+  constructor(message: string) {
+    super('storage_budget_exceeded', 507, message);
+  }
+}
+
 /** The storage failed for another reason (I/O error, too many open files). */
 export class StorageUnavailableError extends AppError {
   constructor(message: string) {
     super('storage_unavailable', 503, message);
+  }
+}
+
+/** Every event stream the service allows is open; the client should retry later. */
+export class StreamLimitError extends AppError {
+  constructor(message: string) {
+    super('too_many_streams', 503, message);
+  }
+}
+
+/** A request the service will not serve from where it came (another site, an unknown Host). */
+export class ForbiddenError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, 403, message);
+  }
+}
+
+/** A body in a form the service does not read (a Content-Encoding, say). */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string) {
+    super('unsupported_media_type', 415, message);
   }
 }
 

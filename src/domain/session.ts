@@ -4,7 +4,8 @@
  * change durable, the HTTP layer decides who may ask for it.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidInputError, NotFoundError } from './errors.js';
+import { InvalidInputError, NotFoundError, SessionTooLargeError } from './errors.js';
+import { measureJson } from './footprint.js';
 import { utcTimestamp } from './time.js';
 
 export type JsonObject = { [key: string]: unknown };
@@ -26,6 +27,8 @@ export interface SessionInput {
 
 export const DEFAULT_SESSION_NAME = 'unnamed';
 export const MAX_NAME_LENGTH = 200;
+/** SESSION_MAX_NODES by default: values and keys in one session's `data`. */
+export const DEFAULT_SESSION_MAX_NODES = 10_000;
 
 const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -39,8 +42,15 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Checks a request body's fields; throws InvalidInputError with what to fix. */
-export function validateSessionInput(body: unknown): SessionInput {
+/**
+ * Checks a request body's fields; throws InvalidInputError with what to fix,
+ * or SessionTooLargeError when `data` holds more than `maxNodes` values and
+ * keys (what a session costs in memory grows with them, not with its bytes).
+ */
+export function validateSessionInput(
+  body: unknown,
+  maxNodes: number = DEFAULT_SESSION_MAX_NODES,
+): SessionInput {
   if (body === undefined) return {};
   if (!isJsonObject(body)) {
     throw new InvalidInputError('The body must be a JSON object like {"name":"…","data":{…}}.');
@@ -58,6 +68,13 @@ export function validateSessionInput(body: unknown): SessionInput {
   if (body.data !== undefined) {
     if (!isJsonObject(body.data)) {
       throw new InvalidInputError('"data" must be a JSON object.');
+    }
+    const { nodes } = measureJson(body.data);
+    if (nodes > maxNodes) {
+      throw new SessionTooLargeError(
+        `"data" holds ${nodes} values and keys; a session may hold at most ${maxNodes} ` +
+          '(SESSION_MAX_NODES).',
+      );
     }
     input.data = body.data;
   }

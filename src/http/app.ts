@@ -3,7 +3,9 @@
  * handler, and one plugin a resource. Settings that Fastify defaults
  * differently from the spec are set here: no type coercion (`{"name":123}`
  * is a 400, not "123"), long path parameters reach the routes (a long id is a
- * 404, not a 414), bodies over 1 MiB are a 413.
+ * 404, not a 414), bodies over 1 MiB are a 413. Before any route: the
+ * request guards (Host, cross-site writes, Content-Encoding) and the bound
+ * on pipelined requests.
  */
 import Fastify, {
   type FastifyBaseLogger,
@@ -15,18 +17,24 @@ import type { HttpLimits } from '../config.js';
 import type { ServiceContext } from './context.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
 import { dashboardRoutes } from './dashboard.js';
-import { clientErrorHandler, registerErrorHandlers } from './errors.js';
+import { answerUnmetExpectation, clientErrorHandler, registerErrorHandlers } from './errors.js';
 import { eventStreamRoutes } from './event-stream.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './json-body.js';
 import { metricsRoutes, ServiceMetrics } from './metrics.js';
+import { limitPipelining } from './pipelining.js';
+import { checkContentEncoding, checkCrossSite, checkHost } from './request-guards.js';
 import { sessionRoutes } from './sessions.js';
 import { stateRoutes } from './state.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
   limits: HttpLimits;
+  /** SESSION_MAX_NODES. */
+  sessionMaxNodes: number;
+  /** ALLOWED_HOSTS (null: any host). */
+  allowedHosts: readonly string[] | null;
   crash: CrashOptions;
   /** The service's metrics (a fresh set when absent); its fsync histogram is fed by the store. */
   metrics?: ServiceMetrics;
@@ -76,8 +84,17 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
     }
   });
 
+  limitPipelining(app, limits.maxPipelinedRequests);
   app.addHook('onRequest', (request, _reply, done) => {
     context.countRequest();
+    try {
+      checkHost(request, options.allowedHosts);
+      checkCrossSite(request);
+      checkContentEncoding(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
     // Every body is read as JSON, whatever its Content-Type says, even an empty
     // or malformed one (which Fastify would refuse before any parser runs).
     if (request.headers['content-type'] !== undefined) {
@@ -93,10 +110,14 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
   dashboardRoutes(app, options.publicDir);
   healthRoutes(app, context);
   stateRoutes(app, context);
-  sessionRoutes(app, context);
+  sessionRoutes(app, context, options.sessionMaxNodes);
   eventRoutes(app, context);
-  eventStreamRoutes(app, context, { heartbeatMs: heartbeatMs(limits) });
+  eventStreamRoutes(app, context, {
+    heartbeatMs: heartbeatMs(limits),
+    maxStreams: limits.maxStreams,
+  });
   crashRoutes(app, context, options.crash);
   app.server.maxConnections = limits.maxConnections;
+  app.server.on('checkExpectation', answerUnmetExpectation);
   return app;
 }

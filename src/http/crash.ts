@@ -29,7 +29,7 @@ function digest(value: string): Buffer {
 
 /** Compares in constant time (over digests, so lengths leak nothing either). */
 function bearerMatches(header: string | undefined, token: string): boolean {
-  const presented = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+  const presented = /^bearer +(.+)$/i.exec(header ?? '')?.[1] ?? '';
   return timingSafeEqual(digest(presented), digest(token)) && presented.length > 0;
 }
 

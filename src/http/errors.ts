@@ -4,6 +4,7 @@
  * large, bad headers) keep their status with a readable code; anything
  * unexpected is logged and answered 500 without internals.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../domain/errors.js';
@@ -79,4 +80,21 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Dup
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+/**
+ * An `Expect` other than `100-continue`: Node answers a bare 417 unless the
+ * server listens for it; this gives it the JSON body every other error has.
+ */
+export function answerUnmetExpectation(_request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify({
+    error: 'expectation_failed',
+    message: 'The only Expect this service meets is "100-continue".',
+  });
+  response.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  response.end(body);
 }

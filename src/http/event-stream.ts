@@ -4,23 +4,44 @@
  * default), then every event as it reaches the log. Each message's `id` is
  * the event's line number in the log; a client that reconnects with
  * `Last-Event-ID` (browsers do it by themselves) or `?since=N` gets only what
- * came after, as far as the events kept in memory reach. Comments keep idle
- * connections open; a client that stops reading is dropped rather than
- * buffered without bound; a stopping service ends every stream.
+ * came after, as far as the events kept in memory reach. A position beyond
+ * the end of the log (the log was replaced, say) starts the client at the end.
+ *
+ * What a stream may cost is bounded: at most MAX_STREAMS are open (more get a
+ * 503, so streams never take the connections requests need); a backlog is
+ * sent a slice at a time, waiting for the client to read each, so one client
+ * never holds the event loop long; the work stops when the client goes away;
+ * a client that stops reading live events is dropped rather than buffered
+ * without bound (it reconnects and catches up). Comments keep idle
+ * connections open; a stopping service ends every stream.
  */
 import type { ServerResponse } from 'node:http';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { InvalidInputError } from '../domain/errors.js';
+import { InvalidInputError, StreamLimitError } from '../domain/errors.js';
 import { MAX_EVENT_LIMIT, parseEventLimit, type ServiceEvent } from '../domain/event.js';
 import type { ServiceContext } from './context.js';
 
-/** Bytes a slow client may leave unread before it is dropped. */
+/** Bytes a client may leave unread of live events before it is dropped. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
+/** Bytes of backlog written at a time, before waiting for the client and letting others run. */
+const BACKLOG_SLICE_BYTES = 64 * 1024;
 /** What EventSource waits before it reconnects. */
 const RETRY_MS = 1000;
 
 interface StreamRoute {
   Querystring: { limit?: unknown; since?: unknown };
+}
+
+export interface EventStreamOptions {
+  heartbeatMs: number;
+  /** MAX_STREAMS. */
+  maxStreams: number;
+}
+
+interface Positioned {
+  event: ServiceEvent;
+  position: number;
 }
 
 function parsePosition(raw: unknown, what: string): number | undefined {
@@ -31,14 +52,33 @@ function parsePosition(raw: unknown, what: string): number | undefined {
   return Number(raw);
 }
 
-function message(event: ServiceEvent, position: number): string {
+function message({ event, position }: Positioned): string {
   return `id: ${position}\ndata: ${JSON.stringify(event)}\n\n`;
 }
+
+/** Resolves once the client has read what was written, or is gone. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
+const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-accel-buffering': 'no',
+};
 
 export function eventStreamRoutes(
   app: FastifyInstance,
   { store }: ServiceContext,
-  options: { heartbeatMs: number },
+  options: EventStreamOptions,
 ): void {
   const open = new Set<ServerResponse>();
   app.addHook('preClose', (done) => {
@@ -48,44 +88,74 @@ export function eventStreamRoutes(
   });
 
   app.get<StreamRoute>('/events/stream', (request, reply) => {
-    // Validate before taking the socket over, so bad input gets a JSON 400.
+    // Validate before taking the socket over, so bad input gets a JSON answer.
     const limit = parseEventLimit(request.query.limit);
     const header = request.headers['last-event-id'];
     const since =
       parsePosition(request.query.since, '"since"') ??
       parsePosition(Array.isArray(header) ? header[0] : header, 'Last-Event-ID');
+    if (request.method === 'HEAD') return reply.headers(STREAM_HEADERS).code(200).send();
+    if (open.size >= options.maxStreams) {
+      reply.header('retry-after', '5');
+      throw new StreamLimitError(
+        `${open.size} event streams are open, the most this service allows (MAX_STREAMS); ` +
+          'retry in a few seconds.',
+      );
+    }
 
     reply.hijack();
     const response = reply.raw;
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
-    });
+    response.writeHead(200, STREAM_HEADERS);
     open.add(response);
-    const send = (text: string) => {
-      if (response.writableLength > MAX_UNREAD_BYTES) {
-        response.destroy();
+    const gone = () => response.destroyed || response.writableEnded;
+
+    // Subscribe first and hold what arrives while the backlog is read and
+    // sent: nothing falls between them, nothing is sent twice.
+    let held: Positioned[] | null = [];
+    let lastSent = since ?? 0;
+    const unsubscribe = store.onEvent((event, position) => {
+      if (held !== null) {
+        held.push({ event, position });
+        // A client this far behind catches up faster by reconnecting.
+        if (held.length > MAX_EVENT_LIMIT) response.destroy();
         return;
       }
-      response.write(text);
+      if (position <= lastSent || gone()) return;
+      if (response.writableLength > MAX_UNREAD_BYTES) {
+        response.destroy(); // it reconnects with Last-Event-ID and gets a backlog
+        return;
+      }
+      lastSent = position;
+      response.write(message({ event, position }));
+    });
+    const heartbeat = setInterval(() => {
+      if (held === null && response.writableLength === 0) response.write(': keep-alive\n\n');
+    }, options.heartbeatMs);
+    response.on('close', () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      open.delete(response);
+    });
+
+    /** Writes events in slices, waiting for the client to read each. */
+    const sendInSlices = async (events: Positioned[]): Promise<void> => {
+      let slice = '';
+      for (const entry of events) {
+        if (entry.position <= lastSent) continue;
+        lastSent = entry.position;
+        slice += message(entry);
+        if (slice.length >= BACKLOG_SLICE_BYTES) {
+          if (gone()) return;
+          if (!response.write(slice)) await drained(response);
+          slice = '';
+          await yieldToLoop();
+        }
+      }
+      if (slice !== '' && !gone()) response.write(slice);
     };
 
-    // Subscribe first and hold what arrives while the backlog is read (the
-    // read may be async): nothing falls between them, nothing is sent twice.
-    let held: { event: ServiceEvent; position: number }[] | null = [];
-    let lastSent = since ?? 0;
-    const deliver = (event: ServiceEvent, position: number) => {
-      if (position <= lastSent) return;
-      lastSent = position;
-      send(message(event, position));
-    };
-    const unsubscribe = store.onEvent((event, position) => {
-      if (held !== null) held.push({ event, position });
-      else deliver(event, position);
-    });
-    send(`retry: ${RETRY_MS}\n\n`);
     void (async () => {
+      response.write(`retry: ${RETRY_MS}\n\n`);
       try {
         // A new client wants the last `limit`; a resuming one up to the most a
         // backlog holds (a database reads no more than it must).
@@ -93,22 +163,19 @@ export function eventStreamRoutes(
           since === undefined ? limit : MAX_EVENT_LIMIT,
         );
         const first = count - recent.length + 1;
-        const from = since === undefined ? recent.length - limit : since + 1 - first;
-        if (since === undefined) lastSent = first - 1 + Math.max(0, from);
-        recent.forEach((event, index) => {
-          if (index >= from) deliver(event, first + index);
-        });
+        if (since === undefined) lastSent = count - Math.min(limit, recent.length);
+        else if (since > count) lastSent = count; // from the end: see the header comment
+        await sendInSlices(recent.map((event, index) => ({ event, position: first + index })));
+        // What arrived meanwhile, until nothing is held (more may arrive while we wait).
+        while (held !== null && held.length > 0 && !gone()) {
+          const waiting: Positioned[] = held;
+          held = [];
+          await sendInSlices(waiting);
+        }
       } catch {
         response.destroy(); // the client reconnects and tries again
       }
-      for (const { event, position } of held ?? []) deliver(event, position);
       held = null;
     })();
-    const heartbeat = setInterval(() => send(': keep-alive\n\n'), options.heartbeatMs);
-    response.on('close', () => {
-      unsubscribe();
-      clearInterval(heartbeat);
-      open.delete(response);
-    });
   });
 }

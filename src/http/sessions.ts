@@ -1,6 +1,12 @@
-/** /sessions: create, list, read, update and delete sessions. */
+/**
+ * /sessions: create, list, read, update and delete sessions. The listing is
+ * streamed a batch of sessions at a time, as fast as the client reads it:
+ * its size is bounded by nothing but the store, so it is never built whole.
+ */
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { sessionNotFound, validateSessionInput } from '../domain/session.js';
+import type { Store } from '../store/store.js';
 import type { ServiceContext } from './context.js';
 import { errorSchema, idParamsSchema, sessionSchema } from './schemas.js';
 
@@ -8,14 +14,27 @@ interface IdRoute {
   Params: { id: string };
 }
 
-const listSchema = {
-  response: {
-    200: {
-      type: 'object',
-      properties: { sessions: { type: 'array', items: sessionSchema }, count: { type: 'integer' } },
-    },
-  },
-} as const;
+/** Sessions read from the store at a time while a listing is streamed. */
+const LISTING_BATCH = 256;
+/** The size of the chunks a listing is written in (a chunk holds at least one session). */
+const LISTING_CHUNK_BYTES = 64 * 1024;
+
+/** `{"sessions":[…],"count":N}`, the original's listing, in chunks of about 64 KiB. */
+async function* listingChunks(store: Store): AsyncGenerator<string> {
+  let count = 0;
+  let chunk = '{"sessions":[';
+  for await (const batch of store.sessionBatches(LISTING_BATCH)) {
+    for (const session of batch) {
+      chunk += (count === 0 ? '' : ',') + JSON.stringify(session);
+      count++;
+      if (chunk.length >= LISTING_CHUNK_BYTES) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+  }
+  yield `${chunk}],"count":${count}}`;
+}
 
 const oneSchema = {
   params: idParamsSchema,
@@ -33,29 +52,28 @@ const deleteSchema = {
   },
 } as const;
 
-export function sessionRoutes(app: FastifyInstance, { store }: ServiceContext): void {
+export function sessionRoutes(
+  app: FastifyInstance,
+  { store }: ServiceContext,
+  sessionMaxNodes: number,
+): void {
   app.post(
     '/sessions',
     { schema: { response: { 201: sessionSchema } } },
     async (request, reply) => {
-      const session = await store.createSession(validateSessionInput(request.body));
+      const session = await store.createSession(
+        validateSessionInput(request.body, sessionMaxNodes),
+      );
       return reply.code(201).send(session);
     },
   );
 
-  // The listing is serialised once per change, not once per request: with
-  // thousands of sessions, serialising is what a listing costs.
-  let listing: { version: number; body: string } | null = null;
-  app.get('/sessions', { schema: listSchema }, async (_request, reply) => {
-    const version = store.sessionsVersion();
-    let body = listing !== null && listing.version === version ? listing.body : null;
-    if (body === null) {
-      const sessions = await store.listSessions();
-      body = JSON.stringify({ sessions, count: sessions.length });
-      // Cache only what is still current once the (possibly async) read is done.
-      if (version !== null && store.sessionsVersion() === version) listing = { version, body };
-    }
-    return reply.type('application/json; charset=utf-8').send(body);
+  app.get('/sessions', async (_request, reply) => {
+    // Readable.from waits for the socket to drain before it asks for the next
+    // chunk, and stops the generator when the client goes away.
+    return reply
+      .type('application/json; charset=utf-8')
+      .send(Readable.from(listingChunks(store), { objectMode: false }));
   });
 
   app.get<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
@@ -65,7 +83,7 @@ export function sessionRoutes(app: FastifyInstance, { store }: ServiceContext): 
   });
 
   app.put<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
-    const input = validateSessionInput(request.body);
+    const input = validateSessionInput(request.body, sessionMaxNodes);
     return store.updateSession(request.params.id, input);
   });
 

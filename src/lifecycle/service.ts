@@ -66,6 +66,7 @@ async function openStore(
     config.dataDir,
     instanceId,
     timedFileSystem(nodeFileSystem, metrics.observeSync),
+    { budgetBytes: config.storage.budgetBytes },
   );
   logRecovery(logger, recovery);
   return store;
@@ -109,6 +110,8 @@ export async function startService(
   const app = buildApp(context, {
     logger,
     limits: config.limits,
+    sessionMaxNodes: config.storage.sessionMaxNodes,
+    allowedHosts: config.allowedHosts,
     crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
     metrics,
   });

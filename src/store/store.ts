@@ -44,10 +44,11 @@ export interface Store {
   /** Every session, in creation order. */
   listSessions(): Awaitable<readonly Session[]>;
   /**
-   * Changes whenever any session is created, updated or deleted, so a listing
-   * can be cached; null when this store cannot know (other replicas write too).
+   * Every session, in creation order, `batchSize` at a time, so a listing of
+   * any size never sits in memory whole. A session changed while the batches
+   * are read may appear as it was before or after the change.
    */
-  sessionsVersion(): number | null;
+  sessionBatches(batchSize: number): AsyncIterable<readonly Session[]>;
   sessionCount(): Awaitable<number>;
   /** Applies a PUT; concurrent updates of one session are serialised. Throws NotFoundError. */
   updateSession(id: string, input: SessionInput): Promise<Session>;

@@ -54,6 +54,8 @@ export async function build(
   };
   const app = buildApp(context, {
     limits: config.limits,
+    sessionMaxNodes: config.storage.sessionMaxNodes,
+    allowedHosts: config.allowedHosts,
     crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
     metrics,
     ...options,

@@ -38,7 +38,7 @@ describe('slow and idle clients', () => {
     const slow = await openSocket(service.url);
     const slowAnswer = closed(slow);
     slow.write(
-      'POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+      'POST /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
     );
     const trickle = setInterval(() => slow.writable && slow.write(' '), 200);
     t.after(() => clearInterval(trickle));

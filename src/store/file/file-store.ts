@@ -18,16 +18,22 @@
  * at the next boot. Counters that change with every request (total_requests)
  * or every create (total_sessions) reach stats.json lazily, within a second;
  * total_sessions is recounted from the durable `session_created` events at boot.
+ *
+ * Every session is held in memory, so their total footprint (see
+ * domain/footprint.ts) is kept under a budget: a create or an update that
+ * would grow it past the budget is refused before anything is written.
  */
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
+import { StorageBudgetError } from '../../domain/errors.js';
 import {
   type EventExtra,
   type EventKind,
   makeEvent,
   type ServiceEvent,
 } from '../../domain/event.js';
+import { sessionFootprint } from '../../domain/footprint.js';
 import {
   applyUpdate,
   createSession,
@@ -69,6 +75,11 @@ export interface BootRecoveryReport extends RecoveryReport {
   statsRecovered: string | null;
 }
 
+export interface FileStoreOptions {
+  /** The most the sessions' footprints may add up to (STORAGE_BUDGET_MB); no limit by default. */
+  budgetBytes?: number;
+}
+
 export interface OpenedFileStore {
   store: FileStore;
   recovery: BootRecoveryReport;
@@ -76,7 +87,6 @@ export interface OpenedFileStore {
 
 export class FileStore implements Store {
   private readonly sessions = new Map<string, StoredSession>();
-  private version = 0;
   private readonly sessionLocks = new Map<string, Promise<unknown>>();
   private readonly statsCommit: GroupCommit;
   /** The counters as stats.json last received them. */
@@ -88,6 +98,8 @@ export class FileStore implements Store {
   private lastCheckpoint = performance.now();
   private nextSeq: number;
   private marker: InstanceMarker | null;
+  /** The sessions' footprints added up, reservations for writes in flight included. */
+  private storedBytes = 0;
 
   private constructor(
     readonly instanceId: string,
@@ -99,10 +111,13 @@ export class FileStore implements Store {
     private readonly counters: Stats,
     stored: StoredSession[],
     marker: InstanceMarker | null,
+    private readonly budgetBytes: number,
   ) {
     let maxSeq = 0;
     for (const entry of stored) {
       this.sessions.set(entry.session.id, entry);
+      // What was stored is loaded whatever the budget says now: it only stops growth.
+      this.storedBytes += sessionFootprint(entry.session);
       if (entry.seq !== undefined && entry.seq > maxSeq) maxSeq = entry.seq;
     }
     this.nextSeq = maxSeq + 1;
@@ -140,6 +155,7 @@ export class FileStore implements Store {
     dataDir: string,
     instanceId: string,
     fileSystem: WritableFileSystem = nodeFileSystem,
+    options: FileStoreOptions = {},
   ): Promise<OpenedFileStore> {
     const layout = dataLayout(dataDir);
     await mkdir(layout.root, { recursive: true });
@@ -151,6 +167,7 @@ export class FileStore implements Store {
         instanceId,
         new DurableFiles(fileSystem),
         fileSystem,
+        options.budgetBytes ?? Number.POSITIVE_INFINITY,
       );
     } catch (error) {
       lock.release();
@@ -164,6 +181,7 @@ export class FileStore implements Store {
     instanceId: string,
     files: DurableFiles,
     fileSystem: WritableFileSystem,
+    budgetBytes: number,
   ): Promise<OpenedFileStore> {
     const { recovery, sessions, eventLog: scan } = await recoverDataDirectory(layout);
     let statsRecovered: string | null = null;
@@ -219,6 +237,7 @@ export class FileStore implements Store {
       stats,
       sessions,
       marker,
+      budgetBytes,
     );
     const report: BootRecoveryReport = { ...recovery, statsRecovered };
     await store.logRecovery(report);
@@ -256,16 +275,17 @@ export class FileStore implements Store {
   async createSession(input: SessionInput): Promise<Session> {
     const stored: StoredSession = { session: createSession(input), seq: this.nextSeq++ };
     const { id, name } = stored.session;
-    await this.commit(
-      { op: 'put', session: stored.session, seq: stored.seq },
-      this.event('session_created', { session_id: id, name }),
-      { op: 'delete', id, revert: true },
+    await this.withBudget(sessionFootprint(stored.session), () =>
+      this.commit(
+        { op: 'put', session: stored.session, seq: stored.seq },
+        this.event('session_created', { session_id: id, name }),
+        { op: 'delete', id, revert: true },
+      ),
     );
     // Its durable event is what counts the session: boot recounts total_sessions
     // from the log, so stats.json may catch up lazily without losing an increment.
     this.counters.total_sessions++;
     this.sessions.set(id, stored);
-    this.version++;
     return stored.session;
   }
 
@@ -278,8 +298,13 @@ export class FileStore implements Store {
     return Array.from(this.sessions.values(), (entry) => entry.session);
   }
 
-  sessionsVersion(): number {
-    return this.version;
+  async *sessionBatches(batchSize: number): AsyncIterable<readonly Session[]> {
+    // The references are copied at once (8 bytes a session): the listing is
+    // the store as of the request, whatever changes while it is sent.
+    const snapshot = this.listSessions();
+    for (let start = 0; start < snapshot.length; start += batchSize) {
+      yield snapshot.slice(start, start + batchSize);
+    }
   }
 
   sessionCount(): number {
@@ -293,13 +318,15 @@ export class FileStore implements Store {
         session: applyUpdate(current.session, input),
         seq: current.seq,
       };
-      await this.commit(
-        { op: 'put', session: next.session, seq: next.seq },
-        this.event('session_updated', { session_id: id }),
-        { op: 'put', session: current.session, seq: current.seq, revert: true },
+      const growth = sessionFootprint(next.session) - sessionFootprint(current.session);
+      await this.withBudget(growth, () =>
+        this.commit(
+          { op: 'put', session: next.session, seq: next.seq },
+          this.event('session_updated', { session_id: id }),
+          { op: 'put', session: current.session, seq: current.seq, revert: true },
+        ),
       );
       this.sessions.set(id, next);
-      this.version++;
       return next.session;
     });
   }
@@ -314,8 +341,36 @@ export class FileStore implements Store {
         revert: true,
       });
       this.sessions.delete(id);
-      this.version++;
+      this.storedBytes -= sessionFootprint(current.session);
     });
+  }
+
+  /**
+   * Runs `write` with `growth` bytes of the budget reserved, refusing it
+   * first if they do not fit; a failed write gives them back. Shrinking is
+   * always allowed, so a full store can still be mended.
+   */
+  private async withBudget(growth: number, write: () => Promise<void>): Promise<void> {
+    if (growth > 0 && this.storedBytes + growth > this.budgetBytes) {
+      const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+      throw new StorageBudgetError(
+        `The sessions stored use ${mib(this.storedBytes)} MiB of the ${mib(this.budgetBytes)} MiB ` +
+          'storage budget (STORAGE_BUDGET_MB); this write needs ' +
+          `${mib(growth)} MiB more. Delete or shrink sessions, or raise the budget.`,
+      );
+    }
+    this.storedBytes += growth;
+    try {
+      await write();
+    } catch (error) {
+      this.storedBytes -= growth;
+      throw error;
+    }
+  }
+
+  /** The sessions' footprint and the budget, in bytes. */
+  storageUsage(): { bytes: number; budgetBytes: number } {
+    return { bytes: this.storedBytes, budgetBytes: this.budgetBytes };
   }
 
   /**

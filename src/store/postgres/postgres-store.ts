@@ -449,8 +449,18 @@ export class PostgresStore implements Store {
     return rows.map(toSession);
   }
 
-  sessionsVersion(): null {
-    return null; // other replicas write too: never cache a listing
+  async *sessionBatches(batchSize: number): AsyncIterable<readonly Session[]> {
+    let after = 0;
+    for (;;) {
+      const { rows } = await this.query<SessionRow & { seq: string }>(
+        'listing sessions',
+        `SELECT ${SESSION_COLUMNS}, seq FROM sessions WHERE seq > $1 ORDER BY seq LIMIT $2`,
+        [after, batchSize],
+      );
+      if (rows.length > 0) yield rows.map(toSession);
+      if (rows.length < batchSize) return;
+      after = Number(rows[rows.length - 1]?.seq);
+    }
   }
 
   async sessionCount(): Promise<number> {

@@ -1,0 +1,61 @@
+/**
+ * What a session costs to hold in memory, so that a limit can be put on it.
+ * A body's byte size says little: 1 MiB of `[{},{},…]` is 349,000 objects,
+ * about 27 MiB of heap. The footprint counts what V8 actually keeps: a fixed
+ * cost per value and per key (measured: about 64 bytes for an empty object or
+ * a key, 8 for a number), plus the characters of every string, two bytes
+ * each where a string needs UTF-16. It errs on the generous side, so a budget
+ * of footprints is a ceiling on the heap the sessions take.
+ */
+import type { Session } from './session.js';
+
+/** Heap bytes counted for each value (object, array, string, number, …) and each key. */
+export const NODE_BYTES = 80;
+/** What a session costs before its name and data: the object, its id and timestamps, the map entry. */
+export const SESSION_OVERHEAD_BYTES = 512;
+
+export interface Footprint {
+  /** Values and keys, containers included. */
+  nodes: number;
+  /** The estimated heap bytes. */
+  bytes: number;
+}
+
+function stringBytes(text: string): number {
+  // V8 keeps a string in one byte a character unless some character needs two.
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0xff) return text.length * 2;
+  }
+  return text.length;
+}
+
+/**
+ * Measures a parsed JSON value. Recursion is safe: bodies are at most
+ * MAX_NESTING deep before they are parsed, and stored sessions were bodies.
+ */
+export function measureJson(value: unknown): Footprint {
+  let nodes = 0;
+  let bytes = 0;
+  const visit = (node: unknown): void => {
+    nodes++;
+    bytes += NODE_BYTES;
+    if (typeof node === 'string') {
+      bytes += stringBytes(node);
+    } else if (Array.isArray(node)) {
+      for (const item of node) visit(item);
+    } else if (typeof node === 'object' && node !== null) {
+      for (const [key, item] of Object.entries(node)) {
+        nodes++;
+        bytes += NODE_BYTES + stringBytes(key);
+        visit(item);
+      }
+    }
+  };
+  visit(value);
+  return { nodes, bytes };
+}
+
+/** The footprint of a stored session: what holding it in memory costs. */
+export function sessionFootprint(session: Session): number {
+  return SESSION_OVERHEAD_BYTES + stringBytes(session.name) + measureJson(session.data).bytes;
+}

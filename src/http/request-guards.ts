@@ -1,0 +1,79 @@
+/**
+ * Checks every request passes before a route sees it: where it comes from and
+ * what its body is wrapped in. They keep pages on other sites from driving
+ * the service through a visitor's browser, which sends such requests without
+ * asking (a form POST, a `no-cors` fetch), and they keep a DNS name an
+ * attacker controls from being pointed at it (DNS rebinding).
+ *
+ * - Host: the name a request was sent to must be in ALLOWED_HOSTS (any port).
+ *   A request with no Host at all (HTTP/1.0 health probes) passes.
+ * - Cross-site writes: POST, PUT, PATCH and DELETE are refused when the
+ *   browser says they come from another site (`Sec-Fetch-Site: cross-site`
+ *   or `same-site`) or their `Origin` is not the service's own. Clients that
+ *   send neither header (curl, the CLI, other services) are not browsers
+ *   acting for someone else, and pass.
+ * - Content-Encoding: bodies are read as they come; a compressed one is a
+ *   415, not a confusing "not valid UTF-8".
+ */
+import type { FastifyRequest } from 'fastify';
+import { ForbiddenError, UnsupportedMediaTypeError } from '../domain/errors.js';
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The host name of a Host header or an origin's authority: lower case, no port, no brackets. */
+function hostName(authority: string): string {
+  const lower = authority.trim().toLowerCase();
+  if (lower.startsWith('[')) return lower.slice(1, lower.indexOf(']'));
+  const colon = lower.lastIndexOf(':');
+  return colon === -1 ? lower : lower.slice(0, colon);
+}
+
+/** `host:port` of a URL as the URL parser writes it (no default port), or null if it is none. */
+function authority(url: string): string | null {
+  try {
+    return new URL(url).host || null;
+  } catch {
+    return null; // "null" (a sandboxed page, a file) or garbage
+  }
+}
+
+export function checkHost(request: FastifyRequest, allowedHosts: readonly string[] | null): void {
+  const host = request.headers.host;
+  if (allowedHosts === null || host === undefined) return;
+  if (!allowedHosts.includes(hostName(host))) {
+    throw new ForbiddenError(
+      'host_not_allowed',
+      `This service does not answer to the host "${host.slice(0, 100)}"; ` +
+        'add it to ALLOWED_HOSTS if it should.',
+    );
+  }
+}
+
+export function checkCrossSite(request: FastifyRequest): void {
+  if (!WRITES.has(request.method)) return;
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  let foreign = site === 'cross-site' || site === 'same-site';
+  if (!foreign && origin !== undefined) {
+    foreign =
+      authority(origin) === null ||
+      authority(origin) !== authority(`http://${request.headers.host}`);
+  }
+  if (foreign) {
+    throw new ForbiddenError(
+      'cross_site_request',
+      `${request.method} requests from another site are refused: ` +
+        'send them from the dashboard, the CLI or a client that is not a browser.',
+    );
+  }
+}
+
+export function checkContentEncoding(request: FastifyRequest): void {
+  const encoding = request.headers['content-encoding'];
+  if (encoding === undefined) return;
+  if (encoding.trim().toLowerCase() !== 'identity') {
+    throw new UnsupportedMediaTypeError(
+      `Content-Encoding "${encoding.slice(0, 40)}" is not supported: send the body uncompressed.`,
+    );
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * What a client can make the running service hold in memory is bounded by
+ * its settings, not by the client: a session's values and keys
+ * (SESSION_MAX_NODES), all sessions together (STORAGE_BUDGET_MB), the answers
+ * one connection can queue (MAX_PIPELINED_REQUESTS), and a listing of any
+ * size, which is streamed. What the service acknowledged boots again in the
+ * same small heap.
+ */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { field, postJson, request } from '../helpers/http.js';
+import { healthLatencyMs, residentMiB } from '../helpers/process-memory.js';
+import { runToEnd, startService } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+/** A body of about 1 MiB that is nothing but empty objects: about 349,000 of them. */
+function manyNodesBody(): string {
+  const count = Math.floor((1024 * 1024 - 20) / 3);
+  return `{"data":{"a":[${'{},'.repeat(count - 1)}{}]}}`;
+}
+
+/** The costliest session the default limits accept: 9,990 objects and a long two-byte string. */
+function costlySession(index: number): unknown {
+  return {
+    name: `costly${index}`,
+    data: { a: Array.from({ length: 9_990 }, () => ({})), s: '€'.repeat(300_000) },
+  };
+}
+
+describe('memory bounds', () => {
+  it('refuses a session with too many values with a 413 that names the limit, and keeps nothing of it', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const kept = field(await postJson(`${service.url}/sessions`, { name: 'kept', data: { a: 1 } }));
+
+    const body = manyNodesBody();
+    const created = await request(`${service.url}/sessions`, 'POST', body, {
+      'content-type': 'application/json',
+    });
+    assert.equal(created.status, 413);
+    assert.equal(field(created).error, 'session_too_large');
+    assert.match(field(created).message, /SESSION_MAX_NODES/);
+    const updated = await request(`${service.url}/sessions/${kept.id}`, 'PUT', body);
+    assert.equal(updated.status, 413);
+
+    assert.equal(field(await request(`${service.url}/state`)).live_sessions, 1);
+    assert.deepEqual(field(await request(`${service.url}/sessions/${kept.id}`)), kept);
+  });
+
+  it('fills the storage budget, then answers 507 to growth only; what it took boots again in the same small heap', async (t) => {
+    const dir = await tempDir(t);
+    // No STORAGE_BUDGET_MB: the default (a quarter of the heap) must be safe by itself.
+    const env = { NODE_OPTIONS: '--max-old-space-size=128' };
+    const service = await startService(dir, env);
+    t.after(() => service.process.kill('SIGKILL'));
+
+    const tiny = field(await postJson(`${service.url}/sessions`, { name: 'tiny' }));
+    const ids: string[] = [];
+    let refused: ReturnType<typeof field> = null;
+    for (let i = 0; i < 200 && refused === null; i++) {
+      const answer = await postJson(`${service.url}/sessions`, costlySession(i));
+      if (answer.status === 201) ids.push(field(answer).id);
+      else {
+        assert.equal(answer.status, 507, answer.text.slice(0, 300));
+        refused = field(answer);
+      }
+    }
+    assert.ok(refused !== null, 'the budget was reached');
+    assert.equal(refused.error, 'storage_budget_exceeded');
+    assert.match(refused.message, /STORAGE_BUDGET_MB/);
+    assert.ok(ids.length >= 5, `${ids.length} costly sessions fitted`);
+    t.diagnostic(`${ids.length} costly sessions filled the default budget of a 128 MB heap`);
+
+    // Reads, deletes and updates that do not grow keep working; growth does not.
+    const first = ids[0] as string;
+    assert.equal((await request(`${service.url}/sessions/${first}`)).status, 200);
+    assert.equal(field(await request(`${service.url}/sessions`)).count, ids.length + 1);
+    // Growing the tiny session past the size of the create just refused cannot fit.
+    const grow = await postJson(
+      `${service.url}/sessions/${tiny.id}`,
+      { data: { a: Array.from({ length: 9_990 }, () => ({})), s: '€'.repeat(320_000) } },
+      'PUT',
+    );
+    assert.equal(grow.status, 507, grow.text.slice(0, 200));
+    assert.deepEqual(field(await request(`${service.url}/sessions/${tiny.id}`)), tiny);
+    const same = await postJson(`${service.url}/sessions/${first}`, costlySession(0), 'PUT');
+    assert.equal(same.status, 200, 'the same size is no growth');
+    const shrink = await postJson(`${service.url}/sessions/${first}`, { data: {} }, 'PUT');
+    assert.equal(shrink.status, 200);
+    const last = ids.pop() as string;
+    assert.equal((await request(`${service.url}/sessions/${last}`, 'DELETE')).status, 200);
+    const again = await postJson(`${service.url}/sessions`, costlySession(1000));
+    assert.equal(again.status, 201, 'freed space is usable again');
+    ids.push(field(again).id, tiny.id);
+
+    // A kill (the journal is replayed) and a clean stop: both boot in the same heap.
+    service.process.kill('SIGKILL');
+    await service.process.exited;
+    const afterKill = await startService(dir, env);
+    t.after(() => afterKill.process.kill('SIGKILL'));
+    assert.equal(field(await request(`${afterKill.url}/state`)).live_sessions, ids.length);
+    afterKill.process.kill('SIGTERM');
+    assert.equal((await afterKill.process.exited).code, 0);
+    const afterStop = await startService(dir, env);
+    t.after(() => afterStop.process.kill('SIGKILL'));
+    assert.equal(field(await request(`${afterStop.url}/state`)).live_sessions, ids.length);
+    afterStop.process.kill('SIGTERM');
+    await afterStop.process.exited;
+
+    const verify = await runToEnd(['inspect', '--verify', '--data-dir', dir], env);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  });
+
+  it('does not queue answers for a connection that sends thousands of pipelined requests and never reads', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const note = 'x'.repeat(400);
+    for (let i = 0; i < 2000; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, () =>
+          postJson(`${service.url}/sessions`, { name: 's', data: { note } }),
+        ),
+      );
+    }
+    const pid = service.process.child.pid as number;
+    const before = await residentMiB(pid);
+
+    // 2,000 listings of about 1 MB each: 2 GB if the service built them all.
+    const { port } = new URL(service.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    t.after(() => socket.destroy());
+    socket.on('error', () => undefined);
+    socket.pause();
+    socket.write('GET /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(2000));
+
+    let peak = before;
+    for (let second = 0; second < 6; second++) {
+      await sleep(1000);
+      peak = Math.max(peak, await residentMiB(pid));
+      assert.ok((await healthLatencyMs(service.url)) < 5_000);
+    }
+    t.diagnostic(`RSS ${before.toFixed(0)} MiB before, at most ${peak.toFixed(0)} MiB after`);
+    assert.ok(peak < before + 200, `RSS grew from ${before} to ${peak} MiB`);
+
+    // The connection is still served, in order, once it reads.
+    socket.resume();
+    const received = await new Promise<string>((resolve) => {
+      let text = '';
+      const onData = (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= 3) {
+          socket.off('data', onData);
+          resolve(text);
+        }
+      };
+      socket.on('data', onData);
+    });
+    assert.match(received, /^HTTP\/1\.1 200 OK/);
+  });
+
+  it('streams a listing larger than the longest string V8 can build, after a restart too', async (t) => {
+    const dir = await tempDir(t);
+    const env = { STORAGE_BUDGET_MB: '2048' };
+    const service = await startService(dir, env);
+    t.after(() => service.process.kill('SIGKILL'));
+    const big = 'x'.repeat(1024 * 1024 - 100);
+    const total = 520; // 520 MiB of listing: more than V8's 512 MiB string limit
+    for (let i = 0; i < total; i += 8) {
+      const answers = await Promise.all(
+        Array.from({ length: Math.min(8, total - i) }, (_, k) =>
+          request(
+            `${service.url}/sessions`,
+            'POST',
+            `{"name":"big${i + k}","data":{"note":"${big}"}}`,
+          ),
+        ),
+      );
+      for (const answer of answers) assert.equal(answer.status, 201, answer.text.slice(0, 200));
+    }
+
+    const readListing = async (url: string) => {
+      const pid = service.process.child.pid as number;
+      const response = await fetch(`${url}/sessions`);
+      assert.equal(response.status, 200);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let bytes = 0;
+      let head = '';
+      let tail = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+        const text = Buffer.from(value).toString('latin1');
+        if (head.length < 20) head += text.slice(0, 20);
+        tail = (tail + text).slice(-100);
+      }
+      return { bytes, head, tail, pid };
+    };
+    const listed = await readListing(service.url);
+    assert.ok(listed.bytes > 520 * 1024 * 1024, `${listed.bytes} bytes`);
+    assert.match(listed.head, /^\{"sessions":\[\{"id":/);
+    assert.match(listed.tail, /\}\],"count":520\}$/);
+
+    service.process.kill('SIGTERM');
+    await service.process.exited;
+    const restarted = await startService(dir, env);
+    t.after(() => restarted.process.kill('SIGKILL'));
+    const relisted = await readListing(restarted.url);
+    assert.equal(relisted.bytes, listed.bytes);
+    assert.match(relisted.tail, /\}\],"count":520\}$/);
+  });
+});
