@@ -81,8 +81,11 @@ function render() {
   $('no-sessions').hidden = sessions.length > 0;
 }
 
+/** The note as text: a string as it is, any other JSON value as JSON (kept as it is unless edited). */
 function noteOf(session) {
-  return typeof session.data?.note === 'string' ? session.data.note : '';
+  const note = session.data?.note;
+  if (note === undefined) return '';
+  return typeof note === 'string' ? note : JSON.stringify(note);
 }
 
 function sessionRow(session) {
@@ -115,10 +118,9 @@ function startEdit(row, session) {
   save.className = 'save';
   row.querySelector('.actions').replaceChildren(save, ' ', cancel);
   save.addEventListener('click', async () => {
-    const answer = await api('PUT', `/sessions/${session.id}`, {
-      name: name.value,
-      data: { ...session.data, note: note.value },
-    });
+    // A note left as it was stays what it was, a string or not.
+    const data = note.value === noteOf(session) ? session.data : { ...session.data, note: note.value };
+    const answer = await api('PUT', `/sessions/${session.id}`, { name: name.value, data });
     if (!answer.ok) return showError(answer);
     row.classList.remove('editing');
     await loadSessions();

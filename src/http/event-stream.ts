@@ -25,7 +25,7 @@ import type { ServiceContext } from './context.js';
 /** Bytes a client may leave unread of live events before it is dropped. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
 /** Bytes of backlog written at a time, before waiting for the client and letting others run. */
-const BACKLOG_SLICE_BYTES = 64 * 1024;
+const BACKLOG_SLICE_BYTES = 32 * 1024;
 /** What EventSource waits before it reconnects. */
 const RETRY_MS = 1000;
 

@@ -89,6 +89,22 @@ describe('the dashboard in a browser', () => {
     const edited = page.locator('#sessions tbody tr', { hasText: 'alice2' });
     await edited.locator('.count', { hasText: '1' }).waitFor();
 
+    // Edit and Save with the note untouched: a note that is not a string stays what it was.
+    const structured = { note: { kind: 'object', items: [1, 2] }, cart: ['x'] };
+    const made = await fetch(`${url}/sessions`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'structured', data: structured }),
+    }).then((answer) => answer.json() as Promise<{ id: string }>);
+    await page.reload();
+    const structuredRow = page.locator('#sessions tbody tr', { hasText: 'structured' });
+    await structuredRow.locator('button.edit').click();
+    await page.locator('#sessions tbody tr.editing button.save').click();
+    await structuredRow.locator('.count', { hasText: '1' }).waitFor();
+    const saved = await fetch(`${url}/sessions/${made.id}`).then(
+      (answer) => answer.json() as Promise<{ data: unknown }>,
+    );
+    assert.deepEqual(saved.data, structured);
+
     const before = {
       container: await page.textContent('#container_id'),
       crashes: Number(await page.textContent('#crash_count')),

@@ -17,7 +17,19 @@ export interface RawRequest {
 }
 
 /** Resolves with the answer's status code, or 0 when the connection closed without one. */
-export function sendRaw(url: string, raw: RawRequest): Promise<number> {
+export async function sendRaw(url: string, raw: RawRequest): Promise<number> {
+  return (await sendRawAnswer(url, raw)).status;
+}
+
+/**
+ * Resolves with the answer's status (0 when the connection closed without
+ * one) and its body as text. A Host header among `raw.headers` replaces the
+ * one that names the URL's host.
+ */
+export function sendRawAnswer(
+  url: string,
+  raw: RawRequest,
+): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -33,11 +45,15 @@ export function sendRaw(url: string, raw: RawRequest): Promise<number> {
     socket.on('close', () => {
       clearTimeout(timer);
       const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      resolve(match === null ? 0 : Number(match[1]));
+      const bodyStart = received.indexOf('\r\n\r\n');
+      resolve({
+        status: match === null ? 0 : Number(match[1]),
+        body: bodyStart === -1 ? '' : received.slice(bodyStart + 4),
+      });
     });
     const head = [
       `${raw.method} ${raw.path} HTTP/1.1`,
-      `Host: ${hostname}`,
+      ...(raw.headers.some(([name]) => name.toLowerCase() === 'host') ? [] : [`Host: ${hostname}`]),
       'Connection: close',
       ...raw.headers.map(([name, value]) => `${name}: ${value}`),
       `Content-Length: ${raw.body.length}`,

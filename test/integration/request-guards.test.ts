@@ -1,0 +1,139 @@
+/**
+ * What a browser on another site can make the service do (nothing that
+ * writes), which Host names it answers to (ALLOWED_HOSTS, against DNS
+ * rebinding), and the small manners of HTTP: schemes are case-insensitive,
+ * a compressed body is a 415, an unmet Expect a JSON 417.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { field, postJson, request } from '../helpers/http.js';
+import { type RawRequest, sendRawAnswer } from '../helpers/raw-http.js';
+import { startService } from '../helpers/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+function raw(method: string, path: string, headers: [string, string][], body = ''): RawRequest {
+  return { method, path, headers, body: Buffer.from(body) };
+}
+
+describe('request guards', () => {
+  it('refuses writes from other sites with a JSON 403, and serves the dashboard, curl and the CLI', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const host = new URL(service.url).host;
+    const kept = field(await postJson(`${service.url}/sessions`, { name: 'kept' }));
+
+    const attacks: RawRequest[] = [
+      // A form on another site: text/plain needs no preflight.
+      raw(
+        'POST',
+        '/sessions',
+        [
+          ['Content-Type', 'text/plain'],
+          ['Origin', 'http://evil.example'],
+          ['Sec-Fetch-Site', 'cross-site'],
+        ],
+        '{"name":"forged"}',
+      ),
+      raw('POST', '/sessions', [['Origin', 'http://evil.example']], '{"name":"forged"}'),
+      raw('POST', '/sessions', [['Origin', 'null']], '{"name":"forged"}'),
+      raw('POST', '/sessions', [['Sec-Fetch-Site', 'same-site']], '{"name":"forged"}'),
+      raw('PUT', `/sessions/${kept.id}`, [['Origin', `http://${host}.evil.example`]], '{}'),
+      raw('DELETE', `/sessions/${kept.id}`, [['Sec-Fetch-Site', 'cross-site']]),
+      // fetch('/crash', {method: 'POST', mode: 'no-cors'}) from another origin.
+      raw('POST', '/crash', [
+        ['Origin', 'http://evil.example'],
+        ['Sec-Fetch-Site', 'cross-site'],
+        ['Sec-Fetch-Mode', 'no-cors'],
+      ]),
+    ];
+    for (const attack of attacks) {
+      const answer = await sendRawAnswer(service.url, attack);
+      assert.equal(answer.status, 403, `${attack.method} ${attack.path}: ${answer.body}`);
+      assert.equal(JSON.parse(answer.body).error, 'cross_site_request');
+    }
+    assert.equal(service.process.child.exitCode, null, 'the service did not crash');
+    assert.equal(field(await request(`${service.url}/state`)).live_sessions, 1);
+    assert.deepEqual(field(await request(`${service.url}/sessions/${kept.id}`)), kept);
+
+    // The dashboard's own requests, and clients that send no Origin at all.
+    const sameOrigin = await request(`${service.url}/sessions`, 'POST', '{"name":"dash"}', {
+      origin: service.url,
+      'sec-fetch-site': 'same-origin',
+    });
+    assert.equal(sameOrigin.status, 201);
+    assert.equal((await postJson(`${service.url}/sessions`, { name: 'curl' })).status, 201);
+    // Reading is not writing: a GET with a foreign Origin is served (CORS keeps its answer from that page).
+    const read = await request(`${service.url}/state`, 'GET', undefined, {
+      origin: 'http://evil.example',
+    });
+    assert.equal(read.status, 200);
+  });
+
+  it('answers only to the host names in ALLOWED_HOSTS (loopback by default), as a JSON 403', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const { port } = new URL(service.url);
+
+    for (const host of ['x', 'evil.example', `attacker.example:${port}`]) {
+      const answer = await sendRawAnswer(service.url, raw('GET', '/state', [['Host', host]]));
+      assert.equal(answer.status, 403, host);
+      assert.equal(JSON.parse(answer.body).error, 'host_not_allowed');
+      assert.match(JSON.parse(answer.body).message, /ALLOWED_HOSTS/);
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST']) {
+      const answer = await sendRawAnswer(service.url, raw('GET', '/health', [['Host', host]]));
+      assert.equal(answer.status, 200, host);
+    }
+
+    const open = await startService(await tempDir(t), { ALLOWED_HOSTS: 'stateful.internal' });
+    t.after(() => open.process.kill('SIGKILL'));
+    const named = raw('GET', '/health', [['Host', 'stateful.internal:8091']]);
+    assert.equal((await sendRawAnswer(open.url, named)).status, 200);
+    const loopback = raw('GET', '/health', [['Host', 'localhost']]);
+    assert.equal((await sendRawAnswer(open.url, loopback)).status, 403);
+
+    const any = await startService(await tempDir(t), { ALLOWED_HOSTS: '*' });
+    t.after(() => any.process.kill('SIGKILL'));
+    assert.equal(
+      (await sendRawAnswer(any.url, raw('GET', '/health', [['Host', 'x']]))).status,
+      200,
+    );
+  });
+
+  it('takes the bearer scheme in any case, refuses compressed bodies with a 415 and an unmet Expect with a JSON 417', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir, { ADMIN_TOKEN: 's3cret' });
+    t.after(() => service.process.kill('SIGKILL'));
+
+    for (const encoding of ['gzip', 'br', 'deflate']) {
+      const answer = await sendRawAnswer(
+        service.url,
+        raw('POST', '/sessions', [['Content-Encoding', encoding]], '{"name":"z"}'),
+      );
+      assert.equal(answer.status, 415, encoding);
+      assert.equal(JSON.parse(answer.body).error, 'unsupported_media_type');
+    }
+    const plain = raw('POST', '/sessions', [['Content-Encoding', 'identity']], '{"name":"z"}');
+    assert.equal((await sendRawAnswer(service.url, plain)).status, 201);
+
+    const expect = await sendRawAnswer(
+      service.url,
+      raw('POST', '/sessions', [['Expect', 'the-impossible']], '{}'),
+    );
+    assert.equal(expect.status, 417);
+    assert.equal(JSON.parse(expect.body).error, 'expectation_failed');
+
+    const wrong = await request(`${service.url}/crash`, 'POST', undefined, {
+      authorization: 'bearer nope',
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(field(wrong).error, 'unauthorized');
+    const crash = await request(`${service.url}/crash`, 'POST', undefined, {
+      authorization: 'bearer s3cret',
+    });
+    assert.equal(crash.status, 202);
+    assert.equal((await service.process.exited).code, 1);
+  });
+});
