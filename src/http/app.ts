@@ -59,7 +59,12 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
     requestTimeout: limits.requestTimeoutMs,
     // Node checks those timeouts only every 30 s by default: a slow client
     // would hold its connection far past REQUEST_TIMEOUT_MS.
-    http: { connectionsCheckingInterval: 1_000, headersTimeout: limits.requestTimeoutMs },
+    // A missing Host is answered by checkHost in JSON, not by Node with an empty 400.
+    http: {
+      connectionsCheckingInterval: 1_000,
+      headersTimeout: limits.requestTimeoutMs,
+      requireHostHeader: false,
+    },
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,

@@ -6,7 +6,8 @@
  * attacker controls from being pointed at it (DNS rebinding).
  *
  * - Host: the name a request was sent to must be in ALLOWED_HOSTS (any port).
- *   A request with no Host at all (HTTP/1.0 health probes) passes.
+ *   HTTP/1.1 requires a Host (a JSON 400 without one); an HTTP/1.0 request
+ *   with none (a load balancer's health probe) passes.
  * - Cross-site writes: POST, PUT, PATCH and DELETE are refused when the
  *   browser says they come from another site (`Sec-Fetch-Site: cross-site`
  *   or `same-site`) or their `Origin` is not the service's own. Clients that
@@ -16,7 +17,7 @@
  *   415, not a confusing "not valid UTF-8".
  */
 import type { FastifyRequest } from 'fastify';
-import { ForbiddenError, UnsupportedMediaTypeError } from '../domain/errors.js';
+import { ForbiddenError, InvalidInputError, UnsupportedMediaTypeError } from '../domain/errors.js';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -39,7 +40,11 @@ function authority(url: string): string | null {
 
 export function checkHost(request: FastifyRequest, allowedHosts: readonly string[] | null): void {
   const host = request.headers.host;
-  if (allowedHosts === null || host === undefined) return;
+  if (host === undefined || host === '') {
+    if (request.raw.httpVersion === '1.0') return;
+    throw new InvalidInputError('An HTTP/1.1 request needs a Host header.');
+  }
+  if (allowedHosts === null) return;
   if (!allowedHosts.includes(hostName(host))) {
     throw new ForbiddenError(
       'host_not_allowed',

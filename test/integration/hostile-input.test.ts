@@ -1,17 +1,23 @@
 /**
  * Property-based hostile input against the running service (fast-check):
  * random methods, paths (traversal attempts, encoded dots, very long ids, NUL
- * bytes), headers, content types and bodies (deep nesting, huge strings,
- * wrong types, invalid UTF-8), sent as raw HTTP. The invariants: never a 5xx,
- * never a crash, nothing touched outside DATA_DIR, and stored sessions change
- * only through requests that were answered 2xx.
+ * bytes), headers (cross-site Origin and Sec-Fetch-Site, Host, compressed
+ * bodies), content types and bodies (deep nesting, huge strings, hundreds of
+ * thousands of tiny values, wrong types, invalid UTF-8), sent as raw HTTP.
+ * The invariants: never a 5xx, never a crash, nothing touched outside
+ * DATA_DIR, and stored sessions change only through requests that were
+ * answered 2xx. Then pipelined bursts and crowds of event streams: the
+ * service keeps answering in bounded memory.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
+import { healthLatencyMs, residentMiB } from '../helpers/process-memory.js';
 import { type RawRequest, sendRaw } from '../helpers/raw-http.js';
 import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -99,6 +105,12 @@ function requestArbitrary(existingIds: string[]): fc.Arbitrary<RawRequest> {
     fc
       .integer({ min: 1, max: 3 * 1024 * 1024 })
       .map((size) => Buffer.from(JSON.stringify({ name: 'x', data: { big: 'x'.repeat(size) } }))),
+    // Many tiny values: what costs memory, whatever the byte size.
+    fc
+      .tuple(fc.integer({ min: 1, max: 349_000 }), fc.constantFrom('{}', '[]', '0', '""', 'null'))
+      .map(([count, item]) =>
+        Buffer.from(`{"data":{"a":[${`${item},`.repeat(count - 1)}${item}]}}`),
+      ),
     fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
     fc.constantFrom(
       Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]),
@@ -118,14 +130,34 @@ function requestArbitrary(existingIds: string[]): fc.Arbitrary<RawRequest> {
     ),
     fc.stringMatching(/^[\x20-\x7e]{0,200}$/),
   );
+  const siteHeader = fc.oneof(
+    fc.tuple(
+      fc.constant('Origin'),
+      fc.constantFrom('http://evil.example', 'null', 'http://127.0.0.1', 'file://', 'x'),
+    ),
+    fc.tuple(
+      fc.constant('Sec-Fetch-Site'),
+      fc.constantFrom('cross-site', 'same-site', 'same-origin', 'none'),
+    ),
+    fc.tuple(
+      fc.constant('Host'),
+      fc.constantFrom('evil.example', 'localhost', '127.0.0.1:1', '[::1]', ''),
+    ),
+    fc.tuple(fc.constant('Content-Encoding'), fc.constantFrom('gzip', 'br', 'identity', 'x')),
+  );
   return fc.record({
     method,
     path,
     headers: fc
-      .tuple(contentType, fc.array(extraHeader, { maxLength: 3 }))
-      .map(([type, extra]) => [
+      .tuple(
+        contentType,
+        fc.array(extraHeader, { maxLength: 3 }),
+        fc.array(siteHeader, { maxLength: 2 }),
+      )
+      .map(([type, extra, site]) => [
         ['Content-Type', type] as [string, string],
         ...extra.filter(([name]) => name !== 'Transfer-Encoding' && name !== 'Expect'),
+        ...site,
       ]),
     body,
   });
@@ -213,5 +245,60 @@ describe('hostile input against the running service', () => {
       .sort(([a], [b]) => a - b)
       .map(([code, n]) => `${code}:${n}`);
     t.diagnostic(`hostile requests tried: ${tried} (answers ${byStatus.join(' ')})`);
+  });
+
+  it('keeps answering in bounded memory through pipelined bursts and crowds of event streams', async (t) => {
+    const root = await tempDir(t);
+    const service = await startService(join(root, 'data'), { CRASH_ENDPOINT: 'off' });
+    t.after(() => service.process.kill('SIGKILL'));
+    const note = 'n'.repeat(500);
+    for (let i = 0; i < 500; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, () => postJson(`${service.url}/sessions`, { data: { note } })),
+      );
+    }
+    const pid = service.process.child.pid as number;
+    const before = await residentMiB(pid);
+    const { port } = new URL(service.url);
+    const line = fc.constantFrom(
+      'GET /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      'GET /events?limit=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      'POST /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}',
+      'GET /nope HTTP/1.1\r\nHost: evil.example\r\n\r\n',
+    );
+    let peak = before;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(line, { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.integer({ min: 0, max: 130 }),
+        async (lines, repeat, streamCount) => {
+          const socket = connect(Number(port), '127.0.0.1');
+          socket.on('error', () => undefined);
+          socket.pause(); // never reads its answers
+          socket.write(lines.join('').repeat(repeat));
+          const streams = await Promise.all(
+            Array.from({ length: streamCount }, () =>
+              openStream(`${service.url}/events/stream?limit=10000`),
+            ),
+          );
+          try {
+            const statuses = streams.map((stream) => stream.response.status);
+            assert.ok(statuses.every((status) => status === 200 || status === 503));
+            assert.ok(statuses.filter((status) => status === 200).length <= 100, 'MAX_STREAMS');
+            assert.ok((await healthLatencyMs(service.url)) < 10_000);
+            peak = Math.max(peak, await residentMiB(pid));
+            assert.ok(peak < before + 400, `RSS ${peak} MiB, ${before} MiB before`);
+            assert.equal(service.process.child.exitCode, null);
+          } finally {
+            socket.destroy();
+            for (const stream of streams) stream.close();
+          }
+        },
+      ),
+      { numRuns: Number(process.env.HOSTILE_BURSTS ?? 25) },
+    );
+    t.diagnostic(`RSS ${before.toFixed(0)} MiB before the bursts, at most ${peak.toFixed(0)} MiB`);
   });
 });

@@ -87,6 +87,11 @@ describe('request guards', () => {
       assert.equal(answer.status, 200, host);
     }
 
+    // HTTP/1.1 needs a Host: a JSON 400 without one. HTTP/1.0 probes may omit it.
+    const hostless = await sendRawAnswer(service.url, raw('GET', '/health', [['Host', '']]));
+    assert.equal(hostless.status, 400);
+    assert.equal(JSON.parse(hostless.body).error, 'invalid_input');
+
     const open = await startService(await tempDir(t), { ALLOWED_HOSTS: 'stateful.internal' });
     t.after(() => open.process.kill('SIGKILL'));
     const named = raw('GET', '/health', [['Host', 'stateful.internal:8091']]);
