@@ -27,6 +27,26 @@ export function storeContract(factory: StoreFactory): void {
     assert.equal(event?.container, store.instanceId);
   });
 
+  it('lists every session in creation order a batch at a time', async (t) => {
+    const { store } = await factory.open(t);
+    const created = [];
+    for (let i = 0; i < 7; i++) created.push(await store.createSession({ name: `s${i}` }));
+    await store.deleteSession(created[3]?.id ?? '');
+    const batches: string[][] = [];
+    for await (const batch of store.sessionBatches(2)) {
+      batches.push(batch.map((session) => session.name));
+    }
+    assert.deepEqual(batches, [
+      ['s0', 's1'],
+      ['s2', 's4'],
+      ['s5', 's6'],
+    ]);
+    const none: unknown[] = [];
+    const { store: empty } = await factory.open(t);
+    for await (const batch of empty.sessionBatches(2)) none.push(batch);
+    assert.deepEqual(none, []);
+  });
+
   it('never loses a total_sessions increment under concurrent creates', async (t) => {
     const { store } = await factory.open(t);
     await Promise.all(Array.from({ length: 60 }, (_, i) => store.createSession({ name: `s${i}` })));
