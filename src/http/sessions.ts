@@ -2,6 +2,9 @@
  * /sessions: create, list, read, update and delete sessions. The listing is
  * streamed a batch of sessions at a time, as fast as the client reads it:
  * its size is bounded by nothing but the store, so it is never built whole.
+ * Serialising is what a listing costs, so the chunks of the last listing are
+ * kept until a session changes, when they add up to at most
+ * LISTING_CACHE_BYTES (a store shared by replicas is never cached).
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +22,9 @@ const LISTING_BATCH = 256;
 /** The size of the chunks a listing is written in (a chunk holds at least one session). */
 const LISTING_CHUNK_BYTES = 64 * 1024;
 
+/** The most the cached listing may hold (UTF-16 code units, about bytes). */
+const LISTING_CACHE_BYTES = 32 * 1024 * 1024;
+
 /** `{"sessions":[…],"count":N}`, the original's listing, in chunks of about 64 KiB. */
 async function* listingChunks(store: Store): AsyncGenerator<string> {
   let count = 0;
@@ -34,6 +40,35 @@ async function* listingChunks(store: Store): AsyncGenerator<string> {
     }
   }
   yield `${chunk}],"count":${count}}`;
+}
+
+/** Serves listings, from the cached chunks while no session has changed. */
+class Listing {
+  private cached: { version: number; chunks: readonly string[] } | null = null;
+
+  constructor(private readonly store: Store) {}
+
+  chunks(): AsyncIterable<string> | readonly string[] {
+    const version = this.store.sessionsVersion();
+    if (version === null) return listingChunks(this.store);
+    if (this.cached?.version === version) return this.cached.chunks;
+    return this.streamAndKeep(version);
+  }
+
+  private async *streamAndKeep(version: number): AsyncGenerator<string> {
+    let kept: string[] | null = [];
+    let size = 0;
+    for await (const chunk of listingChunks(this.store)) {
+      size += chunk.length;
+      if (size > LISTING_CACHE_BYTES) kept = null;
+      kept?.push(chunk);
+      yield chunk;
+    }
+    // Kept only if whole, and still current once the (possibly async) read is done.
+    if (kept !== null && this.store.sessionsVersion() === version) {
+      this.cached = { version, chunks: kept };
+    }
+  }
 }
 
 const oneSchema = {
@@ -68,12 +103,13 @@ export function sessionRoutes(
     },
   );
 
+  const listing = new Listing(store);
   app.get('/sessions', async (_request, reply) => {
     // Readable.from waits for the socket to drain before it asks for the next
     // chunk, and stops the generator when the client goes away.
     return reply
       .type('application/json; charset=utf-8')
-      .send(Readable.from(listingChunks(store), { objectMode: false }));
+      .send(Readable.from(listing.chunks(), { objectMode: false }));
   });
 
   app.get<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {

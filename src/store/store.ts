@@ -49,6 +49,11 @@ export interface Store {
    * are read may appear as it was before or after the change.
    */
   sessionBatches(batchSize: number): AsyncIterable<readonly Session[]>;
+  /**
+   * Changes whenever any session is created, updated or deleted, so a listing
+   * can be cached; null when this store cannot know (other replicas write too).
+   */
+  sessionsVersion(): number | null;
   sessionCount(): Awaitable<number>;
   /** Applies a PUT; concurrent updates of one session are serialised. Throws NotFoundError. */
   updateSession(id: string, input: SessionInput): Promise<Session>;

@@ -53,6 +53,23 @@ describe('the sessions API', () => {
     );
     assert.deepEqual(Object.keys(body), ['sessions', 'count']);
     assert.equal(body.sessions[0].access_count, 0);
+
+    // The listing is cached between changes: every change shows at once.
+    const id = body.sessions[1].id;
+    await app.inject({
+      method: 'PUT',
+      url: `/sessions/${id}`,
+      headers: json,
+      payload: { name: 'B' },
+    });
+    await app.inject({ method: 'DELETE', url: `/sessions/${body.sessions[0].id}` });
+    await app.inject({ method: 'POST', url: '/sessions', headers: json, payload: { name: 'd' } });
+    const again = (await app.inject({ method: 'GET', url: '/sessions' })).json();
+    assert.deepEqual(
+      again.sessions.map((session: { name: string }) => session.name),
+      ['B', 'c', 'd'],
+    );
+    assert.equal(again.count, 3);
   });
 
   it('gets, updates (access_count + 1) and deletes a session', async (t) => {

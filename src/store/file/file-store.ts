@@ -87,6 +87,8 @@ export interface OpenedFileStore {
 
 export class FileStore implements Store {
   private readonly sessions = new Map<string, StoredSession>();
+  /** Bumped by every change of a session (see sessionsVersion). */
+  private version = 0;
   private readonly sessionLocks = new Map<string, Promise<unknown>>();
   private readonly statsCommit: GroupCommit;
   /** The counters as stats.json last received them. */
@@ -286,6 +288,7 @@ export class FileStore implements Store {
     // from the log, so stats.json may catch up lazily without losing an increment.
     this.counters.total_sessions++;
     this.sessions.set(id, stored);
+    this.version++;
     return stored.session;
   }
 
@@ -305,6 +308,10 @@ export class FileStore implements Store {
     for (let start = 0; start < snapshot.length; start += batchSize) {
       yield snapshot.slice(start, start + batchSize);
     }
+  }
+
+  sessionsVersion(): number {
+    return this.version;
   }
 
   sessionCount(): number {
@@ -327,6 +334,7 @@ export class FileStore implements Store {
         ),
       );
       this.sessions.set(id, next);
+      this.version++;
       return next.session;
     });
   }
@@ -341,6 +349,7 @@ export class FileStore implements Store {
         revert: true,
       });
       this.sessions.delete(id);
+      this.version++;
       this.storedBytes -= sessionFootprint(current.session);
     });
   }

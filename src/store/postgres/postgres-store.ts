@@ -463,6 +463,10 @@ export class PostgresStore implements Store {
     }
   }
 
+  sessionsVersion(): null {
+    return null; // other replicas write too: never cache a listing
+  }
+
   async sessionCount(): Promise<number> {
     const { rows } = await this.query<{ count: string }>(
       'counting sessions',
