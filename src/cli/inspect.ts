@@ -1,10 +1,16 @@
 /** `stateful inspect`: the offline inspector's command line, and its checker. */
+
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadServiceConfig } from '../config.js';
-import { NotADataDirectoryError, readDataDirectory } from '../inspector/read-data-dir.js';
+import {
+  type DataDirectoryReport,
+  NotADataDirectoryError,
+  readDataDirectory,
+} from '../inspector/read-data-dir.js';
 import { NotAStoreDatabaseError, readDatabase } from '../inspector/read-database.js';
 import { repairDataDirectory } from '../inspector/repair.js';
-import { formatTextReport } from '../inspector/text-report.js';
+import { jsonReportPieces, textReportLines } from '../inspector/text-report.js';
 import { type VerifyReport, verifyDataDirectory } from '../inspector/verify.js';
 import { DataDirectoryBusyError } from '../store/file/instance-lock.js';
 
@@ -26,6 +32,23 @@ function printVerifyReport(report: VerifyReport, json: boolean): void {
   process.stdout.write(
     report.findings.length === 0 ? 'clean\n' : `${report.findings.length} problems found\n`,
   );
+}
+
+/** Writes a report in pieces of about 64 KiB, waiting whenever stdout is behind. */
+async function printReport(
+  report: DataDirectoryReport,
+  eventLimit: number,
+  json: boolean,
+): Promise<void> {
+  const pieces = json ? jsonReportPieces(report) : textReportLines(report, eventLimit);
+  let buffered = '';
+  for (const piece of pieces) {
+    buffered += json ? piece : `${piece}\n`;
+    if (buffered.length < 64 * 1024) continue;
+    if (!process.stdout.write(buffered)) await once(process.stdout, 'drain');
+    buffered = '';
+  }
+  process.stdout.write(buffered);
 }
 
 async function verifyCommand(dataDir: string, repair: boolean, json: boolean): Promise<number> {
@@ -71,10 +94,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       return 2;
     }
     try {
-      const report = await readDatabase(databaseUrl, eventLimit);
-      process.stdout.write(
-        values.json ? `${JSON.stringify(report, null, 2)}\n` : formatTextReport(report, eventLimit),
-      );
+      await printReport(await readDatabase(databaseUrl, eventLimit), eventLimit, values.json);
       return 0;
     } catch (error) {
       if (!(error instanceof NotAStoreDatabaseError)) throw error;
@@ -86,10 +106,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   try {
     if (values.verify || values.repair)
       return await verifyCommand(dataDir, values.repair, values.json);
-    const report = await readDataDirectory(dataDir, eventLimit);
-    process.stdout.write(
-      values.json ? `${JSON.stringify(report, null, 2)}\n` : formatTextReport(report, eventLimit),
-    );
+    await printReport(await readDataDirectory(dataDir, eventLimit), eventLimit, values.json);
     return 0;
   } catch (error) {
     if (error instanceof NotADataDirectoryError || error instanceof DataDirectoryBusyError) {

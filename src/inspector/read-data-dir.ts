@@ -3,8 +3,13 @@
  * repairs nothing, so it is safe with the service running or stopped. What a
  * crash left behind (a torn event-log tail, unreadable or temp files) is
  * reported, never fatal. Sessions are shown as the service would serve them:
- * the files with the journal's changes applied. Uses the file store's readers, so the disk format is
- * defined once.
+ * the files with the journal's changes applied. Uses the file store's
+ * readers, so the disk format is defined once.
+ *
+ * Memory does not grow with what sessions hold: a first pass reads each file
+ * once and keeps only what orders it (id, seq, created_at: about 150 bytes a
+ * session); the report then reads the sessions again one at a time, in
+ * creation order, as it is written out.
  */
 import { readdir, stat } from 'node:fs/promises';
 import type { InstanceMarker, Stats } from '../domain/counters.js';
@@ -12,9 +17,17 @@ import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
 import { type EventLogScan, scanEventLog } from '../store/file/event-log-reader.js';
 import { readMarker } from '../store/file/instance-marker.js';
-import { applyJournalOffline } from '../store/file/journal.js';
-import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
-import { readSessionFiles, type UnreadableSession } from '../store/file/session-files.js';
+import { journalOutcome, readJournal } from '../store/file/journal.js';
+import { dataLayout, sessionFileName, TEMP_SUFFIX } from '../store/file/layout.js';
+import {
+  type CreationKey,
+  compareCreationOrder,
+  readSessionFile,
+  type SessionFileEntry,
+  type StoredSession,
+  sessionFileEntries,
+  type UnreadableSession,
+} from '../store/file/session-files.js';
 import { readStats } from '../store/file/stats-file.js';
 
 export class NotADataDirectoryError extends Error {
@@ -28,7 +41,9 @@ export interface DataDirectoryReport {
   dataDir: string;
   stats: Stats | null;
   problems: string[];
-  sessions: Session[];
+  sessionCount: number;
+  /** The sessions in creation order, read as they are iterated. */
+  sessions(): Iterable<Session>;
   unreadableSessions: UnreadableSession[];
   events: ServiceEvent[];
   eventCount: number;
@@ -71,6 +86,11 @@ export async function assertDataDirectory(dataDir: string): Promise<string[]> {
   return entries;
 }
 
+/** Only what orders a session: its data is read again when the report is written. */
+function creationKey({ session, seq }: StoredSession): CreationKey {
+  return { seq, session: { id: session.id, created_at: session.created_at } };
+}
+
 export async function readDataDirectory(
   dataDir: string,
   eventLimit: number,
@@ -83,18 +103,26 @@ export async function readDataDirectory(
   if (statsRead.kind === 'missing') problems.push('stats.json is missing');
   if (statsRead.kind === 'corrupt') problems.push(`stats.json is unreadable: ${statsRead.problem}`);
 
-  const loaded = await readSessionFiles(layout.sessionsDir);
-  for (const bad of loaded.unreadable) {
+  const segments = readJournal(layout.journalDir);
+  const outcome = journalOutcome(segments);
+  const keys: CreationKey[] = [];
+  const unreadable: UnreadableSession[] = [];
+  const temps = entries.filter((name) => name.endsWith(TEMP_SUFFIX));
+  for (const entry of sessionFileEntries(layout.sessionsDir)) {
+    if (entry.kind === 'temp') temps.push(`sessions/${entry.file}`);
+    else if (entry.kind === 'unreadable') unreadable.push(entry);
+    else if (!outcome.has(entry.stored.session.id)) keys.push(creationKey(entry.stored));
+  }
+  let pendingChanges = 0;
+  for (const segment of segments) pendingChanges += segment.records.length;
+  for (const last of outcome.values()) if (last !== null) keys.push(last);
+  keys.sort(compareCreationOrder);
+
+  for (const bad of unreadable) {
     problems.push(`sessions/${bad.file} is unreadable: ${bad.problem}`);
   }
-  const temps = [
-    ...entries.filter((name) => name.endsWith(TEMP_SUFFIX)),
-    ...loaded.tempFiles.map((name) => `sessions/${name}`),
-  ];
   if (temps.length > 0) problems.push(`temp files of unfinished writes: ${temps.join(', ')}`);
-
-  const asServed = applyJournalOffline(loaded.sessions, layout.journalDir);
-  for (const segment of asServed.segments) {
+  for (const segment of segments) {
     if (segment.damagedBytes > 0) {
       problems.push(
         `journal/${segment.file} has ${segment.damagedBytes} bytes that are not changes ` +
@@ -111,11 +139,26 @@ export async function readDataDirectory(
     dataDir,
     stats: statsRead.kind === 'ok' ? statsRead.stats : null,
     problems,
-    sessions: asServed.sessions.map((entry) => entry.session),
-    unreadableSessions: loaded.unreadable,
+    sessionCount: keys.length,
+    *sessions() {
+      for (const key of keys) {
+        const fromJournal = outcome.get(key.session.id);
+        if (fromJournal) {
+          yield fromJournal.session;
+          continue;
+        }
+        // Read again now; a file changed or deleted since (the service runs) shows as it is.
+        const entry: SessionFileEntry | null = readSessionFile(
+          layout.sessionsDir,
+          sessionFileName(key.session.id),
+        );
+        if (entry?.kind === 'session') yield entry.stored.session;
+      }
+    },
+    unreadableSessions: unreadable,
     events: scan.tail,
     eventCount: scan.count,
     lastInstance: markerRead.kind === 'ok' ? markerRead.marker : null,
-    journalChanges: asServed.pendingChanges,
+    journalChanges: pendingChanges,
   };
 }

@@ -16,7 +16,7 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
   const layout = dataLayout(dataDir);
   const lock = acquireInstanceLock(layout.lockFile);
   try {
-    const { recovery } = await recoverDataDirectory(layout);
+    const { recovery } = await recoverDataDirectory(layout, { keepSessions: false });
     const done: string[] = [];
     for (const file of recovery.tempFilesRemoved) done.push(`removed the temp file ${file}`);
     for (const entry of recovery.quarantined) {

@@ -1,6 +1,8 @@
 /**
- * The inspector's text output, laid out as the original's: three ruled
- * sections (persistent stats, sessions, recent events), then anything wrong.
+ * The inspector's reports: the text laid out as the original's (three ruled
+ * sections, persistent stats, sessions, recent events, then anything wrong)
+ * and the JSON for scripts. Both are written a line (a session) at a time,
+ * so a report of any size never sits in memory whole.
  */
 import type { ServiceEvent } from '../domain/event.js';
 import type { DataDirectoryReport } from './read-data-dir.js';
@@ -37,9 +39,13 @@ function eventLine(event: ServiceEvent): string {
   return `  ${String(event.time ?? '')}  [${String(event.container ?? '')}]  ${event.event}  ${pythonRepr(extras)}`;
 }
 
-export function formatTextReport(report: DataDirectoryReport, eventLimit: number): string {
+/** The text report, line by line. */
+export function* textReportLines(
+  report: DataDirectoryReport,
+  eventLimit: number,
+): Generator<string> {
+  yield* section('PERSISTENT STATS');
   const lines: string[] = [];
-  lines.push(...section('PERSISTENT STATS'));
   if (report.stats === null) lines.push('  (stats.json missing or unreadable)');
   else
     for (const [key, value] of Object.entries(report.stats))
@@ -49,13 +55,12 @@ export function formatTextReport(report: DataDirectoryReport, eventLimit: number
   lines.push(...section('SESSIONS'));
   lines.push(`  ${'ID'.padEnd(38)}${'NAME'.padEnd(22)}${'ACCESSES'.padStart(8)}  CREATED`);
   lines.push(`  ${'·'.repeat(78)}`);
-  for (const session of report.sessions) {
+  yield* lines.splice(0);
+  for (const session of report.sessions()) {
     const name = [...session.name].slice(0, 20).join('');
-    lines.push(
-      `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`,
-    );
+    yield `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`;
   }
-  lines.push('', `  Total: ${report.sessions.length}`);
+  lines.push('', `  Total: ${report.sessionCount}`);
   if (report.journalChanges > 0) {
     lines.push(
       `  (${report.journalChanges} of the latest changes are in journal/ and shown applied; ` +
@@ -89,5 +94,23 @@ export function formatTextReport(report: DataDirectoryReport, eventLimit: number
     lines.push('', ...section('PROBLEMS'));
     for (const problem of report.problems) lines.push(`  ! ${problem}`);
   }
-  return `${lines.join('\n')}\n`;
+  yield* lines;
+}
+
+/**
+ * The JSON report, a piece at a time: the report's fields as
+ * `JSON.stringify(report, null, 2)` would write them, then `sessions`, the
+ * array of every session, last.
+ */
+export function* jsonReportPieces(report: DataDirectoryReport): Generator<string> {
+  const { sessions, ...rest } = report;
+  const fields = JSON.stringify(rest, null, 2);
+  yield `${fields.slice(0, fields.lastIndexOf('\n}'))},\n  "sessions": [`;
+  let first = true;
+  for (const session of sessions()) {
+    const text = JSON.stringify(session, null, 2).replace(/\n/g, '\n    ');
+    yield `${first ? '' : ','}\n    ${text}`;
+    first = false;
+  }
+  yield `${first ? '' : '\n  '}]\n}\n`;
 }

@@ -3,15 +3,18 @@
  * file system, read-only. Every session file must parse and match the
  * session schema; every line of the event log must be an event (a torn tail
  * is told apart from corruption in the middle, which is reported with its
- * line number); journal segments must hold whole lines; the counters must agree with the contents; and no temp or
- * quarantined files may linger. Findings that `--repair` can fix say so.
+ * line number); journal segments must hold whole lines; the counters must
+ * agree with the contents; and no temp or quarantined files may linger.
+ * Findings that `--repair` can fix say so. Session files and event lines are
+ * read one at a time and the journal is read whole, so what it holds in
+ * memory is the journal and one session, whatever the directory holds.
  */
 import { readdir } from 'node:fs/promises';
 import { parseEventLine, readLogLines, scanEventLog } from '../store/file/event-log-reader.js';
 import { readMarker } from '../store/file/instance-marker.js';
-import { applyJournalOffline } from '../store/file/journal.js';
+import { journalOutcome, readJournal } from '../store/file/journal.js';
 import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
-import { readSessionFiles } from '../store/file/session-files.js';
+import { sessionFileEntries } from '../store/file/session-files.js';
 import { readStats } from '../store/file/stats-file.js';
 import { assertDataDirectory } from './read-data-dir.js';
 
@@ -31,6 +34,8 @@ export interface VerifyReport {
 }
 
 const MAX_LISTED_BAD_LINES = 20;
+/** Findings of one kind (unreadable session files, temp files) listed one by one; the rest are counted. */
+const MAX_LISTED_FILES = 100;
 
 interface EventLogContents {
   lines: number;
@@ -66,26 +71,52 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     findings.push({ problem: `stats.json is unreadable: ${statsRead.problem}` });
   }
 
-  const loaded = await readSessionFiles(layout.sessionsDir);
-  for (const bad of loaded.unreadable) {
+  // The journal's changes apply on top of the files: what the service would serve.
+  const segments = readJournal(layout.journalDir);
+  const outcome = journalOutcome(segments);
+  let sessionFiles = 0;
+  let sessionsAsServed = 0;
+  let unreadable = 0;
+  const temps = (await readdir(dataDir)).filter((name) => name.endsWith(TEMP_SUFFIX));
+  for (const entry of sessionFileEntries(layout.sessionsDir)) {
+    if (entry.kind === 'temp') {
+      temps.push(`sessions/${entry.file}`);
+      continue;
+    }
+    sessionFiles++;
+    if (entry.kind === 'unreadable') {
+      if (++unreadable <= MAX_LISTED_FILES) {
+        findings.push({
+          problem: `sessions/${entry.file}: ${entry.problem}`,
+          repair: 'move it to quarantine/',
+        });
+      }
+      continue;
+    }
+    // A session the journal touched is counted below, by what the journal left of it.
+    if (!outcome.has(entry.stored.session.id)) sessionsAsServed++;
+  }
+  for (const last of outcome.values()) if (last !== null) sessionsAsServed++;
+  if (unreadable > MAX_LISTED_FILES) {
     findings.push({
-      problem: `sessions/${bad.file}: ${bad.problem}`,
-      repair: 'move it to quarantine/',
+      problem: `${unreadable - MAX_LISTED_FILES} more unreadable session files`,
+      repair: 'move them to quarantine/',
     });
   }
-  const temps = [
-    ...(await readdir(dataDir)).filter((name) => name.endsWith(TEMP_SUFFIX)),
-    ...loaded.tempFiles.map((name) => `sessions/${name}`),
-  ];
-  for (const temp of temps) {
+  for (const temp of temps.slice(0, MAX_LISTED_FILES)) {
     findings.push({
       problem: `${temp} is the temp file of an unfinished write`,
       repair: 'remove it',
     });
   }
+  if (temps.length > MAX_LISTED_FILES) {
+    findings.push({
+      problem: `${temps.length - MAX_LISTED_FILES} more temp files of unfinished writes`,
+      repair: 'remove them',
+    });
+  }
 
-  const asServed = applyJournalOffline(loaded.sessions, layout.journalDir);
-  for (const segment of asServed.segments) {
+  for (const segment of segments) {
     if (segment.damagedBytes > 0) {
       findings.push({
         problem: `journal/${segment.file} has ${segment.damagedBytes} bytes that are not changes`,
@@ -117,9 +148,9 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     // total_sessions reaches stats.json lazily; the service recounts it from
     // the log's session_created events at start, so that is what must hold.
     const created = Math.max(stats.total_sessions, events.kinds.get('session_created') ?? 0);
-    if (created < asServed.sessions.length) {
+    if (created < sessionsAsServed) {
       findings.push({
-        problem: `total_sessions is ${created} (stats.json and the log) but ${asServed.sessions.length} sessions are on disk`,
+        problem: `total_sessions is ${created} (stats.json and the log) but ${sessionsAsServed} sessions are on disk`,
       });
     }
     const crashes = events.kinds.get('crash_triggered') ?? 0;
@@ -145,7 +176,7 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     dataDir,
     findings,
     checked: {
-      sessionFiles: loaded.sessions.length + loaded.unreadable.length,
+      sessionFiles,
       eventLines: events.lines,
     },
   };

@@ -1,11 +1,25 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { field, postJson } from '../helpers/http.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
-import { runToEnd, startService } from '../helpers/service-process.js';
+import { CLI, runToEnd, startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+
+/** Runs `stateful` to completion for output too large to go through the log-line reader. */
+function runLarge(
+  args: string[],
+  env: Record<string, string>,
+): { code: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
 
 describe('the offline inspector', () => {
   it("reads a stopped service's directory: the spec's three sections", async (t) => {
@@ -80,5 +94,70 @@ describe('the offline inspector', () => {
     const foreign = await runToEnd(['inspect', '--data-dir', join(dir, 'foreign')], {});
     assert.equal(foreign.code, 1);
     assert.match(foreign.stderr, /does not look like a data directory/);
+  });
+});
+
+describe('the offline inspector in a small heap', () => {
+  it('reads, verifies and repairs a directory whose sessions would take many times the heap', async (t) => {
+    // Eight sessions of 349,000 empty objects each, as the original accepted
+    // them: about 27 MiB of heap apiece, over 200 MiB together, against a 128 MB heap.
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'sessions'));
+    const items = Array.from({ length: 349_000 }, () => ({}));
+    const events: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+      const session = {
+        id,
+        name: `heavy${i}`,
+        data: { a: items },
+        created_at: `2026-01-01T00:00:${String(i).padStart(2, '0')}Z`,
+        last_active: '2026-01-01T00:01:00Z',
+        access_count: i,
+      };
+      await writeFile(join(dir, 'sessions', `${id}.json`), JSON.stringify(session, null, 2));
+      events.push(
+        JSON.stringify({
+          ts: 1_767_225_600 + i,
+          time: session.created_at,
+          event: 'session_created',
+          container: 'a0c008bf',
+          session_id: id,
+          name: session.name,
+        }),
+      );
+    }
+    await writeFile(join(dir, 'events.jsonl'), `${events.join('\n')}\n{"ts": 17`);
+    await writeFile(
+      join(dir, 'stats.json'),
+      JSON.stringify({ startup_count: 1, crash_count: 0, total_sessions: 8, total_requests: 40 }),
+    );
+    const env = { NODE_OPTIONS: '--max-old-space-size=128' };
+
+    const text = runLarge(['inspect', '--data-dir', dir], env);
+    assert.equal(text.code, 0, text.stderr.slice(0, 2000));
+    assert.match(text.stdout, / {2}Total: 8\n/);
+    const order = [...text.stdout.matchAll(/ {2}\S+ {2}(heavy\d+) /g)].map((match) => match[1]);
+    assert.deepEqual(
+      order,
+      Array.from({ length: 8 }, (_, i) => `heavy${i}`),
+      'creation order',
+    );
+
+    const json = runLarge(['inspect', '--data-dir', dir, '--json'], env);
+    assert.equal(json.code, 0, json.stderr.slice(0, 2000));
+    assert.equal(json.stdout.match(/^ {4}\{\n {6}"id": "/gm)?.length, 8);
+    assert.match(json.stdout, /"sessionCount": 8,/);
+    assert.match(json.stdout, /\n {4}\}\n {2}\]\n\}\n$/);
+
+    const verify = runLarge(['inspect', '--data-dir', dir, '--verify'], env);
+    assert.equal(verify.code, 1, 'the torn last event line is a finding');
+    assert.match(verify.stdout, /8 session files, 8 event lines/);
+    assert.match(verify.stdout, /torn last line/);
+    const repair = runLarge(['inspect', '--data-dir', dir, '--repair'], env);
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr.slice(0, 2000));
+    assert.match(repair.stderr, /dropped a torn last line/);
+    assert.match(repair.stdout, /clean/);
+    assert.equal((await readdir(join(dir, 'sessions'))).length, 8, 'every session kept');
   });
 });

@@ -152,6 +152,26 @@ export function readJournal(dir: string): JournalSegmentRead[] {
   return segments.sort((a, b) => a.number - b.number);
 }
 
+/**
+ * What the journal leaves of each session it touches: its last put, or null
+ * when its last change deletes it. Memory is the journal's, whatever the
+ * directory holds.
+ */
+export function journalOutcome(
+  segments: readonly JournalSegmentRead[],
+): Map<string, StoredSession | null> {
+  const outcome = new Map<string, StoredSession | null>();
+  for (const segment of segments) {
+    for (const record of segment.records) {
+      outcome.set(
+        recordSessionId(record),
+        record.op === 'put' ? { session: record.session, seq: record.seq } : null,
+      );
+    }
+  }
+  return outcome;
+}
+
 export interface Replay {
   /** Ids whose state the journal changed. */
   touched: Set<string>;

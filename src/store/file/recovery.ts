@@ -5,7 +5,9 @@
  * into quarantine/ (never deleted), a torn last line (an interrupted append,
  * never acknowledged) is dropped, and the journal's committed changes are rolled
  * forward into sessions/ and events.jsonl. Run by the service at boot and by
- * `stateful inspect --repair`, always under the directory's lock.
+ * `stateful inspect --repair`, always under the directory's lock. Session
+ * files are read one at a time and kept only when the caller wants them (the
+ * file store does; a repair does not, so it works in bounded memory).
  */
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -15,14 +17,14 @@ import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { type EventLogScan, scanEventLog } from './event-log-reader.js';
 import { nodeFileSystem } from './file-system.js';
-import { findMissingEvents, readJournal, replayJournal } from './journal.js';
+import { findMissingEvents, journalOutcome, readJournal, replayJournal } from './journal.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
   compareCreationOrder,
   formatSessionFile,
   quarantineFile,
-  readSessionFiles,
   type StoredSession,
+  sessionFileEntries,
 } from './session-files.js';
 
 /** Session files the roll-forward writes at the same time. */
@@ -49,13 +51,16 @@ export interface RecoveryReport {
 
 export interface RecoveredDirectory {
   recovery: RecoveryReport;
-  /** The readable sessions, in creation order. */
+  /** The readable sessions, in creation order (none unless asked for). */
   sessions: StoredSession[];
   /** The event log after the repair (its last MAX_EVENT_LIMIT events). */
   eventLog: EventLogScan;
 }
 
-export async function recoverDataDirectory(layout: DataLayout): Promise<RecoveredDirectory> {
+export async function recoverDataDirectory(
+  layout: DataLayout,
+  options: { keepSessions: boolean } = { keepSessions: true },
+): Promise<RecoveredDirectory> {
   const recovery: RecoveryReport = {
     tempFilesRemoved: [],
     eventLogRepair: null,
@@ -70,12 +75,21 @@ export async function recoverDataDirectory(layout: DataLayout): Promise<Recovere
       recovery.tempFilesRemoved.push(name);
     }
   }
-  const loaded = await readSessionFiles(layout.sessionsDir);
-  for (const name of loaded.tempFiles) {
+  const sessions: StoredSession[] = [];
+  // Collected first: the directory is changed only once it has been read through.
+  const tempFiles: string[] = [];
+  const unreadable: { file: string; problem: string }[] = [];
+  for (const entry of sessionFileEntries(layout.sessionsDir)) {
+    if (entry.kind === 'temp') tempFiles.push(entry.file);
+    else if (entry.kind === 'unreadable') unreadable.push(entry);
+    else if (options.keepSessions) sessions.push(entry.stored);
+  }
+  sessions.sort(compareCreationOrder);
+  for (const name of tempFiles) {
     await rm(join(layout.sessionsDir, name), { force: true });
     recovery.tempFilesRemoved.push(`sessions/${name}`);
   }
-  for (const bad of loaded.unreadable) {
+  for (const bad of unreadable) {
     const savedAs = await quarantineFile(
       join(layout.sessionsDir, bad.file),
       layout.quarantineDir,
@@ -93,7 +107,7 @@ export async function recoverDataDirectory(layout: DataLayout): Promise<Recovere
     recovery.eventLogRepair = await cutDamagedTail(layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }
-  const rolled = await rollJournalForward(layout, loaded.sessions, eventLog);
+  const rolled = await rollJournalForward(layout, sessions, eventLog, options.keepSessions);
   recovery.journal = rolled.report;
   return { recovery, sessions: rolled.sessions, eventLog: rolled.eventLog };
 }
@@ -109,6 +123,7 @@ async function rollJournalForward(
   layout: DataLayout,
   sessions: StoredSession[],
   eventLog: EventLogScan,
+  keepSessions: boolean,
 ): Promise<{
   sessions: StoredSession[];
   eventLog: EventLogScan;
@@ -124,8 +139,9 @@ async function rollJournalForward(
     return { sessions, eventLog, report: null };
   }
 
-  const byId = new Map(sessions.map((stored) => [stored.session.id, stored]));
-  const replay = replayJournal(byId, segments);
+  // Only the sessions the journal touched are written, from the journal alone.
+  const outcome = journalOutcome(segments);
+  const replay = replayJournal(new Map(), segments);
   const from = Math.min(...segments.map((segment) => segment.eventsOffset));
   const missing = await findMissingEvents(
     layout.eventsFile,
@@ -153,11 +169,11 @@ async function rollJournalForward(
   }
 
   const files = new DurableFiles();
-  await forEachConcurrently(replay.touched, ROLL_FORWARD_CONCURRENCY, async (id) => {
+  await forEachConcurrently(outcome.keys(), ROLL_FORWARD_CONCURRENCY, async (id) => {
     const path = join(layout.sessionsDir, sessionFileName(id));
-    const stored = byId.get(id);
-    if (stored === undefined) await files.removeIfPresent(path);
-    else await files.write(path, formatSessionFile(stored));
+    const last = outcome.get(id);
+    if (last == null) await files.removeIfPresent(path);
+    else await files.write(path, formatSessionFile(last));
   });
 
   const quarantined: string[] = [];
@@ -172,8 +188,13 @@ async function rollJournalForward(
   }
   await files.syncDirectory(layout.journalDir);
 
+  const asServed = sessions.filter((stored) => !outcome.has(stored.session.id));
+  if (keepSessions) {
+    for (const last of outcome.values()) if (last !== null) asServed.push(last);
+    asServed.sort(compareCreationOrder);
+  }
   return {
-    sessions: Array.from(byId.values()).sort(compareCreationOrder),
+    sessions: asServed,
     eventLog: scan,
     report: {
       changes: replay.records,

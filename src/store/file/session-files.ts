@@ -4,7 +4,7 @@
  * restarts (timestamps have one-second resolution). Files the original wrote
  * have no `seq`; they sort first, by `created_at`, then by id.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { type Dir, opendirSync, readFileSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseStoredSession, type Session } from '../../domain/session.js';
@@ -45,7 +45,13 @@ export function parseSessionFile(
   return { session, seq: Number.isSafeInteger(seq) ? (seq as number) : undefined };
 }
 
-export function compareCreationOrder(a: StoredSession, b: StoredSession): number {
+/** What creation order is decided by: `seq`, else (the original's files) `created_at`, then id. */
+export interface CreationKey {
+  seq: number | undefined;
+  session: Pick<Session, 'id' | 'created_at'>;
+}
+
+export function compareCreationOrder(a: CreationKey, b: CreationKey): number {
   if (a.seq === undefined && b.seq === undefined) {
     if (a.session.created_at !== b.session.created_at) {
       return a.session.created_at < b.session.created_at ? -1 : 1;
@@ -57,41 +63,71 @@ export function compareCreationOrder(a: StoredSession, b: StoredSession): number
   return a.seq - b.seq;
 }
 
+/** One entry of sessions/: a readable session, an unreadable session file, or a temp file. */
+export type SessionFileEntry =
+  | { kind: 'session'; file: string; stored: StoredSession }
+  | { kind: 'unreadable'; file: string; problem: string }
+  | { kind: 'temp'; file: string };
+
 /**
- * Reads every session file, sorted in creation order. Synchronously, on
- * purpose: it runs only at boot and offline (inspector, repair), never on a
- * request path, and reading many small files with readFileSync is about six
+ * The entries of sessions/, one file at a time, in directory order: what
+ * reading them costs is one session, whatever the directory holds, so the
+ * inspector can go through any directory in bounded memory. Synchronously,
+ * on purpose: it runs only at boot and offline (inspector, repair), never on
+ * a request path, and reading many small files with readFileSync is about six
  * times faster than with fs/promises (100,000 files: 2.5 s against 15 s here).
  */
+export function* sessionFileEntries(dir: string): Generator<SessionFileEntry> {
+  let handle: Dir;
+  try {
+    handle = opendirSync(dir, { bufferSize: 256 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    for (let entry = handle.readSync(); entry !== null; entry = handle.readSync()) {
+      const name = entry.name;
+      if (name.endsWith(TEMP_SUFFIX)) {
+        yield { kind: 'temp', file: name };
+        continue;
+      }
+      if (!isSessionFileName(name)) continue;
+      const read = readSessionFile(dir, name);
+      if (read !== null) yield read;
+    }
+  } finally {
+    handle.closeSync();
+  }
+}
+
+/** Reads and checks one session file; null when it is gone (deleted while we read: the inspector runs live). */
+export function readSessionFile(dir: string, name: string): SessionFileEntry | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, name), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    return { kind: 'unreadable', file: name, problem: `cannot be read (${code ?? String(error)})` };
+  }
+  const parsed = parseSessionFile(name, text);
+  return 'session' in parsed
+    ? { kind: 'session', file: name, stored: parsed }
+    : { kind: 'unreadable', ...parsed };
+}
+
+/** Reads every session file into memory, sorted in creation order (the file store at boot). */
 export async function readSessionFiles(
   dir: string,
 ): Promise<{ sessions: StoredSession[]; unreadable: UnreadableSession[]; tempFiles: string[] }> {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { sessions: [], unreadable: [], tempFiles: [] };
-    }
-    throw error;
-  }
   const sessions: StoredSession[] = [];
   const unreadable: UnreadableSession[] = [];
-  const tempFiles = names.filter((name) => name.endsWith(TEMP_SUFFIX));
-  for (const name of names) {
-    if (!isSessionFileName(name)) continue;
-    let text: string;
-    try {
-      text = readFileSync(join(dir, name), 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue; // deleted while we read (the inspector runs live)
-      unreadable.push({ file: name, problem: `cannot be read (${code ?? String(error)})` });
-      continue;
-    }
-    const parsed = parseSessionFile(name, text);
-    if ('session' in parsed) sessions.push(parsed);
-    else unreadable.push(parsed);
+  const tempFiles: string[] = [];
+  for (const entry of sessionFileEntries(dir)) {
+    if (entry.kind === 'session') sessions.push(entry.stored);
+    else if (entry.kind === 'unreadable') unreadable.push(entry);
+    else tempFiles.push(entry.file);
   }
   sessions.sort(compareCreationOrder);
   return { sessions, unreadable, tempFiles };
