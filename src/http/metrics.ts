@@ -71,6 +71,14 @@ export class ServiceMetrics {
       'Requests served by this instance (gone on restart)',
     );
     const uptime = gauge('stateful_uptime_seconds', 'Seconds since this instance started');
+    const footprint = gauge(
+      'stateful_sessions_footprint_bytes',
+      'What the stored sessions cost in memory, counted against STORAGE_BUDGET_MB (file store)',
+    );
+    const budget = gauge(
+      'stateful_storage_budget_bytes',
+      'STORAGE_BUDGET_MB in bytes (file store)',
+    );
     new Gauge({
       name: 'stateful_instance_info',
       help: 'This instance: its container_id (always 1)',
@@ -89,6 +97,11 @@ export class ServiceMetrics {
       events.set(eventCount);
       here.set(context.requestsThisInstance());
       uptime.set(uptimeSeconds(context));
+      const usage = store.storageUsage();
+      if (usage !== null) {
+        footprint.set(usage.bytes);
+        budget.set(usage.budgetBytes);
+      }
     };
   }
 

@@ -11,6 +11,12 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    holdsPipelineSlot: boolean;
+  }
+}
+
 interface Connection {
   active: number;
   waiting: (() => void)[];
@@ -19,34 +25,18 @@ interface Connection {
 
 export function limitPipelining(app: FastifyInstance, maxInProgress: number): void {
   const connections = new WeakMap<Socket, Connection>();
-  const finished = new WeakSet<object>();
+  // Whether this request holds a slot: a request refused before the onRequest
+  // hooks run (a URL that cannot be decoded) is answered without one.
+  app.decorateRequest('holdsPipelineSlot', false);
 
-  const release = (socket: Socket, request: object) => {
-    if (finished.has(request)) return;
-    finished.add(request);
-    const connection = connections.get(socket);
-    if (connection === undefined) return;
-    const next = connection.waiting.shift();
-    if (next !== undefined) {
-      next(); // its slot passes on: `active` stays
-      return;
-    }
-    connection.active--;
-    if (connection.paused) {
-      connection.paused = false;
-      socket.resume();
-    }
-  };
-
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.holdsPipelineSlot = true;
     const socket = request.raw.socket;
     let connection = connections.get(socket);
     if (connection === undefined) {
       connection = { active: 0, waiting: [], paused: false };
       connections.set(socket, connection);
     }
-    // Hijacked answers (event streams) never reach onResponse.
-    reply.raw.once('close', () => release(socket, request));
     if (connection.active < maxInProgress) {
       connection.active++;
       done();
@@ -57,5 +47,25 @@ export function limitPipelining(app: FastifyInstance, maxInProgress: number): vo
       socket.pause();
     }
     connection.waiting.push(() => done());
+  });
+
+  // Every answered request passes here. Those that are not (a hijacked event
+  // stream, a request whose client went away) end with their connection.
+  app.addHook('onResponse', (request, _reply, done) => {
+    const socket = request.raw.socket;
+    const connection = request.holdsPipelineSlot ? connections.get(socket) : undefined;
+    if (connection !== undefined) {
+      const next = connection.waiting.shift();
+      if (next !== undefined) {
+        next(); // the slot passes on: `active` stays
+      } else {
+        connection.active--;
+        if (connection.paused) {
+          connection.paused = false;
+          socket.resume();
+        }
+      }
+    }
+    done();
   });
 }

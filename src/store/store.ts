@@ -23,6 +23,12 @@ export interface EventTail {
   count: number;
 }
 
+/** The sessions' footprint (see domain/footprint.ts) against the storage budget, in bytes. */
+export interface StorageUsage {
+  bytes: number;
+  budgetBytes: number;
+}
+
 /** What counting a start found. */
 export interface InstanceStart {
   startupCount: number;
@@ -97,6 +103,8 @@ export interface Store {
   stopInstance(extra: EventExtra): Promise<void>;
   /** Instances serving this data now (1 for the file store: it has one owner). */
   liveInstances(): Awaitable<number>;
+  /** Where the sessions stand against the storage budget; null when this store has none. */
+  storageUsage(): StorageUsage | null;
   /** stats(), sessionCount() and liveInstances() read together, for GET /state. */
   overview(): Awaitable<StoreOverview>;
 

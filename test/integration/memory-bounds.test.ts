@@ -72,6 +72,11 @@ describe('memory bounds', () => {
     assert.equal(refused.error, 'storage_budget_exceeded');
     assert.match(refused.message, /STORAGE_BUDGET_MB/);
     assert.ok(ids.length >= 5, `${ids.length} costly sessions fitted`);
+    const metrics = (await request(`${service.url}/metrics`)).text;
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    const footprint = gauge('stateful_sessions_footprint_bytes');
+    const budget = gauge('stateful_storage_budget_bytes');
+    assert.ok(footprint <= budget && footprint > 0.9 * budget, `${footprint} of ${budget}`);
     t.diagnostic(`${ids.length} costly sessions filled the default budget of a 128 MB heap`);
 
     // Reads, deletes and updates that do not grow keep working; growth does not.

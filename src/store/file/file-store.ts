@@ -43,7 +43,14 @@ import {
   sessionNotFound,
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type { EventListener, EventTail, InstanceStart, Store, StoreOverview } from '../store.js';
+import type {
+  EventListener,
+  EventTail,
+  InstanceStart,
+  StorageUsage,
+  Store,
+  StoreOverview,
+} from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
@@ -377,8 +384,7 @@ export class FileStore implements Store {
     }
   }
 
-  /** The sessions' footprint and the budget, in bytes. */
-  storageUsage(): { bytes: number; budgetBytes: number } {
+  storageUsage(): StorageUsage {
     return { bytes: this.storedBytes, budgetBytes: this.budgetBytes };
   }
 

@@ -463,6 +463,10 @@ export class PostgresStore implements Store {
     }
   }
 
+  storageUsage(): null {
+    return null; // no session is held in memory: the database's disk is the bound
+  }
+
   sessionsVersion(): null {
     return null; // other replicas write too: never cache a listing
   }
