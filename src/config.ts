@@ -110,7 +110,7 @@ function text(env: Env, name: string, fallback: string): string {
 }
 
 /** The loopback names: what a browser on the same machine sends as Host. */
-export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
 
 function allowedHosts(env: Env): readonly string[] | null {
   const raw = text(env, 'ALLOWED_HOSTS', LOOPBACK_HOSTS.join(','));

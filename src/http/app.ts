@@ -24,7 +24,7 @@ import { healthRoutes } from './health.js';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './json-body.js';
 import { metricsRoutes, ServiceMetrics } from './metrics.js';
 import { limitPipelining } from './pipelining.js';
-import { checkContentEncoding, checkCrossSite, checkHost } from './request-guards.js';
+import { checkContentEncoding, checkCrossSite, hostGuard } from './request-guards.js';
 import { sessionRoutes } from './sessions.js';
 import { stateRoutes } from './state.js';
 
@@ -89,11 +89,12 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
     }
   });
 
-  limitPipelining(app, limits.maxPipelinedRequests);
+  const admit = limitPipelining(app, limits.maxPipelinedRequests);
+  const checkHost = hostGuard(options.allowedHosts);
   app.addHook('onRequest', (request, _reply, done) => {
     context.countRequest();
     try {
-      checkHost(request, options.allowedHosts);
+      checkHost(request);
       checkCrossSite(request);
       checkContentEncoding(request);
     } catch (error) {
@@ -105,7 +106,7 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
     if (request.headers['content-type'] !== undefined) {
       request.headers['content-type'] = 'application/json';
     }
-    done();
+    admit(request, done);
   });
 
   registerErrorHandlers(app);

@@ -9,7 +9,7 @@
  * hold is then a few answers and one read's worth of small requests.
  */
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,13 +23,21 @@ interface Connection {
   paused: boolean;
 }
 
-export function limitPipelining(app: FastifyInstance, maxInProgress: number): void {
+/**
+ * Registers the release of a slot when a request is answered, and returns
+ * `admit`, for the app's onRequest hook: it calls `done` at once while the
+ * connection has a free slot, else once one is released.
+ */
+export function limitPipelining(
+  app: FastifyInstance,
+  maxInProgress: number,
+): (request: FastifyRequest, done: () => void) => void {
   const connections = new WeakMap<Socket, Connection>();
   // Whether this request holds a slot: a request refused before the onRequest
   // hooks run (a URL that cannot be decoded) is answered without one.
   app.decorateRequest('holdsPipelineSlot', false);
 
-  app.addHook('onRequest', (request, _reply, done) => {
+  const admit = (request: FastifyRequest, done: () => void): void => {
     request.holdsPipelineSlot = true;
     const socket = request.raw.socket;
     let connection = connections.get(socket);
@@ -46,8 +54,8 @@ export function limitPipelining(app: FastifyInstance, maxInProgress: number): vo
       connection.paused = true;
       socket.pause();
     }
-    connection.waiting.push(() => done());
-  });
+    connection.waiting.push(done);
+  };
 
   // Every answered request passes here. Those that are not (a hijacked event
   // stream, a request whose client went away) end with their connection.
@@ -68,4 +76,5 @@ export function limitPipelining(app: FastifyInstance, maxInProgress: number): vo
     }
     done();
   });
+  return admit;
 }

@@ -38,20 +38,31 @@ function authority(url: string): string | null {
   }
 }
 
-export function checkHost(request: FastifyRequest, allowedHosts: readonly string[] | null): void {
-  const host = request.headers.host;
-  if (host === undefined || host === '') {
-    if (request.raw.httpVersion === '1.0') return;
-    throw new InvalidInputError('An HTTP/1.1 request needs a Host header.');
-  }
-  if (allowedHosts === null) return;
-  if (!allowedHosts.includes(hostName(host))) {
-    throw new ForbiddenError(
-      'host_not_allowed',
-      `This service does not answer to the host "${host.slice(0, 100)}"; ` +
-        'add it to ALLOWED_HOSTS if it should.',
-    );
-  }
+/** Host headers one guard remembers as allowed (clients send the same few): no parsing for them. */
+const MAX_KNOWN_GOOD = 64;
+
+/** The Host check for one ALLOWED_HOSTS list (null: any host). */
+export function hostGuard(
+  allowedHosts: readonly string[] | null,
+): (request: FastifyRequest) => void {
+  const knownGood = new Set<string>();
+  return (request) => {
+    const host = request.headers.host;
+    if (host !== undefined && knownGood.has(host)) return;
+    if (host === undefined || host === '') {
+      if (request.raw.httpVersion === '1.0') return;
+      throw new InvalidInputError('An HTTP/1.1 request needs a Host header.');
+    }
+    if (allowedHosts === null) return;
+    if (!allowedHosts.includes(hostName(host))) {
+      throw new ForbiddenError(
+        'host_not_allowed',
+        `This service does not answer to the host "${host.slice(0, 100)}"; ` +
+          'add it to ALLOWED_HOSTS if it should.',
+      );
+    }
+    if (knownGood.size < MAX_KNOWN_GOOD) knownGood.add(host);
+  };
 }
 
 export function checkCrossSite(request: FastifyRequest): void {

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { getHeapStatistics } from 'node:v8';
+import { ConfigError, loadServiceConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('bounds every client-driven resource by default', () => {
+    const config = loadServiceConfig({});
+    assert.deepEqual(config.allowedHosts, ['localhost', '127.0.0.1', '::1']);
+    assert.equal(config.limits.maxStreams, 100);
+    assert.equal(config.limits.maxPipelinedRequests, 8);
+    assert.equal(config.storage.sessionMaxNodes, 10_000);
+    const quarterHeapMiB = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024) / 4);
+    assert.equal(config.storage.budgetBytes, quarterHeapMiB * 1024 * 1024);
+  });
+
+  it('reads ALLOWED_HOSTS as names in any case, brackets optional, or * for any', () => {
+    assert.deepEqual(loadServiceConfig({ ALLOWED_HOSTS: ' Example.COM, [::1] ,lb' }).allowedHosts, [
+      'example.com',
+      '::1',
+      'lb',
+    ]);
+    assert.equal(loadServiceConfig({ ALLOWED_HOSTS: '*' }).allowedHosts, null);
+    assert.throws(() => loadServiceConfig({ ALLOWED_HOSTS: 'a b' }), ConfigError);
+    assert.throws(() => loadServiceConfig({ ALLOWED_HOSTS: ',' }), /names no host/);
+  });
+
+  it('keeps streams below the connection limit, so they can never take every connection', () => {
+    assert.equal(loadServiceConfig({ MAX_CONNECTIONS: '10' }).limits.maxStreams, 5);
+    assert.throws(
+      () => loadServiceConfig({ MAX_CONNECTIONS: '10', MAX_STREAMS: '10' }),
+      /MAX_STREAMS \(10\) must be below MAX_CONNECTIONS \(10\)/,
+    );
+    assert.equal(loadServiceConfig({ MAX_STREAMS: '0' }).limits.maxStreams, 0);
+  });
+
+  it('takes the storage budget in MiB and refuses what is not an integer', () => {
+    assert.equal(
+      loadServiceConfig({ STORAGE_BUDGET_MB: '64' }).storage.budgetBytes,
+      64 * 1024 * 1024,
+    );
+    assert.throws(() => loadServiceConfig({ STORAGE_BUDGET_MB: '1.5' }), /STORAGE_BUDGET_MB/);
+    assert.throws(() => loadServiceConfig({ SESSION_MAX_NODES: '0' }), /SESSION_MAX_NODES/);
+  });
+});
