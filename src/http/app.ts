@@ -17,7 +17,12 @@ import type { HttpLimits } from '../config.js';
 import type { ServiceContext } from './context.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
 import { dashboardRoutes } from './dashboard.js';
-import { answerUnmetExpectation, clientErrorHandler, registerErrorHandlers } from './errors.js';
+import {
+  answerUnmetExpectation,
+  clientErrorHandler,
+  refuseConnect,
+  registerErrorHandlers,
+} from './errors.js';
 import { eventStreamRoutes } from './event-stream.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
@@ -125,5 +130,6 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
   crashRoutes(app, context, options.crash);
   app.server.maxConnections = limits.maxConnections;
   app.server.on('checkExpectation', answerUnmetExpectation);
+  app.server.on('connect', refuseConnect);
   return app;
 }

@@ -62,6 +62,28 @@ const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
   ],
 };
 
+function answerOnSocket(
+  socket: Duplex,
+  status: number,
+  reason: string,
+  code: string,
+  message: string,
+): void {
+  answerOnSocket(socket, status, reason, code, message);
+}
+
+/** CONNECT never reaches Fastify: Node would close the socket without a word. */
+export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => undefined);
+  answerOnSocket(
+    socket,
+    405,
+    'Method Not Allowed',
+    'method_not_allowed',
+    'This service is not a proxy: CONNECT is not served.',
+  );
+}
+
 /**
  * Errors Node's HTTP parser raises before Fastify sees a request (malformed
  * requests, oversized headers, timeouts): answered on the raw socket in the

@@ -107,7 +107,7 @@ describe('request guards', () => {
     );
   });
 
-  it('takes the bearer scheme in any case, refuses compressed bodies with a 415 and an unmet Expect with a JSON 417', async (t) => {
+  it('takes the bearer scheme in any case; a compressed body is a 415, an unmet Expect a 417, CONNECT a 405, all JSON', async (t) => {
     const dir = await tempDir(t);
     const service = await startService(dir, { ADMIN_TOKEN: 's3cret' });
     t.after(() => service.process.kill('SIGKILL'));
@@ -129,6 +129,9 @@ describe('request guards', () => {
     );
     assert.equal(expect.status, 417);
     assert.equal(JSON.parse(expect.body).error, 'expectation_failed');
+    const connectTo = await sendRawAnswer(service.url, raw('CONNECT', 'example.com:443', []));
+    assert.equal(connectTo.status, 405);
+    assert.equal(JSON.parse(connectTo.body).error, 'method_not_allowed');
 
     const wrong = await request(`${service.url}/crash`, 'POST', undefined, {
       authorization: 'bearer nope',
