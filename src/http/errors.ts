@@ -69,7 +69,11 @@ function answerOnSocket(
   code: string,
   message: string,
 ): void {
-  answerOnSocket(socket, status, reason, code, message);
+  const body = JSON.stringify({ error: code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** CONNECT never reaches Fastify: Node would close the socket without a word. */
@@ -97,11 +101,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Dup
     'bad_request',
     'The request is not valid HTTP.',
   ];
-  const body = JSON.stringify({ error: code, message });
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  answerOnSocket(socket, status, reason, code, message);
 }
 
 /**

@@ -73,7 +73,7 @@ function requestArbitrary(existingIds: string[]): fc.Arbitrary<RawRequest> {
     fc.string({ maxLength: 60 }).map((text) => `/${encodeURIComponent(text)}`),
   );
   const method = fc.oneof(
-    fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'),
+    fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'CONNECT'),
     fc.stringMatching(/^[A-Z]{1,10}$/),
   );
   const contentType = fc.oneof(
