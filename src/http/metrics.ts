@@ -32,6 +32,13 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly backgroundFailures = new Counter({
+    name: 'stateful_background_failures_total',
+    help: 'Failures of background work (checkpoint, stats_flush, lease_renewal, event_feed), each retried',
+    labelNames: ['task'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -15,7 +15,7 @@ import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js'
 import { nodeFileSystem } from '../store/file/file-system.js';
 import { timedFileSystem } from '../store/file/timed-file-system.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
-import type { Store } from '../store/store.js';
+import type { BackgroundFailureListener, BackgroundTask, Store } from '../store/store.js';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -46,6 +46,31 @@ function logRecovery(logger: FastifyBaseLogger, recovery: BootRecoveryReport): v
   if (recovery.statsRecovered !== null) logger.warn(recovery.statsRecovered);
 }
 
+/** How often a background task that keeps failing is logged again (it is counted every time). */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+/** Logs and counts every failure of a store's background work. */
+function reportBackgroundFailures(
+  logger: FastifyBaseLogger,
+  metrics: ServiceMetrics,
+): BackgroundFailureListener {
+  const lastLogged = new Map<BackgroundTask, { at: number; since: number }>();
+  return (task, error) => {
+    metrics.backgroundFailures.inc({ task });
+    const now = performance.now();
+    const last = lastLogged.get(task);
+    if (last !== undefined && now - last.at < FAILURE_LOG_INTERVAL_MS) {
+      last.since++;
+      return;
+    }
+    lastLogged.set(task, { at: now, since: 0 });
+    logger.warn(
+      { task, err: error, failures_since_last_line: last?.since ?? 0 },
+      'background work failed; it is retried',
+    );
+  };
+}
+
 async function openStore(
   config: ServiceConfig,
   instanceId: string,
@@ -53,9 +78,11 @@ async function openStore(
   logger: FastifyBaseLogger,
   hooks: ServiceHooks,
 ): Promise<Store> {
+  const onBackgroundFailure = reportBackgroundFailures(logger, metrics);
   if (config.store.kind === 'postgres') {
     return PostgresStore.open(config.store.databaseUrl, instanceId, {
       leaseMs: config.store.leaseMs,
+      onBackgroundFailure,
       onLeaseLost() {
         logger.fatal('another replica found this lease expired and counted a crash: exiting');
         hooks.exitAfterCrash();
@@ -66,7 +93,7 @@ async function openStore(
     config.dataDir,
     instanceId,
     timedFileSystem(nodeFileSystem, metrics.observeSync),
-    { budgetBytes: config.storage.budgetBytes },
+    { budgetBytes: config.storage.budgetBytes, onBackgroundFailure },
   );
   logRecovery(logger, recovery);
   return store;

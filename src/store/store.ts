@@ -37,6 +37,15 @@ export interface InstanceStart {
   detected: { container: string; pid: number; started_at: string }[];
 }
 
+/** Work a store does on its own, between requests; it retries what fails. */
+export type BackgroundTask = 'checkpoint' | 'stats_flush' | 'lease_renewal' | 'event_feed';
+
+/**
+ * Told of every failure of background work, with its cause, so that none
+ * goes unseen (the service logs it and counts it in /metrics).
+ */
+export type BackgroundFailureListener = (task: BackgroundTask, error: unknown) => void;
+
 /** A value now, or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
 

@@ -44,6 +44,7 @@ import {
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
 import type {
+  BackgroundFailureListener,
   EventListener,
   EventTail,
   InstanceStart,
@@ -85,6 +86,8 @@ export interface BootRecoveryReport extends RecoveryReport {
 export interface FileStoreOptions {
   /** The most the sessions' footprints may add up to (STORAGE_BUDGET_MB); no limit by default. */
   budgetBytes?: number;
+  /** Told when a checkpoint or a lazy stats flush fails (each is retried). */
+  onBackgroundFailure?: BackgroundFailureListener;
 }
 
 export interface OpenedFileStore {
@@ -121,6 +124,7 @@ export class FileStore implements Store {
     stored: StoredSession[],
     marker: InstanceMarker | null,
     private readonly budgetBytes: number,
+    private readonly onBackgroundFailure: BackgroundFailureListener,
   ) {
     let maxSeq = 0;
     for (const entry of stored) {
@@ -144,13 +148,14 @@ export class FileStore implements Store {
         total_requests !== this.flushed.total_requests ||
         total_sessions !== this.flushed.total_sessions
       ) {
-        this.statsCommit.run().catch(() => undefined); // retried on the next tick
+        // Retried on the next tick.
+        this.statsCommit.run().catch((error) => this.onBackgroundFailure('stats_flush', error));
       }
       if (
         this.journal.hasChanges() &&
         performance.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS
       ) {
-        this.checkpoint().catch(() => undefined); // likewise
+        this.checkpoint().catch((error) => this.onBackgroundFailure('checkpoint', error));
       }
     }, LAZY_FLUSH_INTERVAL_MS);
     this.requestFlushTimer.unref();
@@ -176,7 +181,7 @@ export class FileStore implements Store {
         instanceId,
         new DurableFiles(fileSystem),
         fileSystem,
-        options.budgetBytes ?? Number.POSITIVE_INFINITY,
+        options,
       );
     } catch (error) {
       lock.release();
@@ -190,7 +195,7 @@ export class FileStore implements Store {
     instanceId: string,
     files: DurableFiles,
     fileSystem: WritableFileSystem,
-    budgetBytes: number,
+    options: FileStoreOptions,
   ): Promise<OpenedFileStore> {
     const { recovery, sessions, eventLog: scan } = await recoverDataDirectory(layout);
     let statsRecovered: string | null = null;
@@ -246,7 +251,8 @@ export class FileStore implements Store {
       stats,
       sessions,
       marker,
-      budgetBytes,
+      options.budgetBytes ?? Number.POSITIVE_INFINITY,
+      options.onBackgroundFailure ?? (() => undefined),
     );
     const report: BootRecoveryReport = { ...recovery, statsRecovered };
     await store.logRecovery(report);
@@ -414,7 +420,9 @@ export class FileStore implements Store {
     } finally {
       segment.end();
     }
-    if (segment.size() > CHECKPOINT_SEGMENT_BYTES) this.checkpoint().catch(() => undefined);
+    if (segment.size() > CHECKPOINT_SEGMENT_BYTES) {
+      this.checkpoint().catch((error) => this.onBackgroundFailure('checkpoint', error));
+    }
   }
 
   /**

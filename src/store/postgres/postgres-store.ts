@@ -47,7 +47,14 @@ import {
   sessionNotFound,
 } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type { EventListener, EventTail, InstanceStart, Store, StoreOverview } from '../store.js';
+import type {
+  BackgroundFailureListener,
+  EventListener,
+  EventTail,
+  InstanceStart,
+  Store,
+  StoreOverview,
+} from '../store.js';
 import { Batcher } from './batcher.js';
 import { migrate } from './migrations.js';
 import { type CounterRow, SESSION_COLUMNS, type SessionRow, toSession, toStats } from './rows.js';
@@ -99,6 +106,8 @@ export interface PostgresStoreOptions {
   leaseMs: number;
   /** Another replica counted this one as crashed (its lease had run out): it must not serve on. */
   onLeaseLost: () => void;
+  /** Told when a stats flush, a lease renewal or the event feed fails (each is retried). */
+  onBackgroundFailure: BackgroundFailureListener;
 }
 
 /** A database error the client can be told about without leaking its text. */
@@ -144,7 +153,8 @@ export class PostgresStore implements Store {
     private readonly options: PostgresStoreOptions,
   ) {
     this.requestTimer = setInterval(() => {
-      this.flushStats().catch(() => undefined); // retried on the next tick
+      // Retried on the next tick.
+      this.flushStats().catch((error) => this.options.onBackgroundFailure('stats_flush', error));
     }, REQUEST_FLUSH_INTERVAL_MS);
     this.requestTimer.unref();
   }
@@ -168,6 +178,7 @@ export class PostgresStore implements Store {
     const store = new PostgresStore(instanceId, pool, databaseUrl, {
       leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
       onLeaseLost: options.onLeaseLost ?? (() => undefined),
+      onBackgroundFailure: options.onBackgroundFailure ?? (() => undefined),
     });
     try {
       await store.listen();
@@ -353,7 +364,8 @@ export class PostgresStore implements Store {
         }
         this.delivered = position;
       })
-      .catch(() => undefined); // the database is away: the next event reads the gap
+      // The database is away: the next event reads the gap.
+      .catch((error) => this.options.onBackgroundFailure('event_feed', error));
     return this.deliveries;
   }
 
@@ -407,7 +419,10 @@ export class PostgresStore implements Store {
   private listenLater(): void {
     if (this.closed) return;
     setTimeout(() => {
-      this.listen().catch(() => this.listenLater());
+      this.listen().catch((error) => {
+        this.options.onBackgroundFailure('event_feed', error);
+        this.listenLater();
+      });
     }, RELISTEN_MS).unref();
   }
 
@@ -670,8 +685,9 @@ export class PostgresStore implements Store {
         return;
       }
       await this.reapDeadReplicas();
-    } catch {
+    } catch (error) {
       // The database is away; the next beat tries again.
+      this.options.onBackgroundFailure('lease_renewal', error);
     }
   }
 

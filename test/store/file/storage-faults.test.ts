@@ -230,4 +230,35 @@ describe('storage faults', () => {
       assert.deepEqual((await verifyDataDirectory(dir)).findings, []);
     });
   }
+
+  it('reports a background stats flush that fails, with its cause, and retries it until it lands', async (t) => {
+    const dir = await tempDir(t);
+    const fs = new FaultyFileSystem();
+    const failures: { task: string; error: unknown }[] = [];
+    const { store } = await FileStore.open(dir, 'faultyfs', fs, {
+      onBackgroundFailure: (task, error) => failures.push({ task, error }),
+    });
+    try {
+      fs.fail('sync', 'EIO', { pathIncludes: 'stats.json' });
+      store.countRequest();
+      const deadline = Date.now() + 10_000;
+      while (failures.length < 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(failures.length >= 2, 'told of each failed try, not only the first');
+      assert.equal(failures[0]?.task, 'stats_flush');
+      assert.match(String(failures[0]?.error), /EIO/);
+      fs.heal();
+      const settled = Date.now() + 10_000;
+      let onDisk = 0;
+      while (onDisk !== 1 && Date.now() < settled) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const text = await readFile(join(dir, 'stats.json'), 'utf8').catch(() => '{}');
+        onDisk = JSON.parse(text).total_requests ?? 0;
+      }
+      assert.equal(onDisk, 1, 'the retry wrote the count once the disk healed');
+    } finally {
+      await store.close();
+    }
+  });
 });
