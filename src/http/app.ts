@@ -83,7 +83,7 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
         message: badUrl ? 'The URL is not validly percent-encoded.' : error.message,
       });
     },
-  }) as unknown as FastifyInstance;
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {

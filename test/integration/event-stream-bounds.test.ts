@@ -76,7 +76,8 @@ describe('event stream bounds', () => {
     const readers = Array.from({ length: 50 }, async () => {
       const controller = new AbortController();
       const response = await fetch(`${service.url}/events/stream?limit=${EVENTS}`, {
-        signal: controller.signal,
+        // A deadline, so a backlog that never completes fails the test instead of hanging it.
+        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
       });
       const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       const lastId = `id: ${count}\n`;

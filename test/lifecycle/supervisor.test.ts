@@ -39,12 +39,21 @@ function supervisorFor(script: string, logger: BaseLogger, stableAfterMs = 60_00
 const delays = (lines: Logged[]) =>
   lines.filter((line) => line.restart_in_ms !== undefined).map((line) => line.restart_in_ms);
 
+/** Waits until `done()` holds, failing after `timeoutMs` instead of hanging. */
+async function until(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('the supervisor', () => {
   it('restarts a service that keeps dying, with a backoff that doubles up to its cap', async () => {
     const { lines, logger } = capture();
     const supervisor = supervisorFor('process.exit(1)', logger);
     supervisor.start();
-    while (supervisor.restarts < 5) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => supervisor.restarts >= 5);
     supervisor.stop('SIGTERM');
     assert.equal(await supervisor.done, 0);
     assert.deepEqual(delays(lines).slice(0, 5), [20, 40, 80, 80, 80]);
@@ -54,7 +63,7 @@ describe('the supervisor', () => {
     const { lines, logger } = capture();
     const supervisor = supervisorFor('setTimeout(() => process.exit(1), 150)', logger, 100);
     supervisor.start();
-    while (supervisor.restarts < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => supervisor.restarts >= 3);
     supervisor.stop('SIGTERM');
     await supervisor.done;
     assert.deepEqual(delays(lines).slice(0, 3), [20, 20, 20]);
@@ -64,7 +73,7 @@ describe('the supervisor', () => {
     const { logger } = capture();
     const supervisor = supervisorFor('process.kill(process.pid, "SIGKILL")', logger);
     supervisor.start();
-    while (supervisor.restarts < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => supervisor.restarts >= 2);
     supervisor.stop('SIGTERM');
     assert.equal(await supervisor.done, 0);
   });

@@ -8,7 +8,9 @@
  *
  *   create, update, delete   the change's journal line (appended and
  *                            fdatasynced with the others of its batch), then
- *                            its event line (the same, in events.jsonl);
+ *                            its event line, appended to events.jsonl without
+ *                            a sync of its own (the journal line holds the
+ *                            event until a checkpoint syncs the log);
  *                            serialised per session
  *
  * Session files are written behind from memory by checkpoints (every five

@@ -1,6 +1,6 @@
 /**
  * `stats.json`: the lifecycle counters, in the original's format (four
- * integers, pretty-printed). Written whole through `writeFileDurably`, so a
+ * integers, pretty-printed). Written whole through `DurableFiles.write`, so a
  * reader sees the old counters or the new ones.
  */
 import { readFile } from 'node:fs/promises';
