@@ -8,9 +8,16 @@ import { NotFoundError } from '../../src/domain/errors.js';
 import type { Store } from '../../src/store/store.js';
 
 export interface StoreFactory {
-  /** A fresh, empty store; `reopen` closes it and opens the same data again. */
+  /**
+   * A fresh, empty store; `reopen` closes it (without stopInstance: to the
+   * store, a death) and opens the same data again as another instance.
+   */
   open(t: TestContext): Promise<{ store: Store; reopen(): Promise<Store> }>;
+  /** How long after a death the next start can tell it (a lease's length; 0 with a marker). */
+  deathVisibleAfterMs: number;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function storeContract(factory: StoreFactory): void {
   it('creates a session, serves it, counts it and logs session_created', async (t) => {
@@ -135,5 +142,56 @@ export function storeContract(factory: StoreFactory): void {
     assert.deepEqual(kept?.data, { n: 2 });
     assert.equal(kept?.access_count, 1);
     assert.equal(await again.eventCount(), 2);
+  });
+
+  it('counts a start, and after a clean stop counts the next start and no crash', async (t) => {
+    const { store, reopen } = await factory.open(t);
+    const first = await store.startInstance();
+    assert.deepEqual([first.startupCount, first.crashCount, first.detected], [1, 0, []]);
+    assert.equal((await store.stats()).startup_count, 1);
+    await store.stopInstance({ reason: 'test' });
+    const again = await reopen();
+    await sleep(factory.deathVisibleAfterMs);
+    const second = await again.startInstance();
+    assert.deepEqual([second.startupCount, second.crashCount, second.detected], [2, 0, []]);
+    assert.deepEqual(
+      (await again.recentEvents(10)).map((event) => event.event),
+      ['startup', 'shutdown', 'startup'],
+    );
+  });
+
+  it('counts an instance that died without stopping as one crash, naming it, at the next start', async (t) => {
+    const { store, reopen } = await factory.open(t);
+    await store.startInstance();
+    const again = await reopen();
+    await sleep(factory.deathVisibleAfterMs);
+    const second = await again.startInstance();
+    assert.equal(second.startupCount, 2);
+    assert.equal(second.crashCount, 1);
+    assert.deepEqual(
+      second.detected.map((dead) => dead.container),
+      [store.instanceId],
+    );
+    assert.equal((await again.stats()).crash_count, 1);
+    const detected = (await again.recentEvents(10)).find(
+      (event) => event.event === 'crash_detected',
+    );
+    assert.equal(detected?.dead_container, store.instanceId);
+    assert.equal(detected?.crash_count, 1);
+  });
+
+  it('counts a /crash when it happens, and not again at the next start', async (t) => {
+    const { store, reopen } = await factory.open(t);
+    await store.startInstance();
+    assert.equal(await store.recordCrash(), 1);
+    assert.equal((await store.stats()).crash_count, 1);
+    const again = await reopen();
+    await sleep(factory.deathVisibleAfterMs);
+    const second = await again.startInstance();
+    assert.deepEqual([second.startupCount, second.crashCount, second.detected], [2, 1, []]);
+    assert.deepEqual(
+      (await again.recentEvents(10)).map((event) => event.event),
+      ['startup', 'crash_triggered', 'startup'],
+    );
   });
 }

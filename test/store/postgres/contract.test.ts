@@ -11,17 +11,20 @@ describe('the Store contract: PostgreSQL store', { skip: postgresSkipReason() },
   });
   after(() => server.stop());
 
+  // Short leases, so a death is visible soon after it.
+  const leaseMs = 500;
   storeContract({
+    deathVisibleAfterMs: 2 * leaseMs,
     async open(t) {
       // A fresh database a test, on the one throwaway server.
       const url = await server.createDatabase();
-      let current: Store = await PostgresStore.open(url, 'c0ffee00');
+      let current: Store = await PostgresStore.open(url, 'c0ffee00', { leaseMs });
       t.after(() => current.close().catch(() => undefined));
       return {
         store: current,
         async reopen() {
           await current.close();
-          current = await PostgresStore.open(url, 'c0ffee01');
+          current = await PostgresStore.open(url, 'c0ffee01', { leaseMs });
           return current;
         },
       };
