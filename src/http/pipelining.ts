@@ -33,8 +33,8 @@ export function limitPipelining(
   maxInProgress: number,
 ): (request: FastifyRequest, done: () => void) => void {
   const connections = new WeakMap<Socket, Connection>();
-  // Whether this request holds a slot: a request refused before the onRequest
-  // hooks run (a URL that cannot be decoded) is answered without one.
+  // Whether this request holds a slot: one refused before it is admitted (by
+  // a request guard, or a URL that cannot be decoded) is answered without one.
   app.decorateRequest('holdsPipelineSlot', false);
 
   const admit = (request: FastifyRequest, done: () => void): void => {

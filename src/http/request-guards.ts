@@ -1,5 +1,5 @@
 /**
- * Checks every request passes before a route sees it: where it comes from and
+ * The checks every request passes before a route sees it: where it comes from and
  * what its body is wrapped in. They keep pages on other sites from driving
  * the service through a visitor's browser, which sends such requests without
  * asking (a form POST, a `no-cors` fetch), and they keep a DNS name an
