@@ -179,7 +179,7 @@ export async function http(
   const response = await fetch(`http://127.0.0.1:${deployment.port}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   // biome-ignore lint/suspicious/noExplicitAny: test convenience for reading answer fields
   return { status: response.status, json: (await response.json()) as any };

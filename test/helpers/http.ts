@@ -12,7 +12,7 @@ export async function request(
   body?: string | Buffer,
   headers: Record<string, string> = {},
 ): Promise<HttpAnswer> {
-  const response = await fetch(url, { method, body, headers });
+  const response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body }) });
   const text = await response.text();
   let json: unknown;
   try {

@@ -27,7 +27,9 @@ import type { WritableFileSystem } from './file-system.js';
 import { compareCreationOrder, type StoredSession } from './session-files.js';
 
 export type JournalRecord =
-  | { op: 'put'; session: Session; seq?: number; event?: ServiceEvent; revert?: true }
+  // `seq` is undefined for a session the original wrote (it kept no order);
+  // JSON leaves the key out then, as the original's files do.
+  | { op: 'put'; session: Session; seq: number | undefined; event?: ServiceEvent; revert?: true }
   | { op: 'delete'; id: string; event?: ServiceEvent; revert?: true };
 
 const SEGMENT_PATTERN = /^(\d{10})\.jsonl$/;
@@ -81,8 +83,8 @@ function parseRecord(line: string): JournalRecord | null {
   if (record.op === 'put') {
     const session = parseStoredSession(record.session);
     if (typeof session === 'string') return null;
-    const seq = Number.isSafeInteger(record.seq) ? { seq: record.seq as number } : {};
-    return { op: 'put', session, ...seq, ...withEvent, ...revert };
+    const seq = Number.isSafeInteger(record.seq) ? (record.seq as number) : undefined;
+    return { op: 'put', session, seq, ...withEvent, ...revert };
   }
   return null;
 }
