@@ -59,3 +59,10 @@ export function measureJson(value: unknown): Footprint {
 export function sessionFootprint(session: Session): number {
   return SESSION_OVERHEAD_BYTES + stringBytes(session.name) + measureJson(session.data).bytes;
 }
+
+/** How much an update changes a session's footprint; its data is not walked when it is kept. */
+export function footprintGrowth(before: Session, after: Session): number {
+  const data =
+    after.data === before.data ? 0 : measureJson(after.data).bytes - measureJson(before.data).bytes;
+  return data + stringBytes(after.name) - stringBytes(before.name);
+}

@@ -17,7 +17,7 @@ import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
 import { type EventLogScan, scanEventLog } from '../store/file/event-log-reader.js';
 import { readMarker } from '../store/file/instance-marker.js';
-import { journalOutcome, readJournal } from '../store/file/journal.js';
+import { readJournal, replayJournal } from '../store/file/journal.js';
 import { dataLayout, sessionFileName, TEMP_SUFFIX } from '../store/file/layout.js';
 import {
   type CreationKey,
@@ -104,7 +104,7 @@ export async function readDataDirectory(
   if (statsRead.kind === 'corrupt') problems.push(`stats.json is unreadable: ${statsRead.problem}`);
 
   const segments = readJournal(layout.journalDir);
-  const outcome = journalOutcome(segments);
+  const { outcome, records: pendingChanges } = replayJournal(segments);
   const keys: CreationKey[] = [];
   const unreadable: UnreadableSession[] = [];
   const temps = entries.filter((name) => name.endsWith(TEMP_SUFFIX));
@@ -113,8 +113,6 @@ export async function readDataDirectory(
     else if (entry.kind === 'unreadable') unreadable.push(entry);
     else if (!outcome.has(entry.stored.session.id)) keys.push(creationKey(entry.stored));
   }
-  let pendingChanges = 0;
-  for (const segment of segments) pendingChanges += segment.records.length;
   for (const last of outcome.values()) if (last !== null) keys.push(last);
   keys.sort(compareCreationOrder);
 

@@ -45,56 +45,50 @@ export function* textReportLines(
   eventLimit: number,
 ): Generator<string> {
   yield* section('PERSISTENT STATS');
-  const lines: string[] = [];
-  if (report.stats === null) lines.push('  (stats.json missing or unreadable)');
+  if (report.stats === null) yield '  (stats.json missing or unreadable)';
   else
-    for (const [key, value] of Object.entries(report.stats))
-      lines.push(`  ${key.padEnd(28)} ${value}`);
-  lines.push('');
+    for (const [key, value] of Object.entries(report.stats)) yield `  ${key.padEnd(28)} ${value}`;
+  yield '';
 
-  lines.push(...section('SESSIONS'));
-  lines.push(`  ${'ID'.padEnd(38)}${'NAME'.padEnd(22)}${'ACCESSES'.padStart(8)}  CREATED`);
-  lines.push(`  ${'·'.repeat(78)}`);
-  yield* lines.splice(0);
+  yield* section('SESSIONS');
+  yield `  ${'ID'.padEnd(38)}${'NAME'.padEnd(22)}${'ACCESSES'.padStart(8)}  CREATED`;
+  yield `  ${'·'.repeat(78)}`;
   for (const session of report.sessions()) {
     const name = [...session.name].slice(0, 20).join('');
     yield `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`;
   }
-  lines.push('', `  Total: ${report.sessionCount}`);
+  yield '';
+  yield `  Total: ${report.sessionCount}`;
   if (report.journalChanges > 0) {
-    lines.push(
-      `  (${report.journalChanges} of the latest changes are in journal/ and shown applied; ` +
-        'the service writes them to sessions/ within five seconds, or at its next start)',
-    );
+    yield `  (${report.journalChanges} of the latest changes are in journal/ and shown applied; ` +
+      'the service writes them to sessions/ within five seconds, or at its next start)';
   }
-  lines.push('');
+  yield '';
 
-  lines.push(...section(`RECENT EVENTS  (last ${eventLimit})`));
-  for (const event of report.events) lines.push(eventLine(event));
-  lines.push('', `  Total events: ${report.eventCount}`);
+  yield* section(`RECENT EVENTS  (last ${eventLimit})`);
+  for (const event of report.events) yield eventLine(event);
+  yield '';
+  yield `  Total events: ${report.eventCount}`;
 
   const replicas = (report as { replicas?: ReplicaRow[] }).replicas;
   if (replicas !== undefined) {
-    lines.push('', ...section('REPLICAS'));
+    yield '';
+    yield* section('REPLICAS');
     for (const replica of replicas) {
-      lines.push(
-        `  ${replica.container_id}  pid ${String(replica.pid).padEnd(8)}started ${replica.started_at}  ${replica.state.padEnd(8)}  last heartbeat ${replica.heartbeat_at}`,
-      );
+      yield `  ${replica.container_id}  pid ${String(replica.pid).padEnd(8)}started ${replica.started_at}  ${replica.state.padEnd(8)}  last heartbeat ${replica.heartbeat_at}`;
     }
   }
 
   if (report.lastInstance !== null) {
     const last = report.lastInstance;
-    lines.push(
-      '',
-      `  Last instance: ${last.container} (pid ${last.pid}, started ${last.started_at}), ${last.state}`,
-    );
+    yield '';
+    yield `  Last instance: ${last.container} (pid ${last.pid}, started ${last.started_at}), ${last.state}`;
   }
   if (report.problems.length > 0) {
-    lines.push('', ...section('PROBLEMS'));
-    for (const problem of report.problems) lines.push(`  ! ${problem}`);
+    yield '';
+    yield* section('PROBLEMS');
+    for (const problem of report.problems) yield `  ! ${problem}`;
   }
-  yield* lines;
 }
 
 /**

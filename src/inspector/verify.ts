@@ -12,7 +12,7 @@
 import { readdir } from 'node:fs/promises';
 import { parseEventLine, readLogLines, scanEventLog } from '../store/file/event-log-reader.js';
 import { readMarker } from '../store/file/instance-marker.js';
-import { journalOutcome, readJournal } from '../store/file/journal.js';
+import { readJournal, replayJournal } from '../store/file/journal.js';
 import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
 import { sessionFileEntries } from '../store/file/session-files.js';
 import { readStats } from '../store/file/stats-file.js';
@@ -73,7 +73,7 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
 
   // The journal's changes apply on top of the files: what the service would serve.
   const segments = readJournal(layout.journalDir);
-  const outcome = journalOutcome(segments);
+  const { outcome } = replayJournal(segments);
   let sessionFiles = 0;
   let sessionsAsServed = 0;
   let unreadable = 0;

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SessionTooLargeError } from '../../src/domain/errors.js';
-import { measureJson, NODE_BYTES, sessionFootprint } from '../../src/domain/footprint.js';
-import { createSession, validateSessionInput } from '../../src/domain/session.js';
+import {
+  footprintGrowth,
+  measureJson,
+  NODE_BYTES,
+  sessionFootprint,
+} from '../../src/domain/footprint.js';
+import { applyUpdate, createSession, validateSessionInput } from '../../src/domain/session.js';
 
 describe('what a session costs in memory', () => {
   it('counts every value and every key, and the characters of strings, two bytes where UTF-16 is needed', () => {
@@ -20,6 +25,17 @@ describe('what a session costs in memory', () => {
     assert.ok(measureJson(objects).bytes > 10 * measureJson(text).bytes);
     const session = createSession({ name: 'n', data: objects });
     assert.ok(sessionFootprint(session) > measureJson(objects).bytes);
+  });
+
+  it('measures an update as the difference of the footprints before and after', () => {
+    const before = createSession({ name: 'ab', data: { list: [1, 2, 3] } });
+    const renamed = applyUpdate(before, { name: 'abcd' });
+    assert.equal(footprintGrowth(before, renamed), 2);
+    const grown = applyUpdate(before, { data: { list: [1, 2, 3, 4] } });
+    assert.equal(
+      footprintGrowth(before, grown),
+      sessionFootprint(grown) - sessionFootprint(before),
+    );
   });
 
   it('refuses data over the node limit with a 413 that names the setting', () => {

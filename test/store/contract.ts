@@ -20,6 +20,13 @@ export interface StoreFactory {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function storeContract(factory: StoreFactory): void {
+  /** Reopens the store as the next instance once a death would be visible, and counts its start. */
+  const nextStart = async (reopen: () => Promise<Store>) => {
+    const store = await reopen();
+    await sleep(factory.deathVisibleAfterMs);
+    return { store, start: await store.startInstance() };
+  };
+
   it('creates a session, serves it, counts it and logs session_created', async (t) => {
     const { store } = await factory.open(t);
     const session = await store.createSession({ name: 'alice', data: { b: 1, a: [2] } });
@@ -150,9 +157,7 @@ export function storeContract(factory: StoreFactory): void {
     assert.deepEqual([first.startupCount, first.crashCount, first.detected], [1, 0, []]);
     assert.equal((await store.stats()).startup_count, 1);
     await store.stopInstance({ reason: 'test' });
-    const again = await reopen();
-    await sleep(factory.deathVisibleAfterMs);
-    const second = await again.startInstance();
+    const { store: again, start: second } = await nextStart(reopen);
     assert.deepEqual([second.startupCount, second.crashCount, second.detected], [2, 0, []]);
     assert.deepEqual(
       (await again.recentEvents(10)).map((event) => event.event),
@@ -163,9 +168,7 @@ export function storeContract(factory: StoreFactory): void {
   it('counts an instance that died without stopping as one crash, naming it, at the next start', async (t) => {
     const { store, reopen } = await factory.open(t);
     await store.startInstance();
-    const again = await reopen();
-    await sleep(factory.deathVisibleAfterMs);
-    const second = await again.startInstance();
+    const { store: again, start: second } = await nextStart(reopen);
     assert.equal(second.startupCount, 2);
     assert.equal(second.crashCount, 1);
     assert.deepEqual(
@@ -185,9 +188,7 @@ export function storeContract(factory: StoreFactory): void {
     await store.startInstance();
     assert.equal(await store.recordCrash(), 1);
     assert.equal((await store.stats()).crash_count, 1);
-    const again = await reopen();
-    await sleep(factory.deathVisibleAfterMs);
-    const second = await again.startInstance();
+    const { store: again, start: second } = await nextStart(reopen);
     assert.deepEqual([second.startupCount, second.crashCount, second.detected], [2, 1, []]);
     assert.deepEqual(
       (await again.recentEvents(10)).map((event) => event.event),

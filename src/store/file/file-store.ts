@@ -35,7 +35,7 @@ import {
   makeEvent,
   type ServiceEvent,
 } from '../../domain/event.js';
-import { sessionFootprint } from '../../domain/footprint.js';
+import { footprintGrowth, sessionFootprint } from '../../domain/footprint.js';
 import {
   applyUpdate,
   createSession,
@@ -340,7 +340,7 @@ export class FileStore implements Store {
         session: applyUpdate(current.session, input),
         seq: current.seq,
       };
-      const growth = sessionFootprint(next.session) - sessionFootprint(current.session);
+      const growth = footprintGrowth(current.session, next.session);
       await this.withBudget(growth, () =>
         this.commit(
           { op: 'put', session: next.session, seq: next.seq },

@@ -154,40 +154,21 @@ export function readJournal(dir: string): JournalSegmentRead[] {
   return segments.sort((a, b) => a.number - b.number);
 }
 
-/**
- * What the journal leaves of each session it touches: its last put, or null
- * when its last change deletes it. Memory is the journal's, whatever the
- * directory holds.
- */
-export function journalOutcome(
-  segments: readonly JournalSegmentRead[],
-): Map<string, StoredSession | null> {
-  const outcome = new Map<string, StoredSession | null>();
-  for (const segment of segments) {
-    for (const record of segment.records) {
-      outcome.set(
-        recordSessionId(record),
-        record.op === 'put' ? { session: record.session, seq: record.seq } : null,
-      );
-    }
-  }
-  return outcome;
-}
-
 export interface Replay {
-  /** Ids whose state the journal changed. */
-  touched: Set<string>;
+  /**
+   * What the journal leaves of each session it touches: its last put, or
+   * null when its last change deletes it. Memory is the journal's, whatever
+   * the directory holds.
+   */
+  outcome: Map<string, StoredSession | null>;
   /** Events of the changes that were not reverted, in journal order. */
   events: ServiceEvent[];
   records: number;
 }
 
-/** Applies the segments' changes to `sessions` (keyed by id), in order. */
-export function replayJournal(
-  sessions: Map<string, StoredSession>,
-  segments: readonly JournalSegmentRead[],
-): Replay {
-  const touched = new Set<string>();
+/** Reads the segments' changes in order: what they leave of each session, and their events. */
+export function replayJournal(segments: readonly JournalSegmentRead[]): Replay {
+  const outcome = new Map<string, StoredSession | null>();
   const expected: { event: ServiceEvent; cancelled: boolean }[] = [];
   const lastById = new Map<string, { event: ServiceEvent; cancelled: boolean }>();
   let records = 0;
@@ -195,9 +176,7 @@ export function replayJournal(
     for (const record of segment.records) {
       records++;
       const id = recordSessionId(record);
-      if (record.op === 'put') sessions.set(id, { session: record.session, seq: record.seq });
-      else sessions.delete(id);
-      touched.add(id);
+      outcome.set(id, record.op === 'put' ? { session: record.session, seq: record.seq } : null);
       if (record.revert === true) {
         const reverted = lastById.get(id);
         if (reverted !== undefined) reverted.cancelled = true;
@@ -209,7 +188,7 @@ export function replayJournal(
     }
   }
   return {
-    touched,
+    outcome,
     events: expected.filter((entry) => !entry.cancelled).map((entry) => entry.event),
     records,
   };
@@ -395,6 +374,16 @@ export interface SessionsAsServed {
   pendingChanges: number;
 }
 
+/** The sessions from files with what the journal left of them in their place, in creation order. */
+export function applyOutcome(
+  fromFiles: readonly StoredSession[],
+  outcome: ReadonlyMap<string, StoredSession | null>,
+): StoredSession[] {
+  const sessions = fromFiles.filter((stored) => !outcome.has(stored.session.id));
+  for (const last of outcome.values()) if (last !== null) sessions.push(last);
+  return sessions.sort(compareCreationOrder);
+}
+
 /** Applies the journal, in memory only, to sessions read from their files. */
 export function applyJournalOffline(
   fromFiles: readonly StoredSession[],
@@ -402,10 +391,9 @@ export function applyJournalOffline(
 ): SessionsAsServed {
   const segments = readJournal(journalDir);
   if (segments.length === 0) return { sessions: [...fromFiles], segments, pendingChanges: 0 };
-  const byId = new Map(fromFiles.map((stored) => [stored.session.id, stored]));
-  const replay = replayJournal(byId, segments);
+  const replay = replayJournal(segments);
   return {
-    sessions: Array.from(byId.values()).sort(compareCreationOrder),
+    sessions: applyOutcome(fromFiles, replay.outcome),
     segments,
     pendingChanges: replay.records,
   };

@@ -17,10 +17,9 @@ import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import { type EventLogScan, scanEventLog } from './event-log-reader.js';
 import { nodeFileSystem } from './file-system.js';
-import { findMissingEvents, journalOutcome, readJournal, replayJournal } from './journal.js';
+import { applyOutcome, findMissingEvents, readJournal, replayJournal } from './journal.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
-  compareCreationOrder,
   formatSessionFile,
   quarantineFile,
   type StoredSession,
@@ -84,7 +83,6 @@ export async function recoverDataDirectory(
     else if (entry.kind === 'unreadable') unreadable.push(entry);
     else if (options.keepSessions) sessions.push(entry.stored);
   }
-  sessions.sort(compareCreationOrder);
   for (const name of tempFiles) {
     await rm(join(layout.sessionsDir, name), { force: true });
     recovery.tempFilesRemoved.push(`sessions/${name}`);
@@ -107,9 +105,13 @@ export async function recoverDataDirectory(
     recovery.eventLogRepair = await cutDamagedTail(layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }
-  const rolled = await rollJournalForward(layout, sessions, eventLog, options.keepSessions);
+  const rolled = await rollJournalForward(layout, eventLog);
   recovery.journal = rolled.report;
-  return { recovery, sessions: rolled.sessions, eventLog: rolled.eventLog };
+  return {
+    recovery,
+    sessions: options.keepSessions ? applyOutcome(sessions, rolled.outcome) : [],
+    eventLog: rolled.eventLog,
+  };
 }
 
 /**
@@ -121,27 +123,25 @@ export async function recoverDataDirectory(
  */
 async function rollJournalForward(
   layout: DataLayout,
-  sessions: StoredSession[],
   eventLog: EventLogScan,
-  keepSessions: boolean,
 ): Promise<{
-  sessions: StoredSession[];
+  /** What the journal left of each session it touched (empty without a journal). */
+  outcome: ReadonlyMap<string, StoredSession | null>;
   eventLog: EventLogScan;
   report: JournalRollForward | null;
 }> {
   const segments = readJournal(layout.journalDir);
-  if (segments.length === 0) return { sessions, eventLog, report: null };
+  if (segments.length === 0) return { outcome: new Map(), eventLog, report: null };
   const damaged = segments.some((segment) => segment.damagedBytes > 0);
   if (!damaged && segments.every((segment) => segment.records.length === 0)) {
     // Segments that hold no change (a kill before any write): nothing to report.
     for (const segment of segments)
       await rm(join(layout.journalDir, segment.file), { force: true });
-    return { sessions, eventLog, report: null };
+    return { outcome: new Map(), eventLog, report: null };
   }
 
   // Only the sessions the journal touched are written, from the journal alone.
-  const outcome = journalOutcome(segments);
-  const replay = replayJournal(new Map(), segments);
+  const replay = replayJournal(segments);
   const from = Math.min(...segments.map((segment) => segment.eventsOffset));
   const missing = await findMissingEvents(
     layout.eventsFile,
@@ -169,10 +169,9 @@ async function rollJournalForward(
   }
 
   const files = new DurableFiles();
-  await forEachConcurrently(outcome.keys(), ROLL_FORWARD_CONCURRENCY, async (id) => {
+  await forEachConcurrently(replay.outcome, ROLL_FORWARD_CONCURRENCY, async ([id, last]) => {
     const path = join(layout.sessionsDir, sessionFileName(id));
-    const last = outcome.get(id);
-    if (last == null) await files.removeIfPresent(path);
+    if (last === null) await files.removeIfPresent(path);
     else await files.write(path, formatSessionFile(last));
   });
 
@@ -188,17 +187,12 @@ async function rollJournalForward(
   }
   await files.syncDirectory(layout.journalDir);
 
-  const asServed = sessions.filter((stored) => !outcome.has(stored.session.id));
-  if (keepSessions) {
-    for (const last of outcome.values()) if (last !== null) asServed.push(last);
-    asServed.sort(compareCreationOrder);
-  }
   return {
-    sessions: asServed,
+    outcome: replay.outcome,
     eventLog: scan,
     report: {
       changes: replay.records,
-      sessionFiles: replay.touched.size,
+      sessionFiles: replay.outcome.size,
       eventsRestored: missing.length,
       quarantined,
     },
