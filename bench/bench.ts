@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { postgresBinaries, startPostgres } from '../test/helpers/postgres.js';
+import { postgresBinaries, startPostgres } from '../tools/postgres.js';
 import { writeDataset } from './datasets.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

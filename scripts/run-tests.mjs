@@ -2,8 +2,11 @@
 // `node --test` treats directory and glob arguments, so the files are listed here.
 // `--docker` runs the container lifecycle suite (test/docker/, needs a Docker
 // engine) instead of everything else; other arguments filter files by path.
+// The HTTP tests (test/http/) then run a second time on the PostgreSQL store
+// (STATEFUL_TEST_STORE=postgres), on a throwaway server, wherever PostgreSQL's
+// server binaries are (always in CI).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
@@ -26,7 +29,29 @@ if (files.length === 0) {
   console.error('No test files found: run `npm run build` first.');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+const run = (list, env = {}) =>
+  spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...list], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  }).status ?? 1;
+
+const havePostgres =
+  process.env.PG_BIN !== undefined ||
+  process.env.CI !== undefined ||
+  (existsSync('/usr/lib/postgresql') &&
+    readdirSync('/usr/lib/postgresql').some((v) =>
+      existsSync(join('/usr/lib/postgresql', v, 'bin', 'initdb')),
+    ));
+let status = run(files);
+const httpFiles = files.filter((file) => relative(root, file).startsWith('http/'));
+if (httpFiles.length > 0) {
+  if (havePostgres) {
+    console.log('\n# The HTTP tests again, on the PostgreSQL store');
+    status = Math.max(status, run(httpFiles, { STATEFUL_TEST_STORE: 'postgres' }));
+  } else {
+    console.log(
+      '\n# No PostgreSQL server binaries here: the HTTP tests ran on the file store only',
+    );
+  }
+}
+process.exit(status);

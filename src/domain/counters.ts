@@ -37,12 +37,19 @@ export interface InstanceMarker {
   crash_count: number;
 }
 
+/** An instance that died without a clean stop. */
+export interface DeadInstance {
+  container: string;
+  pid: number;
+  started_at: string;
+}
+
 export interface StartVerdict {
   /** The counters once this start and the previous instance's end are counted. */
   startupCount: number;
   crashCount: number;
   /** An unseen death to log, naming the instance that died. */
-  detected: { container: string; pid: number; started_at: string } | null;
+  detected: DeadInstance | null;
 }
 
 /**

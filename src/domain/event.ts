@@ -4,6 +4,7 @@
  * keep their extras; the kinds added here describe what the original could
  * not see (deaths detected at boot, repairs, quarantined files, clean stops).
  */
+import type { DeadInstance } from './counters.js';
 import { InvalidInputError } from './errors.js';
 import { epochSeconds, utcTimestamp } from './time.js';
 
@@ -36,6 +37,61 @@ export function makeEvent(
   now: Date = new Date(),
 ): ServiceEvent {
   return { ts: epochSeconds(now), time: utcTimestamp(now), event: kind, container, ...extra };
+}
+
+// What each change and each turn of an instance's life logs, for every store.
+
+export function sessionCreatedEvent(
+  container: string,
+  session: { id: string; name: string },
+): ServiceEvent {
+  return makeEvent('session_created', container, { session_id: session.id, name: session.name });
+}
+
+export function sessionUpdatedEvent(container: string, id: string): ServiceEvent {
+  return makeEvent('session_updated', container, { session_id: id });
+}
+
+export function sessionDeletedEvent(container: string, id: string): ServiceEvent {
+  return makeEvent('session_deleted', container, { session_id: id });
+}
+
+export function startupEvent(
+  container: string,
+  counts: { startupCount: number; crashCount: number },
+): ServiceEvent {
+  return makeEvent('startup', container, {
+    startup_count: counts.startupCount,
+    crash_count: counts.crashCount,
+  });
+}
+
+/** Logged by the instance that found `dead`, with the crash_count that includes it. */
+export function crashDetectedEvent(
+  container: string,
+  dead: DeadInstance,
+  crashCount: number,
+): ServiceEvent {
+  return makeEvent('crash_detected', container, {
+    dead_container: dead.container,
+    dead_pid: dead.pid,
+    dead_started_at: dead.started_at,
+    crash_count: crashCount,
+  });
+}
+
+export function crashTriggeredEvent(container: string, crashCount: number): ServiceEvent {
+  return makeEvent('crash_triggered', container, { crash_count: crashCount });
+}
+
+export function shutdownEvent(
+  container: string,
+  stop: { reason: string; uptimeSeconds: number },
+): ServiceEvent {
+  return makeEvent('shutdown', container, {
+    reason: stop.reason,
+    uptime_seconds: stop.uptimeSeconds,
+  });
 }
 
 export function isServiceEvent(value: unknown): value is ServiceEvent {

@@ -14,7 +14,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { HttpLimits } from '../config.js';
-import type { ServiceContext } from './context.js';
+import type { StatefulService } from '../service/service.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
 import { dashboardRoutes } from './dashboard.js';
 import {
@@ -36,8 +36,6 @@ import { stateRoutes } from './state.js';
 export interface AppOptions {
   logger?: FastifyBaseLogger;
   limits: HttpLimits;
-  /** SESSION_MAX_NODES. */
-  sessionMaxNodes: number;
   /** ALLOWED_HOSTS (null: any host). */
   allowedHosts: readonly string[] | null;
   crash: CrashOptions;
@@ -52,7 +50,7 @@ function heartbeatMs(limits: HttpLimits): number {
   return Math.min(15_000, Math.floor(limits.idleTimeoutMs / 2));
 }
 
-export function buildApp(context: ServiceContext, options: AppOptions): FastifyInstance {
+export function buildApp(service: StatefulService, options: AppOptions): FastifyInstance {
   const { limits } = options;
   const app = Fastify({
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
@@ -97,7 +95,7 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
   const admit = limitPipelining(app, limits.maxPipelinedRequests);
   const checkHost = hostGuard(options.allowedHosts);
   app.addHook('onRequest', (request, _reply, done) => {
-    context.countRequest();
+    service.countRequest();
     try {
       checkHost(request);
       checkCrossSite(request);
@@ -116,18 +114,18 @@ export function buildApp(context: ServiceContext, options: AppOptions): FastifyI
 
   registerErrorHandlers(app);
   const metrics = options.metrics ?? new ServiceMetrics();
-  metrics.watch(context);
+  metrics.watch(service);
   metricsRoutes(app, metrics);
   dashboardRoutes(app, options.publicDir);
-  healthRoutes(app, context);
-  stateRoutes(app, context);
-  sessionRoutes(app, context, options.sessionMaxNodes);
-  eventRoutes(app, context);
-  eventStreamRoutes(app, context, {
+  healthRoutes(app, service);
+  stateRoutes(app, service);
+  sessionRoutes(app, service.sessions);
+  eventRoutes(app, service);
+  eventStreamRoutes(app, service, {
     heartbeatMs: heartbeatMs(limits),
     maxStreams: limits.maxStreams,
   });
-  crashRoutes(app, context, options.crash);
+  crashRoutes(app, service, options.crash);
   app.server.maxConnections = limits.maxConnections;
   app.server.on('checkExpectation', answerUnmetExpectation);
   app.server.on('connect', refuseConnect);

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { UnauthorizedError } from '../domain/errors.js';
-import type { ServiceContext } from './context.js';
+import type { StatefulService } from '../service/service.js';
 
 const crashSchema = {
   response: {
@@ -21,6 +21,8 @@ const crashSchema = {
 export interface CrashOptions {
   enabled: boolean;
   adminToken: string | null;
+  /** Called once the crash answer is on the wire: ends the process hard (process.exit(1)). */
+  exit(): void;
 }
 
 function digest(value: string): Buffer {
@@ -35,7 +37,7 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 
 export function crashRoutes(
   app: FastifyInstance,
-  context: ServiceContext,
+  service: StatefulService,
   options: CrashOptions,
 ): void {
   if (!options.enabled) return;
@@ -49,9 +51,10 @@ export function crashRoutes(
         'POST /crash needs the header "Authorization: Bearer <ADMIN_TOKEN>".',
       );
     }
-    const crashCount = await context.recordCrash();
-    reply.raw.once('finish', () => context.exitAfterCrash());
-    reply.raw.once('close', () => context.exitAfterCrash());
+    const crashCount = await service.crash();
+    request.log.fatal({ crash_count: crashCount }, 'crash requested: exiting hard');
+    reply.raw.once('finish', options.exit);
+    reply.raw.once('close', options.exit);
     return reply.code(202).send({ status: 'crashing', crash_count: crashCount });
   });
 }

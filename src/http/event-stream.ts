@@ -20,7 +20,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { InvalidInputError, StreamLimitError } from '../domain/errors.js';
 import { MAX_EVENT_LIMIT, parseEventLimit, type ServiceEvent } from '../domain/event.js';
-import type { ServiceContext } from './context.js';
+import type { StatefulService } from '../service/service.js';
 
 /** Bytes a client may leave unread of live events before it is dropped. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -77,7 +77,7 @@ const STREAM_HEADERS = {
 
 export function eventStreamRoutes(
   app: FastifyInstance,
-  { store }: ServiceContext,
+  service: StatefulService,
   options: EventStreamOptions,
 ): void {
   const open = new Set<ServerResponse>();
@@ -113,7 +113,7 @@ export function eventStreamRoutes(
     // sent: nothing falls between them, nothing is sent twice.
     let held: Positioned[] | null = [];
     let lastSent = since ?? 0;
-    const unsubscribe = store.onEvent((event, position) => {
+    const unsubscribe = service.onEvent((event, position) => {
       if (held !== null) {
         held.push({ event, position });
         // A client this far behind catches up faster by reconnecting.
@@ -159,7 +159,7 @@ export function eventStreamRoutes(
       try {
         // A new client wants the last `limit`; a resuming one up to the most a
         // backlog holds (a database reads no more than it must).
-        const { events: recent, count } = await store.eventTail(
+        const { events: recent, count } = await service.eventTail(
           since === undefined ? limit : MAX_EVENT_LIMIT,
         );
         const first = count - recent.length + 1;

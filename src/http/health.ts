@@ -1,6 +1,6 @@
 /** GET /health: liveness with the instance's identity (original keys plus ours). */
 import type { FastifyInstance } from 'fastify';
-import { type ServiceContext, uptimeSeconds } from './context.js';
+import type { StatefulService } from '../service/service.js';
 
 const healthSchema = {
   response: {
@@ -17,10 +17,10 @@ const healthSchema = {
   },
 } as const;
 
-export function healthRoutes(app: FastifyInstance, context: ServiceContext): void {
+export function healthRoutes(app: FastifyInstance, service: StatefulService): void {
   app.get('/health', { schema: healthSchema }, async () => {
-    const uptime = uptimeSeconds(context);
-    const id = context.store.instanceId;
+    const uptime = service.uptimeSeconds();
+    const id = service.instanceId;
     return { status: 'ok', container: id, uptime, container_id: id, uptime_seconds: uptime };
   });
 }

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { type ServiceContext, uptimeSeconds } from './context.js';
+import type { StatefulService } from '../service/service.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -51,8 +51,7 @@ export class ServiceMetrics {
   private scrapeGauges: (() => Promise<void>) | undefined;
 
   /** Gauges read from the running service at each scrape. */
-  watch(context: ServiceContext): void {
-    const { store } = context;
+  watch(service: StatefulService): void {
     const gauge = (name: string, help: string) =>
       new Gauge({ name, help, registers: [this.registry] });
     const startups = gauge(
@@ -91,20 +90,20 @@ export class ServiceMetrics {
       help: 'This instance: its container_id (always 1)',
       labelNames: ['container_id'],
       registers: [this.registry],
-    }).set({ container_id: store.instanceId }, 1);
+    }).set({ container_id: service.instanceId }, 1);
     // One read of the store a scrape (a database shared by replicas answers
     // the counters, the session count and the log's length in two queries).
     this.scrapeGauges = async () => {
-      const [overview, eventCount] = await Promise.all([store.overview(), store.eventCount()]);
-      startups.set(overview.stats.startup_count);
-      crashes.set(overview.stats.crash_count);
-      created.set(overview.stats.total_sessions);
-      served.set(overview.stats.total_requests);
-      live.set(overview.liveSessions);
+      const [state, eventCount] = await Promise.all([service.state(), service.eventCount()]);
+      startups.set(state.stats.startup_count);
+      crashes.set(state.stats.crash_count);
+      created.set(state.stats.total_sessions);
+      served.set(state.stats.total_requests);
+      live.set(state.liveSessions);
       events.set(eventCount);
-      here.set(context.requestsThisInstance());
-      uptime.set(uptimeSeconds(context));
-      const usage = store.storageUsage();
+      here.set(state.requestsThisInstance);
+      uptime.set(state.uptimeSeconds);
+      const usage = service.storageUsage();
       if (usage !== null) {
         footprint.set(usage.bytes);
         budget.set(usage.budgetBytes);

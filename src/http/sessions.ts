@@ -8,9 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { sessionNotFound, validateSessionInput } from '../domain/session.js';
-import type { Store } from '../store/store.js';
-import type { ServiceContext } from './context.js';
+import type { SessionService } from '../service/sessions.js';
 import { errorSchema, idParamsSchema, sessionSchema } from './schemas.js';
 
 interface IdRoute {
@@ -26,10 +24,10 @@ const LISTING_CHUNK_BYTES = 64 * 1024;
 const LISTING_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** `{"sessions":[…],"count":N}`, the original's listing, in chunks of about 64 KiB. */
-async function* listingChunks(store: Store): AsyncGenerator<string> {
+async function* listingChunks(sessions: SessionService): AsyncGenerator<string> {
   let count = 0;
   let chunk = '{"sessions":[';
-  for await (const batch of store.sessionBatches(LISTING_BATCH)) {
+  for await (const batch of sessions.batches(LISTING_BATCH)) {
     for (const session of batch) {
       chunk += (count === 0 ? '' : ',') + JSON.stringify(session);
       count++;
@@ -46,11 +44,11 @@ async function* listingChunks(store: Store): AsyncGenerator<string> {
 class Listing {
   private cached: { version: number; chunks: readonly string[] } | null = null;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly sessions: SessionService) {}
 
   chunks(): AsyncIterable<string> | readonly string[] {
-    const version = this.store.sessionsVersion();
-    if (version === null) return listingChunks(this.store);
+    const version = this.sessions.version();
+    if (version === null) return listingChunks(this.sessions);
     if (this.cached?.version === version) return this.cached.chunks;
     return this.streamAndKeep(version);
   }
@@ -58,14 +56,14 @@ class Listing {
   private async *streamAndKeep(version: number): AsyncGenerator<string> {
     let kept: string[] | null = [];
     let size = 0;
-    for await (const chunk of listingChunks(this.store)) {
+    for await (const chunk of listingChunks(this.sessions)) {
       size += chunk.length;
       if (size > LISTING_CACHE_BYTES) kept = null;
       kept?.push(chunk);
       yield chunk;
     }
     // Kept only if whole, and still current once the (possibly async) read is done.
-    if (kept !== null && this.store.sessionsVersion() === version) {
+    if (kept !== null && this.sessions.version() === version) {
       this.cached = { version, chunks: kept };
     }
   }
@@ -87,23 +85,16 @@ const deleteSchema = {
   },
 } as const;
 
-export function sessionRoutes(
-  app: FastifyInstance,
-  { store }: ServiceContext,
-  sessionMaxNodes: number,
-): void {
+export function sessionRoutes(app: FastifyInstance, sessions: SessionService): void {
   app.post(
     '/sessions',
     { schema: { response: { 201: sessionSchema } } },
     async (request, reply) => {
-      const session = await store.createSession(
-        validateSessionInput(request.body, sessionMaxNodes),
-      );
-      return reply.code(201).send(session);
+      return reply.code(201).send(await sessions.create(request.body));
     },
   );
 
-  const listing = new Listing(store);
+  const listing = new Listing(sessions);
   app.get('/sessions', async (_request, reply) => {
     // Readable.from waits for the socket to drain before it asks for the next
     // chunk, and stops the generator when the client goes away.
@@ -113,18 +104,15 @@ export function sessionRoutes(
   });
 
   app.get<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
-    const session = await store.getSession(request.params.id);
-    if (session === undefined) throw sessionNotFound(request.params.id);
-    return session;
+    return sessions.get(request.params.id);
   });
 
   app.put<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
-    const input = validateSessionInput(request.body, sessionMaxNodes);
-    return store.updateSession(request.params.id, input);
+    return sessions.update(request.params.id, request.body);
   });
 
   app.delete<IdRoute>('/sessions/:id', { schema: deleteSchema }, async (request) => {
-    await store.deleteSession(request.params.id);
+    await sessions.delete(request.params.id);
     return { status: 'deleted', id: request.params.id };
   });
 }

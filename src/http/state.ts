@@ -1,6 +1,6 @@
 /** GET /state: the instance's ephemeral facts next to the persisted counters. */
 import type { FastifyInstance } from 'fastify';
-import { type ServiceContext, uptimeSeconds } from './context.js';
+import type { StatefulService } from '../service/service.js';
 
 const stateSchema = {
   response: {
@@ -21,21 +21,21 @@ const stateSchema = {
   },
 } as const;
 
-export function stateRoutes(app: FastifyInstance, context: ServiceContext): void {
+export function stateRoutes(app: FastifyInstance, service: StatefulService): void {
   app.get('/state', { schema: stateSchema }, async () => {
-    const { store } = context;
-    const { stats, liveSessions, liveInstances: liveReplicas } = await store.overview();
+    const state = await service.state();
+    const { stats } = state;
     return {
-      container_id: store.instanceId,
-      uptime_seconds: uptimeSeconds(context),
-      requests_this_instance: context.requestsThisInstance(),
+      container_id: state.instanceId,
+      uptime_seconds: state.uptimeSeconds,
+      requests_this_instance: state.requestsThisInstance,
       startup_count: stats.startup_count,
       crash_count: stats.crash_count,
       total_sessions: stats.total_sessions,
       total_requests: stats.total_requests,
-      live_sessions: liveSessions,
+      live_sessions: state.liveSessions,
       // Ours: how many replicas serve this data now (container_id says which one answered).
-      live_replicas: liveReplicas,
+      live_replicas: state.liveInstances,
     };
   });
 }

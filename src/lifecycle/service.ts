@@ -9,25 +9,44 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ServiceConfig } from '../config.js';
 import { newInstanceId } from '../domain/instance.js';
 import { buildApp } from '../http/app.js';
-import type { ServiceContext } from '../http/context.js';
 import { ServiceMetrics } from '../http/metrics.js';
+import { StatefulService } from '../service/service.js';
 import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js';
-import { nodeFileSystem } from '../store/file/file-system.js';
+import { nodeFileSystem, type WritableFileSystem } from '../store/file/file-system.js';
 import { timedFileSystem } from '../store/file/timed-file-system.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
-import type { BackgroundFailureListener, BackgroundTask, Store } from '../store/store.js';
-
-export interface RunningService {
-  app: FastifyInstance;
-  store: Store;
-  url: string;
-  /** A clean stop; safe to call more than once. */
-  stop(reason: string): Promise<void>;
-}
+import type {
+  BackgroundFailureListener,
+  BackgroundTask,
+  InstanceStart,
+  Store,
+} from '../store/store.js';
 
 export interface ServiceHooks {
   /** Ends the process after a /crash answer (process.exit(1) in production). */
   exitAfterCrash(): void;
+}
+
+/** What tests may change about how production wires the service. */
+export interface WiringOptions {
+  /** The file store's file system (a faulty one in tests). */
+  fileSystem?: WritableFileSystem;
+  /** Where the dashboard's files are (public/ of the installation by default). */
+  publicDir?: string;
+}
+
+export interface Service {
+  app: FastifyInstance;
+  service: StatefulService;
+  store: Store;
+  /** Listens on config.host:config.port; resolves with the URL. */
+  listen(): Promise<string>;
+  /** A clean stop; safe to call more than once. */
+  stop(reason: string): Promise<void>;
+}
+
+export interface RunningService extends Service {
+  url: string;
 }
 
 function logRecovery(logger: FastifyBaseLogger, recovery: BootRecoveryReport): void {
@@ -77,6 +96,7 @@ async function openStore(
   metrics: ServiceMetrics,
   logger: FastifyBaseLogger,
   hooks: ServiceHooks,
+  fileSystem: WritableFileSystem,
 ): Promise<Store> {
   const onBackgroundFailure = reportBackgroundFailures(logger, metrics);
   if (config.store.kind === 'postgres') {
@@ -92,55 +112,60 @@ async function openStore(
   const { store, recovery } = await FileStore.open(
     config.dataDir,
     instanceId,
-    timedFileSystem(nodeFileSystem, metrics.observeSync),
+    timedFileSystem(fileSystem, metrics.observeSync),
     { budgetBytes: config.storage.budgetBytes, onBackgroundFailure },
   );
   logRecovery(logger, recovery);
   return store;
 }
 
-export async function startService(
+/**
+ * Wires the service as production runs it (the store the config names, the
+ * application, the HTTP app) and counts its start; tests build it here too.
+ * Nothing listens until `listen()`.
+ */
+export async function createService(
   config: ServiceConfig,
   logger: FastifyBaseLogger,
   hooks: ServiceHooks,
-): Promise<RunningService> {
+  wiring: WiringOptions = {},
+): Promise<Service> {
   const startedAt = performance.now();
-  const instanceId = newInstanceId();
   const metrics = new ServiceMetrics();
-  const store = await openStore(config, instanceId, metrics, logger, hooks);
-
-  const verdict = await store.startInstance();
+  const store = await openStore(
+    config,
+    newInstanceId(),
+    metrics,
+    logger,
+    hooks,
+    wiring.fileSystem ?? nodeFileSystem,
+  );
+  const service = new StatefulService(store, {
+    sessionMaxNodes: config.storage.sessionMaxNodes,
+    startedAt,
+  });
+  let verdict: InstanceStart;
+  try {
+    verdict = await service.start();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   for (const dead of verdict.detected) {
     logger.warn({ dead }, 'an earlier instance died without a clean stop');
   }
 
-  let requestsThisInstance = 0;
-  let crashing: Promise<number> | null = null;
-  const context: ServiceContext = {
-    store,
-    startedAt,
-    countRequest() {
-      requestsThisInstance++;
-      store.countRequest();
-    },
-    requestsThisInstance: () => requestsThisInstance,
-    recordCrash() {
-      crashing ??= store.recordCrash().then((crashCount) => {
-        logger.fatal({ crash_count: crashCount }, 'crash requested: exiting hard');
-        return crashCount;
-      });
-      return crashing;
-    },
-    exitAfterCrash: hooks.exitAfterCrash,
-  };
-
-  const app = buildApp(context, {
+  const app = buildApp(service, {
     logger,
     limits: config.limits,
-    sessionMaxNodes: config.storage.sessionMaxNodes,
     allowedHosts: config.allowedHosts,
-    crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
+    crash: {
+      enabled: config.crashEndpoint,
+      adminToken: config.adminToken,
+      exit: hooks.exitAfterCrash,
+    },
     metrics,
+    ...(wiring.publicDir === undefined ? {} : { publicDir: wiring.publicDir }),
   });
   let stopping: Promise<void> | null = null;
   const stop = (reason: string): Promise<void> => {
@@ -154,35 +179,45 @@ export async function startService(
         ),
       ]);
       if (timedOut) logger.warn('requests still in flight after the shutdown timeout');
-      await store.stopInstance({
-        reason,
-        uptime_seconds: Math.round((performance.now() - startedAt) / 100) / 10,
-      });
+      await service.stop(reason);
       await store.close();
       logger.info({ reason }, 'stopped cleanly');
     })();
     return stopping;
   };
 
-  let address: string;
-  try {
-    address = await app.listen({ port: config.port, host: config.host });
-  } catch (error) {
-    logger.error({ err: error }, 'cannot listen');
-    await stop('listen_failed');
-    throw error;
-  }
-  const port = app.server.address();
-  logger.info(
-    {
-      url: address,
-      port: typeof port === 'object' && port !== null ? port.port : config.port,
-      container_id: instanceId,
-      ...(config.store.kind === 'file' ? { data_dir: config.dataDir } : { store: 'postgres' }),
-      startup_count: verdict.startupCount,
-      crash_count: verdict.crashCount,
-    },
-    'listening',
-  );
-  return { app, store, url: address, stop };
+  const listen = async (): Promise<string> => {
+    let address: string;
+    try {
+      address = await app.listen({ port: config.port, host: config.host });
+    } catch (error) {
+      logger.error({ err: error }, 'cannot listen');
+      await stop('listen_failed');
+      throw error;
+    }
+    const port = app.server.address();
+    logger.info(
+      {
+        url: address,
+        port: typeof port === 'object' && port !== null ? port.port : config.port,
+        container_id: service.instanceId,
+        ...(config.store.kind === 'file' ? { data_dir: config.dataDir } : { store: 'postgres' }),
+        startup_count: verdict.startupCount,
+        crash_count: verdict.crashCount,
+      },
+      'listening',
+    );
+    return address;
+  };
+  return { app, service, store, listen, stop };
+}
+
+/** createService, listening. */
+export async function startService(
+  config: ServiceConfig,
+  logger: FastifyBaseLogger,
+  hooks: ServiceHooks,
+): Promise<RunningService> {
+  const created = await createService(config, logger, hooks);
+  return { ...created, url: await created.listen() };
 }

@@ -1,14 +1,16 @@
 /**
- * The Store: everything the service keeps, behind one interface so a backend
- * can be swapped (the file store, the PostgreSQL store). Every method that returns a promise
+ * The Store: the port between the service's use cases (service/) and what
+ * keeps the data (the file store, the PostgreSQL store). The use cases decide
+ * what a change is and what it logs; a store makes each change durable with
+ * its own atomicity. Every method that returns a promise
  * resolves only once its change is on stable storage; reads are answered from
  * what is already durable, never from a write still in flight. Reads are
  * `Awaitable`: the file store answers from memory at once, a store shared by
  * several replicas has to ask its database. Callers always await them.
  */
-import type { Stats } from '../domain/counters.js';
-import type { EventExtra, EventKind, ServiceEvent } from '../domain/event.js';
-import type { Session, SessionInput } from '../domain/session.js';
+import type { DeadInstance, Stats } from '../domain/counters.js';
+import type { ServiceEvent } from '../domain/event.js';
+import type { Session } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
 
@@ -34,7 +36,7 @@ export interface InstanceStart {
   startupCount: number;
   crashCount: number;
   /** Instances that died unseen and were counted now. */
-  detected: { container: string; pid: number; started_at: string }[];
+  detected: DeadInstance[];
 }
 
 /** Work a store does on its own, between requests; it retries what fails. */
@@ -53,11 +55,24 @@ export interface Store {
   /** The instance that owns the store for this process's lifetime. */
   readonly instanceId: string;
 
-  /** Creates a session, counts it in `total_sessions` and logs `session_created`. */
-  createSession(input: SessionInput): Promise<Session>;
+  // Sessions. Each write commits the change, its event and its counters as
+  // one (one journal line, one SQL statement): never one without the other.
+
+  /** Stores a new session, counts it in `total_sessions` and logs `event`. */
+  insertSession(session: Session, event: ServiceEvent): Promise<void>;
+  /**
+   * Replaces a session by `change(current)` and logs `event`; changes of one
+   * session are serialised, so `change` always sees the latest committed
+   * version and no change is lost. Throws NotFoundError.
+   */
+  changeSession(
+    id: string,
+    change: (current: Session) => Session,
+    event: ServiceEvent,
+  ): Promise<Session>;
+  /** Removes a session and logs `event`. Throws NotFoundError. */
+  removeSession(id: string, event: ServiceEvent): Promise<void>;
   getSession(id: string): Awaitable<Session | undefined>;
-  /** Every session, in creation order. */
-  listSessions(): Awaitable<readonly Session[]>;
   /**
    * Every session, in creation order, `batchSize` at a time, so a listing of
    * any size never sits in memory whole. A session changed while the batches
@@ -70,12 +85,12 @@ export interface Store {
    */
   sessionsVersion(): number | null;
   sessionCount(): Awaitable<number>;
-  /** Applies a PUT; concurrent updates of one session are serialised. Throws NotFoundError. */
-  updateSession(id: string, input: SessionInput): Promise<Session>;
-  /** Throws NotFoundError. */
-  deleteSession(id: string): Promise<void>;
+  /** Where the sessions stand against the storage budget; null when this store has none. */
+  storageUsage(): StorageUsage | null;
 
-  recordEvent(kind: EventKind, extra?: EventExtra): Promise<void>;
+  // Events
+
+  appendEvent(event: ServiceEvent): Promise<void>;
   /**
    * Calls `listener` with every event from now on, once it is in the log, in
    * log order, with its line number in the log (the position: 1, 2, …);
@@ -84,8 +99,6 @@ export interface Store {
    * replica's events too, each once, in the one order.
    */
   onEvent(listener: EventListener): () => void;
-  /** The last `limit` events, oldest first. */
-  recentEvents(limit: number): Awaitable<ServiceEvent[]>;
   /**
    * The last `limit` events and the count of all events, read together: the
    * last of them is at position `count`, even while others are writing.
@@ -93,30 +106,23 @@ export interface Store {
   eventTail(limit: number): Awaitable<EventTail>;
   eventCount(): Awaitable<number>;
 
-  /** The counters as of now (total_requests includes requests not yet flushed). */
-  stats(): Awaitable<Stats>;
-  /** Changes counters durably. */
-  updateStats(change: (current: Stats) => Partial<Stats>): Promise<Stats>;
-  /** Counts a served request; persisted lazily (about once a second) and on flush. */
-  countRequest(): void;
-  flushStats(): Promise<void>;
+  // Counters and instances
 
+  /** Counts a served request; persisted lazily (about once a second) and at close. */
+  countRequest(): void;
+  /** The counters, the session count and the live instances, read together. */
+  overview(): Awaitable<StoreOverview>;
   /**
    * Counts this instance's start, and every death of an earlier instance that
-   * nobody saw (each once, logged as `crash_detected`), then logs `startup`.
+   * nobody saw (each once, logged by `crashDetectedEvent`), then logs
+   * `startupEvent` (see domain/event.ts).
    */
   startInstance(): Promise<InstanceStart>;
-  /** `/crash`: counts the crash durably and logs `crash_triggered`; resolves with crash_count. */
+  /** `/crash`: counts the crash durably and logs `crashTriggeredEvent`; resolves with crash_count. */
   recordCrash(): Promise<number>;
-  /** A clean stop: logs `shutdown` with `extra` and marks the instance stopped. Then close(). */
-  stopInstance(extra: EventExtra): Promise<void>;
-  /** Instances serving this data now (1 for the file store: it has one owner). */
-  liveInstances(): Awaitable<number>;
-  /** Where the sessions stand against the storage budget; null when this store has none. */
-  storageUsage(): StorageUsage | null;
-  /** stats(), sessionCount() and liveInstances() read together, for GET /state. */
-  overview(): Awaitable<StoreOverview>;
+  /** A clean stop: logs `event` (the shutdown) and marks the instance stopped. Then close(). */
+  stopInstance(event: ServiceEvent): Promise<void>;
 
-  /** Flushes what is pending and releases the data directory. */
+  /** Flushes what is pending and releases the data (or the database). */
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '../helpers/service-process.js';
+import { freePort } from '../../tools/service-process.js';
 
 const run = promisify(execFile);
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

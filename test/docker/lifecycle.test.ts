@@ -8,8 +8,8 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../../tools/service-process.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
-import { freePort } from '../helpers/service-process.js';
 import {
   appContainer,
   compose,

@@ -1,70 +1,86 @@
-/** An app over a real file store in a temp directory, for `inject` tests; closed when the test ends. */
-
+/**
+ * The service wired as production wires it (createService), for `inject`
+ * tests; stopped cleanly when the test ends. On the store that
+ * STATEFUL_TEST_STORE names (`file`, the default, in a temp directory, or
+ * `postgres`, a fresh database on a throwaway server), unless a test needs one.
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { loadServiceConfig } from '../../src/config.js';
-import { buildApp } from '../../src/http/app.js';
-import type { ServiceContext } from '../../src/http/context.js';
-import { ServiceMetrics } from '../../src/http/metrics.js';
-import { FileStore } from '../../src/store/file/file-store.js';
-import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';
-import { timedFileSystem } from '../../src/store/file/timed-file-system.js';
+import { createService } from '../../src/lifecycle/service.js';
+import type { StatefulService } from '../../src/service/service.js';
+import type { WritableFileSystem } from '../../src/store/file/file-system.js';
+import type { Store } from '../../src/store/store.js';
+import { type Postgres, startPostgres } from '../../tools/postgres.js';
+
+export type StoreKind = 'file' | 'postgres';
 
 export interface TestApp {
   app: FastifyInstance;
-  store: FileStore;
+  service: StatefulService;
+  store: Store;
+  kind: StoreKind;
+  /** The data directory (file store only). */
   dataDir: string;
+  /** How often the service asked to exit after a /crash. */
   crashes: number;
+}
+
+export interface BuildOptions {
+  /** Needed by tests of the file store's own behaviour (its files, its faults). */
+  store?: StoreKind;
+  fileSystem?: WritableFileSystem;
+  publicDir?: string;
+}
+
+/** The store the HTTP tests run on (the test runner runs them on each). */
+export function testStoreKind(): StoreKind {
+  return process.env.STATEFUL_TEST_STORE === 'postgres' ? 'postgres' : 'file';
+}
+
+let server: Promise<Postgres> | undefined;
+/** One throwaway server a test process, stopped when the process exits. */
+function postgres(): Promise<Postgres> {
+  server ??= startPostgres().then((started) => {
+    process.once('exit', () => started.stop());
+    return started;
+  });
+  return server;
 }
 
 export async function build(
   t: TestContext,
   env: Record<string, string> = {},
-  fileSystem: WritableFileSystem = nodeFileSystem,
-  options: { publicDir?: string } = {},
+  options: BuildOptions = {},
 ): Promise<TestApp> {
-  const config = loadServiceConfig(env);
+  const kind = options.store ?? testStoreKind();
   const dataDir = await mkdtemp(join(tmpdir(), 'stateful-app-'));
-  const metrics = new ServiceMetrics();
-  const { store } = await FileStore.open(
-    dataDir,
-    'cafebabe',
-    timedFileSystem(fileSystem, metrics.observeSync),
+  const where =
+    kind === 'postgres'
+      ? { STORE: 'postgres', DATABASE_URL: await (await postgres()).createDatabase() }
+      : { DATA_DIR: dataDir };
+  const config = loadServiceConfig({ ...env, ...where });
+  const result: Partial<TestApp> = { kind, dataDir, crashes: 0 };
+  const created = await createService(
+    config,
+    pino({ level: 'silent' }),
+    {
+      exitAfterCrash() {
+        result.crashes = (result.crashes ?? 0) + 1;
+      },
+    },
+    {
+      ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
+      ...(options.publicDir === undefined ? {} : { publicDir: options.publicDir }),
+    },
   );
-  let requests = 0;
-  const result: Partial<TestApp> = { store, dataDir, crashes: 0 };
-  const context: ServiceContext = {
-    store,
-    startedAt: performance.now(),
-    countRequest() {
-      requests++;
-      store.countRequest();
-    },
-    requestsThisInstance: () => requests,
-    async recordCrash() {
-      return (await store.updateStats((stats) => ({ crash_count: stats.crash_count + 1 })))
-        .crash_count;
-    },
-    exitAfterCrash() {
-      result.crashes = (result.crashes ?? 0) + 1;
-    },
-  };
-  const app = buildApp(context, {
-    limits: config.limits,
-    sessionMaxNodes: config.storage.sessionMaxNodes,
-    allowedHosts: config.allowedHosts,
-    crash: { enabled: config.crashEndpoint, adminToken: config.adminToken },
-    metrics,
-    ...options,
-  });
   t.after(async () => {
-    await app.close();
-    await store.close();
+    await created.stop('test_ended');
     await rm(dataDir, { recursive: true, force: true });
   });
-  result.app = app;
-  return result as TestApp;
+  return Object.assign(result, created) as TestApp;
 }

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { makeEvent } from '../../src/domain/event.js';
 import { build } from '../helpers/build-app.js';
 import { openStream } from '../helpers/event-stream.js';
 
 describe('GET /events/stream', () => {
   it('sends the recent events, then each new one, and resumes after Last-Event-ID', async (t) => {
     const { app, store } = await build(t);
-    for (let i = 0; i < 3; i++) await store.recordEvent('startup', { startup_count: i });
+    // Positions 2 to 4, after the service's own startup event.
+    for (let i = 10; i < 13; i++) {
+      await store.appendEvent(makeEvent('startup', store.instanceId, { startup_count: i }));
+    }
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
 
     const stream = await openStream(`${base}/events/stream?limit=2`);
@@ -16,8 +20,8 @@ describe('GET /events/stream', () => {
     assert.deepEqual(
       backlog.map((message) => [message?.id, message?.event.startup_count]),
       [
-        [2, 1],
-        [3, 2],
+        [3, 11],
+        [4, 12],
       ],
     );
     const created = await app.inject({
@@ -27,13 +31,13 @@ describe('GET /events/stream', () => {
       payload: '{"name":"live"}',
     });
     const live = await stream.next();
-    assert.equal(live?.id, 4);
+    assert.equal(live?.id, 5);
     assert.equal(live?.event.event, 'session_created');
     assert.equal(live?.event.session_id, created.json().id);
     stream.close();
 
-    const resumed = await openStream(`${base}/events/stream`, { 'last-event-id': '3' });
-    assert.equal((await resumed.next())?.id, 4, 'only what came after the last one seen');
+    const resumed = await openStream(`${base}/events/stream`, { 'last-event-id': '4' });
+    assert.equal((await resumed.next())?.id, 5, 'only what came after the last one seen');
     resumed.close();
   });
 
@@ -51,6 +55,7 @@ describe('GET /events/stream', () => {
 
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     const stream = await openStream(`${base}/events/stream`);
+    assert.equal((await stream.next())?.event.event, 'startup', 'the backlog: this start');
     const closing = app.close();
     assert.equal(await stream.next(), null, 'the stream ended');
     await closing;

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { makeEvent } from '../../src/domain/event.js';
 import { build } from '../helpers/build-app.js';
 
 describe('health, state, events and crash', () => {
   it('health carries the original keys and ours', async (t) => {
-    const { app } = await build(t);
+    const { app, service } = await build(t);
     const answer = await app.inject({ method: 'GET', url: '/health' });
     assert.equal(answer.statusCode, 200);
     const body = answer.json();
-    assert.ok(answer.body.startsWith('{"status":"ok","container":"cafebabe","uptime":'));
-    assert.equal(body.container_id, 'cafebabe');
+    const id = service.instanceId;
+    assert.ok(answer.body.startsWith(`{"status":"ok","container":"${id}","uptime":`));
+    assert.equal(body.container_id, id);
     assert.equal(typeof body.uptime_seconds, 'number');
   });
 
@@ -35,16 +37,19 @@ describe('health, state, events and crash', () => {
 
   it('events returns the last N, oldest first, and the total count', async (t) => {
     const { app, store } = await build(t);
-    for (let i = 0; i < 5; i++) await store.recordEvent('startup', { startup_count: i });
+    // After the service's own startup event (startup_count 1).
+    for (let i = 2; i <= 6; i++) {
+      await store.appendEvent(makeEvent('startup', store.instanceId, { startup_count: i }));
+    }
     const answer = await app.inject({ method: 'GET', url: '/events?limit=2' });
     const body = answer.json();
-    assert.equal(body.count, 5);
+    assert.equal(body.count, 6);
     assert.deepEqual(
       body.events.map((event: { startup_count: number }) => event.startup_count),
-      [3, 4],
+      [5, 6],
     );
     const all = (await app.inject({ method: 'GET', url: '/events' })).json();
-    assert.equal(all.events.length, 5);
+    assert.equal(all.events.length, 6);
   });
 
   it('crash answers 202 with the new crash_count, then ends the process', async (t) => {
@@ -83,7 +88,11 @@ describe('health, state, events and crash', () => {
       assert.equal(answer.headers['www-authenticate'], 'Bearer');
     }
     assert.equal(test.crashes, 0);
-    assert.equal(test.store.stats().crash_count, 0, 'a refused crash counts nothing');
+    assert.equal(
+      (await test.store.overview()).stats.crash_count,
+      0,
+      'a refused crash counts nothing',
+    );
     const allowed = await test.app.inject({
       method: 'POST',
       url: '/crash',

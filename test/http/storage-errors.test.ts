@@ -6,7 +6,7 @@ import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 describe('storage errors over HTTP', () => {
   it('are 507 (disk full) and 503 (I/O) JSON answers; reads keep working', async (t) => {
     const fs = new FaultyFileSystem();
-    const { app } = await build(t, {}, fs);
+    const { app } = await build(t, {}, { store: 'file', fileSystem: fs });
     const kept = (
       await app.inject({ method: 'POST', url: '/sessions', payload: { name: 'k' } })
     ).json();

@@ -8,6 +8,7 @@ import { FileStore } from '../../src/store/file/file-store.js';
 import { DataDirectoryBusyError } from '../../src/store/file/instance-lock.js';
 import { killedCopy } from '../helpers/killed-copy.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
+import { sessionsOf } from '../helpers/sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const event = (kind: string, extra: Record<string, unknown> = {}) =>
@@ -17,9 +18,9 @@ describe('verifying a data directory', () => {
   it('finds nothing wrong with a directory the service wrote and closed', async (t) => {
     const dir = await tempDir(t);
     const { store } = await FileStore.open(dir, 'aaaaaaaa');
-    const session = await store.createSession({ name: 'a' });
-    await store.updateSession(session.id, { data: { x: 1 } });
-    await store.createSession({ name: 'b' });
+    const session = await sessionsOf(store).create({ name: 'a' });
+    await sessionsOf(store).update(session.id, { data: { x: 1 } });
+    await sessionsOf(store).create({ name: 'b' });
     await store.close();
     const report = await verifyDataDirectory(dir);
     assert.deepEqual(report.findings, []);
@@ -111,8 +112,8 @@ describe('verifying a data directory', () => {
     let copy: string;
     try {
       await store.flushStats(); // as the service does at start
-      const session = await store.createSession({ name: 'a' });
-      await store.updateSession(session.id, { name: 'renamed' });
+      const session = await sessionsOf(store).create({ name: 'a' });
+      await sessionsOf(store).update(session.id, { name: 'renamed' });
       copy = await killedCopy(t, dir);
     } finally {
       await store.close();

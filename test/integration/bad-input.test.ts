@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { sendRaw } from '../helpers/raw-http.js';
-import { startService } from '../helpers/service-process.js';
 import { storedSessions } from '../helpers/stored-sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

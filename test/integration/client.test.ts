@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { freePort, runToEnd, startService } from '../helpers/service-process.js';
+import { freePort, runToEnd, startService } from '../../tools/service-process.js';
 import { storedSessions } from '../helpers/stored-sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { startService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { healthLatencyMs } from '../helpers/process-memory.js';
-import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const EVENTS = 10_000;

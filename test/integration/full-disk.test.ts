@@ -4,8 +4,8 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { runToEnd, startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
-import { runToEnd, startService } from '../helpers/service-process.js';
 
 /** A 4 MiB tmpfs, when this process may mount one (root); null otherwise. */
 async function smallFileSystem(t: TestContext): Promise<string | null> {

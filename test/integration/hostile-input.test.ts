@@ -15,11 +15,11 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { startService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { healthLatencyMs, residentMiB } from '../helpers/process-memory.js';
 import { type RawRequest, sendRaw } from '../helpers/raw-http.js';
-import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const UUID = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';

@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { CLI, runToEnd, startService } from '../../tools/service-process.js';
 import { field, postJson } from '../helpers/http.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
-import { CLI, runToEnd, startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** Runs `stateful` to completion for output too large to go through the log-line reader. */

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runToEnd, startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { healthLatencyMs, residentMiB } from '../helpers/process-memory.js';
-import { runToEnd, startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** A body of about 1 MiB that is nothing but empty objects: about 349,000 of them. */

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../tools/postgres.js';
+import { runToEnd, startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../helpers/postgres.js';
-import { runToEnd, startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('stateful migrate', { skip: postgresSkipReason() }, () => {

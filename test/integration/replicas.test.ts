@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../tools/postgres.js';
+import { startService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../helpers/postgres.js';
-import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const LEASE_MS = 1500;

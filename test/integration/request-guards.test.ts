@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { type RawRequest, sendRawAnswer } from '../helpers/raw-http.js';
-import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 function raw(method: string, path: string, headers: [string, string][], body = ''): RawRequest {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { runToEnd, startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
-import { runToEnd, startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 async function readStats(dir: string) {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import { startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
-import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 function openSocket(url: string): Promise<Socket> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { freePort, runStateful, supervise } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
-import { freePort, runStateful, supervise } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('the supervisor (restart: unless-stopped, locally)', () => {

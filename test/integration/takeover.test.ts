@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { startService } from '../../tools/service-process.js';
 import { field, request } from '../helpers/http.js';
 import {
   ORIGINAL_SESSIONS,
   ORIGINAL_STATS,
   writeOriginalDataDir,
 } from '../helpers/original-data-dir.js';
-import { startService } from '../helpers/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('taking over and recovering a data directory', () => {

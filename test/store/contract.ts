@@ -1,10 +1,14 @@
 /**
  * The Store contract: what every store must do, whatever keeps the data. Each
- * store's test file runs these same tests against a fresh, empty store.
+ * store's test file runs these same tests against a fresh, empty store, driven
+ * through the application (service/) as production drives it, and read back
+ * through the port.
  */
 import assert from 'node:assert/strict';
 import { it, type TestContext } from 'node:test';
 import { NotFoundError } from '../../src/domain/errors.js';
+import { makeEvent } from '../../src/domain/event.js';
+import { StatefulService } from '../../src/service/service.js';
 import type { Store } from '../../src/store/store.js';
 
 export interface StoreFactory {
@@ -19,6 +23,18 @@ export interface StoreFactory {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The application over `store`, as production wires it. */
+const serve = (store: Store) => new StatefulService(store, { sessionMaxNodes: 10_000 });
+const allSessions = async (store: Store) => {
+  const all = [];
+  for await (const batch of store.sessionBatches(100)) all.push(...batch);
+  return all;
+};
+const statsOf = async (store: Store) => (await store.overview()).stats;
+const recentEvents = async (store: Store, limit: number) => (await store.eventTail(limit)).events;
+const logged = (store: Store, kind: 'startup' | 'shutdown', extra = {}) =>
+  store.appendEvent(makeEvent(kind, store.instanceId, extra));
+
 export function storeContract(factory: StoreFactory): void {
   /** Reopens the store as the next instance once a death would be visible, and counts its start. */
   const nextStart = async (reopen: () => Promise<Store>) => {
@@ -29,13 +45,13 @@ export function storeContract(factory: StoreFactory): void {
 
   it('creates a session, serves it, counts it and logs session_created', async (t) => {
     const { store } = await factory.open(t);
-    const session = await store.createSession({ name: 'alice', data: { b: 1, a: [2] } });
+    const session = await serve(store).sessions.create({ name: 'alice', data: { b: 1, a: [2] } });
     assert.deepEqual(await store.getSession(session.id), session);
     assert.deepEqual(Object.keys((await store.getSession(session.id))?.data ?? {}), ['b', 'a']);
-    assert.deepEqual(await store.listSessions(), [session]);
+    assert.deepEqual(await allSessions(store), [session]);
     assert.equal(await store.sessionCount(), 1);
-    assert.equal((await store.stats()).total_sessions, 1);
-    const [event] = await store.recentEvents(1);
+    assert.equal((await statsOf(store)).total_sessions, 1);
+    const [event] = await recentEvents(store, 1);
     assert.equal(event?.event, 'session_created');
     assert.equal(event?.session_id, session.id);
     assert.equal(event?.container, store.instanceId);
@@ -44,8 +60,8 @@ export function storeContract(factory: StoreFactory): void {
   it('lists every session in creation order a batch at a time', async (t) => {
     const { store } = await factory.open(t);
     const created = [];
-    for (let i = 0; i < 7; i++) created.push(await store.createSession({ name: `s${i}` }));
-    await store.deleteSession(created[3]?.id ?? '');
+    for (let i = 0; i < 7; i++) created.push(await serve(store).sessions.create({ name: `s${i}` }));
+    await serve(store).sessions.delete(created[3]?.id ?? '');
     const batches: string[][] = [];
     for await (const batch of store.sessionBatches(2)) {
       batches.push(batch.map((session) => session.name));
@@ -63,53 +79,56 @@ export function storeContract(factory: StoreFactory): void {
 
   it('never loses a total_sessions increment under concurrent creates', async (t) => {
     const { store } = await factory.open(t);
-    await Promise.all(Array.from({ length: 60 }, (_, i) => store.createSession({ name: `s${i}` })));
-    assert.equal((await store.stats()).total_sessions, 60);
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) => serve(store).sessions.create({ name: `s${i}` })),
+    );
+    assert.equal((await statsOf(store)).total_sessions, 60);
     assert.equal(await store.sessionCount(), 60);
     assert.equal(await store.eventCount(), 60);
     const overview = await store.overview();
-    assert.deepEqual(overview.stats, await store.stats());
+    assert.deepEqual(overview.stats, await statsOf(store));
     assert.equal(overview.liveSessions, 60);
-    assert.equal(overview.liveInstances, await store.liveInstances());
   });
 
   it('never loses an access_count increment under concurrent updates of one session', async (t) => {
     const { store } = await factory.open(t);
-    const session = await store.createSession({ name: 'busy' });
+    const session = await serve(store).sessions.create({ name: 'busy' });
     await Promise.all(
-      Array.from({ length: 40 }, (_, i) => store.updateSession(session.id, { data: { i } })),
+      Array.from({ length: 40 }, (_, i) =>
+        serve(store).sessions.update(session.id, { data: { i } }),
+      ),
     );
     assert.equal((await store.getSession(session.id))?.access_count, 40);
   });
 
   it('keeps creation order, updates in place, deletes, and says NotFound for what is gone', async (t) => {
     const { store } = await factory.open(t);
-    const first = await store.createSession({ name: 'first' });
-    const second = await store.createSession({ name: 'second' });
-    const updated = await store.updateSession(first.id, { name: 'renamed' });
+    const first = await serve(store).sessions.create({ name: 'first' });
+    const second = await serve(store).sessions.create({ name: 'second' });
+    const updated = await serve(store).sessions.update(first.id, { name: 'renamed' });
     assert.equal(updated.access_count, 1);
     assert.deepEqual(
-      (await store.listSessions()).map((session) => session.name),
+      (await allSessions(store)).map((session) => session.name),
       ['renamed', 'second'],
     );
-    await store.deleteSession(second.id);
+    await serve(store).sessions.delete(second.id);
     assert.equal(await store.getSession(second.id), undefined);
-    await assert.rejects(store.deleteSession(second.id), NotFoundError);
-    await assert.rejects(store.updateSession(second.id, {}), NotFoundError);
-    await assert.rejects(store.updateSession('not-a-uuid', {}), NotFoundError);
+    await assert.rejects(serve(store).sessions.delete(second.id), NotFoundError);
+    await assert.rejects(serve(store).sessions.update(second.id, {}), NotFoundError);
+    await assert.rejects(serve(store).sessions.update('not-a-uuid', {}), NotFoundError);
     assert.equal(await store.getSession('not-a-uuid'), undefined);
-    assert.equal((await store.stats()).total_sessions, 2, 'deleting does not lower it');
+    assert.equal((await statsOf(store)).total_sessions, 2, 'deleting does not lower it');
   });
 
   it('keeps events in one order and tells listeners each one with its position', async (t) => {
     const { store } = await factory.open(t);
     const heard: [string, number][] = [];
     const stop = store.onEvent((event, position) => heard.push([event.event, position]));
-    await store.recordEvent('startup', { startup_count: 1 });
-    const session = await store.createSession({});
-    await store.deleteSession(session.id);
+    await logged(store, 'startup', { startup_count: 1 });
+    const session = await serve(store).sessions.create({});
+    await serve(store).sessions.delete(session.id);
     stop();
-    await store.recordEvent('shutdown', { reason: 'test' });
+    await logged(store, 'shutdown', { reason: 'test' });
     assert.deepEqual(heard, [
       ['startup', 1],
       ['session_created', 2],
@@ -117,7 +136,7 @@ export function storeContract(factory: StoreFactory): void {
     ]);
     assert.equal(await store.eventCount(), 4);
     assert.deepEqual(
-      (await store.recentEvents(3)).map((event) => event.event),
+      (await recentEvents(store, 3)).map((event) => event.event),
       ['session_created', 'session_deleted', 'shutdown'],
     );
     const tail = await store.eventTail(2);
@@ -131,36 +150,43 @@ export function storeContract(factory: StoreFactory): void {
 
   it('changes counters durably and counts requests, and keeps everything across a reopen', async (t) => {
     const { store, reopen } = await factory.open(t);
-    await store.updateStats((stats) => ({ startup_count: stats.startup_count + 1 }));
-    await store.updateStats((stats) => ({ crash_count: stats.crash_count + 2 }));
-    for (let i = 0; i < 5; i++) store.countRequest();
-    assert.equal((await store.stats()).total_requests, 5);
-    const session = await store.createSession({ name: 'kept', data: { n: 1 } });
-    await store.updateSession(session.id, { data: { n: 2 } });
+    const service = serve(store);
+    await service.start();
+    for (let i = 0; i < 5; i++) service.countRequest();
+    assert.equal((await statsOf(store)).total_requests, 5);
+    assert.equal(service.requestsThisInstance(), 5);
+    const session = await service.sessions.create({ name: 'kept', data: { n: 1 } });
+    await service.sessions.update(session.id, { data: { n: 2 } });
+    await service.crash();
 
     const again = await reopen();
-    assert.deepEqual(await again.stats(), {
+    assert.deepEqual(await statsOf(again), {
       startup_count: 1,
-      crash_count: 2,
+      crash_count: 1,
       total_sessions: 1,
       total_requests: 5,
     });
     const kept = await again.getSession(session.id);
     assert.deepEqual(kept?.data, { n: 2 });
     assert.equal(kept?.access_count, 1);
-    assert.equal(await again.eventCount(), 2);
+    assert.deepEqual(
+      (await recentEvents(again, 10)).map((event) => event.event),
+      ['startup', 'session_created', 'session_updated', 'crash_triggered'],
+    );
   });
 
   it('counts a start, and after a clean stop counts the next start and no crash', async (t) => {
     const { store, reopen } = await factory.open(t);
     const first = await store.startInstance();
     assert.deepEqual([first.startupCount, first.crashCount, first.detected], [1, 0, []]);
-    assert.equal((await store.stats()).startup_count, 1);
-    await store.stopInstance({ reason: 'test' });
+    const overview = await store.overview();
+    assert.equal(overview.stats.startup_count, 1);
+    assert.equal(overview.liveInstances, 1);
+    await serve(store).stop('test');
     const { store: again, start: second } = await nextStart(reopen);
     assert.deepEqual([second.startupCount, second.crashCount, second.detected], [2, 0, []]);
     assert.deepEqual(
-      (await again.recentEvents(10)).map((event) => event.event),
+      (await recentEvents(again, 10)).map((event) => event.event),
       ['startup', 'shutdown', 'startup'],
     );
   });
@@ -175,8 +201,8 @@ export function storeContract(factory: StoreFactory): void {
       second.detected.map((dead) => dead.container),
       [store.instanceId],
     );
-    assert.equal((await again.stats()).crash_count, 1);
-    const detected = (await again.recentEvents(10)).find(
+    assert.equal((await statsOf(again)).crash_count, 1);
+    const detected = (await recentEvents(again, 10)).find(
       (event) => event.event === 'crash_detected',
     );
     assert.equal(detected?.dead_container, store.instanceId);
@@ -186,12 +212,12 @@ export function storeContract(factory: StoreFactory): void {
   it('counts a /crash when it happens, and not again at the next start', async (t) => {
     const { store, reopen } = await factory.open(t);
     await store.startInstance();
-    assert.equal(await store.recordCrash(), 1);
-    assert.equal((await store.stats()).crash_count, 1);
+    assert.equal(await serve(store).crash(), 1);
+    assert.equal((await statsOf(store)).crash_count, 1);
     const { store: again, start: second } = await nextStart(reopen);
     assert.deepEqual([second.startupCount, second.crashCount, second.detected], [2, 1, []]);
     assert.deepEqual(
-      (await again.recentEvents(10)).map((event) => event.event),
+      (await recentEvents(again, 10)).map((event) => event.event),
       ['startup', 'crash_triggered', 'startup'],
     );
   });

@@ -6,13 +6,14 @@
  * durably, and a checkpoint syncs the log before it retires the journal.
  */
 import { MAX_EVENT_LIMIT, type ServiceEvent } from '../../domain/event.js';
+import { EventListeners } from '../event-listeners.js';
 import type { EventListener } from '../store.js';
 import { AppendFile } from './append-file.js';
 import type { WritableFileSystem } from './file-system.js';
 
 export class EventLog {
   private recent: ServiceEvent[];
-  private readonly listeners = new Set<EventListener>();
+  private readonly listeners = new EventListeners();
 
   private constructor(
     private readonly file: AppendFile<ServiceEvent>,
@@ -67,21 +68,14 @@ export class EventLog {
 
   /** See Store.onEvent. */
   onEvent(listener: EventListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   private committed(events: ServiceEvent[]): void {
     for (const event of events) {
       this.lineCount++;
       this.recent.push(event);
-      for (const listener of this.listeners) {
-        try {
-          listener(event, this.lineCount);
-        } catch {
-          // A listener's failure is its own; the log has the event either way.
-        }
-      }
+      this.listeners.tell(event, this.lineCount);
     }
     if (this.recent.length > 2 * MAX_EVENT_LIMIT) this.recent = this.recent.slice(-MAX_EVENT_LIMIT);
   }

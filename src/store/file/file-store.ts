@@ -30,20 +30,16 @@ import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
 import { StorageBudgetError } from '../../domain/errors.js';
 import {
+  crashDetectedEvent,
+  crashTriggeredEvent,
   type EventExtra,
   type EventKind,
   makeEvent,
   type ServiceEvent,
+  startupEvent,
 } from '../../domain/event.js';
 import { footprintGrowth, sessionFootprint } from '../../domain/footprint.js';
-import {
-  applyUpdate,
-  createSession,
-  isSessionId,
-  type Session,
-  type SessionInput,
-  sessionNotFound,
-} from '../../domain/session.js';
+import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
 import type {
   BackgroundFailureListener,
@@ -263,23 +259,23 @@ export class FileStore implements Store {
 
   private async logRecovery(recovery: BootRecoveryReport): Promise<void> {
     if (recovery.eventLogRepair !== null) {
-      await this.recordEvent('log_repaired', {
+      await this.log('log_repaired', {
         bytes_removed: recovery.eventLogRepair.bytesRemoved,
         saved_as: recovery.eventLogRepair.savedAs,
       });
     }
     for (const entry of recovery.quarantined) {
-      await this.recordEvent('session_quarantined', {
+      await this.log('session_quarantined', {
         file: entry.file,
         problem: entry.problem,
         saved_as: entry.savedAs,
       });
     }
     if (recovery.statsRecovered !== null) {
-      await this.recordEvent('stats_recovered', { detail: recovery.statsRecovered });
+      await this.log('stats_recovered', { detail: recovery.statsRecovered });
     }
     if (recovery.journal !== null) {
-      await this.recordEvent('journal_replayed', {
+      await this.log('journal_replayed', {
         changes: recovery.journal.changes,
         session_files: recovery.journal.sessionFiles,
         events_restored: recovery.journal.eventsRestored,
@@ -289,22 +285,21 @@ export class FileStore implements Store {
 
   // Sessions
 
-  async createSession(input: SessionInput): Promise<Session> {
-    const stored: StoredSession = { session: createSession(input), seq: this.nextSeq++ };
-    const { id, name } = stored.session;
-    await this.withBudget(sessionFootprint(stored.session), () =>
-      this.commit(
-        { op: 'put', session: stored.session, seq: stored.seq },
-        this.event('session_created', { session_id: id, name }),
-        { op: 'delete', id, revert: true },
-      ),
+  async insertSession(session: Session, event: ServiceEvent): Promise<void> {
+    const stored: StoredSession = { session, seq: this.nextSeq++ };
+    const { id } = session;
+    await this.withBudget(sessionFootprint(session), () =>
+      this.commit({ op: 'put', session, seq: stored.seq }, event, {
+        op: 'delete',
+        id,
+        revert: true,
+      }),
     );
     // Its durable event is what counts the session: boot recounts total_sessions
     // from the log, so stats.json may catch up lazily without losing an increment.
     this.counters.total_sessions++;
     this.sessions.set(id, stored);
     this.version++;
-    return stored.session;
   }
 
   getSession(id: string): Session | undefined {
@@ -312,6 +307,7 @@ export class FileStore implements Store {
     return this.sessions.get(id)?.session;
   }
 
+  /** Every session, in creation order. */
   listSessions(): readonly Session[] {
     return Array.from(this.sessions.values(), (entry) => entry.session);
   }
@@ -333,20 +329,22 @@ export class FileStore implements Store {
     return this.sessions.size;
   }
 
-  updateSession(id: string, input: SessionInput): Promise<Session> {
+  changeSession(
+    id: string,
+    change: (current: Session) => Session,
+    event: ServiceEvent,
+  ): Promise<Session> {
     return this.withSessionLock(id, async () => {
       const current = this.requireSession(id);
-      const next: StoredSession = {
-        session: applyUpdate(current.session, input),
-        seq: current.seq,
-      };
+      const next: StoredSession = { session: change(current.session), seq: current.seq };
       const growth = footprintGrowth(current.session, next.session);
       await this.withBudget(growth, () =>
-        this.commit(
-          { op: 'put', session: next.session, seq: next.seq },
-          this.event('session_updated', { session_id: id }),
-          { op: 'put', session: current.session, seq: current.seq, revert: true },
-        ),
+        this.commit({ op: 'put', session: next.session, seq: next.seq }, event, {
+          op: 'put',
+          session: current.session,
+          seq: current.seq,
+          revert: true,
+        }),
       );
       this.sessions.set(id, next);
       this.version++;
@@ -354,10 +352,10 @@ export class FileStore implements Store {
     });
   }
 
-  deleteSession(id: string): Promise<void> {
+  removeSession(id: string, event: ServiceEvent): Promise<void> {
     return this.withSessionLock(id, async () => {
       const current = this.requireSession(id);
-      await this.commit({ op: 'delete', id }, this.event('session_deleted', { session_id: id }), {
+      await this.commit({ op: 'delete', id }, event, {
         op: 'put',
         session: current.session,
         seq: current.seq,
@@ -484,12 +482,13 @@ export class FileStore implements Store {
 
   // Events
 
-  private event(kind: EventKind, extra: EventExtra = {}): ServiceEvent {
-    return makeEvent(kind, this.instanceId, extra);
+  /** An event of the store's own (what recovery found and mended). */
+  private log(kind: EventKind, extra: EventExtra): Promise<void> {
+    return this.appendEvent(makeEvent(kind, this.instanceId, extra));
   }
 
-  recordEvent(kind: EventKind, extra: EventExtra = {}): Promise<void> {
-    return this.events.append(this.event(kind, extra));
+  appendEvent(event: ServiceEvent): Promise<void> {
+    return this.events.append(event);
   }
 
   onEvent(listener: EventListener): () => void {
@@ -514,7 +513,7 @@ export class FileStore implements Store {
     return { ...this.counters };
   }
 
-  async updateStats(change: (current: Stats) => Partial<Stats>): Promise<Stats> {
+  private async updateStats(change: (current: Stats) => Partial<Stats>): Promise<Stats> {
     const before = { ...this.counters };
     Object.assign(this.counters, change(before));
     try {
@@ -569,17 +568,11 @@ export class FileStore implements Store {
       crash_count: verdict.crashCount,
     }));
     if (verdict.detected !== null) {
-      await this.recordEvent('crash_detected', {
-        dead_container: verdict.detected.container,
-        dead_pid: verdict.detected.pid,
-        dead_started_at: verdict.detected.started_at,
-        crash_count: verdict.crashCount,
-      });
+      await this.appendEvent(
+        crashDetectedEvent(this.instanceId, verdict.detected, verdict.crashCount),
+      );
     }
-    await this.recordEvent('startup', {
-      startup_count: verdict.startupCount,
-      crash_count: verdict.crashCount,
-    });
+    await this.appendEvent(startupEvent(this.instanceId, verdict));
     return {
       startupCount: verdict.startupCount,
       crashCount: verdict.crashCount,
@@ -592,17 +585,13 @@ export class FileStore implements Store {
     const marker = this.requireOwnMarker();
     await this.writeMarker({ ...marker, state: 'crashing', crash_count: crashCount });
     await this.updateStats(() => ({ crash_count: crashCount }));
-    await this.recordEvent('crash_triggered', { crash_count: crashCount });
+    await this.appendEvent(crashTriggeredEvent(this.instanceId, crashCount));
     return crashCount;
   }
 
-  async stopInstance(extra: EventExtra): Promise<void> {
-    await this.recordEvent('shutdown', extra);
+  async stopInstance(event: ServiceEvent): Promise<void> {
+    await this.appendEvent(event);
     await this.writeMarker({ ...this.requireOwnMarker(), state: 'stopped' });
-  }
-
-  liveInstances(): number {
-    return 1;
   }
 
   overview(): StoreOverview {

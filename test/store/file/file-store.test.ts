@@ -12,6 +12,7 @@ import {
   ORIGINAL_STATS,
   writeOriginalDataDir,
 } from '../../helpers/original-data-dir.js';
+import { sessionsOf } from '../../helpers/sessions.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 async function openStore(t: TestContext, dir: string) {
@@ -28,7 +29,7 @@ describe('the file store', () => {
   it('makes a created session durable in the original layout, with its event and count', async (t) => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
-    const session = await store.createSession({ name: 'alice', data: { note: 'hi' } });
+    const session = await sessionsOf(store).create({ name: 'alice', data: { note: 'hi' } });
     await store.checkpoint(); // session files are written behind the journal
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.name, 'alice');
@@ -46,7 +47,7 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     await Promise.all(
-      Array.from({ length: 200 }, (_, i) => store.createSession({ name: `s${i}` })),
+      Array.from({ length: 200 }, (_, i) => sessionsOf(store).create({ name: `s${i}` })),
     );
     assert.equal(store.stats().total_sessions, 200);
     await store.flushStats();
@@ -58,9 +59,9 @@ describe('the file store', () => {
   it('never loses an access_count increment under concurrent updates of one session', async (t) => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
-    const session = await store.createSession({ name: 'busy' });
+    const session = await sessionsOf(store).create({ name: 'busy' });
     await Promise.all(
-      Array.from({ length: 100 }, (_, i) => store.updateSession(session.id, { data: { i } })),
+      Array.from({ length: 100 }, (_, i) => sessionsOf(store).update(session.id, { data: { i } })),
     );
     assert.equal(store.getSession(session.id)?.access_count, 100);
     await store.checkpoint();
@@ -72,7 +73,7 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
     const names = Array.from({ length: 30 }, (_, i) => `n${i}`);
-    for (const name of names) await first.store.createSession({ name });
+    for (const name of names) await sessionsOf(first.store).create({ name });
     await first.store.close();
     const { store } = await openStore(t, dir);
     assert.deepEqual(
@@ -84,21 +85,21 @@ describe('the file store', () => {
   it('deletes durably and answers NotFound afterwards', async (t) => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
-    const session = await store.createSession({});
+    const session = await sessionsOf(store).create({});
     await store.checkpoint();
     await stat(join(dir, 'sessions', `${session.id}.json`));
-    await store.deleteSession(session.id);
+    await sessionsOf(store).delete(session.id);
     await store.checkpoint();
     await assert.rejects(stat(join(dir, 'sessions', `${session.id}.json`)), { code: 'ENOENT' });
-    await assert.rejects(store.deleteSession(session.id), NotFoundError);
-    await assert.rejects(store.updateSession(session.id, {}), NotFoundError);
+    await assert.rejects(sessionsOf(store).delete(session.id), NotFoundError);
+    await assert.rejects(sessionsOf(store).update(session.id, {}), NotFoundError);
     assert.equal(store.stats().total_sessions, 1, 'deleting does not lower total_sessions');
   });
 
   it('refuses a second owner while the first holds the directory, changing nothing', async (t) => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
-    await store.createSession({ name: 'kept' });
+    await sessionsOf(store).create({ name: 'kept' });
     const before = await readFile(join(dir, 'events.jsonl'));
     await assert.rejects(FileStore.open(dir, 'bbbbbbbb'), DataDirectoryBusyError);
     assert.deepEqual(await readFile(join(dir, 'events.jsonl')), before);
@@ -111,7 +112,7 @@ describe('the file store', () => {
   it('drops a torn last event line at open (never acknowledged) and logs the repair', async (t) => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
-    await first.store.createSession({ name: 'before the crash' });
+    await sessionsOf(first.store).create({ name: 'before the crash' });
     await first.store.close();
     const torn = '{"ts": 1771668000.1, "time": "2026-02-2';
     await writeFile(join(dir, 'events.jsonl'), torn, { flag: 'a' });
@@ -126,7 +127,7 @@ describe('the file store', () => {
   it('quarantines an unreadable session file and removes temp files of unfinished writes', async (t) => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
-    const good = await first.store.createSession({ name: 'good' });
+    const good = await sessionsOf(first.store).create({ name: 'good' });
     await first.store.close();
     const badId = '00000000-0000-4000-8000-000000000000';
     await writeFile(join(dir, 'sessions', `${badId}.json`), '{"id": "0000');
@@ -159,7 +160,7 @@ describe('the file store', () => {
     });
     assert.equal(store.eventCount(), 5);
     assert.equal(store.readMarker(), null);
-    const created = await store.createSession({ name: 'carol' });
+    const created = await sessionsOf(store).create({ name: 'carol' });
     assert.equal(store.listSessions().at(-1)?.id, created.id);
     assert.equal(store.stats().total_sessions, ORIGINAL_STATS.total_sessions + 1);
   });
@@ -167,7 +168,7 @@ describe('the file store', () => {
   it('recounts total_sessions from the event log when stats.json fell behind (a kill before its lazy flush)', async (t) => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
-    for (let i = 0; i < 3; i++) await first.store.createSession({ name: `s${i}` });
+    for (let i = 0; i < 3; i++) await sessionsOf(first.store).create({ name: `s${i}` });
     await first.store.close();
     const stats = await readJson(join(dir, 'stats.json'));
     await writeFile(join(dir, 'stats.json'), JSON.stringify({ ...stats, total_sessions: 0 }));
@@ -179,8 +180,8 @@ describe('the file store', () => {
   it('commits a change with one journal line and writes session files behind, in checkpoints', async (t) => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
-    const session = await store.createSession({ name: 'behind' });
-    await store.updateSession(session.id, { data: { v: 2 } });
+    const session = await sessionsOf(store).create({ name: 'behind' });
+    await sessionsOf(store).update(session.id, { data: { v: 2 } });
     const file = join(dir, 'sessions', `${session.id}.json`);
     await assert.rejects(stat(file), { code: 'ENOENT' }, 'not written on the request path');
     const segments = readJournal(join(dir, 'journal'));
@@ -202,12 +203,12 @@ describe('the file store', () => {
   it('rolls the journal of a killed instance forward at the next start', async (t) => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
-    const kept = await store.createSession({ name: 'kept' });
+    const kept = await sessionsOf(store).create({ name: 'kept' });
     await store.checkpoint();
-    await store.updateSession(kept.id, { name: 'renamed', data: { v: 2 } });
-    const gone = await store.createSession({ name: 'gone' });
-    await store.deleteSession(gone.id);
-    const added = await store.createSession({ name: 'added' });
+    await sessionsOf(store).update(kept.id, { name: 'renamed', data: { v: 2 } });
+    const gone = await sessionsOf(store).create({ name: 'gone' });
+    await sessionsOf(store).delete(gone.id);
+    const added = await sessionsOf(store).create({ name: 'added' });
     const eventsBefore = store.eventCount();
     const copy = await killedCopy(t, dir);
 
@@ -237,8 +238,8 @@ describe('the file store', () => {
   it('appends the event of a committed change when a kill cut it off, exactly once', async (t) => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
-    const session = await store.createSession({ name: 'a' });
-    await store.updateSession(session.id, { data: { v: 1 } });
+    const session = await sessionsOf(store).create({ name: 'a' });
+    await sessionsOf(store).update(session.id, { data: { v: 1 } });
     const copy = await killedCopy(t, dir);
     // The kill landed between the journal line and the event line.
     const log = (await readFile(join(copy, 'events.jsonl'), 'utf8')).split('\n');

@@ -8,6 +8,7 @@ import { FileStore } from '../../../src/store/file/file-store.js';
 import { readJournal } from '../../../src/store/file/journal.js';
 import { FaultyFileSystem } from '../../helpers/faulty-file-system.js';
 import { killedCopy } from '../../helpers/killed-copy.js';
+import { sessionsOf } from '../../helpers/sessions.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 /**
@@ -30,7 +31,7 @@ async function setUp(t: TestContext) {
   const dir = await tempDir(t);
   const fs = new FaultyFileSystem();
   const { store } = await FileStore.open(dir, 'faultyfs', fs);
-  const kept = await store.createSession({ name: 'kept', data: { a: 1 } });
+  const kept = await sessionsOf(store).create({ name: 'kept', data: { a: 1 } });
   await store.checkpoint();
   return { dir, fs, store, kept };
 }
@@ -88,7 +89,7 @@ describe('storage faults', () => {
         const before = await snapshot(dir);
         const stats = store.stats();
         fs.fail(fault.op, fault.code, { pathIncludes: fault.path, torn: 'torn' in fault });
-        await assert.rejects(store.createSession({ name: 'doomed' }), fault.error);
+        await assert.rejects(sessionsOf(store).create({ name: 'doomed' }), fault.error);
         assert.ok(fs.injected > 0);
         assert.deepEqual(
           await snapshot(dir),
@@ -106,7 +107,7 @@ describe('storage faults', () => {
         assert.equal(next.events.filter((kind) => kind === 'session_created').length, 1);
 
         fs.heal();
-        const created = await store.createSession({ name: 'after' });
+        const created = await sessionsOf(store).create({ name: 'after' });
         assert.equal(store.getSession(created.id)?.name, 'after');
         assert.equal(store.stats().total_sessions, stats.total_sessions + 1);
       } finally {
@@ -121,11 +122,11 @@ describe('storage faults', () => {
     try {
       const before = await snapshot(dir);
       fs.fail('write', 'ENOSPC', { pathIncludes: 'journal/' });
-      await assert.rejects(store.updateSession(kept.id, { data: { a: 2 } }), StorageFullError);
+      await assert.rejects(sessionsOf(store).update(kept.id, { data: { a: 2 } }), StorageFullError);
       fs.heal();
       fs.fail('write', 'EIO', { pathIncludes: 'events.jsonl' });
       await assert.rejects(
-        store.updateSession(kept.id, { data: { a: 3 } }),
+        sessionsOf(store).update(kept.id, { data: { a: 3 } }),
         StorageUnavailableError,
       );
       fs.heal();
@@ -136,7 +137,7 @@ describe('storage faults', () => {
       assert.deepEqual(next.sessions[0]?.data, { a: 1 }, 'the revert line undid the change');
       assert.equal(next.sessions[0]?.access_count, 0);
       assert.ok(!next.events.includes('session_updated'), 'and cancelled its event');
-      assert.equal((await store.updateSession(kept.id, { data: { a: 4 } })).access_count, 1);
+      assert.equal((await sessionsOf(store).update(kept.id, { data: { a: 4 } })).access_count, 1);
     } finally {
       await store.close();
     }
@@ -147,10 +148,10 @@ describe('storage faults', () => {
     try {
       const before = await snapshot(dir);
       fs.fail('sync', 'EIO', { pathIncludes: 'journal/' });
-      await assert.rejects(store.deleteSession(kept.id), StorageUnavailableError);
+      await assert.rejects(sessionsOf(store).delete(kept.id), StorageUnavailableError);
       fs.heal();
       fs.fail('write', 'ENOSPC', { pathIncludes: 'events.jsonl' });
-      await assert.rejects(store.deleteSession(kept.id), StorageFullError);
+      await assert.rejects(sessionsOf(store).delete(kept.id), StorageFullError);
       fs.heal();
       assert.deepEqual(await snapshot(dir), before);
       assert.equal(store.getSession(kept.id)?.name, 'kept');
@@ -158,7 +159,7 @@ describe('storage faults', () => {
         (await afterAKill(t, dir)).sessions.map((session) => session.name),
         ['kept'],
       );
-      await store.deleteSession(kept.id);
+      await sessionsOf(store).delete(kept.id);
       assert.equal(store.getSession(kept.id), undefined);
     } finally {
       await store.close();
@@ -170,9 +171,9 @@ describe('storage faults', () => {
     try {
       fs.fail('write', 'ENOSPC', { pathIncludes: 'events.jsonl', torn: true });
       fs.fail('truncate', 'EIO', { pathIncludes: 'events.jsonl' });
-      await assert.rejects(store.createSession({ name: 'doomed' }), StorageFullError);
+      await assert.rejects(sessionsOf(store).create({ name: 'doomed' }), StorageFullError);
       fs.heal();
-      await store.createSession({ name: 'after' });
+      await sessionsOf(store).create({ name: 'after' });
     } finally {
       await store.close();
     }
@@ -204,9 +205,9 @@ describe('storage faults', () => {
       const { dir, fs, store, kept } = await setUp(t);
       const file = join(dir, 'sessions', `${kept.id}.json`);
       try {
-        await store.updateSession(kept.id, { data: { a: 2 } });
-        const other = await store.createSession({ name: 'other' });
-        await store.deleteSession(kept.id);
+        await sessionsOf(store).update(kept.id, { data: { a: 2 } });
+        const other = await sessionsOf(store).create({ name: 'other' });
+        await sessionsOf(store).delete(kept.id);
         fs.fail(fault.op, fault.code, { pathIncludes: fault.path });
         await assert.rejects(store.checkpoint());
         assert.ok(fs.injected > 0);

@@ -1,7 +1,7 @@
 import { after, before, describe } from 'node:test';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../../src/store/store.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../helpers/postgres.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../../tools/postgres.js';
 import { storeContract } from '../contract.js';
 
 describe('the Store contract: PostgreSQL store', { skip: postgresSkipReason() }, () => {

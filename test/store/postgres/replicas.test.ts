@@ -3,7 +3,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { MIGRATIONS, migrate } from '../../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../helpers/postgres.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../../tools/postgres.js';
+import { sessionsOf } from '../../helpers/sessions.js';
 
 describe('several PostgreSQL-store replicas on one database', {
   skip: postgresSkipReason(),
@@ -44,23 +45,23 @@ describe('several PostgreSQL-store replicas on one database', {
   it('never lose a counter increment, an access or an event position when writing at once', async (t) => {
     const replicas = await openReplicas(t);
     const [a, b] = replicas as [PostgresStore, PostgresStore, PostgresStore];
-    const shared = await a.createSession({ name: 'shared' });
+    const shared = await sessionsOf(a).create({ name: 'shared' });
     await Promise.all(
       replicas.flatMap((replica, r) => [
-        ...Array.from({ length: 20 }, (_, i) => replica.createSession({ name: `r${r}-${i}` })),
-        ...Array.from({ length: 15 }, () => replica.updateSession(shared.id, {})),
+        ...Array.from({ length: 20 }, (_, i) => sessionsOf(replica).create({ name: `r${r}-${i}` })),
+        ...Array.from({ length: 15 }, () => sessionsOf(replica).update(shared.id, {})),
       ]),
     );
     for (const replica of replicas) for (let i = 0; i < 7; i++) replica.countRequest();
-    await Promise.all(replicas.map((replica) => replica.flushStats()));
+    await Promise.all(replicas.map((replica) => replica.flushRequests()));
 
-    const stats = await b.stats();
+    const { stats } = await b.overview();
     assert.equal(stats.total_sessions, 61);
     assert.equal(stats.total_requests, 21);
     assert.equal(await b.sessionCount(), 61);
     assert.equal((await b.getSession(shared.id))?.access_count, 45);
     // One total order: positions 1..N with no gap, each event once.
-    const events = await b.recentEvents(1000);
+    const { events } = await b.eventTail(1000);
     assert.equal(events.length, 61 + 45);
     assert.equal(await b.eventCount(), events.length);
     assert.deepEqual(
@@ -80,9 +81,9 @@ describe('several PostgreSQL-store replicas on one database', {
     await Promise.all(
       replicas.map(async (replica, r) => {
         for (let i = 0; i < 10; i++) {
-          const session = await replica.createSession({ name: `r${r}-${i}` });
-          await replica.updateSession(session.id, {});
-          if (i % 3 === 0) await replica.deleteSession(session.id);
+          const session = await sessionsOf(replica).create({ name: `r${r}-${i}` });
+          await sessionsOf(replica).update(session.id, {});
+          if (i % 3 === 0) await sessionsOf(replica).delete(session.id);
         }
       }),
     );

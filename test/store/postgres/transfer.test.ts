@@ -13,7 +13,7 @@ import {
   exportToDataDirectory,
   importDataDirectory,
 } from '../../../src/store/postgres/transfer.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../helpers/postgres.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../../tools/postgres.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 function eventLines(from: number, to: number): string {

@@ -1,0 +1,119 @@
+/**
+ * The application: the use cases every door shares, over the Store port.
+ * Sessions (sessions.ts); the event feed; counting requests; and an
+ * instance's life as the counters see it: its start (with any unseen death
+ * before it), a `/crash`, a clean stop. HTTP routes call this, never a
+ * store's internals.
+ */
+import { shutdownEvent } from '../domain/event.js';
+import type {
+  EventListener,
+  EventTail,
+  InstanceStart,
+  StorageUsage,
+  Store,
+  StoreOverview,
+} from '../store/store.js';
+import { SessionService } from './sessions.js';
+
+export interface ServiceOptions {
+  /** SESSION_MAX_NODES. */
+  sessionMaxNodes: number;
+  /** performance.now() when the process started (uptime counts from it). */
+  startedAt?: number;
+}
+
+/** GET /state's facts: this instance's next to the persisted counters. */
+export interface ServiceState extends StoreOverview {
+  instanceId: string;
+  uptimeSeconds: number;
+  requestsThisInstance: number;
+}
+
+export class StatefulService {
+  readonly sessions: SessionService;
+  private readonly startedAt: number;
+  private requests = 0;
+  private crashing: Promise<number> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    options: ServiceOptions,
+  ) {
+    this.sessions = new SessionService(store, options.sessionMaxNodes);
+    this.startedAt = options.startedAt ?? performance.now();
+  }
+
+  get instanceId(): string {
+    return this.store.instanceId;
+  }
+
+  /** Seconds since the process started, to a tenth. */
+  uptimeSeconds(): number {
+    return Math.round((performance.now() - this.startedAt) / 100) / 10;
+  }
+
+  // Requests
+
+  /** Counts a request in requests_this_instance and total_requests. */
+  countRequest(): void {
+    this.requests++;
+    this.store.countRequest();
+  }
+
+  requestsThisInstance(): number {
+    return this.requests;
+  }
+
+  // The counters
+
+  async state(): Promise<ServiceState> {
+    const overview = await this.store.overview();
+    return {
+      ...overview,
+      instanceId: this.instanceId,
+      uptimeSeconds: this.uptimeSeconds(),
+      requestsThisInstance: this.requests,
+    };
+  }
+
+  /** The storage budget's use; null when the store has none. */
+  storageUsage(): StorageUsage | null {
+    return this.store.storageUsage();
+  }
+
+  // Events
+
+  /** Every event from now on, in log order (see Store.onEvent); returns the unsubscribe. */
+  onEvent(listener: EventListener): () => void {
+    return this.store.onEvent(listener);
+  }
+
+  async eventTail(limit: number): Promise<EventTail> {
+    return this.store.eventTail(limit);
+  }
+
+  async eventCount(): Promise<number> {
+    return this.store.eventCount();
+  }
+
+  // An instance's life
+
+  /** Counts this start and any unseen death before it (see Store.startInstance). */
+  start(): Promise<InstanceStart> {
+    return this.store.startInstance();
+  }
+
+  /** `/crash`: counts the crash durably, once however often it is asked; the new crash_count. */
+  crash(): Promise<number> {
+    this.crashing ??= this.store.recordCrash();
+    return this.crashing;
+  }
+
+  /** A clean stop: logs `shutdown` with the reason and the uptime, and marks the instance stopped. */
+  stop(reason: string): Promise<void> {
+    return this.store.stopInstance(
+      shutdownEvent(this.instanceId, { reason, uptimeSeconds: this.uptimeSeconds() }),
+    );
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The session use cases, written once for every store and every door (HTTP
+ * today): what a create starts with and logs, what an update replaces and
+ * counts, what a delete logs. The store makes each change and its event
+ * durable as one.
+ */
+import { sessionCreatedEvent, sessionDeletedEvent, sessionUpdatedEvent } from '../domain/event.js';
+import {
+  applyUpdate,
+  createSession,
+  type Session,
+  sessionNotFound,
+  validateSessionInput,
+} from '../domain/session.js';
+import type { Store } from '../store/store.js';
+
+export class SessionService {
+  constructor(
+    private readonly store: Store,
+    /** SESSION_MAX_NODES: the most values and keys a session's data may hold. */
+    private readonly maxNodes: number,
+  ) {}
+
+  /** Creates a session from a request body (throws InvalidInputError, SessionTooLargeError). */
+  async create(body: unknown): Promise<Session> {
+    const session = createSession(validateSessionInput(body, this.maxNodes));
+    await this.store.insertSession(session, sessionCreatedEvent(this.store.instanceId, session));
+    return session;
+  }
+
+  /** Throws NotFoundError. */
+  async get(id: string): Promise<Session> {
+    const session = await this.store.getSession(id);
+    if (session === undefined) throw sessionNotFound(id);
+    return session;
+  }
+
+  /** A PUT: replaces the fields the body names and counts the access. Throws NotFoundError. */
+  update(id: string, body: unknown): Promise<Session> {
+    const input = validateSessionInput(body, this.maxNodes);
+    return this.store.changeSession(
+      id,
+      (current) => applyUpdate(current, input),
+      sessionUpdatedEvent(this.store.instanceId, id),
+    );
+  }
+
+  /** Throws NotFoundError. */
+  delete(id: string): Promise<void> {
+    return this.store.removeSession(id, sessionDeletedEvent(this.store.instanceId, id));
+  }
+
+  /** Every session in creation order, `batchSize` at a time (see Store.sessionBatches). */
+  batches(batchSize: number): AsyncIterable<readonly Session[]> {
+    return this.store.sessionBatches(batchSize);
+  }
+
+  /** See Store.sessionsVersion. */
+  version(): number | null {
+    return this.store.sessionsVersion();
+  }
+
+  async count(): Promise<number> {
+    return this.store.sessionCount();
+  }
+}

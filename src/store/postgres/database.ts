@@ -1,0 +1,101 @@
+/**
+ * The PostgreSQL store's connection pool and the statements every part of it
+ * shares: a query or a transaction whose failures the client may be told
+ * about without leaking their text, and the one statement that appends an
+ * event (numbered under the counters row's lock, NOTIFYing every replica).
+ */
+import pg from 'pg';
+import { StorageUnavailableError } from '../../domain/errors.js';
+import type { ServiceEvent } from '../../domain/event.js';
+
+/** NOTIFY channel: the position of each committed event, for every replica. */
+export const EVENT_CHANNEL = 'stateful_events';
+
+/** A database error the client can be told about without leaking its text. */
+export function unavailable(error: unknown, doing: string): Error {
+  if (error instanceof Error && 'statusCode' in error) return error; // ours already
+  const code = (error as { code?: unknown }).code;
+  return new StorageUnavailableError(
+    `The database failed while ${doing} (${typeof code === 'string' ? code : 'no answer'}); nothing was changed. Retry later.`,
+  );
+}
+
+export type Client = pg.Pool | pg.PoolClient;
+
+export class Database {
+  private constructor(readonly pool: pg.Pool) {}
+
+  static connect(databaseUrl: string): Database {
+    // Short statements only: JIT compiling one (the planner guesses high costs
+    // for the tiny counters table) took longer than running it a hundred times.
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, options: '-c jit=off' });
+    // An idle client's error: the next query on the pool reports it to its caller.
+    pool.on('error', () => undefined);
+    return new Database(pool);
+  }
+
+  async query<R extends pg.QueryResultRow>(doing: string, text: string, values?: unknown[]) {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      throw unavailable(error, doing);
+    }
+  }
+
+  /** Runs `work` in a transaction; rolls back on any error. */
+  async transaction<T>(doing: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error, doing);
+    }
+    let result: T;
+    try {
+      await client.query('BEGIN');
+      result = await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      // A connection that cannot even roll back is closed rather than reused.
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      client.release(!rolledBack);
+      throw unavailable(error, doing);
+    }
+    client.release();
+    return result;
+  }
+
+  /**
+   * Appends `event` in one statement: numbers it under the counters row's
+   * lock, inserts it, and notifies every replica at commit. Runs as the last
+   * statement of a transaction, or alone (then it is its own transaction), so
+   * the lock is held only for it and the commit. Returns its position.
+   */
+  async appendEvent(client: Client, event: ServiceEvent): Promise<number> {
+    const { rows } = await client.query<{ event_count: string }>(
+      `WITH counted AS (
+         UPDATE counters SET event_count = event_count + 1 RETURNING event_count
+       ),
+       logged AS (INSERT INTO events (position, line) SELECT event_count, $1 FROM counted)
+       SELECT event_count, pg_notify('${EVENT_CHANNEL}', event_count::text) FROM counted`,
+      [JSON.stringify(event)],
+    );
+    return Number(rows[0]?.event_count);
+  }
+
+  /** appendEvent on its own, as one statement (its own transaction); its position. */
+  async commitEvent(doing: string, event: ServiceEvent): Promise<number> {
+    try {
+      return await this.appendEvent(this.pool, event);
+    } catch (error) {
+      throw unavailable(error, doing);
+    }
+  }
+
+  end(): Promise<void> {
+    return this.pool.end();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Session writes on PostgreSQL. Concurrent writes of a kind are committed
+ * together (group commit, batcher.ts): one statement holds the session rows,
+ * one event each and the counters, so a batch costs one WAL flush; a write's
+ * promise resolves once its batch committed. An update applies only if the
+ * session's access_count (bumped by every update: its version) is still the
+ * one it was computed from; the caller reads again, or holds the row lock.
+ */
+import type { ServiceEvent } from '../../domain/event.js';
+import type { Session } from '../../domain/session.js';
+import { Batcher } from './batcher.js';
+import { type Client, type Database, EVENT_CHANNEL, unavailable } from './database.js';
+
+/** A session write: the new session (none for a delete) and its event. */
+export interface SessionWrite {
+  id: string;
+  session?: Session;
+  event: ServiceEvent;
+  /** An update's condition: the access_count the new session was computed from. */
+  version?: number;
+}
+
+/** Each kind of write: the statement that applies it, and its counters. */
+const STATEMENTS = {
+  create: {
+    sql: `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
+          SELECT id, name, data, created_at, last_active, access_count FROM input ORDER BY n
+          RETURNING id`,
+    counters: ', total_sessions = total_sessions + (SELECT count(*) FROM done)',
+    doing: 'creating a session',
+  },
+  update: {
+    sql: `UPDATE sessions SET name = input.name, data = input.data,
+            last_active = input.last_active, access_count = input.access_count
+          FROM input WHERE sessions.id = input.id AND sessions.access_count = input.version
+          RETURNING sessions.id`,
+    counters: '',
+    doing: 'updating a session',
+  },
+  delete: {
+    sql: 'DELETE FROM sessions USING input WHERE sessions.id = input.id RETURNING sessions.id',
+    counters: '',
+    doing: 'deleting a session',
+  },
+} as const;
+
+export type WriteKind = keyof typeof STATEMENTS;
+
+/**
+ * Commits writes of one kind in one statement: the session rows, one event
+ * each (numbered in the writes' order, after the log's end, under the
+ * counters row's lock), the counters, and one NOTIFY. An update applies only
+ * if the session's access_count is still `version`; a delete only if the
+ * session exists. Returns each write's event position, or undefined for a
+ * write that did not apply.
+ */
+export async function commitWrites(
+  client: Client,
+  kind: WriteKind,
+  writes: readonly SessionWrite[],
+): Promise<(number | undefined)[]> {
+  const column = <T>(pick: (write: SessionWrite) => T) => writes.map(pick);
+  const { rows } = await client.query<{ id: string; position: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                            $6::bigint[], $7::bigint[], $8::text[])
+         WITH ORDINALITY
+         AS input(id, name, data, created_at, last_active, access_count, version, line, n)
+     ),
+     done AS (${STATEMENTS[kind].sql}),
+     counted AS (
+       UPDATE counters SET event_count = event_count + (SELECT count(*) FROM done)
+         ${STATEMENTS[kind].counters}
+       RETURNING event_count
+     ),
+     numbered AS (
+       SELECT input.id, input.line,
+         counted.event_count - (SELECT count(*) FROM done)
+           + row_number() OVER (ORDER BY input.n) AS position
+       FROM input JOIN done ON done.id = input.id CROSS JOIN counted
+     ),
+     logged AS (INSERT INTO events (position, line) SELECT position, line FROM numbered)
+     SELECT numbered.id, numbered.position,
+       pg_notify('${EVENT_CHANNEL}', counted.event_count::text)
+     FROM numbered CROSS JOIN counted`,
+    [
+      column((write) => write.id),
+      column((write) => write.session?.name ?? null),
+      column((write) => (write.session === undefined ? null : JSON.stringify(write.session.data))),
+      column((write) => write.session?.created_at ?? null),
+      column((write) => write.session?.last_active ?? null),
+      column((write) => write.session?.access_count ?? null),
+      column((write) => write.version ?? null),
+      column((write) => JSON.stringify(write.event)),
+    ],
+  );
+  const positions = new Map(rows.map((row) => [row.id, Number(row.position)]));
+  return writes.map((write) => positions.get(write.id));
+}
+
+/** The batched writes: one Batcher a kind, each committing through the pool. */
+export class SessionWrites {
+  private readonly batchers: Record<WriteKind, Batcher<SessionWrite, number | undefined>>;
+
+  constructor(database: Database) {
+    const batcher = (kind: WriteKind) =>
+      new Batcher<SessionWrite, number | undefined>(
+        (writes) => commitWrites(database.pool, kind, writes),
+        (write) => write.id,
+      );
+    this.batchers = {
+      create: batcher('create'),
+      update: batcher('update'),
+      delete: batcher('delete'),
+    };
+  }
+
+  /** Commits `write` with the others of its kind; its event's position, undefined if it did not apply. */
+  async submit(kind: WriteKind, write: SessionWrite): Promise<number | undefined> {
+    try {
+      return await this.batchers[kind].submit(write);
+    } catch (error) {
+      throw unavailable(error, STATEMENTS[kind].doing);
+    }
+  }
+}
