@@ -12,7 +12,7 @@ import { NotAStoreDatabaseError, readDatabase } from '../inspector/read-database
 import { repairDataDirectory } from '../inspector/repair.js';
 import { jsonReportPieces, textReportLines } from '../inspector/text-report.js';
 import { type VerifyReport, verifyDataDirectory } from '../inspector/verify.js';
-import { DataDirectoryBusyError } from '../store/file/instance-lock.js';
+import { DataDirectoryBusyError } from '../store/file/format.js';
 
 function printVerifyReport(report: VerifyReport, json: boolean): void {
   if (json) {

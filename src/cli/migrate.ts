@@ -1,16 +1,16 @@
 /**
  * `stateful migrate --from-dir DIR --to URL` copies a data directory into a
  * PostgreSQL database; `stateful migrate --from URL --to-dir DIR` writes a
- * database out as a data directory. See store/postgres/transfer.ts.
+ * database out as a data directory. See migrate/transfer.ts.
  */
 import { parseArgs } from 'node:util';
-import { DataDirectoryBusyError } from '../store/file/instance-lock.js';
 import {
   exportToDataDirectory,
   importDataDirectory,
   TransferError,
   type TransferReport,
-} from '../store/postgres/transfer.js';
+} from '../migrate/transfer.js';
+import { DataDirectoryBusyError } from '../store/file/format.js';
 
 const USAGE =
   'usage: stateful migrate --from-dir DATA_DIR --to DATABASE_URL\n' +

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { isSupervised, loadServiceConfig, tuneRuntime } from '../config.js';
 import { EXIT_CLEAN, EXIT_CRASH, EXIT_DATA_DIR_BUSY } from '../lifecycle/exit-codes.js';
 import { startService } from '../lifecycle/service.js';
-import { DataDirectoryBusyError } from '../store/file/instance-lock.js';
+import { DataDirectoryBusyError } from '../store/file/format.js';
 
 export async function serveCommand(): Promise<number | undefined> {
   tuneRuntime();

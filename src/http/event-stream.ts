@@ -172,8 +172,10 @@ export function eventStreamRoutes(
           held = [];
           await sendInSlices(waiting);
         }
-      } catch {
-        response.destroy(); // the client reconnects and tries again
+      } catch (error) {
+        // The backlog could not be read (the store is away): the client reconnects and tries again.
+        request.log.warn({ err: error }, 'an event stream failed to send its backlog; closed it');
+        response.destroy();
       }
       held = null;
     })();

@@ -16,6 +16,8 @@ const stateSchema = {
         total_requests: { type: 'integer' },
         live_sessions: { type: 'integer' },
         live_replicas: { type: 'integer' },
+        status: { type: 'string' },
+        problems: { type: 'array', items: { type: 'string' } },
       },
     },
   },
@@ -36,6 +38,9 @@ export function stateRoutes(app: FastifyInstance, service: StatefulService): voi
       live_sessions: state.liveSessions,
       // Ours: how many replicas serve this data now (container_id says which one answered).
       live_replicas: state.liveInstances,
+      // Ours: "ok", or "degraded" with the reasons (see GET /health).
+      status: state.status,
+      problems: state.problems,
     };
   });
 }

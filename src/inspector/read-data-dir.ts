@@ -15,20 +15,24 @@ import { readdir, stat } from 'node:fs/promises';
 import type { InstanceMarker, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
-import { type EventLogScan, scanEventLog } from '../store/file/event-log-reader.js';
-import { readMarker } from '../store/file/instance-marker.js';
-import { readJournal, replayJournal } from '../store/file/journal.js';
-import { dataLayout, sessionFileName, TEMP_SUFFIX } from '../store/file/layout.js';
 import {
   type CreationKey,
   compareCreationOrder,
+  dataLayout,
+  type EventLogScan,
+  readJournal,
+  readMarker,
   readSessionFile,
+  readStats,
+  replayJournal,
   type SessionFileEntry,
   type StoredSession,
+  scanEventLog,
   sessionFileEntries,
+  sessionFileName,
+  TEMP_SUFFIX,
   type UnreadableSession,
-} from '../store/file/session-files.js';
-import { readStats } from '../store/file/stats-file.js';
+} from '../store/file/format.js';
 
 export class NotADataDirectoryError extends Error {
   constructor(message: string) {

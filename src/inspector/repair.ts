@@ -5,9 +5,7 @@
  * refuses to touch a directory a live service owns.
  */
 
-import { acquireInstanceLock } from '../store/file/instance-lock.js';
-import { dataLayout } from '../store/file/layout.js';
-import { recoverDataDirectory } from '../store/file/recovery.js';
+import { acquireInstanceLock, dataLayout, recoverDataDirectory } from '../store/file/format.js';
 import { assertDataDirectory } from './read-data-dir.js';
 
 /** Repairs what is safe to repair; returns one line per thing done. */

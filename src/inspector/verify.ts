@@ -10,12 +10,19 @@
  * memory is the journal and one session, whatever the directory holds.
  */
 import { readdir } from 'node:fs/promises';
-import { parseEventLine, readLogLines, scanEventLog } from '../store/file/event-log-reader.js';
-import { readMarker } from '../store/file/instance-marker.js';
-import { readJournal, replayJournal } from '../store/file/journal.js';
-import { dataLayout, TEMP_SUFFIX } from '../store/file/layout.js';
-import { sessionFileEntries } from '../store/file/session-files.js';
-import { readStats } from '../store/file/stats-file.js';
+import {
+  dataLayout,
+  parseEventLine,
+  readdirIfPresent,
+  readJournal,
+  readLogLines,
+  readMarker,
+  readStats,
+  replayJournal,
+  scanEventLog,
+  sessionFileEntries,
+  TEMP_SUFFIX,
+} from '../store/file/format.js';
 import { assertDataDirectory } from './read-data-dir.js';
 
 export interface Finding {
@@ -164,7 +171,7 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
   const marker = await readMarker(layout.markerFile);
   if (marker.kind === 'corrupt') findings.push({ problem: 'instance.json is unreadable' });
 
-  const quarantined = await readdir(layout.quarantineDir).catch(() => [] as string[]);
+  const quarantined = await readdirIfPresent(layout.quarantineDir);
   if (quarantined.length > 0) {
     findings.push({
       problem: `${quarantined.length} files in quarantine/ (${quarantined.slice(0, 5).join(', ')}): look at them, then delete them`,

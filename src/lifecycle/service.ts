@@ -10,17 +10,13 @@ import type { ServiceConfig } from '../config.js';
 import { newInstanceId } from '../domain/instance.js';
 import { buildApp } from '../http/app.js';
 import { ServiceMetrics } from '../http/metrics.js';
+import { BackgroundHealth } from '../service/health.js';
 import { StatefulService } from '../service/service.js';
 import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js';
 import { nodeFileSystem, type WritableFileSystem } from '../store/file/file-system.js';
 import { timedFileSystem } from '../store/file/timed-file-system.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
-import type {
-  BackgroundFailureListener,
-  BackgroundTask,
-  InstanceStart,
-  Store,
-} from '../store/store.js';
+import type { BackgroundReporter, BackgroundTask, InstanceStart, Store } from '../store/store.js';
 
 export interface ServiceHooks {
   /** Ends the process after a /crash answer (process.exit(1) in production). */
@@ -68,25 +64,31 @@ function logRecovery(logger: FastifyBaseLogger, recovery: BootRecoveryReport): v
 /** How often a background task that keeps failing is logged again (it is counted every time). */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
-/** Logs and counts every failure of a store's background work. */
-function reportBackgroundFailures(
-  logger: FastifyBaseLogger,
-  metrics: ServiceMetrics,
-): BackgroundFailureListener {
-  const lastLogged = new Map<BackgroundTask, { at: number; since: number }>();
-  return (task, error) => {
-    metrics.backgroundFailures.inc({ task });
-    const now = performance.now();
-    const last = lastLogged.get(task);
-    if (last !== undefined && now - last.at < FAILURE_LOG_INTERVAL_MS) {
-      last.since++;
-      return;
-    }
-    lastLogged.set(task, { at: now, since: 0 });
-    logger.warn(
-      { task, err: error, failures_since_last_line: last?.since ?? 0 },
-      'background work failed; it is retried',
-    );
+/** Logs and counts every failure of a store's background work, and its recovery. */
+function logBackgroundWork(logger: FastifyBaseLogger, metrics: ServiceMetrics): BackgroundReporter {
+  const lastLogged = new Map<BackgroundTask, { at: number; since: number; failures: number }>();
+  return {
+    failed(task, error) {
+      metrics.backgroundFailures.inc({ task });
+      const now = performance.now();
+      const last = lastLogged.get(task);
+      if (last !== undefined && now - last.at < FAILURE_LOG_INTERVAL_MS) {
+        last.since++;
+        last.failures++;
+        return;
+      }
+      lastLogged.set(task, { at: now, since: 0, failures: (last?.failures ?? 0) + 1 });
+      logger.warn(
+        { task, err: error, failures_since_last_line: last?.since ?? 0 },
+        'background work failed; it is retried',
+      );
+    },
+    succeeded(task) {
+      const last = lastLogged.get(task);
+      if (last === undefined) return;
+      lastLogged.delete(task);
+      logger.info({ task, failures: last.failures }, 'background work succeeded again');
+    },
   };
 }
 
@@ -97,12 +99,12 @@ async function openStore(
   logger: FastifyBaseLogger,
   hooks: ServiceHooks,
   fileSystem: WritableFileSystem,
+  background: BackgroundReporter,
 ): Promise<Store> {
-  const onBackgroundFailure = reportBackgroundFailures(logger, metrics);
   if (config.store.kind === 'postgres') {
     return PostgresStore.open(config.store.databaseUrl, instanceId, {
       leaseMs: config.store.leaseMs,
-      onBackgroundFailure,
+      background,
       onLeaseLost() {
         logger.fatal('another replica found this lease expired and counted a crash: exiting');
         hooks.exitAfterCrash();
@@ -113,7 +115,7 @@ async function openStore(
     config.dataDir,
     instanceId,
     timedFileSystem(fileSystem, metrics.observeSync),
-    { budgetBytes: config.storage.budgetBytes, onBackgroundFailure },
+    { budgetBytes: config.storage.budgetBytes, background },
   );
   logRecovery(logger, recovery);
   return store;
@@ -132,6 +134,7 @@ export async function createService(
 ): Promise<Service> {
   const startedAt = performance.now();
   const metrics = new ServiceMetrics();
+  const background = new BackgroundHealth(logBackgroundWork(logger, metrics));
   const store = await openStore(
     config,
     newInstanceId(),
@@ -139,10 +142,12 @@ export async function createService(
     logger,
     hooks,
     wiring.fileSystem ?? nodeFileSystem,
+    background,
   );
   const service = new StatefulService(store, {
     sessionMaxNodes: config.storage.sessionMaxNodes,
     startedAt,
+    background,
   });
   let verdict: InstanceStart;
   try {

@@ -14,6 +14,7 @@ import type {
   Store,
   StoreOverview,
 } from '../store/store.js';
+import type { BackgroundHealth } from './health.js';
 import { SessionService } from './sessions.js';
 
 export interface ServiceOptions {
@@ -21,10 +22,18 @@ export interface ServiceOptions {
   sessionMaxNodes: number;
   /** performance.now() when the process started (uptime counts from it). */
   startedAt?: number;
+  /** What the store's background work reported (see health.ts). */
+  background?: BackgroundHealth;
+}
+
+/** Whether the service works as it should; `problems` says why not, in words. */
+export interface ServiceHealth {
+  status: 'ok' | 'degraded';
+  problems: string[];
 }
 
 /** GET /state's facts: this instance's next to the persisted counters. */
-export interface ServiceState extends StoreOverview {
+export interface ServiceState extends StoreOverview, ServiceHealth {
   instanceId: string;
   uptimeSeconds: number;
   requestsThisInstance: number;
@@ -35,6 +44,7 @@ export class StatefulService {
   private readonly startedAt: number;
   private requests = 0;
   private crashing: Promise<number> | null = null;
+  private readonly background: BackgroundHealth | undefined;
 
   constructor(
     private readonly store: Store,
@@ -42,6 +52,7 @@ export class StatefulService {
   ) {
     this.sessions = new SessionService(store, options.sessionMaxNodes);
     this.startedAt = options.startedAt ?? performance.now();
+    this.background = options.background;
   }
 
   get instanceId(): string {
@@ -51,6 +62,12 @@ export class StatefulService {
   /** Seconds since the process started, to a tenth. */
   uptimeSeconds(): number {
     return Math.round((performance.now() - this.startedAt) / 100) / 10;
+  }
+
+  /** Degraded while background work keeps failing or the store reports a problem. */
+  health(): ServiceHealth {
+    const problems = [...(this.background?.problems() ?? []), ...this.store.problems()];
+    return { status: problems.length === 0 ? 'ok' : 'degraded', problems };
   }
 
   // Requests
@@ -71,6 +88,7 @@ export class StatefulService {
     const overview = await this.store.overview();
     return {
       ...overview,
+      ...this.health(),
       instanceId: this.instanceId,
       uptimeSeconds: this.uptimeSeconds(),
       requestsThisInstance: this.requests,

@@ -43,10 +43,32 @@ export interface InstanceStart {
 export type BackgroundTask = 'checkpoint' | 'stats_flush' | 'lease_renewal' | 'event_feed';
 
 /**
- * Told of every failure of background work, with its cause, so that none
- * goes unseen (the service logs it and counts it in /metrics).
+ * Told how each run of background work went: every failure with its cause,
+ * so that none goes unseen (the service logs it, counts it in /metrics, and
+ * says it is degraded while one persists), and every success, which ends it.
  */
-export type BackgroundFailureListener = (task: BackgroundTask, error: unknown) => void;
+export interface BackgroundReporter {
+  failed(task: BackgroundTask, error: unknown): void;
+  succeeded(task: BackgroundTask): void;
+}
+
+/** A reporter that hears nothing (a store opened by a test or a tool). */
+export const UNREPORTED: BackgroundReporter = {
+  failed() {},
+  succeeded() {},
+};
+
+/** Runs `work` in the background and reports how it went. */
+export function runInBackground(
+  reporter: BackgroundReporter,
+  task: BackgroundTask,
+  work: () => Promise<unknown>,
+): void {
+  work().then(
+    () => reporter.succeeded(task),
+    (error: unknown) => reporter.failed(task, error),
+  );
+}
 
 /** A value now, or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -87,6 +109,11 @@ export interface Store {
   sessionCount(): Awaitable<number>;
   /** Where the sessions stand against the storage budget; null when this store has none. */
   storageUsage(): StorageUsage | null;
+  /**
+   * What keeps this store from working as it should, in words for an
+   * operator (e.g. write-behind that has fallen far behind); none when all is well.
+   */
+  problems(): string[];
 
   // Events
 

@@ -30,7 +30,11 @@ describe('health, state, events and crash', () => {
       'total_requests',
       'live_sessions',
       'live_replicas',
+      'status',
+      'problems',
     ]);
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(body.problems, []);
     assert.equal(body.requests_this_instance, 3);
     assert.equal(body.total_requests, 3);
   });

@@ -32,4 +32,35 @@ describe('storage errors over HTTP', () => {
     fs.heal();
     assert.equal((await app.inject({ method: 'POST', url: '/sessions' })).statusCode, 201);
   });
+
+  it('make /health and /state say degraded, and why, while background work keeps failing', async (t) => {
+    const fs = new FaultyFileSystem();
+    const { app } = await build(t, {}, { store: 'file', fileSystem: fs });
+    const health = async () => (await app.inject({ method: 'GET', url: '/health' })).json();
+    const until = async (status: string) => {
+      const deadline = Date.now() + 20_000;
+      let body = await health();
+      while (body.status !== status && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        body = await health(); // each request changes total_requests: another flush to try
+      }
+      return body;
+    };
+    assert.deepEqual((await health()).problems, []);
+    assert.equal((await health()).status, 'ok');
+
+    fs.fail('sync', 'EIO', { pathIncludes: 'stats.json' });
+    const degraded = await until('degraded');
+    assert.equal(degraded.status, 'degraded');
+    assert.equal(degraded.problems.length, 1);
+    assert.match(degraded.problems[0], /^stats_flush has failed \d+ times in a row since .*EIO/);
+    const state = (await app.inject({ method: 'GET', url: '/state' })).json();
+    assert.equal(state.status, 'degraded');
+    assert.match(state.problems[0], /stats_flush/);
+
+    fs.heal();
+    const healed = await until('ok');
+    assert.equal(healed.status, 'ok', 'one flush that lands ends it');
+    assert.deepEqual(healed.problems, []);
+  });
 });

@@ -7,8 +7,10 @@
  * off the file (and, if that fails too, before the next write), so the file
  * never keeps part of a batch. Used by the event log and the journal.
  */
+
 import type { FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { cleanUpAfter } from '../cleanup.js';
 import { storageError } from './durable-file.js';
 import type { WritableFileSystem } from './file-system.js';
 
@@ -95,13 +97,13 @@ export class AppendFile<T = undefined> {
         if (batch.some((entry) => entry.durable)) await this.handle.datasync();
       } catch (error) {
         const failure = storageError(error, `appending to ${this.name}`);
+        // Cut the failed batch off now; if even that fails, the next append
+        // truncates first (mustTruncate stays set).
         this.mustTruncate = true;
-        await this.handle
-          .truncate(this.end)
-          .then(() => {
-            this.mustTruncate = false;
-          })
-          .catch(() => undefined);
+        await cleanUpAfter(failure, async () => {
+          await this.handle.truncate(this.end);
+          this.mustTruncate = false;
+        });
         for (const entry of batch) entry.reject(failure);
         continue;
       }

@@ -6,9 +6,11 @@
  * fsyncs are shared by concurrent writers (group commit). Failures become
  * StorageFullError or StorageUnavailableError, with the temp file removed.
  */
+
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../domain/errors.js';
+import { cleanUpAfter } from '../cleanup.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { TEMP_SUFFIX } from './layout.js';
@@ -30,8 +32,9 @@ export class DurableFiles {
       }
       await this.fs.rename(temp, target);
     } catch (error) {
-      await this.fs.rm(temp, { force: true }).catch(() => undefined);
-      throw storageError(error, `writing ${basename(target)}`);
+      const failure = storageError(error, `writing ${basename(target)}`);
+      await cleanUpAfter(failure, () => this.fs.rm(temp, { force: true }));
+      throw failure;
     }
     await this.syncDirectory(dirname(target));
   }

@@ -25,6 +25,7 @@
  * domain/footprint.ts) is kept under a budget: a create or an update that
  * would grow it past the budget is refused before anything is written.
  */
+
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
@@ -41,14 +42,17 @@ import {
 import { footprintGrowth, sessionFootprint } from '../../domain/footprint.js';
 import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type {
-  BackgroundFailureListener,
-  EventListener,
-  EventTail,
-  InstanceStart,
-  StorageUsage,
-  Store,
-  StoreOverview,
+import { cleanUpAfter } from '../cleanup.js';
+import {
+  type BackgroundReporter,
+  type EventListener,
+  type EventTail,
+  type InstanceStart,
+  runInBackground,
+  type StorageUsage,
+  type Store,
+  type StoreOverview,
+  UNREPORTED,
 } from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
@@ -84,8 +88,14 @@ export interface BootRecoveryReport extends RecoveryReport {
 export interface FileStoreOptions {
   /** The most the sessions' footprints may add up to (STORAGE_BUDGET_MB); no limit by default. */
   budgetBytes?: number;
-  /** Told when a checkpoint or a lazy stats flush fails (each is retried). */
-  onBackgroundFailure?: BackgroundFailureListener;
+  /** Told how each checkpoint and lazy stats flush went (a failed one is retried). */
+  background?: BackgroundReporter;
+  /**
+   * How long changes may wait in the journal after the last checkpoint that
+   * finished before the store reports a problem (a minute by default: a
+   * checkpoint starts every five seconds).
+   */
+  checkpointBehindMs?: number;
 }
 
 export interface OpenedFileStore {
@@ -105,7 +115,9 @@ export class FileStore implements Store {
   /** Sessions changed since the last checkpoint took its snapshot. */
   private dirty = new Set<string>();
   private readonly checkpointCommit: GroupCommit;
+  /** When the last checkpoint started, and when the last one finished. */
   private lastCheckpoint = performance.now();
+  private checkpointed = performance.now();
   private nextSeq: number;
   private marker: InstanceMarker | null;
   /** The sessions' footprints added up, reservations for writes in flight included. */
@@ -122,7 +134,8 @@ export class FileStore implements Store {
     stored: StoredSession[],
     marker: InstanceMarker | null,
     private readonly budgetBytes: number,
-    private readonly onBackgroundFailure: BackgroundFailureListener,
+    private readonly background: BackgroundReporter,
+    private readonly checkpointBehindMs: number,
   ) {
     let maxSeq = 0;
     for (const entry of stored) {
@@ -147,13 +160,13 @@ export class FileStore implements Store {
         total_sessions !== this.flushed.total_sessions
       ) {
         // Retried on the next tick.
-        this.statsCommit.run().catch((error) => this.onBackgroundFailure('stats_flush', error));
+        runInBackground(this.background, 'stats_flush', () => this.statsCommit.run());
       }
       if (
         this.journal.hasChanges() &&
         performance.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS
       ) {
-        this.checkpoint().catch((error) => this.onBackgroundFailure('checkpoint', error));
+        runInBackground(this.background, 'checkpoint', () => this.checkpoint());
       }
     }, LAZY_FLUSH_INTERVAL_MS);
     this.requestFlushTimer.unref();
@@ -236,7 +249,7 @@ export class FileStore implements Store {
     try {
       journal = await Journal.start(fileSystem, files, layout.journalDir, events.size());
     } catch (error) {
-      await events.close().catch(() => undefined);
+      await cleanUpAfter(error, () => events.close());
       throw error;
     }
     const store = new FileStore(
@@ -250,7 +263,8 @@ export class FileStore implements Store {
       sessions,
       marker,
       options.budgetBytes ?? Number.POSITIVE_INFINITY,
-      options.onBackgroundFailure ?? (() => undefined),
+      options.background ?? UNREPORTED,
+      options.checkpointBehindMs ?? 60_000,
     );
     const report: BootRecoveryReport = { ...recovery, statsRecovered };
     await store.logRecovery(report);
@@ -390,6 +404,16 @@ export class FileStore implements Store {
     }
   }
 
+  problems(): string[] {
+    const behind = performance.now() - this.checkpointed;
+    if (!this.journal.hasChanges() || behind < this.checkpointBehindMs) return [];
+    const mib = (this.journal.bytes() / (1024 * 1024)).toFixed(1);
+    return [
+      `no checkpoint has finished for ${Math.round(behind / 1000)} s: ${mib} MiB of changes ` +
+        'wait in the journal (durable; the next boot replays them)',
+    ];
+  }
+
   storageUsage(): StorageUsage {
     return { bytes: this.storedBytes, budgetBytes: this.budgetBytes };
   }
@@ -413,7 +437,7 @@ export class FileStore implements Store {
         await this.events.append(event, false); // durable in the journal until the checkpoint
       } catch (error) {
         // If even the revert fails, the next boot appends the event instead.
-        await segment.append(revert).catch(() => undefined);
+        await cleanUpAfter(error, () => segment.append(revert));
         throw error;
       }
       this.dirty.add(revert.op === 'put' ? revert.session.id : revert.id);
@@ -421,7 +445,7 @@ export class FileStore implements Store {
       segment.end();
     }
     if (segment.size() > CHECKPOINT_SEGMENT_BYTES) {
-      this.checkpoint().catch((error) => this.onBackgroundFailure('checkpoint', error));
+      runInBackground(this.background, 'checkpoint', () => this.checkpoint());
     }
   }
 
@@ -448,6 +472,7 @@ export class FileStore implements Store {
         else await this.files.write(file, formatSessionFile(stored));
       });
       await this.journal.dropRetired();
+      this.checkpointed = performance.now();
     } catch (error) {
       for (const id of ids) this.dirty.add(id);
       throw error;
@@ -610,11 +635,24 @@ export class FileStore implements Store {
     try {
       await this.checkpoint();
       await this.statsCommit.run();
-    } finally {
+    } catch (error) {
       // What the checkpoint could not cover stays in the journal for the next boot.
-      await this.journal.close().catch(() => undefined);
-      await this.events.close().catch(() => undefined);
-      this.lock.release();
+      await cleanUpAfter(error, () => this.closeFiles());
+      throw error;
+    }
+    await this.closeFiles();
+  }
+
+  /** Closes the journal and the event log (each, whatever the other does), then unlocks. */
+  private async closeFiles(): Promise<void> {
+    try {
+      await this.journal.close();
+    } finally {
+      try {
+        await this.events.close();
+      } finally {
+        this.lock.release();
+      }
     }
   }
 }

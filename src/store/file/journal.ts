@@ -16,11 +16,13 @@
  * start). A change that failed after its journal line was durable is undone
  * by a `"revert":true` line, which also cancels its event.
  */
+
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
 import { isSessionId, parseStoredSession, type Session } from '../../domain/session.js';
+import { cleanUpAfter } from '../cleanup.js';
 import { AppendFile } from './append-file.js';
 import type { DurableFiles } from './durable-file.js';
 import type { WritableFileSystem } from './file-system.js';
@@ -308,8 +310,11 @@ export class Journal {
       await file.append(JSON.stringify({ journal: 1, events_offset: eventsOffset }), undefined);
       await files.syncDirectory(dir);
     } catch (error) {
-      await file.close().catch(() => undefined);
-      await fs.rm(path, { force: true }).catch(() => undefined);
+      await cleanUpAfter(
+        error,
+        () => file.close(),
+        () => fs.rm(path, { force: true }),
+      );
       throw error;
     }
     return new JournalSegment(path, file);
@@ -318,6 +323,11 @@ export class Journal {
   /** The segment new changes go to. */
   segment(): JournalSegment {
     return this.current;
+  }
+
+  /** The bytes of every segment not yet deleted. */
+  bytes(): number {
+    return this.retiring.reduce((sum, segment) => sum + segment.size(), this.current.size());
   }
 
   /** True when some segment holds changes that no checkpoint has covered yet. */
@@ -347,8 +357,13 @@ export class Journal {
   /** Deletes the rotated-out segments: call once their changes are durable elsewhere. */
   async dropRetired(): Promise<void> {
     for (const segment of this.retiring) {
-      await segment.close().catch(() => undefined);
-      await this.fs.rm(segment.path, { force: true });
+      // A failed close still deletes the segment (its changes are durable
+      // elsewhere); the checkpoint reports the failure and the next one retries.
+      try {
+        await segment.close();
+      } finally {
+        await this.fs.rm(segment.path, { force: true });
+      }
     }
     this.retiring = [];
     await this.files.syncDirectory(this.dir);

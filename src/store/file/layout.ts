@@ -10,6 +10,7 @@
  *   journal/             the write-ahead log of session changes (see journal.ts)
  *   quarantine/          unreadable files moved aside, never deleted
  */
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface DataLayout {
@@ -45,4 +46,14 @@ export const TEMP_SUFFIX = '.tmp';
 
 export function isSessionFileName(name: string): boolean {
   return name.endsWith('.json');
+}
+
+/** The names in `dir`, or none when it does not exist (yet). */
+export async function readdirIfPresent(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
 }

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { StorageUnavailableError } from '../../domain/errors.js';
 import type { ServiceEvent } from '../../domain/event.js';
+import { cleanUpAfter } from '../cleanup.js';
 
 /** NOTIFY channel: the position of each committed event, for every replica. */
 export const EVENT_CHANNEL = 'stateful_events';
@@ -21,6 +22,34 @@ export function unavailable(error: unknown, doing: string): Error {
 }
 
 export type Client = pg.Pool | pg.PoolClient;
+
+/**
+ * Runs `work` in a transaction on `client` and releases it; rolls back on any
+ * error (which it rethrows as it is). A connection that cannot even roll back
+ * is closed rather than given back to the pool.
+ */
+export async function inTransaction<T>(
+  client: pg.PoolClient,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  let result: T;
+  try {
+    await client.query('BEGIN');
+    result = await work(client);
+    await client.query('COMMIT');
+  } catch (error) {
+    let rolledBack = true;
+    await cleanUpAfter(error, async () => {
+      rolledBack = false;
+      await client.query('ROLLBACK');
+      rolledBack = true;
+    });
+    client.release(!rolledBack);
+    throw error;
+  }
+  client.release();
+  return result;
+}
 
 export class Database {
   private constructor(readonly pool: pg.Pool) {}
@@ -50,22 +79,11 @@ export class Database {
     } catch (error) {
       throw unavailable(error, doing);
     }
-    let result: T;
     try {
-      await client.query('BEGIN');
-      result = await work(client);
-      await client.query('COMMIT');
+      return await inTransaction(client, work);
     } catch (error) {
-      // A connection that cannot even roll back is closed rather than reused.
-      const rolledBack = await client.query('ROLLBACK').then(
-        () => true,
-        () => false,
-      );
-      client.release(!rolledBack);
       throw unavailable(error, doing);
     }
-    client.release();
-    return result;
   }
 
   /**

@@ -8,7 +8,7 @@
 import pg from 'pg';
 import type { ServiceEvent } from '../../domain/event.js';
 import { EventListeners } from '../event-listeners.js';
-import type { BackgroundFailureListener, EventListener } from '../store.js';
+import type { BackgroundReporter, EventListener } from '../store.js';
 import { type Database, EVENT_CHANNEL } from './database.js';
 
 /** How long to wait before listening again after the LISTEN connection is lost. */
@@ -26,7 +26,7 @@ export class EventFeed {
   constructor(
     private readonly database: Database,
     private readonly databaseUrl: string,
-    private readonly onBackgroundFailure: BackgroundFailureListener,
+    private readonly background: BackgroundReporter,
   ) {}
 
   onEvent(listener: EventListener): () => void {
@@ -70,7 +70,10 @@ export class EventFeed {
         this.delivered = position;
       })
       // The database is away: the next event reads the gap.
-      .catch((error) => this.onBackgroundFailure('event_feed', error));
+      .then(
+        () => this.background.succeeded('event_feed'),
+        (error: unknown) => this.background.failed('event_feed', error),
+      );
     return this.deliveries;
   }
 
@@ -111,7 +114,7 @@ export class EventFeed {
       );
       void this.reach(Number(rows[0]?.event_count ?? 0));
     } catch (error) {
-      this.onBackgroundFailure('event_feed', error);
+      this.background.failed('event_feed', error);
     }
   }
 
@@ -119,7 +122,7 @@ export class EventFeed {
     if (this.closed) return;
     setTimeout(() => {
       this.listen().catch((error) => {
-        this.onBackgroundFailure('event_feed', error);
+        this.background.failed('event_feed', error);
         this.listenLater();
       });
     }, RELISTEN_MS).unref();
@@ -127,7 +130,7 @@ export class EventFeed {
 
   /** Ends a connection the feed no longer uses; a failure to end it is reported, not thrown. */
   private endConnection(client: pg.Client): void {
-    client.end().catch((error) => this.onBackgroundFailure('event_feed', error));
+    client.end().catch((error) => this.background.failed('event_feed', error));
   }
 
   /** Stops listening and waits for the listeners to hear what was already read. */
@@ -135,7 +138,7 @@ export class EventFeed {
     this.closed = true;
     const listening = this.listening;
     this.listening = undefined;
-    await listening?.end().catch((error) => this.onBackgroundFailure('event_feed', error));
+    await listening?.end().catch((error) => this.background.failed('event_feed', error));
     await this.deliveries;
   }
 }

@@ -9,6 +9,7 @@
  * reorders keys, and the wire format keeps them as the client sent them.
  */
 import type { Pool } from 'pg';
+import { inTransaction } from './database.js';
 
 /** Any fixed number, the same in every replica. */
 const MIGRATION_LOCK = 74_332_011;
@@ -57,9 +58,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
 
 /** Brings the schema up to date; returns the versions it applied. */
 export async function migrate(pool: Pool): Promise<number[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(await pool.connect(), async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -83,12 +82,6 @@ export async function migrate(pool: Pool): Promise<number[]> {
       ]);
       applied.push(migration.version);
     }
-    await client.query('COMMIT');
     return applied;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -18,13 +18,15 @@ import type { Stats } from '../../domain/counters.js';
 import { StorageUnavailableError } from '../../domain/errors.js';
 import type { ServiceEvent } from '../../domain/event.js';
 import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
-import type {
-  BackgroundFailureListener,
-  EventListener,
-  EventTail,
-  InstanceStart,
-  Store,
-  StoreOverview,
+import {
+  type BackgroundReporter,
+  type EventListener,
+  type EventTail,
+  type InstanceStart,
+  runInBackground,
+  type Store,
+  type StoreOverview,
+  UNREPORTED,
 } from '../store.js';
 import { Database, unavailable } from './database.js';
 import { EventFeed } from './event-feed.js';
@@ -43,8 +45,8 @@ export interface PostgresStoreOptions {
   leaseMs: number;
   /** Another replica counted this one as crashed (its lease had run out): it must not serve on. */
   onLeaseLost: () => void;
-  /** Told when a stats flush, a lease renewal or the event feed fails (each is retried). */
-  onBackgroundFailure: BackgroundFailureListener;
+  /** Told how each stats flush, lease renewal and event-feed read went (a failed one is retried). */
+  background: BackgroundReporter;
 }
 
 export class PostgresStore implements Store {
@@ -63,7 +65,7 @@ export class PostgresStore implements Store {
     this.replicas = new Replicas(instanceId, database, feed, options);
     this.requestTimer = setInterval(() => {
       // Retried on the next tick.
-      this.flushRequests().catch((error) => options.onBackgroundFailure('stats_flush', error));
+      runInBackground(options.background, 'stats_flush', () => this.flushRequests());
     }, REQUEST_FLUSH_INTERVAL_MS);
     this.requestTimer.unref();
   }
@@ -74,9 +76,9 @@ export class PostgresStore implements Store {
     instanceId: string,
     options: Partial<PostgresStoreOptions> = {},
   ): Promise<PostgresStore> {
-    const onBackgroundFailure = options.onBackgroundFailure ?? (() => undefined);
+    const background = options.background ?? UNREPORTED;
     const database = Database.connect(databaseUrl);
-    const feed = new EventFeed(database, databaseUrl, onBackgroundFailure);
+    const feed = new EventFeed(database, databaseUrl, background);
     try {
       await migrate(database.pool);
       await feed.listen();
@@ -88,7 +90,7 @@ export class PostgresStore implements Store {
     return new PostgresStore(instanceId, database, feed, {
       leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
       onLeaseLost: options.onLeaseLost ?? (() => undefined),
-      onBackgroundFailure,
+      background,
     });
   }
 
@@ -124,6 +126,10 @@ export class PostgresStore implements Store {
       if (rows.length < batchSize) return;
       after = Number(rows[rows.length - 1]?.seq);
     }
+  }
+
+  problems(): string[] {
+    return []; // the database keeps its own health; background failures are reported
   }
 
   storageUsage(): null {

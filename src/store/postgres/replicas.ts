@@ -13,7 +13,7 @@ import {
   startupEvent,
 } from '../../domain/event.js';
 import { utcTimestamp } from '../../domain/time.js';
-import type { BackgroundFailureListener, InstanceStart } from '../store.js';
+import type { BackgroundReporter, InstanceStart } from '../store.js';
 import type { Database } from './database.js';
 import type { EventFeed } from './event-feed.js';
 import { type CounterRow, toStats } from './rows.js';
@@ -26,7 +26,7 @@ export interface LeaseOptions {
   leaseMs: number;
   /** Another replica counted this one as crashed (its lease had run out): it must not serve on. */
   onLeaseLost: () => void;
-  onBackgroundFailure: BackgroundFailureListener;
+  background: BackgroundReporter;
 }
 
 export class Replicas {
@@ -87,9 +87,10 @@ export class Replicas {
         return;
       }
       await this.reapDead();
+      this.options.background.succeeded('lease_renewal');
     } catch (error) {
       // The database is away; the next beat tries again.
-      this.options.onBackgroundFailure('lease_renewal', error);
+      this.options.background.failed('lease_renewal', error);
     }
   }
 

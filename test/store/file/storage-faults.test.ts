@@ -236,8 +236,12 @@ describe('storage faults', () => {
     const dir = await tempDir(t);
     const fs = new FaultyFileSystem();
     const failures: { task: string; error: unknown }[] = [];
+    const successes: string[] = [];
     const { store } = await FileStore.open(dir, 'faultyfs', fs, {
-      onBackgroundFailure: (task, error) => failures.push({ task, error }),
+      background: {
+        failed: (task, error) => failures.push({ task, error }),
+        succeeded: (task) => successes.push(task),
+      },
     });
     try {
       fs.fail('sync', 'EIO', { pathIncludes: 'stats.json' });
@@ -258,6 +262,33 @@ describe('storage faults', () => {
         onDisk = JSON.parse(text).total_requests ?? 0;
       }
       assert.equal(onDisk, 1, 'the retry wrote the count once the disk healed');
+      assert.ok(successes.includes('stats_flush'), 'and said so, which ends the failure');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reports a problem while changes wait in the journal for a checkpoint that keeps failing', async (t) => {
+    const dir = await tempDir(t);
+    const fs = new FaultyFileSystem();
+    const { store } = await FileStore.open(dir, 'faultyfs', fs, { checkpointBehindMs: 200 });
+    try {
+      await sessionsOf(store).create({ name: 'waiting' });
+      await store.checkpoint();
+      assert.deepEqual(store.problems(), [], 'nothing waits after a checkpoint');
+      fs.fail('write', 'EIO', { pathIncludes: 'sessions/' });
+      await sessionsOf(store).create({ name: 'stuck' });
+      await assert.rejects(store.checkpoint());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [problem, ...more] = store.problems();
+      assert.match(
+        problem ?? '',
+        /^no checkpoint has finished for \d+ s: [\d.]+ MiB of changes wait/,
+      );
+      assert.deepEqual(more, []);
+      fs.heal();
+      await store.checkpoint();
+      assert.deepEqual(store.problems(), [], 'a checkpoint that lands ends it');
     } finally {
       await store.close();
     }

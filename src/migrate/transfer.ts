@@ -12,19 +12,35 @@
  * original's files, into a directory that must be new or empty. Both check
  * the counts at the end.
  */
-import { mkdir, open, readdir, rename } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { EMPTY_STATS, type Stats } from '../../domain/counters.js';
-import { DurableFiles } from '../file/durable-file.js';
-import { parseEventLine, readLogLines, scanEventLog } from '../file/event-log-reader.js';
-import { acquireInstanceLock } from '../file/instance-lock.js';
-import { applyJournalOffline } from '../file/journal.js';
-import { dataLayout, sessionFileName, TEMP_SUFFIX } from '../file/layout.js';
-import { formatSessionFile, readSessionFiles } from '../file/session-files.js';
-import { formatStats, readStats } from '../file/stats-file.js';
-import { migrate } from './migrations.js';
-import { type CounterRow, SESSION_COLUMNS, type SessionRow, toSession, toStats } from './rows.js';
+import { EMPTY_STATS, type Stats } from '../domain/counters.js';
+import {
+  acquireInstanceLock,
+  applyJournalOffline,
+  DurableFiles,
+  dataLayout,
+  formatSessionFile,
+  formatStats,
+  parseEventLine,
+  readdirIfPresent,
+  readLogLines,
+  readSessionFiles,
+  readStats,
+  scanEventLog,
+  sessionFileName,
+  TEMP_SUFFIX,
+} from '../store/file/format.js';
+import { inTransaction } from '../store/postgres/database.js';
+import { migrate } from '../store/postgres/migrations.js';
+import {
+  type CounterRow,
+  SESSION_COLUMNS,
+  type SessionRow,
+  toSession,
+  toStats,
+} from '../store/postgres/rows.js';
 
 export class TransferError extends Error {
   constructor(message: string) {
@@ -99,10 +115,8 @@ export async function importDataDirectory(
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     try {
       await migrate(pool);
-      const client = await pool.connect();
       let eventsAdded = 0;
-      try {
-        await client.query('BEGIN');
+      await inTransaction(await pool.connect(), async (client) => {
         const { rows } = await client.query<{ event_count: string }>(
           'SELECT event_count FROM counters FOR UPDATE',
         );
@@ -178,13 +192,7 @@ export async function importDataDirectory(
             total,
           ],
         );
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
 
       const check = await pool.query<{ sessions: string; events: string; rows: string }>(
         `SELECT (SELECT count(*) FROM sessions) AS sessions,
@@ -215,7 +223,7 @@ export async function exportToDataDirectory(
   databaseUrl: string,
   dataDir: string,
 ): Promise<TransferReport> {
-  const existing = await readdir(dataDir).catch(() => [] as string[]);
+  const existing = await readdirIfPresent(dataDir);
   if (existing.length > 0) {
     throw new TransferError(`${dataDir} is not empty: export only into a new or empty directory.`);
   }

@@ -8,13 +8,10 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { makeEvent } from '../../../src/domain/event.js';
-import {
-  exportToDataDirectory,
-  importDataDirectory,
-} from '../../../src/store/postgres/transfer.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../../tools/postgres.js';
-import { tempDir } from '../../helpers/temp-dir.js';
+import { makeEvent } from '../../src/domain/event.js';
+import { exportToDataDirectory, importDataDirectory } from '../../src/migrate/transfer.js';
+import { type Postgres, postgresSkipReason, startPostgres } from '../../tools/postgres.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function eventLines(from: number, to: number): string {
   let text = '';

@@ -1,0 +1,37 @@
+/**
+ * The data directory's format, for everything outside the file store that
+ * reads or writes it (the inspector, `stateful migrate`, the CLI): where each
+ * file lives, the reader of each file, the writers an export needs, and the
+ * lock that keeps a live service out. The rest of store/file/ is the store's
+ * own and may change with it; this is the public surface.
+ */
+export { DurableFiles } from './durable-file.js';
+export {
+  type EventLogScan,
+  parseEventLine,
+  readLogLines,
+  scanEventLog,
+} from './event-log-reader.js';
+export { acquireInstanceLock, DataDirectoryBusyError } from './instance-lock.js';
+export { readMarker } from './instance-marker.js';
+export { applyJournalOffline, readJournal, replayJournal } from './journal.js';
+export {
+  type DataLayout,
+  dataLayout,
+  readdirIfPresent,
+  sessionFileName,
+  TEMP_SUFFIX,
+} from './layout.js';
+export { recoverDataDirectory } from './recovery.js';
+export {
+  type CreationKey,
+  compareCreationOrder,
+  formatSessionFile,
+  readSessionFile,
+  readSessionFiles,
+  type SessionFileEntry,
+  type StoredSession,
+  sessionFileEntries,
+  type UnreadableSession,
+} from './session-files.js';
+export { formatStats, readStats } from './stats-file.js';
