@@ -4,29 +4,21 @@
  * change durable, the HTTP layer decides who may ask for it.
  */
 import { randomUUID } from 'node:crypto';
+import { Ajv, type ErrorObject } from 'ajv';
 import { InvalidInputError, NotFoundError, SessionTooLargeError } from './errors.js';
 import { measureJson } from './footprint.js';
+import {
+  type JsonObject,
+  MAX_NAME_LENGTH,
+  type Session,
+  type SessionInput,
+  SessionInputSchema,
+} from './schemas.js';
 import { utcTimestamp } from './time.js';
 
-export type JsonObject = { [key: string]: unknown };
-
-/** A session exactly as the original's wire and disk formats carry it. */
-export interface Session {
-  id: string;
-  name: string;
-  data: JsonObject;
-  created_at: string;
-  last_active: string;
-  access_count: number;
-}
-
-export interface SessionInput {
-  name?: string;
-  data?: JsonObject;
-}
+export { type JsonObject, MAX_NAME_LENGTH, type Session, type SessionInput };
 
 export const DEFAULT_SESSION_NAME = 'unnamed';
-export const MAX_NAME_LENGTH = 200;
 /** SESSION_MAX_NODES by default: values and keys in one session's `data`. */
 export const DEFAULT_SESSION_MAX_NODES = 10_000;
 
@@ -42,33 +34,35 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The input schema, compiled once (Ajv counts a string's length in characters, as JSON Schema does). */
+const checkInput = new Ajv({ allErrors: false }).compile<SessionInput>(SessionInputSchema);
+
+/** What to fix, in words, from the first thing the schema found wrong. */
+function describeInputError(error: ErrorObject | undefined): string {
+  const field = error?.instancePath.slice(1) ?? '';
+  if (field === '') return 'The body must be a JSON object like {"name":"…","data":{…}}.';
+  if (error?.keyword === 'maxLength') {
+    return `"${field}" must be at most ${error.params.limit} characters.`;
+  }
+  const type = error?.keyword === 'type' ? String(error.params.type) : 'valid';
+  return `"${field}" must be ${type === 'object' ? 'a JSON object' : `a ${type}`}.`;
+}
+
 /**
- * Checks a request body's fields; throws InvalidInputError with what to fix,
- * or SessionTooLargeError when `data` holds more than `maxNodes` values and
- * keys (what a session costs in memory grows with them, not with its bytes).
+ * Checks a request body against SessionInputSchema; throws InvalidInputError
+ * with what to fix, or SessionTooLargeError when `data` holds more than
+ * `maxNodes` values and keys (what a session costs in memory grows with
+ * them, not with its bytes). Fields the schema does not name are ignored.
  */
 export function validateSessionInput(
   body: unknown,
   maxNodes: number = DEFAULT_SESSION_MAX_NODES,
 ): SessionInput {
   if (body === undefined) return {};
-  if (!isJsonObject(body)) {
-    throw new InvalidInputError('The body must be a JSON object like {"name":"…","data":{…}}.');
-  }
+  if (!checkInput(body)) throw new InvalidInputError(describeInputError(checkInput.errors?.[0]));
   const input: SessionInput = {};
-  if (body.name !== undefined) {
-    if (typeof body.name !== 'string') {
-      throw new InvalidInputError('"name" must be a string.');
-    }
-    if ([...body.name].length > MAX_NAME_LENGTH) {
-      throw new InvalidInputError(`"name" must be at most ${MAX_NAME_LENGTH} characters.`);
-    }
-    input.name = body.name;
-  }
+  if (body.name !== undefined) input.name = body.name;
   if (body.data !== undefined) {
-    if (!isJsonObject(body.data)) {
-      throw new InvalidInputError('"data" must be a JSON object.');
-    }
     const { nodes } = measureJson(body.data);
     if (nodes > maxNodes) {
       throw new SessionTooLargeError(

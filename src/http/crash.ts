@@ -8,15 +8,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { UnauthorizedError } from '../domain/errors.js';
 import type { StatefulService } from '../service/service.js';
+import { CrashAnswerSchema } from './schemas.js';
 
-const crashSchema = {
-  response: {
-    202: {
-      type: 'object',
-      properties: { status: { type: 'string' }, crash_count: { type: 'integer' } },
-    },
-  },
-} as const;
+const crashSchema = { response: { 202: CrashAnswerSchema } };
 
 export interface CrashOptions {
   enabled: boolean;

@@ -6,25 +6,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { StatefulService } from '../service/service.js';
+import { type Health, HealthSchema } from './schemas.js';
 
-const healthSchema = {
-  response: {
-    200: {
-      type: 'object',
-      properties: {
-        status: { type: 'string' },
-        container: { type: 'string' },
-        uptime: { type: 'number' },
-        container_id: { type: 'string' },
-        uptime_seconds: { type: 'number' },
-        problems: { type: 'array', items: { type: 'string' } },
-      },
-    },
-  },
-} as const;
+const healthSchema = { response: { 200: HealthSchema } };
 
 export function healthRoutes(app: FastifyInstance, service: StatefulService): void {
-  app.get('/health', { schema: healthSchema }, async () => {
+  app.get('/health', { schema: healthSchema }, async (): Promise<Health> => {
     const uptime = service.uptimeSeconds();
     const id = service.instanceId;
     const { status, problems } = service.health();

@@ -1,28 +1,52 @@
 /**
- * Response schemas shared by the routes. They fix key order and let Fastify
- * serialise compactly and fast; the wire format is the original's.
+ * The answers' shapes, each described once (TypeBox): Fastify serialises each
+ * answer with its schema (fixed key order, compact and fast; the wire format
+ * is the original's), the handlers are typed by it, and the OpenAPI document
+ * can be built from it. The session's own shapes live in domain/schemas.ts.
  */
-export const errorSchema = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-} as const;
+import { type Static, Type } from '@sinclair/typebox';
 
-export const sessionSchema = {
-  type: 'object',
-  required: ['id', 'name', 'data', 'created_at', 'last_active', 'access_count'],
-  properties: {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    data: { type: 'object', additionalProperties: true },
-    created_at: { type: 'string' },
-    last_active: { type: 'string' },
-    access_count: { type: 'integer' },
-  },
-} as const;
+export { SessionSchema } from '../domain/schemas.js';
 
-export const idParamsSchema = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string' } },
-} as const;
+export const ErrorSchema = Type.Object({ error: Type.String(), message: Type.String() });
+
+export const IdParamsSchema = Type.Object({ id: Type.String() });
+export type IdParams = Static<typeof IdParamsSchema>;
+
+export const DeletedSchema = Type.Object({ status: Type.Literal('deleted'), id: Type.String() });
+
+const HealthStatus = Type.Union([Type.Literal('ok'), Type.Literal('degraded')]);
+const Problems = Type.Array(Type.String(), {
+  description: 'why the service is degraded, in words; empty when it is not',
+});
+
+/** The original's keys (status, container, uptime), then ours. */
+export const HealthSchema = Type.Object({
+  status: HealthStatus,
+  container: Type.String(),
+  uptime: Type.Number(),
+  container_id: Type.String(),
+  uptime_seconds: Type.Number(),
+  problems: Problems,
+});
+export type Health = Static<typeof HealthSchema>;
+
+export const StateSchema = Type.Object({
+  container_id: Type.String(),
+  uptime_seconds: Type.Number(),
+  requests_this_instance: Type.Integer(),
+  startup_count: Type.Integer(),
+  crash_count: Type.Integer(),
+  total_sessions: Type.Integer(),
+  total_requests: Type.Integer(),
+  live_sessions: Type.Integer(),
+  live_replicas: Type.Integer({ description: 'replicas serving this data now (ours)' }),
+  status: HealthStatus,
+  problems: Problems,
+});
+export type State = Static<typeof StateSchema>;
+
+export const CrashAnswerSchema = Type.Object({
+  status: Type.Literal('crashing'),
+  crash_count: Type.Integer(),
+});

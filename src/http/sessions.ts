@@ -9,10 +9,16 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { SessionService } from '../service/sessions.js';
-import { errorSchema, idParamsSchema, sessionSchema } from './schemas.js';
+import {
+  DeletedSchema,
+  ErrorSchema,
+  type IdParams,
+  IdParamsSchema,
+  SessionSchema,
+} from './schemas.js';
 
 interface IdRoute {
-  Params: { id: string };
+  Params: IdParams;
 }
 
 /** Sessions read from the store at a time while a listing is streamed. */
@@ -70,25 +76,19 @@ class Listing {
 }
 
 const oneSchema = {
-  params: idParamsSchema,
-  response: { 200: sessionSchema, 404: errorSchema },
-} as const;
+  params: IdParamsSchema,
+  response: { 200: SessionSchema, 404: ErrorSchema },
+};
 
 const deleteSchema = {
-  params: idParamsSchema,
-  response: {
-    200: {
-      type: 'object',
-      properties: { status: { type: 'string' }, id: { type: 'string' } },
-    },
-    404: errorSchema,
-  },
-} as const;
+  params: IdParamsSchema,
+  response: { 200: DeletedSchema, 404: ErrorSchema },
+};
 
 export function sessionRoutes(app: FastifyInstance, sessions: SessionService): void {
   app.post(
     '/sessions',
-    { schema: { response: { 201: sessionSchema } } },
+    { schema: { response: { 201: SessionSchema } } },
     async (request, reply) => {
       return reply.code(201).send(await sessions.create(request.body));
     },
@@ -113,6 +113,6 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
 
   app.delete<IdRoute>('/sessions/:id', { schema: deleteSchema }, async (request) => {
     await sessions.delete(request.params.id);
-    return { status: 'deleted', id: request.params.id };
+    return { status: 'deleted' as const, id: request.params.id };
   });
 }

@@ -1,30 +1,12 @@
 /** GET /state: the instance's ephemeral facts next to the persisted counters. */
 import type { FastifyInstance } from 'fastify';
 import type { StatefulService } from '../service/service.js';
+import { type State, StateSchema } from './schemas.js';
 
-const stateSchema = {
-  response: {
-    200: {
-      type: 'object',
-      properties: {
-        container_id: { type: 'string' },
-        uptime_seconds: { type: 'number' },
-        requests_this_instance: { type: 'integer' },
-        startup_count: { type: 'integer' },
-        crash_count: { type: 'integer' },
-        total_sessions: { type: 'integer' },
-        total_requests: { type: 'integer' },
-        live_sessions: { type: 'integer' },
-        live_replicas: { type: 'integer' },
-        status: { type: 'string' },
-        problems: { type: 'array', items: { type: 'string' } },
-      },
-    },
-  },
-} as const;
+const stateSchema = { response: { 200: StateSchema } };
 
 export function stateRoutes(app: FastifyInstance, service: StatefulService): void {
-  app.get('/state', { schema: stateSchema }, async () => {
+  app.get('/state', { schema: stateSchema }, async (): Promise<State> => {
     const state = await service.state();
     const { stats } = state;
     return {

@@ -1,0 +1,42 @@
+/**
+ * The session's shapes, each described once (TypeBox, i.e. JSON Schema): the
+ * schema gives the TypeScript type (`Static`), the validation of what a
+ * client sends (compiled by Ajv, see session.ts), and the serialisation of
+ * what the service answers (Fastify's response schemas). The OpenAPI
+ * document can be built from the same schemas.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+
+export const MAX_NAME_LENGTH = 200;
+
+/** `YYYY-MM-DDTHH:MM:SSZ`, UTC, one-second resolution: the original's timestamps. */
+export const TimestampSchema = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z$',
+  description: 'UTC, YYYY-MM-DDTHH:MM:SSZ',
+});
+
+export type JsonObject = { [key: string]: unknown };
+
+/** Any JSON object (the session's `data`: the client's, kept as sent). */
+export const JsonObjectSchema = Type.Unsafe<JsonObject>({
+  type: 'object',
+  additionalProperties: true,
+});
+
+/** A session exactly as the original's wire and disk formats carry it, in its key order. */
+export const SessionSchema = Type.Object({
+  id: Type.String({ description: 'a lower-case UUID' }),
+  name: Type.String(),
+  data: JsonObjectSchema,
+  created_at: TimestampSchema,
+  last_active: TimestampSchema,
+  access_count: Type.Integer({ minimum: 0 }),
+});
+export type Session = Static<typeof SessionSchema>;
+
+/** The body of a create or an update: each field is optional; others are ignored. */
+export const SessionInputSchema = Type.Object({
+  name: Type.Optional(Type.String({ maxLength: MAX_NAME_LENGTH })),
+  data: Type.Optional(JsonObjectSchema),
+});
+export type SessionInput = Static<typeof SessionInputSchema>;
