@@ -21,17 +21,15 @@
  * 1,000,000-event, boot and PostgreSQL workloads; --postgres keeps the last), --only TEXT (run
  * only the workloads whose name contains TEXT, e.g. "PostgreSQL"), --out FILE.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { postgresBinaries, startPostgres } from '../tools/postgres.js';
+import { runNode, type StartedService, startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '3' },
@@ -82,53 +80,9 @@ async function measureCeiling(seconds: number): Promise<number> {
   return perSecond;
 }
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  /** Milliseconds from spawn to the `listening` log line. */
-  bootMs: number;
-}
-
-function startServer(args: string[], env: Record<string, string>, ready: RegExp): Promise<Server> {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = ready.exec(output);
-      if (match !== null) {
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
-        resolve({
-          child,
-          url: `http://127.0.0.1:${match[1]}`,
-          bootMs: performance.now() - started,
-        });
-      }
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`server exited (${code}) before it was ready:\n${output}`)),
-    );
-  });
-}
-
-async function startService(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
-  return startServer(
-    [CLI, 'serve'],
-    {
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      CRASH_ENDPOINT: 'off',
-      ...env,
-    },
-    /"port":(\d+)[^\n]*"msg":"listening"/,
-  );
+/** The service as the bench runs it: no /crash, info logs. */
+function startBenchService(dataDir: string, env: Record<string, string> = {}) {
+  return startService(dataDir, { CRASH_ENDPOINT: 'off', ...env });
 }
 
 /**
@@ -168,25 +122,19 @@ async function postgresWorkloads(): Promise<void> {
   try {
     for (const count of [1, 3]) {
       const env = { STORE: 'postgres', DATABASE_URL: await server.createDatabase() };
-      const replicas: Server[] = [];
-      for (let i = 0; i < count; i++) replicas.push(await startService(await tempDir(), env));
+      const replicas: StartedService[] = [];
+      for (let i = 0; i < count; i++) replicas.push(await startBenchService(await tempDir(), env));
       const urls = replicas.map((replica) => replica.url);
       const seeded = await createSessions(urls[0] as string, 1000);
       const label = `PostgreSQL, ${count} ${count === 1 ? 'replica' : 'replicas'}`;
       await load(`GET /sessions/:id (${label})`, urls, [get(`/sessions/${seeded[0]}`)]);
       await load(`PUT /sessions/:id (1,000 sessions, ${label})`, urls, [putSpreadOver(seeded)]);
       await load(`POST /sessions (${label})`, urls, [postSession()]);
-      for (const replica of replicas) await stop(replica);
+      for (const replica of replicas) await replica.process.stop();
     }
   } finally {
     server.stop();
   }
-}
-
-async function stop(server: Server): Promise<void> {
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
 }
 
 async function tempDir(): Promise<string> {
@@ -329,18 +277,17 @@ async function main(): Promise<void> {
   );
 
   // The ceiling: a plain node:http server with a constant body.
-  const plain = await startServer(
+  const plain = runNode(
     [
       '-e',
-      `const s=require('node:http').createServer((q,r)=>{r.writeHead(200,{'content-type':'application/json'});r.end('{"status":"ok"}')});s.listen(0,'127.0.0.1',()=>console.log('port '+s.address().port))`,
+      `const s=require('node:http').createServer((q,r)=>{r.writeHead(200,{'content-type':'application/json'});r.end('{"status":"ok"}')});s.listen(0,'127.0.0.1',()=>console.log(JSON.stringify({msg:'listening',port:s.address().port})))`,
     ],
     {},
-    /port (\d+)/,
   );
-  ceilingUrl = plain.url;
+  ceilingUrl = (await plain.listening()).url;
 
   // Small requests on a fresh directory.
-  const service = await startService(await tempDir());
+  const service = await startBenchService(await tempDir());
   const seeded = await createSessions(service.url, 1000);
   const one = seeded[0] as string;
   await load('GET /health', service.url, [get('/health')]);
@@ -380,28 +327,28 @@ async function main(): Promise<void> {
       note: `all ${created.length} sessions the POST rounds created`,
     },
   );
-  await stop(service);
+  await service.process.stop();
 
   // Listing sessions, and tailing the event log, against data written to disk.
   const listings = flags.quick ? [1_000] : [1_000, 10_000];
   for (const sessions of listings) {
     const dir = await tempDir();
     await writeDataset(dir, sessions, 0);
-    const server = await startService(dir);
+    const server = await startBenchService(dir);
     await load(`GET /sessions (${sessions.toLocaleString('en')} sessions)`, server.url, [
       get('/sessions'),
     ]);
-    await stop(server);
+    await server.process.stop();
   }
   const logs = flags.quick ? [20_000] : [20_000, 1_000_000];
   for (const events of logs) {
     const dir = await tempDir();
     await writeDataset(dir, 10, events);
-    const server = await startService(dir);
+    const server = await startBenchService(dir);
     await load(`GET /events?limit=50 (${events.toLocaleString('en')} events)`, server.url, [
       get('/events?limit=50'),
     ]);
-    await stop(server);
+    await server.process.stop();
   }
 
   // The PostgreSQL store: the same small workloads with 1 and 3 replicas.
@@ -413,18 +360,18 @@ async function main(): Promise<void> {
     const dir = await tempDir();
     process.stderr.write('  writing 100,000 sessions and 1,000,000 events for the boot test…\n');
     await writeDataset(dir, 100_000, 1_000_000);
-    const server = await startService(dir);
+    const server = await startBenchService(dir);
     boot = {
       sessions: 100_000,
       events: 1_000_000,
       seconds: Math.round(server.bootMs) / 1000,
-      residentMiB: await residentMiB(server.child.pid ?? 0),
+      residentMiB: await residentMiB(server.process.child.pid ?? 0),
     };
     process.stderr.write(`  boot: ${boot.seconds} s, ${boot.residentMiB} MiB resident\n`);
-    await stop(server);
+    await server.process.stop();
   }
 
-  await stop(plain);
+  await plain.stop();
   const low = Math.round(Math.min(...ceilings));
   const high = Math.round(Math.max(...ceilings));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;

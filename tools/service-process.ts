@@ -1,7 +1,8 @@
 /**
- * Runs the built `stateful` command as a real child process: the service, the
- * supervisor or the inspector. Waits for the service's `listening` log line to
- * learn its port, and can kill it with real signals.
+ * Runs the built `stateful` command as a real child process (the service, the
+ * supervisor or the inspector), for the tests, the bench and the torture
+ * alike. Waits for the service's `listening` log line to learn its port, and
+ * stops or kills it with real signals.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -101,6 +102,26 @@ export class RunningProcess {
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }
+
+  /** Sends `signal` and waits for the process to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/** Runs `node <args>` with only PATH and `env` in its environment. */
+export function runNode(
+  args: string[],
+  env: Record<string, string>,
+  options: { detached?: boolean } = {},
+): RunningProcess {
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  return new RunningProcess(child);
 }
 
 export function runStateful(
@@ -108,23 +129,27 @@ export function runStateful(
   env: Record<string, string>,
   options: { detached?: boolean } = {},
 ): RunningProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached ?? false,
-  });
-  return new RunningProcess(child);
+  return runNode([CLI, ...args], { LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env }, options);
+}
+
+export interface StartedService {
+  process: RunningProcess;
+  url: string;
+  containerId: string;
+  /** Milliseconds from the spawn to the `listening` line. */
+  bootMs: number;
 }
 
 /** Starts `stateful serve` on a data directory and waits until it listens. */
 export async function startService(
   dataDir: string,
   env: Record<string, string> = {},
-): Promise<{ process: RunningProcess; url: string; containerId: string }> {
+): Promise<StartedService> {
+  const started = performance.now();
   const service = runStateful(['serve'], { DATA_DIR: dataDir, PORT: '0', ...env });
   try {
     const { url, containerId } = await service.listening();
-    return { process: service, url, containerId };
+    return { process: service, url, containerId, bootMs: performance.now() - started };
   } catch (error) {
     service.kill('SIGKILL'); // never leave a stray service keeping the test runner alive
     throw error;

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Observed, type SessionBody, TortureModel } from './checker.js';
+
+const ID = '3f2a0c1e-0000-4000-8000-000000000001';
+const OTHER = '3f2a0c1e-0000-4000-8000-000000000002';
+
+/** A model that acknowledged one create (ID) and one update of it (access_count 1). */
+function withOneSession() {
+  const model = new TortureModel();
+  model.cycle = 1;
+  const created = { token: 'c', pad: 'xx' };
+  const name = model.createSent(created);
+  const session: SessionBody = { id: ID, name, data: created, access_count: 0 };
+  model.createAnswered(name, created, { status: 201, json: session });
+  const target = model.known.get(ID);
+  assert.ok(target !== undefined);
+  model.updateSent(target, 'u1');
+  const updated = { ...session, data: { token: 'u1', pad: '' }, access_count: 1 };
+  model.updateAnswered(target, 'u1', { status: 200, json: updated });
+  return { model, session, updated, name };
+}
+
+function observed(sessions: SessionBody[], overrides: Partial<Observed> = {}): Observed {
+  return {
+    sessions,
+    events: [
+      { event: 'session_created', session_id: ID },
+      { event: 'session_updated', session_id: ID },
+    ],
+    counters: { crash_count: 1, startup_count: 2, total_sessions: 1 },
+    verifyFailure: null,
+    expected: { kills: 1, crashes: 0, starts: 2 },
+    ...overrides,
+  };
+}
+
+describe('the torture checker', () => {
+  it('finds nothing wrong when what was acknowledged is there, with its events and counts', () => {
+    const { model, updated } = withOneSession();
+    model.checkAfterRestart(observed([updated]));
+    assert.deepEqual(model.violations, []);
+    assert.equal(model.acknowledged, 2);
+    assert.equal(model.history.length, 2);
+  });
+
+  it('catches an acknowledged session that is gone, and an update that was lost', () => {
+    const gone = withOneSession();
+    gone.model.checkAfterRestart(observed([]));
+    assert.match(gone.model.violations.join('\n'), /acknowledged session .* is gone/);
+
+    const lost = withOneSession();
+    lost.model.checkAfterRestart(observed([lost.session]));
+    assert.match(lost.model.violations.join('\n'), /lost updates: access_count 0 < acknowledged 1/);
+  });
+
+  it('catches data nobody wrote, and an acknowledged delete that came undone', () => {
+    const foreign = withOneSession();
+    foreign.model.checkAfterRestart(
+      observed([{ ...foreign.updated, data: { token: 'zz', pad: '' } }]),
+    );
+    assert.match(foreign.model.violations.join('\n'), /holds data nobody wrote \(token zz\)/);
+
+    const undone = withOneSession();
+    const target = undone.model.known.get(ID);
+    assert.ok(target !== undefined);
+    const before = undone.model.deleteSent(target);
+    undone.model.deleteAnswered(target, before, { status: 200, json: {} });
+    undone.model.checkAfterRestart(
+      observed([undone.updated], {
+        events: [...observed([]).events, { event: 'session_deleted', session_id: ID }],
+      }),
+    );
+    assert.match(undone.model.violations.join('\n'), /acknowledged delete of .* came undone/);
+  });
+
+  it('accepts an unacknowledged create that landed whole, and catches one that landed in part', () => {
+    const whole = withOneSession();
+    const sent = { token: 'n', pad: 'yyy' };
+    const name = whole.model.createSent(sent);
+    whole.model.createAnswered(name, sent, null);
+    whole.model.checkAfterRestart(
+      observed([whole.updated, { id: OTHER, name, data: sent, access_count: 0 }]),
+    );
+    assert.deepEqual(whole.model.violations, []);
+    assert.equal(whole.model.landedUnacknowledged, 1);
+    assert.equal(whole.model.known.get(OTHER)?.createAcknowledged, false);
+
+    const half = withOneSession();
+    const name2 = half.model.createSent(sent);
+    half.model.createAnswered(name2, sent, null);
+    half.model.checkAfterRestart(
+      observed([
+        half.updated,
+        { id: OTHER, name: name2, data: { ...sent, pad: '' }, access_count: 0 },
+      ]),
+    );
+    assert.match(half.model.violations.join('\n'), /is only half there/);
+
+    const stranger = withOneSession();
+    stranger.model.checkAfterRestart(
+      observed([stranger.updated, { id: OTHER, name: 'n-?', data: sent, access_count: 0 }]),
+    );
+    assert.match(stranger.model.violations.join('\n'), /was never created by a client/);
+  });
+
+  it('catches missing events, wrong counters and a complaint of the inspector', () => {
+    const { model, updated } = withOneSession();
+    model.checkAfterRestart(
+      observed([updated], {
+        events: [],
+        counters: { crash_count: 0, startup_count: 1, total_sessions: 0 },
+        verifyFailure: 'sessions/x.json: not valid JSON',
+      }),
+    );
+    const text = model.violations.join('\n');
+    for (const expected of [
+      /inspect --verify failed: sessions\/x.json/,
+      /no session_created event for acknowledged create/,
+      /1 acknowledged updates, fewer events/,
+      /crash_count 0 != 1 kills \+ 0 crashes/,
+      /startup_count 1 != 2 starts/,
+      /total_sessions 0 < 1 acknowledged creates/,
+    ]) {
+      assert.match(text, expected);
+    }
+    assert.ok(model.violations.every((line) => line.startsWith('cycle 1: ')));
+  });
+
+  it('catches answers that contradict what was acknowledged before', () => {
+    const { model, session } = withOneSession();
+    const target = model.known.get(ID);
+    assert.ok(target !== undefined);
+    model.readAnswered(target, target.maxAckedCount, { status: 200, json: session });
+    model.readAnswered(target, target.maxAckedCount, { status: 404, json: null });
+    model.updateAnswered(target, 'u2', { status: 500, json: null });
+    model.readAnswered(target, target.maxAckedCount, null); // no answer: nothing to judge
+    assert.deepEqual(
+      model.violations.map((line) => line.replace(/^cycle 1: /, '')),
+      [
+        `read of ${ID} saw access_count 0 < acknowledged 1`,
+        `read of live session ${ID} answered 404`,
+        'update answered 500',
+      ],
+    );
+  });
+});

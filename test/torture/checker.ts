@@ -1,0 +1,328 @@
+/**
+ * The crash torture's model and checker, with no I/O: it is told each
+ * request the clients sent and what came back (or that nothing did), and,
+ * after each restart, what the service and its directory hold. It answers
+ * with violations of the durability contract:
+ *
+ *   - every acknowledged create is there with its exact data, every
+ *     acknowledged update is visible, every acknowledged delete stays deleted;
+ *     unacknowledged operations are fully there or fully absent, never half;
+ *   - every acknowledged write has its event;
+ *   - crash_count = kills + simulated crashes, startup_count = starts,
+ *     total_sessions >= acknowledged creates.
+ *
+ * The driver (torture.ts) does the HTTP, the processes and the kills.
+ */
+
+/** A session as the torture's clients write it. */
+export interface SessionBody {
+  id: string;
+  name: string;
+  data: { token: string; pad: string };
+  access_count: number;
+}
+
+/** What a request got back: a status and a body, or null when the service died under it. */
+export type Answer = { status: number; json: unknown } | null;
+
+export interface Known {
+  id: string;
+  name: string;
+  createToken: string;
+  /** False for an unacknowledged create found after a restart: it may lack its event. */
+  createAcknowledged: boolean;
+  /** Every update token sent, with the access_count its answer acknowledged (null: no answer). */
+  updates: Map<string, number | null>;
+  maxAckedCount: number;
+  ackedUpdates: number;
+  deleted: 'acknowledged' | 'maybe' | null;
+}
+
+export interface HistoryEntry {
+  cycle: number;
+  op: string;
+  id?: string;
+  token?: string;
+  status: number | 'no answer';
+  access_count?: number;
+}
+
+/** What a restart shows: the service's listing, the log's events, the counters, the inspector. */
+export interface Observed {
+  sessions: readonly SessionBody[];
+  events: readonly Record<string, unknown>[];
+  counters: { crash_count: number; startup_count: number; total_sessions: number };
+  /** `inspect --verify`'s complaint, or null when it found nothing. */
+  verifyFailure: string | null;
+  expected: { kills: number; crashes: number; starts: number };
+}
+
+export class TortureModel {
+  readonly known = new Map<string, Known>();
+  /** Creates sent but not acknowledged, by name. */
+  private readonly unackedCreates = new Map<string, { token: string; pad: string }>();
+  readonly history: HistoryEntry[] = [];
+  readonly violations: string[] = [];
+  cycle = 0;
+  operations = 0;
+  acknowledged = 0;
+  ackedCreates = 0;
+  landedUnacknowledged = 0;
+
+  /** Records a violation seen by the driver (or by the model itself). */
+  violation(message: string): void {
+    this.violations.push(`cycle ${this.cycle}: ${message}`);
+  }
+
+  /** A session not known to be deleted, picked by `random` (0 ≤ r < 1). */
+  livePick(random: () => number): Known | undefined {
+    const live = [...this.known.values()].filter((entry) => entry.deleted !== 'acknowledged');
+    return live[Math.floor(random() * live.length)];
+  }
+
+  // Creates
+
+  /** Before the POST: returns the name to send. */
+  createSent(data: { token: string; pad: string }): string {
+    const name = `n-${data.token}`;
+    this.unackedCreates.set(name, data);
+    return name;
+  }
+
+  createAnswered(name: string, data: { token: string; pad: string }, answer: Answer): void {
+    this.operations++;
+    const entry: HistoryEntry = {
+      cycle: this.cycle,
+      op: 'create',
+      token: data.token,
+      status: answer?.status ?? 'no answer',
+    };
+    this.history.push(entry);
+    if (answer?.status !== 201) return;
+    const session = answer.json as SessionBody;
+    this.acknowledged++;
+    this.ackedCreates++;
+    this.unackedCreates.delete(name);
+    entry.id = session.id;
+    if (session.name !== name || session.data.token !== data.token) {
+      this.violation(`create answered with other data: ${JSON.stringify(session).slice(0, 200)}`);
+    }
+    this.known.set(session.id, {
+      id: session.id,
+      name,
+      createToken: data.token,
+      createAcknowledged: true,
+      updates: new Map(),
+      maxAckedCount: 0,
+      ackedUpdates: 0,
+      deleted: null,
+    });
+  }
+
+  // Updates, deletes, reads
+
+  /** Before the PUT. */
+  updateSent(target: Known, token: string): void {
+    target.updates.set(token, null);
+  }
+
+  updateAnswered(target: Known, token: string, answer: Answer): void {
+    this.operations++;
+    const entry: HistoryEntry = {
+      cycle: this.cycle,
+      op: 'update',
+      id: target.id,
+      token,
+      status: answer?.status ?? 'no answer',
+    };
+    this.history.push(entry);
+    if (answer === null) return;
+    if (answer.status === 404) {
+      if (target.deleted === null)
+        this.violation(`update of live session ${target.id} answered 404`);
+      return;
+    }
+    if (answer.status !== 200) return this.violation(`update answered ${answer.status}`);
+    const session = answer.json as SessionBody;
+    this.acknowledged++;
+    target.updates.set(token, session.access_count);
+    target.ackedUpdates++;
+    target.maxAckedCount = Math.max(target.maxAckedCount, session.access_count);
+    entry.access_count = session.access_count;
+  }
+
+  /** Before the DELETE: returns what was known of its deletion before. */
+  deleteSent(target: Known): Known['deleted'] {
+    const before = target.deleted;
+    target.deleted = 'maybe';
+    return before;
+  }
+
+  deleteAnswered(target: Known, before: Known['deleted'], answer: Answer): void {
+    this.operations++;
+    this.history.push({
+      cycle: this.cycle,
+      op: 'delete',
+      id: target.id,
+      status: answer?.status ?? 'no answer',
+    });
+    if (answer === null) return;
+    if (answer.status === 200) {
+      this.acknowledged++;
+      target.deleted = 'acknowledged';
+    } else if (answer.status === 404) {
+      if (before === null) this.violation(`delete of live session ${target.id} answered 404`);
+    } else {
+      this.violation(`delete answered ${answer.status}`);
+    }
+  }
+
+  /** `floor`: the highest access_count acknowledged before the GET was sent. */
+  readAnswered(target: Known, floor: number, answer: Answer): void {
+    this.operations++;
+    this.history.push({
+      cycle: this.cycle,
+      op: 'read',
+      id: target.id,
+      status: answer?.status ?? 'no answer',
+    });
+    if (answer?.status === 200) {
+      this.acknowledged++;
+      const session = answer.json as SessionBody;
+      if (session.access_count < floor) {
+        this.violation(
+          `read of ${target.id} saw access_count ${session.access_count} < acknowledged ${floor}`,
+        );
+      }
+    } else if (answer?.status === 404 && target.deleted === null) {
+      this.violation(`read of live session ${target.id} answered 404`);
+    }
+  }
+
+  // After a restart
+
+  /** Checks what a restart shows against everything acknowledged; learns what landed unacknowledged. */
+  checkAfterRestart(observed: Observed): void {
+    if (observed.verifyFailure !== null) {
+      this.violation(`inspect --verify failed: ${observed.verifyFailure}`);
+    }
+    const stored = new Map(observed.sessions.map((session) => [session.id, session]));
+    this.checkKnown(stored);
+    this.learnUnacknowledged(stored);
+    this.checkEvents(observed.events);
+    const { counters, expected } = observed;
+    if (counters.crash_count !== expected.kills + expected.crashes) {
+      this.violation(
+        `crash_count ${counters.crash_count} != ${expected.kills} kills + ${expected.crashes} crashes`,
+      );
+    }
+    if (counters.startup_count !== expected.starts) {
+      this.violation(`startup_count ${counters.startup_count} != ${expected.starts} starts`);
+    }
+    if (counters.total_sessions < this.ackedCreates) {
+      this.violation(
+        `total_sessions ${counters.total_sessions} < ${this.ackedCreates} acknowledged creates`,
+      );
+    }
+  }
+
+  private checkKnown(stored: ReadonlyMap<string, SessionBody>): void {
+    for (const entry of this.known.values()) {
+      const session = stored.get(entry.id);
+      if (session === undefined) {
+        if (entry.deleted === null) this.violation(`acknowledged session ${entry.id} is gone`);
+        else this.known.delete(entry.id); // deleted for good: forget it
+        continue;
+      }
+      if (entry.deleted === 'acknowledged') {
+        this.violation(`acknowledged delete of ${entry.id} came undone`);
+        continue;
+      }
+      entry.deleted = null; // an unacknowledged delete that did not happen
+      if (session.name !== entry.name) this.violation(`${entry.id} has name ${session.name}`);
+      if (session.access_count < entry.maxAckedCount) {
+        this.violation(
+          `${entry.id} lost updates: access_count ${session.access_count} < acknowledged ${entry.maxAckedCount}`,
+        );
+      }
+      const token = session.data.token;
+      if (token === entry.createToken) {
+        if (session.access_count !== 0) {
+          this.violation(
+            `${entry.id} has its create's data but access_count ${session.access_count}`,
+          );
+        }
+      } else if (!entry.updates.has(token)) {
+        this.violation(`${entry.id} holds data nobody wrote (token ${token})`);
+      } else {
+        const ackedCount = entry.updates.get(token);
+        if (
+          ackedCount !== null &&
+          ackedCount !== undefined &&
+          ackedCount !== session.access_count
+        ) {
+          this.violation(
+            `${entry.id} holds update ${token} with access_count ${session.access_count}, acknowledged as ${ackedCount}`,
+          );
+        }
+      }
+      // Learn the unacknowledged updates that did land, so later checks start from here.
+      entry.maxAckedCount = Math.max(entry.maxAckedCount, session.access_count);
+    }
+  }
+
+  private learnUnacknowledged(stored: ReadonlyMap<string, SessionBody>): void {
+    for (const session of stored.values()) {
+      if (this.known.has(session.id)) continue;
+      const sent = this.unackedCreates.get(session.name);
+      if (sent === undefined) {
+        this.violation(`session ${session.id} (${session.name}) was never created by a client`);
+        continue;
+      }
+      if (
+        session.data.token !== sent.token ||
+        session.data.pad !== sent.pad ||
+        session.access_count !== 0
+      ) {
+        this.violation(`unacknowledged create ${session.name} is only half there`);
+      }
+      this.landedUnacknowledged++;
+      this.known.set(session.id, {
+        id: session.id,
+        name: session.name,
+        createToken: sent.token,
+        createAcknowledged: false,
+        updates: new Map(),
+        maxAckedCount: 0,
+        ackedUpdates: 0,
+        deleted: null,
+      });
+    }
+    // After a restart an unacknowledged create is either stored or never will be.
+    this.unackedCreates.clear();
+  }
+
+  private checkEvents(events: readonly Record<string, unknown>[]): void {
+    const created = new Set<unknown>();
+    const deleted = new Set<unknown>();
+    const updated = new Map<unknown, number>();
+    for (const event of events) {
+      if (event.event === 'session_created') created.add(event.session_id);
+      if (event.event === 'session_deleted') deleted.add(event.session_id);
+      if (event.event === 'session_updated') {
+        updated.set(event.session_id, (updated.get(event.session_id) ?? 0) + 1);
+      }
+    }
+    for (const entry of this.known.values()) {
+      if (entry.createAcknowledged && !created.has(entry.id)) {
+        this.violation(`no session_created event for acknowledged create ${entry.id}`);
+      }
+      if ((updated.get(entry.id) ?? 0) < entry.ackedUpdates) {
+        this.violation(`${entry.id}: ${entry.ackedUpdates} acknowledged updates, fewer events`);
+      }
+      if (entry.deleted === 'acknowledged' && !deleted.has(entry.id)) {
+        this.violation(`no session_deleted event for ${entry.id}`);
+      }
+    }
+  }
+}
