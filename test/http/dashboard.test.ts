@@ -19,9 +19,21 @@ describe('the dashboard and /metrics', () => {
     assert.match(page.body, /<script type="module" src="\/dashboard\/app.js"><\/script>/);
     assert.doesNotMatch(page.body, /https?:\/\//, 'nothing fetched from elsewhere');
 
-    const script = await app.inject({ method: 'GET', url: '/dashboard/app.js' });
-    assert.match(script.headers['content-type'] as string, /^text\/javascript/);
-    assert.match(script.body, /EventSource\('\/events\/stream'\)/);
+    // Every module the page's script imports, and each of theirs, is served.
+    const served = new Map<string, string>();
+    const pending = ['app.js'];
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (served.has(file)) continue;
+      const script = await app.inject({ method: 'GET', url: `/dashboard/${file}` });
+      assert.equal(script.statusCode, 200, file);
+      assert.match(script.headers['content-type'] as string, /^text\/javascript/);
+      served.set(file, script.body);
+      for (const [, imported] of script.body.matchAll(/from '\.\/([\w-]+\.js)'/g)) {
+        pending.push(imported as string);
+      }
+    }
+    assert.ok(served.size >= 5, `app.js and the modules it imports: ${[...served.keys()]}`);
+    assert.match([...served.values()].join('\n'), /EventSource\('\/events\/stream'\)/);
     const again = await app.inject({
       method: 'GET',
       url: '/dashboard/app.css',

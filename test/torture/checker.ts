@@ -142,7 +142,10 @@ export class TortureModel {
         this.violation(`update of live session ${target.id} answered 404`);
       return;
     }
-    if (answer.status !== 200) return this.violation(`update answered ${answer.status}`);
+    if (answer.status !== 200) {
+      this.violation(`update answered ${answer.status}`);
+      return;
+    }
     const session = answer.json as SessionBody;
     this.acknowledged++;
     target.updates.set(token, session.access_count);

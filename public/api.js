@@ -1,0 +1,56 @@
+// @ts-check
+// The service's API as the dashboard uses it, with the answers' shapes.
+import { byId } from './dom.js';
+
+/**
+ * @typedef {{ [key: string]: unknown }} JsonObject
+ * @typedef {{ id: string, name: string, data: JsonObject, created_at: string,
+ *   last_active: string, access_count: number }} Session
+ * @typedef {{ container_id: string, uptime_seconds: number, requests_this_instance: number,
+ *   startup_count: number, crash_count: number, total_sessions: number, total_requests: number,
+ *   live_sessions: number, live_replicas: number, status: string, problems: string[] }} State
+ * @typedef {{ ts: number, time: string, event: string, container: string,
+ *   [key: string]: unknown }} ServiceEvent
+ * @typedef {{ error?: string, message?: string, sessions?: Session[] } & Partial<State>
+ *   & Partial<Session>} AnswerBody
+ * @typedef {{ status: number, ok: boolean, json: AnswerBody | null }} Answer
+ */
+
+/**
+ * One request to the service; the admin token goes only to /crash.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<Answer>}
+ */
+export async function api(method, path, body) {
+  /** @type {Record<string, string>} */
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const token = byId('token', HTMLInputElement).value;
+  if (path === '/crash' && token !== '') headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, {
+    method,
+    headers,
+    cache: 'no-store',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  /** @type {AnswerBody | null} */
+  let json = null;
+  try {
+    json = await response.json();
+  } catch {
+    json = null;
+  }
+  return { status: response.status, ok: response.ok, json };
+}
+
+/**
+ * Shows what the service said went wrong.
+ * @param {Answer} answer
+ */
+export function showError(answer) {
+  const el = byId('form-error', HTMLElement);
+  el.textContent = answer.json?.message ?? `The service answered ${answer.status}.`;
+  el.hidden = false;
+}

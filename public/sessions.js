@@ -1,0 +1,136 @@
+// @ts-check
+// The sessions table: listing, creating, editing (name and note) and deleting.
+import { api, showError } from './api.js';
+import { byId, element, within } from './dom.js';
+
+/** @typedef {import('./api.js').Session} Session */
+
+/** @type {Session[]} */
+let sessions = [];
+
+/** The sessions as last listed. */
+export function currentSessions() {
+  return sessions;
+}
+
+function render() {
+  const body = byId('sessions', HTMLTableElement).tBodies[0];
+  if (body === undefined) return;
+  const editing = body.querySelector('tr.editing');
+  const editingId = editing instanceof HTMLElement ? editing.dataset.id : undefined;
+  body.replaceChildren(
+    ...sessions.map((session) =>
+      session.id === editingId && editing !== null ? editing : sessionRow(session),
+    ),
+  );
+  element('no-sessions').hidden = sessions.length > 0;
+}
+
+/**
+ * The note as text: a string as it is, any other JSON value as JSON (kept as it is unless edited).
+ * @param {Session} session
+ */
+function noteOf(session) {
+  const note = session.data?.note;
+  if (note === undefined) return '';
+  return typeof note === 'string' ? note : JSON.stringify(note);
+}
+
+/** @param {Session} session */
+function sessionRow(session) {
+  const template = byId('session-row', HTMLTemplateElement);
+  const row = template.content.firstElementChild?.cloneNode(true);
+  if (!(row instanceof HTMLTableRowElement)) throw new Error('#session-row holds no row');
+  row.dataset.id = session.id;
+  within(row, '.name').textContent = session.name;
+  within(row, '.note').textContent = noteOf(session);
+  within(row, '.count').textContent = String(session.access_count);
+  within(row, '.created').textContent = session.created_at;
+  within(row, '.active').textContent = session.last_active;
+  within(row, '.edit').addEventListener('click', () => startEdit(row, session));
+  within(row, '.delete').addEventListener('click', async () => {
+    const answer = await api('DELETE', `/sessions/${session.id}`);
+    if (!answer.ok) showError(answer);
+    await loadSessions();
+  });
+  return row;
+}
+
+/**
+ * @param {string} text
+ * @returns {HTMLButtonElement}
+ */
+function button(text) {
+  return Object.assign(document.createElement('button'), { type: 'button', textContent: text });
+}
+
+/**
+ * @param {HTMLTableRowElement} row
+ * @param {Session} session
+ */
+function startEdit(row, session) {
+  row.classList.add('editing');
+  const name = Object.assign(document.createElement('input'), { value: session.name });
+  name.setAttribute('aria-label', 'new name');
+  const note = Object.assign(document.createElement('input'), { value: noteOf(session) });
+  note.setAttribute('aria-label', 'new note');
+  within(row, '.name').replaceChildren(name);
+  within(row, '.note').replaceChildren(note);
+  const save = button('Save');
+  const cancel = button('Cancel');
+  save.className = 'save';
+  within(row, '.actions').replaceChildren(save, ' ', cancel);
+  save.addEventListener('click', async () => {
+    // A note left as it was stays what it was, a string or not.
+    const data =
+      note.value === noteOf(session) ? session.data : { ...session.data, note: note.value };
+    const answer = await api('PUT', `/sessions/${session.id}`, { name: name.value, data });
+    if (!answer.ok) return showError(answer);
+    row.classList.remove('editing');
+    await loadSessions();
+  });
+  cancel.addEventListener('click', () => {
+    row.classList.remove('editing');
+    render();
+  });
+  name.focus();
+}
+
+export async function loadSessions() {
+  try {
+    const answer = await api('GET', '/sessions');
+    if (answer.ok && answer.json?.sessions !== undefined) {
+      sessions = answer.json.sessions;
+      render();
+    }
+  } catch {
+    // down: the state poll reports it
+  }
+}
+
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let sessionsTimer;
+/** Lists the sessions again shortly (changes come in bursts). */
+export function loadSessionsSoon() {
+  clearTimeout(sessionsTimer);
+  sessionsTimer = setTimeout(loadSessions, 100);
+}
+
+/** Wires the create form. */
+export function setUpCreateForm() {
+  const form = byId('create', HTMLFormElement);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const name = form.elements.namedItem('name');
+    const note = form.elements.namedItem('note');
+    if (!(name instanceof HTMLInputElement) || !(note instanceof HTMLInputElement)) return;
+    const answer = await api('POST', '/sessions', {
+      name: name.value,
+      data: note.value === '' ? {} : { note: note.value },
+    });
+    if (!answer.ok) return showError(answer);
+    element('form-error').hidden = true;
+    form.reset();
+    await loadSessions();
+  });
+}

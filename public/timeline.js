@@ -1,0 +1,63 @@
+// @ts-check
+// The event log, live from GET /events/stream, newest first.
+import { element, hueOf } from './dom.js';
+
+/** @typedef {import('./api.js').ServiceEvent} ServiceEvent */
+
+const TIMELINE_MAX = 200;
+const BASE_KEYS = new Set(['ts', 'time', 'event', 'container']);
+const NOTABLE = new Set([
+  'startup',
+  'shutdown',
+  'crash_triggered',
+  'crash_detected',
+  'log_repaired',
+  'session_quarantined',
+  'stats_recovered',
+  'journal_replayed',
+]);
+
+/**
+ * @param {string} tag
+ * @param {string} className
+ * @param {string} text
+ */
+function span(tag, className, text) {
+  return Object.assign(document.createElement(tag), { className, textContent: text });
+}
+
+/** @param {ServiceEvent} event */
+function addToTimeline(event) {
+  const item = document.createElement('li');
+  item.dataset.event = event.event;
+  if (NOTABLE.has(event.event)) item.classList.add('notable');
+  item.style.setProperty('--hue', String(hueOf(event.container)));
+  const extras = Object.entries(event)
+    .filter(([key]) => !BASE_KEYS.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  item.append(
+    Object.assign(document.createElement('time'), { textContent: event.time }),
+    span('span', 'container', event.container),
+    span('span', 'kind', event.event),
+    span('span', 'extras', extras),
+  );
+  const list = element('timeline');
+  list.prepend(item);
+  while (list.children.length > TIMELINE_MAX) list.lastElementChild?.remove();
+}
+
+/**
+ * Follows the stream; EventSource reconnects by itself (the server asks for
+ * 1 s), sending Last-Event-ID, so no event is shown twice or missed.
+ * @param {(event: ServiceEvent) => void} onEvent told of each event after it is shown
+ */
+export function followEvents(onEvent) {
+  const stream = new EventSource('/events/stream');
+  stream.addEventListener('message', (message) => {
+    /** @type {ServiceEvent} */
+    const event = JSON.parse(message.data);
+    addToTimeline(event);
+    onEvent(event);
+  });
+}
