@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadServiceConfig } from '../config.js';
 import {
-  type DataDirectoryReport,
   NotADataDirectoryError,
   readDataDirectory,
+  type StoreReport,
 } from '../inspector/read-data-dir.js';
 import { NotAStoreDatabaseError, readDatabase } from '../inspector/read-database.js';
 import { repairDataDirectory } from '../inspector/repair.js';
@@ -35,11 +35,7 @@ function printVerifyReport(report: VerifyReport, json: boolean): void {
 }
 
 /** Writes a report in pieces of about 64 KiB, waiting whenever stdout is behind. */
-async function printReport(
-  report: DataDirectoryReport,
-  eventLimit: number,
-  json: boolean,
-): Promise<void> {
+async function printReport(report: StoreReport, eventLimit: number, json: boolean): Promise<void> {
   const pieces = json ? jsonReportPieces(report) : textReportLines(report, eventLimit);
   let buffered = '';
   for (const piece of pieces) {

@@ -41,8 +41,8 @@ export class NotADataDirectoryError extends Error {
   }
 }
 
-export interface DataDirectoryReport {
-  dataDir: string;
+/** What the inspector reports of a store, whatever holds it. */
+export interface StoreReport {
   stats: Stats | null;
   problems: string[];
   sessionCount: number;
@@ -54,6 +54,10 @@ export interface DataDirectoryReport {
   lastInstance: InstanceMarker | null;
   /** Changes in journal/ that sessions/ does not have yet; `sessions` shows them applied. */
   journalChanges: number;
+}
+
+export interface DataDirectoryReport extends StoreReport {
+  dataDir: string;
 }
 
 function describeEventLogDamage(scan: EventLogScan): string[] {

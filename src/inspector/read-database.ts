@@ -13,7 +13,7 @@ import {
   toSession,
   toStats,
 } from '../store/postgres/rows.js';
-import type { DataDirectoryReport } from './read-data-dir.js';
+import type { StoreReport } from './read-data-dir.js';
 
 export interface ReplicaRow {
   container_id: string;
@@ -23,7 +23,11 @@ export interface ReplicaRow {
   heartbeat_at: string;
 }
 
-export type DatabaseReport = DataDirectoryReport & { replicas: ReplicaRow[] };
+export interface DatabaseReport extends StoreReport {
+  /** The database's URL, without its password. */
+  database: string;
+  replicas: ReplicaRow[];
+}
 
 /** The URL without its password, for printing. */
 function shown(url: string): string {
@@ -75,7 +79,7 @@ export async function readDatabase(url: string, eventLimit: number): Promise<Dat
     );
     await client.query('COMMIT');
     return {
-      dataDir: shown(url),
+      database: shown(url),
       stats: toStats(counters),
       problems: [],
       sessionCount: sessions.rows.length,

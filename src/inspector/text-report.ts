@@ -5,7 +5,7 @@
  * so a report of any size never sits in memory whole.
  */
 import type { ServiceEvent } from '../domain/event.js';
-import type { DataDirectoryReport } from './read-data-dir.js';
+import type { StoreReport } from './read-data-dir.js';
 import type { ReplicaRow } from './read-database.js';
 
 const RULE = '─'.repeat(62);
@@ -40,10 +40,7 @@ function eventLine(event: ServiceEvent): string {
 }
 
 /** The text report, line by line. */
-export function* textReportLines(
-  report: DataDirectoryReport,
-  eventLimit: number,
-): Generator<string> {
+export function* textReportLines(report: StoreReport, eventLimit: number): Generator<string> {
   yield* section('PERSISTENT STATS');
   if (report.stats === null) yield '  (stats.json missing or unreadable)';
   else
@@ -96,7 +93,7 @@ export function* textReportLines(
  * `JSON.stringify(report, null, 2)` would write them, then `sessions`, the
  * array of every session, last.
  */
-export function* jsonReportPieces(report: DataDirectoryReport): Generator<string> {
+export function* jsonReportPieces(report: StoreReport): Generator<string> {
   const { sessions, ...rest } = report;
   const fields = JSON.stringify(rest, null, 2);
   yield `${fields.slice(0, fields.lastIndexOf('\n}'))},\n  "sessions": [`;

@@ -9,19 +9,36 @@ import { it, type TestContext } from 'node:test';
 import { NotFoundError } from '../../src/domain/errors.js';
 import { makeEvent } from '../../src/domain/event.js';
 import { StatefulService } from '../../src/service/service.js';
-import type { Store } from '../../src/store/store.js';
+import type { BackgroundReporter, Store } from '../../src/store/store.js';
 
 export interface StoreFactory {
   /**
    * A fresh, empty store; `reopen` closes it (without stopInstance: to the
    * store, a death) and opens the same data again as another instance.
    */
-  open(t: TestContext): Promise<{ store: Store; reopen(): Promise<Store> }>;
+  open(
+    t: TestContext,
+    background?: BackgroundReporter,
+  ): Promise<{
+    store: Store;
+    reopen(): Promise<Store>;
+    /** Makes the store's counter flushes fail until the returned heal() is called. */
+    breakStorage(): Promise<() => Promise<void>>;
+  }>;
   /** How long after a death the next start can tell it (a lease's length; 0 with a marker). */
   deathVisibleAfterMs: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `done()` holds, for at most 15 s. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what}`);
+    await sleep(50);
+  }
+}
 
 /** The application over `store`, as production wires it. */
 const serve = (store: Store) => new StatefulService(store, { sessionMaxNodes: 10_000 });
@@ -220,5 +237,28 @@ export function storeContract(factory: StoreFactory): void {
       (await recentEvents(again, 10)).map((event) => event.event),
       ['startup', 'crash_triggered', 'startup'],
     );
+  });
+
+  it('reports a failing background flush with its cause, retries it, and reports its recovery', async (t) => {
+    const failed: string[] = [];
+    const succeeded: string[] = [];
+    const { store, breakStorage } = await factory.open(t, {
+      failed: (task, error) => failed.push(`${task}: ${String(error)}`),
+      succeeded: (task) => succeeded.push(task),
+    });
+    const heal = await breakStorage();
+    store.countRequest();
+    await until(
+      () => failed.filter((line) => line.startsWith('stats_flush: ')).length >= 2,
+      'each failed try of the flush is reported',
+    );
+    assert.ok(
+      failed.every((line) => line.length > 'stats_flush: '.length + 5),
+      'with its cause',
+    );
+    succeeded.length = 0;
+    await heal();
+    await until(() => succeeded.includes('stats_flush'), 'the retry that lands is reported');
+    assert.equal((await statsOf(store)).total_requests, 1, 'counted once');
   });
 }

@@ -1,23 +1,30 @@
 import { describe } from 'node:test';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import type { Store } from '../../../src/store/store.js';
+import { FaultyFileSystem } from '../../helpers/faulty-file-system.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 import { storeContract } from '../contract.js';
 
 describe('the Store contract: file store', () => {
   storeContract({
     deathVisibleAfterMs: 0, // the instance marker still says running
-    async open(t) {
+    async open(t, background) {
       const dir = await tempDir(t);
-      let current: Store = (await FileStore.open(dir, 'c0ffee00')).store;
+      const fs = new FaultyFileSystem();
+      const options = background === undefined ? {} : { background };
+      let current: Store = (await FileStore.open(dir, 'c0ffee00', fs, options)).store;
       // Closed explicitly: the temp directory's cleanup is registered first and runs first.
       t.after(() => current.close().catch(() => undefined));
       return {
         store: current,
         async reopen() {
           await current.close();
-          current = (await FileStore.open(dir, 'c0ffee01')).store;
+          current = (await FileStore.open(dir, 'c0ffee01', fs, options)).store;
           return current;
+        },
+        async breakStorage() {
+          fs.fail('sync', 'EIO', { pathIncludes: 'stats.json' });
+          return async () => fs.heal();
         },
       };
     },

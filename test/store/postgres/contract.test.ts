@@ -1,4 +1,5 @@
 import { after, before, describe } from 'node:test';
+import pg from 'pg';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { type Postgres, postgresSkipReason, startPostgres } from '../../../tools/postgres.js';
@@ -15,17 +16,32 @@ describe('the Store contract: PostgreSQL store', { skip: postgresSkipReason() },
   const leaseMs = 500;
   storeContract({
     deathVisibleAfterMs: 2 * leaseMs,
-    async open(t) {
+    async open(t, background) {
       // A fresh database a test, on the one throwaway server.
       const url = await server.createDatabase();
-      let current: Store = await PostgresStore.open(url, 'c0ffee00', { leaseMs });
+      const options = { leaseMs, ...(background === undefined ? {} : { background }) };
+      let current: Store = await PostgresStore.open(url, 'c0ffee00', options);
       t.after(() => current.close().catch(() => undefined));
       return {
         store: current,
         async reopen() {
           await current.close();
-          current = await PostgresStore.open(url, 'c0ffee01', { leaseMs });
+          current = await PostgresStore.open(url, 'c0ffee01', options);
           return current;
+        },
+        async breakStorage() {
+          // The counters table gone for a while: every statement on it fails.
+          const rename = async (from: string, to: string) => {
+            const admin = new pg.Client(url);
+            await admin.connect();
+            try {
+              await admin.query(`ALTER TABLE ${from} RENAME TO ${to}`);
+            } finally {
+              await admin.end();
+            }
+          };
+          await rename('counters', 'counters_away');
+          return () => rename('counters_away', 'counters');
         },
       };
     },
