@@ -3,8 +3,9 @@
  * itself (running, crashing, stopped). Read at boot to count deaths nobody saw.
  * Absent in a directory the original implementation wrote.
  */
-import { readFile } from 'node:fs/promises';
+
 import type { InstanceMarker } from '../../domain/counters.js';
+import { readTextIfPresent } from './layout.js';
 
 const STATES = new Set(['running', 'crashing', 'stopped']);
 
@@ -38,13 +39,8 @@ export type MarkerRead =
   | { kind: 'corrupt' };
 
 export async function readMarker(path: string): Promise<MarkerRead> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    throw error;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === null) return { kind: 'missing' };
   const marker = parseMarker(text);
   return marker === null ? { kind: 'corrupt' } : { kind: 'ok', marker };
 }

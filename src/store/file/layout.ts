@@ -10,7 +10,7 @@
  *   journal/             the write-ahead log of session changes (see journal.ts)
  *   quarantine/          unreadable files moved aside, never deleted
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface DataLayout {
@@ -46,6 +46,16 @@ export const TEMP_SUFFIX = '.tmp';
 
 export function isSessionFileName(name: string): boolean {
   return name.endsWith('.json');
+}
+
+/** A small file's text, or null when it does not exist (yet). */
+export async function readTextIfPresent(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
 }
 
 /** The names in `dir`, or none when it does not exist (yet). */

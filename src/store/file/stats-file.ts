@@ -3,8 +3,9 @@
  * integers, pretty-printed). Written whole through `DurableFiles.write`, so a
  * reader sees the old counters or the new ones.
  */
-import { readFile } from 'node:fs/promises';
+
 import { EMPTY_STATS, type Stats } from '../../domain/counters.js';
+import { readTextIfPresent } from './layout.js';
 
 const KEYS = ['startup_count', 'crash_count', 'total_sessions', 'total_requests'] as const;
 
@@ -37,14 +38,8 @@ export function parseStats(text: string): StatsRead {
 }
 
 export async function readStats(path: string): Promise<StatsRead> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    throw error;
-  }
-  return parseStats(text);
+  const text = await readTextIfPresent(path);
+  return text === null ? { kind: 'missing' } : parseStats(text);
 }
 
 export function formatStats(stats: Stats): string {
