@@ -31,7 +31,7 @@ export interface WiringOptions {
   publicDir?: string;
 }
 
-export interface Service {
+export interface WiredService {
   app: FastifyInstance;
   service: StatefulService;
   store: Store;
@@ -41,7 +41,7 @@ export interface Service {
   stop(reason: string): Promise<void>;
 }
 
-export interface RunningService extends Service {
+export interface RunningService extends WiredService {
   url: string;
 }
 
@@ -131,7 +131,7 @@ export async function createService(
   logger: FastifyBaseLogger,
   hooks: ServiceHooks,
   wiring: WiringOptions = {},
-): Promise<Service> {
+): Promise<WiredService> {
   const startedAt = performance.now();
   const metrics = new ServiceMetrics();
   const background = new BackgroundHealth(logBackgroundWork(logger, metrics));
