@@ -78,6 +78,7 @@ function answerOnSocket(
 
 /** CONNECT never reaches Fastify: Node would close the socket without a word. */
 export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
+  // A client that resets the connection before the answer: nothing to tell anyone.
   socket.on('error', () => undefined);
   answerOnSocket(
     socket,

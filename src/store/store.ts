@@ -39,8 +39,18 @@ export interface InstanceStart {
   detected: DeadInstance[];
 }
 
-/** Work a store does on its own, between requests; it retries what fails. */
-export type BackgroundTask = 'checkpoint' | 'stats_flush' | 'lease_renewal' | 'event_feed';
+/**
+ * Work a store does on its own, between requests; it retries what fails.
+ * `idle_connection` is a pooled database connection lost while idle: not a
+ * task that succeeds later, so it is logged and counted but never makes the
+ * service degraded by itself (the next query reconnects, or fails loudly).
+ */
+export type BackgroundTask =
+  | 'checkpoint'
+  | 'stats_flush'
+  | 'lease_renewal'
+  | 'event_feed'
+  | 'idle_connection';
 
 /**
  * Told how each run of background work went: every failure with its cause,

@@ -32,6 +32,12 @@ describe('background health', () => {
     ]);
   });
 
+  it('never degrades for idle database connections lost (no later success ends them)', () => {
+    const health = new BackgroundHealth({ failed() {}, succeeded() {} });
+    for (let i = 0; i < 10; i++) health.failed('idle_connection', new Error('terminated'));
+    assert.deepEqual(health.problems(), []);
+  });
+
   it('shortens a long cause', () => {
     const health = new BackgroundHealth({ failed() {}, succeeded() {} });
     for (let i = 0; i < FAILURES_BEFORE_DEGRADED; i++)

@@ -569,7 +569,7 @@ export class FileStore implements Store {
     return this.marker;
   }
 
-  async writeMarker(marker: InstanceMarker): Promise<void> {
+  private async writeMarker(marker: InstanceMarker): Promise<void> {
     await this.files.write(this.layout.markerFile, formatMarker(marker));
     this.marker = marker;
   }

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { StorageUnavailableError } from '../../domain/errors.js';
 import type { ServiceEvent } from '../../domain/event.js';
 import { cleanUpAfter } from '../cleanup.js';
+import type { BackgroundReporter } from '../store.js';
 
 /** NOTIFY channel: the position of each committed event, for every replica. */
 export const EVENT_CHANNEL = 'stateful_events';
@@ -54,12 +55,13 @@ export async function inTransaction<T>(
 export class Database {
   private constructor(readonly pool: pg.Pool) {}
 
-  static connect(databaseUrl: string): Database {
+  static connect(databaseUrl: string, background: BackgroundReporter): Database {
     // Short statements only: JIT compiling one (the planner guesses high costs
     // for the tiny counters table) took longer than running it a hundred times.
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, options: '-c jit=off' });
-    // An idle client's error: the next query on the pool reports it to its caller.
-    pool.on('error', () => undefined);
+    // An idle client's error (the server restarted, the network dropped it):
+    // reported; the pool replaces the client, the next query reconnects.
+    pool.on('error', (error) => background.failed('idle_connection', error));
     return new Database(pool);
   }
 

@@ -77,7 +77,7 @@ export class PostgresStore implements Store {
     options: Partial<PostgresStoreOptions> = {},
   ): Promise<PostgresStore> {
     const background = options.background ?? UNREPORTED;
-    const database = Database.connect(databaseUrl);
+    const database = Database.connect(databaseUrl, background);
     const feed = new EventFeed(database, databaseUrl, background);
     try {
       await migrate(database.pool);
