@@ -338,6 +338,23 @@ async function main(): Promise<void> {
     await load(`GET /sessions (${sessions.toLocaleString('en')} sessions)`, server.url, [
       get('/sessions'),
     ]);
+    // A page from the far end, and one in the middle (seeking costs no more than the page).
+    let middle = '';
+    const step = Math.min(1000, sessions / 2);
+    for (let seen = 0; seen < sessions / 2; seen += step) {
+      const url = `${server.url}/sessions?limit=${step}${middle === '' ? '' : `&after=${middle}`}`;
+      middle = ((await (await fetch(url)).json()) as { next: string }).next;
+    }
+    await load(
+      `GET /sessions?limit=100&order=newest (${sessions.toLocaleString('en')} sessions)`,
+      server.url,
+      [get('/sessions?limit=100&order=newest')],
+    );
+    await load(
+      `GET /sessions?limit=100 from the middle (${sessions.toLocaleString('en')} sessions)`,
+      server.url,
+      [get(`/sessions?limit=100&after=${middle}`)],
+    );
     await server.process.stop();
   }
   const logs = flags.quick ? [20_000] : [20_000, 1_000_000];

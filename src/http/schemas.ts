@@ -6,7 +6,16 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 
-export { SessionSchema } from '../domain/schemas.js';
+import { SessionSchema } from '../domain/schemas.js';
+
+export { SessionSchema };
+
+/** A page of sessions (GET /sessions?limit=…): `next` is the cursor of the next page, or null. */
+export const SessionPageSchema = Type.Object({
+  sessions: Type.Array(SessionSchema),
+  count: Type.Integer({ description: 'sessions on this page' }),
+  next: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+});
 
 export const ErrorSchema = Type.Object({ error: Type.String(), message: Type.String() });
 

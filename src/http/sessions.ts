@@ -8,17 +8,23 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { parsePageQuery } from '../domain/page.js';
 import type { SessionService } from '../service/sessions.js';
 import {
   DeletedSchema,
   ErrorSchema,
   type IdParams,
   IdParamsSchema,
+  SessionPageSchema,
   SessionSchema,
 } from './schemas.js';
 
 interface IdRoute {
   Params: IdParams;
+}
+
+interface ListRoute {
+  Querystring: { limit?: string; after?: string; order?: string };
 }
 
 /** Sessions read from the store at a time while a listing is streamed. */
@@ -95,13 +101,30 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
   );
 
   const listing = new Listing(sessions);
-  app.get('/sessions', async (_request, reply) => {
-    // Readable.from waits for the socket to drain before it asks for the next
-    // chunk, and stops the generator when the client goes away.
-    return reply
-      .type('application/json; charset=utf-8')
-      .send(Readable.from(listing.chunks(), { objectMode: false }));
-  });
+  app.get<ListRoute>(
+    '/sessions',
+    { schema: { response: { 200: SessionPageSchema } } },
+    async (request, reply) => {
+      const query = parsePageQuery(request.query);
+      if (query === null) {
+        // The original's whole listing. Readable.from waits for the socket to
+        // drain before it asks for the next chunk, and stops the generator
+        // when the client goes away. (A stream skips the response schema.)
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(Readable.from(listing.chunks(), { objectMode: false }));
+      }
+      const page = await sessions.page(query);
+      if (page.next !== null) {
+        const order = query.newestFirst ? 'newest' : 'oldest';
+        reply.header(
+          'link',
+          `</sessions?limit=${query.limit}&order=${order}&after=${page.next}>; rel="next"`,
+        );
+      }
+      return { sessions: page.items, count: page.items.length, next: page.next };
+    },
+  );
 
   app.get<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
     return sessions.get(request.params.id);

@@ -5,6 +5,7 @@
  * durable as one.
  */
 import { sessionCreatedEvent, sessionDeletedEvent, sessionUpdatedEvent } from '../domain/event.js';
+import type { Page, PageQuery } from '../domain/page.js';
 import {
   applyUpdate,
   createSession,
@@ -53,6 +54,11 @@ export class SessionService {
   /** Every session in creation order, `batchSize` at a time (see Store.sessionBatches). */
   batches(batchSize: number): AsyncIterable<readonly Session[]> {
     return this.store.sessionBatches(batchSize);
+  }
+
+  /** A page of sessions and the cursor of the next (see domain/page.ts). */
+  async page(query: PageQuery): Promise<Page<Session>> {
+    return this.store.sessionPage(query);
   }
 
   /** See Store.sessionsVersion. */

@@ -10,6 +10,7 @@
  */
 import type { DeadInstance, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
+import type { Page, PageQuery } from '../domain/page.js';
 import type { Session } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
@@ -111,6 +112,13 @@ export interface Store {
    * are read may appear as it was before or after the change.
    */
   sessionBatches(batchSize: number): AsyncIterable<readonly Session[]>;
+  /**
+   * A page of sessions after `query.after`, in creation order or newest
+   * first, and the cursor of the next (see domain/page.ts). Seeking costs no
+   * more than the page: a page of 100 is as quick with a million sessions.
+   * Throws InvalidInputError for a cursor this store did not give out.
+   */
+  sessionPage(query: PageQuery): Awaitable<Page<Session>>;
   /**
    * Changes whenever any session is created, updated or deleted, so a listing
    * can be cached; null when this store cannot know (other replicas write too).

@@ -96,4 +96,65 @@ describe('the sessions API', () => {
     assert.equal(gone.statusCode, 404);
     assert.equal(gone.json().error, 'not_found');
   });
+
+  it('pages: ?limit=N answers a page with the next cursor (body and Link), to the end, either way', async (t) => {
+    const { app } = await build(t);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const created = await app.inject({
+        method: 'POST',
+        url: '/sessions',
+        payload: { name: `p${i}` },
+      });
+      ids.push(created.json().id);
+    }
+    for (const [order, expected] of [
+      ['oldest', ids],
+      ['newest', [...ids].reverse()],
+    ] as const) {
+      const seen: string[] = [];
+      let url: string | null = `/sessions?limit=2&order=${order}`;
+      while (url !== null) {
+        const current: string = url;
+        const answer = await app.inject({ method: 'GET', url: current });
+        assert.equal(answer.statusCode, 200);
+        const body: { sessions: { id: string }[]; count: number; next: string | null } =
+          answer.json();
+        assert.deepEqual(Object.keys(body), ['sessions', 'count', 'next']);
+        assert.equal(body.count, body.sessions.length);
+        seen.push(...body.sessions.map((session: { id: string }) => session.id));
+        const link: string | undefined = answer.headers.link as string | undefined;
+        if (body.next === null) {
+          assert.equal(link, undefined, 'no Link on the last page');
+          url = null;
+        } else {
+          assert.equal(link, `</sessions?limit=2&order=${order}&after=${body.next}>; rel="next"`);
+          url = /^<([^>]+)>/.exec(link ?? '')?.[1] ?? null;
+        }
+      }
+      assert.deepEqual(seen, expected);
+    }
+    const byDefault = (await app.inject({ method: 'GET', url: '/sessions?order=newest' })).json();
+    assert.equal(byDefault.count, 5, 'a page holds 100 unless asked');
+    const whole = (await app.inject({ method: 'GET', url: '/sessions' })).json();
+    assert.deepEqual(
+      Object.keys(whole),
+      ['sessions', 'count'],
+      'no parameters: the original listing',
+    );
+    assert.equal(whole.count, 5);
+
+    for (const bad of [
+      'limit=0',
+      'limit=1001',
+      'limit=x',
+      'order=up',
+      'after=garbage',
+      'after=WyJ4Il0',
+    ]) {
+      const answer = await app.inject({ method: 'GET', url: `/sessions?${bad}` });
+      assert.equal(answer.statusCode, 400, bad);
+      assert.equal(answer.json().error, 'invalid_input', bad);
+    }
+  });
 });

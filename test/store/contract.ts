@@ -261,4 +261,51 @@ export function storeContract(factory: StoreFactory): void {
     await until(() => succeeded.includes('stats_flush'), 'the retry that lands is reported');
     assert.equal((await statsOf(store)).total_requests, 1, 'counted once');
   });
+
+  it('pages through every session exactly once, both ways, while others are created and deleted', async (t) => {
+    const { store } = await factory.open(t);
+    const sessions = serve(store).sessions;
+    const kept: string[] = [];
+    const doomed: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      const session = await sessions.create({ name: `s${i}` });
+      (i % 3 === 0 ? doomed : kept).push(session.id);
+    }
+    for (const newestFirst of [false, true]) {
+      const seen: string[] = [];
+      let after: string | null = null;
+      let churn = 0;
+      for (;;) {
+        const page: Awaited<ReturnType<Store['sessionPage']>> = await store.sessionPage({
+          after,
+          limit: 7,
+          newestFirst,
+        });
+        seen.push(...page.items.map((session) => session.id));
+        // Writes between pages: new sessions, and deletes behind and ahead of the cursor.
+        const victim = doomed.pop();
+        if (victim !== undefined) await sessions.delete(victim);
+        await sessions.create({ name: `late${newestFirst}${churn++}` });
+        if (page.next === null) break;
+        assert.equal(page.items.length, 7);
+        after = page.next;
+      }
+      assert.equal(new Set(seen).size, seen.length, 'no session twice');
+      const order = newestFirst ? [...kept].reverse() : kept;
+      assert.deepEqual(
+        seen.filter((id) => kept.includes(id)),
+        order,
+        'every session that lived throughout, once, in order',
+      );
+    }
+    await assert.rejects(
+      async () => store.sessionPage({ after: 'not-a-cursor', limit: 5, newestFirst: false }),
+      /not a cursor this service gave out/,
+    );
+    const empty = await factory.open(t);
+    assert.deepEqual(await empty.store.sessionPage({ after: null, limit: 5, newestFirst: true }), {
+      items: [],
+      next: null,
+    });
+  });
 }

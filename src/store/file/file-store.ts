@@ -29,7 +29,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
-import { StorageBudgetError } from '../../domain/errors.js';
+import { InvalidInputError, StorageBudgetError } from '../../domain/errors.js';
 import {
   crashDetectedEvent,
   crashTriggeredEvent,
@@ -40,6 +40,7 @@ import {
   startupEvent,
 } from '../../domain/event.js';
 import { footprintGrowth, sessionFootprint } from '../../domain/footprint.js';
+import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../../domain/page.js';
 import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
 import { cleanUpAfter } from '../cleanup.js';
@@ -55,6 +56,7 @@ import {
   UNREPORTED,
 } from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
+import { CreationIndex } from './creation-index.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
@@ -64,7 +66,12 @@ import { formatMarker, readMarker } from './instance-marker.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { type DataLayout, dataLayout, sessionFileName } from './layout.js';
 import { type RecoveryReport, recoverDataDirectory } from './recovery.js';
-import { formatSessionFile, quarantineFile, type StoredSession } from './session-files.js';
+import {
+  type CreationKey,
+  formatSessionFile,
+  quarantineFile,
+  type StoredSession,
+} from './session-files.js';
 import { formatStats, readStats } from './stats-file.js';
 
 /** How far behind `total_requests` and `total_sessions` on disk may fall. */
@@ -79,6 +86,30 @@ const CHECKPOINT_INTERVAL_MS = 5000;
 const CHECKPOINT_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** Session files a checkpoint writes at the same time. */
 const CHECKPOINT_CONCURRENCY = 4;
+
+/** A session's place in the creation order: immutable, and small (it shares the strings). */
+function creationKey(entry: StoredSession): CreationKey {
+  return {
+    seq: entry.seq,
+    session: { id: entry.session.id, created_at: entry.session.created_at },
+  };
+}
+
+/** A cursor's position: [seq], or [created_at, id] for a session the original wrote. */
+function cursorOf(key: CreationKey): (string | number)[] {
+  return key.seq === undefined ? [key.session.created_at, key.session.id] : [key.seq];
+}
+
+function cursorKey(position: (string | number)[]): CreationKey {
+  const [first, second] = position;
+  if (typeof first === 'number' && second === undefined) {
+    return { seq: first, session: { id: '', created_at: '' } };
+  }
+  if (typeof first === 'string' && typeof second === 'string') {
+    return { seq: undefined, session: { created_at: first, id: second } };
+  }
+  throw new InvalidInputError('"after" is not a cursor this service gave out ("next").');
+}
 
 /** What opening the directory found and mended; each entry is also logged as an event. */
 export interface BootRecoveryReport extends RecoveryReport {
@@ -105,6 +136,8 @@ export interface OpenedFileStore {
 
 export class FileStore implements Store {
   private readonly sessions = new Map<string, StoredSession>();
+  /** The sessions' creation order, seekable, for pages. */
+  private readonly order = new CreationIndex();
   /** Bumped by every change of a session (see sessionsVersion). */
   private version = 0;
   private readonly sessionLocks = new Map<string, Promise<unknown>>();
@@ -140,6 +173,7 @@ export class FileStore implements Store {
     let maxSeq = 0;
     for (const entry of stored) {
       this.sessions.set(entry.session.id, entry);
+      this.order.add(creationKey(entry));
       // What was stored is loaded whatever the budget says now: it only stops growth.
       this.storedBytes += sessionFootprint(entry.session);
       if (entry.seq !== undefined && entry.seq > maxSeq) maxSeq = entry.seq;
@@ -313,6 +347,7 @@ export class FileStore implements Store {
     // from the log, so stats.json may catch up lazily without losing an increment.
     this.counters.total_sessions++;
     this.sessions.set(id, stored);
+    this.order.add(creationKey(stored));
     this.version++;
   }
 
@@ -333,6 +368,14 @@ export class FileStore implements Store {
     for (let start = 0; start < snapshot.length; start += batchSize) {
       yield snapshot.slice(start, start + batchSize);
     }
+  }
+
+  sessionPage(query: PageQuery): Page<Session> {
+    const after = query.after === null ? null : cursorKey(decodeCursor(query.after));
+    const { keys, more } = this.order.page(after, query.limit, query.newestFirst);
+    const items = keys.map((key) => (this.sessions.get(key.session.id) as StoredSession).session);
+    const last = keys.at(-1);
+    return { items, next: more && last !== undefined ? encodeCursor(cursorOf(last)) : null };
   }
 
   sessionsVersion(): number {
@@ -376,6 +419,7 @@ export class FileStore implements Store {
         revert: true,
       });
       this.sessions.delete(id);
+      this.order.remove(creationKey(current));
       this.version++;
       this.storedBytes -= sessionFootprint(current.session);
     });

@@ -56,6 +56,7 @@ export function compareCreationOrder(a: CreationKey, b: CreationKey): number {
     if (a.session.created_at !== b.session.created_at) {
       return a.session.created_at < b.session.created_at ? -1 : 1;
     }
+    if (a.session.id === b.session.id) return 0;
     return a.session.id < b.session.id ? -1 : 1;
   }
   if (a.seq === undefined) return -1;

@@ -15,8 +15,9 @@
  * memory and added to the row about once a second, as the file store does.
  */
 import type { Stats } from '../../domain/counters.js';
-import { StorageUnavailableError } from '../../domain/errors.js';
+import { InvalidInputError, StorageUnavailableError } from '../../domain/errors.js';
 import type { ServiceEvent } from '../../domain/event.js';
+import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../../domain/page.js';
 import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
 import {
   type BackgroundReporter,
@@ -130,6 +131,35 @@ export class PostgresStore implements Store {
 
   problems(): string[] {
     return []; // the database keeps its own health; background failures are reported
+  }
+
+  /** By seq (unique, indexed): a page is one index range scan, whatever the table's size. */
+  async sessionPage(query: PageQuery): Promise<Page<Session>> {
+    let after: number | null = null;
+    if (query.after !== null) {
+      const [seq, extra] = decodeCursor(query.after);
+      if (typeof seq !== 'number' || extra !== undefined) {
+        throw new InvalidInputError('"after" is not a cursor this service gave out ("next").');
+      }
+      after = seq;
+    }
+    const direction = query.newestFirst
+      ? { compare: '<', order: 'DESC' }
+      : { compare: '>', order: 'ASC' };
+    const { rows } = await this.database.query<SessionRow & { seq: string }>(
+      'reading a page of sessions',
+      `SELECT ${SESSION_COLUMNS}, seq FROM sessions
+       ${after === null ? '' : `WHERE seq ${direction.compare} $2`}
+       ORDER BY seq ${direction.order} LIMIT $1`,
+      after === null ? [query.limit + 1] : [query.limit + 1, after],
+    );
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      items: page.map(toSession),
+      next:
+        rows.length > query.limit && last !== undefined ? encodeCursor([Number(last.seq)]) : null,
+    };
   }
 
   storageUsage(): null {
