@@ -365,6 +365,11 @@ async function main(): Promise<void> {
     await load(`GET /events?limit=50 (${events.toLocaleString('en')} events)`, server.url, [
       get('/events?limit=50'),
     ]);
+    await load(
+      `GET /events?limit=50&before=<the middle> (${events.toLocaleString('en')} events)`,
+      server.url,
+      [get(`/events?limit=50&before=${events / 2}`)],
+    );
     await server.process.stop();
   }
 

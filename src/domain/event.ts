@@ -103,6 +103,15 @@ export function isServiceEvent(value: unknown): value is ServiceEvent {
 export const DEFAULT_EVENT_LIMIT = 50;
 export const MAX_EVENT_LIMIT = 10_000;
 
+/** An event's position (its line number in the log, its SSE id) from a query or header. */
+export function parsePosition(raw: unknown, what: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
+    throw new InvalidInputError(`${what} must be a non-negative integer (an event's id).`);
+  }
+  return Number(raw);
+}
+
 /** `?limit=N`: an integer from 1 to MAX_EVENT_LIMIT, DEFAULT_EVENT_LIMIT when absent. */
 export function parseEventLimit(raw: unknown): number {
   if (raw === undefined) return DEFAULT_EVENT_LIMIT;

@@ -18,8 +18,13 @@
 import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { InvalidInputError, StreamLimitError } from '../domain/errors.js';
-import { MAX_EVENT_LIMIT, parseEventLimit, type ServiceEvent } from '../domain/event.js';
+import { StreamLimitError } from '../domain/errors.js';
+import {
+  MAX_EVENT_LIMIT,
+  parseEventLimit,
+  parsePosition,
+  type ServiceEvent,
+} from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
 
 /** Bytes a client may leave unread of live events before it is dropped. */
@@ -42,14 +47,6 @@ export interface EventStreamOptions {
 interface Positioned {
   event: ServiceEvent;
   position: number;
-}
-
-function parsePosition(raw: unknown, what: string): number | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
-    throw new InvalidInputError(`${what} must be a non-negative integer (an event's id).`);
-  }
-  return Number(raw);
 }
 
 function message({ event, position }: Positioned): string {

@@ -1,16 +1,39 @@
-/** GET /events?limit=N: the tail of the event log, oldest first, and how many there are. */
-import type { FastifyInstance } from 'fastify';
-import { parseEventLimit } from '../domain/event.js';
+/**
+ * GET /events?limit=N: the tail of the event log, oldest first, and how many
+ * there are (the original's answer). With `before=P`, the `limit` events
+ * before position P, to page back through history: the answer adds `next`,
+ * the `before` of the page older still (null at the log's start). Both carry
+ * a `Link: <…>; rel="next"` header while older events exist.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { parseEventLimit, parsePosition } from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
 
 interface EventsRoute {
-  Querystring: { limit?: unknown };
+  Querystring: { limit?: unknown; before?: unknown };
+}
+
+function linkOlder(reply: FastifyReply, limit: number, before: number): void {
+  if (before > 1) reply.header('link', `</events?limit=${limit}&before=${before}>; rel="next"`);
 }
 
 export function eventRoutes(app: FastifyInstance, service: StatefulService): void {
-  app.get<EventsRoute>('/events', async (request) => {
+  app.get<EventsRoute>('/events', async (request, reply) => {
     const limit = parseEventLimit(request.query.limit);
-    const { events, count } = await service.eventTail(limit);
-    return { events, count };
+    const before = parsePosition(request.query.before, '"before"');
+    if (before === undefined) {
+      const { events, count } = await service.eventTail(limit);
+      linkOlder(reply, limit, count - events.length + 1);
+      return { events, count };
+    }
+    let from = Math.max(1, before - limit);
+    let page = await service.eventRange(from, before - 1);
+    if (from > page.count + 1) {
+      // A position beyond the log (it was replaced): the last page instead.
+      from = Math.max(1, page.count + 1 - limit);
+      page = await service.eventRange(from, page.count);
+    }
+    linkOlder(reply, limit, from);
+    return { events: page.events, count: page.count, next: from > 1 ? from : null };
   });
 }

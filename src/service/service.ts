@@ -111,6 +111,11 @@ export class StatefulService {
     return this.store.eventTail(limit);
   }
 
+  /** Positions `from` to `to` of the log, oldest first (see Store.eventRange). */
+  async eventRange(from: number, to: number): Promise<EventTail> {
+    return this.store.eventRange(from, to);
+  }
+
   async eventCount(): Promise<number> {
     return this.store.eventCount();
   }

@@ -149,6 +149,12 @@ export interface Store {
    * last of them is at position `count`, even while others are writing.
    */
   eventTail(limit: number): Awaitable<EventTail>;
+  /**
+   * The events at positions `from` to `to` (inclusive, clamped to the log),
+   * oldest first, and the count of all events: how history is paged back
+   * through. Costs no more than the page, however long the log.
+   */
+  eventRange(from: number, to: number): Awaitable<EventTail>;
   eventCount(): Awaitable<number>;
 
   // Counters and instances

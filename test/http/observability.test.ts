@@ -56,6 +56,41 @@ describe('health, state, events and crash', () => {
     assert.equal(all.events.length, 6);
   });
 
+  it('events pages back through history with before=P, following Link to the start', async (t) => {
+    const { app, store } = await build(t);
+    // After the service's own startup event: positions 2 to 8.
+    for (let i = 2; i <= 8; i++) {
+      await store.appendEvent(makeEvent('startup', store.instanceId, { startup_count: i }));
+    }
+    const latest = await app.inject({ method: 'GET', url: '/events?limit=3' });
+    assert.deepEqual(Object.keys(latest.json()), ['events', 'count'], "the original's answer");
+    assert.equal(latest.headers.link, '</events?limit=3&before=6>; rel="next"');
+    const seen: number[] = latest
+      .json()
+      .events.map((event: { startup_count: number }) => event.startup_count);
+    let link = latest.headers.link as string | undefined;
+    while (link !== undefined) {
+      const url = /^<([^>]+)>/.exec(link)?.[1] as string;
+      const page = await app.inject({ method: 'GET', url });
+      const body = page.json();
+      assert.equal(body.count, 8);
+      seen.unshift(...body.events.map((event: { startup_count: number }) => event.startup_count));
+      link = page.headers.link as string | undefined;
+      assert.equal(body.next === null, link === undefined);
+    }
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8]);
+    const beyond = (await app.inject({ method: 'GET', url: '/events?limit=2&before=500' })).json();
+    assert.deepEqual(
+      beyond.events.map((event: { startup_count: number }) => event.startup_count),
+      [7, 8],
+      'a position beyond the log gives the last page',
+    );
+    for (const bad of ['before=-1', 'before=x', 'before=1.5']) {
+      const answer = await app.inject({ method: 'GET', url: `/events?${bad}` });
+      assert.equal(answer.statusCode, 400, bad);
+    }
+  });
+
   it('crash answers 202 with the new crash_count, then ends the process', async (t) => {
     const test = await build(t);
     const answer = await test.app.inject({ method: 'POST', url: '/crash' });

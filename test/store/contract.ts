@@ -308,4 +308,55 @@ export function storeContract(factory: StoreFactory): void {
       next: null,
     });
   });
+
+  it('reads any stretch of a long event log, before and after a reopen', async (t) => {
+    const { store, reopen } = await factory.open(t);
+    const total = 11_500; // past the events kept in memory, across many index steps
+    // The truth: the position each event is told with as it commits.
+    const byPosition: unknown[] = [];
+    const stop = store.onEvent((event, position) => {
+      byPosition[position - 1] = event.n;
+    });
+    for (let start = 1; start <= total; start += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          // Some lines carry multi-byte characters, so reads split them across chunks.
+          store.appendEvent(
+            makeEvent('startup', store.instanceId, {
+              n: start + i,
+              ...((start + i) % 7 === 0 ? { u: 'é😀ß'.repeat((start + i) % 40) } : {}),
+            }),
+          ),
+        ),
+      );
+    }
+    stop();
+    assert.equal(byPosition.length, total);
+    assert.equal(new Set(byPosition).size, total, 'each event at one position');
+    const check = async (current: Store) => {
+      for (const [from, to] of [
+        [1, 5],
+        [1020, 1030],
+        [5000, 5999],
+        [total - 3, total + 10],
+        [0, 2],
+        [1, total],
+      ] as const) {
+        const range = await current.eventRange(from, to);
+        assert.equal(range.count, total);
+        const expected = byPosition.slice(Math.max(1, from) - 1, Math.min(to, total));
+        assert.deepEqual(
+          range.events.map((event) => event.n),
+          expected,
+          `positions ${from} to ${to}`,
+        );
+        for (const event of range.events) {
+          const n = Number(event.n);
+          assert.equal(event.u, n % 7 === 0 ? 'é😀ß'.repeat(n % 40) : undefined, `event ${n}`);
+        }
+      }
+    };
+    await check(store);
+    await check(await reopen());
+  });
 }

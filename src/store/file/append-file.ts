@@ -34,8 +34,12 @@ export class AppendFile<T = undefined> {
     private readonly name: string,
     /** End of the last batch written whole: the file is cut back to this after a failed write. */
     private end: number,
-    /** Called with each durable batch's items, in order, before any append of it resolves. */
-    private readonly onCommit: (items: T[]) => void,
+    /**
+     * Called with each batch's items once it is written (and synced if any of
+     * it is durable), in order, before any append of it resolves; with the
+     * byte offset the batch starts at and its lines (each with its newline).
+     */
+    private readonly onCommit: (items: T[], start: number, lines: string[]) => void,
   ) {}
 
   /** Opens `path` for appending; `size` must be the end of its last valid line. */
@@ -43,7 +47,7 @@ export class AppendFile<T = undefined> {
     fs: WritableFileSystem,
     path: string,
     size: number,
-    onCommit: (items: T[]) => void = () => undefined,
+    onCommit: (items: T[], start: number, lines: string[]) => void = () => undefined,
   ): Promise<AppendFile<T>> {
     const handle = await fs.open(path, 'a');
     return new AppendFile(handle, basename(path), size, onCommit);
@@ -107,8 +111,13 @@ export class AppendFile<T = undefined> {
         for (const entry of batch) entry.reject(failure);
         continue;
       }
+      const start = this.end;
       this.end += bytes.length;
-      this.onCommit(batch.map((entry) => entry.item));
+      this.onCommit(
+        batch.map((entry) => entry.item),
+        start,
+        batch.map((entry) => entry.line),
+      );
       for (const entry of batch) entry.resolve();
     }
     this.writing = null;

@@ -5,37 +5,46 @@
  * changes are appended with `durable: false`: the journal already holds them
  * durably, and a checkpoint syncs the log before it retires the journal.
  */
+
+import { type FileHandle, open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { MAX_EVENT_LIMIT, type ServiceEvent } from '../../domain/event.js';
 import { EventListeners } from '../event-listeners.js';
 import type { EventListener } from '../store.js';
 import { AppendFile } from './append-file.js';
+import { type EventLogScan, LINE_INDEX_STEP, parseEventLine } from './event-log-reader.js';
 import type { WritableFileSystem } from './file-system.js';
+
+/** What a page read from the file asks of it at a time (a page is about 10-40 KiB). */
+const READ_CHUNK_BYTES = 16 * 1024;
 
 export class EventLog {
   private recent: ServiceEvent[];
+  /** A handle for reading pages of older events, opened on the first such read. */
+  private reader: Promise<FileHandle> | null = null;
   private readonly listeners = new EventListeners();
 
   private constructor(
+    private readonly path: string,
     private readonly file: AppendFile<ServiceEvent>,
     private lineCount: number,
     recent: ServiceEvent[],
+    /** Where every LINE_INDEX_STEP-th line starts (see EventLogScan.lineStarts). */
+    private readonly lineStarts: number[],
   ) {
     this.recent = recent.slice(-MAX_EVENT_LIMIT);
   }
 
-  /** Opens the log for appending; `size` must be the end of its last valid line. */
-  static async open(
-    fs: WritableFileSystem,
-    path: string,
-    size: number,
-    lineCount: number,
-    recent: ServiceEvent[],
-  ): Promise<EventLog> {
+  /** Opens the log for appending, from what the boot's scan found. */
+  static async open(fs: WritableFileSystem, path: string, scan: EventLogScan): Promise<EventLog> {
     let log: EventLog | undefined;
-    const file = await AppendFile.open<ServiceEvent>(fs, path, size, (events) => {
-      log?.committed(events);
-    });
-    log = new EventLog(file, lineCount, recent);
+    const file = await AppendFile.open<ServiceEvent>(
+      fs,
+      path,
+      scan.validEnd,
+      (events, start, lines) => log?.committed(events, start, lines),
+    );
+    log = new EventLog(path, file, scan.count, scan.tail, [...scan.lineStarts]);
     return log;
   }
 
@@ -62,8 +71,57 @@ export class EventLog {
     return limit > 0 ? this.recent.slice(-limit) : [];
   }
 
-  close(): Promise<void> {
-    return this.file.close();
+  /**
+   * The events at positions `from` to `to` (1-based, inclusive, within the
+   * log), oldest first: from memory when they are recent, else read from the
+   * file starting at the nearest indexed line before them (at most
+   * LINE_INDEX_STEP lines more than asked). A line that is not an event
+   * (damage the inspector reports) is left out.
+   */
+  async range(from: number, to: number): Promise<ServiceEvent[]> {
+    if (to < from) return [];
+    const inMemoryFrom = this.lineCount - this.recent.length + 1;
+    if (from >= inMemoryFrom) {
+      return this.recent.slice(from - inMemoryFrom, to - inMemoryFrom + 1);
+    }
+    const step = Math.floor((from - 1) / LINE_INDEX_STEP);
+    let offset = this.lineStarts[step] ?? 0;
+    let position = step * LINE_INDEX_STEP;
+    const end = this.file.size();
+    this.reader ??= open(this.path, 'r');
+    const handle = await this.reader;
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    const decoder = new StringDecoder('utf8');
+    const events: ServiceEvent[] = [];
+    let partial = '';
+    while (offset < end && position < to) {
+      const { bytesRead } = await handle.read(
+        buffer,
+        0,
+        Math.min(buffer.length, end - offset),
+        offset,
+      );
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+      const lines = (partial + decoder.write(buffer.subarray(0, bytesRead))).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        position++;
+        if (position < from) continue;
+        if (position > to) break;
+        const event = parseEventLine(line);
+        if (event !== null) events.push(event);
+      }
+    }
+    return events;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.file.close();
+    } finally {
+      await (await this.reader)?.close();
+    }
   }
 
   /** See Store.onEvent. */
@@ -71,8 +129,12 @@ export class EventLog {
     return this.listeners.add(listener);
   }
 
-  private committed(events: ServiceEvent[]): void {
-    for (const event of events) {
+  private committed(events: ServiceEvent[], start: number, lines: string[]): void {
+    let offset = start;
+    for (const [index, event] of events.entries()) {
+      // Note where every LINE_INDEX_STEP-th line starts.
+      if (this.lineStarts.length * LINE_INDEX_STEP === this.lineCount) this.lineStarts.push(offset);
+      offset += Buffer.byteLength(lines[index] ?? '');
       this.lineCount++;
       this.recent.push(event);
       this.listeners.tell(event, this.lineCount);

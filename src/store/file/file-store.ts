@@ -272,13 +272,7 @@ export class FileStore implements Store {
             } as const)
           : null;
 
-    const events = await EventLog.open(
-      fileSystem,
-      layout.eventsFile,
-      scan.validEnd,
-      scan.count,
-      scan.tail,
-    );
+    const events = await EventLog.open(fileSystem, layout.eventsFile, scan);
     let journal: Journal;
     try {
       journal = await Journal.start(fileSystem, files, layout.journalDir, events.size());
@@ -570,6 +564,11 @@ export class FileStore implements Store {
 
   eventTail(limit: number): EventTail {
     return { events: this.events.tail(limit), count: this.events.count() };
+  }
+
+  async eventRange(from: number, to: number): Promise<EventTail> {
+    const count = this.events.count();
+    return { events: await this.events.range(Math.max(1, from), Math.min(to, count)), count };
   }
 
   eventCount(): number {

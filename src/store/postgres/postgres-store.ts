@@ -242,15 +242,28 @@ export class PostgresStore implements Store {
     return this.feed.onEvent(listener);
   }
 
-  async eventTail(limit: number): Promise<EventTail> {
-    // One statement, one snapshot: the count and the lines agree.
+  eventTail(limit: number): Promise<EventTail> {
+    return this.eventsWithCount(
+      'SELECT position, line FROM events ORDER BY position DESC LIMIT $1',
+      [limit],
+    );
+  }
+
+  eventRange(from: number, to: number): Promise<EventTail> {
+    return this.eventsWithCount(
+      'SELECT position, line FROM events WHERE position >= $1 AND position <= $2',
+      [from, to],
+    );
+  }
+
+  /** The events `select` picks, oldest first, and the count of all, in one statement (one snapshot). */
+  private async eventsWithCount(select: string, values: unknown[]): Promise<EventTail> {
     const { rows } = await this.database.query<{ event_count: string; line: string | null }>(
       'reading events',
-      `SELECT counters.event_count, tail.line FROM counters
-       LEFT JOIN LATERAL (SELECT position, line FROM events ORDER BY position DESC LIMIT $1) tail
-         ON true
-       ORDER BY tail.position`,
-      [limit],
+      `SELECT counters.event_count, page.line FROM counters
+       LEFT JOIN LATERAL (${select}) page ON true
+       ORDER BY page.position`,
+      values,
     );
     return {
       count: Number(rows[0]?.event_count ?? 0),
