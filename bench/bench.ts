@@ -56,10 +56,19 @@ interface Row {
   p99: number;
   errors: number;
   ratio: number | null;
+  /**
+   * CPU time (user + system) the service processes spent per request, in
+   * microseconds: the median over the rounds. Unlike requests/s it hardly
+   * moves when other work shares the machine, so it is the figure to compare
+   * two versions by.
+   */
+  cpuMicrosPerRequest: number | null;
   note?: string;
 }
 
 const rows: Row[] = [];
+/** The process id of the service behind each URL, to read its CPU time. */
+const servicePids = new Map<string, number>();
 const temps: string[] = [];
 /** The plain node:http server, kept running so each workload is measured next to it. */
 let ceilingUrl: string | null = null;
@@ -81,8 +90,28 @@ async function measureCeiling(seconds: number): Promise<number> {
 }
 
 /** The service as the bench runs it: no /crash, info logs. */
-function startBenchService(dataDir: string, env: Record<string, string> = {}) {
-  return startService(dataDir, { CRASH_ENDPOINT: 'off', ...env });
+async function startBenchService(dataDir: string, env: Record<string, string> = {}) {
+  const service = await startService(dataDir, { CRASH_ENDPOINT: 'off', ...env });
+  if (service.process.child.pid !== undefined)
+    servicePids.set(service.url, service.process.child.pid);
+  return service;
+}
+
+/** CPU time a process has used, in microseconds (/proc/<pid>/stat: utime + stime, in 1/100 s). */
+async function cpuMicros(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** The CPU time of the services behind `urls`, added up (null when one is not ours). */
+async function servicesCpu(urls: string[]): Promise<number | null> {
+  let total = 0;
+  for (const url of urls) {
+    const pid = servicePids.get(url);
+    if (pid === undefined) return null;
+    total += await cpuMicros(pid);
+  }
+  return total;
 }
 
 /**
@@ -153,6 +182,7 @@ interface Round {
   errors: number;
   total: number;
   seconds: number;
+  cpuMicrosPerRequest: number | null;
 }
 
 /** One round: the ceiling for CEILING_SECONDS, then the workload. */
@@ -164,6 +194,7 @@ async function round(
 ): Promise<Round> {
   const urls = Array.isArray(target) ? target : [target];
   const ceiling = await measureCeiling(CEILING_SECONDS);
+  const cpuBefore = await servicesCpu(urls);
   // autocannon notices a finished `amount` only on its one-second tick, so
   // such runs are timed here, from the start to the last answer.
   const started = performance.now();
@@ -192,6 +223,7 @@ async function round(
     ),
   );
   const total = results.reduce((sum, result) => sum + result.requests.total, 0);
+  const cpuAfter = await servicesCpu(urls);
   const seconds =
     amount === undefined
       ? Math.max(...results.map((result) => result.duration))
@@ -207,6 +239,10 @@ async function round(
     ),
     total,
     seconds,
+    cpuMicrosPerRequest:
+      cpuBefore === null || cpuAfter === null || total === 0
+        ? null
+        : (cpuAfter - cpuBefore) / total,
   };
 }
 
@@ -239,6 +275,7 @@ async function load(
     errors,
     ceiling: Math.round(middle.ceiling),
     ratio: middle.perSecond / middle.ceiling,
+    cpuMicrosPerRequest: medianCpu(rounds),
     ...(options.note === undefined ? {} : { note: options.note }),
   };
   rows.push(row);
@@ -248,6 +285,15 @@ async function load(
   process.stderr.write(
     `  ${workload}: ${row.requestsPerSecond} req/s, ratio ${row.ratio?.toFixed(2)} (rounds, req/s / ceiling: ${perRound})${errors > 0 ? `, ${errors} ERRORS` : ''}\n`,
   );
+}
+
+function medianCpu(rounds: Round[]): number | null {
+  const values = rounds
+    .map((each) => each.cpuMicrosPerRequest)
+    .filter((value): value is number => value !== null)
+    .sort((a, b) => a - b);
+  const middle = values[Math.floor((values.length - 1) / 2)];
+  return middle === undefined ? null : Math.round(middle);
 }
 
 async function createSessions(url: string, count: number): Promise<string[]> {
@@ -398,11 +444,11 @@ async function main(): Promise<void> {
   const high = Math.round(Math.max(...ceilings));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const header =
-    '| workload | requests/s | p50 ms | p99 ms | errors | ceiling beside it | ratio to ceiling |';
-  const lines = [header, '|---|---:|---:|---:|---:|---:|---:|'];
+    '| workload | requests/s | p50 ms | p99 ms | errors | ceiling beside it | ratio to ceiling | service CPU µs/request |';
+  const lines = [header, '|---|---:|---:|---:|---:|---:|---:|---:|'];
   for (const row of rows) {
     lines.push(
-      `| ${row.workload} | ${row.requestsPerSecond.toLocaleString('en')} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.ceiling?.toLocaleString('en') ?? ''} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} |`,
+      `| ${row.workload} | ${row.requestsPerSecond.toLocaleString('en')} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.ceiling?.toLocaleString('en') ?? ''} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} | ${row.cpuMicrosPerRequest ?? ''} |`,
     );
   }
   if (boot !== null) {
