@@ -4,6 +4,7 @@
  * in names and notes just work), prints answers as indented JSON, and says
  * plainly when the service cannot be reached.
  */
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadClientConfig } from '../config.js';
 
@@ -75,6 +76,54 @@ function sessionBody(values: {
   return body;
 }
 
+/** One page of sessions; says on stderr how to ask for the next. */
+async function listPage(
+  baseUrl: string,
+  values: { limit?: string; after?: string; newest: boolean },
+): Promise<number> {
+  const query = new URLSearchParams({ limit: values.limit ?? '100' });
+  if (values.newest) query.set('order', 'newest');
+  if (values.after !== undefined) query.set('after', values.after);
+  const answer = await call(baseUrl, 'GET', `/sessions?${query}`);
+  const next = (answer.body as { next?: unknown }).next;
+  if (answer.status === 200 && typeof next === 'string') {
+    const newest = values.newest ? ' --newest' : '';
+    process.stderr.write(
+      `more: stateful session list --limit ${query.get('limit')}${newest} --after ${next}\n`,
+    );
+  }
+  return print(answer);
+}
+
+/**
+ * Every session, a page of 1,000 at a time, printed as each page arrives in
+ * the shape of the whole listing (`{"sessions":[…],"count":N}`): a listing of
+ * any size, never held whole in memory.
+ */
+async function listAll(baseUrl: string, newest: boolean): Promise<number> {
+  let after: string | null = null;
+  let count = 0;
+  process.stdout.write('{\n  "sessions": [');
+  do {
+    const query = new URLSearchParams({ limit: '1000', order: newest ? 'newest' : 'oldest' });
+    if (after !== null) query.set('after', after);
+    const answer = await call(baseUrl, 'GET', `/sessions?${query}`);
+    if (answer.status !== 200) {
+      process.stdout.write('\n');
+      return print(answer);
+    }
+    const page = answer.body as { sessions: unknown[]; next: string | null };
+    let text = '';
+    for (const session of page.sessions) {
+      text += `${count++ === 0 ? '' : ','}\n    ${JSON.stringify(session, null, 2).replace(/\n/g, '\n    ')}`;
+    }
+    if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+    after = page.next;
+  } while (after !== null);
+  process.stdout.write(`${count === 0 ? '' : '\n  '}],\n  "count": ${count}\n}\n`);
+  return 0;
+}
+
 async function waitForNewInstance(
   baseUrl: string,
   oldId: string,
@@ -103,6 +152,10 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
       note: { type: 'string' },
       data: { type: 'string' },
       limit: { type: 'string' },
+      after: { type: 'string' },
+      before: { type: 'string' },
+      newest: { type: 'boolean', default: false },
+      all: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -121,8 +174,17 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
     case 'state':
       return print(await call(baseUrl, 'GET', '/state'));
     case 'events': {
-      const query = values.limit === undefined ? '' : `?limit=${encodeURIComponent(values.limit)}`;
-      return print(await call(baseUrl, 'GET', `/events${query}`));
+      const query = new URLSearchParams();
+      if (values.limit !== undefined) query.set('limit', values.limit);
+      if (values.before !== undefined) query.set('before', values.before);
+      const answer = await call(baseUrl, 'GET', `/events${query.size > 0 ? `?${query}` : ''}`);
+      const next = (answer.body as { next?: unknown }).next;
+      if (answer.status === 200 && typeof next === 'number') {
+        process.stderr.write(
+          `older: stateful events --limit ${values.limit ?? 50} --before ${next}\n`,
+        );
+      }
+      return print(answer);
     }
     case 'crash': {
       const before = await call(baseUrl, 'GET', '/health');
@@ -142,7 +204,11 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
         case 'create':
           return print(await call(baseUrl, 'POST', '/sessions', sessionBody(values)));
         case 'list':
-          return print(await call(baseUrl, 'GET', '/sessions'));
+          if (values.all) return listAll(baseUrl, values.newest);
+          if (values.limit === undefined && values.after === undefined && !values.newest) {
+            return print(await call(baseUrl, 'GET', '/sessions'));
+          }
+          return listPage(baseUrl, values);
         case 'get':
           return print(await call(baseUrl, 'GET', `/sessions/${id(1)}`));
         case 'update':

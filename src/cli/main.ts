@@ -27,11 +27,14 @@ The service
 
 The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
   session create [--name N] [--note TEXT] [--data JSON]
-  session list
+  session list [--limit N] [--newest] [--after CURSOR] | --all [--newest]
+                                no option: the whole listing at once; --limit: a
+                                page (stderr says how to get the next); --all:
+                                every session, a page at a time, as one listing
   session get ID
   session update ID [--name N] [--note TEXT] [--data JSON]
   session delete ID
-  state | health | events [--limit N] | crash [--wait]
+  state | health | events [--limit N] [--before POSITION] | crash [--wait]
 
 Configuration comes from the environment: PORT, HOST, DATA_DIR, STORE and
 DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the

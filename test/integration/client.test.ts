@@ -42,6 +42,48 @@ describe('the stateful CLI client', () => {
     assert.match(missing.stderr, /HTTP 404/);
   });
 
+  it('lists a page at a time, newest first, and every page as one listing', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const url = ['--url', service.url];
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const created = await runToEnd(['session', 'create', '--name', `c${i}`, ...url], {});
+      ids.push(JSON.parse(created.stdout).id);
+    }
+    const whole = await runToEnd(['session', 'list', ...url], {});
+    const all = await runToEnd(['session', 'list', '--all', ...url], {});
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(JSON.parse(all.stdout), JSON.parse(whole.stdout), 'the same listing');
+    const newest = JSON.parse(
+      (await runToEnd(['session', 'list', '--all', '--newest', ...url], {})).stdout,
+    );
+    assert.deepEqual(
+      newest.sessions.map((session: { id: string }) => session.id),
+      [...ids].reverse(),
+    );
+
+    const first = await runToEnd(['session', 'list', '--limit', '2', '--newest', ...url], {});
+    assert.deepEqual(
+      JSON.parse(first.stdout).sessions.map((session: { id: string }) => session.id),
+      [ids[4], ids[3]],
+    );
+    const more = /more: stateful session list --limit 2 --newest --after (\S+)/.exec(first.stderr);
+    assert.ok(more !== null, first.stderr);
+    const second = await runToEnd(
+      ['session', 'list', '--limit', '2', '--newest', '--after', more[1] as string, ...url],
+      {},
+    );
+    assert.deepEqual(
+      JSON.parse(second.stdout).sessions.map((session: { id: string }) => session.id),
+      [ids[2], ids[1]],
+    );
+    const older = await runToEnd(['events', '--limit', '2', '--before', '3', ...url], {});
+    assert.equal(JSON.parse(older.stdout).events.length, 2);
+    assert.doesNotMatch(older.stderr, /older:/, 'nothing before position 1');
+  });
+
   it('says plainly when the service is not running', async () => {
     const port = await freePort();
     const run = await runToEnd(['state'], { APP_PORT: String(port) });
