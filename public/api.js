@@ -11,7 +11,8 @@ import { byId } from './dom.js';
  *   live_sessions: number, live_replicas: number, status: string, problems: string[] }} State
  * @typedef {{ ts: number, time: string, event: string, container: string,
  *   [key: string]: unknown }} ServiceEvent
- * @typedef {{ error?: string, message?: string, sessions?: Session[] } & Partial<State>
+ * @typedef {{ error?: string, message?: string, sessions?: Session[], next?: string | null }
+ *   & Partial<State>
  *   & Partial<Session>} AnswerBody
  * @typedef {{ status: number, ok: boolean, json: AnswerBody | null }} Answer
  */

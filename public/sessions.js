@@ -5,10 +5,20 @@ import { byId, element, within } from './dom.js';
 
 /** @typedef {import('./api.js').Session} Session */
 
+/** Sessions a page shows. */
+const PAGE_SIZE = 50;
+
 /** @type {Session[]} */
 let sessions = [];
+/** The cursor the shown page starts after (null: the newest page), and those of the pages before it. */
+/** @type {string | null} */
+let pageAfter = null;
+/** @type {(string | null)[]} */
+const newerPages = [];
+/** @type {string | null} */
+let olderPage = null;
 
-/** The sessions as last listed. */
+/** The sessions of the page shown. */
 export function currentSessions() {
   return sessions;
 }
@@ -96,16 +106,43 @@ function startEdit(row, session) {
   name.focus();
 }
 
+/** Lists the page shown again (the service pages newest first, by cursor). */
 export async function loadSessions() {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE), order: 'newest' });
+  if (pageAfter !== null) query.set('after', pageAfter);
   try {
-    const answer = await api('GET', '/sessions');
+    const answer = await api('GET', `/sessions?${query}`);
     if (answer.ok && answer.json?.sessions !== undefined) {
       sessions = answer.json.sessions;
+      olderPage = typeof answer.json.next === 'string' ? answer.json.next : null;
       render();
+      showPager();
     }
   } catch {
     // down: the state poll reports it
   }
+}
+
+function showPager() {
+  byId('newer', HTMLButtonElement).disabled = newerPages.length === 0;
+  byId('older', HTMLButtonElement).disabled = olderPage === null;
+  const number = newerPages.length + 1;
+  element('page-info').textContent = number === 1 && olderPage === null ? '' : `page ${number}`;
+}
+
+/** Wires the pager: Older follows the cursor, Newer goes back the way it came. */
+export function setUpPager() {
+  byId('older', HTMLButtonElement).addEventListener('click', async () => {
+    if (olderPage === null) return;
+    newerPages.push(pageAfter);
+    pageAfter = olderPage;
+    await loadSessions();
+  });
+  byId('newer', HTMLButtonElement).addEventListener('click', async () => {
+    if (newerPages.length === 0) return;
+    pageAfter = newerPages.pop() ?? null;
+    await loadSessions();
+  });
 }
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */

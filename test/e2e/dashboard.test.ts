@@ -176,4 +176,42 @@ describe('the dashboard in a browser', () => {
     assert.notEqual(await page.textContent('#container_id'), containerId);
     assert.equal(await page.textContent('#crash_count'), '1');
   });
+
+  it('shows the sessions newest first, 50 a page, and pages older and back', async (t) => {
+    const browser = await launch();
+    if (typeof browser === 'string') return t.skip(browser);
+    t.after(() => browser.close());
+    const { url } = await supervisedService(t);
+    for (let i = 0; i < 55; i++) {
+      const answer = await fetch(`${url}/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `paged-${i}` }),
+      });
+      assert.equal(answer.status, 201);
+    }
+    const page = await browser.newPage();
+    await page.goto(`${url}/`);
+    const rows = page.locator('#sessions tbody tr');
+    await page.locator('#sessions tbody tr', { hasText: 'paged-54' }).waitFor();
+    assert.equal(await rows.count(), 50);
+    assert.equal(await rows.first().locator('.name').textContent(), 'paged-54', 'newest first');
+    assert.equal(await page.isDisabled('#newer'), true);
+
+    await page.click('#older');
+    await page.locator('#sessions tbody tr', { hasText: 'paged-0' }).waitFor();
+    assert.deepEqual(await rows.locator('.name').allTextContents(), [
+      'paged-4',
+      'paged-3',
+      'paged-2',
+      'paged-1',
+      'paged-0',
+    ]);
+    assert.equal(await page.textContent('#page-info'), 'page 2');
+    assert.equal(await page.isDisabled('#older'), true, 'the oldest page is the last');
+
+    await page.click('#newer');
+    await page.locator('#sessions tbody tr', { hasText: 'paged-54' }).waitFor();
+    assert.equal(await rows.count(), 50);
+  });
 });
