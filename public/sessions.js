@@ -17,6 +17,8 @@ let pageAfter = null;
 const newerPages = [];
 /** @type {string | null} */
 let olderPage = null;
+/** What the search box asks for ('' for every session). */
+let searchText = '';
 
 /** The sessions of the page shown. */
 export function currentSessions() {
@@ -109,6 +111,7 @@ function startEdit(row, session) {
 /** Lists the page shown again (the service pages newest first, by cursor). */
 export async function loadSessions() {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE), order: 'newest' });
+  if (searchText !== '') query.set('q', searchText);
   if (pageAfter !== null) query.set('after', pageAfter);
   try {
     const answer = await api('GET', `/sessions?${query}`);
@@ -127,7 +130,12 @@ function showPager() {
   byId('newer', HTMLButtonElement).disabled = newerPages.length === 0;
   byId('older', HTMLButtonElement).disabled = olderPage === null;
   const number = newerPages.length + 1;
-  element('page-info').textContent = number === 1 && olderPage === null ? '' : `page ${number}`;
+  const paged = number === 1 && olderPage === null ? '' : `page ${number}`;
+  // A search looks at 10,000 sessions a page: it may find few, with more to look through.
+  const further = searchText !== '' && olderPage !== null ? ' · Older looks further' : '';
+  element('page-info').textContent = `${paged}${further}`;
+  element('no-sessions').textContent =
+    searchText === '' ? 'No sessions yet.' : `No session here matches “${searchText}”.`;
 }
 
 /** Wires the pager: Older follows the cursor, Newer goes back the way it came. */
@@ -142,6 +150,18 @@ export function setUpPager() {
     if (newerPages.length === 0) return;
     pageAfter = newerPages.pop() ?? null;
     await loadSessions();
+  });
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let typing;
+  const search = byId('search', HTMLInputElement);
+  search.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(async () => {
+      searchText = search.value.trim();
+      pageAfter = null;
+      newerPages.length = 0;
+      await loadSessions();
+    }, 250);
   });
 }
 

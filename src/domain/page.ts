@@ -9,6 +9,13 @@ import { InvalidInputError } from './errors.js';
 
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
+/**
+ * The most sessions one search page looks at: a search costs a bounded
+ * amount whatever the store holds, and a page may hold fewer matches than
+ * asked (follow `next` until it is null).
+ */
+export const SEARCH_SCAN_LIMIT = 10_000;
+export const MAX_SEARCH_LENGTH = 200;
 
 export interface PageQuery {
   /** Where the previous page ended; null for the first page. */
@@ -16,6 +23,13 @@ export interface PageQuery {
   limit: number;
   /** Newest first (the dashboard's order) instead of creation order. */
   newestFirst: boolean;
+  /** Only sessions whose name contains this (any case) or whose id starts with it. */
+  search: string | null;
+}
+
+/** Whether a session is one a search for `text` (lower case) finds. */
+export function matchesSearch(session: { id: string; name: string }, text: string): boolean {
+  return session.id.startsWith(text) || session.name.toLowerCase().includes(text);
 }
 
 export interface Page<T> {
@@ -25,16 +39,19 @@ export interface Page<T> {
 }
 
 /**
- * `?limit=N&after=CURSOR&order=oldest|newest`, or null when none of them is
- * given (then GET /sessions is the original's whole listing).
+ * `?limit=N&after=CURSOR&order=oldest|newest&q=TEXT`, or null when none of
+ * them is given (then GET /sessions is the original's whole listing).
  */
 export function parsePageQuery(query: {
   limit?: unknown;
   after?: unknown;
   order?: unknown;
+  q?: unknown;
 }): PageQuery | null {
-  const { limit, after, order } = query;
-  if (limit === undefined && after === undefined && order === undefined) return null;
+  const { limit, after, order, q } = query;
+  if (limit === undefined && after === undefined && order === undefined && q === undefined) {
+    return null;
+  }
   let pageLimit = DEFAULT_PAGE_LIMIT;
   if (limit !== undefined) {
     if (typeof limit !== 'string' || !/^\d{1,5}$/.test(limit)) {
@@ -51,7 +68,15 @@ export function parsePageQuery(query: {
   if (order !== undefined && order !== 'oldest' && order !== 'newest') {
     throw new InvalidInputError('"order" must be "oldest" (creation order) or "newest".');
   }
-  return { after: after ?? null, limit: pageLimit, newestFirst: order === 'newest' };
+  if (q !== undefined && (typeof q !== 'string' || [...q].length > MAX_SEARCH_LENGTH)) {
+    throw new InvalidInputError(`"q" must be text of at most ${MAX_SEARCH_LENGTH} characters.`);
+  }
+  return {
+    after: after ?? null,
+    limit: pageLimit,
+    newestFirst: order === 'newest',
+    search: q === undefined || q === '' ? null : q.toLowerCase(),
+  };
 }
 
 export function encodeCursor(position: readonly (string | number)[]): string {

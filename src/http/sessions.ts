@@ -24,7 +24,7 @@ interface IdRoute {
 }
 
 interface ListRoute {
-  Querystring: { limit?: string; after?: string; order?: string };
+  Querystring: { limit?: string; after?: string; order?: string; q?: string };
 }
 
 /** Sessions read from the store at a time while a listing is streamed. */
@@ -117,9 +117,10 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
       const page = await sessions.page(query);
       if (page.next !== null) {
         const order = query.newestFirst ? 'newest' : 'oldest';
+        const search = query.search === null ? '' : `&q=${encodeURIComponent(query.search)}`;
         reply.header(
           'link',
-          `</sessions?limit=${query.limit}&order=${order}&after=${page.next}>; rel="next"`,
+          `</sessions?limit=${query.limit}&order=${order}${search}&after=${page.next}>; rel="next"`,
         );
       }
       return { sessions: page.items, count: page.items.length, next: page.next };

@@ -213,5 +213,29 @@ describe('the dashboard in a browser', () => {
     await page.click('#newer');
     await page.locator('#sessions tbody tr', { hasText: 'paged-54' }).waitFor();
     assert.equal(await rows.count(), 50);
+
+    await page.fill('#search', 'PAGED-1');
+    await page
+      .locator('#sessions tbody tr', { hasText: 'paged-54' })
+      .waitFor({ state: 'detached' });
+    assert.deepEqual(await rows.locator('.name').allTextContents(), [
+      'paged-19',
+      'paged-18',
+      'paged-17',
+      'paged-16',
+      'paged-15',
+      'paged-14',
+      'paged-13',
+      'paged-12',
+      'paged-11',
+      'paged-10',
+      'paged-1',
+    ]);
+    await page.fill('#search', 'nobody');
+    await page.locator('#no-sessions:not([hidden])').waitFor();
+    assert.match((await page.textContent('#no-sessions')) ?? '', /matches “nobody”/);
+    await page.fill('#search', '');
+    await page.locator('#sessions tbody tr', { hasText: 'paged-54' }).waitFor();
+    assert.equal(await rows.count(), 50);
   });
 });

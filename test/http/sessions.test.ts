@@ -134,6 +134,12 @@ describe('the sessions API', () => {
       }
       assert.deepEqual(seen, expected);
     }
+    const found = (await app.inject({ method: 'GET', url: '/sessions?q=P3' })).json();
+    assert.deepEqual(
+      found.sessions.map((session: { name: string }) => session.name),
+      ['p3'],
+      'a search by name, any case',
+    );
     const byDefault = (await app.inject({ method: 'GET', url: '/sessions?order=newest' })).json();
     assert.equal(byDefault.count, 5, 'a page holds 100 unless asked');
     const whole = (await app.inject({ method: 'GET', url: '/sessions' })).json();

@@ -280,6 +280,7 @@ export function storeContract(factory: StoreFactory): void {
           after,
           limit: 7,
           newestFirst,
+          search: null,
         });
         seen.push(...page.items.map((session) => session.id));
         // Writes between pages: new sessions, and deletes behind and ahead of the cursor.
@@ -299,14 +300,18 @@ export function storeContract(factory: StoreFactory): void {
       );
     }
     await assert.rejects(
-      async () => store.sessionPage({ after: 'not-a-cursor', limit: 5, newestFirst: false }),
+      async () =>
+        store.sessionPage({ after: 'not-a-cursor', limit: 5, newestFirst: false, search: null }),
       /not a cursor this service gave out/,
     );
     const empty = await factory.open(t);
-    assert.deepEqual(await empty.store.sessionPage({ after: null, limit: 5, newestFirst: true }), {
-      items: [],
-      next: null,
-    });
+    assert.deepEqual(
+      await empty.store.sessionPage({ after: null, limit: 5, newestFirst: true, search: null }),
+      {
+        items: [],
+        next: null,
+      },
+    );
   });
 
   it('reads any stretch of a long event log, before and after a reopen', async (t) => {
@@ -358,5 +363,46 @@ export function storeContract(factory: StoreFactory): void {
     };
     await check(store);
     await check(await reopen());
+  });
+
+  it('finds sessions by name (any case) or by the start of their id, a page at a time', async (t) => {
+    const { store } = await factory.open(t);
+    const sessions = serve(store).sessions;
+    const names = [
+      'Alice',
+      'bob',
+      'ALICE B',
+      'carol',
+      'malice',
+      'Dave',
+      'alicia',
+      '50% off',
+      'x_y',
+    ];
+    const created = [];
+    for (const name of names) created.push(await sessions.create({ name }));
+    const find = async (search: string, limit: number, newestFirst = false) => {
+      const found: string[] = [];
+      let after: string | null = null;
+      do {
+        const page: Awaited<ReturnType<Store['sessionPage']>> = await store.sessionPage({
+          after,
+          limit,
+          newestFirst,
+          search,
+        });
+        assert.ok(page.items.length <= limit);
+        found.push(...page.items.map((session) => session.name));
+        after = page.next;
+      } while (after !== null);
+      return found;
+    };
+    assert.deepEqual(await find('alic', 2), ['Alice', 'ALICE B', 'malice', 'alicia']);
+    assert.deepEqual(await find('alic', 10, true), ['alicia', 'malice', 'ALICE B', 'Alice']);
+    assert.deepEqual(await find('%', 5), ['50% off'], 'no wildcards');
+    assert.deepEqual(await find('_', 5), ['x_y']);
+    assert.deepEqual(await find('nobody', 5), []);
+    const dave = created[5] as { id: string };
+    assert.deepEqual(await find(dave.id.slice(0, 8), 5), ['Dave'], 'by the start of its id');
   });
 }

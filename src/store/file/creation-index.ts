@@ -62,7 +62,39 @@ export class CreationIndex {
     limit: number,
     newestFirst: boolean,
   ): { keys: IndexKey[]; more: boolean } {
+    const { keys, more } = this.scan(
+      cursor,
+      limit,
+      newestFirst,
+      Number.POSITIVE_INFINITY,
+      () => true,
+    );
+    return { keys, more };
+  }
+
+  /**
+   * Like page, but only the keys `accept` takes, looking at no more than
+   * `budget` keys: `last` is the last key looked at (where the next scan goes
+   * on from), `more` whether any key follows it.
+   */
+  scan(
+    cursor: IndexKey | null,
+    limit: number,
+    newestFirst: boolean,
+    budget: number,
+    accept: (key: IndexKey) => boolean,
+  ): { keys: IndexKey[]; last: IndexKey | null; more: boolean } {
     const keys: IndexKey[] = [];
+    let last: IndexKey | null = null;
+    let examined = 0;
+    /** Looks at one key; false once the page is full or the budget spent (the key is not taken). */
+    const visit = (key: IndexKey): boolean => {
+      if (keys.length === limit || examined === budget) return false;
+      examined++;
+      last = key;
+      if (accept(key)) keys.push(key);
+      return true;
+    };
     if (newestFirst) {
       let [chunkIndex, position] =
         cursor === null ? [this.chunks.length - 1, Number.POSITIVE_INFINITY] : this.locate(cursor);
@@ -71,23 +103,21 @@ export class CreationIndex {
         const chunk = this.chunks[chunkIndex];
         if (chunk === undefined) continue; // an empty index
         for (let i = Math.min(position, chunk.length - 1); i >= 0; i--) {
-          if (keys.length === limit) return { keys, more: true };
-          keys.push(chunk[i] as IndexKey);
+          if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true };
         }
         position = Number.POSITIVE_INFINITY;
       }
-      return { keys, more: false };
+      return { keys, last, more: false };
     }
     let [chunkIndex, position] = cursor === null ? [0, 0] : this.locateAfter(cursor);
     for (; chunkIndex < this.chunks.length; chunkIndex++) {
       const chunk = this.chunks[chunkIndex] as IndexKey[];
       for (let i = position; i < chunk.length; i++) {
-        if (keys.length === limit) return { keys, more: true };
-        keys.push(chunk[i] as IndexKey);
+        if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true };
       }
       position = 0;
     }
-    return { keys, more: false };
+    return { keys, last, more: false };
   }
 
   /** Where the first key >= `key` is (or would go): [chunk, position in it]. */

@@ -40,7 +40,14 @@ import {
   startupEvent,
 } from '../../domain/event.js';
 import { footprintGrowth, sessionFootprint } from '../../domain/footprint.js';
-import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../../domain/page.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  matchesSearch,
+  type Page,
+  type PageQuery,
+  SEARCH_SCAN_LIMIT,
+} from '../../domain/page.js';
 import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
 import { cleanUpAfter } from '../cleanup.js';
@@ -366,10 +373,25 @@ export class FileStore implements Store {
 
   sessionPage(query: PageQuery): Page<Session> {
     const after = query.after === null ? null : cursorKey(decodeCursor(query.after));
-    const { keys, more } = this.order.page(after, query.limit, query.newestFirst);
-    const items = keys.map((key) => (this.sessions.get(key.session.id) as StoredSession).session);
-    const last = keys.at(-1);
-    return { items, next: more && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+    const sessionOf = (key: CreationKey) =>
+      (this.sessions.get(key.session.id) as StoredSession).session;
+    const { search } = query;
+    const { keys, last, more } =
+      search === null
+        ? this.order.scan(
+            after,
+            query.limit,
+            query.newestFirst,
+            Number.POSITIVE_INFINITY,
+            () => true,
+          )
+        : this.order.scan(after, query.limit, query.newestFirst, SEARCH_SCAN_LIMIT, (key) =>
+            matchesSearch(sessionOf(key), search),
+          );
+    return {
+      items: keys.map(sessionOf),
+      next: more && last !== null ? encodeCursor(cursorOf(last)) : null,
+    };
   }
 
   sessionsVersion(): number {

@@ -17,7 +17,13 @@
 import type { Stats } from '../../domain/counters.js';
 import { InvalidInputError, StorageUnavailableError } from '../../domain/errors.js';
 import type { ServiceEvent } from '../../domain/event.js';
-import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../../domain/page.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  type Page,
+  type PageQuery,
+  SEARCH_SCAN_LIMIT,
+} from '../../domain/page.js';
 import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
 import {
   type BackgroundReporter,
@@ -133,7 +139,12 @@ export class PostgresStore implements Store {
     return []; // the database keeps its own health; background failures are reported
   }
 
-  /** By seq (unique, indexed): a page is one index range scan, whatever the table's size. */
+  /**
+   * By seq (unique, indexed): a page is one index range scan, whatever the
+   * table's size. A search looks at no more than SEARCH_SCAN_LIMIT sessions
+   * from the cursor, as the file store does, and goes on from the last one
+   * it looked at.
+   */
   async sessionPage(query: PageQuery): Promise<Page<Session>> {
     let after: number | null = null;
     if (query.after !== null) {
@@ -143,23 +154,45 @@ export class PostgresStore implements Store {
       }
       after = seq;
     }
-    const direction = query.newestFirst
-      ? { compare: '<', order: 'DESC' }
-      : { compare: '>', order: 'ASC' };
-    const { rows } = await this.database.query<SessionRow & { seq: string }>(
+    const [order, range] = query.newestFirst
+      ? ['DESC', 'WHERE seq < coalesce($3::bigint, 9223372036854775807)']
+      : ['ASC', 'WHERE seq > coalesce($3::bigint, 0)'];
+    const search = query.search !== null;
+    // $1 the page + 1 (to know whether there is more), $2 the scan, $3 the cursor, $4 the search.
+    const { rows } = await this.database.query<
+      SessionRow & { seq: string; last_seq: string | null; scanned: string }
+    >(
       'reading a page of sessions',
-      `SELECT ${SESSION_COLUMNS}, seq FROM sessions
-       ${after === null ? '' : `WHERE seq ${direction.compare} $2`}
-       ORDER BY seq ${direction.order} LIMIT $1`,
-      after === null ? [query.limit + 1] : [query.limit + 1, after],
+      `WITH scanned AS (
+         SELECT ${SESSION_COLUMNS}, seq FROM sessions ${range} ORDER BY seq ${order} LIMIT $2
+       ),
+       bounds AS (
+         SELECT count(*) AS scanned,
+           ${query.newestFirst ? 'min' : 'max'}(seq) AS last_seq FROM scanned
+       )
+       SELECT scanned.*, bounds.scanned, bounds.last_seq FROM bounds
+         LEFT JOIN LATERAL (
+           SELECT * FROM scanned
+           ${search ? 'WHERE left(id::text, length($4)) = $4 OR strpos(lower(name), $4) > 0' : ''}
+           ORDER BY seq ${order} LIMIT $1
+         ) scanned ON true`,
+      [
+        query.limit + 1,
+        search ? SEARCH_SCAN_LIMIT : query.limit + 1,
+        after,
+        ...(search ? [query.search] : []),
+      ],
     );
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    return {
-      items: page.map(toSession),
-      next:
-        rows.length > query.limit && last !== undefined ? encodeCursor([Number(last.seq)]) : null,
-    };
+    const found = rows.filter((row) => row.id !== null);
+    const page = found.slice(0, query.limit);
+    const bounds = rows[0];
+    let next: number | null = null;
+    if (found.length > query.limit) {
+      next = Number(page.at(-1)?.seq); // a full page, and more matches after it
+    } else if (search && Number(bounds?.scanned) === SEARCH_SCAN_LIMIT) {
+      next = Number(bounds?.last_seq); // the scan stopped; go on from where it did
+    }
+    return { items: page.map(toSession), next: next === null ? null : encodeCursor([next]) };
   }
 
   storageUsage(): null {

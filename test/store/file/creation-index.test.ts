@@ -73,6 +73,22 @@ describe('the creation index', () => {
     assert.equal(index.remove(key(1600)), false, 'already gone');
   });
 
+  it('scans no more keys than its budget, and says where to go on', () => {
+    const index = new CreationIndex();
+    for (let n = 1000; n < 1100; n++) index.add(key(n));
+    const even = (k: IndexKey) => (k.seq ?? 0) % 2 === 0;
+    const first = index.scan(null, 100, false, 10, even);
+    assert.deepEqual(first.keys.map(name), ['#1000', '#1002', '#1004', '#1006', '#1008']);
+    assert.equal(first.last === null ? '' : name(first.last), '#1009', 'the last key looked at');
+    assert.equal(first.more, true);
+    const full = index.scan(null, 2, true, 1000, even);
+    assert.deepEqual(full.keys.map(name), ['#1098', '#1096']);
+    assert.equal(full.last === null ? '' : name(full.last), '#1096');
+    const rest = index.scan(key(1090), 100, false, 1000, even);
+    assert.deepEqual(rest.keys.map(name), ['#1092', '#1094', '#1096', '#1098']);
+    assert.equal(rest.more, false);
+  });
+
   it('is empty-safe', () => {
     const index = new CreationIndex();
     assert.deepEqual(index.page(null, 5, false), { keys: [], more: false });
