@@ -35,8 +35,15 @@ function printVerifyReport(report: VerifyReport, json: boolean): void {
 }
 
 /** Writes a report in pieces of about 64 KiB, waiting whenever stdout is behind. */
-async function printReport(report: StoreReport, eventLimit: number, json: boolean): Promise<void> {
-  const pieces = json ? jsonReportPieces(report) : textReportLines(report, eventLimit);
+async function printReport(
+  report: StoreReport,
+  eventLimit: number,
+  sessionLimit: number | null,
+  json: boolean,
+): Promise<void> {
+  const pieces = json
+    ? jsonReportPieces(report, sessionLimit)
+    : textReportLines(report, eventLimit, sessionLimit);
   let buffered = '';
   for (const piece of pieces) {
     buffered += json ? piece : `${piece}\n`;
@@ -71,6 +78,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       'database-url': { type: 'string' },
       json: { type: 'boolean', default: false },
       events: { type: 'string', default: '10' },
+      sessions: { type: 'string' },
       verify: { type: 'boolean', default: false },
       repair: { type: 'boolean', default: false },
     },
@@ -79,6 +87,13 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const eventLimit = Number(values.events);
   if (!Number.isSafeInteger(eventLimit) || eventLimit < 0 || eventLimit > 10_000) {
     process.stderr.write('stateful inspect: --events must be an integer from 0 to 10000\n');
+    return 2;
+  }
+  // The first and last N sessions: 10 in the text report, all in --json, unless asked.
+  const sessionsFlag = values.sessions ?? (values.json ? 'all' : '10');
+  const sessionLimit = sessionsFlag === 'all' ? null : Number(sessionsFlag);
+  if (sessionLimit !== null && (!Number.isSafeInteger(sessionLimit) || sessionLimit < 0)) {
+    process.stderr.write('stateful inspect: --sessions must be "all" or a non-negative integer\n');
     return 2;
   }
   const databaseUrl = values['database-url'];
@@ -90,7 +105,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       return 2;
     }
     try {
-      await printReport(await readDatabase(databaseUrl, eventLimit), eventLimit, values.json);
+      const report = await readDatabase(databaseUrl, eventLimit, sessionLimit);
+      await printReport(report, eventLimit, sessionLimit, values.json);
       return 0;
     } catch (error) {
       if (!(error instanceof NotAStoreDatabaseError)) throw error;
@@ -102,7 +118,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   try {
     if (values.verify || values.repair)
       return await verifyCommand(dataDir, values.repair, values.json);
-    await printReport(await readDataDirectory(dataDir, eventLimit), eventLimit, values.json);
+    const report = await readDataDirectory(dataDir, eventLimit);
+    await printReport(report, eventLimit, sessionLimit, values.json);
     return 0;
   } catch (error) {
     if (error instanceof NotADataDirectoryError || error instanceof DataDirectoryBusyError) {

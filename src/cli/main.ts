@@ -13,9 +13,10 @@ const USAGE = `Usage: stateful <command> [options]
 The service
   serve                         run the service in the foreground
   supervise                     run it under a restart policy (what \`npm start\` does)
-  inspect [--data-dir DIR] [--json] [--events N]
-                                read a data directory offline
-  inspect --database-url URL [--json] [--events N]
+  inspect [--data-dir DIR] [--json] [--events N] [--sessions N|all]
+                                read a data directory offline (the first and last
+                                10 sessions in text, all in --json, unless asked)
+  inspect --database-url URL [--json] [--events N] [--sessions N|all]
                                 read a PostgreSQL store's database, no replica needed
   inspect --verify [--repair] [--data-dir DIR] [--json]
                                 check it like fsck (exit 1 on problems); --repair

@@ -47,7 +47,15 @@ export class NotAStoreDatabaseError extends Error {
   }
 }
 
-export async function readDatabase(url: string, eventLimit: number): Promise<DatabaseReport> {
+/**
+ * `sessionLimit`: read only the first and the last that many sessions (null:
+ * every one), so a report of a million sessions reads a page, not a table.
+ */
+export async function readDatabase(
+  url: string,
+  eventLimit: number,
+  sessionLimit: number | null = null,
+): Promise<DatabaseReport> {
   const client = new pg.Client(url);
   try {
     await client.connect();
@@ -66,8 +74,19 @@ export async function readDatabase(url: string, eventLimit: number): Promise<Dat
     }
     const counters = (await client.query<CounterRow>('SELECT * FROM counters'))
       .rows[0] as CounterRow;
+    const sessionCount = Number(
+      (await client.query<{ count: string }>('SELECT count(*) AS count FROM sessions')).rows[0]
+        ?.count,
+    );
     const sessions = await client.query<SessionRow>(
-      `SELECT ${SESSION_COLUMNS} FROM sessions ORDER BY seq`,
+      sessionLimit === null || sessionCount <= 2 * sessionLimit
+        ? `SELECT ${SESSION_COLUMNS} FROM sessions ORDER BY seq`
+        : `SELECT * FROM (
+             (SELECT ${SESSION_COLUMNS}, seq FROM sessions ORDER BY seq LIMIT $1)
+             UNION ALL
+             (SELECT ${SESSION_COLUMNS}, seq FROM sessions ORDER BY seq DESC LIMIT $1)
+           ) ends ORDER BY seq`,
+      sessionLimit === null || sessionCount <= 2 * sessionLimit ? [] : [sessionLimit],
     );
     const events = await client.query<{ line: string }>(
       'SELECT line FROM events ORDER BY position DESC LIMIT $1',
@@ -82,7 +101,7 @@ export async function readDatabase(url: string, eventLimit: number): Promise<Dat
       database: shown(url),
       stats: toStats(counters),
       problems: [],
-      sessionCount: sessions.rows.length,
+      sessionCount,
       sessions: () => sessions.rows.map(toSession),
       unreadableSessions: [],
       events: events.rows.reverse().map((row) => JSON.parse(row.line) as ServiceEvent),

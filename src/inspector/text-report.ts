@@ -5,6 +5,7 @@
  * so a report of any size never sits in memory whole.
  */
 import type { ServiceEvent } from '../domain/event.js';
+import type { Session } from '../domain/session.js';
 import type { StoreReport } from './read-data-dir.js';
 import type { ReplicaRow } from './read-database.js';
 
@@ -40,7 +41,43 @@ function eventLine(event: ServiceEvent): string {
 }
 
 /** The text report, line by line. */
-export function* textReportLines(report: StoreReport, eventLimit: number): Generator<string> {
+/**
+ * The report's sessions, or with `limit` the first and the last `limit` of
+ * them and, between, how many were skipped: read one at a time, the last ones
+ * kept in a ring, so memory stays bounded whatever the count.
+ */
+function* shownSessions(
+  report: StoreReport,
+  limit: number | null,
+): Generator<{ session: Session } | { skipped: number }> {
+  let shown = 0;
+  const ring: Session[] = [];
+  let after = 0;
+  for (const session of report.sessions()) {
+    if (limit === null || shown < limit) {
+      shown++;
+      yield { session };
+    } else {
+      ring[after % limit] = session;
+      after++;
+    }
+  }
+  const start = limit === null ? 0 : after % limit;
+  const last = after > ring.length ? [...ring.slice(start), ...ring.slice(0, start)] : ring;
+  const skipped = report.sessionCount - shown - last.length;
+  if (skipped > 0) yield { skipped };
+  for (const session of last) yield { session };
+}
+
+/**
+ * `sessionLimit`: show the first and the last that many sessions (null:
+ * every one), so a report of a million sessions stays a page long.
+ */
+export function* textReportLines(
+  report: StoreReport,
+  eventLimit: number,
+  sessionLimit: number | null,
+): Generator<string> {
   yield* section('PERSISTENT STATS');
   if (report.stats === null) yield '  (stats.json missing or unreadable)';
   else
@@ -50,9 +87,14 @@ export function* textReportLines(report: StoreReport, eventLimit: number): Gener
   yield* section('SESSIONS');
   yield `  ${'ID'.padEnd(38)}${'NAME'.padEnd(22)}${'ACCESSES'.padStart(8)}  CREATED`;
   yield `  ${'·'.repeat(78)}`;
-  for (const session of report.sessions()) {
+  const row = (session: Session) => {
     const name = [...session.name].slice(0, 20).join('');
-    yield `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`;
+    return `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`;
+  };
+  for (const item of shownSessions(report, sessionLimit)) {
+    yield 'skipped' in item
+      ? `  … ${item.skipped} more (--sessions all shows every one, --sessions N the first and last N)`
+      : row(item.session);
   }
   yield '';
   yield `  Total: ${report.sessionCount}`;
@@ -93,12 +135,21 @@ export function* textReportLines(report: StoreReport, eventLimit: number): Gener
  * `JSON.stringify(report, null, 2)` would write them, then `sessions`, the
  * array of every session, last.
  */
-export function* jsonReportPieces(report: StoreReport): Generator<string> {
-  const { sessions, ...rest } = report;
-  const fields = JSON.stringify(rest, null, 2);
+export function* jsonReportPieces(
+  report: StoreReport,
+  sessionLimit: number | null,
+): Generator<string> {
+  const { sessions: _all, ...rest } = report;
+  const omitted =
+    sessionLimit === null
+      ? {}
+      : { sessionsOmitted: Math.max(0, report.sessionCount - 2 * sessionLimit) };
+  const fields = JSON.stringify({ ...rest, ...omitted }, null, 2);
   yield `${fields.slice(0, fields.lastIndexOf('\n}'))},\n  "sessions": [`;
   let first = true;
-  for (const session of sessions()) {
+  for (const item of shownSessions(report, sessionLimit)) {
+    if (!('session' in item)) continue;
+    const { session } = item;
     const text = JSON.stringify(session, null, 2).replace(/\n/g, '\n    ');
     yield `${first ? '' : ','}\n    ${text}`;
     first = false;

@@ -56,6 +56,41 @@ describe('the offline inspector', () => {
     assert.deepEqual(report.problems, []);
   });
 
+  it('shows the first and last sessions of a large store, every one when asked', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    const names: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      names.push(`s${i}`);
+      await postJson(`${service.url}/sessions`, { name: `s${i}` });
+    }
+    service.process.kill('SIGTERM');
+    await service.process.exited;
+    const listed = (out: string) =>
+      [...out.matchAll(/^ {2}[0-9a-f-]{36} {2}(s\d+)/gm)].map((m) => m[1]);
+
+    const text = await runToEnd(['inspect', '--data-dir', dir], {});
+    assert.equal(text.code, 0, text.stderr);
+    assert.deepEqual(listed(text.stdout), [...names.slice(0, 10), ...names.slice(15)]);
+    assert.match(text.stdout, /… 5 more \(--sessions all shows every one/);
+    assert.match(text.stdout, / {2}Total: 25\n/);
+    const all = await runToEnd(['inspect', '--data-dir', dir, '--sessions', 'all'], {});
+    assert.deepEqual(listed(all.stdout), names);
+    assert.doesNotMatch(all.stdout, /more \(--sessions/);
+
+    const json = JSON.parse((await runToEnd(['inspect', '--data-dir', dir, '--json'], {})).stdout);
+    assert.equal(json.sessions.length, 25, '--json has every session unless asked');
+    const few = await runToEnd(['inspect', '--data-dir', dir, '--json', '--sessions', '2'], {});
+    const report = JSON.parse(few.stdout);
+    assert.deepEqual(
+      report.sessions.map((session: { name: string }) => session.name),
+      ['s0', 's1', 's23', 's24'],
+    );
+    assert.equal(report.sessionsOmitted, 21);
+    const bad = await runToEnd(['inspect', '--data-dir', dir, '--sessions', 'lots'], {});
+    assert.equal(bad.code, 2);
+  });
+
   it('reports a torn tail and unreadable files without failing or changing them', async (t) => {
     const dir = await tempDir(t);
     await writeOriginalDataDir(dir);

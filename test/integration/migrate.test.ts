@@ -69,6 +69,10 @@ describe('stateful migrate', { skip: postgresSkipReason() }, () => {
     assert.equal(dbReport.replicas[0].container_id, replica.containerId);
     assert.equal(dbReport.replicas[0].state, 'stopped');
     assert.equal(dbReport.events.at(-1).event, 'shutdown');
+    const counted = JSON.parse(
+      (await runToEnd(['inspect', '--database-url', url, '--json', '--sessions', '0'], {})).stdout,
+    );
+    assert.deepEqual([counted.sessions, counted.sessionCount, counted.sessionsOmitted], [[], 2, 2]);
     const text = await runToEnd(['inspect', '--database-url', url], {});
     assert.match(text.stdout, /REPLICAS/);
     assert.match(text.stdout, /Total: 2/);
