@@ -114,8 +114,8 @@ export interface Store {
   sessionBatches(batchSize: number): AsyncIterable<readonly Session[]>;
   /**
    * A page of sessions after `query.after`, in creation order or newest
-   * first, and the cursor of the next (see domain/page.ts). Seeking costs no
-   * more than the page: a page of 100 is as quick with a million sessions.
+   * first, and the cursor of the next (see domain/page.ts). Seeking to the
+   * cursor costs O(log n) at most, never a walk from the start.
    * Throws InvalidInputError for a cursor this store did not give out.
    */
   sessionPage(query: PageQuery): Awaitable<Page<Session>>;
