@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import {
   exportToDataDirectory,
   importDataDirectory,
+  type ProgressListener,
   TransferError,
   type TransferReport,
 } from '../migrate/transfer.js';
@@ -15,6 +16,20 @@ import { DataDirectoryBusyError } from '../store/file/format.js';
 const USAGE =
   'usage: stateful migrate --from-dir DATA_DIR --to DATABASE_URL\n' +
   '       stateful migrate --from DATABASE_URL --to-dir DATA_DIR\n';
+
+/** Says on stderr how far the copy has got, at most once a second (and each part's end). */
+function progressLine(): ProgressListener {
+  let last = 0;
+  return ({ what, done, total }) => {
+    const now = performance.now();
+    if (now - last < 1000 && done < total) return;
+    last = now;
+    const share = total === 0 ? '' : ` (${Math.floor((100 * done) / total)}%)`;
+    process.stderr.write(
+      `migrate: ${what} ${done.toLocaleString('en')} of ${total.toLocaleString('en')}${share}\n`,
+    );
+  };
+}
 
 export async function migrateCommand(args: string[]): Promise<number> {
   let values: { 'from-dir'?: string; to?: string; from?: string; 'to-dir'?: string };
@@ -39,9 +54,10 @@ export async function migrateCommand(args: string[]): Promise<number> {
     return 2;
   }
   try {
+    const progress = progressLine();
     const report: TransferReport = into
-      ? await importDataDirectory(values['from-dir'] as string, values.to as string)
-      : await exportToDataDirectory(values.from as string, values['to-dir'] as string);
+      ? await importDataDirectory(values['from-dir'] as string, values.to as string, progress)
+      : await exportToDataDirectory(values.from as string, values['to-dir'] as string, progress);
     process.stdout.write(
       `${JSON.stringify({ direction: into ? 'directory → database' : 'database → directory', ...report })}\n`,
     );

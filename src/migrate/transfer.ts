@@ -58,6 +58,15 @@ export interface TransferReport {
 }
 
 const BATCH = 5000;
+/** Sessions between two progress reports. */
+const PROGRESS_EVERY = 1000;
+
+/** How far a migration has got: told every batch of events and every thousand sessions. */
+export type ProgressListener = (progress: {
+  what: 'sessions' | 'events';
+  done: number;
+  total: number;
+}) => void;
 
 /** The log's lines up to byte `end` in batches, each checked to be an event. */
 async function* eventLineBatches(path: string, end: number): AsyncGenerator<string[]> {
@@ -83,6 +92,7 @@ async function* eventLineBatches(path: string, end: number): AsyncGenerator<stri
 export async function importDataDirectory(
   dataDir: string,
   databaseUrl: string,
+  onProgress: ProgressListener = () => undefined,
 ): Promise<TransferReport> {
   const layout = dataLayout(dataDir);
   const lock = acquireInstanceLock(layout.lockFile);
@@ -155,6 +165,7 @@ export async function importDataDirectory(
             eventsAdded += added.length;
           }
           position += batch.length;
+          onProgress({ what: 'events', done: position, total });
         }
         if (position !== total) {
           throw new TransferError(
@@ -165,7 +176,11 @@ export async function importDataDirectory(
         await client.query('DELETE FROM sessions WHERE NOT (id = ANY($1::uuid[]))', [
           sessions.map((stored) => stored.session.id),
         ]);
+        let copied = 0;
         for (const { session } of sessions) {
+          if (copied++ % PROGRESS_EVERY === 0) {
+            onProgress({ what: 'sessions', done: copied - 1, total: sessions.length });
+          }
           await client.query(
             `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -181,6 +196,7 @@ export async function importDataDirectory(
             ],
           );
         }
+        onProgress({ what: 'sessions', done: sessions.length, total: sessions.length });
         await client.query(
           `UPDATE counters SET startup_count = $1, crash_count = $2, total_sessions = $3,
              total_requests = $4, event_count = $5`,
@@ -222,6 +238,7 @@ export async function importDataDirectory(
 export async function exportToDataDirectory(
   databaseUrl: string,
   dataDir: string,
+  onProgress: ProgressListener = () => undefined,
 ): Promise<TransferReport> {
   const existing = await readdirIfPresent(dataDir);
   if (existing.length > 0) {
@@ -238,17 +255,22 @@ export async function exportToDataDirectory(
     const row = counters[0];
     if (row === undefined) throw new TransferError('the database has no counters: not ours?');
     const stats = toStats(row);
+    const eventTotal = Number(row.event_count);
     const { rows: sessionRows } = await client.query<SessionRow>(
       `SELECT ${SESSION_COLUMNS} FROM sessions ORDER BY seq`,
     );
     let seq = 0;
     for (const row of sessionRows) {
+      if (seq % PROGRESS_EVERY === 0) {
+        onProgress({ what: 'sessions', done: seq, total: sessionRows.length });
+      }
       const stored = { session: toSession(row), seq: ++seq };
       await files.write(
         join(layout.sessionsDir, sessionFileName(stored.session.id)),
         formatSessionFile(stored),
       );
     }
+    onProgress({ what: 'sessions', done: seq, total: sessionRows.length });
     // The log is written batch by batch to a temp file, synced, then renamed
     // into place: never held in memory whole, never seen half-written.
     const temp = `${layout.eventsFile}${TEMP_SUFFIX}`;
@@ -263,6 +285,7 @@ export async function exportToDataDirectory(
         if (rows.length === 0) break;
         await log.write(rows.map(({ line }) => `${line}\n`).join(''));
         events += rows.length;
+        onProgress({ what: 'events', done: events, total: eventTotal });
       }
       await log.datasync();
     } finally {

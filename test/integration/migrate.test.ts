@@ -38,6 +38,8 @@ describe('stateful migrate', { skip: postgresSkipReason() }, () => {
     const report = JSON.parse(into.stdout);
     assert.equal(report.sessions, 2);
     assert.equal(report.stats.total_sessions, 3);
+    assert.match(into.stderr, /^migrate: events \d+ of \d+ \(100%\)$/m, 'progress on stderr');
+    assert.match(into.stderr, /^migrate: sessions 2 of 2 \(100%\)$/m);
     const again = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).eventsAdded, 0, 're-running adds nothing');
