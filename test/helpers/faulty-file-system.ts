@@ -14,6 +14,8 @@ interface Fault {
   code: 'ENOSPC' | 'EIO' | 'EMFILE';
   /** Only paths containing this. */
   pathIncludes: string;
+  /** Only paths ending with this (a directory itself, not the files in it). */
+  pathEndsWith: string;
   /** Write half the data before failing. */
   torn: boolean;
 }
@@ -39,12 +41,13 @@ export class FaultyFileSystem implements WritableFileSystem {
   fail(
     operation: Operation,
     code: Fault['code'],
-    options: { pathIncludes?: string; torn?: boolean } = {},
+    options: { pathIncludes?: string; pathEndsWith?: string; torn?: boolean } = {},
   ): void {
     this.faults.push({
       operation,
       code,
       pathIncludes: options.pathIncludes ?? '',
+      pathEndsWith: options.pathEndsWith ?? '',
       torn: options.torn ?? false,
     });
   }
@@ -55,7 +58,10 @@ export class FaultyFileSystem implements WritableFileSystem {
 
   private check(operation: Operation, path: string): Fault | undefined {
     const fault = this.faults.find(
-      (candidate) => candidate.operation === operation && path.includes(candidate.pathIncludes),
+      (candidate) =>
+        candidate.operation === operation &&
+        path.includes(candidate.pathIncludes) &&
+        path.endsWith(candidate.pathEndsWith),
     );
     if (fault !== undefined) this.injected++;
     return fault;

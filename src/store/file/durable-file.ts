@@ -20,7 +20,16 @@ export class DurableFiles {
 
   constructor(private readonly fs: WritableFileSystem = nodeFileSystem) {}
 
-  async write(target: string, content: string | Uint8Array): Promise<void> {
+  /**
+   * `syncDirectory: false` leaves the rename's directory fsync to the caller,
+   * who must call syncDirectory before relying on it (a checkpoint writes many
+   * files into sessions/ and fsyncs the directory once).
+   */
+  async write(
+    target: string,
+    content: string | Uint8Array,
+    options: { syncDirectory?: boolean } = {},
+  ): Promise<void> {
     const temp = tempPathFor(target);
     try {
       const handle = await this.fs.open(temp, 'wx', 0o644);
@@ -36,17 +45,17 @@ export class DurableFiles {
       await cleanUpAfter(failure, () => this.fs.rm(temp, { force: true }));
       throw failure;
     }
-    await this.syncDirectory(dirname(target));
+    if (options.syncDirectory !== false) await this.syncDirectory(dirname(target));
   }
 
-  /** Unlinks `target` (a file already gone is fine), then fsyncs the directory. */
-  async removeIfPresent(target: string): Promise<void> {
+  /** Unlinks `target` (a file already gone is fine), then fsyncs the directory (as write). */
+  async removeIfPresent(target: string, options: { syncDirectory?: boolean } = {}): Promise<void> {
     try {
       await this.fs.unlink(target);
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw storageError(error, `removing ${basename(target)}`);
     }
-    await this.syncDirectory(dirname(target));
+    if (options.syncDirectory !== false) await this.syncDirectory(dirname(target));
   }
 
   async syncDirectory(dir: string): Promise<void> {

@@ -525,12 +525,17 @@ export class FileStore implements Store {
     const ids = this.dirty;
     this.dirty = new Set();
     try {
+      // Each file is fsynced; the renames and unlinks in sessions/ are made
+      // durable together, by one fsync of the directory, before the journal
+      // segments that held the changes go.
+      const unsynced = { syncDirectory: false };
       await forEachConcurrently(ids, CHECKPOINT_CONCURRENCY, async (id) => {
         const stored = this.sessions.get(id);
         const file = this.sessionPath(id);
-        if (stored === undefined) await this.files.removeIfPresent(file);
-        else await this.files.write(file, formatSessionFile(stored));
+        if (stored === undefined) await this.files.removeIfPresent(file, unsynced);
+        else await this.files.write(file, formatSessionFile(stored), unsynced);
       });
+      await this.files.syncDirectory(this.layout.sessionsDir);
       await this.journal.dropRetired();
       this.checkpointed = performance.now();
     } catch (error) {

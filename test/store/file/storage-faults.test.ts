@@ -187,6 +187,13 @@ describe('storage faults', () => {
     { what: 'an I/O error syncing the event log', op: 'sync', code: 'EIO', path: 'events.jsonl' },
     { what: 'an I/O error syncing a session file', op: 'sync', code: 'EIO', path: 'sessions/' },
     {
+      what: 'an I/O error syncing sessions/ itself (the renames)',
+      op: 'sync',
+      code: 'EIO',
+      path: '',
+      pathEndsWith: '/sessions',
+    },
+    {
       what: 'a full disk renaming a session file',
       op: 'rename',
       code: 'ENOSPC',
@@ -208,7 +215,10 @@ describe('storage faults', () => {
         await sessionsOf(store).update(kept.id, { data: { a: 2 } });
         const other = await sessionsOf(store).create({ name: 'other' });
         await sessionsOf(store).delete(kept.id);
-        fs.fail(fault.op, fault.code, { pathIncludes: fault.path });
+        fs.fail(fault.op, fault.code, {
+          pathIncludes: fault.path,
+          ...('pathEndsWith' in fault ? { pathEndsWith: fault.pathEndsWith } : {}),
+        });
         await assert.rejects(store.checkpoint());
         assert.ok(fs.injected > 0);
         const next = await afterAKill(t, dir);
