@@ -53,6 +53,12 @@ export interface StorageLimits {
    * A quarter of the V8 heap limit by default.
    */
   budgetBytes: number;
+  /**
+   * CHECKPOINT_BACKLOG: sessions changed but not yet written to their files
+   * (file store); past it a write waits for a checkpoint, so a clean stop, the
+   * journal and the next boot's replay stay bounded whatever the load.
+   */
+  checkpointBacklog: number;
 }
 
 /**
@@ -147,6 +153,7 @@ function storageLimits(env: Env): StorageLimits {
   return Object.freeze({
     sessionMaxNodes: integer(env, 'SESSION_MAX_NODES', DEFAULT_SESSION_MAX_NODES, 1, 10_000_000),
     budgetBytes: budgetMiB * 1024 * 1024,
+    checkpointBacklog: integer(env, 'CHECKPOINT_BACKLOG', 8_000, 100, 1_000_000),
   });
 }
 

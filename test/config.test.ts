@@ -42,4 +42,10 @@ describe('configuration', () => {
     assert.throws(() => loadServiceConfig({ STORAGE_BUDGET_MB: '1.5' }), /STORAGE_BUDGET_MB/);
     assert.throws(() => loadServiceConfig({ SESSION_MAX_NODES: '0' }), /SESSION_MAX_NODES/);
   });
+
+  it('bounds the checkpoint backlog: 8,000 sessions by default, at least 100', () => {
+    assert.equal(loadServiceConfig({}).storage.checkpointBacklog, 8000);
+    assert.equal(loadServiceConfig({ CHECKPOINT_BACKLOG: '500' }).storage.checkpointBacklog, 500);
+    assert.throws(() => loadServiceConfig({ CHECKPOINT_BACKLOG: '10' }), /CHECKPOINT_BACKLOG/);
+  });
 });

@@ -115,7 +115,11 @@ async function openStore(
     config.dataDir,
     instanceId,
     timedFileSystem(fileSystem, metrics.observeSync),
-    { budgetBytes: config.storage.budgetBytes, background },
+    {
+      budgetBytes: config.storage.budgetBytes,
+      checkpointBacklog: config.storage.checkpointBacklog,
+      background,
+    },
   );
   logRecovery(logger, recovery);
   return store;

@@ -64,8 +64,8 @@ describe('the torture checker', () => {
     const undone = withOneSession();
     const target = undone.model.known.get(ID);
     assert.ok(target !== undefined);
-    const before = undone.model.deleteSent(target);
-    undone.model.deleteAnswered(target, before, { status: 200, json: {} });
+    const sent = undone.model.deleteSent(target);
+    undone.model.deleteAnswered(target, sent, { status: 200, json: {} });
     undone.model.checkAfterRestart(
       observed([undone.updated], {
         events: [...observed([]).events, { event: 'session_deleted', session_id: ID }],
@@ -125,6 +125,23 @@ describe('the torture checker', () => {
       assert.match(text, expected);
     }
     assert.ok(model.violations.every((line) => line.startsWith('cycle 1: ')));
+  });
+
+  it('accepts two concurrent deletes of one session served in either order, but not a lone 404', () => {
+    const { model } = withOneSession();
+    const target = model.known.get(ID);
+    assert.ok(target !== undefined);
+    const first = model.deleteSent(target);
+    const second = model.deleteSent(target);
+    model.deleteAnswered(target, second, { status: 200, json: {} }); // served first
+    model.deleteAnswered(target, first, { status: 404, json: null });
+    assert.deepEqual(model.violations, []);
+
+    const lone = withOneSession();
+    const alone = lone.model.known.get(ID);
+    assert.ok(alone !== undefined);
+    lone.model.deleteAnswered(alone, lone.model.deleteSent(alone), { status: 404, json: null });
+    assert.match(lone.model.violations.join('\n'), /delete of live session .* answered 404/);
   });
 
   it('catches answers that contradict what was acknowledged before', () => {

@@ -36,6 +36,15 @@ export interface Known {
   maxAckedCount: number;
   ackedUpdates: number;
   deleted: 'acknowledged' | 'maybe' | null;
+  /** Deletes of it sent so far: two clients may delete one session at once. */
+  deletesSent: number;
+}
+
+/** What was known when a delete was sent (see deleteSent). */
+export interface DeleteSent {
+  before: Known['deleted'];
+  /** Its number among the deletes of that session. */
+  serial: number;
 }
 
 export interface HistoryEntry {
@@ -116,6 +125,7 @@ export class TortureModel {
       maxAckedCount: 0,
       ackedUpdates: 0,
       deleted: null,
+      deletesSent: 0,
     });
   }
 
@@ -154,14 +164,14 @@ export class TortureModel {
     entry.access_count = session.access_count;
   }
 
-  /** Before the DELETE: returns what was known of its deletion before. */
-  deleteSent(target: Known): Known['deleted'] {
+  /** Before the DELETE: what was known of its deletion before, and which delete this is. */
+  deleteSent(target: Known): DeleteSent {
     const before = target.deleted;
     target.deleted = 'maybe';
-    return before;
+    return { before, serial: ++target.deletesSent };
   }
 
-  deleteAnswered(target: Known, before: Known['deleted'], answer: Answer): void {
+  deleteAnswered(target: Known, sent: DeleteSent, answer: Answer): void {
     this.operations++;
     this.history.push({
       cycle: this.cycle,
@@ -174,7 +184,11 @@ export class TortureModel {
       this.acknowledged++;
       target.deleted = 'acknowledged';
     } else if (answer.status === 404) {
-      if (before === null) this.violation(`delete of live session ${target.id} answered 404`);
+      // Fine if it was deleted before, or if another delete was sent since this
+      // one: the service may have served that one first.
+      if (sent.before === null && target.deletesSent === sent.serial) {
+        this.violation(`delete of live session ${target.id} answered 404`);
+      }
     } else {
       this.violation(`delete answered ${answer.status}`);
     }
@@ -299,6 +313,7 @@ export class TortureModel {
         maxAckedCount: 0,
         ackedUpdates: 0,
         deleted: null,
+        deletesSent: 0,
       });
     }
     // After a restart an unacknowledged create is either stored or never will be.

@@ -84,8 +84,8 @@ async function updateOne(base: string): Promise<void> {
 async function deleteOne(base: string): Promise<void> {
   const target = model.livePick(random);
   if (target === undefined) return;
-  const before = model.deleteSent(target);
-  model.deleteAnswered(target, before, await call(`${base}/sessions/${target.id}`, 'DELETE'));
+  const sent = model.deleteSent(target);
+  model.deleteAnswered(target, sent, await call(`${base}/sessions/${target.id}`, 'DELETE'));
 }
 
 async function readOne(base: string): Promise<void> {

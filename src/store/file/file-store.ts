@@ -129,6 +129,12 @@ export interface FileStoreOptions {
   /** Told how each checkpoint and lazy stats flush went (a failed one is retried). */
   background?: BackgroundReporter;
   /**
+   * The most sessions that may be changed and not yet written to their files
+   * (CHECKPOINT_BACKLOG); a write past it waits for a checkpoint. No bound by
+   * default.
+   */
+  checkpointBacklog?: number;
+  /**
    * How long changes may wait in the journal after the last checkpoint that
    * finished before the store reports a problem (a minute by default: a
    * checkpoint starts every five seconds).
@@ -154,6 +160,9 @@ export class FileStore implements Store {
   private readonly requestFlushTimer: NodeJS.Timeout;
   /** Sessions changed since the last checkpoint took its snapshot. */
   private dirty = new Set<string>();
+  /** Writes waiting for a checkpoint to take the backlog over (see commit). */
+  private readonly backlogWaiters: (() => void)[] = [];
+  private backlogCheckpoint: Promise<void> | null = null;
   private readonly checkpointCommit: GroupCommit;
   /** When the last checkpoint started, and when the last one finished. */
   private lastCheckpoint = performance.now();
@@ -176,6 +185,7 @@ export class FileStore implements Store {
     private readonly budgetBytes: number,
     private readonly background: BackgroundReporter,
     private readonly checkpointBehindMs: number,
+    private readonly maxBacklog: number,
   ) {
     let maxSeq = 0;
     for (const entry of stored) {
@@ -300,6 +310,7 @@ export class FileStore implements Store {
       options.budgetBytes ?? Number.POSITIVE_INFINITY,
       options.background ?? UNREPORTED,
       options.checkpointBehindMs ?? 60_000,
+      options.checkpointBacklog ?? Number.POSITIVE_INFINITY,
     );
     const report: BootRecoveryReport = { ...recovery, statsRecovered };
     await store.logRecovery(report);
@@ -474,6 +485,11 @@ export class FileStore implements Store {
     ];
   }
 
+  /** Sessions changed since the last checkpoint took its snapshot (see checkpointBacklog). */
+  checkpointBacklog(): number {
+    return this.dirty.size;
+  }
+
   storageUsage(): StorageUsage {
     return { bytes: this.storedBytes, budgetBytes: this.budgetBytes };
   }
@@ -489,6 +505,26 @@ export class FileStore implements Store {
     event: ServiceEvent,
     revert: JournalRecord,
   ): Promise<void> {
+    // Writes never run further ahead of the checkpoints than the backlog
+    // allows: past it a write waits until a checkpoint has taken the backlog
+    // over (it then writes those files while new writes go on), or fails with
+    // it. Before the segment is begun: a checkpoint waits for writes in flight.
+    while (this.dirty.size >= this.maxBacklog) {
+      const takenOver = new Promise<void>((resolve) => this.backlogWaiters.push(resolve));
+      // One checkpoint for all the writes waiting, reported once.
+      this.backlogCheckpoint ??= this.checkpoint()
+        .then(
+          () => this.background.succeeded('checkpoint'),
+          (error: unknown) => {
+            this.background.failed('checkpoint', error);
+            throw error;
+          },
+        )
+        .finally(() => {
+          this.backlogCheckpoint = null;
+        });
+      await Promise.race([takenOver, this.backlogCheckpoint]);
+    }
     const segment = this.journal.segment();
     segment.begin();
     try {
@@ -524,6 +560,7 @@ export class FileStore implements Store {
     await this.events.sync(); // the retiring segments' events, durable before the segments go
     const ids = this.dirty;
     this.dirty = new Set();
+    for (const resolve of this.backlogWaiters.splice(0)) resolve();
     try {
       // Each file is fsynced; the renames and unlinks in sessions/ are made
       // durable together, by one fsync of the directory, before the journal

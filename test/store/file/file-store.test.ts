@@ -256,4 +256,25 @@ describe('the file store', () => {
     assert.equal(lines.filter((line) => line === cutOff).length, 1);
     assert.equal(second.store.getSession(session.id)?.access_count, 1);
   });
+
+  it('keeps writes within the checkpoint backlog: past it they wait for a checkpoint', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'deadbeef', undefined, { checkpointBacklog: 20 });
+    t.after(() => store.close().catch(() => undefined));
+    let most = 0;
+    for (let wave = 0; wave < 15; wave++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          await sessionsOf(store).create({ name: `w${wave}-${i}` });
+          most = Math.max(most, store.checkpointBacklog());
+        }),
+      );
+    }
+    // At most the bound plus the writes admitted together (one wave).
+    assert.ok(most <= 40, `backlog reached ${most}`);
+    assert.ok(most >= 20, 'the bound was reached: the waits were exercised');
+    assert.equal(store.sessionCount(), 300);
+    const onDisk = await readdir(join(dir, 'sessions'));
+    assert.ok(onDisk.length >= 300 - 40, `checkpoints kept up: ${onDisk.length} files written`);
+  });
 });

@@ -303,4 +303,22 @@ describe('storage faults', () => {
       await store.close();
     }
   });
+
+  it('fails a write past the checkpoint backlog when the checkpoint cannot start, and never hangs it', async (t) => {
+    const dir = await tempDir(t);
+    const fs = new FaultyFileSystem();
+    const { store } = await FileStore.open(dir, 'faultyfs', fs, { checkpointBacklog: 5 });
+    try {
+      for (let i = 0; i < 5; i++) await sessionsOf(store).create({ name: `s${i}` });
+      fs.fail('sync', 'EIO', { pathIncludes: 'events.jsonl' }); // the checkpoint's first step
+      await assert.rejects(sessionsOf(store).create({ name: 'waits' }), StorageUnavailableError);
+      assert.equal(store.sessionCount(), 5, 'nothing half-made');
+      fs.heal();
+      await sessionsOf(store).create({ name: 'after' });
+      assert.equal(store.sessionCount(), 6);
+      assert.ok(store.checkpointBacklog() < 5, 'a checkpoint took the backlog over');
+    } finally {
+      await store.close();
+    }
+  });
 });
