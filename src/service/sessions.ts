@@ -65,8 +65,4 @@ export class SessionService {
   version(): number | null {
     return this.store.sessionsVersion();
   }
-
-  async count(): Promise<number> {
-    return this.store.sessionCount();
-  }
 }

@@ -1,6 +1,7 @@
 /**
- * Reads `events.jsonl` without changing it: the number of complete lines, the
- * last N events, and what is wrong at its end (a torn last line left by a
+ * Reads `events.jsonl` without changing it: the number of complete lines
+ * (and where every LINE_INDEX_STEP-th starts), the last N events, and what is
+ * wrong at its end (a torn last line left by a
  * crash mid-append, or trailing lines that are not JSON). Shared by the
  * service's boot and the offline inspector, so both read the format the same way.
  */

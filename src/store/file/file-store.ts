@@ -387,18 +387,14 @@ export class FileStore implements Store {
     const sessionOf = (key: CreationKey) =>
       (this.sessions.get(key.session.id) as StoredSession).session;
     const { search } = query;
-    const { keys, last, more } =
-      search === null
-        ? this.order.scan(
-            after,
-            query.limit,
-            query.newestFirst,
-            Number.POSITIVE_INFINITY,
-            () => true,
-          )
-        : this.order.scan(after, query.limit, query.newestFirst, SEARCH_SCAN_LIMIT, (key) =>
-            matchesSearch(sessionOf(key), search),
-          );
+    // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
+    const { keys, last, more } = this.order.scan(
+      after,
+      query.limit,
+      query.newestFirst,
+      search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
+      (key) => search === null || matchesSearch(sessionOf(key), search),
+    );
     return {
       items: keys.map(sessionOf),
       next: more && last !== null ? encodeCursor(cursorOf(last)) : null,

@@ -14,7 +14,6 @@
  * committed in that order across replicas. total_requests is counted in
  * memory and added to the row about once a second, as the file store does.
  */
-import type { Stats } from '../../domain/counters.js';
 import { InvalidInputError, StorageUnavailableError } from '../../domain/errors.js';
 import type { ServiceEvent } from '../../domain/event.js';
 import {
@@ -335,10 +334,6 @@ export class PostgresStore implements Store {
     }
   }
 
-  private withUnflushed(stats: Stats): Stats {
-    return { ...stats, total_requests: stats.total_requests + this.unflushedRequests };
-  }
-
   async overview(): Promise<StoreOverview> {
     const { rows } = await this.database.query<
       CounterRow & { live_sessions: string; live_replicas: string }
@@ -350,8 +345,9 @@ export class PostgresStore implements Store {
       [this.replicas.leaseSeconds],
     );
     const row = rows[0] as CounterRow & { live_sessions: string; live_replicas: string };
+    const stats = toStats(row);
     return {
-      stats: this.withUnflushed(toStats(row)),
+      stats: { ...stats, total_requests: stats.total_requests + this.unflushedRequests },
       liveSessions: Number(row.live_sessions),
       liveInstances: Number(row.live_replicas),
     };
