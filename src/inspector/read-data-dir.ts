@@ -18,6 +18,7 @@ import type { Session } from '../domain/session.js';
 import {
   type CreationKey,
   compareCreationOrder,
+  creationKeyOf,
   dataLayout,
   type EventLogScan,
   readJournal,
@@ -26,7 +27,6 @@ import {
   readStats,
   replayJournal,
   type SessionFileEntry,
-  type StoredSession,
   scanEventLog,
   sessionFileEntries,
   sessionFileName,
@@ -94,11 +94,6 @@ export async function assertDataDirectory(dataDir: string): Promise<string[]> {
   return entries;
 }
 
-/** Only what orders a session: its data is read again when the report is written. */
-function creationKey({ session, seq }: StoredSession): CreationKey {
-  return { seq, session: { id: session.id, created_at: session.created_at } };
-}
-
 export async function readDataDirectory(
   dataDir: string,
   eventLimit: number,
@@ -119,9 +114,9 @@ export async function readDataDirectory(
   for (const entry of sessionFileEntries(layout.sessionsDir)) {
     if (entry.kind === 'temp') temps.push(`sessions/${entry.file}`);
     else if (entry.kind === 'unreadable') unreadable.push(entry);
-    else if (!outcome.has(entry.stored.session.id)) keys.push(creationKey(entry.stored));
+    else if (!outcome.has(entry.stored.session.id)) keys.push(creationKeyOf(entry.stored));
   }
-  for (const last of outcome.values()) if (last !== null) keys.push(last);
+  for (const last of outcome.values()) if (last !== null) keys.push(creationKeyOf(last));
   keys.sort(compareCreationOrder);
 
   for (const bad of unreadable) {
@@ -148,7 +143,7 @@ export async function readDataDirectory(
     sessionCount: keys.length,
     *sessions() {
       for (const key of keys) {
-        const fromJournal = outcome.get(key.session.id);
+        const fromJournal = outcome.get(key.id);
         if (fromJournal) {
           yield fromJournal.session;
           continue;
@@ -156,7 +151,7 @@ export async function readDataDirectory(
         // Read again now; a file changed or deleted since (the service runs) shows as it is.
         const entry: SessionFileEntry | null = readSessionFile(
           layout.sessionsDir,
-          sessionFileName(key.session.id),
+          sessionFileName(key.id),
         );
         if (entry?.kind === 'session') yield entry.stored.session;
       }

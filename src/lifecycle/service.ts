@@ -118,7 +118,9 @@ async function openStore(
     {
       budgetBytes: config.storage.budgetBytes,
       checkpointBacklog: config.storage.checkpointBacklog,
+      snapshotJournalBytes: config.storage.snapshotJournalBytes,
       background,
+      progress: (message, detail) => logger.info(detail, message),
     },
   );
   logRecovery(logger, recovery);

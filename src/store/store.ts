@@ -48,6 +48,7 @@ export interface InstanceStart {
  */
 export type BackgroundTask =
   | 'checkpoint'
+  | 'snapshot'
   | 'stats_flush'
   | 'lease_renewal'
   | 'event_feed'

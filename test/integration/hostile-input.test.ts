@@ -230,6 +230,7 @@ describe('hostile input against the running service', () => {
         [
           'sessions',
           'journal',
+          'snapshot.jsonl',
           'events.jsonl',
           'stats.json',
           'instance.json',

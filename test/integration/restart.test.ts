@@ -75,7 +75,7 @@ describe('restarts of the real service', () => {
     assert.ok(stored.total_requests >= 20, `stats.json has ${stored.total_requests} requests`);
   });
 
-  it('after a SIGKILL right behind acknowledged writes, rolls the journal into the files', async (t) => {
+  it('after a SIGKILL right behind acknowledged writes, replays the journal and writes the files behind', async (t) => {
     const dir = await tempDir(t);
     const first = await startService(dir);
     const ids: string[] = [];
@@ -100,20 +100,27 @@ describe('restarts of the real service', () => {
 
     const second = await startService(dir);
     t.after(() => second.process.kill('SIGKILL'));
-    const files = (await readdir(join(dir, 'sessions'))).sort();
-    assert.deepEqual(
-      files,
-      ids
-        .slice(0, 4)
-        .map((id) => `${id}.json`)
-        .sort(),
-    );
+    // The boot replays the journal into memory and writes the files behind, at once.
+    const expected = ids
+      .slice(0, 4)
+      .map((id) => `${id}.json`)
+      .sort();
+    let files: string[] = [];
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      files = (await readdir(join(dir, 'sessions'))).sort();
+      if (files.join() === expected.join()) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(files, expected);
     const edited = JSON.parse(await readFile(join(dir, 'sessions', `${ids[0]}.json`), 'utf8'));
     assert.deepEqual(edited.data, { edited: true });
     assert.equal(edited.access_count, 1);
     const events = await readEvents(dir);
-    const replayed = events.find((event) => event.event === 'journal_replayed');
-    assert.equal(replayed?.changes, 7);
+    assert.equal(
+      events.find((event) => event.event === 'journal_replayed'),
+      undefined,
+      'replaying the journal is routine, no repair: no event was lost',
+    );
     assert.equal(events.filter((event) => event.event === 'session_created').length, 5);
     const state = field(await request(`${second.url}/state`));
     assert.equal(state.crash_count, 1);

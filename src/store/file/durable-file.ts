@@ -8,6 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../domain/errors.js';
 import { cleanUpAfter } from '../cleanup.js';
@@ -22,20 +23,27 @@ export class DurableFiles {
 
   /**
    * `syncDirectory: false` leaves the rename's directory fsync to the caller,
-   * who must call syncDirectory before relying on it (a checkpoint writes many
-   * files into sessions/ and fsyncs the directory once).
+   * who must call syncDirectory before relying on it; `sync: false` leaves
+   * the file unsynced too (it survives a kill, a reader still sees the old
+   * file or the new one, never a mix; only a power loss can lose it), for
+   * files whose content is durable elsewhere until syncIfPresent (a
+   * checkpoint's session files, which the journal holds until a snapshot).
+   * Such writes of one file must not overlap (checkpoints never do): they
+   * share one temp name, `<target>.tmp`, so what a kill leaves of one is
+   * overwritten by the next write of that file (see `unsyncedTempPath`).
    */
   async write(
     target: string,
     content: string | Uint8Array,
-    options: { syncDirectory?: boolean } = {},
+    options: { sync?: boolean; syncDirectory?: boolean } = {},
   ): Promise<void> {
-    const temp = tempPathFor(target);
+    const unsynced = options.sync === false;
+    const temp = unsynced ? unsyncedTempPath(target) : tempPathFor(target);
     try {
-      const handle = await this.fs.open(temp, 'wx', 0o644);
+      const handle = await this.fs.open(temp, unsynced ? 'w' : 'wx', 0o644);
       try {
         await handle.writeFile(content);
-        await handle.datasync();
+        if (options.sync !== false) await handle.datasync();
       } finally {
         await handle.close();
       }
@@ -58,6 +66,24 @@ export class DurableFiles {
     if (options.syncDirectory !== false) await this.syncDirectory(dirname(target));
   }
 
+  /** fdatasyncs a file written with `sync: false` (one gone since is fine). */
+  async syncIfPresent(target: string): Promise<void> {
+    let handle: FileHandle;
+    try {
+      handle = await this.fs.open(target, 'r');
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return;
+      throw storageError(error, `syncing ${basename(target)}`);
+    }
+    try {
+      await handle.datasync();
+    } catch (error) {
+      throw storageError(error, `syncing ${basename(target)}`);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async syncDirectory(dir: string): Promise<void> {
     let group = this.directorySyncs.get(dir);
     if (group === undefined) {
@@ -77,6 +103,11 @@ export class DurableFiles {
       throw storageError(error, `syncing ${basename(dir)}/`);
     }
   }
+}
+
+/** The temp file of unsynced writes of `target` (see write). */
+export function unsyncedTempPath(target: string): string {
+  return `${target}${TEMP_SUFFIX}`;
 }
 
 function tempPathFor(target: string): string {

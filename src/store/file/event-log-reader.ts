@@ -80,14 +80,19 @@ function countMatches(buffer: Buffer, mark: Buffer): number {
 async function countLines(
   path: string,
   end: number,
+  from: LogMark,
 ): Promise<{ lines: number; created: number; lineStarts: number[] }> {
-  const lineStarts = [0];
-  if (end === 0) return { lines: 0, created: 0, lineStarts };
-  let lines = 0;
-  let created = 0;
+  const lineStarts = [...from.lineStarts];
+  let lines = from.count;
+  let created = from.created;
+  if (end <= from.offset) return { lines, created, lineStarts };
   let carry = Buffer.alloc(0);
-  let chunkStart = 0;
-  const stream = createReadStream(path, { start: 0, end: end - 1, highWaterMark: CHUNK });
+  let chunkStart = from.offset;
+  const stream = createReadStream(path, {
+    start: from.offset,
+    end: end - 1,
+    highWaterMark: CHUNK,
+  });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let at = chunk.indexOf(NEWLINE);
     while (at !== -1) {
@@ -142,11 +147,11 @@ async function readLastLines(path: string, end: number, wanted: number): Promise
   }
 }
 
-/** Every line of the log up to byte `end`, in order, never the whole log in memory. */
-export async function* readLogLines(path: string, end: number): AsyncGenerator<string> {
-  if (end === 0) return;
+/** Every line of the log from byte `start` (a line start) up to byte `end`, in order, never the whole log in memory. */
+export async function* readLogLines(path: string, end: number, start = 0): AsyncGenerator<string> {
+  if (end <= start) return;
   const stream = createReadStream(path, {
-    start: 0,
+    start,
     end: end - 1,
     encoding: 'utf8',
     highWaterMark: 1 << 20,
@@ -160,7 +165,30 @@ export async function* readLogLines(path: string, end: number): AsyncGenerator<s
   if (partial !== '') yield partial;
 }
 
-export async function scanEventLog(path: string, tailSize: number): Promise<EventLogScan> {
+/**
+ * A place in the log and what precedes it: the byte offset of a line start,
+ * the lines before it, how many of them are `session_created` events, and
+ * where every LINE_INDEX_STEP-th line starts up to it. A snapshot keeps one,
+ * so a boot counts only the lines after it.
+ */
+export interface LogMark {
+  offset: number;
+  count: number;
+  created: number;
+  lineStarts: number[];
+}
+
+export const LOG_START: LogMark = { offset: 0, count: 0, created: 0, lineStarts: [0] };
+
+/**
+ * Reads the log's tail and counts its lines; with `from`, counts only the
+ * lines after that mark (ignored when the valid log ends before it).
+ */
+export async function scanEventLog(
+  path: string,
+  tailSize: number,
+  from: LogMark = LOG_START,
+): Promise<EventLogScan> {
   let size: number;
   try {
     size = (await stat(path)).size;
@@ -226,7 +254,7 @@ export async function scanEventLog(path: string, tailSize: number): Promise<Even
     if (event === null) corruptLinesInTail++;
     else tail.push(event);
   }
-  const totals = await countLines(path, validEnd);
+  const totals = await countLines(path, validEnd, from.offset <= validEnd ? from : LOG_START);
   return {
     size,
     exists: true,

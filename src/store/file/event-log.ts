@@ -12,7 +12,12 @@ import { MAX_EVENT_LIMIT, type ServiceEvent } from '../../domain/event.js';
 import { EventListeners } from '../event-listeners.js';
 import type { EventListener } from '../store.js';
 import { AppendFile } from './append-file.js';
-import { type EventLogScan, LINE_INDEX_STEP, parseEventLine } from './event-log-reader.js';
+import {
+  type EventLogScan,
+  LINE_INDEX_STEP,
+  type LogMark,
+  parseEventLine,
+} from './event-log-reader.js';
 import type { WritableFileSystem } from './file-system.js';
 
 /** What a page read from the file asks of it at a time (a page is about 10-40 KiB). */
@@ -28,6 +33,8 @@ export class EventLog {
     private readonly path: string,
     private readonly file: AppendFile<ServiceEvent>,
     private lineCount: number,
+    /** How many lines are `session_created` events. */
+    private created: number,
     recent: ServiceEvent[],
     /** Where every LINE_INDEX_STEP-th line starts (see EventLogScan.lineStarts). */
     private readonly lineStarts: number[],
@@ -44,7 +51,7 @@ export class EventLog {
       scan.validEnd,
       (events, start, lines) => log?.committed(events, start, lines),
     );
-    log = new EventLog(path, file, scan.count, scan.tail, [...scan.lineStarts]);
+    log = new EventLog(path, file, scan.count, scan.createdEvents, scan.tail, [...scan.lineStarts]);
     return log;
   }
 
@@ -59,6 +66,16 @@ export class EventLog {
 
   count(): number {
     return this.lineCount;
+  }
+
+  /** Where the log stands now (what a snapshot keeps; see LogMark). */
+  mark(): LogMark {
+    return {
+      offset: this.file.size(),
+      count: this.lineCount,
+      created: this.created,
+      lineStarts: [...this.lineStarts],
+    };
   }
 
   /** Bytes of complete lines written. */
@@ -136,6 +153,7 @@ export class EventLog {
       if (this.lineStarts.length * LINE_INDEX_STEP === this.lineCount) this.lineStarts.push(offset);
       offset += Buffer.byteLength(lines[index] ?? '');
       this.lineCount++;
+      if (event.event === 'session_created') this.created++;
       this.recent.push(event);
       this.listeners.tell(event, this.lineCount);
     }

@@ -13,17 +13,24 @@
  *                            event until a checkpoint syncs the log);
  *                            serialised per session
  *
- * Session files are written behind from memory by checkpoints (every five
- * seconds and at close), after which the journal segments they cover are
- * deleted; see journal.ts. An event in the log therefore always describes a
- * committed change, and a committed change whose event a kill cut off gets it
- * at the next boot. Counters that change with every request (total_requests)
+ * Session files are a view written behind from memory by checkpoints (every
+ * five seconds and at close), without a sync of their own: the journal holds
+ * every change until a snapshot (snapshot.ts) covers it. A snapshot is
+ * written when the journal has grown past a threshold (and after taking over
+ * a directory without one): it makes the view files written since the last
+ * one durable, writes every session to snapshot.jsonl, then deletes the
+ * segments it covers. A boot reads the snapshot and replays the journal
+ * after it; it reads every session file only when no snapshot can be trusted
+ * (see recovery.ts). An event in the log always describes a committed
+ * change, and a committed change whose event a kill cut off gets it at the
+ * next boot. Counters that change with every request (total_requests)
  * or every create (total_sessions) reach stats.json lazily, within a second;
  * total_sessions is recounted from the durable `session_created` events at boot.
  *
- * Every session is held in memory, so their total footprint (see
- * domain/footprint.ts) is kept under a budget: a create or an update that
- * would grow it past the budget is refused before anything is written.
+ * Every session is held in memory, as its compact JSON (parsed when it is
+ * read: a third of the heap of a parsed session), so their total footprint
+ * (see domain/footprint.ts) is kept under a budget: a create or an update
+ * that would grow it past the budget is refused before anything is written.
  */
 
 import { mkdir } from 'node:fs/promises';
@@ -64,21 +71,23 @@ import {
 } from '../store.js';
 import { forEachConcurrently } from './concurrently.js';
 import { CreationIndex } from './creation-index.js';
-import { DurableFiles } from './durable-file.js';
+import { DurableFiles, unsyncedTempPath } from './durable-file.js';
 import { EventLog } from './event-log.js';
+import type { EventLogScan } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { formatMarker, readMarker } from './instance-marker.js';
-import { Journal, type JournalRecord } from './journal.js';
+import { Journal, type JournalRecord, type JournalSegmentRead } from './journal.js';
 import { type DataLayout, dataLayout, sessionFileName } from './layout.js';
-import { type RecoveryReport, recoverDataDirectory } from './recovery.js';
+import { type RecoveryReport, recoverDataDirectory, recoverFromSnapshot } from './recovery.js';
 import {
   type CreationKey,
   formatSessionFile,
   quarantineFile,
   type StoredSession,
 } from './session-files.js';
+import { type ResidentSession, writeSnapshot } from './snapshot.js';
 import { formatStats, readStats } from './stats-file.js';
 
 /** How far behind `total_requests` and `total_sessions` on disk may fall. */
@@ -90,30 +99,40 @@ const LAZY_FLUSH_INTERVAL_MS = 1000;
  */
 const CHECKPOINT_INTERVAL_MS = 5000;
 /** A journal segment this large is checkpointed at once rather than at the next tick. */
-const CHECKPOINT_SEGMENT_BYTES = 16 * 1024 * 1024;
-/** Session files a checkpoint writes at the same time. */
+const _CHECKPOINT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Session files a checkpoint writes (or a snapshot syncs) at the same time. */
 const CHECKPOINT_CONCURRENCY = 4;
+/** Sessions a snapshot takes from memory at a time. */
+const SNAPSHOT_BATCH = 1000;
+/** The journal size past which a snapshot is written (see FileStoreOptions.snapshotJournalBytes). */
+const SNAPSHOT_JOURNAL_BYTES = 64 * 1024 * 1024;
 
-/** A session's place in the creation order: immutable, and small (it shares the strings). */
-function creationKey(entry: StoredSession): CreationKey {
+function residentOf(session: Session, seq: number | undefined): ResidentSession {
   return {
-    seq: entry.seq,
-    session: { id: entry.session.id, created_at: entry.session.created_at },
+    seq,
+    id: session.id,
+    created_at: session.created_at,
+    footprint: sessionFootprint(session),
+    json: JSON.stringify(session),
   };
+}
+
+function sessionOf(resident: ResidentSession): Session {
+  return JSON.parse(resident.json) as Session;
 }
 
 /** A cursor's position: [seq], or [created_at, id] for a session the original wrote. */
 function cursorOf(key: CreationKey): (string | number)[] {
-  return key.seq === undefined ? [key.session.created_at, key.session.id] : [key.seq];
+  return key.seq === undefined ? [key.created_at, key.id] : [key.seq];
 }
 
 function cursorKey(position: (string | number)[]): CreationKey {
   const [first, second] = position;
   if (typeof first === 'number' && second === undefined) {
-    return { seq: first, session: { id: '', created_at: '' } };
+    return { seq: first, id: '', created_at: '' };
   }
   if (typeof first === 'string' && typeof second === 'string') {
-    return { seq: undefined, session: { created_at: first, id: second } };
+    return { seq: undefined, created_at: first, id: second };
   }
   throw new InvalidInputError('"after" is not a cursor this service gave out ("next").');
 }
@@ -140,6 +159,30 @@ export interface FileStoreOptions {
    * checkpoint starts every five seconds).
    */
   checkpointBehindMs?: number;
+  /**
+   * The journal size past which a snapshot is written (SNAPSHOT_JOURNAL_MB;
+   * 64 MiB by default): what a boot replays at most, besides the snapshot.
+   */
+  snapshotJournalBytes?: number;
+  /** Told how taking over a directory without a usable snapshot goes (it reads every session file). */
+  progress?: (message: string, detail: Record<string, unknown>) => void;
+}
+
+/** The settings a store runs with (FileStoreOptions with the defaults filled in). */
+interface StoreSettings {
+  budgetBytes: number;
+  background: BackgroundReporter;
+  checkpointBehindMs: number;
+  maxBacklog: number;
+  snapshotJournalBytes: number;
+}
+
+/** What a boot loaded: the sessions (a snapshot's, or every file's) and the journal's changes on top. */
+interface Loaded {
+  sessions: Iterable<ResidentSession>;
+  outcome: ReadonlyMap<string, StoredSession | null>;
+  /** Whether the session files already show `outcome` (the last instance stopped cleanly). */
+  filesCurrent: boolean;
 }
 
 export interface OpenedFileStore {
@@ -148,7 +191,11 @@ export interface OpenedFileStore {
 }
 
 export class FileStore implements Store {
-  private readonly sessions = new Map<string, StoredSession>();
+  /**
+   * The sessions, each a ResidentSession whose `json` and `footprint` an
+   * update replaces in place (the creation index holds the same objects).
+   */
+  private readonly sessions = new Map<string, ResidentSession>();
   /** The sessions' creation order, seekable, for pages. */
   private readonly order = new CreationIndex();
   /** Bumped by every change of a session (see sessionsVersion). */
@@ -158,10 +205,16 @@ export class FileStore implements Store {
   /** The counters as stats.json last received them. */
   private flushed: Stats;
   private readonly requestFlushTimer: NodeJS.Timeout;
-  /** Sessions changed since the last checkpoint took its snapshot. */
+  /** Sessions changed since the last checkpoint took them over. */
   private dirty = new Set<string>();
-  /** Writes waiting for a checkpoint to take the backlog over (see commit). */
-  private readonly backlogWaiters: (() => void)[] = [];
+  /** Sessions whose files checkpoints wrote since the last snapshot made them durable. */
+  private viewUnsynced = new Set<string>();
+  private readonly snapshotCommit: GroupCommit;
+  private snapshotRunning = false;
+  /** The snapshot last asked for (a stop waits for it to settle). */
+  private latestSnapshot: Promise<void> = Promise.resolve();
+  /** When the last snapshot finished (or the store opened). */
+  private snapshotted = performance.now();
   private backlogCheckpoint: Promise<void> | null = null;
   private readonly checkpointCommit: GroupCommit;
   /** When the last checkpoint started, and when the last one finished. */
@@ -171,6 +224,11 @@ export class FileStore implements Store {
   private marker: InstanceMarker | null;
   /** The sessions' footprints added up, reservations for writes in flight included. */
   private storedBytes = 0;
+  private readonly budgetBytes: number;
+  private readonly background: BackgroundReporter;
+  private readonly checkpointBehindMs: number;
+  private readonly maxBacklog: number;
+  private readonly snapshotJournalBytes: number;
 
   private constructor(
     readonly instanceId: string,
@@ -180,20 +238,29 @@ export class FileStore implements Store {
     private readonly events: EventLog,
     private readonly journal: Journal,
     private readonly counters: Stats,
-    stored: StoredSession[],
+    loaded: Loaded,
     marker: InstanceMarker | null,
-    private readonly budgetBytes: number,
-    private readonly background: BackgroundReporter,
-    private readonly checkpointBehindMs: number,
-    private readonly maxBacklog: number,
+    private readonly fileSystem: WritableFileSystem,
+    settings: StoreSettings,
   ) {
+    this.budgetBytes = settings.budgetBytes;
+    this.background = settings.background;
+    this.checkpointBehindMs = settings.checkpointBehindMs;
+    this.maxBacklog = settings.maxBacklog;
+    this.snapshotJournalBytes = settings.snapshotJournalBytes;
+    for (const resident of loaded.sessions) this.sessions.set(resident.id, resident);
+    for (const [id, last] of loaded.outcome) {
+      if (last === null) this.sessions.delete(id);
+      else this.sessions.set(id, residentOf(last.session, last.seq));
+      // A clean stop left the files current; after a kill the boot rewrites them.
+      if (!loaded.filesCurrent) this.dirty.add(id);
+    }
     let maxSeq = 0;
-    for (const entry of stored) {
-      this.sessions.set(entry.session.id, entry);
-      this.order.add(creationKey(entry));
+    for (const resident of this.sessions.values()) {
+      this.order.add(resident);
       // What was stored is loaded whatever the budget says now: it only stops growth.
-      this.storedBytes += sessionFootprint(entry.session);
-      if (entry.seq !== undefined && entry.seq > maxSeq) maxSeq = entry.seq;
+      this.storedBytes += resident.footprint;
+      if (resident.seq !== undefined && resident.seq > maxSeq) maxSeq = resident.seq;
     }
     this.nextSeq = maxSeq + 1;
     this.marker = marker;
@@ -204,6 +271,7 @@ export class FileStore implements Store {
       this.flushed = snapshot;
     });
     this.checkpointCommit = new GroupCommit(() => this.writeCheckpoint());
+    this.snapshotCommit = new GroupCommit(() => this.writeSnapshot());
     this.requestFlushTimer = setInterval(() => {
       const { total_requests, total_sessions } = this.counters;
       if (
@@ -214,11 +282,12 @@ export class FileStore implements Store {
         runInBackground(this.background, 'stats_flush', () => this.statsCommit.run());
       }
       if (
-        this.journal.hasChanges() &&
+        this.dirty.size > 0 &&
         performance.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS
       ) {
         runInBackground(this.background, 'checkpoint', () => this.checkpoint());
       }
+      this.snapshotIfDue();
     }, LAZY_FLUSH_INTERVAL_MS);
     this.requestFlushTimer.unref();
   }
@@ -259,7 +328,49 @@ export class FileStore implements Store {
     fileSystem: WritableFileSystem,
     options: FileStoreOptions,
   ): Promise<OpenedFileStore> {
-    const { recovery, sessions, eventLog: scan } = await recoverDataDirectory(layout);
+    const progress = options.progress ?? (() => undefined);
+    const markerRead = await readMarker(layout.markerFile);
+    const fromSnapshot = await recoverFromSnapshot(layout);
+    let recovery: RecoveryReport;
+    let loaded: Loaded;
+    let scan: EventLogScan;
+    let retained: JournalSegmentRead[] = [];
+    let journalFrom = 1;
+    if ('unusable' in fromSnapshot) {
+      // A snapshot that cannot be trusted must not outlive the takeover: it
+      // would cover segments this run writes.
+      await files.removeIfPresent(layout.snapshotFile);
+      progress('taking over the directory: reading every session file', {
+        why: fromSnapshot.unusable,
+      });
+      const started = performance.now();
+      const read = await recoverDataDirectory(layout, {
+        keepSessions: true,
+        progress: (filesRead) =>
+          progress('taking over the directory: reading session files', { files_read: filesRead }),
+      });
+      recovery = read.recovery;
+      scan = read.eventLog;
+      loaded = {
+        sessions: read.sessions.map((stored) => residentOf(stored.session, stored.seq)),
+        outcome: new Map(),
+        filesCurrent: true,
+      };
+      progress('taking over the directory: session files read', {
+        sessions: read.sessions.length,
+        seconds: Math.round(performance.now() - started) / 1000,
+      });
+    } else {
+      recovery = fromSnapshot.recovery;
+      scan = fromSnapshot.eventLog;
+      loaded = {
+        sessions: fromSnapshot.sessions,
+        outcome: fromSnapshot.outcome,
+        filesCurrent: markerRead.kind === 'ok' && markerRead.marker.state === 'stopped',
+      };
+      retained = fromSnapshot.retained;
+      journalFrom = fromSnapshot.journalFrom;
+    }
     let statsRecovered: string | null = null;
 
     const statsRead = await readStats(layout.statsFile);
@@ -269,12 +380,7 @@ export class FileStore implements Store {
       const savedAs = await quarantineFile(layout.statsFile, layout.quarantineDir, 'stats.json');
       statsRecovered = `stats.json was unreadable (${statsRead.problem}); moved to ${relative(layout.root, savedAs)}`;
     }
-    // stats.json gets total_sessions lazily; every create's event is durable
-    // before it is acknowledged, so the log recounts what a crash cut short.
-    // Never report fewer sessions created than exist, either.
-    stats.total_sessions = Math.max(stats.total_sessions, scan.createdEvents, sessions.length);
 
-    const markerRead = await readMarker(layout.markerFile);
     const marker: InstanceMarker | null =
       markerRead.kind === 'ok'
         ? markerRead.marker
@@ -292,7 +398,14 @@ export class FileStore implements Store {
     const events = await EventLog.open(fileSystem, layout.eventsFile, scan);
     let journal: Journal;
     try {
-      journal = await Journal.start(fileSystem, files, layout.journalDir, events.size());
+      journal = await Journal.start(
+        fileSystem,
+        files,
+        layout.journalDir,
+        events.size(),
+        retained,
+        journalFrom,
+      );
     } catch (error) {
       await cleanUpAfter(error, () => events.close());
       throw error;
@@ -305,16 +418,44 @@ export class FileStore implements Store {
       events,
       journal,
       stats,
-      sessions,
+      loaded,
       marker,
-      options.budgetBytes ?? Number.POSITIVE_INFINITY,
-      options.background ?? UNREPORTED,
-      options.checkpointBehindMs ?? 60_000,
-      options.checkpointBacklog ?? Number.POSITIVE_INFINITY,
+      fileSystem,
+      {
+        budgetBytes: options.budgetBytes ?? Number.POSITIVE_INFINITY,
+        background: options.background ?? UNREPORTED,
+        checkpointBehindMs: options.checkpointBehindMs ?? 60_000,
+        maxBacklog: options.checkpointBacklog ?? Number.POSITIVE_INFINITY,
+        snapshotJournalBytes: options.snapshotJournalBytes ?? SNAPSHOT_JOURNAL_BYTES,
+      },
     );
-    const report: BootRecoveryReport = { ...recovery, statsRecovered };
-    await store.logRecovery(report);
-    return { store, recovery: report };
+    // stats.json gets total_sessions lazily; every create's event is durable
+    // before it is acknowledged, so the log recounts what a crash cut short.
+    // Never report fewer sessions created than exist, either.
+    stats.total_sessions = Math.max(stats.total_sessions, scan.createdEvents, store.sessionCount());
+    try {
+      // After a kill: the files of the sessions the journal replayed, before
+      // anything is served (a checkpoint a kill cut short left some behind).
+      await store.checkpoint();
+      if ('unusable' in fromSnapshot) {
+        // The next boot reads this instead of every file.
+        const started = performance.now();
+        progress('taking over the directory: writing snapshot.jsonl', {
+          sessions: store.sessionCount(),
+        });
+        await store.snapshot();
+        progress('took the directory over', {
+          sessions: store.sessionCount(),
+          seconds: Math.round(performance.now() - started) / 1000,
+        });
+      }
+      const report: BootRecoveryReport = { ...recovery, statsRecovered };
+      await store.logRecovery(report);
+      return { store, recovery: report };
+    } catch (error) {
+      await cleanUpAfter(error, () => store.closeFiles());
+      throw error;
+    }
   }
 
   private async logRecovery(recovery: BootRecoveryReport): Promise<void> {
@@ -346,46 +487,47 @@ export class FileStore implements Store {
   // Sessions
 
   async insertSession(session: Session, event: ServiceEvent): Promise<void> {
-    const stored: StoredSession = { session, seq: this.nextSeq++ };
+    const resident = residentOf(session, this.nextSeq++);
     const { id } = session;
-    await this.withBudget(sessionFootprint(session), () =>
-      this.commit({ op: 'put', session, seq: stored.seq }, event, {
-        op: 'delete',
-        id,
-        revert: true,
-      }),
+    await this.withBudget(resident.footprint, () =>
+      this.commit(
+        { op: 'put', session, seq: resident.seq },
+        event,
+        { op: 'delete', id, revert: true },
+        () => {
+          // Its durable event is what counts the session: boot recounts total_sessions
+          // from the log, so stats.json may catch up lazily without losing an increment.
+          this.counters.total_sessions++;
+          this.sessions.set(id, resident);
+          this.order.add(resident);
+        },
+      ),
     );
-    // Its durable event is what counts the session: boot recounts total_sessions
-    // from the log, so stats.json may catch up lazily without losing an increment.
-    this.counters.total_sessions++;
-    this.sessions.set(id, stored);
-    this.order.add(creationKey(stored));
-    this.version++;
   }
 
   getSession(id: string): Session | undefined {
     if (!isSessionId(id)) return undefined;
-    return this.sessions.get(id)?.session;
+    const resident = this.sessions.get(id);
+    return resident === undefined ? undefined : sessionOf(resident);
   }
 
   /** Every session, in creation order. */
-  listSessions(): readonly Session[] {
-    return Array.from(this.sessions.values(), (entry) => entry.session);
+  listSessions(): Session[] {
+    return Array.from(this.sessions.values(), sessionOf);
   }
 
   async *sessionBatches(batchSize: number): AsyncIterable<readonly Session[]> {
-    // The references are copied at once (8 bytes a session): the listing is
-    // the store as of the request, whatever changes while it is sent.
-    const snapshot = this.listSessions();
+    // The sessions' JSON is copied at once (a reference a session): the
+    // listing is the store as of the request, whatever changes while it is sent.
+    const snapshot = Array.from(this.sessions.values(), (resident) => resident.json);
     for (let start = 0; start < snapshot.length; start += batchSize) {
-      yield snapshot.slice(start, start + batchSize);
+      yield snapshot.slice(start, start + batchSize).map((json) => JSON.parse(json) as Session);
     }
   }
 
   sessionPage(query: PageQuery): Page<Session> {
     const after = query.after === null ? null : cursorKey(decodeCursor(query.after));
-    const sessionOf = (key: CreationKey) =>
-      (this.sessions.get(key.session.id) as StoredSession).session;
+    const residentOfKey = (key: CreationKey) => this.sessions.get(key.id) as ResidentSession;
     const { search } = query;
     // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
     const { keys, last, more } = this.order.scan(
@@ -393,10 +535,10 @@ export class FileStore implements Store {
       query.limit,
       query.newestFirst,
       search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
-      (key) => search === null || matchesSearch(sessionOf(key), search),
+      (key) => search === null || matchesSearch(sessionOf(residentOfKey(key)), search),
     );
     return {
-      items: keys.map(sessionOf),
+      items: keys.map((key) => sessionOf(residentOfKey(key))),
       next: more && last !== null ? encodeCursor(cursorOf(last)) : null,
     };
   }
@@ -415,36 +557,38 @@ export class FileStore implements Store {
     event: ServiceEvent,
   ): Promise<Session> {
     return this.withSessionLock(id, async () => {
-      const current = this.requireSession(id);
-      const next: StoredSession = { session: change(current.session), seq: current.seq };
-      const growth = footprintGrowth(current.session, next.session);
+      const resident = this.requireSession(id);
+      const current = sessionOf(resident);
+      const next = change(current);
+      const growth = footprintGrowth(current, next);
       await this.withBudget(growth, () =>
-        this.commit({ op: 'put', session: next.session, seq: next.seq }, event, {
-          op: 'put',
-          session: current.session,
-          seq: current.seq,
-          revert: true,
-        }),
+        this.commit(
+          { op: 'put', session: next, seq: resident.seq },
+          event,
+          { op: 'put', session: current, seq: resident.seq, revert: true },
+          () => {
+            resident.json = JSON.stringify(next);
+            resident.footprint += growth;
+          },
+        ),
       );
-      this.sessions.set(id, next);
-      this.version++;
-      return next.session;
+      return next;
     });
   }
 
   removeSession(id: string, event: ServiceEvent): Promise<void> {
     return this.withSessionLock(id, async () => {
-      const current = this.requireSession(id);
-      await this.commit({ op: 'delete', id }, event, {
-        op: 'put',
-        session: current.session,
-        seq: current.seq,
-        revert: true,
-      });
-      this.sessions.delete(id);
-      this.order.remove(creationKey(current));
-      this.version++;
-      this.storedBytes -= sessionFootprint(current.session);
+      const resident = this.requireSession(id);
+      await this.commit(
+        { op: 'delete', id },
+        event,
+        { op: 'put', session: sessionOf(resident), seq: resident.seq, revert: true },
+        () => {
+          this.sessions.delete(id);
+          this.order.remove(resident);
+          this.storedBytes -= resident.footprint;
+        },
+      );
     });
   }
 
@@ -472,16 +616,30 @@ export class FileStore implements Store {
   }
 
   problems(): string[] {
-    const behind = performance.now() - this.checkpointed;
-    if (!this.journal.hasChanges() || behind < this.checkpointBehindMs) return [];
-    const mib = (this.journal.bytes() / (1024 * 1024)).toFixed(1);
-    return [
-      `no checkpoint has finished for ${Math.round(behind / 1000)} s: ${mib} MiB of changes ` +
-        'wait in the journal (durable; the next boot replays them)',
-    ];
+    const problems: string[] = [];
+    const now = performance.now();
+    if (this.dirty.size > 0 && now - this.checkpointed >= this.checkpointBehindMs) {
+      problems.push(
+        `no checkpoint has finished for ${Math.round((now - this.checkpointed) / 1000)} s: ` +
+          `${this.dirty.size} changed sessions wait for their files to be written ` +
+          '(durable in the journal; the next boot replays them)',
+      );
+    }
+    const journalBytes = this.journal.bytes();
+    if (
+      journalBytes >= 2 * this.snapshotJournalBytes &&
+      now - this.snapshotted >= this.checkpointBehindMs
+    ) {
+      problems.push(
+        `no snapshot has finished for ${Math.round((now - this.snapshotted) / 1000)} s: ` +
+          `the journal holds ${(journalBytes / (1024 * 1024)).toFixed(1)} MiB ` +
+          '(durable; the next boot replays it all)',
+      );
+    }
+    return problems;
   }
 
-  /** Sessions changed since the last checkpoint took its snapshot (see checkpointBacklog). */
+  /** Sessions changed and not yet taken over by a checkpoint (see checkpointBacklog). */
   checkpointBacklog(): number {
     return this.dirty.size;
   }
@@ -491,22 +649,23 @@ export class FileStore implements Store {
   }
 
   /**
-   * Makes a change durable: its journal line (the commit), then its event.
+   * Makes a change durable: its journal line (the commit), then its event,
+   * then `apply` changes memory, all before the journal segment counts the
+   * change finished (so a snapshot that rotated past the segment sees it).
    * If the event cannot be written, a revert line undoes the change (and
-   * cancels the event) and the error is thrown; memory is changed by the
-   * caller only after this resolves, so reads never see a change in flight.
+   * cancels the event) and the error is thrown; memory is changed only after
+   * both, so reads never see a change in flight.
    */
   private async commit(
     change: JournalRecord,
     event: ServiceEvent,
     revert: JournalRecord,
+    apply: () => void,
   ): Promise<void> {
     // Writes never run further ahead of the checkpoints than the backlog
-    // allows: past it a write waits until a checkpoint has taken the backlog
-    // over (it then writes those files while new writes go on), or fails with
-    // it. Before the segment is begun: a checkpoint waits for writes in flight.
+    // allows: past it a write waits until a checkpoint has written the
+    // backlog's files, or fails with it.
     while (this.dirty.size >= this.maxBacklog) {
-      const takenOver = new Promise<void>((resolve) => this.backlogWaiters.push(resolve));
       // One checkpoint for all the writes waiting, reported once.
       this.backlogCheckpoint ??= this.checkpoint()
         .then(
@@ -519,32 +678,32 @@ export class FileStore implements Store {
         .finally(() => {
           this.backlogCheckpoint = null;
         });
-      await Promise.race([takenOver, this.backlogCheckpoint]);
+      await this.backlogCheckpoint;
     }
     const segment = this.journal.segment();
     segment.begin();
     try {
       await segment.append({ ...change, event });
       try {
-        await this.events.append(event, false); // durable in the journal until the checkpoint
+        await this.events.append(event, false); // durable in the journal until a snapshot
       } catch (error) {
         // If even the revert fails, the next boot appends the event instead.
         await cleanUpAfter(error, () => segment.append(revert));
         throw error;
       }
+      apply();
+      this.version++;
       this.dirty.add(revert.op === 'put' ? revert.session.id : revert.id);
     } finally {
       segment.end();
     }
-    if (segment.size() > CHECKPOINT_SEGMENT_BYTES) {
-      runInBackground(this.background, 'checkpoint', () => this.checkpoint());
-    }
+    this.snapshotIfDue();
   }
 
   /**
-   * Writes every session changed since the last checkpoint to its file,
-   * durably, from memory, then deletes the journal segments that held the
-   * changes. Concurrent callers share a checkpoint.
+   * Writes the file of every session changed since the last checkpoint, from
+   * memory, without a sync of its own (the journal holds the changes until a
+   * snapshot makes the files durable). Concurrent callers share a checkpoint.
    */
   checkpoint(): Promise<void> {
     return this.checkpointCommit.run();
@@ -552,24 +711,23 @@ export class FileStore implements Store {
 
   private async writeCheckpoint(): Promise<void> {
     this.lastCheckpoint = performance.now();
-    await this.journal.rotate(this.events.size());
-    await this.events.sync(); // the retiring segments' events, durable before the segments go
     const ids = this.dirty;
     this.dirty = new Set();
-    for (const resolve of this.backlogWaiters.splice(0)) resolve();
+    const written = { sync: false, syncDirectory: false };
     try {
-      // Each file is fsynced; the renames and unlinks in sessions/ are made
-      // durable together, by one fsync of the directory, before the journal
-      // segments that held the changes go.
-      const unsynced = { syncDirectory: false };
       await forEachConcurrently(ids, CHECKPOINT_CONCURRENCY, async (id) => {
-        const stored = this.sessions.get(id);
+        const resident = this.sessions.get(id);
         const file = this.sessionPath(id);
-        if (stored === undefined) await this.files.removeIfPresent(file, unsynced);
-        else await this.files.write(file, formatSessionFile(stored), unsynced);
+        if (resident === undefined) {
+          await this.files.removeIfPresent(file, written);
+          // What a kill during an earlier write of it may have left.
+          await this.files.removeIfPresent(unsyncedTempPath(file), written);
+        } else {
+          const stored = { session: sessionOf(resident), seq: resident.seq };
+          await this.files.write(file, formatSessionFile(stored), written);
+        }
+        this.viewUnsynced.add(id);
       });
-      await this.files.syncDirectory(this.layout.sessionsDir);
-      await this.journal.dropRetired();
       this.checkpointed = performance.now();
     } catch (error) {
       for (const id of ids) this.dirty.add(id);
@@ -577,7 +735,70 @@ export class FileStore implements Store {
     }
   }
 
-  private requireSession(id: string): StoredSession {
+  /** Starts a snapshot in the background when the journal has grown past the threshold. */
+  private snapshotIfDue(): void {
+    if (this.snapshotRunning || this.journal.bytes() < this.snapshotJournalBytes) return;
+    runInBackground(this.background, 'snapshot', () => this.snapshot());
+  }
+
+  /**
+   * Writes every session to snapshot.jsonl, then deletes the journal
+   * segments it covers (see snapshot.ts). Concurrent callers share one.
+   */
+  snapshot(): Promise<void> {
+    const run = this.snapshotCommit.run();
+    this.latestSnapshot = run;
+    return run;
+  }
+
+  private async writeSnapshot(): Promise<void> {
+    this.snapshotRunning = true;
+    try {
+      // After the rotation memory holds every change of the older segments.
+      const journalFrom = await this.journal.rotate(this.events.size());
+      const events = this.events.mark();
+      await this.events.sync(); // the events up to the mark, durable before the segments go
+      // The files of every session changed so far, written and then made
+      // durable: once the segments go, the files are what the original reads.
+      await this.checkpoint();
+      const unsynced = this.viewUnsynced;
+      this.viewUnsynced = new Set();
+      try {
+        await forEachConcurrently(unsynced, CHECKPOINT_CONCURRENCY, (id) =>
+          this.files.syncIfPresent(this.sessionPath(id)),
+        );
+        await this.files.syncDirectory(this.layout.sessionsDir);
+      } catch (error) {
+        for (const id of unsynced) this.viewUnsynced.add(id);
+        throw error;
+      }
+      await writeSnapshot(
+        this.fileSystem,
+        this.layout.snapshotFile,
+        { journal_from: journalFrom, events },
+        this.residentBatches(),
+        () => this.files.syncDirectory(this.layout.root),
+      );
+      await this.journal.dropBefore(journalFrom);
+      this.snapshotted = performance.now();
+    } finally {
+      this.snapshotRunning = false;
+    }
+  }
+
+  /** The sessions in creation order, a batch at a time, whatever changes between batches. */
+  private async *residentBatches(): AsyncGenerator<ResidentSession[]> {
+    let cursor: CreationKey | null = null;
+    for (;;) {
+      const { keys, more } = this.order.page(cursor, SNAPSHOT_BATCH, false);
+      if (keys.length > 0) yield keys as ResidentSession[];
+      if (!more) return;
+      cursor = keys.at(-1) ?? null;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private requireSession(id: string): ResidentSession {
     const current = isSessionId(id) ? this.sessions.get(id) : undefined;
     if (current === undefined) throw sessionNotFound(id);
     return current;
@@ -735,7 +956,12 @@ export class FileStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.requestFlushTimer);
+    // A snapshot under way finishes first (how it went was reported to the
+    // BackgroundReporter; the journal keeps what it did not cover).
+    await Promise.allSettled([this.latestSnapshot]);
     try {
+      // The files current; the journal keeps what no snapshot covers yet
+      // (a stop writes no snapshot, so it takes seconds whatever came before).
       await this.checkpoint();
       await this.statsCommit.run();
     } catch (error) {

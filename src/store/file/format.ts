@@ -26,6 +26,7 @@ export { recoverDataDirectory } from './recovery.js';
 export {
   type CreationKey,
   compareCreationOrder,
+  creationKeyOf,
   formatSessionFile,
   readSessionFile,
   readSessionFiles,

@@ -26,7 +26,7 @@ import { cleanUpAfter } from '../cleanup.js';
 import { AppendFile } from './append-file.js';
 import type { DurableFiles } from './durable-file.js';
 import type { WritableFileSystem } from './file-system.js';
-import { compareCreationOrder, type StoredSession } from './session-files.js';
+import { compareStoredSessions, type StoredSession } from './session-files.js';
 
 export type JournalRecord =
   // `seq` is undefined for a session the original wrote (it kept no order);
@@ -49,6 +49,8 @@ export function recordSessionId(record: JournalRecord): string {
 export interface JournalSegmentRead {
   file: string;
   number: number;
+  /** The segment's size in bytes. */
+  bytes: number;
   /** Where in events.jsonl the events of this segment's changes can start. */
   eventsOffset: number;
   records: JournalRecord[];
@@ -95,6 +97,7 @@ function parseSegment(file: string, number: number, text: string): JournalSegmen
   const read: JournalSegmentRead = {
     file,
     number,
+    bytes: Buffer.byteLength(text),
     eventsOffset: 0,
     records: [],
     damagedBytes: 0,
@@ -274,27 +277,55 @@ export class JournalSegment {
   }
 }
 
+/** A segment whose changes are all in memory, kept until a snapshot covers it. */
+interface RetiredSegment {
+  number: number;
+  path: string;
+  bytes(): number;
+  /** Resolves when every change started on it has finished. */
+  drained(): Promise<void>;
+  /** Closes its file (nothing for a segment an earlier run left). */
+  close(): Promise<void>;
+}
+
 export class Journal {
-  private retiring: JournalSegment[] = [];
+  private retired: RetiredSegment[];
 
   private constructor(
     private readonly fs: WritableFileSystem,
     private readonly files: DurableFiles,
     private readonly dir: string,
     private current: JournalSegment,
-    private nextNumber: number,
-  ) {}
+    private currentNumber: number,
+    retained: RetiredSegment[],
+  ) {
+    this.retired = retained;
+  }
 
-  /** Starts a fresh journal in `dir` (which recovery has emptied). */
+  /**
+   * Starts a new segment in `dir` after the `retained` ones (segments an
+   * earlier run left that no snapshot covers yet, replayed into memory by the
+   * boot), numbered after them and never below `firstNumber`.
+   */
   static async start(
     fs: WritableFileSystem,
     files: DurableFiles,
     dir: string,
     eventsOffset: number,
+    retained: readonly JournalSegmentRead[] = [],
+    firstNumber = 1,
   ): Promise<Journal> {
     await mkdir(dir, { recursive: true });
-    const first = await Journal.createSegment(fs, files, dir, 1, eventsOffset);
-    return new Journal(fs, files, dir, first, 2);
+    const number = Math.max(firstNumber, ...retained.map((segment) => segment.number + 1));
+    const first = await Journal.createSegment(fs, files, dir, number, eventsOffset);
+    const left = retained.map((segment) => ({
+      number: segment.number,
+      path: join(dir, segment.file),
+      bytes: () => segment.bytes,
+      drained: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    }));
+    return new Journal(fs, files, dir, first, number, left);
   }
 
   private static async createSegment(
@@ -325,54 +356,77 @@ export class Journal {
     return this.current;
   }
 
-  /** The bytes of every segment not yet deleted. */
-  bytes(): number {
-    return this.retiring.reduce((sum, segment) => sum + segment.size(), this.current.size());
+  /** The number of the segment new changes go to. */
+  segmentNumber(): number {
+    return this.currentNumber;
   }
 
-  /** True when some segment holds changes that no checkpoint has covered yet. */
+  /** The bytes of every segment not yet deleted. */
+  bytes(): number {
+    return this.retired.reduce((sum, segment) => sum + segment.bytes(), this.current.size());
+  }
+
+  /** True when some segment holds changes that no snapshot covers yet. */
   hasChanges(): boolean {
-    return this.current.records > 0 || this.retiring.length > 0;
+    return this.current.records > 0 || this.retired.length > 0;
   }
 
   /**
-   * Sends new changes to a fresh segment and waits until every change of the
-   * older ones has finished; after that, memory holds all they committed.
+   * Sends new changes to a fresh segment (when the current one holds any)
+   * and waits until every change of the older ones has finished; after that,
+   * memory holds all they committed. Returns the number of the segment new
+   * changes go to: what a snapshot taken now does not cover.
    */
-  async rotate(eventsOffset: number): Promise<void> {
+  async rotate(eventsOffset: number): Promise<number> {
     if (this.current.records > 0) {
-      const next = await Journal.createSegment(
+      const retiring = this.current;
+      const number = this.currentNumber + 1;
+      this.current = await Journal.createSegment(
         this.fs,
         this.files,
         this.dir,
-        this.nextNumber++,
+        number,
         eventsOffset,
       );
-      this.retiring.push(this.current);
-      this.current = next;
+      this.retired.push({
+        number: this.currentNumber,
+        path: retiring.path,
+        bytes: () => retiring.size(),
+        drained: () => retiring.drained(),
+        close: () => retiring.close(),
+      });
+      this.currentNumber = number;
     }
-    await Promise.all(this.retiring.map((segment) => segment.drained()));
+    const number = this.currentNumber;
+    await Promise.all(this.retired.map((segment) => segment.drained()));
+    return number;
   }
 
-  /** Deletes the rotated-out segments: call once their changes are durable elsewhere. */
-  async dropRetired(): Promise<void> {
-    for (const segment of this.retiring) {
+  /** Deletes the segments numbered below `number`: call once a snapshot covers them. */
+  async dropBefore(number: number): Promise<void> {
+    const covered = this.retired.filter((segment) => segment.number < number);
+    if (covered.length === 0) return;
+    for (const segment of covered) {
       // A failed close still deletes the segment (its changes are durable
-      // elsewhere); the checkpoint reports the failure and the next one retries.
+      // in the snapshot); the snapshot reports the failure.
       try {
         await segment.close();
       } finally {
         await this.fs.rm(segment.path, { force: true });
+        this.retired = this.retired.filter((kept) => kept !== segment);
       }
     }
-    this.retiring = [];
     await this.files.syncDirectory(this.dir);
   }
 
-  /** Closes the current segment, deleting it when it holds no change. */
+  /** Closes every segment, deleting the current one when no segment holds a change. */
   async close(): Promise<void> {
-    await this.current.close();
-    if (this.current.records === 0 && this.retiring.length === 0) {
+    try {
+      for (const segment of this.retired) await segment.close();
+    } finally {
+      await this.current.close();
+    }
+    if (this.current.records === 0 && this.retired.length === 0) {
       await this.fs.rm(this.current.path, { force: true });
       await this.files.syncDirectory(this.dir);
     }
@@ -396,7 +450,7 @@ export function applyOutcome(
 ): StoredSession[] {
   const sessions = fromFiles.filter((stored) => !outcome.has(stored.session.id));
   for (const last of outcome.values()) if (last !== null) sessions.push(last);
-  return sessions.sort(compareCreationOrder);
+  return sessions.sort(compareStoredSessions);
 }
 
 /** Applies the journal, in memory only, to sessions read from their files. */

@@ -8,6 +8,7 @@
  *   instance.json        what the owning instance said about itself (crash accounting)
  *   instance.lock        held (flock) by the live instance
  *   journal/             the write-ahead log of session changes (see journal.ts)
+ *   snapshot.jsonl       every session as of a point in the journal (see snapshot.ts)
  *   quarantine/          unreadable files moved aside, never deleted
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ export interface DataLayout {
   markerFile: string;
   lockFile: string;
   journalDir: string;
+  snapshotFile: string;
   quarantineDir: string;
 }
 
@@ -33,6 +35,7 @@ export function dataLayout(root: string): DataLayout {
     markerFile: join(root, 'instance.json'),
     lockFile: join(root, 'instance.lock'),
     journalDir: join(root, 'journal'),
+    snapshotFile: join(root, 'snapshot.jsonl'),
     quarantineDir: join(root, 'quarantine'),
   };
 }

@@ -15,9 +15,21 @@ import { MAX_EVENT_LIMIT } from '../../domain/event.js';
 import { AppendFile } from './append-file.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
-import { type EventLogScan, scanEventLog } from './event-log-reader.js';
+import {
+  type EventLogScan,
+  LINE_INDEX_STEP,
+  readLogLines,
+  scanEventLog,
+} from './event-log-reader.js';
 import { nodeFileSystem } from './file-system.js';
-import { applyOutcome, findMissingEvents, readJournal, replayJournal } from './journal.js';
+import {
+  applyOutcome,
+  findMissingEvents,
+  type JournalSegmentRead,
+  type Replay,
+  readJournal,
+  replayJournal,
+} from './journal.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
   formatSessionFile,
@@ -25,9 +37,12 @@ import {
   type StoredSession,
   sessionFileEntries,
 } from './session-files.js';
+import { type ResidentSession, readSnapshot } from './snapshot.js';
 
 /** Session files the roll-forward writes at the same time. */
 const ROLL_FORWARD_CONCURRENCY = 8;
+/** How often the reading of sessions/ reports its progress. */
+const PROGRESS_EVERY = 50_000;
 
 export interface JournalRollForward {
   /** Journal lines applied. */
@@ -56,9 +71,33 @@ export interface RecoveredDirectory {
   eventLog: EventLogScan;
 }
 
+export interface RecoveryOptions {
+  /** Keep the sessions read (the file store does; a repair does not). */
+  keepSessions: boolean;
+  /** Told how many session files have been read, every PROGRESS_EVERY files. */
+  progress?: (filesRead: number) => void;
+}
+
+/** Removes the temp files of unfinished writes in `dir`; returns their names. */
+async function removeTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (name.endsWith(TEMP_SUFFIX)) {
+      await rm(join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+/**
+ * Reads every session file and rolls the journal forward into them: how a
+ * directory is taken over when no snapshot can be trusted (the original's
+ * directory, a first boot, a directory changed by another program).
+ */
 export async function recoverDataDirectory(
   layout: DataLayout,
-  options: { keepSessions: boolean } = { keepSessions: true },
+  options: RecoveryOptions = { keepSessions: true },
 ): Promise<RecoveredDirectory> {
   const recovery: RecoveryReport = {
     tempFilesRemoved: [],
@@ -67,21 +106,17 @@ export async function recoverDataDirectory(
     journal: null,
   };
   await mkdir(layout.sessionsDir, { recursive: true });
-
-  for (const name of await readdir(layout.root)) {
-    if (name.endsWith(TEMP_SUFFIX)) {
-      await rm(join(layout.root, name), { force: true });
-      recovery.tempFilesRemoved.push(name);
-    }
-  }
+  recovery.tempFilesRemoved.push(...(await removeTempFiles(layout.root)));
   const sessions: StoredSession[] = [];
   // Collected first: the directory is changed only once it has been read through.
   const tempFiles: string[] = [];
   const unreadable: { file: string; problem: string }[] = [];
+  let read = 0;
   for (const entry of sessionFileEntries(layout.sessionsDir)) {
     if (entry.kind === 'temp') tempFiles.push(entry.file);
     else if (entry.kind === 'unreadable') unreadable.push(entry);
     else if (options.keepSessions) sessions.push(entry.stored);
+    if (++read % PROGRESS_EVERY === 0) options.progress?.(read);
   }
   for (const name of tempFiles) {
     await rm(join(layout.sessionsDir, name), { force: true });
@@ -142,31 +177,7 @@ async function rollJournalForward(
 
   // Only the sessions the journal touched are written, from the journal alone.
   const replay = replayJournal(segments);
-  const from = Math.min(...segments.map((segment) => segment.eventsOffset));
-  const missing = await findMissingEvents(
-    layout.eventsFile,
-    from,
-    eventLog.validEnd,
-    replay.events,
-  );
-  let scan = eventLog;
-  if (missing.length > 0) {
-    const log = await AppendFile.open(nodeFileSystem, layout.eventsFile, eventLog.validEnd);
-    try {
-      await Promise.all(missing.map((event) => log.append(JSON.stringify(event), undefined)));
-      scan = {
-        ...eventLog,
-        count: eventLog.count + missing.length,
-        createdEvents:
-          eventLog.createdEvents + missing.filter((e) => e.event === 'session_created').length,
-        tail: [...eventLog.tail, ...missing].slice(-MAX_EVENT_LIMIT),
-        validEnd: log.size(),
-        size: log.size(),
-      };
-    } finally {
-      await log.close();
-    }
-  }
+  const { scan, restored } = await restoreMissingEvents(layout, eventLog, segments, replay);
 
   const files = new DurableFiles();
   await forEachConcurrently(replay.outcome, ROLL_FORWARD_CONCURRENCY, async ([id, last]) => {
@@ -193,10 +204,59 @@ async function rollJournalForward(
     report: {
       changes: replay.records,
       sessionFiles: replay.outcome.size,
-      eventsRestored: missing.length,
+      eventsRestored: restored,
       quarantined,
     },
   };
+}
+
+/**
+ * Appends the events of committed changes that a kill kept out of
+ * events.jsonl (`events_offset` says where a segment's events can start).
+ */
+async function restoreMissingEvents(
+  layout: DataLayout,
+  eventLog: EventLogScan,
+  segments: readonly JournalSegmentRead[],
+  replay: Replay,
+): Promise<{ scan: EventLogScan; restored: number }> {
+  if (segments.length === 0) return { scan: eventLog, restored: 0 };
+  const from = Math.min(...segments.map((segment) => segment.eventsOffset));
+  const missing = await findMissingEvents(
+    layout.eventsFile,
+    from,
+    eventLog.validEnd,
+    replay.events,
+  );
+  if (missing.length === 0) return { scan: eventLog, restored: 0 };
+  const log = await AppendFile.open(nodeFileSystem, layout.eventsFile, eventLog.validEnd);
+  try {
+    await Promise.all(missing.map((event) => log.append(JSON.stringify(event), undefined)));
+    // The line index goes on from the scan's (every LINE_INDEX_STEP-th line).
+    const lineStarts = [...eventLog.lineStarts];
+    let offset = eventLog.validEnd;
+    let count = eventLog.count;
+    for (const event of missing) {
+      if (lineStarts.length * LINE_INDEX_STEP === count) lineStarts.push(offset);
+      offset += Buffer.byteLength(`${JSON.stringify(event)}\n`);
+      count++;
+    }
+    return {
+      scan: {
+        ...eventLog,
+        count,
+        createdEvents:
+          eventLog.createdEvents + missing.filter((e) => e.event === 'session_created').length,
+        tail: [...eventLog.tail, ...missing].slice(-MAX_EVENT_LIMIT),
+        lineStarts,
+        validEnd: log.size(),
+        size: log.size(),
+      },
+      restored: missing.length,
+    };
+  } finally {
+    await log.close();
+  }
 }
 
 /**
@@ -231,4 +291,103 @@ async function cutDamagedTail(
   } finally {
     await handle.close();
   }
+}
+
+/** The marks of the events a session change logs (a quote in a JSON string is always escaped). */
+const SESSION_CHANGE_MARK = '"event":"session_';
+
+export interface SnapshotBoot {
+  recovery: RecoveryReport;
+  /** The snapshot's sessions, in creation order; `outcome` goes on top of them. */
+  sessions: ResidentSession[];
+  /** What the journal's segments after the snapshot leave of each session they touch. */
+  outcome: ReadonlyMap<string, StoredSession | null>;
+  eventLog: EventLogScan;
+  /** The segments replayed into memory, kept until the next snapshot covers them. */
+  retained: JournalSegmentRead[];
+  /** The first segment number the snapshot does not cover. */
+  journalFrom: number;
+}
+
+/**
+ * Boots from `snapshot.jsonl` and the journal segments after it, reading no
+ * session file: what a restart costs is one sequential read, whatever the
+ * history. Returns why not instead when the snapshot cannot be trusted: it is
+ * missing or unreadable, events.jsonl ends before the point it was taken at,
+ * a segment after it is damaged, or events.jsonl holds session changes after
+ * it that no journal segment holds (another program, such as the original
+ * implementation or `inspect --repair`, changed the directory since). The
+ * directory is changed only once the snapshot is found good.
+ */
+export async function recoverFromSnapshot(
+  layout: DataLayout,
+): Promise<SnapshotBoot | { unusable: string }> {
+  const read = await readSnapshot(layout.snapshotFile);
+  if (read.kind === 'missing') return { unusable: 'there is no snapshot.jsonl' };
+  if (read.kind === 'unusable') return { unusable: `snapshot.jsonl is unusable: ${read.problem}` };
+  const { header } = read;
+  let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
+  if (eventLog.validEnd < header.events.offset) {
+    return { unusable: 'events.jsonl ends before the point snapshot.jsonl was taken at' };
+  }
+  const segments = readJournal(layout.journalDir);
+  const live = segments.filter((segment) => segment.number >= header.journal_from);
+  if (live.some((segment) => segment.damagedBytes > 0)) {
+    return { unusable: 'a journal segment after snapshot.jsonl is damaged' };
+  }
+  const logged = new Set<string>();
+  for (const segment of live) {
+    for (const record of segment.records) {
+      if (record.event !== undefined) logged.add(JSON.stringify(record.event));
+    }
+  }
+  for await (const line of readLogLines(
+    layout.eventsFile,
+    eventLog.validEnd,
+    header.events.offset,
+  )) {
+    if (line.includes(SESSION_CHANGE_MARK) && !logged.has(line)) {
+      return {
+        unusable:
+          'events.jsonl holds a session change after snapshot.jsonl that no journal segment holds ' +
+          '(another program changed the directory)',
+      };
+    }
+  }
+
+  const recovery: RecoveryReport = {
+    tempFilesRemoved: await removeTempFiles(layout.root),
+    eventLogRepair: null,
+    quarantined: [],
+    journal: null,
+  };
+  if (eventLog.validEnd < eventLog.size) {
+    recovery.eventLogRepair = await cutDamagedTail(layout, eventLog.validEnd, eventLog.size);
+    eventLog = { ...eventLog, size: eventLog.validEnd };
+  }
+  for (const segment of segments) {
+    if (segment.number < header.journal_from) {
+      await rm(join(layout.journalDir, segment.file), { force: true }); // covered by the snapshot
+    }
+  }
+  const replay = replayJournal(live);
+  const { scan, restored } = await restoreMissingEvents(layout, eventLog, live, replay);
+  // Replaying the segments after a snapshot is how every boot goes, after a
+  // clean stop or a kill; only events a kill cut off, restored, are a repair.
+  if (restored > 0) {
+    recovery.journal = {
+      changes: replay.records,
+      sessionFiles: replay.outcome.size,
+      eventsRestored: restored,
+      quarantined: [],
+    };
+  }
+  return {
+    recovery,
+    sessions: read.sessions,
+    outcome: replay.outcome,
+    eventLog: scan,
+    retained: live,
+    journalFrom: header.journal_from,
+  };
 }

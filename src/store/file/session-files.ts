@@ -48,20 +48,29 @@ export function parseSessionFile(
 /** What creation order is decided by: `seq`, else (the original's files) `created_at`, then id. */
 export interface CreationKey {
   seq: number | undefined;
-  session: Pick<Session, 'id' | 'created_at'>;
+  id: string;
+  created_at: string;
 }
 
 export function compareCreationOrder(a: CreationKey, b: CreationKey): number {
   if (a.seq === undefined && b.seq === undefined) {
-    if (a.session.created_at !== b.session.created_at) {
-      return a.session.created_at < b.session.created_at ? -1 : 1;
-    }
-    if (a.session.id === b.session.id) return 0;
-    return a.session.id < b.session.id ? -1 : 1;
+    if (a.created_at !== b.created_at) return a.created_at < b.created_at ? -1 : 1;
+    if (a.id === b.id) return 0;
+    return a.id < b.id ? -1 : 1;
   }
   if (a.seq === undefined) return -1;
   if (b.seq === undefined) return 1;
   return a.seq - b.seq;
+}
+
+/** A stored session's creation key (it shares the session's strings). */
+export function creationKeyOf({ session, seq }: StoredSession): CreationKey {
+  return { seq, id: session.id, created_at: session.created_at };
+}
+
+/** Sorts stored sessions in creation order. */
+export function compareStoredSessions(a: StoredSession, b: StoredSession): number {
+  return compareCreationOrder(creationKeyOf(a), creationKeyOf(b));
 }
 
 /** One entry of sessions/: a readable session, an unreadable session file, or a temp file. */
@@ -130,7 +139,7 @@ export async function readSessionFiles(
     else if (entry.kind === 'unreadable') unreadable.push(entry);
     else tempFiles.push(entry.file);
   }
-  sessions.sort(compareCreationOrder);
+  sessions.sort(compareStoredSessions);
   return { sessions, unreadable, tempFiles };
 }
 

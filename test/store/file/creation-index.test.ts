@@ -9,15 +9,12 @@ const key = (n: number): IndexKey =>
   n < 1000
     ? {
         seq: undefined,
-        session: {
-          id: `00000000-0000-4000-8000-${String(n % 37).padStart(12, '0')}`,
-          created_at: `2026-01-01T00:00:${String(Math.floor(n / 37)).padStart(2, '0')}Z`,
-        },
+        id: `00000000-0000-4000-8000-${String(n % 37).padStart(12, '0')}`,
+        created_at: `2026-01-01T00:00:${String(Math.floor(n / 37)).padStart(2, '0')}Z`,
       }
-    : { seq: n, session: { id: `s${n}`, created_at: '2026-12-01T00:00:00Z' } };
+    : { seq: n, id: `s${n}`, created_at: '2026-12-01T00:00:00Z' };
 
-const name = (k: IndexKey) =>
-  k.seq === undefined ? `${k.session.created_at}/${k.session.id}` : `#${k.seq}`;
+const name = (k: IndexKey) => (k.seq === undefined ? `${k.created_at}/${k.id}` : `#${k.seq}`);
 
 describe('the creation index', () => {
   it('pages through every key exactly once, in order both ways, after adds and removes (model check)', () => {
