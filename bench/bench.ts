@@ -20,6 +20,11 @@
  * Flags: --duration S (3), --rounds N (3), --connections N (16), --quick (skip the 10,000-session,
  * 1,000,000-event, boot and PostgreSQL workloads; --postgres keeps the last), --only TEXT (run
  * only the workloads whose name contains TEXT, e.g. "PostgreSQL"), --out FILE.
+ *
+ * --scale runs the file store at scale instead (scale.ts: takeover, pages,
+ * restart at 1,000,000 sessions and 10,000,000 events, and 60 s of sustained
+ * writes; about ten minutes, most of it writing the data); --scale-sessions N
+ * and --scale-events N change the size.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -29,6 +34,7 @@ import autocannon from 'autocannon';
 import { postgresBinaries, startPostgres } from '../tools/postgres.js';
 import { runNode, type StartedService, startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
+import { type ScaleResult, scaleBench } from './scale.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,6 +45,9 @@ const { values: flags } = parseArgs({
     postgres: { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string' },
+    scale: { type: 'boolean', default: false },
+    'scale-sessions': { type: 'string', default: '1000000' },
+    'scale-events': { type: 'string', default: '10000000' },
   },
 });
 const DURATION = Number(flags.duration);
@@ -258,7 +267,7 @@ async function load(
   requests: Request[],
   options: { amounts?: number[]; note?: string } = {},
 ): Promise<void> {
-  if (flags.only !== undefined && !workload.includes(flags.only)) return;
+  if (flags.scale || (flags.only !== undefined && !workload.includes(flags.only))) return;
   const rounds: Round[] = [];
   for (const amount of options.amounts ?? Array.from({ length: ROUNDS }, () => undefined)) {
     rounds.push(await round(url, requests, amount));
@@ -419,12 +428,24 @@ async function main(): Promise<void> {
     await server.process.stop();
   }
 
+  let scale: ScaleResult | null = null;
+  if (flags.scale) {
+    scale = await scaleBench({
+      dir: () => tempDir(),
+      sessions: Number(flags['scale-sessions']),
+      events: Number(flags['scale-events']),
+      measureCeiling,
+      connections: CONNECTIONS,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+  }
+
   // The PostgreSQL store: the same small workloads with 1 and 3 replicas.
-  if (!flags.quick || flags.postgres) await postgresWorkloads();
+  if (!flags.scale && (!flags.quick || flags.postgres)) await postgresWorkloads();
 
   let boot: { sessions: number; events: number; seconds: number; residentMiB: number } | null =
     null;
-  if (!flags.quick) {
+  if (!flags.quick && !flags.scale) {
     const dir = await tempDir();
     process.stderr.write('  writing 100,000 sessions and 1,000,000 events for the boot test…\n');
     await writeDataset(dir, 100_000, 1_000_000);
@@ -442,7 +463,7 @@ async function main(): Promise<void> {
   // A clean stop right after a burst of creates at full speed: what is left to
   // write behind (CHECKPOINT_BACKLOG bounds it) is what the stop waits for.
   let burst: { seconds: number; creates: number; stopSeconds: number } | null = null;
-  if (flags.only === undefined || 'stop after a burst'.includes(flags.only)) {
+  if (flags.only === undefined || 'stop after a burst'.includes(flags.only) || flags.scale) {
     const seconds = flags.quick ? 10 : 60;
     const server = await startBenchService(await tempDir());
     const result = await autocannon({
@@ -481,6 +502,18 @@ async function main(): Promise<void> {
       `Clean stop right after ${burst.seconds} s of POST /sessions at full speed (${burst.creates.toLocaleString('en')} creates): ${burst.stopSeconds} s.`,
     );
   }
+  if (scale !== null) {
+    const { takeover, restart, pages, sustained } = scale;
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    const size = `${scale.sessions.toLocaleString('en')} sessions and ${scale.events.toLocaleString('en')} events`;
+    lines.push(
+      '',
+      `Takeover (first boot, one file a session) of ${size}: ${takeover.seconds} s to /health, ${takeover.residentMiB} MiB resident, ${takeover.progressLines} progress lines in the log.`,
+      `Restart (clean stop ${restart.stopSeconds} s, then boot from the snapshot) with ${size}: ${restart.seconds} s to /health, ${restart.residentMiB} MiB resident.`,
+      `Pages of 100 at ${scale.sessions.toLocaleString('en')} sessions: GET /sessions p50 ${pages.sessionsP50} ms, p99 ${pages.sessionsP99} ms; GET /events?before= p50 ${pages.eventsP50} ms, p99 ${pages.eventsP99} ms.`,
+      `Sustained PUTs spread over ${sustained.sessions.toLocaleString('en')} sessions for ${sustained.seconds} s: ${sustained.puts.toLocaleString('en')} answered; first 15 s ${sustained.firstQuarterPerSecond.toLocaleString('en')}/s, last 15 s ${sustained.lastQuarterPerSecond.toLocaleString('en')}/s (${(sustained.lastQuarterPerSecond / Math.max(1, sustained.firstQuarterPerSecond)).toFixed(2)} of the first), ${((sustained.firstQuarterPerSecond + sustained.lastQuarterPerSecond) / 2 / Math.max(1, sustained.ceiling)).toFixed(2)} of the ceiling (${sustained.ceiling.toLocaleString('en')}/s); the directory grew ${mib(sustained.grewBytes)} MiB, of which the data needs ${mib(sustained.dataBytes)} MiB (the journal holds ${mib(sustained.journalBytes)} MiB at the end, the snapshot ${mib(sustained.snapshotBytes)} MiB).`,
+    );
+  }
   if (boot !== null) {
     lines.push(
       '',
@@ -502,7 +535,16 @@ async function main(): Promise<void> {
   await writeFile(
     out,
     JSON.stringify(
-      { machine, connections: CONNECTIONS, duration: DURATION, ceilings, rows, boot, burst },
+      {
+        machine,
+        connections: CONNECTIONS,
+        duration: DURATION,
+        ceilings,
+        rows,
+        boot,
+        burst,
+        scale,
+      },
       null,
       2,
     ),

@@ -60,7 +60,7 @@ export interface StorageLimits {
    */
   checkpointBacklog: number;
   /**
-   * SNAPSHOT_JOURNAL_MB: the journal size past which the file store writes a
+   * SNAPSHOT_JOURNAL_KB: the journal size past which the file store writes a
    * snapshot of every session and deletes the segments it covers: the most a
    * boot replays besides the snapshot, and what the journal takes on disk.
    */
@@ -160,7 +160,7 @@ function storageLimits(env: Env): StorageLimits {
     sessionMaxNodes: integer(env, 'SESSION_MAX_NODES', DEFAULT_SESSION_MAX_NODES, 1, 10_000_000),
     budgetBytes: budgetMiB * 1024 * 1024,
     checkpointBacklog: integer(env, 'CHECKPOINT_BACKLOG', 8_000, 100, 1_000_000),
-    snapshotJournalBytes: integer(env, 'SNAPSHOT_JOURNAL_MB', 64, 1, 65_536) * 1024 * 1024,
+    snapshotJournalBytes: integer(env, 'SNAPSHOT_JOURNAL_KB', 65_536, 16, 16_777_216) * 1024,
   });
 }
 

@@ -75,8 +75,8 @@ export function runInBackground(
   reporter: BackgroundReporter,
   task: BackgroundTask,
   work: () => Promise<unknown>,
-): void {
-  work().then(
+): Promise<void> {
+  return work().then(
     () => reporter.succeeded(task),
     (error: unknown) => reporter.failed(task, error),
   );

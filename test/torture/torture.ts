@@ -3,7 +3,9 @@
  * with concurrent clients doing a random mix of create / update / delete /
  * read, records every request and whether it was acknowledged, and kills the
  * process with SIGKILL at random moments (now and then a POST /crash instead),
- * restarting it each time. After every restart `stateful inspect --verify`
+ * restarting it each time; snapshots are written often, and now and then the
+ * snapshot is removed before a start, so kills land in snapshot writes and
+ * in the takeover that follows. After every restart `stateful inspect --verify`
  * must find nothing wrong (every file parses, no temp files survive a boot,
  * the event log parses line by line), and the model (checker.ts, which has
  * tests of its own) checks the history against what the service answers and
@@ -29,6 +31,8 @@ const { values: flags } = parseArgs({
   },
 });
 const KILLS = Number(flags.kills);
+/** Snapshots every 64 KiB of journal (64 MiB by default): about one a cycle, for the kills to land in. */
+const SERVICE_ENV = { SNAPSHOT_JOURNAL_KB: '64' };
 const CLIENTS = Number(flags.clients);
 const SEED = Number(flags.seed);
 
@@ -150,7 +154,10 @@ async function main(): Promise<number> {
   try {
     while (kills < KILLS) {
       model.cycle++;
-      const service = await startService(dataDir);
+      // Now and then a directory without a snapshot: the boot reads every
+      // session file (a takeover), then writes a snapshot the kills can cut.
+      if (random() < 0.1) await rm(join(dataDir, 'snapshot.jsonl'), { force: true });
+      const service = await startService(dataDir, SERVICE_ENV);
       starts++;
       await checkAfterRestart(dataDir, service.url, { kills, crashes, starts });
       if (model.violations.length > 0) {
@@ -176,7 +183,7 @@ async function main(): Promise<number> {
     // A last start to check what the last death left.
     if (model.violations.length > 0) return 1;
     model.cycle++;
-    const last = await startService(dataDir);
+    const last = await startService(dataDir, SERVICE_ENV);
     starts++;
     await checkAfterRestart(dataDir, last.url, { kills, crashes, starts });
     await stopped(last.process, 'SIGTERM');

@@ -8,7 +8,6 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../domain/errors.js';
 import { cleanUpAfter } from '../cleanup.js';
@@ -26,8 +25,8 @@ export class DurableFiles {
    * who must call syncDirectory before relying on it; `sync: false` leaves
    * the file unsynced too (it survives a kill, a reader still sees the old
    * file or the new one, never a mix; only a power loss can lose it), for
-   * files whose content is durable elsewhere until syncIfPresent (a
-   * checkpoint's session files, which the journal holds until a snapshot).
+   * files whose content is durable elsewhere (a checkpoint's session files:
+   * the journal and the snapshot hold every session).
    * Such writes of one file must not overlap (checkpoints never do): they
    * share one temp name, `<target>.tmp`, so what a kill leaves of one is
    * overwritten by the next write of that file (see `unsyncedTempPath`).
@@ -64,24 +63,6 @@ export class DurableFiles {
       if (errorCode(error) !== 'ENOENT') throw storageError(error, `removing ${basename(target)}`);
     }
     if (options.syncDirectory !== false) await this.syncDirectory(dirname(target));
-  }
-
-  /** fdatasyncs a file written with `sync: false` (one gone since is fine). */
-  async syncIfPresent(target: string): Promise<void> {
-    let handle: FileHandle;
-    try {
-      handle = await this.fs.open(target, 'r');
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return;
-      throw storageError(error, `syncing ${basename(target)}`);
-    }
-    try {
-      await handle.datasync();
-    } catch (error) {
-      throw storageError(error, `syncing ${basename(target)}`);
-    } finally {
-      await handle.close();
-    }
   }
 
   async syncDirectory(dir: string): Promise<void> {

@@ -77,7 +77,7 @@ import type { EventLogScan } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
-import { formatMarker, readMarker } from './instance-marker.js';
+import { currentBootId, formatMarker, readMarker } from './instance-marker.js';
 import { Journal, type JournalRecord, type JournalSegmentRead } from './journal.js';
 import { type DataLayout, dataLayout, sessionFileName } from './layout.js';
 import { type RecoveryReport, recoverDataDirectory, recoverFromSnapshot } from './recovery.js';
@@ -160,7 +160,7 @@ export interface FileStoreOptions {
    */
   checkpointBehindMs?: number;
   /**
-   * The journal size past which a snapshot is written (SNAPSHOT_JOURNAL_MB;
+   * The journal size past which a snapshot is written (SNAPSHOT_JOURNAL_KB;
    * 64 MiB by default): what a boot replays at most, besides the snapshot.
    */
   snapshotJournalBytes?: number;
@@ -207,8 +207,15 @@ export class FileStore implements Store {
   private readonly requestFlushTimer: NodeJS.Timeout;
   /** Sessions changed since the last checkpoint took them over. */
   private dirty = new Set<string>();
-  /** Sessions whose files checkpoints wrote since the last snapshot made them durable. */
-  private viewUnsynced = new Set<string>();
+  /**
+   * The machine boot during which session files were written without a sync
+   * (the marker keeps it): an earlier one's until rebuildView has written
+   * them all again.
+   */
+  private viewBootId: string | null = currentBootId();
+  /** A rebuild of the session files under way (see rebuildView). */
+  private viewRebuild: Promise<void> = Promise.resolve();
+  private closing = false;
   private readonly snapshotCommit: GroupCommit;
   private snapshotRunning = false;
   /** The snapshot last asked for (a stop waits for it to settle). */
@@ -451,6 +458,21 @@ export class FileStore implements Store {
       }
       const report: BootRecoveryReport = { ...recovery, statsRecovered };
       await store.logRecovery(report);
+      // Session files are written without a sync: if the machine went down
+      // since the last instance wrote some, any of them may be stale.
+      const bootId = currentBootId();
+      if (
+        !('unusable' in fromSnapshot) &&
+        markerRead.kind === 'ok' &&
+        markerRead.viewBootId !== null &&
+        bootId !== null &&
+        markerRead.viewBootId !== bootId
+      ) {
+        store.viewBootId = markerRead.viewBootId;
+        store.viewRebuild = runInBackground(store.background, 'checkpoint', () =>
+          store.rebuildView(bootId, progress),
+        );
+      }
       return { store, recovery: report };
     } catch (error) {
       await cleanUpAfter(error, () => store.closeFiles());
@@ -726,7 +748,6 @@ export class FileStore implements Store {
           const stored = { session: sessionOf(resident), seq: resident.seq };
           await this.files.write(file, formatSessionFile(stored), written);
         }
-        this.viewUnsynced.add(id);
       });
       this.checkpointed = performance.now();
     } catch (error) {
@@ -758,20 +779,10 @@ export class FileStore implements Store {
       const journalFrom = await this.journal.rotate(this.events.size());
       const events = this.events.mark();
       await this.events.sync(); // the events up to the mark, durable before the segments go
-      // The files of every session changed so far, written and then made
-      // durable: once the segments go, the files are what the original reads.
+      // The files of every session changed so far, written before the
+      // segments go (unsynced: a kill keeps them; a machine that goes down
+      // may not, and the next start writes them all again, see rebuildView).
       await this.checkpoint();
-      const unsynced = this.viewUnsynced;
-      this.viewUnsynced = new Set();
-      try {
-        await forEachConcurrently(unsynced, CHECKPOINT_CONCURRENCY, (id) =>
-          this.files.syncIfPresent(this.sessionPath(id)),
-        );
-        await this.files.syncDirectory(this.layout.sessionsDir);
-      } catch (error) {
-        for (const id of unsynced) this.viewUnsynced.add(id);
-        throw error;
-      }
       await writeSnapshot(
         this.fileSystem,
         this.layout.snapshotFile,
@@ -784,6 +795,31 @@ export class FileStore implements Store {
     } finally {
       this.snapshotRunning = false;
     }
+  }
+
+  /**
+   * Writes every session's file again, a batch at a time through the
+   * checkpoints (which never overlap), after the machine went down since
+   * files were last written; then the marker stops asking for it.
+   */
+  private async rebuildView(
+    bootId: string,
+    progress: (message: string, detail: Record<string, unknown>) => void,
+  ): Promise<void> {
+    progress('the machine restarted since session files were written: writing them all again', {
+      sessions: this.sessions.size,
+    });
+    let written = 0;
+    for await (const batch of this.residentBatches()) {
+      if (this.closing) return;
+      for (const resident of batch) this.dirty.add(resident.id);
+      await this.checkpoint();
+      written += batch.length;
+      if (written % 100_000 < batch.length) progress('writing session files', { written });
+    }
+    this.viewBootId = bootId;
+    if (this.marker?.container === this.instanceId) await this.writeMarker(this.marker);
+    progress('session files written again', { written });
   }
 
   /** The sessions in creation order, a batch at a time, whatever changes between batches. */
@@ -894,7 +930,7 @@ export class FileStore implements Store {
   }
 
   private async writeMarker(marker: InstanceMarker): Promise<void> {
-    await this.files.write(this.layout.markerFile, formatMarker(marker));
+    await this.files.write(this.layout.markerFile, formatMarker(marker, this.viewBootId));
     this.marker = marker;
   }
 
@@ -956,9 +992,11 @@ export class FileStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.requestFlushTimer);
-    // A snapshot under way finishes first (how it went was reported to the
-    // BackgroundReporter; the journal keeps what it did not cover).
-    await Promise.allSettled([this.latestSnapshot]);
+    this.closing = true;
+    // A snapshot or a rebuild of the files under way finishes first (how it
+    // went was reported to the BackgroundReporter; the journal keeps what a
+    // snapshot did not cover, the marker asks the next start to rebuild).
+    await Promise.allSettled([this.latestSnapshot, this.viewRebuild]);
     try {
       // The files current; the journal keeps what no snapshot covers yet
       // (a stop writes no snapshot, so it takes seconds whatever came before).

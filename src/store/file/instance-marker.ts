@@ -1,11 +1,24 @@
 /**
  * `instance.json`: what the instance that owns the directory says about
  * itself (running, crashing, stopped). Read at boot to count deaths nobody saw.
- * Absent in a directory the original implementation wrote.
+ * Absent in a directory the original implementation wrote. The file store
+ * adds `view_boot_id`: the machine boot (Linux's boot_id) during which the
+ * session files were last written without a sync (see FileStore), so a start
+ * after the machine went down knows to write them all again.
  */
 
+import { readFileSync } from 'node:fs';
 import type { InstanceMarker } from '../../domain/counters.js';
 import { readTextIfPresent } from './layout.js';
+
+/** This machine boot's id (changes when the machine restarts); null where there is none. */
+export function currentBootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
 
 const STATES = new Set(['running', 'crashing', 'stopped']);
 
@@ -35,16 +48,23 @@ export function parseMarker(text: string): InstanceMarker | null {
 
 export type MarkerRead =
   | { kind: 'missing' }
-  | { kind: 'ok'; marker: InstanceMarker }
+  | { kind: 'ok'; marker: InstanceMarker; viewBootId: string | null }
   | { kind: 'corrupt' };
 
 export async function readMarker(path: string): Promise<MarkerRead> {
   const text = await readTextIfPresent(path);
   if (text === null) return { kind: 'missing' };
   const marker = parseMarker(text);
-  return marker === null ? { kind: 'corrupt' } : { kind: 'ok', marker };
+  if (marker === null) return { kind: 'corrupt' };
+  const { view_boot_id } = JSON.parse(text) as { view_boot_id?: unknown };
+  return {
+    kind: 'ok',
+    marker,
+    viewBootId: typeof view_boot_id === 'string' ? view_boot_id : null,
+  };
 }
 
-export function formatMarker(marker: InstanceMarker): string {
-  return `${JSON.stringify(marker, null, 2)}\n`;
+export function formatMarker(marker: InstanceMarker, viewBootId: string | null = null): string {
+  const body = viewBootId === null ? marker : { ...marker, view_boot_id: viewBootId };
+  return `${JSON.stringify(body, null, 2)}\n`;
 }

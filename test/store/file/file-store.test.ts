@@ -3,6 +3,7 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { NotFoundError } from '../../../src/domain/errors.js';
+import { shutdownEvent } from '../../../src/domain/event.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import { DataDirectoryBusyError } from '../../../src/store/file/instance-lock.js';
 import { readJournal } from '../../../src/store/file/journal.js';
@@ -277,5 +278,85 @@ describe('the file store', () => {
     assert.equal(store.sessionCount(), 300);
     const onDisk = await readdir(join(dir, 'sessions'));
     assert.ok(onDisk.length >= 300 - 40, `checkpoints kept up: ${onDisk.length} files written`);
+  });
+
+  it('boots from the snapshot and the journal after it, without reading a session file', async (t) => {
+    const dir = await tempDir(t);
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    const kept = await sessionsOf(first.store).create({ name: 'kept', data: { v: 1 } });
+    const gone = await sessionsOf(first.store).create({ name: 'gone' });
+    await first.store.snapshot();
+    await sessionsOf(first.store).update(kept.id, { data: { v: 2 } });
+    await sessionsOf(first.store).delete(gone.id);
+    const added = await sessionsOf(first.store).create({ name: 'added' });
+    const events = first.store.eventCount();
+    await first.store.close();
+    // Files the boot must not read: a snapshot boot serves the snapshot and the journal.
+    await writeFile(join(dir, 'sessions', `${kept.id}.json`), 'not JSON');
+    const { store, recovery } = await openStore(t, dir);
+    assert.deepEqual(recovery.quarantined, [], 'no session file was read');
+    assert.deepEqual(
+      store.listSessions().map((session) => [session.name, session.data]),
+      [
+        ['kept', { v: 2 }],
+        ['added', {}],
+      ],
+    );
+    assert.equal(store.getSession(added.id)?.name, 'added');
+    assert.equal(store.eventCount(), events);
+    assert.equal(store.stats().total_sessions, 3);
+    const more = await sessionsOf(store).create({ name: 'after' });
+    assert.equal(store.listSessions().at(-1)?.id, more.id, 'creation order goes on');
+  });
+
+  it('reads every session file instead when another program changed the directory after the snapshot', async (t) => {
+    const dir = await tempDir(t);
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    const session = await sessionsOf(first.store).create({ name: 'ours' });
+    await first.store.snapshot();
+    await first.store.close();
+    // What the original does on a PUT: the file rewritten, an event appended.
+    const file = join(dir, 'sessions', `${session.id}.json`);
+    const changed = { ...(await readJson(file)), name: 'theirs' };
+    await writeFile(file, JSON.stringify(changed, null, 2));
+    const event = { event: 'session_updated', session_id: session.id, container: 'original' };
+    await writeFile(join(dir, 'events.jsonl'), `${JSON.stringify(event)}\n`, { flag: 'a' });
+    const { store } = await openStore(t, dir);
+    assert.equal(store.getSession(session.id)?.name, 'theirs', 'the files won');
+    await store.close();
+    const again = await FileStore.open(dir, 'bbbbbbbb');
+    assert.equal(again.store.getSession(session.id)?.name, 'theirs', 'and the new snapshot has it');
+    await again.store.close();
+  });
+
+  it('writes every session file again when the machine restarted since files were written unsynced', async (t) => {
+    const dir = await tempDir(t);
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    await first.store.startInstance();
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++)
+      ids.push((await sessionsOf(first.store).create({ name: `s${i}` })).id);
+    await first.store.snapshot();
+    await first.store.stopInstance(shutdownEvent('aaaaaaaa', { reason: 'test', uptimeSeconds: 1 }));
+    await first.store.close();
+    const marker = await readJson(join(dir, 'instance.json'));
+    assert.equal(typeof marker.view_boot_id, 'string', 'the marker says when files were written');
+    // As a power cut can leave them: a file lost, another stale.
+    await rm(join(dir, 'sessions', `${ids[0]}.json`));
+    await writeFile(join(dir, 'sessions', `${ids[1]}.json`), '{}');
+    await writeFile(
+      join(dir, 'instance.json'),
+      JSON.stringify({ ...marker, view_boot_id: 'an-earlier-boot' }),
+    );
+    const { store } = await openStore(t, dir);
+    await store.startInstance();
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      const now = await readJson(join(dir, 'instance.json'));
+      if (now.view_boot_id === marker.view_boot_id) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal((await readJson(join(dir, 'instance.json'))).view_boot_id, marker.view_boot_id);
+    assert.equal((await readJson(join(dir, 'sessions', `${ids[0]}.json`))).name, 's0');
+    assert.equal((await readJson(join(dir, 'sessions', `${ids[1]}.json`))).name, 's1');
   });
 });

@@ -186,14 +186,7 @@ describe('storage faults', () => {
   const snapshotFaults = [
     { what: 'no file descriptors left', op: 'open', code: 'EMFILE', path: '' },
     { what: 'an I/O error syncing the event log', op: 'sync', code: 'EIO', path: 'events.jsonl' },
-    { what: 'an I/O error syncing a session file', op: 'sync', code: 'EIO', path: 'sessions/' },
-    {
-      what: 'an I/O error syncing sessions/ itself (the renames)',
-      op: 'sync',
-      code: 'EIO',
-      path: '',
-      pathEndsWith: '/sessions',
-    },
+    { what: 'an I/O error writing a session file', op: 'write', code: 'EIO', path: 'sessions/' },
     {
       what: 'a full disk renaming a session file',
       op: 'rename',
@@ -209,6 +202,13 @@ describe('storage faults', () => {
     { what: 'a full disk writing snapshot.jsonl', op: 'write', code: 'ENOSPC', path: 'snapshot' },
     { what: 'an I/O error syncing snapshot.jsonl', op: 'sync', code: 'EIO', path: 'snapshot' },
     { what: 'an I/O error renaming snapshot.jsonl', op: 'rename', code: 'EIO', path: 'snapshot' },
+    {
+      what: 'an I/O error syncing journal/ (its new segment, the segments deleted)',
+      op: 'sync',
+      code: 'EIO',
+      path: '',
+      pathEndsWith: '/journal',
+    },
   ] as const;
 
   for (const fault of snapshotFaults) {

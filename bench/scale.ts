@@ -1,0 +1,230 @@
+/**
+ * `npm run bench -- --scale`: the file store at scale, on directories written
+ * straight to disk in the original's layout (one file a session):
+ *
+ *   takeover   first boot of N sessions and M events (default 1,000,000 and
+ *              10,000,000): reads every file, writes snapshot.jsonl
+ *   pages      GET /sessions?limit=100 walked by cursor, both orders, and
+ *              GET /events?limit=100&before=… from the middle of the log
+ *   restart    a clean stop, then a boot from the snapshot: time to /health, RSS
+ *   sustained  60 s of PUTs spread at random over 100,000 sessions: the
+ *              directory's growth beyond what the data needs, and the
+ *              throughput of the first and last 15 s
+ */
+import { execFileSync } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { startService } from '../tools/service-process.js';
+import { writeDataset } from './datasets.js';
+
+export interface ScaleResult {
+  sessions: number;
+  events: number;
+  takeover: { seconds: number; residentMiB: number; progressLines: number };
+  restart: { stopSeconds: number; seconds: number; residentMiB: number };
+  pages: { sessionsP50: number; sessionsP99: number; eventsP50: number; eventsP99: number };
+  sustained: {
+    seconds: number;
+    sessions: number;
+    puts: number;
+    firstQuarterPerSecond: number;
+    lastQuarterPerSecond: number;
+    ceiling: number;
+    /** Bytes the directory grew by, and what of it the data needs (events.jsonl, sessions/). */
+    grewBytes: number;
+    dataBytes: number;
+    /** journal/ and snapshot.jsonl after the clean stop that ends it. */
+    journalBytes: number;
+    snapshotBytes: number;
+  };
+}
+
+async function residentMiB(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return (
+    Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0) * 10) / 10
+  );
+}
+
+/** Bytes under `path` (du: the directory holds up to a million files). */
+function diskBytes(path: string): number {
+  return Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]);
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function timeGets(urls: string[]): Promise<number[]> {
+  const times: number[] = [];
+  for (const url of urls) {
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${url}: ${response.status}`);
+    times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** Walks `pages` pages of `limit` by their `next` cursors, timing each. */
+async function walkPages(base: string, query: string, pages: number): Promise<number[]> {
+  const times: number[] = [];
+  let next: string | null = null;
+  for (let i = 0; i < pages; i++) {
+    const url = `${base}/sessions?limit=100${query}${next === null ? '' : `&after=${encodeURIComponent(next)}`}`;
+    const started = performance.now();
+    const response = await fetch(url);
+    const body = (await response.json()) as { next: string | null };
+    times.push(performance.now() - started);
+    if (body.next === null) break;
+    next = body.next;
+  }
+  return times;
+}
+
+export async function scaleBench(options: {
+  dir: (name: string) => Promise<string>;
+  sessions: number;
+  events: number;
+  measureCeiling: (seconds: number) => Promise<number>;
+  connections: number;
+  log: (line: string) => void;
+}): Promise<ScaleResult> {
+  const { log } = options;
+  const big = await options.dir('scale');
+  log(
+    `  writing ${options.sessions.toLocaleString('en')} session files and ${options.events.toLocaleString('en')} events…`,
+  );
+  await writeDataset(big, options.sessions, options.events);
+
+  // Takeover: the first boot reads every file.
+  const first = await startService(big, { CRASH_ENDPOINT: 'off' });
+  const takeover = {
+    seconds: Math.round(first.bootMs) / 1000,
+    residentMiB: await residentMiB(first.process.child.pid ?? 0),
+    progressLines: first.process.stdout.split('\n').filter((line) => line.includes('taking over'))
+      .length,
+  };
+  log(
+    `  takeover: ${takeover.seconds} s, ${takeover.residentMiB} MiB resident, ${takeover.progressLines} progress lines`,
+  );
+
+  // Pages at scale.
+  const forward = await walkPages(first.url, '', 100);
+  const backward = await walkPages(first.url, '&order=newest', 100);
+  const sessionTimes = [...forward, ...backward].sort((a, b) => a - b);
+  const middle = Math.floor(options.events / 2);
+  const eventTimes = await timeGets(
+    Array.from(
+      { length: 100 },
+      (_, i) => `${first.url}/events?limit=100&before=${middle - Math.floor((i * middle) / 200)}`,
+    ),
+  );
+  const pages = {
+    sessionsP50: percentile(sessionTimes, 0.5),
+    sessionsP99: percentile(sessionTimes, 0.99),
+    eventsP50: percentile(eventTimes, 0.5),
+    eventsP99: percentile(eventTimes, 0.99),
+  };
+  log(
+    `  pages of 100: sessions p50 ${pages.sessionsP50} ms p99 ${pages.sessionsP99} ms; events p50 ${pages.eventsP50} ms p99 ${pages.eventsP99} ms`,
+  );
+
+  // Restart: a clean stop, then a boot from the snapshot.
+  const stopping = performance.now();
+  await first.process.stop();
+  const stopSeconds = Math.round(performance.now() - stopping) / 1000;
+  const second = await startService(big, { CRASH_ENDPOINT: 'off' });
+  const restart = {
+    stopSeconds,
+    seconds: Math.round(second.bootMs) / 1000,
+    residentMiB: await residentMiB(second.process.child.pid ?? 0),
+  };
+  log(
+    `  restart: stop ${restart.stopSeconds} s, boot ${restart.seconds} s, ${restart.residentMiB} MiB resident`,
+  );
+  await second.process.stop();
+
+  // Sustained writes: PUTs spread over 100,000 sessions for 60 s.
+  const spread = await options.dir('sustained');
+  const spreadSessions = 100_000;
+  const ids = await writeDataset(spread, spreadSessions, 0);
+  const service = await startService(spread, { CRASH_ENDPOINT: 'off' });
+  const before = diskBytes(spread);
+  const eventsBefore = await sizeOf(join(spread, 'events.jsonl'));
+  const sessionsBefore = diskBytes(join(spread, 'sessions'));
+  const ceiling = await options.measureCeiling(5);
+  const seconds = 60;
+  const perSecond = new Array<number>(seconds + 1).fill(0);
+  const started = performance.now();
+  const result = await autocannon({
+    url: service.url,
+    connections: options.connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'PUT',
+        setupRequest: (request) => ({
+          ...request,
+          path: `/sessions/${ids[Math.floor(Math.random() * ids.length)]}`,
+          headers: { 'content-type': 'application/json' },
+          body: '{"data":{"step":1}}',
+        }),
+        onResponse: () => {
+          const second = Math.floor((performance.now() - started) / 1000);
+          perSecond[Math.min(second, seconds)] = (perSecond[Math.min(second, seconds)] ?? 0) + 1;
+        },
+      },
+    ],
+  });
+  const quarter = seconds / 4;
+  const sum = (from: number, to: number) =>
+    perSecond.slice(from, to).reduce((total, count) => total + count, 0) / (to - from);
+  await service.process.stop(); // du cannot count a directory whose temp files come and go
+  const after = diskBytes(spread);
+  const journalDir = join(spread, 'journal');
+  let journalBytes = 0;
+  for (const name of await readdir(journalDir))
+    journalBytes += await sizeOf(join(journalDir, name));
+  const sustained = {
+    seconds,
+    sessions: spreadSessions,
+    puts: result.requests.total,
+    firstQuarterPerSecond: Math.round(sum(0, quarter)),
+    lastQuarterPerSecond: Math.round(sum(seconds - quarter, seconds)),
+    ceiling: Math.round(ceiling),
+    grewBytes: after - before,
+    dataBytes:
+      (await sizeOf(join(spread, 'events.jsonl'))) -
+      eventsBefore +
+      diskBytes(join(spread, 'sessions')) -
+      sessionsBefore,
+    journalBytes,
+    snapshotBytes: await sizeOf(join(spread, 'snapshot.jsonl')),
+  };
+  log(
+    `  sustained PUTs over ${spreadSessions.toLocaleString('en')} sessions: ${sustained.puts} in ${seconds} s, ` +
+      `first 15 s ${sustained.firstQuarterPerSecond}/s, last 15 s ${sustained.lastQuarterPerSecond}/s, ceiling ${sustained.ceiling}/s; ` +
+      `grew ${(sustained.grewBytes / 2 ** 20).toFixed(0)} MiB (data ${(sustained.dataBytes / 2 ** 20).toFixed(0)} MiB, ` +
+      `journal ${(journalBytes / 2 ** 20).toFixed(0)} MiB)`,
+  );
+  return {
+    sessions: options.sessions,
+    events: options.events,
+    takeover,
+    restart,
+    pages,
+    sustained,
+  };
+}
