@@ -18,6 +18,9 @@ import autocannon from 'autocannon';
 import { startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
 
+/** A takeover of a million files takes longer than a test's boot may. */
+const BOOT = { bootTimeoutMs: 600_000 };
+
 export interface ScaleResult {
   sessions: number;
   events: number;
@@ -109,7 +112,7 @@ export async function scaleBench(options: {
   await writeDataset(big, options.sessions, options.events);
 
   // Takeover: the first boot reads every file.
-  const first = await startService(big, { CRASH_ENDPOINT: 'off' });
+  const first = await startService(big, { CRASH_ENDPOINT: 'off' }, BOOT);
   const takeover = {
     seconds: Math.round(first.bootMs) / 1000,
     residentMiB: await residentMiB(first.process.child.pid ?? 0),
@@ -145,7 +148,7 @@ export async function scaleBench(options: {
   const stopping = performance.now();
   await first.process.stop();
   const stopSeconds = Math.round(performance.now() - stopping) / 1000;
-  const second = await startService(big, { CRASH_ENDPOINT: 'off' });
+  const second = await startService(big, { CRASH_ENDPOINT: 'off' }, BOOT);
   const restart = {
     stopSeconds,
     seconds: Math.round(second.bootMs) / 1000,
@@ -160,7 +163,7 @@ export async function scaleBench(options: {
   const spread = await options.dir('sustained');
   const spreadSessions = 100_000;
   const ids = await writeDataset(spread, spreadSessions, 0);
-  const service = await startService(spread, { CRASH_ENDPOINT: 'off' });
+  const service = await startService(spread, { CRASH_ENDPOINT: 'off' }, BOOT);
   const before = diskBytes(spread);
   const eventsBefore = await sizeOf(join(spread, 'events.jsonl'));
   const sessionsBefore = diskBytes(join(spread, 'sessions'));

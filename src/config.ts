@@ -55,8 +55,8 @@ export interface StorageLimits {
   budgetBytes: number;
   /**
    * CHECKPOINT_BACKLOG: sessions changed but not yet written to their files
-   * (file store); past it a write waits for a checkpoint, so a clean stop, the
-   * journal and the next boot's replay stay bounded whatever the load.
+   * (file store); past it a write waits for a checkpoint, so a clean stop
+   * (which writes them) stays short whatever the load.
    */
   checkpointBacklog: number;
   /**

@@ -94,8 +94,8 @@ export class RunningProcess {
   }
 
   /** Waits for the next `listening` line and returns the service's base URL. */
-  async listening(): Promise<{ url: string; containerId: string }> {
-    const line = await this.next((candidate) => candidate.msg === 'listening');
+  async listening(timeoutMs?: number): Promise<{ url: string; containerId: string }> {
+    const line = await this.next((candidate) => candidate.msg === 'listening', timeoutMs);
     return { url: `http://127.0.0.1:${line.port}`, containerId: String(line.container_id) };
   }
 
@@ -144,11 +144,12 @@ export interface StartedService {
 export async function startService(
   dataDir: string,
   env: Record<string, string> = {},
+  options: { bootTimeoutMs?: number } = {},
 ): Promise<StartedService> {
   const started = performance.now();
   const service = runStateful(['serve'], { DATA_DIR: dataDir, PORT: '0', ...env });
   try {
-    const { url, containerId } = await service.listening();
+    const { url, containerId } = await service.listening(options.bootTimeoutMs);
     return { process: service, url, containerId, bootMs: performance.now() - started };
   } catch (error) {
     service.kill('SIGKILL'); // never leave a stray service keeping the test runner alive

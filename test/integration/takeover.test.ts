@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { runStateful, runToEnd, startService } from '../../tools/service-process.js';
 import { field, request } from '../helpers/http.js';
 import {
   ORIGINAL_SESSIONS,
@@ -85,5 +85,56 @@ describe('taking over and recovering a data directory', () => {
     const events = field(await request(`${service.url}/events?limit=2`)).events;
     assert.equal(events[0].event, 'session_quarantined');
     assert.equal(events[0].file, `sessions/${broken}.json`);
+  });
+
+  it('survives kills while it takes a big directory over: reading the files, then writing the snapshot', async (t) => {
+    const dir = await tempDir(t);
+    await writeOriginalDataDir(dir);
+    const extra = 60_000; // enough files for each phase to last while the kill lands
+    const created = '2026-02-21T10:00:00Z';
+    for (let start = 0; start < extra; start += 1000) {
+      await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => {
+          const n = start + i;
+          const id = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+          const session = {
+            id,
+            name: `s${n}`,
+            data: { n },
+            created_at: created,
+            last_active: created,
+            access_count: 0,
+          };
+          return writeFile(join(dir, 'sessions', `${id}.json`), JSON.stringify(session, null, 2));
+        }),
+      );
+    }
+    for (const phase of [
+      'taking over the directory: reading session files',
+      'taking over the directory: writing snapshot.jsonl',
+    ]) {
+      const boot = runStateful(['serve'], { DATA_DIR: dir, PORT: '0' });
+      await boot.next((line) => line.msg === phase, 120_000);
+      boot.kill('SIGKILL');
+      await boot.exited;
+    }
+    const service = await startService(dir, {}, { bootTimeoutMs: 120_000 });
+    t.after(() => service.process.kill('SIGKILL'));
+    const state = field(await request(`${service.url}/state`));
+    assert.equal(state.live_sessions, extra + ORIGINAL_SESSIONS.length, 'every session, once');
+    assert.equal(
+      state.startup_count,
+      ORIGINAL_STATS.startup_count + 1,
+      'the killed boots never started',
+    );
+    assert.equal(state.crash_count, ORIGINAL_STATS.crash_count);
+    const last = field(
+      await request(
+        `${service.url}/sessions/00000000-0000-4000-8000-${String(extra - 1).padStart(12, '0')}`,
+      ),
+    );
+    assert.deepEqual(last.data, { n: extra - 1 });
+    const verify = await runToEnd(['inspect', '--verify', '--data-dir', dir], {});
+    assert.equal(verify.code, 0, verify.stdout);
   });
 });

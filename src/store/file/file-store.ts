@@ -2,24 +2,25 @@
  * The file store: the data directory as the original laid it out, made
  * durable. Opening it takes the directory's lock, then recovers what a crash
  * can leave behind (stray temp files, a torn event-log tail, unreadable
- * files, journal segments to roll forward) and loads sessions and the recent
- * events into memory. From then on reads come from memory and every write is
+ * files, journal segments to replay), loads the sessions (from the snapshot
+ * and the journal after it, or from every file) and the recent events into
+ * memory. From then on reads come from memory and every write is
  * on disk before it resolves:
  *
  *   create, update, delete   the change's journal line (appended and
  *                            fdatasynced with the others of its batch), then
  *                            its event line, appended to events.jsonl without
  *                            a sync of its own (the journal line holds the
- *                            event until a checkpoint syncs the log);
+ *                            event until a snapshot syncs the log);
  *                            serialised per session
  *
  * Session files are a view written behind from memory by checkpoints (every
  * five seconds and at close), without a sync of their own: the journal holds
  * every change until a snapshot (snapshot.ts) covers it. A snapshot is
  * written when the journal has grown past a threshold (and after taking over
- * a directory without one): it makes the view files written since the last
- * one durable, writes every session to snapshot.jsonl, then deletes the
- * segments it covers. A boot reads the snapshot and replays the journal
+ * a directory without one): it writes every session to snapshot.jsonl,
+ * durably, then deletes the segments it covers. After the machine itself
+ * went down, a start writes every file again (see rebuildView). A boot reads the snapshot and replays the journal
  * after it; it reads every session file only when no snapshot can be trusted
  * (see recovery.ts). An event in the log always describes a committed
  * change, and a committed change whose event a kill cut off gets it at the
@@ -98,8 +99,6 @@ const LAZY_FLUSH_INTERVAL_MS = 1000;
  * journal to replay after a kill grows with it.
  */
 const CHECKPOINT_INTERVAL_MS = 5000;
-/** A journal segment this large is checkpointed at once rather than at the next tick. */
-const _CHECKPOINT_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** Session files a checkpoint writes (or a snapshot syncs) at the same time. */
 const CHECKPOINT_CONCURRENCY = 4;
 /** Sessions a snapshot takes from memory at a time. */
@@ -661,7 +660,7 @@ export class FileStore implements Store {
     return problems;
   }
 
-  /** Sessions changed and not yet taken over by a checkpoint (see checkpointBacklog). */
+  /** Sessions changed and not yet taken over by a checkpoint (see FileStoreOptions.checkpointBacklog). */
   checkpointBacklog(): number {
     return this.dirty.size;
   }
@@ -930,8 +929,11 @@ export class FileStore implements Store {
   }
 
   private async writeMarker(marker: InstanceMarker): Promise<void> {
-    await this.files.write(this.layout.markerFile, formatMarker(marker, this.viewBootId));
+    const viewBootId = this.viewBootId;
+    await this.files.write(this.layout.markerFile, formatMarker(marker, viewBootId));
     this.marker = marker;
+    // A rebuild of the files that finished meanwhile must not be forgotten.
+    if (this.viewBootId !== viewBootId) await this.writeMarker(marker);
   }
 
   // Instance accounting, by the marker (see domain/counters.ts)

@@ -7,14 +7,14 @@
  *                        or {"op":"delete","id":"…","event":{…}}
  *
  * A change is committed when its journal line is durable; its event line is
- * appended to events.jsonl next, and the answer waits for both. Session files
- * are written behind, in checkpoints (every five seconds, and at a clean
- * stop): the changed sessions are written durably from memory, then the
- * segments they cover are deleted. A start after a kill rolls the remaining
- * segments forward into sessions/ and appends any event that the kill cut
- * off (`events_offset` says where in events.jsonl a segment's events can
- * start). A change that failed after its journal line was durable is undone
- * by a `"revert":true` line, which also cancels its event.
+ * appended to events.jsonl next, and the answer waits for both. Segments are
+ * kept until a snapshot (snapshot.ts) covers them; a start replays the
+ * segments after the snapshot and appends any event that a kill cut off
+ * (`events_offset` says where in events.jsonl a segment's events can start).
+ * Without a usable snapshot, a start rolls the segments forward into
+ * sessions/ and deletes them (recovery.ts). A change that failed after its
+ * journal line was durable is undone by a `"revert":true` line, which also
+ * cancels its event.
  */
 
 import { readdirSync, readFileSync } from 'node:fs';

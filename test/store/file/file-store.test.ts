@@ -359,4 +359,32 @@ describe('the file store', () => {
     assert.equal((await readJson(join(dir, 'sessions', `${ids[0]}.json`))).name, 's0');
     assert.equal((await readJson(join(dir, 'sessions', `${ids[1]}.json`))).name, 's1');
   });
+
+  it('reads old events by position after a start restored events a kill cut off (the line index goes on over them)', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => sessionsOf(store).create({ name: `s${i}` })),
+    );
+    const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
+    const copy = await killedCopy(t, dir);
+    // The kill cut off the last 200 event lines (positions 101 to 300, across line 257).
+    await writeFile(join(copy, 'events.jsonl'), `${lines.slice(0, 100).join('\n')}\n`);
+    const reopened = await openStore(t, copy);
+    assert.equal(reopened.recovery.journal?.eventsRestored, 200);
+    // Enough events after them (memory keeps up to 20,000) that positions 260-280, past the
+    // index entry at 257, are read from the file.
+    await Promise.all(
+      Array.from({ length: 20_500 }, () =>
+        reopened.store.appendEvent(shutdownEvent('filler00', { reason: 'x', uptimeSeconds: 0 })),
+      ),
+    );
+    const { events } = await reopened.store.eventRange(260, 280);
+    const restored = (await readFile(join(copy, 'events.jsonl'), 'utf8')).split('\n');
+    assert.deepEqual(
+      events.map((event) => JSON.stringify(event)),
+      restored.slice(259, 280),
+    );
+    assert.ok(events.every((event) => event.event === 'session_created'));
+  });
 });
