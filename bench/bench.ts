@@ -34,6 +34,7 @@ import autocannon from 'autocannon';
 import { postgresBinaries, startPostgres } from '../tools/postgres.js';
 import { runNode, type StartedService, startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
+import { putSpreadOver, residentMiB } from './requests.js';
 import { type ScaleResult, scaleBench } from './scale.js';
 
 const { values: flags } = parseArgs({
@@ -123,24 +124,6 @@ async function servicesCpu(urls: string[]): Promise<number | null> {
   return total;
 }
 
-/**
- * The PostgreSQL store with 1 and 3 replicas on a throwaway cluster (the one
- * the tests use), load spread evenly over the replicas. Skipped, with a note,
- * where PostgreSQL's server binaries are missing.
- */
-/** PUT to one of `ids` at random, each request. */
-function putSpreadOver(ids: readonly string[]): Request {
-  return {
-    method: 'PUT',
-    setupRequest: (request) => ({
-      ...request,
-      path: `/sessions/${ids[Math.floor(Math.random() * ids.length)]}`,
-      headers: { 'content-type': 'application/json' },
-      body: '{"data":{"step":1}}',
-    }),
-  };
-}
-
 function postSession(onResponse?: Request['onResponse']): Request {
   return {
     method: 'POST',
@@ -151,6 +134,11 @@ function postSession(onResponse?: Request['onResponse']): Request {
   };
 }
 
+/**
+ * The PostgreSQL store with 1 and 3 replicas on a throwaway cluster (the one
+ * the tests use), load spread evenly over the replicas. Skipped, with a note,
+ * where PostgreSQL's server binaries are missing.
+ */
 async function postgresWorkloads(): Promise<void> {
   if (postgresBinaries() === null) {
     process.stderr.write('  PostgreSQL: no server binaries here, its rows are skipped\n');
@@ -318,12 +306,6 @@ async function createSessions(url: string, count: number): Promise<string[]> {
     ids.push(...(await Promise.all(batch)));
   }
   return ids;
-}
-
-async function residentMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kib / 1024);
 }
 
 async function main(): Promise<void> {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
+import { putSpreadOver, residentMiB } from './requests.js';
 
 /** A takeover of a million files takes longer than a test's boot may. */
 const BOOT = { bootTimeoutMs: 600_000 };
@@ -41,12 +42,6 @@ export interface ScaleResult {
     journalBytes: number;
     snapshotBytes: number;
   };
-}
-
-async function residentMiB(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -176,19 +171,10 @@ export async function scaleBench(options: {
     connections: options.connections,
     duration: seconds,
     requests: [
-      {
-        method: 'PUT',
-        setupRequest: (request) => ({
-          ...request,
-          path: `/sessions/${ids[Math.floor(Math.random() * ids.length)]}`,
-          headers: { 'content-type': 'application/json' },
-          body: '{"data":{"step":1}}',
-        }),
-        onResponse: () => {
-          const second = Math.floor((performance.now() - started) / 1000);
-          perSecond[Math.min(second, seconds)] = (perSecond[Math.min(second, seconds)] ?? 0) + 1;
-        },
-      },
+      putSpreadOver(ids, () => {
+        const second = Math.min(seconds, Math.floor((performance.now() - started) / 1000));
+        perSecond[second] = (perSecond[second] ?? 0) + 1;
+      }),
     ],
   });
   const quarter = seconds / 4;

@@ -1,0 +1,27 @@
+/** What the bench and its scale run share: the requests they send and what they read of a process. */
+import { readFile } from 'node:fs/promises';
+import type autocannon from 'autocannon';
+
+/** PUT to one of `ids` at random, each request. */
+export function putSpreadOver(
+  ids: readonly string[],
+  onResponse?: autocannon.Request['onResponse'],
+): autocannon.Request {
+  return {
+    method: 'PUT',
+    setupRequest: (request) => ({
+      ...request,
+      path: `/sessions/${ids[Math.floor(Math.random() * ids.length)]}`,
+      headers: { 'content-type': 'application/json' },
+      body: '{"data":{"step":1}}',
+    }),
+    ...(onResponse === undefined ? {} : { onResponse }),
+  };
+}
+
+/** A process's resident memory, in MiB (/proc/<pid>/status). */
+export async function residentMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kib / 1024);
+}
