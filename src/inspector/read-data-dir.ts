@@ -21,15 +21,14 @@ import {
   creationKeyOf,
   dataLayout,
   type EventLogScan,
-  readJournal,
   readMarker,
   readSessionFile,
   readStats,
-  replayJournal,
   type SessionFileEntry,
   scanEventLog,
   sessionFileEntries,
   sessionFileName,
+  sessionsAsServed,
   TEMP_SUFFIX,
   type UnreadableSession,
 } from '../store/file/format.js';
@@ -106,18 +105,12 @@ export async function readDataDirectory(
   if (statsRead.kind === 'missing') problems.push('stats.json is missing');
   if (statsRead.kind === 'corrupt') problems.push(`stats.json is unreadable: ${statsRead.problem}`);
 
-  const segments = readJournal(layout.journalDir);
-  const { outcome, records: pendingChanges } = replayJournal(segments);
-  const keys: CreationKey[] = [];
-  const unreadable: UnreadableSession[] = [];
-  const temps = entries.filter((name) => name.endsWith(TEMP_SUFFIX));
-  for (const entry of sessionFileEntries(layout.sessionsDir)) {
-    if (entry.kind === 'temp') temps.push(`sessions/${entry.file}`);
-    else if (entry.kind === 'unreadable') unreadable.push(entry);
-    else if (!outcome.has(entry.stored.session.id)) keys.push(creationKeyOf(entry.stored));
-  }
-  for (const last of outcome.values()) if (last !== null) keys.push(creationKeyOf(last));
-  keys.sort(compareCreationOrder);
+  const served = sessionsAsServed(layout.sessionsDir, layout.journalDir);
+  const { segments, unreadable } = served;
+  const temps = [
+    ...entries.filter((name) => name.endsWith(TEMP_SUFFIX)),
+    ...served.tempFiles.map((file) => `sessions/${file}`),
+  ];
 
   for (const bad of unreadable) {
     problems.push(`sessions/${bad.file} is unreadable: ${bad.problem}`);
@@ -140,26 +133,12 @@ export async function readDataDirectory(
     dataDir,
     stats: statsRead.kind === 'ok' ? statsRead.stats : null,
     problems,
-    sessionCount: keys.length,
-    *sessions() {
-      for (const key of keys) {
-        const fromJournal = outcome.get(key.id);
-        if (fromJournal) {
-          yield fromJournal.session;
-          continue;
-        }
-        // Read again now; a file changed or deleted since (the service runs) shows as it is.
-        const entry: SessionFileEntry | null = readSessionFile(
-          layout.sessionsDir,
-          sessionFileName(key.id),
-        );
-        if (entry?.kind === 'session') yield entry.stored.session;
-      }
-    },
+    sessionCount: served.count,
+    sessions: () => served.sessions(),
     unreadableSessions: unreadable,
     events: scan.tail,
     eventCount: scan.count,
     lastInstance: markerRead.kind === 'ok' ? markerRead.marker : null,
-    journalChanges: pendingChanges,
+    journalChanges: served.pendingChanges,
   };
 }

@@ -16,9 +16,9 @@ import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { EMPTY_STATS, type Stats } from '../domain/counters.js';
+import type { Session } from '../domain/session.js';
 import {
   acquireInstanceLock,
-  applyJournalOffline,
   DurableFiles,
   dataLayout,
   formatSessionFile,
@@ -30,6 +30,7 @@ import {
   readStats,
   scanEventLog,
   sessionFileName,
+  sessionsAsServed,
   TEMP_SUFFIX,
 } from '../store/file/format.js';
 import { inTransaction } from '../store/postgres/database.js';
@@ -97,13 +98,13 @@ export async function importDataDirectory(
   const layout = dataLayout(dataDir);
   const lock = acquireInstanceLock(layout.lockFile);
   try {
-    const files = await readSessionFiles(layout.sessionsDir);
-    if (files.unreadable.length > 0) {
+    // Streamed: only the sessions' creation keys are held (see sessionsAsServed).
+    const served = sessionsAsServed(layout.sessionsDir, layout.journalDir);
+    if (served.unreadable.length > 0) {
       throw new TransferError(
-        `${files.unreadable.length} session files are unreadable; run \`stateful inspect --repair\` first.`,
+        `${served.unreadable.length} session files are unreadable; run \`stateful inspect --repair\` first.`,
       );
     }
-    const { sessions } = applyJournalOffline(files.sessions, layout.journalDir);
     const scan = await scanEventLog(layout.eventsFile, 0);
     if (scan.validEnd < scan.size) {
       throw new TransferError(
@@ -119,7 +120,7 @@ export async function importDataDirectory(
     // As a start would: total_sessions reaches stats.json lazily, the log has every create.
     const stats: Stats = {
       ...base,
-      total_sessions: Math.max(base.total_sessions, scan.createdEvents, sessions.length),
+      total_sessions: Math.max(base.total_sessions, scan.createdEvents, served.count),
     };
 
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -172,31 +173,38 @@ export async function importDataDirectory(
             `events.jsonl changed while it was read (${position} lines, ${total} before); is a service running on it?`,
           );
         }
-        // The directory is the truth: its sessions, in its creation order.
-        await client.query('DELETE FROM sessions WHERE NOT (id = ANY($1::uuid[]))', [
-          sessions.map((stored) => stored.session.id),
-        ]);
+        // The directory is the truth: its sessions, in its creation order
+        // (inserted in that order, so the database's sequence keeps it).
+        await client.query('DELETE FROM sessions');
         let copied = 0;
-        for (const { session } of sessions) {
-          if (copied++ % PROGRESS_EVERY === 0) {
-            onProgress({ what: 'sessions', done: copied - 1, total: sessions.length });
-          }
+        let batch: Session[] = [];
+        const flush = async () => {
           await client.query(
             `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE SET name = $2, data = $3, created_at = $4,
-               last_active = $5, access_count = $6`,
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])`,
             [
-              session.id,
-              session.name,
-              JSON.stringify(session.data),
-              session.created_at,
-              session.last_active,
-              session.access_count,
+              batch.map((session) => session.id),
+              batch.map((session) => session.name),
+              batch.map((session) => JSON.stringify(session.data)),
+              batch.map((session) => session.created_at),
+              batch.map((session) => session.last_active),
+              batch.map((session) => session.access_count),
             ],
           );
+          copied += batch.length;
+          batch = [];
+          onProgress({ what: 'sessions', done: copied, total: served.count });
+        };
+        for (const session of served.sessions()) {
+          batch.push(session);
+          if (batch.length === PROGRESS_EVERY) await flush();
         }
-        onProgress({ what: 'sessions', done: sessions.length, total: sessions.length });
+        if (batch.length > 0) await flush();
+        if (copied !== served.count) {
+          throw new TransferError(
+            `session files changed while they were read (${copied} copied, ${served.count} before); is a service running on it?`,
+          );
+        }
         await client.query(
           `UPDATE counters SET startup_count = $1, crash_count = $2, total_sessions = $3,
              total_requests = $4, event_count = $5`,
@@ -217,15 +225,15 @@ export async function importDataDirectory(
       );
       const counted = check.rows[0];
       if (
-        Number(counted?.sessions) !== sessions.length ||
+        Number(counted?.sessions) !== served.count ||
         Number(counted?.events) !== total ||
         Number(counted?.rows) !== total
       ) {
         throw new TransferError(
-          `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${sessions.length} and ${total}.`,
+          `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${served.count} and ${total}.`,
         );
       }
-      return { sessions: sessions.length, events: total, eventsAdded, stats };
+      return { sessions: served.count, events: total, eventsAdded, stats };
     } finally {
       await pool.end();
     }

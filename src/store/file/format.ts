@@ -14,7 +14,7 @@ export {
 } from './event-log-reader.js';
 export { acquireInstanceLock, DataDirectoryBusyError } from './instance-lock.js';
 export { readMarker } from './instance-marker.js';
-export { applyJournalOffline, readJournal, replayJournal } from './journal.js';
+export { readJournal, replayJournal, sessionsAsServed } from './journal.js';
 export {
   type DataLayout,
   dataLayout,

@@ -26,7 +26,17 @@ import { cleanUpAfter } from '../cleanup.js';
 import { AppendFile } from './append-file.js';
 import type { DurableFiles } from './durable-file.js';
 import type { WritableFileSystem } from './file-system.js';
-import { compareStoredSessions, type StoredSession } from './session-files.js';
+import { sessionFileName } from './layout.js';
+import {
+  type CreationKey,
+  compareCreationOrder,
+  compareStoredSessions,
+  creationKeyOf,
+  readSessionFile,
+  type StoredSession,
+  sessionFileEntries,
+  type UnreadableSession,
+} from './session-files.js';
 
 export type JournalRecord =
   // `seq` is undefined for a session the original wrote (it kept no order);
@@ -433,15 +443,7 @@ export class Journal {
   }
 }
 
-// Reading offline (the inspector)
-
-export interface SessionsAsServed {
-  /** The sessions the service would serve: the files with the journal applied, in creation order. */
-  sessions: StoredSession[];
-  segments: JournalSegmentRead[];
-  /** Journal lines not yet written to sessions/ by a checkpoint. */
-  pendingChanges: number;
-}
+// Reading offline (the inspector, migrate)
 
 /** The sessions from files with what the journal left of them in their place, in creation order. */
 export function applyOutcome(
@@ -453,17 +455,56 @@ export function applyOutcome(
   return sessions.sort(compareStoredSessions);
 }
 
-/** Applies the journal, in memory only, to sessions read from their files. */
-export function applyJournalOffline(
-  fromFiles: readonly StoredSession[],
-  journalDir: string,
-): SessionsAsServed {
+export interface SessionsAsServed {
+  /** How many sessions the service would serve (the files with the journal applied). */
+  count: number;
+  /** Session files that cannot be read, and temp files of unfinished writes. */
+  unreadable: UnreadableSession[];
+  tempFiles: string[];
+  segments: JournalSegmentRead[];
+  /** Journal lines that a start would replay. */
+  pendingChanges: number;
+  /**
+   * The sessions, in creation order, one at a time: only their creation
+   * keys are held, each file is read again when its turn comes (a file
+   * deleted since is left out; one changed since shows as it is now).
+   */
+  sessions(): Generator<Session>;
+}
+
+/**
+ * The sessions as the service would serve them, read offline in memory that
+ * grows with their number by a creation key each, not by their data.
+ */
+export function sessionsAsServed(sessionsDir: string, journalDir: string): SessionsAsServed {
   const segments = readJournal(journalDir);
-  if (segments.length === 0) return { sessions: [...fromFiles], segments, pendingChanges: 0 };
-  const replay = replayJournal(segments);
+  const { outcome, records } = replayJournal(segments);
+  const keys: CreationKey[] = [];
+  const unreadable: UnreadableSession[] = [];
+  const tempFiles: string[] = [];
+  for (const entry of sessionFileEntries(sessionsDir)) {
+    if (entry.kind === 'temp') tempFiles.push(entry.file);
+    else if (entry.kind === 'unreadable') unreadable.push(entry);
+    else if (!outcome.has(entry.stored.session.id)) keys.push(creationKeyOf(entry.stored));
+  }
+  for (const last of outcome.values()) if (last !== null) keys.push(creationKeyOf(last));
+  keys.sort(compareCreationOrder);
   return {
-    sessions: applyOutcome(fromFiles, replay.outcome),
+    count: keys.length,
+    unreadable,
+    tempFiles,
     segments,
-    pendingChanges: replay.records,
+    pendingChanges: records,
+    *sessions() {
+      for (const key of keys) {
+        const fromJournal = outcome.get(key.id);
+        if (fromJournal) {
+          yield fromJournal.session;
+          continue;
+        }
+        const entry = readSessionFile(sessionsDir, sessionFileName(key.id));
+        if (entry?.kind === 'session') yield entry.stored.session;
+      }
+    },
   };
 }
