@@ -16,18 +16,11 @@ import type { InstanceMarker, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
 import {
-  type CreationKey,
-  compareCreationOrder,
-  creationKeyOf,
   dataLayout,
   type EventLogScan,
   readMarker,
-  readSessionFile,
   readStats,
-  type SessionFileEntry,
   scanEventLog,
-  sessionFileEntries,
-  sessionFileName,
   sessionsAsServed,
   TEMP_SUFFIX,
   type UnreadableSession,

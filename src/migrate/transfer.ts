@@ -26,9 +26,9 @@ import {
   parseEventLine,
   readdirIfPresent,
   readLogLines,
-  readSessionFiles,
   readStats,
   scanEventLog,
+  sessionFileEntries,
   sessionFileName,
   sessionsAsServed,
   TEMP_SUFFIX,
@@ -304,11 +304,14 @@ export async function exportToDataDirectory(
     await files.syncDirectory(dataDir);
     await files.write(layout.statsFile, formatStats(stats));
 
-    const back = await readSessionFiles(layout.sessionsDir);
+    let sessionsBack = 0;
+    for (const entry of sessionFileEntries(layout.sessionsDir)) {
+      if (entry.kind === 'session') sessionsBack++;
+    }
     const scan = await scanEventLog(layout.eventsFile, 0);
-    if (back.sessions.length !== sessionRows.length || scan.count !== events) {
+    if (sessionsBack !== sessionRows.length || scan.count !== events) {
       throw new TransferError(
-        `after the export the directory has ${back.sessions.length} sessions and ${scan.count} events; expected ${sessionRows.length} and ${events}.`,
+        `after the export the directory has ${sessionsBack} sessions and ${scan.count} events; expected ${sessionRows.length} and ${events}.`,
       );
     }
     return { sessions: sessionRows.length, events, eventsAdded: events, stats };

@@ -24,14 +24,7 @@ export {
 } from './layout.js';
 export { recoverDataDirectory } from './recovery.js';
 export {
-  type CreationKey,
-  compareCreationOrder,
-  creationKeyOf,
   formatSessionFile,
-  readSessionFile,
-  readSessionFiles,
-  type SessionFileEntry,
-  type StoredSession,
   sessionFileEntries,
   type UnreadableSession,
 } from './session-files.js';

@@ -127,22 +127,6 @@ export function readSessionFile(dir: string, name: string): SessionFileEntry | n
     : { kind: 'unreadable', ...parsed };
 }
 
-/** Reads every session file into memory, sorted in creation order (the file store at boot). */
-export async function readSessionFiles(
-  dir: string,
-): Promise<{ sessions: StoredSession[]; unreadable: UnreadableSession[]; tempFiles: string[] }> {
-  const sessions: StoredSession[] = [];
-  const unreadable: UnreadableSession[] = [];
-  const tempFiles: string[] = [];
-  for (const entry of sessionFileEntries(dir)) {
-    if (entry.kind === 'session') sessions.push(entry.stored);
-    else if (entry.kind === 'unreadable') unreadable.push(entry);
-    else tempFiles.push(entry.file);
-  }
-  sessions.sort(compareStoredSessions);
-  return { sessions, unreadable, tempFiles };
-}
-
 /** Moves a file into the quarantine folder under a name that says where it came from. */
 export async function quarantineFile(
   source: string,
