@@ -27,7 +27,10 @@ import { byId } from './dom.js';
 export async function api(method, path, body) {
   /** @type {Record<string, string>} */
   const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) {
+    headers['content-type'] =
+      method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+  }
   const token = byId('token', HTMLInputElement).value;
   if (path === '/crash' && token !== '') headers.authorization = `Bearer ${token}`;
   const response = await fetch(path, {

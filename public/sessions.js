@@ -93,10 +93,16 @@ function startEdit(row, session) {
   save.className = 'save';
   within(row, '.actions').replaceChildren(save, ' ', cancel);
   save.addEventListener('click', async () => {
-    // A note left as it was stays what it was, a string or not.
-    const data =
-      note.value === noteOf(session) ? session.data : { ...session.data, note: note.value };
-    const answer = await api('PUT', `/sessions/${session.id}`, { name: name.value, data });
+    // A merge patch: only what was edited is sent, so the other keys of data
+    // stay as they are now (whoever changed them since the page was drawn),
+    // and a note left as it was stays what it was, a string or not.
+    const answer = await api(
+      'PATCH',
+      `/sessions/${session.id}`,
+      note.value === noteOf(session)
+        ? { name: name.value }
+        : { name: name.value, data: { note: note.value } },
+    );
     if (!answer.ok) return showError(answer);
     row.classList.remove('editing');
     await loadSessions();

@@ -26,7 +26,13 @@ async function call(
   try {
     response = await fetch(url, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers:
+        body === undefined
+          ? {}
+          : {
+              'content-type':
+                method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
+            },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(30_000),
     });
@@ -212,7 +218,8 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
         case 'get':
           return print(await call(baseUrl, 'GET', `/sessions/${id(1)}`));
         case 'update':
-          return print(await call(baseUrl, 'PUT', `/sessions/${id(1)}`, sessionBody(values)));
+          // A merge patch: keys of data it does not name are kept (null removes one).
+          return print(await call(baseUrl, 'PATCH', `/sessions/${id(1)}`, sessionBody(values)));
         case 'delete':
           return print(await call(baseUrl, 'DELETE', `/sessions/${id(1)}`));
         default:

@@ -34,6 +34,8 @@ The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
                                 every session, a page at a time, as one listing
   session get ID
   session update ID [--name N] [--note TEXT] [--data JSON]
+                                merges (PATCH): data keys it does not name are
+                                kept; --data '{"k":null}' removes k
   session delete ID
   state | health | events [--limit N] [--before POSITION] | crash [--wait]
 

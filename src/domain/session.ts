@@ -75,6 +75,23 @@ export function validateSessionInput(
   return input;
 }
 
+/**
+ * Checks a PATCH body: a merge patch of `{name, data}`. Neither may be
+ * removed (`null`): a session always has both.
+ */
+export function validatePatchInput(body: unknown, maxNodes: number): SessionInput {
+  if (isJsonObject(body)) {
+    for (const key of ['name', 'data'] as const) {
+      if (body[key] === null) {
+        throw new InvalidInputError(
+          `"${key}" cannot be removed: a session always has one (send a new value${key === 'data' ? ', or null for each key to remove' : ''}).`,
+        );
+      }
+    }
+  }
+  return validateSessionInput(body, maxNodes);
+}
+
 export function createSession(input: SessionInput, now: Date = new Date()): Session {
   const timestamp = utcTimestamp(now);
   return {
@@ -101,6 +118,64 @@ export function applyUpdate(
     last_active: utcTimestamp(now),
     access_count: session.access_count + 1,
   };
+}
+
+/**
+ * RFC 7396 JSON Merge Patch: an object patch merges key by key (`null`
+ * removes a key, an object merges into an object, anything else replaces);
+ * any other patch replaces the target. Keys are defined, never assigned, so
+ * a `__proto__` key is data like any other.
+ */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isJsonObject(patch)) return patch;
+  const result: Record<string, unknown> = {};
+  if (isJsonObject(target)) {
+    for (const [key, value] of Object.entries(target)) defineKey(result, key, value);
+  }
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else
+      defineKey(
+        result,
+        key,
+        mergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value),
+      );
+  }
+  return result;
+}
+
+function defineKey(object: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(object, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
+/**
+ * A PATCH: `name` replaced when given, `data` merged with the patch's `data`
+ * (RFC 7396); marks the session active and counts the access, as a PUT does.
+ * The merged data must stay within `maxNodes` values and keys.
+ */
+export function applyPatch(
+  session: Session,
+  input: SessionInput,
+  maxNodes: number,
+  now: Date = new Date(),
+): Session {
+  const data =
+    input.data === undefined ? session.data : (mergePatch(session.data, input.data) as JsonObject);
+  if (input.data !== undefined) {
+    const { nodes } = measureJson(data);
+    if (nodes > maxNodes) {
+      throw new SessionTooLargeError(
+        `with this patch "data" would hold ${nodes} values and keys; a session may hold at most ` +
+          `${maxNodes} (SESSION_MAX_NODES).`,
+      );
+    }
+  }
+  return applyUpdate(session, { ...input, data }, now);
 }
 
 /**

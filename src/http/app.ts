@@ -29,7 +29,12 @@ import { healthRoutes } from './health.js';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './json-body.js';
 import { metricsRoutes, ServiceMetrics } from './metrics.js';
 import { limitPipelining } from './pipelining.js';
-import { checkContentEncoding, checkCrossSite, hostGuard } from './request-guards.js';
+import {
+  checkContentEncoding,
+  checkCrossSite,
+  checkPatchMediaType,
+  hostGuard,
+} from './request-guards.js';
 import { sessionRoutes } from './sessions.js';
 import { stateRoutes } from './state.js';
 
@@ -100,6 +105,7 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
       checkHost(request);
       checkCrossSite(request);
       checkContentEncoding(request);
+      checkPatchMediaType(request);
     } catch (error) {
       done(error as Error);
       return;

@@ -84,6 +84,20 @@ export function checkCrossSite(request: FastifyRequest): void {
   }
 }
 
+/**
+ * Every body is read as JSON whatever its Content-Type; the one type refused
+ * is a JSON Patch (RFC 6902) sent to PATCH, which takes a JSON Merge Patch:
+ * read as a merge patch, its array would mean something else.
+ */
+export function checkPatchMediaType(request: FastifyRequest): void {
+  if (request.method !== 'PATCH') return;
+  if (/json-patch\+json/i.test(request.headers['content-type'] ?? '')) {
+    throw new UnsupportedMediaTypeError(
+      'PATCH takes a JSON Merge Patch (RFC 7396, application/merge-patch+json), not a JSON Patch (RFC 6902).',
+    );
+  }
+}
+
 export function checkContentEncoding(request: FastifyRequest): void {
   const encoding = request.headers['content-encoding'];
   if (encoding === undefined) return;

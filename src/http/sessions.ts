@@ -1,5 +1,5 @@
 /**
- * /sessions: create, list, read, update and delete sessions. The listing is
+ * /sessions: create, list, read, update (PUT replaces, PATCH merges) and delete sessions. The listing is
  * streamed a batch of sessions at a time, as fast as the client reads it:
  * its size is bounded by nothing but the store, so it is never built whole.
  * Serialising is what a listing costs, so the chunks of the last listing are
@@ -133,6 +133,12 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
 
   app.put<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
     return sessions.update(request.params.id, request.body);
+  });
+
+  // JSON Merge Patch (application/merge-patch+json; plain JSON is read the same).
+  // (A JSON Patch is refused before, in the request guards.)
+  app.patch<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
+    return sessions.patch(request.params.id, request.body);
   });
 
   app.delete<IdRoute>('/sessions/:id', { schema: deleteSchema }, async (request) => {

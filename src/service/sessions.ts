@@ -7,10 +7,12 @@
 import { sessionCreatedEvent, sessionDeletedEvent, sessionUpdatedEvent } from '../domain/event.js';
 import type { Page, PageQuery } from '../domain/page.js';
 import {
+  applyPatch,
   applyUpdate,
   createSession,
   type Session,
   sessionNotFound,
+  validatePatchInput,
   validateSessionInput,
 } from '../domain/session.js';
 import type { Store } from '../store/store.js';
@@ -42,6 +44,20 @@ export class SessionService {
     return this.store.changeSession(
       id,
       (current) => applyUpdate(current, input),
+      sessionUpdatedEvent(this.store.instanceId, id),
+    );
+  }
+
+  /**
+   * A PATCH: a JSON Merge Patch (RFC 7396) of the session's name and data;
+   * counts the access and logs the change as a PUT does. Throws NotFoundError,
+   * InvalidInputError, SessionTooLargeError.
+   */
+  patch(id: string, body: unknown): Promise<Session> {
+    const input = validatePatchInput(body, this.maxNodes);
+    return this.store.changeSession(
+      id,
+      (current) => applyPatch(current, input, this.maxNodes),
       sessionUpdatedEvent(this.store.instanceId, id),
     );
   }

@@ -5,6 +5,7 @@ import {
   applyUpdate,
   createSession,
   isSessionId,
+  mergePatch,
   parseStoredSession,
   validateSessionInput,
 } from '../../src/domain/session.js';
@@ -67,5 +68,36 @@ describe('session rules', () => {
     assert.equal(typeof parseStoredSession({ ...session, access_count: -1 }), 'string');
     assert.equal(typeof parseStoredSession({ ...session, data: [] }), 'string');
     assert.equal(typeof parseStoredSession([]), 'string');
+  });
+
+  it('merges as RFC 7396 says (its appendix A examples), keys defined, never assigned', () => {
+    const cases: [unknown, unknown, unknown][] = [
+      [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
+      [{ a: 'b' }, { a: null }, {}],
+      [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
+      [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
+      [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
+      [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
+      [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+        ['c', 'd'],
+      ],
+      [{ a: 'b' }, ['c'], ['c']],
+      [{ a: 'foo' }, null, null],
+      [{ a: 'foo' }, 'bar', 'bar'],
+      [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+      [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+      [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+    ];
+    for (const [target, patch, result] of cases) {
+      assert.deepEqual(mergePatch(target, patch), result, JSON.stringify([target, patch]));
+    }
+    const merged = mergePatch({}, JSON.parse('{"__proto__":{"polluted":true}}')) as object;
+    assert.equal(Object.getPrototypeOf(merged), Object.prototype, 'no prototype was set');
+    assert.deepEqual(Object.keys(merged), ['__proto__'], 'it is a key like any other');
+    assert.equal(({} as { polluted?: boolean }).polluted, undefined);
   });
 });

@@ -98,12 +98,17 @@ describe('the dashboard in a browser', () => {
     await page.reload();
     const structuredRow = page.locator('#sessions tbody tr', { hasText: 'structured' });
     await structuredRow.locator('button.edit').click();
+    // Changed elsewhere while the row is being edited: Save sends only what was edited.
+    await fetch(`${url}/sessions/${made.id}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ data: { elsewhere: true } }),
+    });
     await page.locator('#sessions tbody tr.editing button.save').click();
-    await structuredRow.locator('.count', { hasText: '1' }).waitFor();
+    await structuredRow.locator('.count', { hasText: '2' }).waitFor();
     const saved = await fetch(`${url}/sessions/${made.id}`).then(
       (answer) => answer.json() as Promise<{ data: unknown }>,
     );
-    assert.deepEqual(saved.data, structured);
+    assert.deepEqual(saved.data, { ...structured, elsewhere: true });
 
     const before = {
       container: await page.textContent('#container_id'),

@@ -163,4 +163,91 @@ describe('the sessions API', () => {
       assert.equal(answer.json().error, 'invalid_input', bad);
     }
   });
+
+  it('PATCH merges a JSON Merge Patch into the data, keeps what it does not name, and counts as a PUT', async (t) => {
+    const { app } = await build(t);
+    const created = (
+      await app.inject({
+        method: 'POST',
+        url: '/sessions',
+        headers: json,
+        payload: { name: 'cart', data: { cart: [1, 2], x: { y: true }, drop: 1 } },
+      })
+    ).json();
+    const merge = { 'content-type': 'application/merge-patch+json' };
+    const patched = await app.inject({
+      method: 'PATCH',
+      url: `/sessions/${created.id}`,
+      headers: merge,
+      payload: { data: { note: 'x', x: { z: 1 }, drop: null } },
+    });
+    assert.equal(patched.statusCode, 200);
+    assert.deepEqual(Object.keys(patched.json()), SESSION_KEYS);
+    assert.deepEqual(patched.json().data, { cart: [1, 2], x: { y: true, z: 1 }, note: 'x' });
+    assert.equal(patched.json().name, 'cart', 'a name it does not give is kept');
+    assert.equal(patched.json().access_count, 1, 'counted as a PUT is');
+    const renamed = await app.inject({
+      method: 'PATCH',
+      url: `/sessions/${created.id}`,
+      headers: json, // plain JSON is read as a merge patch too
+      payload: { name: 'renamed' },
+    });
+    assert.equal(renamed.json().name, 'renamed');
+    assert.deepEqual(renamed.json().data, patched.json().data);
+    assert.equal(renamed.json().access_count, 2);
+    const read = await app.inject({ method: 'GET', url: `/sessions/${created.id}` });
+    assert.deepEqual(read.json(), renamed.json(), 'stored as answered');
+    const events = (await app.inject({ method: 'GET', url: '/events?limit=2' })).json().events;
+    assert.deepEqual(
+      events.map((event: { event: string; session_id: string }) => [event.event, event.session_id]),
+      [
+        ['session_updated', created.id],
+        ['session_updated', created.id],
+      ],
+    );
+  });
+
+  it('PATCH refuses what it cannot apply, with a JSON error, and changes nothing', async (t) => {
+    const { app } = await build(t, { SESSION_MAX_NODES: '10' });
+    const created = (
+      await app.inject({
+        method: 'POST',
+        url: '/sessions',
+        headers: json,
+        payload: { name: 'kept', data: { a: 1, b: 2, c: 3, d: 4 } },
+      })
+    ).json();
+    const patch = (payload: unknown, headers: Record<string, string> = json) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/sessions/${created.id}`,
+        headers,
+        payload: JSON.stringify(payload),
+      });
+    for (const [payload, status, code] of [
+      [{ name: null }, 400, 'invalid_input'],
+      [{ data: null }, 400, 'invalid_input'],
+      [{ data: [1] }, 400, 'invalid_input'],
+      [{ name: 7 }, 400, 'invalid_input'],
+      [{ data: { e: 5, f: 6 } }, 413, 'session_too_large'],
+    ] as const) {
+      const answer = await patch(payload);
+      assert.equal(answer.statusCode, status, JSON.stringify(payload));
+      assert.equal(answer.json().error, code);
+    }
+    const jsonPatch = await patch([{ op: 'add', path: '/data/e', value: 5 }], {
+      'content-type': 'application/json-patch+json',
+    });
+    assert.equal(jsonPatch.statusCode, 415);
+    assert.equal(jsonPatch.json().error, 'unsupported_media_type');
+    const missing = await app.inject({
+      method: 'PATCH',
+      url: '/sessions/00000000-0000-4000-8000-000000000000',
+      headers: json,
+      payload: { name: 'x' },
+    });
+    assert.equal(missing.statusCode, 404);
+    const read = (await app.inject({ method: 'GET', url: `/sessions/${created.id}` })).json();
+    assert.deepEqual(read, created, 'nothing changed, nothing counted');
+  });
 });

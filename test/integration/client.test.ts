@@ -29,6 +29,21 @@ describe('the stateful CLI client', () => {
     assert.equal(JSON.parse(updated.stdout).access_count, 1);
     const got = JSON.parse((await runToEnd(['session', 'get', session.id, ...url], {})).stdout);
     assert.equal(got.name, 'bob');
+    assert.deepEqual(got.data, { note }, 'a rename keeps the data');
+    // update merges (PATCH): keys it does not name are kept, null removes one.
+    const update = async (...args: string[]) =>
+      JSON.parse((await runToEnd(['session', 'update', session.id, ...args, ...url], {})).stdout);
+    assert.deepEqual((await update('--data', '{"cart":[1,2],"x":{"y":true}}')).data, {
+      note,
+      cart: [1, 2],
+      x: { y: true },
+    });
+    assert.deepEqual((await update('--note', 'x')).data, {
+      note: 'x',
+      cart: [1, 2],
+      x: { y: true },
+    });
+    assert.deepEqual((await update('--data', '{"cart":null}')).data, { note: 'x', x: { y: true } });
     const state = JSON.parse((await runToEnd(['state', ...url], {})).stdout);
     assert.equal(state.live_sessions, 1);
     const events = JSON.parse((await runToEnd(['events', '--limit', '2', ...url], {})).stdout);
