@@ -10,6 +10,9 @@ import { loadClientConfig } from '../config.js';
 
 export class UsageError extends Error {}
 
+/** The service did not answer at all (exit status 3). */
+export class UnreachableError extends Error {}
+
 interface Answer {
   status: number;
   body: unknown;
@@ -38,7 +41,7 @@ async function call(
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new Error(
+    throw new UnreachableError(
       `Cannot reach the service at ${baseUrl} (${cause}). Is it running? Start it with \`npm start\`, or pass --url.`,
     );
   }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 /** `stateful`: the one command. Parses the first word and hands over; no logic lives here. */
 import { ConfigError } from '../config.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
-import { clientCommand, UsageError } from './client.js';
+import { clientCommand, UnreachableError, UsageError } from './client.js';
 import { inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -44,8 +45,49 @@ DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the
 README's configuration table).
 `;
 
+/** Exit statuses of the commands (the README's table; serve and supervise have their own). */
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_UNREACHABLE = 3;
+
+function version(): string {
+  const path = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+}
+
+/**
+ * The usage of `words` (e.g. ["session", "update"]): the lines of USAGE that
+ * start with them and the lines that continue each; all of it when none do.
+ */
+export function usageOf(words: readonly string[]): string {
+  const lines = USAGE.split('\n');
+  const picked: string[] = [];
+  const prefix = `  ${words.join(' ')}`;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (words.length === 0 || !(line === prefix || line.startsWith(`${prefix} `))) continue;
+    picked.push(line);
+    while ((lines[i + 1] ?? '').startsWith('      ')) picked.push(lines[++i] as string);
+  }
+  return picked.length === 0 ? USAGE : `Usage: stateful\n${picked.join('\n')}\n`;
+}
+
+/** The command's words, for its usage: `session update ID --x` is ["session", "update"]. */
+function commandWords(argv: readonly string[]): string[] {
+  const words = argv.filter((word) => !word.startsWith('-'));
+  return words[0] === 'session' ? words.slice(0, 2) : words.slice(0, 1);
+}
+
 async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`stateful ${version()}\n`);
+    return 0;
+  }
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(usageOf(commandWords(argv)));
+    return 0;
+  }
   switch (command) {
     case 'serve':
       return serveCommand();
@@ -60,11 +102,17 @@ async function main(argv: string[]): Promise<number | undefined> {
     case '--help':
     case '-h':
       process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
+      return command === undefined ? EXIT_USAGE : 0;
     default:
       return clientCommand(command, rest);
   }
 }
+
+// A reader that goes away (\`stateful session list | head\`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
@@ -78,11 +126,20 @@ main(process.argv.slice(2)).then(
       error instanceof UsageError ||
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
     ) {
-      process.stderr.write(`stateful: ${(error as Error).message}\n\n${USAGE}`);
-      process.exitCode = 2;
+      // One line, and where the usage is: not the whole of it.
+      const words = commandWords(process.argv.slice(2)).join(' ');
+      // Node's parser adds advice on positionals that only confuses here.
+      const message = ((error as Error).message.split('\n')[0] ?? '').replace(
+        /\. To specify .*$/,
+        '.',
+      );
+      process.stderr.write(
+        `stateful: ${message}\nRun \`stateful ${words === '' ? '' : `${words} `}--help\` for its usage.\n`,
+      );
+      process.exitCode = EXIT_USAGE;
     } else {
       process.stderr.write(`stateful: ${(error as Error).message}\n`);
-      process.exitCode = 1;
+      process.exitCode = error instanceof UnreachableError ? EXIT_UNREACHABLE : EXIT_FAILED;
     }
   },
 );

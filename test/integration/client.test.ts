@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { freePort, runToEnd, startService } from '../../tools/service-process.js';
+import { CLI, freePort, runToEnd, startService } from '../../tools/service-process.js';
+import { postJson } from '../helpers/http.js';
 import { storedSessions } from '../helpers/stored-sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -102,7 +104,7 @@ describe('the stateful CLI client', () => {
   it('says plainly when the service is not running', async () => {
     const port = await freePort();
     const run = await runToEnd(['state'], { APP_PORT: String(port) });
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 3, 'exit status 3: the service did not answer');
     assert.match(run.stderr, new RegExp(`Cannot reach the service at http://127.0.0.1:${port}`));
     assert.match(run.stderr, /Is it running\?/);
   });
@@ -117,5 +119,52 @@ describe('the stateful CLI client', () => {
     const unknown = await runToEnd(['serve'], { STORE: 'redis' });
     assert.equal(unknown.code, 78);
     assert.match(unknown.stderr, /STORE must be file or postgres; got "redis"/);
+  });
+
+  it('has the manners of a command line tool: --version, --help, short usage errors, exit statuses, quiet on a closed pipe', async (t) => {
+    const version = await runToEnd(['--version'], {});
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^stateful \d+\.\d+\.\d+\n$/);
+    const help = await runToEnd(['session', 'update', '--help'], {});
+    assert.equal(help.code, 0, 'help is not an error');
+    assert.match(help.stdout, /session update ID/);
+    assert.doesNotMatch(help.stdout, /session create/, 'the usage of that command only');
+    const bad = await runToEnd(['session', 'create', '--bogus'], {});
+    assert.equal(bad.code, 2);
+    assert.deepEqual(bad.stderr.trim().split('\n'), [
+      "stateful: Unknown option '--bogus'.",
+      'Run `stateful session create --help` for its usage.',
+    ]);
+    const badJson = await runToEnd(
+      ['session', 'create', '--data', '{nope', '--url', 'http://127.0.0.1:1'],
+      {},
+    );
+    assert.equal(badJson.code, 2);
+    assert.equal(badJson.stderr.trim().split('\n').length, 2, 'one line and a pointer');
+
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const missing = await runToEnd(
+      ['session', 'get', '00000000-0000-4000-8000-000000000000', '--url', service.url],
+      {},
+    );
+    assert.equal(missing.code, 1, 'not found');
+    await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        postJson(`${service.url}/sessions`, { name: `s${i}`, data: { text: 'x'.repeat(200) } }),
+      ),
+    );
+    // `stateful session list | head -c 1`: the reader goes away after one byte.
+    const piped = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${CLI}" session list --url ${service.url} | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(piped.stdout.trim(), '0', piped.stderr);
+    assert.equal(piped.stderr, '', 'no stack trace');
   });
 });
