@@ -5,7 +5,12 @@
  */
 import { pino } from 'pino';
 import { isSupervised, loadServiceConfig, tuneRuntime } from '../config.js';
-import { EXIT_CLEAN, EXIT_CRASH, EXIT_DATA_DIR_BUSY } from '../lifecycle/exit-codes.js';
+import {
+  EXIT_CANNOT_LISTEN,
+  EXIT_CLEAN,
+  EXIT_CRASH,
+  EXIT_DATA_DIR_BUSY,
+} from '../lifecycle/exit-codes.js';
 import { startService } from '../lifecycle/service.js';
 import { DataDirectoryBusyError } from '../store/file/format.js';
 
@@ -33,6 +38,20 @@ export async function serveCommand(): Promise<number | undefined> {
       logger.fatal({ data_dir: config.dataDir }, error.message);
       process.stderr.write(`stateful: ${error.message}\n`);
       return EXIT_DATA_DIR_BUSY;
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      // A restart would meet the same: say what to change, once.
+      const what =
+        code === 'EADDRINUSE'
+          ? 'is already in use by another program'
+          : code === 'EACCES'
+            ? 'may not be listened on by this user'
+            : 'is not an address of this machine';
+      const message = `cannot listen on ${config.host}:${config.port}: it ${what}. Stop that program, or set PORT (or HOST).`;
+      logger.fatal({ code }, message);
+      process.stderr.write(`stateful: ${message}\n`);
+      return EXIT_CANNOT_LISTEN;
     }
     logger.fatal({ err: error }, 'cannot start');
     process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);

@@ -7,7 +7,13 @@ export const EXIT_CLEAN = 0;
 export const EXIT_CRASH = 1;
 /** Another live instance owns the data directory. */
 export const EXIT_DATA_DIR_BUSY = 3;
+/** The address cannot be listened on: the port is taken, or not allowed. */
+export const EXIT_CANNOT_LISTEN = 4;
 /** The configuration is invalid (EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
-export const PERMANENT_FAILURES: ReadonlySet<number> = new Set([EXIT_DATA_DIR_BUSY, EXIT_CONFIG]);
+export const PERMANENT_FAILURES: ReadonlySet<number> = new Set([
+  EXIT_DATA_DIR_BUSY,
+  EXIT_CANNOT_LISTEN,
+  EXIT_CONFIG,
+]);

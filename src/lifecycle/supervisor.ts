@@ -61,7 +61,7 @@ export class Supervisor {
       detached: true,
     });
     this.child = child;
-    this.logger.info({ pid: child.pid }, 'supervisor started the service');
+    this.logger.info({ service_pid: child.pid }, 'supervisor started the service');
     child.on('error', (error) => this.logger.error({ err: error }, 'cannot start the service'));
     child.on('exit', (code, signal) => {
       this.child = null;

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { freePort, runStateful, supervise } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
@@ -84,5 +86,27 @@ describe('the supervisor (restart: unless-stopped, locally)', () => {
     assert.match(second.stderr, /Another live instance owns this data directory/);
     supervisor.kill('SIGTERM');
     await supervisor.exited;
+  });
+
+  it('ends with the reason, not a restart loop, when the port is taken by another program', async (t) => {
+    const dir = await tempDir(t);
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    t.after(() => taken.close());
+    const port = (taken.address() as AddressInfo).port;
+    const supervisor = runStateful(['supervise'], { DATA_DIR: dir, PORT: String(port) });
+    const exit = await supervisor.exited;
+    assert.equal(exit.code, 4);
+    assert.match(
+      supervisor.stderr,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: it is already in use`),
+    );
+    assert.equal(
+      supervisor.stdout
+        .split('\n')
+        .filter((line) => line.includes('supervisor started the service')).length,
+      1,
+      'started once',
+    );
   });
 });
