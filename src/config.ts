@@ -28,6 +28,8 @@ export interface ServiceConfig {
   store: StoreConfig;
   /** LOG_LEVEL: pino's level. */
   logLevel: LogLevel;
+  /** LOG_FORMAT: json, pretty, or auto (pretty on a terminal, JSON lines elsewhere). */
+  logFormat: 'auto' | 'json' | 'pretty';
   /** SHUTDOWN_TIMEOUT_MS: how long a clean stop waits for requests in flight. */
   shutdownTimeoutMs: number;
   /** CRASH_ENDPOINT: `on` (the demo default) or `off` (POST /crash is a 404). */
@@ -189,6 +191,14 @@ function httpLimits(env: Env): HttpLimits {
   });
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = text(env, name, fallback);
+  if (!(values as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${values.join(', ')}; got "${raw}".`);
+  }
+  return raw as T;
+}
+
 export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfig> {
   const logLevel = text(env, 'LOG_LEVEL', 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -200,6 +210,7 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
     dataDir: resolve(text(env, 'DATA_DIR', './data')),
     store: storeConfig(env),
     logLevel: logLevel as LogLevel,
+    logFormat: oneOf(env, 'LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     crashEndpoint: onOff(env, 'CRASH_ENDPOINT', true),
     adminToken: text(env, 'ADMIN_TOKEN', '') || null,

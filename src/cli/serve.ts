@@ -3,7 +3,6 @@
  * (a clean stop), a /crash (exit 1), or an uncaught error (exit 1, counted as
  * a crash at the next start).
  */
-import { pino } from 'pino';
 import { isSupervised, loadServiceConfig, tuneRuntime } from '../config.js';
 import {
   EXIT_CANNOT_LISTEN,
@@ -13,11 +12,12 @@ import {
 } from '../lifecycle/exit-codes.js';
 import { startService } from '../lifecycle/service.js';
 import { DataDirectoryBusyError } from '../store/file/format.js';
+import { makeLogger } from './logger.js';
 
 export async function serveCommand(): Promise<number | undefined> {
   tuneRuntime();
   const config = loadServiceConfig();
-  const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const logger = makeLogger(config, { pid: process.pid });
 
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception: exiting');

@@ -1,12 +1,12 @@
 /** `stateful supervise`: the service under a restart policy, for local runs (`npm start`). */
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { loadServiceConfig } from '../config.js';
 import { DEFAULT_SUPERVISOR_TIMINGS, Supervisor } from '../lifecycle/supervisor.js';
+import { makeLogger } from './logger.js';
 
 export async function superviseCommand(): Promise<number> {
   const config = loadServiceConfig(); // fail fast here rather than in a restart loop
-  const logger = pino({ level: config.logLevel, base: { role: 'supervisor', pid: process.pid } });
+  const logger = makeLogger(config, { role: 'supervisor', pid: process.pid });
   const supervisor = new Supervisor(
     {
       command: process.execPath,
