@@ -7,7 +7,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-COMPOSE_PROJECT ?= poserforge-stateful
+# Compose's own COMPOSE_PROJECT_NAME wins, so the targets find a stack that
+# `docker compose up` started under it.
+COMPOSE_PROJECT ?= $(or $(COMPOSE_PROJECT_NAME),poserforge-stateful)
 APP_PORT ?= $(or $(shell sed -n 's/^APP_PORT=//p' .env 2>/dev/null),8091)
 export APP_PORT
 COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo 'docker compose'; else echo docker-compose; fi)

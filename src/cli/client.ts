@@ -5,6 +5,7 @@
  * plainly when the service cannot be reached.
  */
 import { once } from 'node:events';
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { loadClientConfig } from '../config.js';
 
@@ -152,6 +153,23 @@ async function waitForNewInstance(
   return false;
 }
 
+/**
+ * Asks on a terminal, where a person can answer; anywhere else (a script, a
+ * pipe) the command goes ahead, as `--yes` makes it on a terminal.
+ */
+async function confirm(question: string): Promise<boolean> {
+  if (process.stdin.isTTY !== true || process.stderr.isTTY !== true) return true;
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(`${question} [y/N] `);
+    if (/^y(es)?$/i.test(answer.trim())) return true;
+    process.stderr.write('Nothing done.\n');
+    return false;
+  } finally {
+    prompt.close();
+  }
+}
+
 export async function clientCommand(command: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -166,6 +184,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
       newest: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
+      yes: { type: 'boolean', short: 'y', default: false },
     },
     allowPositionals: true,
     strict: true,
@@ -196,6 +215,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
       return print(answer);
     }
     case 'crash': {
+      if (!values.yes && !(await confirm(`Crash the service at ${baseUrl}?`))) return 1;
       const before = await call(baseUrl, 'GET', '/health');
       const code = print(await call(baseUrl, 'POST', '/crash'));
       if (code !== 0 || !values.wait) return code;
@@ -224,6 +244,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
           // A merge patch: keys of data it does not name are kept (null removes one).
           return print(await call(baseUrl, 'PATCH', `/sessions/${id(1)}`, sessionBody(values)));
         case 'delete':
+          if (!values.yes && !(await confirm(`Delete session ${positionals[1] ?? ''}?`))) return 1;
           return print(await call(baseUrl, 'DELETE', `/sessions/${id(1)}`));
         default:
           throw new UsageError('Usage: stateful session create|list|get|update|delete …');

@@ -104,6 +104,12 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       );
       return 2;
     }
+    if (!/^postgres(ql)?:\/\/[^/\s]+/.test(databaseUrl)) {
+      process.stderr.write(
+        `stateful inspect: --database-url must be a PostgreSQL URL like postgres://user:password@host:5432/database; got "${databaseUrl}"\n`,
+      );
+      return 2;
+    }
     try {
       const report = await readDatabase(databaseUrl, eventLimit, sessionLimit);
       await printReport(report, eventLimit, sessionLimit, values.json);

@@ -37,8 +37,8 @@ The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
   session update ID [--name N] [--note TEXT] [--data JSON]
                                 merges (PATCH): data keys it does not name are
                                 kept; --data '{"k":null}' removes k
-  session delete ID
-  state | health | events [--limit N] [--before POSITION] | crash [--wait]
+  session delete ID [--yes]     on a terminal it asks first, unless --yes
+  state | health | events [--limit N] [--before POSITION] | crash [--wait] [--yes]
 
 Configuration comes from the environment: PORT, HOST, DATA_DIR, STORE and
 DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the

@@ -167,4 +167,35 @@ describe('the stateful CLI client', () => {
     assert.equal(piped.stdout.trim(), '0', piped.stderr);
     assert.equal(piped.stderr, '', 'no stack trace');
   });
+
+  it('asks before a delete on a terminal (no unless y), and not with --yes or off a terminal', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const made = async () =>
+      (await postJson(`${service.url}/sessions`, { name: 'kept?' })).json as { id: string };
+    // script(1) gives the command a terminal; the answer comes on its stdin.
+    const onTerminal = (args: string, answer: string) =>
+      spawnSync(
+        'script',
+        ['-qec', `"${process.execPath}" "${CLI}" ${args} --url ${service.url}`, '/dev/null'],
+        { input: answer, encoding: 'utf8' },
+      );
+    const first = await made();
+    const declined = onTerminal(`session delete ${first.id}`, 'n\n');
+    assert.equal(declined.status, 1, declined.stdout);
+    assert.match(declined.stdout, /Delete session .*\? \[y\/N\]/);
+    assert.match(declined.stdout, /Nothing done/);
+    assert.equal((await storedSessions(dir)).has(first.id), true, 'not deleted');
+    const accepted = onTerminal(`session delete ${first.id}`, 'y\n');
+    assert.equal(accepted.status, 0, accepted.stdout);
+    assert.equal((await storedSessions(dir)).has(first.id), false);
+    const second = await made();
+    const forced = onTerminal(`session delete ${second.id} --yes`, '');
+    assert.equal(forced.status, 0, forced.stdout);
+    assert.doesNotMatch(forced.stdout, /\[y\/N\]/);
+    const third = await made();
+    const scripted = await runToEnd(['session', 'delete', third.id, '--url', service.url], {});
+    assert.equal(scripted.code, 0, 'off a terminal it does not ask');
+  });
 });
