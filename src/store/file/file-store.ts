@@ -660,7 +660,7 @@ export class FileStore implements Store {
     return problems;
   }
 
-  /** Sessions changed and not yet taken over by a checkpoint (see FileStoreOptions.checkpointBacklog). */
+  /** Sessions changed whose files no checkpoint has started to write (see FileStoreOptions.checkpointBacklog). */
   checkpointBacklog(): number {
     return this.dirty.size;
   }

@@ -4,10 +4,12 @@
  * content), unreadable session files and damaged event-log lines are moved
  * into quarantine/ (never deleted), a torn last line (an interrupted append,
  * never acknowledged) is dropped, and the journal's committed changes are rolled
- * forward into sessions/ and events.jsonl. Run by the service at boot and by
- * `stateful inspect --repair`, always under the directory's lock. Session
- * files are read one at a time and kept only when the caller wants them (the
- * file store does; a repair does not, so it works in bounded memory).
+ * forward into sessions/ and events.jsonl. Run by the service at boot when
+ * no snapshot can be trusted (recoverDataDirectory; with one, a boot takes
+ * recoverFromSnapshot's way and reads no session file) and by `stateful
+ * inspect --repair`, always under the directory's lock. Session files are
+ * read one at a time and kept only when the caller wants them (the file
+ * store does; a repair does not, so it works in bounded memory).
  */
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
