@@ -387,4 +387,28 @@ describe('the file store', () => {
     );
     assert.ok(events.every((event) => event.event === 'session_created'));
   });
+
+  it('does not trust a snapshot cut short or damaged: it reads the files and writes a new one', async (t) => {
+    for (const damage of [
+      (text: string) => text.slice(0, text.lastIndexOf('{"end"')), // no trailer
+      (text: string) => text.replace(/\n[^\n]*\t/, '\nnot a session line\t'), // a bad line
+      (text: string) => `{"snapshot":99}${text.slice(text.indexOf('\n'))}`, // a format to come
+    ]) {
+      const dir = await tempDir(t);
+      const first = await FileStore.open(dir, 'aaaaaaaa');
+      for (let i = 0; i < 5; i++) await sessionsOf(first.store).create({ name: `s${i}` });
+      await first.store.snapshot();
+      await first.store.close();
+      const path = join(dir, 'snapshot.jsonl');
+      await writeFile(path, damage(await readFile(path, 'utf8')));
+      const { store } = await FileStore.open(dir, 'bbbbbbbb');
+      assert.deepEqual(
+        store.listSessions().map((session) => session.name),
+        ['s0', 's1', 's2', 's3', 's4'],
+      );
+      await store.close();
+      const again = await readFile(path, 'utf8');
+      assert.match(again, /\{"end":5\}\n$/, 'a new, whole snapshot');
+    }
+  });
 });
