@@ -117,7 +117,12 @@ function residentOf(session: Session, seq: number | undefined): ResidentSession 
 }
 
 function sessionOf(resident: ResidentSession): Session {
-  return JSON.parse(resident.json) as Session;
+  return parseSession(resident.json);
+}
+
+/** A session's compact JSON, as the store holds it, parsed. */
+function parseSession(json: string): Session {
+  return JSON.parse(json) as Session;
 }
 
 /** A cursor's position: [seq], or [created_at, id] for a session the original wrote. */
@@ -542,24 +547,30 @@ export class FileStore implements Store {
     // listing is the store as of the request, whatever changes while it is sent.
     const snapshot = Array.from(this.sessions.values(), (resident) => resident.json);
     for (let start = 0; start < snapshot.length; start += batchSize) {
-      yield snapshot.slice(start, start + batchSize).map((json) => JSON.parse(json) as Session);
+      yield snapshot.slice(start, start + batchSize).map(parseSession);
     }
   }
 
   sessionPage(query: PageQuery): Page<Session> {
     const after = query.after === null ? null : cursorKey(decodeCursor(query.after));
-    const residentOfKey = (key: CreationKey) => this.sessions.get(key.id) as ResidentSession;
     const { search } = query;
+    // Each session looked at is parsed once, whether a search takes it or not.
+    const items: Session[] = [];
     // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
-    const { keys, last, more } = this.order.scan(
+    const { last, more } = this.order.scan(
       after,
       query.limit,
       query.newestFirst,
       search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
-      (key) => search === null || matchesSearch(sessionOf(residentOfKey(key)), search),
+      (key) => {
+        const session = sessionOf(this.sessions.get(key.id) as ResidentSession);
+        const taken = search === null || matchesSearch(session, search);
+        if (taken) items.push(session);
+        return taken;
+      },
     );
     return {
-      items: keys.map((key) => sessionOf(residentOfKey(key))),
+      items,
       next: more && last !== null ? encodeCursor(cursorOf(last)) : null,
     };
   }

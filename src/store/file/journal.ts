@@ -376,11 +376,6 @@ export class Journal {
     return this.retired.reduce((sum, segment) => sum + segment.bytes(), this.current.size());
   }
 
-  /** True when some segment holds changes that no snapshot covers yet. */
-  hasChanges(): boolean {
-    return this.current.records > 0 || this.retired.length > 0;
-  }
-
   /**
    * Sends new changes to a fresh segment (when the current one holds any)
    * and waits until every change of the older ones has finished; after that,

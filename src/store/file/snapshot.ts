@@ -22,7 +22,6 @@
  * original wrote).
  */
 import { createReadStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { isSessionId } from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
@@ -88,11 +87,11 @@ export async function writeSnapshot(
           written++;
         }
         if (buffer.length >= WRITE_CHUNK_BYTES) {
-          await writeAll(handle, buffer);
+          await handle.write(buffer);
           buffer = '';
         }
       }
-      await writeAll(handle, `${buffer}${JSON.stringify({ end: written })}\n`);
+      await handle.write(`${buffer}${JSON.stringify({ end: written })}\n`);
       await handle.datasync();
     } finally {
       await handle.close();
@@ -105,10 +104,6 @@ export async function writeSnapshot(
   }
   await syncDirectory();
   return written;
-}
-
-async function writeAll(handle: FileHandle, text: string): Promise<void> {
-  await handle.write(text);
 }
 
 export type SnapshotRead =
