@@ -39,6 +39,19 @@ export function makeEvent(
   return { ts: epochSeconds(now), time: utcTimestamp(now), event: kind, container, ...extra };
 }
 
+/**
+ * An event as its line in the log: JSON with `ts` always a float, as Python's
+ * `json.dumps(time.time())` writes it (`1796193355.0`, not `1796193355`, in
+ * the one millisecond of a thousand that is a whole second), so readers that
+ * check its type, as the original's may, see what they always saw.
+ */
+export function serializeEvent(event: ServiceEvent): string {
+  const json = JSON.stringify(event);
+  if (!Number.isInteger(event.ts)) return json;
+  const whole = `"ts":${event.ts}`;
+  return json.replace(whole, `${whole}.0`);
+}
+
 // What each change and each turn of an instance's life logs, for every store.
 
 export function sessionCreatedEvent(

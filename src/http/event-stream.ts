@@ -24,6 +24,7 @@ import {
   parseEventLimit,
   parsePosition,
   type ServiceEvent,
+  serializeEvent,
 } from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
 
@@ -50,7 +51,7 @@ interface Positioned {
 }
 
 function message({ event, position }: Positioned): string {
-  return `id: ${position}\ndata: ${JSON.stringify(event)}\n\n`;
+  return `id: ${position}\ndata: ${serializeEvent(event)}\n\n`;
 }
 
 /** Resolves once the client has read what was written, or is gone. */

@@ -8,7 +8,7 @@
 
 import { type FileHandle, open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { MAX_EVENT_LIMIT, type ServiceEvent } from '../../domain/event.js';
+import { MAX_EVENT_LIMIT, type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import { EventListeners } from '../event-listeners.js';
 import type { EventListener } from '../store.js';
 import { AppendFile } from './append-file.js';
@@ -56,7 +56,7 @@ export class EventLog {
   }
 
   append(event: ServiceEvent, durable = true): Promise<void> {
-    return this.file.append(JSON.stringify(event), event, durable);
+    return this.file.append(serializeEvent(event), event, durable);
   }
 
   /** Makes every event appended so far durable. */

@@ -20,7 +20,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
+import { isServiceEvent, type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import { isSessionId, parseStoredSession, type Session } from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
 import { AppendFile } from './append-file.js';
@@ -236,7 +236,9 @@ export async function findMissingEvents(
   }
   const missing: ServiceEvent[] = [];
   for (const event of expected) {
-    const line = JSON.stringify(event);
+    // A version that wrote a whole `ts` without `.0` wrote the line as JSON.stringify does.
+    const written = serializeEvent(event);
+    const line = present.has(written) ? written : JSON.stringify(event);
     const count = present.get(line) ?? 0;
     if (count > 0) present.set(line, count - 1);
     else missing.push(event);

@@ -13,7 +13,7 @@
  */
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { MAX_EVENT_LIMIT } from '../../domain/event.js';
+import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
 import { AppendFile } from './append-file.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
@@ -233,14 +233,14 @@ async function restoreMissingEvents(
   if (missing.length === 0) return { scan: eventLog, restored: 0 };
   const log = await AppendFile.open(nodeFileSystem, layout.eventsFile, eventLog.validEnd);
   try {
-    await Promise.all(missing.map((event) => log.append(JSON.stringify(event), undefined)));
+    await Promise.all(missing.map((event) => log.append(serializeEvent(event), undefined)));
     // The line index goes on from the scan's (every LINE_INDEX_STEP-th line).
     const lineStarts = [...eventLog.lineStarts];
     let offset = eventLog.validEnd;
     let count = eventLog.count;
     for (const event of missing) {
       if (lineStarts.length * LINE_INDEX_STEP === count) lineStarts.push(offset);
-      offset += Buffer.byteLength(`${JSON.stringify(event)}\n`);
+      offset += Buffer.byteLength(`${serializeEvent(event)}\n`);
       count++;
     }
     return {
@@ -340,7 +340,10 @@ export async function recoverFromSnapshot(
   const logged = new Set<string>();
   for (const segment of live) {
     for (const record of segment.records) {
-      if (record.event !== undefined) logged.add(JSON.stringify(record.event));
+      if (record.event === undefined) continue;
+      // Both forms of the line: as written now, and as versions that wrote a whole `ts` did.
+      logged.add(serializeEvent(record.event));
+      logged.add(JSON.stringify(record.event));
     }
   }
   for await (const line of readLogLines(

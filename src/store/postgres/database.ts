@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { StorageUnavailableError } from '../../domain/errors.js';
-import type { ServiceEvent } from '../../domain/event.js';
+import { type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import { cleanUpAfter } from '../cleanup.js';
 import type { BackgroundReporter } from '../store.js';
 
@@ -101,7 +101,7 @@ export class Database {
        ),
        logged AS (INSERT INTO events (position, line) SELECT event_count, $1 FROM counted)
        SELECT event_count, pg_notify('${EVENT_CHANNEL}', event_count::text) FROM counted`,
-      [JSON.stringify(event)],
+      [serializeEvent(event)],
     );
     return Number(rows[0]?.event_count);
   }

@@ -6,7 +6,7 @@
  * session's access_count (bumped by every update: its version) is still the
  * one it was computed from; the caller reads again, or holds the row lock.
  */
-import type { ServiceEvent } from '../../domain/event.js';
+import { type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import type { Session } from '../../domain/session.js';
 import { Batcher } from './batcher.js';
 import { type Client, type Database, EVENT_CHANNEL, unavailable } from './database.js';
@@ -91,7 +91,7 @@ export async function commitWrites(
       column((write) => write.session?.last_active ?? null),
       column((write) => write.session?.access_count ?? null),
       column((write) => write.version ?? null),
-      column((write) => JSON.stringify(write.event)),
+      column((write) => serializeEvent(write.event)),
     ],
   );
   const positions = new Map(rows.map((row) => [row.id, Number(row.position)]));
