@@ -15,8 +15,10 @@ export APP_PORT
 COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo 'docker compose'; else echo docker-compose; fi)
 COMPOSE := $(COMPOSE_BIN) -p $(COMPOSE_PROJECT)
 # The client inside the app container talks to the service on its own port.
+# It prints tables and `key  value` lines; CLI_FLAGS=--json gives the API's JSON.
+CLI_FLAGS ?=
 CLI := $(COMPOSE) exec -T app node dist/src/cli/main.js
-IN_CONTAINER_URL := --url http://127.0.0.1:8080
+CLIENT_ARGS := --url http://127.0.0.1:8080 $(CLI_FLAGS)
 APP_CONTAINER = $$($(COMPOSE) ps -q app)
 BACKUP_DIR ?= backups
 # The cluster profile (PostgreSQL, three replicas, a load balancer on APP_PORT).
@@ -65,32 +67,32 @@ session-create: ## create a session: NAME=… NOTE=… (quotes, spaces, any text
 	@args=(); \
 	if [ -n "$${NAME:-}" ]; then args+=(--name "$$NAME"); fi; \
 	if [ -n "$${NOTE:-}" ]; then args+=(--note "$$NOTE"); fi; \
-	$(CLI) session create $(IN_CONTAINER_URL) "$${args[@]}"
+	$(CLI) session create $(CLIENT_ARGS) "$${args[@]}"
 
 session-list: ## list all sessions
-	@$(CLI) session list $(IN_CONTAINER_URL)
+	@$(CLI) session list $(CLIENT_ARGS)
 
 session-get: ## get one session: ID=<uuid>
 	@test -n "$${ID:-}" || { echo "usage: make session-get ID=<uuid>" >&2; exit 2; }
-	@$(CLI) session get "$$ID" $(IN_CONTAINER_URL)
+	@$(CLI) session get "$$ID" $(CLIENT_ARGS)
 
 session-delete: ## delete one session: ID=<uuid>
 	@test -n "$${ID:-}" || { echo "usage: make session-delete ID=<uuid>" >&2; exit 2; }
-	@$(CLI) session delete "$$ID" $(IN_CONTAINER_URL)
+	@$(CLI) session delete "$$ID" $(CLIENT_ARGS)
 
 events: ## tail the event log (LIMIT=20)
-	@$(CLI) events --limit "$(LIMIT)" $(IN_CONTAINER_URL)
+	@$(CLI) events --limit "$(LIMIT)" $(CLIENT_ARGS)
 
 state: ## show the instance and the persisted counters
-	@$(CLI) state $(IN_CONTAINER_URL)
+	@$(CLI) state $(CLIENT_ARGS)
 
 crash: ## crash the service, wait for Docker to restart it, show the state
 	@container="$(APP_CONTAINER)"; \
 	restarts=$$(docker inspect -f '{{.RestartCount}}' "$$container"); \
-	$(CLI) crash $(IN_CONTAINER_URL) || true; \
+	$(CLI) crash $(CLIENT_ARGS) || true; \
 	echo "waiting for Docker to restart the service…"; \
 	scripts/docker/wait-healthy.sh "$$container" $$((restarts + 1)); \
-	$(CLI) state $(IN_CONTAINER_URL)
+	$(CLI) state $(CLIENT_ARGS)
 
 inspect: ## read the volume offline (works with the app stopped or removed)
 	@$(COMPOSE) --profile inspect run --rm inspector
@@ -153,7 +155,7 @@ cluster-down: ## stop and remove the cluster's containers (the database's volume
 	$(CLUSTER) rm -f lb $(REPLICAS) postgres
 
 cluster-state: ## /state through the load balancer: which replica answered, how many are live
-	@$(CLUSTER) exec -T app-1 node dist/src/cli/main.js state --url http://lb:8080
+	@$(CLUSTER) exec -T app-1 node dist/src/cli/main.js state --url http://lb:8080 $(CLI_FLAGS)
 
 cluster-logs: ## follow the cluster's logs
 	$(CLUSTER) logs -f lb $(REPLICAS) postgres

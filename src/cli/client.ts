@@ -1,77 +1,54 @@
 /**
  * The client for people: `stateful session …`, `state`, `events`, `health`,
- * `crash`. Builds bodies with JSON.stringify (quotes, spaces and any Unicode
- * in names and notes just work), prints answers as indented JSON, and says
- * plainly when the service cannot be reached.
+ * `crash`, on the package's typed client (src/client). Shows tables and
+ * `key  value` lines (colour on a terminal), or with `--json` the API's JSON
+ * as it came, for scripts. Bodies are built with JSON.stringify, so quotes,
+ * spaces and any Unicode in names and notes just work.
  */
 import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import {
+  ApiError,
+  UnreachableError as NoAnswer,
+  type Session,
+  StatefulClient,
+} from '../client/index.js';
 import { loadClientConfig } from '../config.js';
+import {
+  eventTable,
+  objectFields,
+  type Style,
+  sessionFields,
+  sessionTable,
+  styleFor,
+} from './output.js';
 
 export class UsageError extends Error {}
 
 /** The service did not answer at all (exit status 3). */
 export class UnreachableError extends Error {}
 
-interface Answer {
-  status: number;
-  body: unknown;
+/** Where the answers go, and how. */
+interface Output {
+  json: boolean;
+  style: Style;
+  width: number | undefined;
 }
 
-async function call(
-  baseUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Answer> {
-  const url = new URL(path, baseUrl);
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method,
-      headers:
-        body === undefined
-          ? {}
-          : {
-              'content-type':
-                method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
-            },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new UnreachableError(
-      `Cannot reach the service at ${baseUrl} (${cause}). Is it running? Start it with \`npm start\`, or pass --url.`,
-    );
-  }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: show it as it came
-  }
-  return { status: response.status, body: parsed };
+async function write(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
 }
 
-function print(answer: Answer): number {
-  const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body, null, 2);
-  if (answer.status >= 400) {
-    process.stderr.write(`HTTP ${answer.status}\n${text}\n`);
-    return 1;
-  }
-  process.stdout.write(`${text}\n`);
-  return 0;
+function writeJson(value: unknown): Promise<void> {
+  return write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-function sessionBody(values: {
+function sessionBody(values: { name?: string; note?: string; data?: string }): {
   name?: string;
-  note?: string;
-  data?: string;
-}): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
+  data?: Record<string, unknown>;
+} {
+  const body: { name?: string; data?: Record<string, unknown> } = {};
   if (values.name !== undefined) body.name = values.name;
   let data: Record<string, unknown> | undefined;
   if (values.data !== undefined) {
@@ -88,54 +65,62 @@ function sessionBody(values: {
 
 /** One page of sessions; says on stderr how to ask for the next. */
 async function listPage(
-  baseUrl: string,
+  client: StatefulClient,
+  out: Output,
   values: { limit?: string; after?: string; newest: boolean },
-): Promise<number> {
-  const query = new URLSearchParams({ limit: values.limit ?? '100' });
-  if (values.newest) query.set('order', 'newest');
-  if (values.after !== undefined) query.set('after', values.after);
-  const answer = await call(baseUrl, 'GET', `/sessions?${query}`);
-  const next = (answer.body as { next?: unknown }).next;
-  if (answer.status === 200 && typeof next === 'string') {
+): Promise<void> {
+  const limit = values.limit ?? '100';
+  if (!/^\d+$/.test(limit)) throw new UsageError('--limit must be a whole number.');
+  const page = await client.sessionPage({
+    limit: Number(limit),
+    newest: values.newest,
+    ...(values.after === undefined ? {} : { after: values.after }),
+  });
+  if (out.json) await writeJson(page);
+  else if (page.sessions.length === 0) process.stderr.write('No sessions.\n');
+  else await write(sessionTable(out.style, out.width).rows(page.sessions));
+  if (page.next !== null) {
     const newest = values.newest ? ' --newest' : '';
     process.stderr.write(
-      `more: stateful session list --limit ${query.get('limit')}${newest} --after ${next}\n`,
+      `more: stateful session list --limit ${limit}${newest} --after ${page.next}\n`,
     );
   }
-  return print(answer);
 }
 
 /**
- * Every session, a page of 1,000 at a time, printed as each page arrives in
- * the shape of the whole listing (`{"sessions":[…],"count":N}`): a listing of
- * any size, never held whole in memory.
+ * Every session, a page of 1,000 at a time, printed as each page arrives:
+ * with --json in the shape of the whole listing (`{"sessions":[…],"count":N}`),
+ * else as one table; a listing of any size, never held whole in memory.
  */
-async function listAll(baseUrl: string, newest: boolean): Promise<number> {
-  let after: string | null = null;
+async function listAll(client: StatefulClient, out: Output, newest: boolean): Promise<void> {
   let count = 0;
-  process.stdout.write('{\n  "sessions": [');
-  do {
-    const query = new URLSearchParams({ limit: '1000', order: newest ? 'newest' : 'oldest' });
-    if (after !== null) query.set('after', after);
-    const answer = await call(baseUrl, 'GET', `/sessions?${query}`);
-    if (answer.status !== 200) {
-      process.stdout.write('\n');
-      return print(answer);
+  let pageRows: Session[] = [];
+  const table = sessionTable(out.style, out.width);
+  if (out.json) await write('{\n  "sessions": [');
+  const flush = async () => {
+    if (out.json) {
+      let text = '';
+      for (const session of pageRows) {
+        text += `${count++ === 0 ? '' : ','}\n    ${JSON.stringify(session, null, 2).replace(/\n/g, '\n    ')}`;
+      }
+      await write(text);
+    } else if (pageRows.length > 0) {
+      count += pageRows.length;
+      await write(table.rows(pageRows));
     }
-    const page = answer.body as { sessions: unknown[]; next: string | null };
-    let text = '';
-    for (const session of page.sessions) {
-      text += `${count++ === 0 ? '' : ','}\n    ${JSON.stringify(session, null, 2).replace(/\n/g, '\n    ')}`;
-    }
-    if (!process.stdout.write(text)) await once(process.stdout, 'drain');
-    after = page.next;
-  } while (after !== null);
-  process.stdout.write(`${count === 0 ? '' : '\n  '}],\n  "count": ${count}\n}\n`);
-  return 0;
+    pageRows = [];
+  };
+  for await (const session of client.sessions({ newest })) {
+    pageRows.push(session);
+    if (pageRows.length === 1000) await flush();
+  }
+  await flush();
+  if (out.json) await write(`${count === 0 ? '' : '\n  '}],\n  "count": ${count}\n}\n`);
+  else process.stderr.write(count === 0 ? 'No sessions.\n' : `${count} sessions\n`);
 }
 
 async function waitForNewInstance(
-  baseUrl: string,
+  client: StatefulClient,
   oldId: string,
   timeoutMs: number,
 ): Promise<boolean> {
@@ -143,9 +128,7 @@ async function waitForNewInstance(
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     try {
-      const health = await call(baseUrl, 'GET', '/health');
-      const id = (health.body as { container_id?: string }).container_id;
-      if (health.status === 200 && id !== undefined && id !== oldId) return true;
+      if ((await client.health()).container_id !== oldId) return true;
     } catch {
       // still down
     }
@@ -185,67 +168,141 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
       all: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
       yes: { type: 'boolean', short: 'y', default: false },
+      json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
     strict: true,
   });
-  const baseUrl = values.url ?? loadClientConfig().url;
+  const url = values.url ?? loadClientConfig().url;
+  const token = process.env.ADMIN_TOKEN;
+  const client = new StatefulClient({ url, ...(token ? { token } : {}) });
+  const out: Output = {
+    json: values.json,
+    style: styleFor(process.stdout),
+    width: process.stdout.isTTY === true ? process.stdout.columns : undefined,
+  };
+  try {
+    return await run(client, out, command, values, positionals);
+  } catch (error) {
+    if (error instanceof NoAnswer) {
+      throw new UnreachableError(
+        `${error.message} Is it running? Start it with \`npm start\`, or pass --url.`,
+      );
+    }
+    if (!(error instanceof ApiError)) throw error;
+    if (out.json) {
+      const body =
+        typeof error.body === 'string' ? error.body : JSON.stringify(error.body, null, 2);
+      process.stderr.write(`HTTP ${error.status}\n${body}\n`);
+    } else {
+      const red = styleFor(process.stderr).red;
+      process.stderr.write(
+        `${red('stateful:')} ${error.message} (HTTP ${error.status} ${error.code})\n`,
+      );
+    }
+    return 1;
+  }
+}
+
+type Values = {
+  name?: string;
+  note?: string;
+  data?: string;
+  limit?: string;
+  after?: string;
+  before?: string;
+  newest: boolean;
+  all: boolean;
+  wait: boolean;
+  yes: boolean;
+};
+
+async function run(
+  client: StatefulClient,
+  out: Output,
+  command: string,
+  values: Values,
+  positionals: string[],
+): Promise<number> {
   const id = (index: number) => {
     const value = positionals[index];
     if (value === undefined) throw new UsageError('This command needs a session id.');
-    return encodeURIComponent(value);
+    return value;
+  };
+  const showObject = (value: object) =>
+    out.json ? writeJson(value) : write(objectFields(value as Record<string, unknown>, out.style));
+  const showSession = (session: Session) =>
+    out.json ? writeJson(session) : write(sessionFields(session, out.style));
+  const number = (flag: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number.`);
+    return Number(value);
   };
 
   switch (command) {
     case 'health':
-      return print(await call(baseUrl, 'GET', '/health'));
+      await showObject(await client.health());
+      return 0;
     case 'state':
-      return print(await call(baseUrl, 'GET', '/state'));
+      await showObject(await client.state());
+      return 0;
     case 'events': {
-      const query = new URLSearchParams();
-      if (values.limit !== undefined) query.set('limit', values.limit);
-      if (values.before !== undefined) query.set('before', values.before);
-      const answer = await call(baseUrl, 'GET', `/events${query.size > 0 ? `?${query}` : ''}`);
-      const next = (answer.body as { next?: unknown }).next;
-      if (answer.status === 200 && typeof next === 'number') {
-        process.stderr.write(
-          `older: stateful events --limit ${values.limit ?? 50} --before ${next}\n`,
-        );
+      const limit = number('limit', values.limit);
+      const before = number('before', values.before);
+      const page = await client.events({
+        ...(limit === undefined ? {} : { limit }),
+        ...(before === undefined ? {} : { before }),
+      });
+      if (out.json) await writeJson(page);
+      else await write(eventTable(out.style, out.width).rows(page.events));
+      const older = page.next ?? (before === undefined ? page.count - page.events.length + 1 : 1);
+      if (older > 1) {
+        process.stderr.write(`older: stateful events --limit ${limit ?? 50} --before ${older}\n`);
       }
-      return print(answer);
+      return 0;
     }
     case 'crash': {
-      if (!values.yes && !(await confirm(`Crash the service at ${baseUrl}?`))) return 1;
-      const before = await call(baseUrl, 'GET', '/health');
-      const code = print(await call(baseUrl, 'POST', '/crash'));
-      if (code !== 0 || !values.wait) return code;
-      const oldId = (before.body as { container_id?: string }).container_id ?? '';
+      if (!values.yes && !(await confirm(`Crash the service at ${client.url}?`))) return 1;
+      const before = await client.health();
+      const crashed = await client.crash();
+      if (out.json) await writeJson(crashed);
+      else await write(`The service is crashing (crash_count ${crashed.crash_count}).\n`);
+      if (!values.wait) return 0;
       process.stderr.write('waiting for the service to come back…\n');
-      if (!(await waitForNewInstance(baseUrl, oldId, 60_000))) {
+      if (!(await waitForNewInstance(client, before.container_id, 60_000))) {
         process.stderr.write('the service did not come back within 60 s\n');
         return 1;
       }
-      return print(await call(baseUrl, 'GET', '/state'));
+      await showObject(await client.state());
+      return 0;
     }
     case 'session': {
       const action = positionals[0];
       switch (action) {
         case 'create':
-          return print(await call(baseUrl, 'POST', '/sessions', sessionBody(values)));
+          await showSession(await client.createSession(sessionBody(values)));
+          return 0;
         case 'list':
-          if (values.all) return listAll(baseUrl, values.newest);
-          if (values.limit === undefined && values.after === undefined && !values.newest) {
-            return print(await call(baseUrl, 'GET', '/sessions'));
-          }
-          return listPage(baseUrl, values);
+          // No page asked for: every session (with --json, in the shape of the original's listing).
+          if (values.all || (values.limit === undefined && values.after === undefined)) {
+            await listAll(client, out, values.newest);
+          } else await listPage(client, out, values);
+          return 0;
         case 'get':
-          return print(await call(baseUrl, 'GET', `/sessions/${id(1)}`));
+          await showSession(await client.getSession(id(1)));
+          return 0;
         case 'update':
           // A merge patch: keys of data it does not name are kept (null removes one).
-          return print(await call(baseUrl, 'PATCH', `/sessions/${id(1)}`, sessionBody(values)));
-        case 'delete':
-          if (!values.yes && !(await confirm(`Delete session ${positionals[1] ?? ''}?`))) return 1;
-          return print(await call(baseUrl, 'DELETE', `/sessions/${id(1)}`));
+          await showSession(await client.patchSession(id(1), sessionBody(values)));
+          return 0;
+        case 'delete': {
+          const target = id(1);
+          if (!values.yes && !(await confirm(`Delete session ${target}?`))) return 1;
+          const deleted = await client.deleteSession(target);
+          if (out.json) await writeJson(deleted);
+          else await write(`Deleted session ${deleted.id}.\n`);
+          return 0;
+        }
         default:
           throw new UsageError('Usage: stateful session create|list|get|update|delete …');
       }

@@ -28,17 +28,26 @@ The service
                                 write a PostgreSQL database out as a data directory
 
 The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
+Every client command prints a table or \`key  value\` lines (colour on a
+terminal unless NO_COLOR is set); --json prints the API's JSON instead.
   session create [--name N] [--note TEXT] [--data JSON]
-  session list [--limit N] [--newest] [--after CURSOR] | --all [--newest]
-                                no option: the whole listing at once; --limit: a
-                                page (stderr says how to get the next); --all:
-                                every session, a page at a time, as one listing
+  session list [--all] [--newest] [--limit N [--after CURSOR]]
+                                every session, a page of 1,000 at a time (--json:
+                                as the original's listing); --limit: one page
+                                (stderr says how to get the next)
   session get ID
   session update ID [--name N] [--note TEXT] [--data JSON]
                                 merges (PATCH): data keys it does not name are
                                 kept; --data '{"k":null}' removes k
   session delete ID [--yes]     on a terminal it asks first, unless --yes
-  state | health | events [--limit N] [--before POSITION] | crash [--wait] [--yes]
+  state | health
+  events [--limit N] [--before POSITION]
+                                the last N events (50), or the N before POSITION
+  crash [--wait] [--yes]        ends the service on purpose (ADMIN_TOKEN is sent
+                                as its bearer token); --wait for the next instance
+
+Exit status: 0 done, 1 failed (e.g. not found), 2 usage error, 3 the service
+did not answer; serve and supervise: 78 bad configuration, 4 cannot listen.
 
 Configuration comes from the environment: PORT, HOST, DATA_DIR, STORE and
 DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the

@@ -71,6 +71,7 @@ describe('the cluster profile: PostgreSQL, three replicas, one load balancer', (
           'node',
           'dist/src/cli/main.js',
           'state',
+          '--json',
           '--url',
           'http://127.0.0.1:8080',
         )

@@ -65,6 +65,7 @@ export function deploymentEnv(deployment: Deployment, extra: Record<string, stri
     IMAGE_NAME: deployment.image,
     APP_PORT: String(deployment.port),
     BACKUP_DIR: deployment.backupDir,
+    CLI_FLAGS: '--json', // the client's answers as the API's JSON, to parse
     ...extra,
   };
 }

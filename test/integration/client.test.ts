@@ -6,12 +6,15 @@ import { postJson } from '../helpers/http.js';
 import { storedSessions } from '../helpers/stored-sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
+/** The escape that starts every colour code. */
+const ESC = '\u001b';
+
 describe('the stateful CLI client', () => {
   it('creates, lists, updates and deletes sessions with quotes, spaces and non-ASCII text', async (t) => {
     const dir = await tempDir(t);
     const service = await startService(dir);
     t.after(() => service.process.kill('SIGKILL'));
-    const url = ['--url', service.url];
+    const url = ['--json', '--url', service.url];
     const name = `O'Brien "the" Ünïcødé 名前`;
     const note = `it's a "note" with spaces; $HOME \`echo\``;
 
@@ -57,13 +60,62 @@ describe('the stateful CLI client', () => {
     const missing = await runToEnd(['session', 'get', session.id, ...url], {});
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /HTTP 404/);
+    assert.equal(JSON.parse(missing.stderr.slice(missing.stderr.indexOf('{'))).error, 'not_found');
+  });
+
+  it('shows people tables and key/value lines, in colour only on a terminal without NO_COLOR', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const url = ['--url', service.url];
+    const made = await runToEnd(
+      ['session', 'create', '--name', 'alice', '--data', '{"plan":"pro"}', ...url],
+      {},
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const id = /^id +(\S+)$/m.exec(made.stdout)?.[1] as string;
+    assert.match(made.stdout, /^name +alice$/m);
+    assert.match(made.stdout, /^access_count +0$/m);
+    assert.match(made.stdout, /^data +\{"plan":"pro"\}$/m);
+    await runToEnd(['session', 'create', '--name', 'bob', ...url], {});
+
+    const list = await runToEnd(['session', 'list', ...url], {});
+    const lines = list.stdout.trimEnd().split('\n');
+    assert.match(lines[0] as string, /^ID +NAME +ACCESSES +LAST ACTIVE +DATA$/);
+    assert.equal(lines.length, 3, 'a header and a row a session');
+    assert.ok(lines[1]?.startsWith(`${id}  alice`), lines[1]);
+    // Aligned: every column starts where its title does.
+    const at = (lines[0] as string).indexOf('LAST ACTIVE');
+    assert.match((lines[2] as string).slice(at), /^\d{4}-\d\d-\d\dT/);
+    assert.equal(list.stderr, '2 sessions\n');
+    assert.ok(!list.stdout.includes(ESC), 'no colour into a pipe');
+
+    const state = await runToEnd(['state', ...url], {});
+    assert.match(state.stdout, /^live_sessions +2$/m);
+    assert.match(state.stdout, /^status +ok$/m);
+    const events = await runToEnd(['events', ...url], {});
+    assert.match(events.stdout, /^TIME +INSTANCE +EVENT +DETAILS$/m);
+    assert.match(events.stdout, new RegExp(`session_created +session_id=${id} name=alice`));
+    const missing = await runToEnd(['session', 'get', 'nope', ...url], {});
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'stateful: No session with id nope. (HTTP 404 not_found)\n');
+
+    // script(1) gives the command a terminal: colour there, unless NO_COLOR.
+    const onTerminal = (env: string) =>
+      spawnSync(
+        'script',
+        ['-qec', `${env} "${process.execPath}" "${CLI}" state --url ${service.url}`, '/dev/null'],
+        { encoding: 'utf8' },
+      ).stdout;
+    assert.ok(onTerminal('env -u NO_COLOR TERM=xterm').includes(`${ESC}[32mok${ESC}[39m`));
+    assert.ok(!onTerminal('NO_COLOR=1 TERM=xterm').includes(ESC), 'NO_COLOR');
   });
 
   it('lists a page at a time, newest first, and every page as one listing', async (t) => {
     const dir = await tempDir(t);
     const service = await startService(dir);
     t.after(() => service.process.kill('SIGKILL'));
-    const url = ['--url', service.url];
+    const url = ['--json', '--url', service.url];
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const created = await runToEnd(['session', 'create', '--name', `c${i}`, ...url], {});
@@ -82,6 +134,7 @@ describe('the stateful CLI client', () => {
     );
 
     const first = await runToEnd(['session', 'list', '--limit', '2', '--newest', ...url], {});
+    assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(
       JSON.parse(first.stdout).sessions.map((session: { id: string }) => session.id),
       [ids[4], ids[3]],

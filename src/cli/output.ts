@@ -1,0 +1,193 @@
+/**
+ * How the CLI shows answers to people: aligned tables for lists, `key  value`
+ * lines for one object, colour only on a terminal and never with NO_COLOR
+ * (https://no-color.org). Scripts ask for `--json` and get the API's JSON.
+ */
+import type { LoggedEvent, Session } from '../client/index.js';
+
+export interface Style {
+  bold(text: string): string;
+  dim(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  red(text: string): string;
+}
+
+const plain: Style = {
+  bold: (text) => text,
+  dim: (text) => text,
+  green: (text) => text,
+  yellow: (text) => text,
+  red: (text) => text,
+};
+
+const sgr =
+  (open: number, close: number) =>
+  (text: string): string =>
+    `\u001b[${open}m${text}\u001b[${close}m`;
+
+const coloured: Style = {
+  bold: sgr(1, 22),
+  dim: sgr(2, 22),
+  green: sgr(32, 39),
+  yellow: sgr(33, 39),
+  red: sgr(31, 39),
+};
+
+/** Colour for a stream: only a terminal, and not when NO_COLOR is set to anything. */
+export function styleFor(
+  stream: { isTTY?: boolean },
+  env: Record<string, string | undefined> = process.env,
+): Style {
+  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+  return stream.isTTY === true && !noColor && env.TERM !== 'dumb' ? coloured : plain;
+}
+
+/** `text` cut to `width` characters, with an ellipsis when cut. */
+function fit(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  return `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
+}
+
+function visibleLength(text: string): number {
+  return [...text].length;
+}
+
+/** One line per value: `key  value`, the keys aligned. */
+export function keyValues(entries: [string, string][], style: Style): string {
+  const width = Math.max(...entries.map(([key]) => key.length));
+  return entries.map(([key, value]) => `${style.dim(key.padEnd(width))}  ${value}\n`).join('');
+}
+
+export interface Column<T> {
+  title: string;
+  value(row: T): string;
+  /** The most characters it shows (the last column also fits the terminal). */
+  max?: number;
+  align?: 'right';
+}
+
+/**
+ * A table whose widths are set by its first rows, so the rows of later pages
+ * can be printed as they arrive under the same header. The last column is
+ * cut to the terminal's width when there is one.
+ */
+export class Table<T> {
+  private widths: number[] | null = null;
+
+  constructor(
+    private readonly columns: readonly Column<T>[],
+    private readonly style: Style,
+    private readonly terminalWidth: number | undefined,
+  ) {}
+
+  /** The header (with the first rows) and the rows, as text. */
+  rows(rows: readonly T[]): string {
+    const cells = rows.map((row) =>
+      this.columns.map((column, i) => {
+        const value = column.value(row).replace(/[\n\r\t]/g, ' ');
+        return column.max === undefined || i === this.columns.length - 1
+          ? value
+          : fit(value, column.max);
+      }),
+    );
+    let text = '';
+    if (this.widths === null) {
+      this.widths = this.columns.map((column, i) =>
+        Math.max(column.title.length, ...cells.map((row) => visibleLength(row[i] ?? ''))),
+      );
+      text += `${this.line(
+        this.columns.map((column) => column.title),
+        (cell) => this.style.bold(cell),
+      )}\n`;
+    }
+    for (const row of cells) text += `${this.line(row, (cell) => cell)}\n`;
+    return text;
+  }
+
+  private line(cells: readonly string[], paint: (cell: string) => string): string {
+    const widths = this.widths ?? [];
+    const last = cells.length - 1;
+    let used = 0;
+    const parts = cells.map((raw, i) => {
+      const column = this.columns[i] as Column<T>;
+      const width = widths[i] ?? 0;
+      let cell = i < last ? fit(raw, width) : raw;
+      if (i === last) {
+        const room = this.terminalWidth === undefined ? Infinity : this.terminalWidth - used;
+        cell = fit(cell, Math.max(room, 10));
+      } else {
+        const pad = ' '.repeat(Math.max(0, width - visibleLength(cell)));
+        cell = column.align === 'right' ? pad + cell : cell + pad;
+        used += width + 2;
+      }
+      return paint(cell);
+    });
+    return parts.join('  ').trimEnd();
+  }
+}
+
+export function sessionTable(style: Style, terminalWidth: number | undefined): Table<Session> {
+  return new Table<Session>(
+    [
+      { title: 'ID', value: (session) => session.id },
+      { title: 'NAME', value: (session) => session.name, max: 30 },
+      { title: 'ACCESSES', value: (session) => String(session.access_count), align: 'right' },
+      { title: 'LAST ACTIVE', value: (session) => session.last_active },
+      { title: 'DATA', value: (session) => JSON.stringify(session.data) },
+    ],
+    style,
+    terminalWidth,
+  );
+}
+
+export function sessionFields(session: Session, style: Style): string {
+  return keyValues(
+    [
+      ['id', session.id],
+      ['name', session.name],
+      ['created_at', session.created_at],
+      ['last_active', session.last_active],
+      ['access_count', String(session.access_count)],
+      ['data', JSON.stringify(session.data)],
+    ],
+    style,
+  );
+}
+
+const EVENT_KEYS = new Set(['ts', 'time', 'event', 'container']);
+
+/** An event's own keys, as `key=value` (what the inspector prints after the kind). */
+export function eventDetails(event: LoggedEvent): string {
+  return Object.entries(event)
+    .filter(([key]) => !EVENT_KEYS.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+}
+
+export function eventTable(style: Style, terminalWidth: number | undefined): Table<LoggedEvent> {
+  return new Table<LoggedEvent>(
+    [
+      { title: 'TIME', value: (event) => event.time },
+      { title: 'INSTANCE', value: (event) => event.container },
+      { title: 'EVENT', value: (event) => event.event },
+      { title: 'DETAILS', value: eventDetails },
+    ],
+    style,
+    terminalWidth,
+  );
+}
+
+/** Any flat object (state, health) as `key  value` lines; status coloured. */
+export function objectFields(object: Record<string, unknown>, style: Style): string {
+  return keyValues(
+    Object.entries(object).map(([key, value]) => {
+      let text = typeof value === 'string' ? value : JSON.stringify(value);
+      if (Array.isArray(value)) text = value.length === 0 ? '-' : value.join('; ');
+      if (key === 'status') text = value === 'ok' ? style.green(text) : style.yellow(text);
+      return [key, text];
+    }),
+    style,
+  );
+}

@@ -1,0 +1,166 @@
+/**
+ * The typed client (`stateful-service/client`) against the real service: as a
+ * program that installed the package uses it (the README's example, run and
+ * type-checked in a project of its own), and each of its methods and errors.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ApiError, StatefulClient, UnreachableError } from '../../src/client/index.js';
+import { freePort, startService } from '../../tools/service-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+const EXAMPLE = `
+import { ApiError, StatefulClient } from 'stateful-service/client';
+
+const client = new StatefulClient({ url: process.argv[2] });
+const alice = await client.createSession({ name: 'alice', data: { plan: 'pro', cart: [1] } });
+await client.patchSession(alice.id, { data: { cart: null, seen: true } });
+for await (const session of client.sessions({ newest: true })) {
+  console.log(session.name, JSON.stringify(session.data), session.access_count);
+}
+try {
+  await client.getSession('no-such-id');
+} catch (error) {
+  if (error instanceof ApiError) console.log(error.status, error.code);
+}
+const state = await client.state();
+console.log(state.live_sessions, state.total_sessions);
+`;
+
+const TYPED_USE = `
+import { type Session, StatefulClient } from 'stateful-service/client';
+
+const client = new StatefulClient('http://127.0.0.1:8091');
+export async function names(): Promise<string[]> {
+  const page = await client.sessionPage({ limit: 10 });
+  const first: Session | undefined = page.sessions[0];
+  const count: number = (await client.state()).crash_count + (first?.access_count ?? 0);
+  // @ts-expect-error: a session id is a string
+  await client.getSession(42);
+  // @ts-expect-error: an answer has no such key
+  page.sessions[0]?.accessCount;
+  return page.sessions.map((session) => session.name + String(count));
+}
+`;
+
+describe('the typed client', () => {
+  it('is what a project that installed the package imports: the README example runs and type-checks', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(join(dir, 'data'));
+    t.after(() => service.process.kill('SIGKILL'));
+    const project = join(dir, 'consumer');
+    await mkdir(join(project, 'node_modules'), { recursive: true });
+    await symlink(PROJECT_ROOT, join(project, 'node_modules', 'stateful-service'));
+    await writeFile(join(project, 'package.json'), '{"type":"module"}');
+    await writeFile(join(project, 'example.mjs'), EXAMPLE);
+    const run = spawnSync(process.execPath, ['example.mjs', service.url], {
+      cwd: project,
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n'), [
+      'alice {"plan":"pro","seen":true} 1',
+      '404 not_found',
+      '1 1',
+    ]);
+
+    await writeFile(join(project, 'use.ts'), TYPED_USE);
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: [],
+        },
+        files: ['use.ts'],
+      }),
+    );
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    const check = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+  });
+
+  it('covers every endpoint, pages through every session, and throws errors that say what happened', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir, { ADMIN_TOKEN: 'sesame' });
+    t.after(() => service.process.kill('SIGKILL'));
+    const client = new StatefulClient({ url: `${service.url}/`, token: 'sesame' });
+    assert.equal((await client.health()).status, 'ok');
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push(await client.createSession({ name: `s${i}` }));
+    const replaced = await client.replaceSession(made[0]?.id as string, { data: { a: 1 } });
+    assert.deepEqual([replaced.data, replaced.access_count], [{ a: 1 }, 1]);
+    const patched = await client.patchSession(made[0]?.id as string, { data: { b: 2 } });
+    assert.deepEqual(patched.data, { a: 1, b: 2 });
+    assert.equal(
+      (await client.getSession(made[0]?.id as string)).access_count,
+      2,
+      'a GET counts no access',
+    );
+    assert.deepEqual(await client.deleteSession(made[4]?.id as string), {
+      status: 'deleted',
+      id: made[4]?.id,
+    });
+
+    const seen = [];
+    for await (const session of client.sessions({ limit: 2 })) seen.push(session.id);
+    assert.deepEqual(
+      seen,
+      made.slice(0, 4).map((session) => session.id),
+      'every page, in creation order',
+    );
+    const listing = await client.listSessions();
+    assert.equal(listing.count, 4);
+    const page = await client.sessionPage({ limit: 3, newest: true });
+    assert.deepEqual(
+      page.sessions.map((session) => session.name),
+      ['s3', 's2', 's1'],
+    );
+    assert.equal(typeof page.next, 'string');
+    const tail = await client.events({ limit: 2 });
+    assert.equal(tail.events.length, 2);
+    const older = await client.events({ limit: 2, before: tail.count - 1 });
+    assert.equal(older.next, tail.count - 3);
+    assert.equal((await client.state()).live_sessions, 4);
+
+    await assert.rejects(client.getSession('nope'), (error: unknown) => {
+      assert.ok(error instanceof ApiError);
+      assert.deepEqual([error.status, error.code], [404, 'not_found']);
+      assert.match(error.message, /nope/);
+      return true;
+    });
+    await assert.rejects(
+      client.createSession({ name: 'x'.repeat(201) }),
+      (error: unknown) => error instanceof ApiError && error.status === 400,
+    );
+    const wrongToken = new StatefulClient({ url: service.url, token: 'guess' });
+    await assert.rejects(
+      wrongToken.crash(),
+      (error: unknown) => error instanceof ApiError && error.status === 401,
+    );
+    const crashed = await client.crash();
+    assert.deepEqual(crashed, { status: 'crashing', crash_count: 1 });
+
+    const nowhere = new StatefulClient(`http://127.0.0.1:${await freePort()}`);
+    await assert.rejects(nowhere.state(), (error: unknown) => {
+      assert.ok(error instanceof UnreachableError);
+      assert.match(
+        error.message,
+        /Cannot reach the service at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+      );
+      return true;
+    });
+  });
+});
