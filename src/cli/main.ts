@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 /** `stateful`: the one command. Parses the first word and hands over; no logic lives here. */
 import { ConfigError } from '../config.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
+import { packageVersion } from '../version.js';
 import { clientCommand, UnreachableError, UsageError } from './client.js';
 import { inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
@@ -59,11 +59,6 @@ const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_UNREACHABLE = 3;
 
-function version(): string {
-  const path = new URL('../../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
-}
-
 /**
  * The usage of `words` (e.g. ["session", "update"]): the lines of USAGE that
  * start with them and the lines that continue each; all of it when none do.
@@ -90,7 +85,7 @@ function commandWords(argv: readonly string[]): string[] {
 async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === '-V' || command === 'version') {
-    process.stdout.write(`stateful ${version()}\n`);
+    process.stdout.write(`stateful ${packageVersion()}\n`);
     return 0;
   }
   if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {

@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
 import type { HttpLimits } from '../config.js';
 import type { StatefulService } from '../service/service.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
@@ -28,6 +29,7 @@ import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { BODY_LIMIT_BYTES, parseJsonBody } from './json-body.js';
 import { metricsRoutes, ServiceMetrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { limitPipelining } from './pipelining.js';
 import {
   checkContentEncoding,
@@ -121,17 +123,23 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   registerErrorHandlers(app);
   const metrics = options.metrics ?? new ServiceMetrics();
   metrics.watch(service);
-  metricsRoutes(app, metrics);
-  dashboardRoutes(app, options.publicDir);
-  healthRoutes(app, service);
-  stateRoutes(app, service);
-  sessionRoutes(app, service.sessions);
-  eventRoutes(app, service);
-  eventStreamRoutes(app, service, {
-    heartbeatMs: heartbeatMs(limits),
-    maxStreams: limits.maxStreams,
-  });
-  crashRoutes(app, service, options.crash);
+  // The document collects routes as they are registered: its plugin loads first.
+  registerOpenApi(app);
+  app.register(
+    fastifyPlugin(async (root) => {
+      metricsRoutes(root, metrics);
+      dashboardRoutes(root, options.publicDir);
+      healthRoutes(root, service);
+      stateRoutes(root, service);
+      sessionRoutes(root, service.sessions);
+      eventRoutes(root, service);
+      eventStreamRoutes(root, service, {
+        heartbeatMs: heartbeatMs(limits),
+        maxStreams: limits.maxStreams,
+      });
+      crashRoutes(root, service, options.crash);
+    }),
+  );
   app.server.maxConnections = limits.maxConnections;
   app.server.on('checkExpectation', answerUnmetExpectation);
   app.server.on('connect', refuseConnect);

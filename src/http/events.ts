@@ -8,6 +8,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseEventLimit, parsePosition } from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
+import { EventPageSchema } from './schemas.js';
+
+const eventsSchema = { response: { 200: EventPageSchema } };
 
 interface EventsRoute {
   Querystring: { limit?: unknown; before?: unknown };
@@ -18,7 +21,7 @@ function linkOlder(reply: FastifyReply, limit: number, before: number): void {
 }
 
 export function eventRoutes(app: FastifyInstance, service: StatefulService): void {
-  app.get<EventsRoute>('/events', async (request, reply) => {
+  app.get<EventsRoute>('/events', { schema: eventsSchema }, async (request, reply) => {
     const limit = parseEventLimit(request.query.limit);
     const before = parsePosition(request.query.before, '"before"');
     if (before === undefined) {
