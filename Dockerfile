@@ -1,7 +1,7 @@
 # The stateful session service. Multi-stage: compile with dev dependencies,
 # run with production dependencies only, as the unprivileged `node` user.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,12 +9,12 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-bookworm-slim AS production-dependencies
+FROM node:24-bookworm-slim AS production-dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ARG BUILD_REVISION=dev
 LABEL org.opencontainers.image.title="stateful-service" \
       org.opencontainers.image.description="The stateful service pattern: a disposable process, durable data in /data" \

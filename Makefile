@@ -39,8 +39,8 @@ LIMIT ?= 20
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-base-image: ## make sure node:20-bookworm-slim exists (a local stand-in where no registry is reachable)
-	@scripts/docker/standin-images.sh node:20-bookworm-slim
+base-image: ## make sure node:24-bookworm-slim exists (a local stand-in where no registry is reachable)
+	@scripts/docker/standin-images.sh node:24-bookworm-slim
 
 build: base-image ## build the image
 	$(COMPOSE) build

@@ -1,4 +1,4 @@
-// Runs the compiled test files with node:test. Node 20 and 22 disagree on how
+// Runs the compiled test files with node:test. Node versions have disagreed on how
 // `node --test` treats directory and glob arguments, so the files are listed here.
 // `--docker` runs the container lifecycle suite (test/docker/, needs a Docker
 // engine) instead of everything else; other arguments filter files by path.

@@ -52,7 +52,7 @@ export interface StorageLimits {
   /**
    * STORAGE_BUDGET_MB: the total footprint of all sessions (a file store
    * holds them in memory); past it, creates and growing updates are a 507.
-   * A quarter of the V8 heap limit by default.
+   * A quarter of the V8 heap's old generation by default (oldSpaceMiB).
    */
   budgetBytes: number;
   /**
@@ -149,12 +149,33 @@ function allowedHosts(env: Env): readonly string[] | null {
   return Object.freeze(hosts);
 }
 
+/**
+ * The MiB the V8 heap's old generation may grow to: where sessions live.
+ * `--max-old-space-size` when the process was started with it (on the
+ * command line or in NODE_OPTIONS; the last one wins, as in V8), else the
+ * whole heap limit. Not heap_size_limit alone: it adds the young generation,
+ * which V8 13 (Node 24) sizes at up to 192 MiB, so with a small old space
+ * (`--max-old-space-size=128`: a limit of 320 MiB there, 176 on Node 20) a
+ * quarter of it would not leave the room the budget is meant to leave.
+ */
+export function oldSpaceMiB(
+  nodeOptions = process.env.NODE_OPTIONS, // the process's own, whatever env a config is read from
+  execArgv = process.execArgv,
+): number {
+  const flags = [...(nodeOptions ?? '').split(/\s+/), ...execArgv];
+  let size: number | null = null;
+  for (const flag of flags) {
+    const match = /^--max[-_]old[-_]space[-_]size=(\d+)$/.exec(flag);
+    if (match !== null) size = Number(match[1]);
+  }
+  return size ?? Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
+}
+
 function storageLimits(env: Env): StorageLimits {
-  const heapMiB = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
   const budgetMiB = integer(
     env,
     'STORAGE_BUDGET_MB',
-    Math.max(1, Math.floor(heapMiB / 4)),
+    Math.max(1, Math.floor(oldSpaceMiB() / 4)),
     1,
     1_048_576,
   );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
-import { ConfigError, loadServiceConfig } from '../src/config.js';
+import { ConfigError, loadServiceConfig, oldSpaceMiB } from '../src/config.js';
 
 describe('configuration', () => {
   it('bounds every client-driven resource by default', () => {
@@ -10,8 +10,20 @@ describe('configuration', () => {
     assert.equal(config.limits.maxStreams, 100);
     assert.equal(config.limits.maxPipelinedRequests, 8);
     assert.equal(config.storage.sessionMaxNodes, 10_000);
-    const quarterHeapMiB = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024) / 4);
-    assert.equal(config.storage.budgetBytes, quarterHeapMiB * 1024 * 1024);
+    assert.equal(config.storage.budgetBytes, Math.floor(oldSpaceMiB() / 4) * 1024 * 1024);
+  });
+
+  it('sizes the default budget by the old generation: --max-old-space-size when given, else the heap limit', () => {
+    const heapMiB = Math.floor(getHeapStatistics().heap_size_limit / (1024 * 1024));
+    assert.equal(oldSpaceMiB('', []), heapMiB);
+    assert.equal(oldSpaceMiB('--max-old-space-size=128', []), 128);
+    assert.equal(oldSpaceMiB('--enable-source-maps --max_old_space_size=512', []), 512);
+    assert.equal(
+      oldSpaceMiB('--max-old-space-size=128', ['--max-old-space-size=256']),
+      256,
+      'the command line comes after',
+    );
+    assert.equal(oldSpaceMiB(undefined, ['--max-old-space-size=96']), 96);
   });
 
   it('reads ALLOWED_HOSTS as names in any case, brackets optional, or * for any', () => {

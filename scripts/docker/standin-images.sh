@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # standin-images.sh IMAGE...
 # Makes sure each image exists for `docker build` / `docker compose up`:
-#   node:20-bookworm-slim   the app's base image
+#   node:24-bookworm-slim   the app's base image
 #   postgres:15-bookworm    the cluster profile's database
 #   haproxy:lts-bookworm    the cluster profile's load balancer
 #
@@ -10,7 +10,8 @@
 # from Debian bookworm (debootstrap --variant=minbase, from the mirror apt
 # uses; Debian's own packages installed in a chroot), with the interface
 # compose.yaml relies on:
-#   node      the host's own `node` binary and npm in /usr/local as in the
+#   node      the Node of the tag's major (the project's `node` dev dependency,
+#             else the host's) and the host's npm in /usr/local as in the
 #             official image, and a `node` user with uid/gid 1000. If the host
 #             trusts an extra CA bundle (NODE_EXTRA_CA_CERTS, e.g. a
 #             TLS-intercepting proxy), the stand-in carries it and sets that
@@ -29,7 +30,7 @@
 set -euo pipefail
 
 if [ "$#" -eq 0 ]; then
-  set -- node:20-bookworm-slim
+  set -- node:24-bookworm-slim
 fi
 
 missing=()
@@ -114,10 +115,21 @@ import_root() {
 build_node() {
   local tag="$1" root node_bin node_major npm_dir
   root="$(new_root node)"
+  # The Node the tag names: the project's own (its `node` dev dependency) if it is
+  # that major, else the host's.
+  local want="${tag#node:}"
+  want="${want%%-*}"
   node_bin="$(command -v node)"
+  for candidate in "$PWD/node_modules/.bin/node" "$node_bin"; do
+    [ -x "$candidate" ] || continue
+    if [ "$("$candidate" -p 'process.versions.node.split(".")[0]')" = "$want" ]; then
+      node_bin="$(readlink -f "$candidate")"
+      break
+    fi
+  done
   node_major="$("$node_bin" -p 'process.versions.node.split(".")[0]')"
-  if [[ "$tag" != node:"$node_major"* ]]; then
-    echo "warning: the host runs Node $node_major; the stand-in for $tag will carry it" >&2
+  if [ "$node_major" != "$want" ]; then
+    echo "warning: no Node $want here; the stand-in for $tag will carry Node $node_major" >&2
   fi
   npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
   install -m 0755 "$node_bin" "$root/usr/local/bin/node"
