@@ -13,12 +13,13 @@
  * never holds the event loop long; the work stops when the client goes away;
  * a client that stops reading live events is dropped rather than buffered
  * without bound (it reconnects and catches up). Comments keep idle
- * connections open; a stopping service ends every stream.
+ * connections open; a stopping service ends every stream. With `?state=1`
+ * the stream carries the service's state as well (state-push.ts).
  */
 import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { StreamLimitError } from '../domain/errors.js';
+import { InvalidInputError, StreamLimitError } from '../domain/errors.js';
 import {
   MAX_EVENT_LIMIT,
   parseEventLimit,
@@ -27,6 +28,8 @@ import {
   serializeEvent,
 } from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
+import { stateAnswer } from './state.js';
+import { StatePush } from './state-push.js';
 
 /** Bytes a client may leave unread of live events before it is dropped. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -36,7 +39,14 @@ const BACKLOG_SLICE_BYTES = 32 * 1024;
 const RETRY_MS = 1000;
 
 interface StreamRoute {
-  Querystring: { limit?: unknown; since?: unknown };
+  Querystring: { limit?: unknown; since?: unknown; state?: unknown };
+}
+
+/** `?state=1`: the stream carries the service's state too (see state-push.ts). */
+function wantsState(raw: unknown): boolean {
+  if (raw === undefined || raw === '0') return false;
+  if (raw === '1') return true;
+  throw new InvalidInputError('"state" must be 1 (push the state too) or 0.');
 }
 
 export interface EventStreamOptions {
@@ -79,7 +89,14 @@ export function eventStreamRoutes(
   options: EventStreamOptions,
 ): void {
   const open = new Set<ServerResponse>();
+  const statePush = new StatePush(
+    () => stateAnswer(service),
+    (error) => app.log.warn({ err: error }, 'the state could not be read for event streams'),
+  );
+  const stopNudging = service.onEvent(() => statePush.changed());
   app.addHook('preClose', (done) => {
+    stopNudging();
+    statePush.stop();
     for (const response of open) response.end();
     open.clear();
     done();
@@ -92,6 +109,7 @@ export function eventStreamRoutes(
     const since =
       parsePosition(request.query.since, '"since"') ??
       parsePosition(Array.isArray(header) ? header[0] : header, 'Last-Event-ID');
+    const withState = wantsState(request.query.state);
     if (request.method === 'HEAD') return reply.headers(STREAM_HEADERS).code(200).send();
     if (open.size >= options.maxStreams) {
       reply.header('retry-after', '5');
@@ -130,6 +148,7 @@ export function eventStreamRoutes(
       if (held === null && response.writableLength === 0) response.write(': keep-alive\n\n');
     }, options.heartbeatMs);
     response.on('close', () => {
+      statePush.remove(response);
       unsubscribe();
       clearInterval(heartbeat);
       open.delete(response);
@@ -154,6 +173,7 @@ export function eventStreamRoutes(
 
     void (async () => {
       response.write(`retry: ${RETRY_MS}\n\n`);
+      if (withState) statePush.add(response);
       try {
         // A new client wants the last `limit`; a resuming one up to the most a
         // backlog holds (a database reads no more than it must).

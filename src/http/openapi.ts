@@ -128,6 +128,14 @@ const ROUTE_DOCS: Record<string, FastifySchema & Record<string, unknown>> = {
     querystring: Type.Object({
       limit: EVENT_LIMIT,
       since: Type.Optional(Type.Integer({ minimum: 0 })),
+      state: Type.Optional(
+        Type.Unsafe<string>({
+          type: 'string',
+          enum: ['0', '1'],
+          description:
+            '1: also a `state` message (the /state answer) on connect, every 2 s and after events',
+        }),
+      ),
     }),
     headers: Type.Object({ 'last-event-id': Type.Optional(Type.String()) }),
     response: {

@@ -52,6 +52,9 @@ describe('GET /events/stream', () => {
       headers: { 'last-event-id': '-1' },
     });
     assert.equal(badHeader.statusCode, 400);
+    const badState = await app.inject({ method: 'GET', url: '/events/stream?state=yes' });
+    assert.equal(badState.statusCode, 400);
+    assert.match(badState.json().message, /"state"/);
 
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     const stream = await openStream(`${base}/events/stream`);
@@ -59,5 +62,45 @@ describe('GET /events/stream', () => {
     const closing = app.close();
     assert.equal(await stream.next(), null, 'the stream ended');
     await closing;
+  });
+
+  it('with state=1 pushes the /state answer on connect, after changes and while idle, counting no request', async (t) => {
+    const { app } = await build(t);
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const stream = await openStream(`${base}/events/stream?state=1`);
+    const first = await stream.nextState();
+    const served = (await app.inject({ method: 'GET', url: '/state' })).json();
+    assert.deepEqual(Object.keys(first ?? {}), Object.keys(served), 'the /state answer');
+    assert.equal(first?.container_id, served.container_id);
+
+    await app.inject({
+      method: 'POST',
+      url: '/sessions',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":"pushed"}',
+    });
+    let after = await stream.nextState();
+    while (after !== null && after.total_sessions !== (first?.total_sessions as number) + 1) {
+      after = await stream.nextState();
+    }
+    assert.equal(after?.live_sessions, 1, 'the change was pushed');
+    // Idle: pushes go on (the uptime grows) and no request is counted for them.
+    const idle = [await stream.nextState(), await stream.nextState()];
+    assert.ok((idle[1]?.uptime_seconds as number) > (after?.uptime_seconds as number));
+    assert.equal(idle[1]?.total_requests, after?.total_requests, 'pushes are not requests');
+    stream.close();
+
+    const plain = await openStream(`${base}/events/stream`);
+    assert.equal((await plain.next())?.event.event, 'startup');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await app.inject({
+      method: 'POST',
+      url: '/sessions',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":"unpushed"}',
+    });
+    assert.equal((await plain.next())?.event.event, 'session_created');
+    assert.equal(plain.states.length, 0, 'no state unless asked for');
+    plain.close();
   });
 });
