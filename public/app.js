@@ -1,17 +1,24 @@
 // @ts-check
 // The dashboard: plain JavaScript modules, no build step, no framework,
-// nothing fetched from anywhere but this service. It polls GET /state
-// (status.js), lists the sessions (sessions.js), follows GET /events/stream
-// (timeline.js), and after a crash waits for the service to come back and
-// shows what changed and what did not.
+// nothing fetched from anywhere but this service. One event stream (live.js)
+// brings the events (timeline.js) and the state (status.js); the sessions
+// (sessions.js) are listed again when an event says they changed. After a
+// crash, every open tab waits for the next instance and shows what changed
+// and what did not.
+import { followLive } from './live.js';
 import { loadSessions, loadSessionsSoon, setUpCreateForm, setUpPager } from './sessions.js';
-import { watchState } from './status.js';
-import { followEvents } from './timeline.js';
+import { setUpCrashButton, showConnection, stateArrived } from './status.js';
+import { addToTimeline } from './timeline.js';
 
 setUpCreateForm();
 setUpPager();
-followEvents((event) => {
-  if (event.event.startsWith('session_')) loadSessionsSoon();
+setUpCrashButton();
+followLive({
+  onEvent(event) {
+    addToTimeline(event);
+    if (event.event.startsWith('session_')) loadSessionsSoon();
+  },
+  onState: (state) => void stateArrived(state),
+  onConnection: showConnection,
 });
 void loadSessions();
-watchState();

@@ -45,3 +45,37 @@ export function hueOf(text) {
   for (const char of String(text)) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
   return Math.round((hash * 137.508) % 360);
 }
+
+/**
+ * Asks before something that cannot be undone, in the page's <dialog id="confirm">:
+ * true for the action's button; false for Cancel, Escape or a click outside.
+ * Cancel has the focus, so Enter does nothing harmful.
+ * @param {string} question
+ * @param {string} action the confirming button's label, e.g. "Delete"
+ * @returns {Promise<boolean>}
+ */
+export function confirmAction(question, action) {
+  const dialog = byId('confirm', HTMLDialogElement);
+  within(dialog, '.question').textContent = question;
+  const yes = byId('confirm-yes', HTMLButtonElement);
+  const no = byId('confirm-no', HTMLButtonElement);
+  yes.textContent = action;
+  return new Promise((resolve) => {
+    /** @param {boolean} answer */
+    const answer = (answer) => {
+      yes.removeEventListener('click', onYes);
+      no.removeEventListener('click', onNo);
+      dialog.removeEventListener('close', onClose);
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    const onYes = () => answer(true);
+    const onNo = () => answer(false);
+    const onClose = () => answer(false); // Escape
+    yes.addEventListener('click', onYes);
+    no.addEventListener('click', onNo);
+    dialog.addEventListener('close', onClose);
+    dialog.showModal();
+    no.focus();
+  });
+}

@@ -1,7 +1,7 @@
 // @ts-check
 // The sessions table: listing, creating, editing (name and note) and deleting.
 import { api, showError } from './api.js';
-import { byId, element, within } from './dom.js';
+import { byId, confirmAction, element, within } from './dom.js';
 
 /** @typedef {import('./api.js').Session} Session */
 
@@ -61,6 +61,11 @@ function sessionRow(session) {
   within(row, '.active').textContent = session.last_active;
   within(row, '.edit').addEventListener('click', () => startEdit(row, session));
   within(row, '.delete').addEventListener('click', async () => {
+    if (
+      !(await confirmAction(`Delete session “${session.name}”? This cannot be undone.`, 'Delete'))
+    ) {
+      return;
+    }
     const answer = await api('DELETE', `/sessions/${session.id}`);
     if (!answer.ok) showError(answer);
     await loadSessions();
@@ -92,6 +97,26 @@ function startEdit(row, session) {
   const cancel = button('Cancel');
   save.className = 'save';
   within(row, '.actions').replaceChildren(save, ' ', cancel);
+  const cancelEdit = () => {
+    row.classList.remove('editing');
+    render();
+    const again = byId('sessions', HTMLTableElement).querySelector(
+      `tr[data-id="${session.id}"] .edit`,
+    );
+    if (again instanceof HTMLElement) again.focus();
+  };
+  // Enter saves, Escape puts the row back as it was.
+  for (const input of [name, note]) {
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        cancelEdit();
+      } else if (event.key === 'Enter') {
+        event.preventDefault();
+        save.click();
+      }
+    });
+  }
   save.addEventListener('click', async () => {
     // A merge patch: only what was edited is sent, so the other keys of data
     // stay as they are now (whoever changed them since the page was drawn),
@@ -107,10 +132,7 @@ function startEdit(row, session) {
     row.classList.remove('editing');
     await loadSessions();
   });
-  cancel.addEventListener('click', () => {
-    row.classList.remove('editing');
-    render();
-  });
+  cancel.addEventListener('click', cancelEdit);
   name.focus();
 }
 

@@ -1,15 +1,15 @@
 // @ts-check
-// The instance and the volume: GET /state polled, the crash button, and
-// after a crash the report of what changed and what did not, once another
-// instance answers.
+// The instance and the volume, from the state the stream pushes (live.js);
+// the connection's state (up, reconnecting, no instance running); the crash
+// button; and, in every open tab, once another instance answers, the report
+// of what changed and what did not.
 import { api, showError } from './api.js';
-import { byId, element, flash, hueOf } from './dom.js';
+import { byId, confirmAction, element, flash, hueOf } from './dom.js';
 import { currentSessions, loadSessions } from './sessions.js';
 
 /** @typedef {import('./api.js').State} State */
+/** @typedef {import('./live.js').Connection} Connection */
 
-const STATE_POLL_MS = 1000;
-const DOWN_POLL_MS = 400;
 const SHOWN = /** @type {const} */ ([
   'container_id',
   'requests_this_instance',
@@ -22,15 +22,16 @@ const SHOWN = /** @type {const} */ ([
 
 /** @type {State | null} */
 let lastState = null;
-/** @type {{ state: State | null, sessionIds: string[] } | null} */
-let beforeCrash = null;
-let down = false;
+/** What the page showed when the instance went away (or the crash was asked for). */
+/** @type {{ state: State, sessionIds: string[] } | null} */
+let before = null;
+let crashing = false;
 
 /**
  * @param {string} state
  * @param {string} text
  */
-function setConnection(state, text) {
+function setConnectionText(state, text) {
   const el = element('connection');
   el.dataset.state = state;
   el.textContent = text;
@@ -51,55 +52,76 @@ function showState(state) {
   element('container_id').style.setProperty('--hue', String(hueOf(state.container_id)));
 }
 
-async function pollState() {
-  try {
-    const answer = await api('GET', '/state');
-    if (!answer.ok) throw new Error(String(answer.status));
-    const state = /** @type {State} */ (answer.json);
-    const wasDown = down;
-    down = false;
-    setConnection('up', `up · instance ${state.container_id}`);
-    showState(state);
-    // Back after a crash only once another instance answers: the crashed one
-    // may still answer a poll or two before it exits.
-    if (beforeCrash !== null && state.container_id !== beforeCrash.state?.container_id) {
-      await cameBack(state);
-    } else if (wasDown) {
-      await loadSessions();
-    }
-    lastState = state;
-  } catch {
-    if (!down) {
-      down = true;
-      setConnection('down', 'down · waiting for the supervisor to start a new instance…');
-    }
-  }
-  setTimeout(pollState, down ? DOWN_POLL_MS : STATE_POLL_MS);
+function remember() {
+  if (lastState === null || before !== null) return;
+  before = { state: lastState, sessionIds: currentSessions().map((session) => session.id) };
 }
 
-/** @param {State} state */
-async function cameBack(state) {
-  await loadSessions();
-  const before = beforeCrash;
-  beforeCrash = null;
-  if (before === null || before.state === null) return;
-  const was = before.state;
+/**
+ * The stream's state: no instance running greys what is shown (it is stale)
+ * and disables what would need one.
+ * @param {Connection} connection
+ */
+export function showConnection(connection) {
+  const offline = connection === 'offline';
+  document.body.dataset.connection = connection;
+  element('offline').hidden = !offline;
+  for (const controls of document.querySelectorAll('fieldset.needs-instance')) {
+    if (controls instanceof HTMLFieldSetElement) controls.disabled = offline;
+  }
+  if (connection === 'up') return; // the state that follows says which instance
+  remember();
+  if (offline) setConnectionText('offline', 'no instance running');
+  else if (crashing) {
+    setConnectionText('down', 'crashing · waiting for the supervisor to start a new instance…');
+  } else setConnectionText('down', 'reconnecting…');
+}
+
+/** A state pushed by the service. @param {State} state */
+export async function stateArrived(state) {
+  const previous = lastState;
+  lastState = state;
+  setConnectionText('up', `up · instance ${state.container_id}`);
+  showState(state);
+  if (previous === null) return;
+  if (state.container_id !== previous.container_id) {
+    crashing = false;
+    const was = before ?? {
+      state: previous,
+      sessionIds: currentSessions().map((session) => session.id),
+    };
+    before = null;
+    await loadSessions();
+    report(was, state);
+  } else if (before !== null) {
+    before = null; // the same instance again: a broken connection, nothing more
+    await loadSessions();
+  }
+}
+
+/**
+ * @param {{ state: State, sessionIds: string[] }} was
+ * @param {State} state
+ */
+function report(was, state) {
+  const crashed = state.crash_count > was.state.crash_count;
   const ids = new Set(currentSessions().map((session) => session.id));
-  const kept = before.sessionIds.filter((id) => ids.has(id));
-  const all = kept.length === before.sessionIds.length;
+  const kept = was.sessionIds.filter((id) => ids.has(id));
+  const all = kept.length === was.sessionIds.length;
+  const old = was.state;
   /** @type {[string, string, string][]} */
   const items = [
     [
       'container_id',
-      `container_id ${was.container_id} → ${state.container_id}: a new process`,
+      `container_id ${old.container_id} → ${state.container_id}: a new process`,
       'changed',
     ],
     [
       'crash_count',
-      `crash_count ${was.crash_count} → ${state.crash_count}: counted on the volume`,
-      'changed',
+      `crash_count ${old.crash_count} → ${state.crash_count}${crashed ? ': counted on the volume' : ''}`,
+      crashed ? 'changed' : 'kept',
     ],
-    ['startup_count', `startup_count ${was.startup_count} → ${state.startup_count}`, 'changed'],
+    ['startup_count', `startup_count ${old.startup_count} → ${state.startup_count}`, 'changed'],
     [
       'requests_this_instance',
       `requests_this_instance started again from ${state.requests_this_instance}`,
@@ -107,10 +129,11 @@ async function cameBack(state) {
     ],
     [
       'sessions',
-      `sessions: ${kept.length} of ${before.sessionIds.length} still there${all ? ', every one' : ''}`,
+      `sessions: ${kept.length} of ${was.sessionIds.length} still there${all ? ', every one' : ''}`,
       all ? 'kept' : 'lost',
     ],
   ];
+  element('change-title').textContent = crashed ? 'After the crash' : 'Another instance answers';
   element('changed').replaceChildren(
     ...items.map(([key, text, kind]) => {
       const item = Object.assign(document.createElement('li'), { textContent: text });
@@ -124,10 +147,16 @@ async function cameBack(state) {
 }
 
 async function crash() {
-  beforeCrash = {
-    state: lastState,
-    sessionIds: currentSessions().map((session) => session.id),
-  };
+  const where = lastState === null ? 'the service' : `instance ${lastState.container_id}`;
+  if (
+    !(await confirmAction(
+      `Crash ${where}? It exits at once; its supervisor starts a new one.`,
+      'Crash',
+    ))
+  ) {
+    return;
+  }
+  remember();
   element('change-report').hidden = true;
   /** @type {import('./api.js').Answer} */
   let answer;
@@ -136,21 +165,19 @@ async function crash() {
   } catch {
     answer = { status: 0, ok: true, json: null }; // the process died before answering
   }
-  if (answer.status === 401) {
-    beforeCrash = null;
-    element('token-label').hidden = false;
-    byId('token', HTMLInputElement).focus();
-    return showError(answer);
-  }
   if (!answer.ok) {
-    beforeCrash = null;
+    before = null;
+    if (answer.status === 401) {
+      element('token-label').hidden = false;
+      byId('token', HTMLInputElement).focus();
+    }
     return showError(answer);
   }
-  setConnection('down', 'crashing · waiting for the supervisor to start a new instance…');
+  crashing = true;
+  setConnectionText('down', 'crashing · waiting for the supervisor to start a new instance…');
 }
 
-/** Wires the crash button and starts polling the state. */
-export function watchState() {
+/** Wires the crash button. */
+export function setUpCrashButton() {
   byId('crash', HTMLButtonElement).addEventListener('click', crash);
-  void pollState();
 }

@@ -1,5 +1,5 @@
 // @ts-check
-// The event log, live from GET /events/stream, newest first.
+// The event log as it arrives over the page's stream (live.js), newest first.
 import { element, hueOf } from './dom.js';
 
 /** @typedef {import('./api.js').ServiceEvent} ServiceEvent */
@@ -26,8 +26,11 @@ function span(tag, className, text) {
   return Object.assign(document.createElement(tag), { className, textContent: text });
 }
 
-/** @param {ServiceEvent} event */
-function addToTimeline(event) {
+/**
+ * Shows an event at the top of the log (at most TIMELINE_MAX are kept).
+ * @param {ServiceEvent} event
+ */
+export function addToTimeline(event) {
   const item = document.createElement('li');
   item.dataset.event = event.event;
   if (NOTABLE.has(event.event)) item.classList.add('notable');
@@ -45,19 +48,4 @@ function addToTimeline(event) {
   const list = element('timeline');
   list.prepend(item);
   while (list.children.length > TIMELINE_MAX) list.lastElementChild?.remove();
-}
-
-/**
- * Follows the stream; EventSource reconnects by itself (the server asks for
- * 1 s), sending Last-Event-ID, so no event is shown twice or missed.
- * @param {(event: ServiceEvent) => void} onEvent told of each event after it is shown
- */
-export function followEvents(onEvent) {
-  const stream = new EventSource('/events/stream');
-  stream.addEventListener('message', (message) => {
-    /** @type {ServiceEvent} */
-    const event = JSON.parse(message.data);
-    addToTimeline(event);
-    onEvent(event);
-  });
 }

@@ -26,7 +26,15 @@ export const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /** The page's ES modules (app.js imports the others). */
-const MODULES = ['app.js', 'api.js', 'dom.js', 'sessions.js', 'status.js', 'timeline.js'];
+const MODULES = [
+  'app.js',
+  'api.js',
+  'dom.js',
+  'live.js',
+  'sessions.js',
+  'status.js',
+  'timeline.js',
+];
 
 const ASSETS = [
   { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },

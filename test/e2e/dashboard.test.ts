@@ -1,10 +1,13 @@
 /**
  * The dashboard end to end, in headless Chromium (Debian's, driven by
  * playwright-core; never a downloaded browser): a session made through the
- * form, a crash from the button, and the page coming back by itself with a
- * new container_id, crash_count + 1 and the session still listed. The
- * service runs supervised, as under Docker's restart policy. Screenshots go
- * to test-artifacts/.
+ * form, edited (Escape cancels), deleted after a confirmation; a crash from
+ * the button (confirmed, not the first Tab stop) and every open tab coming
+ * back by itself with the report of what changed; an idle page making no
+ * request beyond its event stream; instance colours at 4.5:1 or better; the
+ * "no instance running" state; a phone's width. The service runs
+ * supervised, as under Docker's restart policy. Screenshots at 1366×900 and
+ * 390×844 go to test-artifacts/.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
-import { supervise } from '../../tools/service-process.js';
+import { startService, supervise } from '../../tools/service-process.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
@@ -52,7 +55,7 @@ describe('the dashboard in a browser', () => {
     t.after(() => browser.close());
     const { url } = await supervisedService(t);
 
-    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     const foreign: string[] = [];
     const problems: string[] = [];
     page.on('request', (request) => {
@@ -72,6 +75,9 @@ describe('the dashboard in a browser', () => {
     assert.equal(opened?.status(), 200);
     assert.match(opened?.headers()['content-security-policy'] ?? '', /default-src 'none'/);
     await page.locator('#connection[data-state="up"]').waitFor();
+    // The first Tab stop is the form, not the crash button.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement?.getAttribute("name")'), 'name');
 
     await page.fill('#create input[name="name"]', 'alice');
     await page.fill('#create input[name="note"]', 'made in the browser');
@@ -80,6 +86,14 @@ describe('the dashboard in a browser', () => {
     await row.waitFor();
     assert.equal(await row.locator('.note').textContent(), 'made in the browser');
     await page.locator('#timeline li[data-event="session_created"]').first().waitFor();
+
+    // Escape cancels an edit: nothing is sent, the row is as it was.
+    await row.locator('button.edit').click();
+    await page.locator('#sessions tbody tr.editing input[aria-label="new name"]').fill('typo');
+    await page.keyboard.press('Escape');
+    await page.locator('#sessions tbody tr.editing').waitFor({ state: 'detached' });
+    assert.equal(await row.locator('.name').textContent(), 'alice');
+    assert.equal(await row.locator('.count').textContent(), '0', 'no update was sent');
 
     // Edit it in place: the name changes and the access is counted.
     await row.locator('button.edit').click();
@@ -110,6 +124,42 @@ describe('the dashboard in a browser', () => {
     );
     assert.deepEqual(saved.data, { ...structured, elsewhere: true });
 
+    // Delete asks first: Cancel keeps the session, the dialog's Delete removes it.
+    const doomed = page.locator('#sessions tbody tr', { hasText: 'structured' });
+    await doomed.locator('button.delete').click();
+    const dialog = page.locator('#confirm');
+    await dialog.waitFor({ state: 'visible' });
+    assert.match((await dialog.textContent()) ?? '', /Delete session “structured”\?/);
+    await page.click('#confirm-no');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await fetch(`${url}/sessions/${made.id}`)).status, 200, 'Cancel deletes nothing');
+    await doomed.locator('button.delete').click();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await fetch(`${url}/sessions/${made.id}`)).status, 200, 'nor does Escape');
+    await doomed.locator('button.delete').click();
+    await page.click('#confirm-yes');
+    await doomed.waitFor({ state: 'detached' });
+    assert.equal((await fetch(`${url}/sessions/${made.id}`)).status, 404);
+
+    // An idle page asks nothing: its one event stream brings the state.
+    await page.waitForTimeout(500);
+    const idleRequests: string[] = [];
+    const countIdle = (request: { url(): string }) => idleRequests.push(request.url());
+    page.on('request', countIdle);
+    const uptimeBefore = await page.textContent('#uptime_seconds');
+    await page.waitForTimeout(5000);
+    page.off('request', countIdle);
+    assert.deepEqual(idleRequests, [], 'no request in 5 idle seconds');
+    assert.notEqual(await page.textContent('#uptime_seconds'), uptimeBefore, 'yet the state moves');
+
+    // A second tab, to see that every open tab reports the crash.
+    const other = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    other.on('pageerror', (error) => problems.push(error.message));
+    await other.goto(`${url}/`);
+    await other.locator('#connection[data-state="up"]').waitFor();
+    await other.locator('#sessions tbody tr', { hasText: 'alice2' }).waitFor();
+
     const before = {
       container: await page.textContent('#container_id'),
       crashes: Number(await page.textContent('#crash_count')),
@@ -118,8 +168,23 @@ describe('the dashboard in a browser', () => {
     assert.match(before.container ?? '', /^[0-9a-f]{8}$/);
 
     await page.click('#crash');
+    await dialog.waitFor({ state: 'visible' });
+    assert.match((await dialog.textContent()) ?? '', /Crash instance [0-9a-f]{8}\?/);
+    await page.click('#confirm-yes');
     const report = page.locator('#change-report');
     await report.waitFor({ state: 'visible', timeout: 30_000 });
+    const otherReport = other.locator('#change-report');
+    await otherReport.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal(await other.textContent('#change-title'), 'After the crash');
+    assert.equal(
+      await otherReport.locator('li[data-key="sessions"]').getAttribute('class'),
+      'kept',
+    );
+    assert.equal(
+      await other.textContent('#container_id'),
+      await page.textContent('#container_id'),
+      'both tabs show the new instance',
+    );
 
     const after = {
       container: await page.textContent('#container_id'),
@@ -142,9 +207,9 @@ describe('the dashboard in a browser', () => {
     await page.locator('#timeline li[data-event="crash_triggered"]').waitFor();
 
     await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-1366x900.png') });
 
-    // Usable on a phone: one column, nothing wider than the screen.
+    // Usable on a phone: nothing wider than the screen, every Delete fully on it.
     await page.setViewportSize({ width: 390, height: 844 });
     // Evaluated in the page (the test's own compiler has no DOM types).
     const overflow = await page.evaluate(
@@ -154,7 +219,17 @@ describe('the dashboard in a browser', () => {
       typeof overflow === 'number' && overflow <= 0,
       `the page is ${overflow}px wider than a phone screen`,
     );
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+    const deletes = await page.locator('#sessions button.delete').count();
+    assert.ok(deletes >= 1);
+    const cut = await page.evaluate(`[...document.querySelectorAll('#sessions button.delete')]
+      .filter((button) => {
+        const box = button.getBoundingClientRect();
+        const wrap = button.closest('.table-wrap').getBoundingClientRect();
+        return box.left < Math.max(0, wrap.left) || box.right > Math.min(innerWidth, wrap.right);
+      }).length`);
+    assert.equal(cut, 0, 'no Delete button cut off or scrolled out of view');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-390x844.png'), fullPage: true });
+    await other.close();
 
     assert.deepEqual(foreign, [], 'no request leaves the service');
     assert.deepEqual(problems, [], 'no script error, no Content-Security-Policy violation');
@@ -171,12 +246,14 @@ describe('the dashboard in a browser', () => {
     await page.locator('#connection[data-state="up"]').waitFor();
 
     await page.click('#crash');
+    await page.click('#confirm-yes');
     await page.locator('#token').waitFor({ state: 'visible' });
     assert.match((await page.textContent('#form-error')) ?? '', /token/i);
     assert.equal(await page.textContent('#container_id'), containerId, 'still the same instance');
 
     await page.fill('#token', token);
     await page.click('#crash');
+    await page.click('#confirm-yes');
     await page.locator('#change-report').waitFor({ state: 'visible', timeout: 30_000 });
     assert.notEqual(await page.textContent('#container_id'), containerId);
     assert.equal(await page.textContent('#crash_count'), '1');
@@ -242,5 +319,117 @@ describe('the dashboard in a browser', () => {
     await page.fill('#search', '');
     await page.locator('#sessions tbody tr', { hasText: 'paged-54' }).waitFor();
     assert.equal(await rows.count(), 50);
+  });
+
+  it('says when no instance runs (greyed, forms off, polling backed off, no script error) and comes back by itself', async (t) => {
+    const browser = await launch();
+    if (typeof browser === 'string') return t.skip(browser);
+    t.after(() => browser.close());
+    const dir = await mkdtemp(join(tmpdir(), 'stateful-e2e-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const running = await supervise(dir);
+    const port = new URL(running.url).port;
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (entry) => {
+      // The browser itself logs each refused connection; the page's own code logs nothing.
+      if (
+        entry.type() === 'error' &&
+        !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(entry.text())
+      ) {
+        problems.push(entry.text());
+      }
+    });
+    await page.goto(`${running.url}/`);
+    await page.locator('#connection[data-state="up"]').waitFor();
+
+    // Stopped for good: no supervisor to start another.
+    running.supervisor.kill('SIGTERM');
+    await running.supervisor.exited;
+    const gone = Date.now();
+    await page.locator('#connection[data-state="offline"]').waitFor({ timeout: 15_000 });
+    const after = Date.now() - gone;
+    assert.ok(after >= 2500, `offline only after a few seconds (${after} ms)`);
+    const banner = page.locator('#offline');
+    assert.equal(await banner.isVisible(), true);
+    assert.match((await banner.textContent()) ?? '', /No instance is running.*npm start/s);
+    assert.equal(await page.isDisabled('#create button[type="submit"]'), true);
+    assert.equal(await page.isDisabled('#crash'), true);
+    assert.equal(await page.isDisabled('#search'), true);
+    const opacity = await page.evaluate(
+      "getComputedStyle(document.querySelector('.panels')).opacity",
+    );
+    assert.ok(Number(opacity) < 1, 'the stale figures are greyed');
+
+    const tries: number[] = [];
+    page.on('request', () => tries.push(Date.now()));
+    await page.waitForTimeout(12_000);
+    assert.ok(tries.length >= 1 && tries.length <= 4, `${tries.length} tries in 12 s: backed off`);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-offline-1366x900.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-offline-390x844.png') });
+
+    // Started again by hand on the same port: the page finds it by itself.
+    const back = await startService(dir, { PORT: port });
+    t.after(() => back.process.kill('SIGKILL'));
+    await page.locator('#connection[data-state="up"]').waitFor({ timeout: 15_000 });
+    assert.equal(await banner.isVisible(), false);
+    assert.equal(await page.isDisabled('#create button[type="submit"]'), false);
+    assert.equal(await page.textContent('#container_id'), back.containerId);
+    assert.equal(await page.textContent('#change-title'), 'Another instance answers');
+    assert.deepEqual(problems, [], 'no script error');
+  });
+
+  it('draws every instance colour at 4.5:1 or better against what is behind it', async (t) => {
+    const browser = await launch();
+    if (typeof browser === 'string') return t.skip(browser);
+    t.after(() => browser.close());
+    const { url } = await supervisedService(t);
+    const page = await browser.newPage();
+    await page.goto(`${url}/`);
+    await page.locator('#timeline li').first().waitFor();
+    // For each hue, the colour the page computes for the instance's id in the
+    // panel and in the event log (on a plain, a notable and a crash row),
+    // against the first opaque background behind it. WCAG 2 contrast.
+    const worst = await page.evaluate(`(() => {
+      const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+      const linear = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      const luminance = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+      const behind = (element) => {
+        for (let at = element; at; at = at.parentElement) {
+          const colour = rgb(getComputedStyle(at).backgroundColor);
+          if (colour.length < 4 || colour[3] > 0) return colour;
+        }
+        return [255, 255, 255];
+      };
+      const contrast = (element) => {
+        const a = luminance(rgb(getComputedStyle(element).color));
+        const b = luminance(behind(element));
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      };
+      const id = document.getElementById('container_id');
+      const item = document.querySelector('#timeline li');
+      const name = item.querySelector('.container');
+      let worst = { ratio: 99, hue: -1, where: '' };
+      for (let hue = 0; hue < 360; hue++) {
+        id.style.setProperty('--hue', String(hue));
+        item.style.setProperty('--hue', String(hue));
+        for (const [where, setUp] of [
+          ['panel', () => {}],
+          ['log', () => { item.className = ''; item.dataset.event = 'session_created'; }],
+          ['notable', () => { item.className = 'notable'; item.dataset.event = 'startup'; }],
+          ['crash', () => { item.className = 'notable'; item.dataset.event = 'crash_detected'; }],
+        ]) {
+          setUp();
+          const ratio = contrast(where === 'panel' ? id : name);
+          if (ratio < worst.ratio) worst = { ratio, hue, where };
+        }
+      }
+      return worst;
+    })()`);
+    const { ratio, hue, where } = worst as { ratio: number; hue: number; where: string };
+    assert.ok(ratio >= 4.5, `hue ${hue} in the ${where}: ${ratio.toFixed(2)}:1`);
   });
 });

@@ -33,7 +33,7 @@ describe('the dashboard and /metrics', () => {
       }
     }
     assert.ok(served.size >= 5, `app.js and the modules it imports: ${[...served.keys()]}`);
-    assert.match([...served.values()].join('\n'), /EventSource\('\/events\/stream'\)/);
+    assert.match([...served.values()].join('\n'), /new EventSource\(`\/events\/stream\?/);
     const again = await app.inject({
       method: 'GET',
       url: '/dashboard/app.css',

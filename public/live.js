@@ -1,0 +1,66 @@
+// @ts-check
+// The page's one connection: GET /events/stream?state=1 carries every new
+// event and, as messages named `state`, the /state answer (on connect, every
+// 2 s, after changes). An idle page makes no other request. When the stream
+// breaks, it is opened again after a backoff (1 s, doubling, at most 5 s)
+// from the last event seen (`since`), so nothing is shown twice or missed;
+// after OFFLINE_AFTER_MS without a connection the page says no instance runs.
+
+/** @typedef {import('./api.js').ServiceEvent} ServiceEvent */
+/** @typedef {import('./api.js').State} State */
+/** @typedef {'connecting' | 'up' | 'reconnecting' | 'offline'} Connection */
+
+export const OFFLINE_AFTER_MS = 3000;
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 5000;
+
+/**
+ * @param {{
+ *   onEvent: (event: ServiceEvent) => void,
+ *   onState: (state: State) => void,
+ *   onConnection: (connection: Connection) => void,
+ * }} handlers
+ */
+export function followLive(handlers) {
+  /** The position of the last event shown (null: none yet, take the recent ones). */
+  /** @type {string | null} */
+  let lastId = null;
+  let retryMs = FIRST_RETRY_MS;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let offlineTimer;
+  /** @type {Connection} */
+  let connection = 'connecting';
+
+  /** @param {Connection} next */
+  const setConnection = (next) => {
+    if (next === connection) return;
+    connection = next;
+    handlers.onConnection(next);
+  };
+
+  const open = () => {
+    const query = new URLSearchParams({ state: '1' });
+    if (lastId !== null) query.set('since', lastId);
+    const stream = new EventSource(`/events/stream?${query}`);
+    stream.addEventListener('message', (message) => {
+      lastId = message.lastEventId || lastId;
+      handlers.onEvent(JSON.parse(message.data));
+    });
+    stream.addEventListener('state', (message) => {
+      retryMs = FIRST_RETRY_MS;
+      clearTimeout(offlineTimer);
+      offlineTimer = undefined;
+      setConnection('up');
+      handlers.onState(JSON.parse(/** @type {MessageEvent<string>} */ (message).data));
+    });
+    stream.addEventListener('error', () => {
+      // Not the browser's own retry every second: ours, backing off.
+      stream.close();
+      if (connection !== 'offline') setConnection('reconnecting');
+      offlineTimer ??= setTimeout(() => setConnection('offline'), OFFLINE_AFTER_MS);
+      setTimeout(open, retryMs);
+      retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+    });
+  };
+  open();
+}
