@@ -17,6 +17,6 @@ export function makeLogger(
   if (!readable) return pino({ level: config.logLevel, base });
   return pino(
     { level: config.logLevel, base },
-    pretty({ sync: true, translateTime: 'SYS:HH:MM:ss', ignore: 'hostname' }),
+    pretty({ sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'hostname' }),
   );
 }

@@ -167,7 +167,13 @@ export async function createService(
   }
 
   const app = buildApp(service, {
-    logger,
+    // Fastify's own info lines are only "Server listening at …", one an
+    // interface: the service logs one "listening" line of its own, with what
+    // matters (below). Its warnings and errors still come through.
+    logger: logger.child(
+      {},
+      { level: ['trace', 'debug', 'info'].includes(logger.level) ? 'warn' : logger.level },
+    ),
     limits: config.limits,
     allowedHosts: config.allowedHosts,
     crash: {
