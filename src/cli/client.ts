@@ -8,12 +8,7 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import {
-  ApiError,
-  UnreachableError as NoAnswer,
-  type Session,
-  StatefulClient,
-} from '../client/index.js';
+import { ApiError, type Session, StatefulClient } from '../client/index.js';
 import { loadClientConfig } from '../config.js';
 import {
   eventTable,
@@ -25,9 +20,6 @@ import {
 } from './output.js';
 
 export class UsageError extends Error {}
-
-/** The service did not answer at all (exit status 3). */
-export class UnreachableError extends Error {}
 
 /** Where the answers go, and how. */
 interface Output {
@@ -184,11 +176,6 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
   try {
     return await run(client, out, command, values, positionals);
   } catch (error) {
-    if (error instanceof NoAnswer) {
-      throw new UnreachableError(
-        `${error.message} Is it running? Start it with \`npm start\`, or pass --url.`,
-      );
-    }
     if (!(error instanceof ApiError)) throw error;
     if (out.json) {
       const body =

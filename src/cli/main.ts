@@ -1,9 +1,10 @@
 #!/usr/bin/env node
+import { UnreachableError } from '../client/index.js';
 /** `stateful`: the one command. Parses the first word and hands over; no logic lives here. */
 import { ConfigError } from '../config.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { packageVersion } from '../version.js';
-import { clientCommand, UnreachableError, UsageError } from './client.js';
+import { clientCommand, UsageError } from './client.js';
 import { inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -142,7 +143,11 @@ main(process.argv.slice(2)).then(
       );
       process.exitCode = EXIT_USAGE;
     } else {
-      process.stderr.write(`stateful: ${(error as Error).message}\n`);
+      const hint =
+        error instanceof UnreachableError
+          ? ' Is it running? Start it with `npm start`, or pass --url.'
+          : '';
+      process.stderr.write(`stateful: ${(error as Error).message}${hint}\n`);
       process.exitCode = error instanceof UnreachableError ? EXIT_UNREACHABLE : EXIT_FAILED;
     }
   },

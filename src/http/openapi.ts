@@ -169,15 +169,6 @@ interface OpenApiDocument {
 /** The dashboard's assets are files of the page, not the API. */
 const UNDOCUMENTED = /^\/(dashboard|docs)\//;
 
-/** Where ROUTE_DOCS would put a route (and whether it documents it). */
-export function routeKey(method: string, url: string): string {
-  return `${method} ${url}`;
-}
-
-export function documentedRouteKeys(): string[] {
-  return Object.keys(ROUTE_DOCS);
-}
-
 export function registerOpenApi(app: FastifyInstance): void {
   app.register(swagger, {
     openapi: {
@@ -202,7 +193,7 @@ export function registerOpenApi(app: FastifyInstance): void {
     },
     transform: ({ schema, url, route }) => {
       const method = Array.isArray(route.method) ? route.method[0] : route.method;
-      const docs = ROUTE_DOCS[routeKey(String(method), route.url)];
+      const docs = ROUTE_DOCS[`${String(method)} ${route.url}`];
       const own = (schema ?? {}) as FastifySchema & { response?: Record<string, unknown> };
       if (docs === undefined) return { schema: { ...own, hide: UNDOCUMENTED.test(url) }, url };
       const response = { ...(own.response ?? {}), ...((docs.response as object) ?? {}) };
