@@ -6,8 +6,8 @@
  * line number); journal segments must hold whole lines; the counters must
  * agree with the contents; and no temp or quarantined files may linger.
  * Findings that `--repair` can fix say so. Session files and event lines are
- * read one at a time and the journal is read whole, so what it holds in
- * memory is the journal and one session, whatever the directory holds.
+ * read one at a time; the journal and snapshot.jsonl (the sessions the
+ * service serves when there is one) are read whole, as a start reads them.
  */
 import { readdir } from 'node:fs/promises';
 import {
@@ -17,6 +17,7 @@ import {
   readJournal,
   readLogLines,
   readMarker,
+  readSnapshot,
   readStats,
   replayJournal,
   scanEventLog,
@@ -49,11 +50,26 @@ interface EventLogContents {
   badLines: number[];
   badLineCount: number;
   kinds: Map<string, number>;
+  /** Of the sessions `watched`, those the log has a session_created for. */
+  createdWatched: Set<string>;
 }
 
-/** Reads every complete line up to `end`, noting the lines that are not events. */
-async function readEveryEvent(path: string, end: number): Promise<EventLogContents> {
-  const contents: EventLogContents = { lines: 0, badLines: [], badLineCount: 0, kinds: new Map() };
+/**
+ * Reads every complete line up to `end`, noting the lines that are not
+ * events, and which of the `watched` sessions the log records as created.
+ */
+async function readEveryEvent(
+  path: string,
+  end: number,
+  watched: ReadonlySet<string>,
+): Promise<EventLogContents> {
+  const contents: EventLogContents = {
+    lines: 0,
+    badLines: [],
+    badLineCount: 0,
+    kinds: new Map(),
+    createdWatched: new Set(),
+  };
   for await (const line of readLogLines(path, end)) {
     contents.lines++;
     const event = parseEventLine(line);
@@ -63,6 +79,9 @@ async function readEveryEvent(path: string, end: number): Promise<EventLogConten
       continue;
     }
     contents.kinds.set(event.event, (contents.kinds.get(event.event) ?? 0) + 1);
+    if (event.event === 'session_created' && watched.has(String(event.session_id))) {
+      contents.createdWatched.add(String(event.session_id));
+    }
   }
   return contents;
 }
@@ -104,6 +123,28 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     if (!outcome.has(entry.stored.session.id)) sessionsAsServed++;
   }
   for (const last of outcome.values()) if (last !== null) sessionsAsServed++;
+  // With a snapshot, the service serves it and the journal after it: the
+  // files are a view of them, which a power cut can leave behind (a deleted
+  // session's file back, a file empty), until the next start writes it again.
+  const snapshot = await readSnapshot(layout.snapshotFile);
+  if (snapshot.kind === 'ok') {
+    const live = new Set(snapshot.sessions.map((session) => session.id));
+    const after = segments.filter((segment) => segment.number >= snapshot.header.journal_from);
+    for (const [id, last] of replayJournal(after).outcome) {
+      if (last === null) live.delete(id);
+      else live.add(id);
+    }
+    sessionsAsServed = live.size;
+  }
+  // Creates the journal holds; the log may not have their events yet (a start restores them).
+  const createdInJournal = new Set<string>();
+  for (const segment of segments) {
+    for (const record of segment.records) {
+      if (record.event?.event === 'session_created') {
+        createdInJournal.add(String(record.event.session_id));
+      }
+    }
+  }
   if (unreadable > MAX_LISTED_FILES) {
     findings.push({
       problem: `${unreadable - MAX_LISTED_FILES} more unreadable session files`,
@@ -142,7 +183,7 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
       repair: damaged ? 'cut them off into quarantine/' : 'drop it',
     });
   }
-  const events = await readEveryEvent(layout.eventsFile, tail.validEnd);
+  const events = await readEveryEvent(layout.eventsFile, tail.validEnd, createdInJournal);
   if (events.badLineCount > 0) {
     const more = events.badLineCount > events.badLines.length ? ' …' : '';
     findings.push({
@@ -150,14 +191,22 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     });
   }
 
+  const marker = await readMarker(layout.markerFile);
   if (statsRead.kind === 'ok') {
     const { stats } = statsRead;
-    // total_sessions reaches stats.json lazily; the service recounts it from
-    // the log's session_created events at start, so that is what must hold.
-    const created = Math.max(stats.total_sessions, events.kinds.get('session_created') ?? 0);
+    // total_sessions reaches stats.json lazily; a start recounts it as the
+    // sessions counted before the log had them (the marker keeps how many)
+    // and the session_created events of the log and the journal.
+    const inLog = events.kinds.get('session_created') ?? 0;
+    const beforeLog =
+      marker.kind === 'ok' && marker.sessionsBeforeLog !== null
+        ? marker.sessionsBeforeLog
+        : Math.max(0, stats.total_sessions - inLog);
+    const onlyInJournal = createdInJournal.size - events.createdWatched.size;
+    const created = Math.max(stats.total_sessions, beforeLog + inLog + onlyInJournal);
     if (created < sessionsAsServed) {
       findings.push({
-        problem: `total_sessions is ${created} (stats.json and the log) but ${sessionsAsServed} sessions are on disk`,
+        problem: `total_sessions is ${created} (stats.json, the log and the journal) but ${sessionsAsServed} sessions are served`,
       });
     }
     const crashes = events.kinds.get('crash_triggered') ?? 0;
@@ -168,7 +217,6 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     }
   }
 
-  const marker = await readMarker(layout.markerFile);
   if (marker.kind === 'corrupt') findings.push({ problem: 'instance.json is unreadable' });
 
   const quarantined = await readdirIfPresent(layout.quarantineDir);

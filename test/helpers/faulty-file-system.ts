@@ -106,4 +106,8 @@ export class FaultyFileSystem implements WritableFileSystem {
   rm(path: string, options?: { force?: boolean }): Promise<void> {
     return nodeFileSystem.rm(path, options);
   }
+
+  mkdir(path: string, options: { recursive: true }): Promise<unknown> {
+    return nodeFileSystem.mkdir(path, options);
+  }
 }

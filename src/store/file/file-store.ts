@@ -34,7 +34,6 @@
  * that would grow it past the budget is refused before anything is written.
  */
 
-import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
 import { InvalidInputError, StorageBudgetError } from '../../domain/errors.js';
@@ -80,7 +79,14 @@ import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import { currentBootId, formatMarker, readMarker } from './instance-marker.js';
 import { Journal, type JournalRecord, type JournalSegmentRead } from './journal.js';
-import { type DataLayout, dataLayout, sessionFileName } from './layout.js';
+import {
+  type DataLayout,
+  dataLayout,
+  isSessionFileName,
+  readdirIfPresent,
+  sessionFileName,
+  TEMP_SUFFIX,
+} from './layout.js';
 import { type RecoveryReport, recoverDataDirectory, recoverFromSnapshot } from './recovery.js';
 import {
   type CreationKey,
@@ -217,6 +223,8 @@ export class FileStore implements Store {
    * them all again.
    */
   private viewBootId: string | null = currentBootId();
+  /** Sessions total_sessions counts that the log does not (see instance-marker.ts). */
+  private sessionsBeforeLog = 0;
   /** A rebuild of the session files under way (see rebuildView). */
   private viewRebuild: Promise<void> = Promise.resolve();
   private closing = false;
@@ -314,7 +322,7 @@ export class FileStore implements Store {
     options: FileStoreOptions = {},
   ): Promise<OpenedFileStore> {
     const layout = dataLayout(dataDir);
-    await mkdir(layout.root, { recursive: true });
+    await fileSystem.mkdir(layout.root, { recursive: true });
     const lock = acquireInstanceLock(layout.lockFile);
     try {
       return await FileStore.recover(
@@ -341,7 +349,7 @@ export class FileStore implements Store {
   ): Promise<OpenedFileStore> {
     const progress = options.progress ?? (() => undefined);
     const markerRead = await readMarker(layout.markerFile);
-    const fromSnapshot = await recoverFromSnapshot(layout);
+    const fromSnapshot = await recoverFromSnapshot(layout, fileSystem);
     let recovery: RecoveryReport;
     let loaded: Loaded;
     let scan: EventLogScan;
@@ -355,11 +363,17 @@ export class FileStore implements Store {
         why: fromSnapshot.unusable,
       });
       const started = performance.now();
-      const read = await recoverDataDirectory(layout, {
-        keepSessions: true,
-        progress: (filesRead) =>
-          progress('taking over the directory: reading session files', { files_read: filesRead }),
-      });
+      const read = await recoverDataDirectory(
+        layout,
+        {
+          keepSessions: true,
+          progress: (filesRead) =>
+            progress('taking over the directory: reading session files', {
+              files_read: filesRead,
+            }),
+        },
+        fileSystem,
+      );
       recovery = read.recovery;
       scan = read.eventLog;
       loaded = {
@@ -388,7 +402,12 @@ export class FileStore implements Store {
     let stats: Stats = { ...EMPTY_STATS };
     if (statsRead.kind === 'ok') stats = statsRead.stats;
     if (statsRead.kind === 'corrupt') {
-      const savedAs = await quarantineFile(layout.statsFile, layout.quarantineDir, 'stats.json');
+      const savedAs = await quarantineFile(
+        fileSystem,
+        layout.statsFile,
+        layout.quarantineDir,
+        'stats.json',
+      );
       statsRecovered = `stats.json was unreadable (${statsRead.problem}); moved to ${relative(layout.root, savedAs)}`;
     }
 
@@ -441,9 +460,19 @@ export class FileStore implements Store {
       },
     );
     // stats.json gets total_sessions lazily; every create's event is durable
-    // before it is acknowledged, so the log recounts what a crash cut short.
+    // before it is acknowledged, so the log recounts what a crash cut short,
+    // on top of the sessions counted before the log had them (known since the
+    // takeover; until a marker keeps it, what stats.json counts beyond the log).
     // Never report fewer sessions created than exist, either.
-    stats.total_sessions = Math.max(stats.total_sessions, scan.createdEvents, store.sessionCount());
+    store.sessionsBeforeLog =
+      markerRead.kind === 'ok' && markerRead.sessionsBeforeLog !== null
+        ? markerRead.sessionsBeforeLog
+        : Math.max(0, stats.total_sessions - scan.createdEvents);
+    stats.total_sessions = Math.max(
+      stats.total_sessions,
+      store.sessionsBeforeLog + scan.createdEvents,
+      store.sessionCount(),
+    );
     try {
       // After a kill: the files of the sessions the journal replayed, before
       // anything is served (a checkpoint a kill cut short left some behind).
@@ -819,6 +848,15 @@ export class FileStore implements Store {
     progress('the machine restarted since session files were written: writing them all again', {
       sessions: this.sessions.size,
     });
+    // A power cut may also have brought back files of sessions deleted since
+    // (an unlink is not synced either), or left temp files of their writes:
+    // the checkpoint removes the file and temp file of every session that is
+    // not live, as for a delete.
+    for (const name of await readdirIfPresent(this.layout.sessionsDir)) {
+      const file = name.endsWith(TEMP_SUFFIX) ? name.slice(0, -TEMP_SUFFIX.length) : name;
+      const id = isSessionFileName(file) ? file.slice(0, -'.json'.length) : null;
+      if (id !== null && isSessionId(id) && !this.sessions.has(id)) this.dirty.add(id);
+    }
     let written = 0;
     for await (const batch of this.residentBatches()) {
       if (this.closing) return;
@@ -941,7 +979,10 @@ export class FileStore implements Store {
 
   private async writeMarker(marker: InstanceMarker): Promise<void> {
     const viewBootId = this.viewBootId;
-    await this.files.write(this.layout.markerFile, formatMarker(marker, viewBootId));
+    await this.files.write(
+      this.layout.markerFile,
+      formatMarker(marker, { viewBootId, sessionsBeforeLog: this.sessionsBeforeLog }),
+    );
     this.marker = marker;
     // A rebuild of the files that finished meanwhile must not be forgotten.
     if (this.viewBootId !== viewBootId) await this.writeMarker(marker);
@@ -1001,6 +1042,15 @@ export class FileStore implements Store {
       throw new Error('startInstance() has not run: this instance has no marker yet.');
     }
     return this.marker;
+  }
+
+  /**
+   * Resolves once the session files a start after a machine restart writes
+   * again (in the background) are all written, or that work ended early (a
+   * stop, a failure: the next start does it again).
+   */
+  async viewRebuilt(): Promise<void> {
+    await this.viewRebuild.catch(() => undefined);
   }
 
   async close(): Promise<void> {

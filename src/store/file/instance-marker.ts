@@ -4,7 +4,11 @@
  * Absent in a directory the original implementation wrote. The file store
  * adds `view_boot_id`: the machine boot (Linux's boot_id) during which the
  * session files were last written without a sync (see FileStore), so a start
- * after the machine went down knows to write them all again.
+ * after the machine went down knows to write them all again; and
+ * `sessions_before_log`: the sessions total_sessions counted that the log has
+ * no `session_created` for (the original's history, found at the takeover),
+ * so a boot recounts total_sessions from the log exactly even when stats.json
+ * is behind (it is written lazily; a power cut can take it back further).
  */
 
 import { readFileSync } from 'node:fs';
@@ -46,9 +50,15 @@ export function parseMarker(text: string): InstanceMarker | null {
   };
 }
 
+/** What the file store adds to the marker (see the header). */
+export interface MarkerExtras {
+  viewBootId: string | null;
+  sessionsBeforeLog: number | null;
+}
+
 export type MarkerRead =
   | { kind: 'missing' }
-  | { kind: 'ok'; marker: InstanceMarker; viewBootId: string | null }
+  | ({ kind: 'ok'; marker: InstanceMarker } & MarkerExtras)
   | { kind: 'corrupt' };
 
 export async function readMarker(path: string): Promise<MarkerRead> {
@@ -56,15 +66,34 @@ export async function readMarker(path: string): Promise<MarkerRead> {
   if (text === null) return { kind: 'missing' };
   const marker = parseMarker(text);
   if (marker === null) return { kind: 'corrupt' };
-  const { view_boot_id } = JSON.parse(text) as { view_boot_id?: unknown };
+  const { view_boot_id, sessions_before_log } = JSON.parse(text) as {
+    view_boot_id?: unknown;
+    sessions_before_log?: unknown;
+  };
   return {
     kind: 'ok',
     marker,
     viewBootId: typeof view_boot_id === 'string' ? view_boot_id : null,
+    sessionsBeforeLog:
+      Number.isSafeInteger(sessions_before_log) && (sessions_before_log as number) >= 0
+        ? (sessions_before_log as number)
+        : null,
   };
 }
 
-export function formatMarker(marker: InstanceMarker, viewBootId: string | null = null): string {
-  const body = viewBootId === null ? marker : { ...marker, view_boot_id: viewBootId };
-  return `${JSON.stringify(body, null, 2)}\n`;
+export function formatMarker(
+  marker: InstanceMarker,
+  extras: MarkerExtras = { viewBootId: null, sessionsBeforeLog: null },
+): string {
+  return `${JSON.stringify(
+    {
+      ...marker,
+      ...(extras.viewBootId === null ? {} : { view_boot_id: extras.viewBootId }),
+      ...(extras.sessionsBeforeLog === null
+        ? {}
+        : { sessions_before_log: extras.sessionsBeforeLog }),
+    },
+    null,
+    2,
+  )}\n`;
 }

@@ -18,7 +18,7 @@
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isServiceEvent, type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import { isSessionId, parseStoredSession, type Session } from '../../domain/session.js';
@@ -327,7 +327,7 @@ export class Journal {
     retained: readonly JournalSegmentRead[] = [],
     firstNumber = 1,
   ): Promise<Journal> {
-    await mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true });
     const number = Math.max(firstNumber, ...retained.map((segment) => segment.number + 1));
     const first = await Journal.createSegment(fs, files, dir, number, eventsOffset);
     const left = retained.map((segment) => ({

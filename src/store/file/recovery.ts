@@ -11,7 +11,7 @@
  * read one at a time and kept only when the caller wants them (the file
  * store does; a repair does not, so it works in bounded memory).
  */
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
 import { AppendFile } from './append-file.js';
@@ -23,7 +23,7 @@ import {
   readLogLines,
   scanEventLog,
 } from './event-log-reader.js';
-import { nodeFileSystem } from './file-system.js';
+import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import {
   applyOutcome,
   findMissingEvents,
@@ -81,11 +81,11 @@ export interface RecoveryOptions {
 }
 
 /** Removes the temp files of unfinished writes in `dir`; returns their names. */
-async function removeTempFiles(dir: string): Promise<string[]> {
+async function removeTempFiles(fs: WritableFileSystem, dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir)) {
     if (name.endsWith(TEMP_SUFFIX)) {
-      await rm(join(dir, name), { force: true });
+      await fs.rm(join(dir, name), { force: true });
       removed.push(name);
     }
   }
@@ -100,6 +100,7 @@ async function removeTempFiles(dir: string): Promise<string[]> {
 export async function recoverDataDirectory(
   layout: DataLayout,
   options: RecoveryOptions = { keepSessions: true },
+  fs: WritableFileSystem = nodeFileSystem,
 ): Promise<RecoveredDirectory> {
   const recovery: RecoveryReport = {
     tempFilesRemoved: [],
@@ -107,8 +108,8 @@ export async function recoverDataDirectory(
     quarantined: [],
     journal: null,
   };
-  await mkdir(layout.sessionsDir, { recursive: true });
-  recovery.tempFilesRemoved.push(...(await removeTempFiles(layout.root)));
+  await fs.mkdir(layout.sessionsDir, { recursive: true });
+  recovery.tempFilesRemoved.push(...(await removeTempFiles(fs, layout.root)));
   const sessions: StoredSession[] = [];
   // Collected first: the directory is changed only once it has been read through.
   const tempFiles: string[] = [];
@@ -121,11 +122,12 @@ export async function recoverDataDirectory(
     if (++read % PROGRESS_EVERY === 0) options.progress?.(read);
   }
   for (const name of tempFiles) {
-    await rm(join(layout.sessionsDir, name), { force: true });
+    await fs.rm(join(layout.sessionsDir, name), { force: true });
     recovery.tempFilesRemoved.push(`sessions/${name}`);
   }
   for (const bad of unreadable) {
     const savedAs = await quarantineFile(
+      fs,
       join(layout.sessionsDir, bad.file),
       layout.quarantineDir,
       `session-${bad.file}`,
@@ -139,10 +141,10 @@ export async function recoverDataDirectory(
 
   let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT);
   if (eventLog.validEnd < eventLog.size) {
-    recovery.eventLogRepair = await cutDamagedTail(layout, eventLog.validEnd, eventLog.size);
+    recovery.eventLogRepair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }
-  const rolled = await rollJournalForward(layout, eventLog);
+  const rolled = await rollJournalForward(fs, layout, eventLog);
   recovery.journal = rolled.report;
   return {
     recovery,
@@ -159,6 +161,7 @@ export async function recoverDataDirectory(
  * kill halfway leaves the segments, and applying them again gives the same.
  */
 async function rollJournalForward(
+  fs: WritableFileSystem,
   layout: DataLayout,
   eventLog: EventLogScan,
 ): Promise<{
@@ -173,15 +176,15 @@ async function rollJournalForward(
   if (!damaged && segments.every((segment) => segment.records.length === 0)) {
     // Segments that hold no change (a kill before any write): nothing to report.
     for (const segment of segments)
-      await rm(join(layout.journalDir, segment.file), { force: true });
+      await fs.rm(join(layout.journalDir, segment.file), { force: true });
     return { outcome: new Map(), eventLog, report: null };
   }
 
   // Only the sessions the journal touched are written, from the journal alone.
   const replay = replayJournal(segments);
-  const { scan, restored } = await restoreMissingEvents(layout, eventLog, segments, replay);
+  const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, segments, replay);
 
-  const files = new DurableFiles();
+  const files = new DurableFiles(fs);
   await forEachConcurrently(replay.outcome, ROLL_FORWARD_CONCURRENCY, async ([id, last]) => {
     const path = join(layout.sessionsDir, sessionFileName(id));
     if (last === null) await files.removeIfPresent(path);
@@ -192,10 +195,15 @@ async function rollJournalForward(
   for (const segment of segments) {
     const path = join(layout.journalDir, segment.file);
     if (segment.damagedBytes > 0) {
-      const savedAs = await quarantineFile(path, layout.quarantineDir, `journal-${segment.file}`);
+      const savedAs = await quarantineFile(
+        fs,
+        path,
+        layout.quarantineDir,
+        `journal-${segment.file}`,
+      );
       quarantined.push(relative(layout.root, savedAs));
     } else {
-      await rm(path, { force: true });
+      await fs.rm(path, { force: true });
     }
   }
   await files.syncDirectory(layout.journalDir);
@@ -217,6 +225,7 @@ async function rollJournalForward(
  * events.jsonl (`events_offset` says where a segment's events can start).
  */
 async function restoreMissingEvents(
+  fs: WritableFileSystem,
   layout: DataLayout,
   eventLog: EventLogScan,
   segments: readonly JournalSegmentRead[],
@@ -231,7 +240,7 @@ async function restoreMissingEvents(
     replay.events,
   );
   if (missing.length === 0) return { scan: eventLog, restored: 0 };
-  const log = await AppendFile.open(nodeFileSystem, layout.eventsFile, eventLog.validEnd);
+  const log = await AppendFile.open(fs, layout.eventsFile, eventLog.validEnd);
   try {
     await Promise.all(missing.map((event) => log.append(serializeEvent(event), undefined)));
     // The line index goes on from the scan's (every LINE_INDEX_STEP-th line).
@@ -269,27 +278,67 @@ async function restoreMissingEvents(
  * kept in quarantine for a person.
  */
 async function cutDamagedTail(
+  fs: WritableFileSystem,
   layout: DataLayout,
   validEnd: number,
   size: number,
 ): Promise<{ bytesRemoved: number; savedAs: string | null }> {
-  const handle = await open(layout.eventsFile, 'r+');
+  const handle = await fs.open(layout.eventsFile, 'r+');
   try {
     const cut = Buffer.alloc(size - validEnd);
     await handle.read(cut, 0, cut.length, validEnd);
     let savedAs: string | null = null;
     if (cut.includes(0x0a)) {
-      await mkdir(layout.quarantineDir, { recursive: true });
+      await fs.mkdir(layout.quarantineDir, { recursive: true });
       const path = join(
         layout.quarantineDir,
         `${new Date().toISOString().replace(/[:.]/g, '-')}-events-tail.bin`,
       );
-      await new DurableFiles().write(path, cut);
+      await new DurableFiles(fs).write(path, cut);
       savedAs = relative(layout.root, path);
     }
     await handle.truncate(validEnd);
     await handle.sync();
     return { bytesRemoved: cut.length, savedAs };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A journal segment that ends in bytes that are not records: what a power
+ * cut leaves of appends that never reached an fsync (zeros where the size
+ * grew before the data came, or pages of them in any order). Every record
+ * acknowledged was synced before its answer, so it lies before the first bad
+ * byte: the segment is cut there (the bytes cut off go to quarantine/ for a
+ * person to look at) and its records up to there stand.
+ */
+async function cutJournalTail(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  segment: JournalSegmentRead,
+): Promise<{ file: string; problem: string; savedAs: string }> {
+  const path = join(layout.journalDir, segment.file);
+  const keep = segment.bytes - segment.damagedBytes;
+  const handle = await fs.open(path, 'r+');
+  try {
+    const cut = Buffer.alloc(segment.damagedBytes);
+    await handle.read(cut, 0, cut.length, keep);
+    await fs.mkdir(layout.quarantineDir, { recursive: true });
+    const savedAs = join(
+      layout.quarantineDir,
+      `${new Date().toISOString().replace(/[:.]/g, '-')}-journal-${segment.file}-tail.bin`,
+    );
+    await new DurableFiles(fs).write(savedAs, cut);
+    await handle.truncate(keep);
+    await handle.sync();
+    segment.bytes = keep;
+    segment.damagedBytes = 0;
+    return {
+      file: `journal/${segment.file}`,
+      problem: `${cut.length} bytes after its last record are not records (writes a power cut or a crash cut short); cut off`,
+      savedAs: relative(layout.root, savedAs),
+    };
   } finally {
     await handle.close();
   }
@@ -323,6 +372,7 @@ export interface SnapshotBoot {
  */
 export async function recoverFromSnapshot(
   layout: DataLayout,
+  fs: WritableFileSystem = nodeFileSystem,
 ): Promise<SnapshotBoot | { unusable: string }> {
   const read = await readSnapshot(layout.snapshotFile);
   if (read.kind === 'missing') return { unusable: 'there is no snapshot.jsonl' };
@@ -334,9 +384,6 @@ export async function recoverFromSnapshot(
   }
   const segments = readJournal(layout.journalDir);
   const live = segments.filter((segment) => segment.number >= header.journal_from);
-  if (live.some((segment) => segment.damagedBytes > 0)) {
-    return { unusable: 'a journal segment after snapshot.jsonl is damaged' };
-  }
   const logged = new Set<string>();
   for (const segment of live) {
     for (const record of segment.records) {
@@ -361,22 +408,24 @@ export async function recoverFromSnapshot(
   }
 
   const recovery: RecoveryReport = {
-    tempFilesRemoved: await removeTempFiles(layout.root),
+    tempFilesRemoved: await removeTempFiles(fs, layout.root),
     eventLogRepair: null,
     quarantined: [],
     journal: null,
   };
   if (eventLog.validEnd < eventLog.size) {
-    recovery.eventLogRepair = await cutDamagedTail(layout, eventLog.validEnd, eventLog.size);
+    recovery.eventLogRepair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }
   for (const segment of segments) {
     if (segment.number < header.journal_from) {
-      await rm(join(layout.journalDir, segment.file), { force: true }); // covered by the snapshot
+      await fs.rm(join(layout.journalDir, segment.file), { force: true }); // covered by the snapshot
+    } else if (segment.damagedBytes > 0) {
+      recovery.quarantined.push(await cutJournalTail(fs, layout, segment));
     }
   }
   const replay = replayJournal(live);
-  const { scan, restored } = await restoreMissingEvents(layout, eventLog, live, replay);
+  const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, live, replay);
   // Replaying the segments after a snapshot is how every boot goes, after a
   // clean stop or a kill; only events a kill cut off, restored, are a repair.
   if (restored > 0) {

@@ -5,9 +5,9 @@
  * have no `seq`; they sort first, by `created_at`, then by id.
  */
 import { type Dir, opendirSync, readFileSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseStoredSession, type Session } from '../../domain/session.js';
+import type { WritableFileSystem } from './file-system.js';
 import { isSessionFileName, sessionFileName, TEMP_SUFFIX } from './layout.js';
 
 export interface StoredSession {
@@ -129,12 +129,13 @@ export function readSessionFile(dir: string, name: string): SessionFileEntry | n
 
 /** Moves a file into the quarantine folder under a name that says where it came from. */
 export async function quarantineFile(
+  fs: WritableFileSystem,
   source: string,
   quarantineDir: string,
   label: string,
 ): Promise<string> {
-  await mkdir(quarantineDir, { recursive: true });
+  await fs.mkdir(quarantineDir, { recursive: true });
   const target = join(quarantineDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${label}`);
-  await rename(source, target);
+  await fs.rename(source, target);
   return target;
 }

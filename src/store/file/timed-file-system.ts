@@ -42,5 +42,6 @@ export function timedFileSystem(fs: WritableFileSystem, observe: SyncObserver): 
     rename: (from, to) => fs.rename(from, to),
     unlink: (path) => fs.unlink(path),
     rm: (path, options) => fs.rm(path, options),
+    mkdir: (path, options) => fs.mkdir(path, options),
   };
 }

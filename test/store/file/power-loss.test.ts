@@ -1,0 +1,137 @@
+/**
+ * The defects the power-loss test (test/powerloss/) found, each as the state
+ * a power cut left, built by hand: what the disk kept is what was fsynced;
+ * names whose directory was not fsynced, and bytes never synced, may be back,
+ * gone, or zeros. Each test fails on the code before its fix.
+ */
+import assert from 'node:assert/strict';
+import { appendFile, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { shutdownEvent } from '../../../src/domain/event.js';
+import { verifyDataDirectory } from '../../../src/inspector/verify.js';
+import { FileStore } from '../../../src/store/file/file-store.js';
+import { readJournal } from '../../../src/store/file/journal.js';
+import { ORIGINAL_STATS, writeOriginalDataDir } from '../../helpers/original-data-dir.js';
+import { sessionsOf } from '../../helpers/sessions.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+}
+
+/** Opens, starts, runs `work`, stops cleanly: the run before the cut. */
+async function run(dir: string, work: (store: FileStore) => Promise<void>): Promise<void> {
+  const { store } = await FileStore.open(dir, 'aaaaaaaa');
+  await store.startInstance();
+  await work(store);
+  await store.stopInstance(shutdownEvent('aaaaaaaa', { reason: 'test', uptimeSeconds: 1 }));
+  await store.close();
+}
+
+async function reopen(t: TestContext, dir: string): Promise<FileStore> {
+  const { store } = await FileStore.open(dir, 'bbbbbbbb');
+  t.after(() => store.close().catch(() => undefined));
+  return store;
+}
+
+/** The machine restarted: the files were written during another boot. */
+async function markEarlierBoot(dir: string): Promise<void> {
+  const marker = await readJson(join(dir, 'instance.json'));
+  await writeFile(
+    join(dir, 'instance.json'),
+    JSON.stringify({ ...marker, view_boot_id: 'earlier' }),
+  );
+}
+
+describe('the file store after a power cut', () => {
+  it("counts total_sessions exactly when stats.json went back to the original's (sessions it counted that the log never had)", async (t) => {
+    const dir = await tempDir(t);
+    await writeOriginalDataDir(dir); // total_sessions 4; its log has 2 session_created
+    const original = await readFile(join(dir, 'stats.json'));
+    await run(dir, async (store) => {
+      for (let i = 0; i < 3; i++) await sessionsOf(store).create({ name: `s${i}` });
+    });
+    // The rename of every later stats.json undone: the original's is back.
+    await writeFile(join(dir, 'stats.json'), original);
+    const store = await reopen(t, dir);
+    assert.equal(store.stats().total_sessions, ORIGINAL_STATS.total_sessions + 3);
+  });
+
+  it('trusts snapshot.jsonl when the last journal segment ends in zeros (appends that never reached an fsync)', async (t) => {
+    const dir = await tempDir(t);
+    const ids: string[] = [];
+    await run(dir, async (store) => {
+      for (let i = 0; i < 5; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
+      await store.snapshot(); // the journal segments with the creates are gone now
+      await sessionsOf(store).update(ids[0] as string, { name: 'changed' });
+    });
+    // The session files are a view written unsynced: a cut can leave them empty.
+    for (const id of ids) await writeFile(join(dir, 'sessions', `${id}.json`), '');
+    const segments = readJournal(join(dir, 'journal'));
+    const last = segments.at(-1)?.file as string;
+    // A page never written (zeros), then a later page that was: a record of a
+    // change never synced, so never acknowledged (the rename's own line again).
+    const lines = (await readFile(join(dir, 'journal', last), 'utf8')).trim().split('\n');
+    await appendFile(
+      join(dir, 'journal', last),
+      Buffer.concat([Buffer.alloc(4096), Buffer.from(`${lines.at(-1)}\n`)]),
+    );
+    await markEarlierBoot(dir);
+
+    const store = await reopen(t, dir);
+    assert.deepEqual(
+      store.listSessions().map((session) => session.name),
+      ['changed', 's1', 's2', 's3', 's4'],
+      'every session, from the snapshot and the journal (not from the empty files)',
+    );
+    const quarantined = await readdir(join(dir, 'quarantine'));
+    assert.ok(
+      quarantined.some((name) => name.endsWith(`journal-${last}-tail.bin`)),
+      `${quarantined}`,
+    );
+    assert.equal(readJournal(join(dir, 'journal')).find((s) => s.file === last)?.damagedBytes, 0);
+  });
+
+  it('removes, when it writes the files again, those of deleted sessions a cut brought back and temp files', async (t) => {
+    const dir = await tempDir(t);
+    let kept = '';
+    let deleted = '';
+    await run(dir, async (store) => {
+      kept = (await sessionsOf(store).create({ name: 'kept' })).id;
+      deleted = (await sessionsOf(store).create({ name: 'deleted' })).id;
+      await store.snapshot();
+      await sessionsOf(store).delete(deleted);
+    });
+    // The unlink undone (its directory was never synced after it); a temp file left behind.
+    await writeFile(join(dir, 'sessions', `${deleted}.json`), '');
+    await writeFile(join(dir, 'sessions', `${kept}.json.tmp`), '{"half":');
+    await markEarlierBoot(dir);
+    const store = await reopen(t, dir);
+    await store.startInstance();
+    await store.viewRebuilt();
+    assert.deepEqual(await readdir(join(dir, 'sessions')), [`${kept}.json`]);
+  });
+
+  it('verify counts creates the journal holds when the log lost their events (a start restores them)', async (t) => {
+    const dir = await tempDir(t);
+    let logSize = 0;
+    await run(dir, async (store) => {
+      logSize = (await readFile(join(dir, 'events.jsonl'))).length;
+      for (let i = 0; i < 3; i++) await sessionsOf(store).create({ name: `s${i}` });
+    });
+    // Appends to events.jsonl not yet synced are lost; the journal (synced
+    // before every answer) holds the creates, and stats.json is behind.
+    await truncate(join(dir, 'events.jsonl'), logSize);
+    const stats = await readJson(join(dir, 'stats.json'));
+    await writeFile(join(dir, 'stats.json'), JSON.stringify({ ...stats, total_sessions: 0 }));
+    const report = await verifyDataDirectory(dir);
+    assert.deepEqual(
+      report.findings.map((finding) => finding.problem),
+      [],
+      'nothing wrong: a start restores the events and counts the three creates',
+    );
+    const store = await reopen(t, dir);
+    assert.equal(store.stats().total_sessions, 3);
+  });
+});
