@@ -6,7 +6,15 @@
  * user that Debian's package creates.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,6 +24,14 @@ export interface Postgres {
   url: string;
   /** Creates an empty database on the server; returns its URL. */
   createDatabase(): Promise<string>;
+  /**
+   * Stops the server as a crash would: `immediate` (pg_ctl stop -m immediate:
+   * no checkpoint, crash recovery at the next start) or `sigkill` (SIGKILL to
+   * the postmaster, then to what it leaves behind). Its data stays.
+   */
+  crash(how: 'immediate' | 'sigkill'): void;
+  /** Starts it again on the same port and data, after a crash. */
+  start(): void;
   stop(): void;
 }
 
@@ -56,8 +72,7 @@ export async function startPostgres(): Promise<Postgres> {
       : execFileSync(join(bin, command), args, { stdio: 'pipe' });
 
   const port = await freePort();
-  try {
-    run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const start = () =>
     run('pg_ctl', [
       '-D',
       data,
@@ -68,6 +83,9 @@ export async function startPostgres(): Promise<Postgres> {
       '-w',
       'start',
     ]);
+  try {
+    run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    start();
   } catch (error) {
     rmSync(root, { recursive: true, force: true });
     throw error;
@@ -87,6 +105,29 @@ export async function startPostgres(): Promise<Postgres> {
       }
       return url.replace(/\/postgres$/, `/${name}`);
     },
+    crash(how) {
+      if (how === 'immediate') {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+        return;
+      }
+      const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const children = childrenOf(postmaster);
+      process.kill(postmaster, 'SIGKILL');
+      // Backends left behind hold the shared memory a new postmaster needs.
+      for (const pid of children) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+        if ([postmaster, ...children].every((pid) => !alive(pid))) return;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+      throw new Error('PostgreSQL did not die from SIGKILL within 10 s');
+    },
+    start,
     stop() {
       try {
         run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
@@ -95,4 +136,30 @@ export async function startPostgres(): Promise<Postgres> {
       }
     },
   };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The processes whose parent is `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // pid (comm) state ppid …; comm may hold spaces and parentheses.
+      const stat = readFileSync(join('/proc', name, 'stat'), 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
 }

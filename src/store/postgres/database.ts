@@ -33,6 +33,11 @@ export async function inTransaction<T>(
   client: pg.PoolClient,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
+  // The pool listens for errors only on idle clients: a connection lost while
+  // this one is checked out (the server died) would be an uncaught exception
+  // and end the process. The statement in flight fails with it anyway.
+  const lost = () => undefined;
+  client.on('error', lost);
   let result: T;
   try {
     await client.query('BEGIN');
@@ -45,9 +50,11 @@ export async function inTransaction<T>(
       await client.query('ROLLBACK');
       rolledBack = true;
     });
+    client.removeListener('error', lost);
     client.release(!rolledBack);
     throw error;
   }
+  client.removeListener('error', lost);
   client.release();
   return result;
 }
