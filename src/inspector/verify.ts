@@ -4,7 +4,8 @@
  * session schema; every line of the event log must be an event (a torn tail
  * is told apart from corruption in the middle, which is reported with its
  * line number); journal segments must hold whole lines; the counters must
- * agree with the contents; and no temp or quarantined files may linger.
+ * agree with the contents; and no temp or quarantined files may linger (while
+ * a live service holds the directory, its temp files are writes in progress).
  * Findings that `--repair` can fix say so. Session files and event lines are
  * read one at a time; the journal and snapshot.jsonl (the sessions the
  * service serves when there is one) are read whole, as a start reads them.
@@ -12,6 +13,7 @@
 import { readdir } from 'node:fs/promises';
 import {
   dataLayout,
+  isLockHeld,
   parseEventLine,
   readdirIfPresent,
   readJournal,
@@ -151,6 +153,9 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
       repair: 'move them to quarantine/',
     });
   }
+  // A live service's writes in progress (a checkpoint, a snapshot) have temp
+  // files for a moment: only with none running are they left over.
+  if (isLockHeld(layout.lockFile)) temps.length = 0;
   for (const temp of temps.slice(0, MAX_LISTED_FILES)) {
     findings.push({
       problem: `${temp} is the temp file of an unfinished write`,

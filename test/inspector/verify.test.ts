@@ -38,6 +38,21 @@ describe('verifying a data directory', () => {
     );
   });
 
+  it('leaves temp files out while a live service holds the directory (they are its writes in progress)', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'aaaaaaaa');
+    t.after(() => store.close().catch(() => undefined));
+    await store.startInstance();
+    await writeFile(join(dir, 'snapshot.jsonl.tmp'), '{"snapshot":1');
+    assert.deepEqual((await verifyDataDirectory(dir)).findings, [], 'a snapshot being written');
+    await store.close();
+    assert.deepEqual(
+      (await verifyDataDirectory(dir)).findings.map((finding) => finding.problem),
+      ['snapshot.jsonl.tmp is the temp file of an unfinished write'],
+      'left over once nobody writes',
+    );
+  });
+
   it('reports each kind of damage, telling a torn tail from corruption in the middle', async (t) => {
     const dir = await tempDir(t);
     await mkdir(join(dir, 'sessions'));

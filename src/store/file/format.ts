@@ -12,7 +12,8 @@ export {
   readLogLines,
   scanEventLog,
 } from './event-log-reader.js';
-export { acquireInstanceLock, DataDirectoryBusyError } from './instance-lock.js';
+export { nodeFileSystem } from './file-system.js';
+export { acquireInstanceLock, DataDirectoryBusyError, isLockHeld } from './instance-lock.js';
 export { readMarker } from './instance-marker.js';
 export { readJournal, replayJournal, sessionsAsServed } from './journal.js';
 export {
@@ -22,7 +23,12 @@ export {
   sessionFileName,
   TEMP_SUFFIX,
 } from './layout.js';
-export { recoverDataDirectory } from './recovery.js';
+export {
+  type RecoveryReport,
+  recoverDataDirectory,
+  recoverFromSnapshot,
+  writeViewFromSnapshot,
+} from './recovery.js';
 export {
   formatSessionFile,
   sessionFileEntries,

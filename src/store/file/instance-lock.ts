@@ -8,7 +8,7 @@
  * the lock on our file descriptor (shared with it) and exits at once.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 
 export class DataDirectoryBusyError extends Error {
   constructor(readonly lockFile: string) {
@@ -51,4 +51,22 @@ export function acquireInstanceLock(lockFile: string): InstanceLock {
       closeSync(fd);
     },
   };
+}
+
+/**
+ * Whether a live instance holds the lock now (for readers that must not take
+ * it, such as `inspect --verify`): tried with a shared lock, let go at once.
+ */
+export function isLockHeld(lockFile: string): boolean {
+  if (!existsSync(lockFile)) return false;
+  const fd = openSync(lockFile, 'r');
+  try {
+    const result = spawnSync('flock', ['--shared', '--nonblock', '3'], {
+      stdio: ['ignore', 'ignore', 'ignore', fd],
+      timeout: 10_000,
+    });
+    return result.status === 1;
+  } finally {
+    closeSync(fd);
+  }
 }

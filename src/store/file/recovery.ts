@@ -14,6 +14,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
+import type { Session } from '../../domain/schemas.js';
 import { AppendFile } from './append-file.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
@@ -303,6 +304,52 @@ async function cutDamagedTail(
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Writes the session files from a trusted snapshot and the journal after it
+ * (what a start serves), durably, and removes the files of sessions that are
+ * not live: the files are a view a machine's crash can leave stale, empty or
+ * back from the dead. For `inspect --repair`, whose rolling forward then
+ * makes the files the directory's truth. Returns how many it wrote.
+ */
+export async function writeViewFromSnapshot(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  boot: SnapshotBoot,
+): Promise<number> {
+  const files = new DurableFiles(fs);
+  const live = new Set<string>();
+  const written = { syncDirectory: false };
+  for (const resident of boot.sessions) {
+    live.add(resident.id);
+    if (boot.outcome.has(resident.id)) continue; // the journal's version follows
+    const stored = { session: JSON.parse(resident.json) as Session, seq: resident.seq };
+    await files.write(
+      join(layout.sessionsDir, sessionFileName(resident.id)),
+      formatSessionFile(stored),
+      written,
+    );
+  }
+  for (const [id, last] of boot.outcome) {
+    if (last === null) {
+      live.delete(id);
+      continue;
+    }
+    live.add(id);
+    await files.write(
+      join(layout.sessionsDir, sessionFileName(id)),
+      formatSessionFile(last),
+      written,
+    );
+  }
+  for (const name of await readdir(layout.sessionsDir)) {
+    const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : null;
+    if (id !== null && !live.has(id))
+      await files.removeIfPresent(join(layout.sessionsDir, name), written);
+  }
+  await files.syncDirectory(layout.sessionsDir);
+  return live.size;
 }
 
 /**

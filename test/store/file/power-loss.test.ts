@@ -9,6 +9,7 @@ import { appendFile, readdir, readFile, truncate, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { shutdownEvent } from '../../../src/domain/event.js';
+import { repairDataDirectory } from '../../../src/inspector/repair.js';
 import { verifyDataDirectory } from '../../../src/inspector/verify.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import { readJournal } from '../../../src/store/file/journal.js';
@@ -133,5 +134,52 @@ describe('the file store after a power cut', () => {
     );
     const store = await reopen(t, dir);
     assert.equal(store.stats().total_sessions, 3);
+  });
+
+  it('inspect --repair writes the files from snapshot.jsonl and the journal before rolling forward into them', async (t) => {
+    const dir = await tempDir(t);
+    const ids: string[] = [];
+    let deleted = '';
+    await run(dir, async (store) => {
+      for (let i = 0; i < 3; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
+      deleted = (await sessionsOf(store).create({ name: 'deleted' })).id;
+      await sessionsOf(store).delete(deleted);
+      await store.snapshot();
+      await sessionsOf(store).update(ids[1] as string, { name: 'renamed' });
+    });
+    // The view as a cut left it: one file empty, one stale, a deleted one back.
+    await writeFile(join(dir, 'sessions', `${ids[0]}.json`), '');
+    await writeFile(join(dir, 'sessions', `${ids[2]}.json`), '{}');
+    await writeFile(
+      join(dir, 'sessions', `${deleted}.json`),
+      JSON.stringify({
+        id: deleted,
+        name: 'deleted',
+        data: {},
+        created_at: '2026-12-02T00:00:00Z',
+        last_active: '2026-12-02T00:00:00Z',
+        access_count: 0,
+      }),
+    );
+    const done = await repairDataDirectory(dir);
+    assert.ok(
+      done.some((line) => /wrote 3 session files from snapshot\.jsonl/.test(line)),
+      done.join('\n'),
+    );
+    const names = await Promise.all(
+      ids.map(async (id) => (await readJson(join(dir, 'sessions', `${id}.json`))).name),
+    );
+    assert.deepEqual(names, ['s0', 'renamed', 's2']);
+    assert.equal(
+      (await readdir(join(dir, 'sessions'))).length,
+      3,
+      'the deleted session stays deleted',
+    );
+    assert.deepEqual((await verifyDataDirectory(dir)).findings, []);
+    const store = await reopen(t, dir);
+    assert.deepEqual(
+      store.listSessions().map((session) => session.name),
+      ['s0', 'renamed', 's2'],
+    );
   });
 });
