@@ -15,7 +15,9 @@
  *     every session ever created;
  *   - startup_count and crash_count are exact: the cut instance counted as
  *     crashed unless its clean stop had been acknowledged;
- *   - the boot succeeds, and after it and a clean stop verify finds nothing.
+ *   - the boot succeeds, and after it and a clean stop verify finds nothing;
+ *   - one state in five: `inspect --repair` on a copy, then a start, serves
+ *     the same sessions.
  *
  * Runs of 1,000 states each, each on its own recorded trace (seed, seed+1, …).
  * Exit status 1 on any violation, with the state kept in powerloss-failures/.
@@ -26,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Session } from '../../src/domain/schemas.js';
+import { repairDataDirectory } from '../../src/inspector/repair.js';
 import { verifyDataDirectory } from '../../src/inspector/verify.js';
 import { StatefulService } from '../../src/service/service.js';
 import { FileStore } from '../../src/store/file/file-store.js';
@@ -210,6 +213,7 @@ async function check(
   model: CrashModel,
   seed: number,
   dir: string,
+  repair: boolean,
 ): Promise<string[]> {
   const problems: string[] = [];
   const disk = new DiskModel(run.trace, point);
@@ -235,6 +239,34 @@ async function check(
   }
 
   const acked = acknowledgedAt(run.trace, point);
+  const candidates = acked.started
+    ? [run.expected[acked.operations], run.expected[acked.operations + 1]]
+    : [run.expected[0]];
+  const matching = (found: Map<string, Kept>) =>
+    candidates.find(
+      (candidate) => candidate !== undefined && sameSessions(found, candidate.sessions),
+    );
+  if (repair) {
+    // `inspect --repair` on a copy, then a start on it: the same sessions.
+    const copy = `${dir}-repaired`;
+    cpSync(dir, copy, { recursive: true });
+    try {
+      await repairDataDirectory(copy);
+      const repaired = await boot(copy, 'cccccccc');
+      const found = new Map(
+        repaired.store.listSessions().map((session) => [session.id, kept(session)]),
+      );
+      if (matching(found) === undefined) {
+        problems.push(`after inspect --repair: ${found.size} sessions, not what was acknowledged`);
+      }
+      await repaired.store.close();
+    } catch (error) {
+      problems.push(`inspect --repair, then a start: ${(error as Error).message}`);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
+
   let opened: Awaited<ReturnType<typeof boot>>;
   try {
     opened = await boot(dir, 'bbbbbbbb');
@@ -244,12 +276,7 @@ async function check(
   const { store, service, started } = opened;
   const found = new Map(store.listSessions().map((session) => [session.id, kept(session)]));
   const total = store.stats().total_sessions;
-  const candidates = acked.started
-    ? [run.expected[acked.operations], run.expected[acked.operations + 1]]
-    : [run.expected[0]];
-  const match = candidates.find(
-    (candidate) => candidate !== undefined && sameSessions(found, candidate.sessions),
-  );
+  const match = matching(found);
   if (match === undefined) {
     const want = candidates.map((candidate) => candidate?.sessions.size).join(' or ');
     problems.push(
@@ -314,7 +341,8 @@ async function main(): Promise<number> {
       const stateSeed = Math.floor(pick() * 2 ** 31);
       const dir = mkdtempSync(join(tmpdir(), 'powerloss-state-'));
       if (new DiskModel(recorded.trace, point).hasUnsynced()) counts.unsynced++;
-      const problems = await check(recorded, point, model, stateSeed, dir);
+      // One state in five is also repaired offline first, on a copy.
+      const problems = await check(recorded, point, model, stateSeed, dir, i % 5 === 0);
       counts.states++;
       counts.byModel.set(model, (counts.byModel.get(model) ?? 0) + 1);
       if (problems.length > 0) {
