@@ -34,6 +34,7 @@ import { StatefulService } from '../../src/service/service.js';
 import { FileStore } from '../../src/store/file/file-store.js';
 import type { WritableFileSystem } from '../../src/store/file/file-system.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
+import { seeded } from '../helpers/seeded.js';
 import { type CrashModel, DiskModel } from './crash-states.js';
 import { RecordingFileSystem, type Trace } from './recording-file-system.js';
 
@@ -57,18 +58,6 @@ interface Recorded {
   firstBoot: { startups: number; crashes: number };
   /** session_created lines of the log minus total_sessions (constant through any run). */
   createdMinusTotal: number;
-}
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STORE_OPTIONS = {
@@ -122,7 +111,7 @@ async function firstBootOf(
 
 /** The recorded run: a takeover, then OPERATIONS_PER_RUN operations one at a time, then a clean stop. */
 async function record(seed: number): Promise<Recorded> {
-  const next = random(seed);
+  const next = seeded(seed);
   const dir = mkdtempSync(join(tmpdir(), 'powerloss-run-'));
   try {
     await writeOriginalDataDir(dir);
@@ -217,7 +206,7 @@ async function check(
 ): Promise<string[]> {
   const problems: string[] = [];
   const disk = new DiskModel(run.trace, point);
-  disk.materialize(dir, model, random(seed));
+  disk.materialize(dir, model, seeded(seed));
   // The machine restarted: its boot id is not the one the view was written under.
   try {
     const marker = JSON.parse(readFileSync(join(dir, 'instance.json'), 'utf8')) as Record<
@@ -333,7 +322,7 @@ async function main(): Promise<number> {
   for (let run = 0; counts.states < states; run++) {
     const recorded = await record(seed + run);
     const points = recorded.trace.ops.length;
-    const pick = random((seed + run) * 7919);
+    const pick = seeded((seed + run) * 7919);
     const inRun = Math.min(STATES_PER_RUN, states - counts.states);
     for (let i = 0; i < inRun; i++) {
       const point = 1 + Math.floor(pick() * points);

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type RunningProcess, runToEnd, startService } from '../../tools/service-process.js';
+import { seeded } from '../helpers/seeded.js';
 import { type Answer, type SessionBody, TortureModel } from './checker.js';
 
 const { values: flags } = parseArgs({
@@ -36,17 +37,6 @@ const SERVICE_ENV = { SNAPSHOT_JOURNAL_KB: '64' };
 const CLIENTS = Number(flags.clients);
 const SEED = Number(flags.seed);
 
-/** mulberry32: a small seeded generator, so a run's choices can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = seeded(SEED);
 const model = new TortureModel();
 let tokenSequence = 0;
