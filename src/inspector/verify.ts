@@ -13,6 +13,7 @@
 import { readdir } from 'node:fs/promises';
 import {
   dataLayout,
+  firstBadLine,
   isLockHeld,
   parseEventLine,
   readdirIfPresent,
@@ -179,7 +180,22 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
   }
 
   const tail = await scanEventLog(layout.eventsFile, 1);
-  if (tail.validEnd < tail.size) {
+  // After the point snapshot.jsonl was taken at, the log may end in writes a
+  // crash or power cut left unsynced (zeros, pages out of order): a start
+  // cuts them off, from the first line that is not an event (the journal
+  // holds every change that was acknowledged).
+  let logEnd = tail.validEnd;
+  const badAfterSnapshot =
+    snapshot.kind === 'ok' && tail.validEnd >= snapshot.header.events.offset
+      ? await firstBadLine(layout.eventsFile, snapshot.header.events.offset)
+      : null;
+  if (badAfterSnapshot !== null) {
+    logEnd = badAfterSnapshot;
+    findings.push({
+      problem: `events.jsonl ends, after the point snapshot.jsonl was taken at, in ${tail.size - badAfterSnapshot} bytes that are not all events (writes a crash left unsynced)`,
+      repair: 'cut them off into quarantine/ (the journal holds every acknowledged change)',
+    });
+  } else if (tail.validEnd < tail.size) {
     const damaged = tail.size - tail.validEnd > tail.tornBytes;
     findings.push({
       problem: damaged
@@ -188,7 +204,7 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
       repair: damaged ? 'cut them off into quarantine/' : 'drop it',
     });
   }
-  const events = await readEveryEvent(layout.eventsFile, tail.validEnd, createdInJournal);
+  const events = await readEveryEvent(layout.eventsFile, logEnd, createdInJournal);
   if (events.badLineCount > 0) {
     const more = events.badLineCount > events.badLines.length ? ' …' : '';
     findings.push({

@@ -147,6 +147,40 @@ async function readLastLines(path: string, end: number, wanted: number): Promise
   }
 }
 
+/**
+ * The byte offset of the first line from `start` (a line start) to the end
+ * of the file that is not an event, a torn last line included; null when
+ * every line is one. Read as raw bytes, so the offset is exact whatever the
+ * bad bytes are.
+ */
+export async function firstBadLine(path: string, start: number): Promise<number | null> {
+  const stream = createReadStream(path, { start, highWaterMark: CHUNK });
+  let offset = start;
+  let partial: Buffer = Buffer.alloc(0);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const bytes = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
+      let from = 0;
+      for (
+        let newline = bytes.indexOf(NEWLINE);
+        newline !== -1;
+        newline = bytes.indexOf(NEWLINE, from)
+      ) {
+        if (parseEventLine(bytes.toString('utf8', from, newline)) === null) return offset;
+        offset += newline + 1 - from;
+        from = newline + 1;
+      }
+      partial = bytes.subarray(from);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  } finally {
+    stream.destroy();
+  }
+  return partial.length > 0 ? offset : null;
+}
+
 /** Every line of the log from byte `start` (a line start) up to byte `end`, in order, never the whole log in memory. */
 export async function* readLogLines(path: string, end: number, start = 0): AsyncGenerator<string> {
   if (end <= start) return;

@@ -8,6 +8,7 @@
 export { DurableFiles } from './durable-file.js';
 export {
   type EventLogScan,
+  firstBadLine,
   parseEventLine,
   readLogLines,
   scanEventLog,

@@ -20,6 +20,7 @@ import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import {
   type EventLogScan,
+  firstBadLine,
   LINE_INDEX_STEP,
   readLogLines,
   scanEventLog,
@@ -426,7 +427,16 @@ export async function recoverFromSnapshot(
   if (read.kind === 'unusable') return { unusable: `snapshot.jsonl is unusable: ${read.problem}` };
   const { header } = read;
   let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
-  if (eventLog.validEnd < header.events.offset) {
+  // The log was synced up to the snapshot's mark; after it, a line that is no
+  // event (zeros, pages a power cut kept out of order) ends what counts: the
+  // session changes after it are in the journal, the rest was never synced,
+  // so never acknowledged.
+  const badAfterMark =
+    eventLog.validEnd >= header.events.offset
+      ? await firstBadLine(layout.eventsFile, header.events.offset)
+      : null;
+  const logEnd = badAfterMark ?? eventLog.validEnd;
+  if (logEnd < header.events.offset) {
     return { unusable: 'events.jsonl ends before the point snapshot.jsonl was taken at' };
   }
   const segments = readJournal(layout.journalDir);
@@ -440,11 +450,7 @@ export async function recoverFromSnapshot(
       logged.add(JSON.stringify(record.event));
     }
   }
-  for await (const line of readLogLines(
-    layout.eventsFile,
-    eventLog.validEnd,
-    header.events.offset,
-  )) {
+  for await (const line of readLogLines(layout.eventsFile, logEnd, header.events.offset)) {
     if (line.includes(SESSION_CHANGE_MARK) && !logged.has(line)) {
       return {
         unusable:
@@ -460,7 +466,10 @@ export async function recoverFromSnapshot(
     quarantined: [],
     journal: null,
   };
-  if (eventLog.validEnd < eventLog.size) {
+  if (badAfterMark !== null) {
+    recovery.eventLogRepair = await cutDamagedTail(fs, layout, badAfterMark, eventLog.size);
+    eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
+  } else if (eventLog.validEnd < eventLog.size) {
     recovery.eventLogRepair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }

@@ -182,4 +182,50 @@ describe('the file store after a power cut', () => {
       ['s0', 'renamed', 's2'],
     );
   });
+
+  it('cuts the log at the first line after the snapshot that is no event (pages a cut kept out of order), and trusts the snapshot', async (t) => {
+    const dir = await tempDir(t);
+    const ids: string[] = [];
+    await run(dir, async (store) => {
+      for (let i = 0; i < 2; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
+      await store.snapshot();
+      for (let i = 2; i < 4; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
+    });
+    // The page that held the start of s2's event never reached the disk (zeros);
+    // later pages did. And the view: s0's file empty.
+    const log = await readFile(join(dir, 'events.jsonl'), 'utf8');
+    const line = log.split('\n').find((text) => text.includes(ids[2] as string)) as string;
+    const at = Buffer.byteLength(log.slice(0, log.indexOf(line)));
+    const bytes = Buffer.from(log);
+    bytes.fill(0, at, at + 30);
+    await writeFile(join(dir, 'events.jsonl'), bytes);
+    await writeFile(join(dir, 'sessions', `${ids[0]}.json`), '');
+    await markEarlierBoot(dir);
+    const before = await verifyDataDirectory(dir);
+    assert.deepEqual(
+      before.findings.filter((finding) => finding.repair === undefined),
+      [],
+      'all a start can repair',
+    );
+
+    const store = await reopen(t, dir);
+    assert.deepEqual(
+      store.listSessions().map((session) => session.name),
+      ['s0', 's1', 's2', 's3'],
+    );
+    await store.startInstance();
+    await store.viewRebuilt();
+    await store.stopInstance(shutdownEvent('bbbbbbbb', { reason: 'test', uptimeSeconds: 1 }));
+    await store.close();
+    const after = await verifyDataDirectory(dir);
+    assert.deepEqual(
+      after.findings
+        .filter((finding) => finding.forReview !== true)
+        .map((finding) => finding.problem),
+      [],
+    );
+    const created =
+      (await readFile(join(dir, 'events.jsonl'), 'utf8')).split('"session_created"').length - 1;
+    assert.equal(created, 4, 'the creates cut off were restored from the journal');
+  });
 });
