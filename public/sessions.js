@@ -150,7 +150,7 @@ export async function loadSessions() {
       showPager();
     }
   } catch {
-    // down: the state poll reports it
+    // down: the event stream reports it (live.js)
   }
 }
 
