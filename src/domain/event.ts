@@ -40,16 +40,26 @@ export function makeEvent(
 }
 
 /**
+ * Each event's line, made once: an event is a value, never changed once
+ * made, and the one logged is answered again and again (GET /events, the
+ * event stream) while the log keeps it in memory.
+ */
+const lines = new WeakMap<ServiceEvent, string>();
+
+/**
  * An event as its line in the log: JSON with `ts` always a float, as Python's
  * `json.dumps(time.time())` writes it (`1796193355.0`, not `1796193355`, in
  * the one millisecond of a thousand that is a whole second), so readers that
  * check its type, as the original's may, see what they always saw.
  */
 export function serializeEvent(event: ServiceEvent): string {
-  const json = JSON.stringify(event);
-  if (!Number.isInteger(event.ts)) return json;
-  const whole = `"ts":${event.ts}`;
-  return json.replace(whole, `${whole}.0`);
+  let line = lines.get(event);
+  if (line === undefined) {
+    line = JSON.stringify(event);
+    if (Number.isInteger(event.ts)) line = line.replace(`"ts":${event.ts}`, `"ts":${event.ts}.0`);
+    lines.set(event, line);
+  }
+  return line;
 }
 
 // What each change and each turn of an instance's life logs, for every store.

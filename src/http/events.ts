@@ -6,7 +6,12 @@
  * a `Link: <…>; rel="next"` header while older events exist.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { parseEventLimit, parsePosition } from '../domain/event.js';
+import {
+  parseEventLimit,
+  parsePosition,
+  type ServiceEvent,
+  serializeEvent,
+} from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
 import { EventPageSchema } from './schemas.js';
 
@@ -20,6 +25,23 @@ function linkOlder(reply: FastifyReply, limit: number, before: number): void {
   if (before > 1) reply.header('link', `</events?limit=${limit}&before=${before}>; rel="next"`);
 }
 
+/**
+ * The answer, written here rather than by the response schema's serialiser
+ * (which still describes it, for OpenAPI): each event is its line in the log,
+ * made once when it was logged (serializeEvent keeps it).
+ */
+function answer(
+  reply: FastifyReply,
+  events: readonly ServiceEvent[],
+  count: number,
+  next?: number | null,
+): FastifyReply {
+  const tail = next === undefined ? '' : `,"next":${next}`;
+  return reply
+    .type('application/json; charset=utf-8')
+    .send(`{"events":[${events.map(serializeEvent).join(',')}],"count":${count}${tail}}`);
+}
+
 export function eventRoutes(app: FastifyInstance, service: StatefulService): void {
   app.get<EventsRoute>('/events', { schema: eventsSchema }, async (request, reply) => {
     const limit = parseEventLimit(request.query.limit);
@@ -27,7 +49,7 @@ export function eventRoutes(app: FastifyInstance, service: StatefulService): voi
     if (before === undefined) {
       const { events, count } = await service.eventTail(limit);
       linkOlder(reply, limit, count - events.length + 1);
-      return { events, count };
+      return answer(reply, events, count);
     }
     let from = Math.max(1, before - limit);
     let page = await service.eventRange(from, before - 1);
@@ -37,6 +59,6 @@ export function eventRoutes(app: FastifyInstance, service: StatefulService): voi
       page = await service.eventRange(from, page.count);
     }
     linkOlder(reply, limit, from);
-    return { events: page.events, count: page.count, next: from > 1 ? from : null };
+    return answer(reply, page.events, page.count, from > 1 ? from : null);
   });
 }
