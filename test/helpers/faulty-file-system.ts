@@ -103,6 +103,42 @@ export class FaultyFileSystem implements WritableFileSystem {
     return nodeFileSystem.unlink(path);
   }
 
+  appendSync(handle: FileHandle, path: string, data: Uint8Array, offset: number): number {
+    const fault = this.check('write', path);
+    if (fault !== undefined) {
+      if (fault.torn) {
+        const half = Math.floor((data.length - offset) / 2);
+        nodeFileSystem.appendSync(handle, path, data.subarray(0, offset + half), offset);
+      }
+      throw failure(fault.code, 'appendSync', path);
+    }
+    return nodeFileSystem.appendSync(handle, path, data, offset);
+  }
+
+  writeFileSync(path: string, content: string, mode: number): void {
+    const openFault = this.check('open', path);
+    if (openFault !== undefined) throw failure(openFault.code, 'open', path);
+    const fault = this.check('write', path);
+    if (fault !== undefined) {
+      const half = content.slice(0, Math.floor(content.length / 2));
+      nodeFileSystem.writeFileSync(path, fault.torn ? half : '', mode);
+      throw failure(fault.code, 'writeFileSync', path);
+    }
+    nodeFileSystem.writeFileSync(path, content, mode);
+  }
+
+  renameSync(from: string, to: string): void {
+    const fault = this.check('rename', to);
+    if (fault !== undefined) throw failure(fault.code, 'rename', to);
+    nodeFileSystem.renameSync(from, to);
+  }
+
+  unlinkSync(path: string): void {
+    const fault = this.check('unlink', path);
+    if (fault !== undefined) throw failure(fault.code, 'unlink', path);
+    nodeFileSystem.unlinkSync(path);
+  }
+
   rm(path: string, options?: { force?: boolean }): Promise<void> {
     return nodeFileSystem.rm(path, options);
   }

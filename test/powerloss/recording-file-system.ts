@@ -172,8 +172,56 @@ export class RecordingFileSystem implements WritableFileSystem {
     }) as FileHandle;
   }
 
+  appendSync(handle: FileHandle, path: string, data: Uint8Array, offset: number): number {
+    const inode = this.inodeOf(this.rel(path));
+    const at = this.sizes.get(inode) ?? 0;
+    const written = nodeFileSystem.appendSync(handle, path, data, offset);
+    if (written > 0) {
+      this.ops.push({
+        op: 'write',
+        inode,
+        offset: at,
+        data: Buffer.from(data.subarray(offset, offset + written)),
+      });
+      this.sizes.set(inode, at + written);
+    }
+    return written;
+  }
+
+  writeFileSync(path: string, content: string, mode: number): void {
+    const rel = this.rel(path);
+    const existed = existsSync(path);
+    nodeFileSystem.writeFileSync(path, content, mode);
+    let inode: number;
+    if (!existed) {
+      inode = this.nextInode++;
+      this.names.set(rel, inode);
+      this.ops.push({ op: 'link', path: rel, inode, dir: false });
+    } else {
+      inode = this.inodeOf(rel);
+      if ((this.sizes.get(inode) ?? 0) > 0) this.ops.push({ op: 'truncate', inode, size: 0 });
+    }
+    const data = Buffer.from(content);
+    this.sizes.set(inode, data.length);
+    if (data.length > 0) this.ops.push({ op: 'write', inode, offset: 0, data });
+  }
+
+  renameSync(from: string, to: string): void {
+    nodeFileSystem.renameSync(from, to);
+    this.renamed(from, to);
+  }
+
+  unlinkSync(path: string): void {
+    nodeFileSystem.unlinkSync(path);
+    this.forget(this.rel(path));
+  }
+
   async rename(from: string, to: string): Promise<void> {
     await nodeFileSystem.rename(from, to);
+    this.renamed(from, to);
+  }
+
+  private renamed(from: string, to: string): void {
     const [source, target] = [this.rel(from), this.rel(to)];
     const inode = this.inodeOf(source);
     this.names.delete(source);

@@ -55,6 +55,36 @@ export class DurableFiles {
     if (options.syncDirectory !== false) await this.syncDirectory(dirname(target));
   }
 
+  /**
+   * `write(target, content, { sync: false, syncDirectory: false })` made with
+   * synchronous calls, for the checkpoint (see file-system.ts): the event
+   * loop waits for the system calls, a few tens of microseconds a file.
+   */
+  writeUnsyncedNow(target: string, content: string): void {
+    const temp = unsyncedTempPath(target);
+    try {
+      this.fs.writeFileSync(temp, content, 0o644);
+      this.fs.renameSync(temp, target);
+    } catch (error) {
+      const failure = storageError(error, `writing ${basename(target)}`);
+      try {
+        this.fs.unlinkSync(temp);
+      } catch {
+        // The next write of this file overwrites it; a start removes it.
+      }
+      throw failure;
+    }
+  }
+
+  /** Unlinks `target` now, without a directory fsync (a file already gone is fine). */
+  removeUnsyncedNow(target: string): void {
+    try {
+      this.fs.unlinkSync(target);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw storageError(error, `removing ${basename(target)}`);
+    }
+  }
+
   /** Unlinks `target` (a file already gone is fine), then fsyncs the directory (as write). */
   async removeIfPresent(target: string, options: { syncDirectory?: boolean } = {}): Promise<void> {
     try {

@@ -69,7 +69,6 @@ import {
   type StoreOverview,
   UNREPORTED,
 } from '../store.js';
-import { forEachConcurrently } from './concurrently.js';
 import { CreationIndex } from './creation-index.js';
 import { DurableFiles, unsyncedTempPath } from './durable-file.js';
 import { EventLog } from './event-log.js';
@@ -105,8 +104,8 @@ const LAZY_FLUSH_INTERVAL_MS = 1000;
  * journal to replay after a kill grows with it.
  */
 const CHECKPOINT_INTERVAL_MS = 5000;
-/** Session files a checkpoint writes (or a snapshot syncs) at the same time. */
-const CHECKPOINT_CONCURRENCY = 4;
+/** How long a checkpoint writes session files before it lets requests in. */
+const CHECKPOINT_SLICE_MS = 2;
 /** Sessions a snapshot takes from memory at a time. */
 const SNAPSHOT_BATCH = 1000;
 /** The journal size past which a snapshot is written (see FileStoreOptions.snapshotJournalBytes). */
@@ -774,20 +773,26 @@ export class FileStore implements Store {
     this.lastCheckpoint = performance.now();
     const ids = this.dirty;
     this.dirty = new Set();
-    const written = { sync: false, syncDirectory: false };
     try {
-      await forEachConcurrently(ids, CHECKPOINT_CONCURRENCY, async (id) => {
+      // Synchronous calls (see file-system.ts), in slices of at most
+      // CHECKPOINT_SLICE_MS between which requests are served.
+      let slice = performance.now();
+      for (const id of ids) {
         const resident = this.sessions.get(id);
         const file = this.sessionPath(id);
         if (resident === undefined) {
-          await this.files.removeIfPresent(file, written);
+          this.files.removeUnsyncedNow(file);
           // What a kill during an earlier write of it may have left.
-          await this.files.removeIfPresent(unsyncedTempPath(file), written);
+          this.files.removeUnsyncedNow(unsyncedTempPath(file));
         } else {
           const stored = { session: sessionOf(resident), seq: resident.seq };
-          await this.files.write(file, formatSessionFile(stored), written);
+          this.files.writeUnsyncedNow(file, formatSessionFile(stored));
         }
-      });
+        if (performance.now() - slice >= CHECKPOINT_SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          slice = performance.now();
+        }
+      }
       this.checkpointed = performance.now();
     } catch (error) {
       for (const id of ids) this.dirty.add(id);

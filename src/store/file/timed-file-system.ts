@@ -43,5 +43,9 @@ export function timedFileSystem(fs: WritableFileSystem, observe: SyncObserver): 
     unlink: (path) => fs.unlink(path),
     rm: (path, options) => fs.rm(path, options),
     mkdir: (path, options) => fs.mkdir(path, options),
+    appendSync: (handle, path, data, offset) => fs.appendSync(handle, path, data, offset),
+    writeFileSync: (path, content, mode) => fs.writeFileSync(path, content, mode),
+    renameSync: (from, to) => fs.renameSync(from, to),
+    unlinkSync: (path) => fs.unlinkSync(path),
   };
 }
