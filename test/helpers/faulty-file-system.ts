@@ -6,6 +6,12 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';
+import {
+  applyUnsyncedWrites,
+  nodeSyncCalls,
+  type SyncFileCalls,
+  type UnsyncedWrite,
+} from '../../src/store/file/unsynced-writes.js';
 
 export type Operation = 'open' | 'write' | 'sync' | 'truncate' | 'rename' | 'unlink';
 
@@ -34,7 +40,7 @@ const HANDLE_OPERATIONS: Record<string, Operation> = {
   truncate: 'truncate',
 };
 
-export class FaultyFileSystem implements WritableFileSystem {
+export class FaultyFileSystem implements WritableFileSystem, SyncFileCalls {
   private faults: Fault[] = [];
   injected = 0;
 
@@ -121,22 +127,26 @@ export class FaultyFileSystem implements WritableFileSystem {
     const fault = this.check('write', path);
     if (fault !== undefined) {
       const half = content.slice(0, Math.floor(content.length / 2));
-      nodeFileSystem.writeFileSync(path, fault.torn ? half : '', mode);
+      nodeSyncCalls.writeFileSync(path, fault.torn ? half : '', mode);
       throw failure(fault.code, 'writeFileSync', path);
     }
-    nodeFileSystem.writeFileSync(path, content, mode);
+    nodeSyncCalls.writeFileSync(path, content, mode);
   }
 
   renameSync(from: string, to: string): void {
     const fault = this.check('rename', to);
     if (fault !== undefined) throw failure(fault.code, 'rename', to);
-    nodeFileSystem.renameSync(from, to);
+    nodeSyncCalls.renameSync(from, to);
   }
 
   unlinkSync(path: string): void {
     const fault = this.check('unlink', path);
     if (fault !== undefined) throw failure(fault.code, 'unlink', path);
-    nodeFileSystem.unlinkSync(path);
+    nodeSyncCalls.unlinkSync(path);
+  }
+
+  async writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void> {
+    applyUnsyncedWrites(writes, this);
   }
 
   rm(path: string, options?: { force?: boolean }): Promise<void> {

@@ -14,6 +14,12 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';
+import {
+  applyUnsyncedWrites,
+  nodeSyncCalls,
+  type SyncFileCalls,
+  type UnsyncedWrite,
+} from '../../src/store/file/unsynced-writes.js';
 
 /** A path relative to the recorded directory, with `/` separators ('' is the directory itself). */
 export type RelPath = string;
@@ -41,7 +47,7 @@ export interface Trace {
   dirInodes: Map<RelPath, number>;
 }
 
-export class RecordingFileSystem implements WritableFileSystem {
+export class RecordingFileSystem implements WritableFileSystem, SyncFileCalls {
   readonly ops: TraceOp[] = [];
   readonly initial: InitialTree = { dirs: [], files: [] };
   /** The recorder's own view of names (to know which inode a path is) and sizes. */
@@ -191,7 +197,7 @@ export class RecordingFileSystem implements WritableFileSystem {
   writeFileSync(path: string, content: string, mode: number): void {
     const rel = this.rel(path);
     const existed = existsSync(path);
-    nodeFileSystem.writeFileSync(path, content, mode);
+    nodeSyncCalls.writeFileSync(path, content, mode);
     let inode: number;
     if (!existed) {
       inode = this.nextInode++;
@@ -206,13 +212,17 @@ export class RecordingFileSystem implements WritableFileSystem {
     if (data.length > 0) this.ops.push({ op: 'write', inode, offset: 0, data });
   }
 
+  async writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void> {
+    applyUnsyncedWrites(writes, this);
+  }
+
   renameSync(from: string, to: string): void {
-    nodeFileSystem.renameSync(from, to);
+    nodeSyncCalls.renameSync(from, to);
     this.renamed(from, to);
   }
 
   unlinkSync(path: string): void {
-    nodeFileSystem.unlinkSync(path);
+    nodeSyncCalls.unlinkSync(path);
     this.forget(this.rel(path));
   }
 

@@ -14,6 +14,7 @@ import { cleanUpAfter } from '../cleanup.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { TEMP_SUFFIX } from './layout.js';
+import { type UnsyncedWrite, unsyncedTempPath } from './unsynced-writes.js';
 
 export class DurableFiles {
   private readonly directorySyncs = new Map<string, GroupCommit>();
@@ -56,32 +57,18 @@ export class DurableFiles {
   }
 
   /**
-   * `write(target, content, { sync: false, syncDirectory: false })` made with
-   * synchronous calls, for the checkpoint (see file-system.ts): the event
-   * loop waits for the system calls, a few tens of microseconds a file.
+   * Writes or removes many files unsynced, off the event loop (see
+   * unsynced-writes.ts); a failure stops the rest and is thrown as a typed error.
    */
-  writeUnsyncedNow(target: string, content: string): void {
-    const temp = unsyncedTempPath(target);
+  async writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void> {
     try {
-      this.fs.writeFileSync(temp, content, 0o644);
-      this.fs.renameSync(temp, target);
+      await this.fs.writeUnsynced(writes);
     } catch (error) {
-      const failure = storageError(error, `writing ${basename(target)}`);
-      try {
-        this.fs.unlinkSync(temp);
-      } catch {
-        // The next write of this file overwrites it; a start removes it.
-      }
-      throw failure;
-    }
-  }
-
-  /** Unlinks `target` now, without a directory fsync (a file already gone is fine). */
-  removeUnsyncedNow(target: string): void {
-    try {
-      this.fs.unlinkSync(target);
-    } catch (error) {
-      if (errorCode(error) !== 'ENOENT') throw storageError(error, `removing ${basename(target)}`);
+      const target = (error as NodeJS.ErrnoException).path;
+      throw storageError(
+        error,
+        `writing ${target === undefined ? 'session files' : basename(target)}`,
+      );
     }
   }
 
@@ -114,11 +101,6 @@ export class DurableFiles {
       throw storageError(error, `syncing ${basename(dir)}/`);
     }
   }
-}
-
-/** The temp file of unsynced writes of `target` (see write). */
-export function unsyncedTempPath(target: string): string {
-  return `${target}${TEMP_SUFFIX}`;
 }
 
 function tempPathFor(target: string): string {

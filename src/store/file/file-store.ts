@@ -70,7 +70,7 @@ import {
   UNREPORTED,
 } from '../store.js';
 import { CreationIndex } from './creation-index.js';
-import { DurableFiles, unsyncedTempPath } from './durable-file.js';
+import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
 import type { EventLogScan } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
@@ -95,6 +95,7 @@ import {
 } from './session-files.js';
 import { type ResidentSession, writeSnapshot } from './snapshot.js';
 import { formatStats, readStats } from './stats-file.js';
+import type { UnsyncedWrite } from './unsynced-writes.js';
 
 /** How far behind `total_requests` and `total_sessions` on disk may fall. */
 const LAZY_FLUSH_INTERVAL_MS = 1000;
@@ -104,8 +105,10 @@ const LAZY_FLUSH_INTERVAL_MS = 1000;
  * journal to replay after a kill grows with it.
  */
 const CHECKPOINT_INTERVAL_MS = 5000;
-/** How long a checkpoint writes session files before it lets requests in. */
-const CHECKPOINT_SLICE_MS = 2;
+/** The session files a checkpoint hands to the writer thread at a time, at most… */
+const CHECKPOINT_BATCH_FILES = 256;
+/** …and their characters (the batch is copied to the thread). */
+const CHECKPOINT_BATCH_BYTES = 4 * 1024 * 1024;
 /** Sessions a snapshot takes from memory at a time. */
 const SNAPSHOT_BATCH = 1000;
 /** The journal size past which a snapshot is written (see FileStoreOptions.snapshotJournalBytes). */
@@ -774,25 +777,24 @@ export class FileStore implements Store {
     const ids = this.dirty;
     this.dirty = new Set();
     try {
-      // Synchronous calls (see file-system.ts), in slices of at most
-      // CHECKPOINT_SLICE_MS between which requests are served.
-      let slice = performance.now();
+      // A batch at a time (see unsynced-writes.ts), each from memory as it is now.
+      let batch: UnsyncedWrite[] = [];
+      let bytes = 0;
       for (const id of ids) {
         const resident = this.sessions.get(id);
-        const file = this.sessionPath(id);
-        if (resident === undefined) {
-          this.files.removeUnsyncedNow(file);
-          // What a kill during an earlier write of it may have left.
-          this.files.removeUnsyncedNow(unsyncedTempPath(file));
-        } else {
-          const stored = { session: sessionOf(resident), seq: resident.seq };
-          this.files.writeUnsyncedNow(file, formatSessionFile(stored));
-        }
-        if (performance.now() - slice >= CHECKPOINT_SLICE_MS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          slice = performance.now();
+        const content =
+          resident === undefined
+            ? null
+            : formatSessionFile({ session: sessionOf(resident), seq: resident.seq });
+        batch.push({ target: this.sessionPath(id), content });
+        bytes += content?.length ?? 0;
+        if (batch.length >= CHECKPOINT_BATCH_FILES || bytes >= CHECKPOINT_BATCH_BYTES) {
+          await this.files.writeUnsynced(batch);
+          batch = [];
+          bytes = 0;
         }
       }
+      await this.files.writeUnsynced(batch);
       this.checkpointed = performance.now();
     } catch (error) {
       for (const id of ids) this.dirty.add(id);

@@ -44,8 +44,6 @@ export function timedFileSystem(fs: WritableFileSystem, observe: SyncObserver): 
     rm: (path, options) => fs.rm(path, options),
     mkdir: (path, options) => fs.mkdir(path, options),
     appendSync: (handle, path, data, offset) => fs.appendSync(handle, path, data, offset),
-    writeFileSync: (path, content, mode) => fs.writeFileSync(path, content, mode),
-    renameSync: (from, to) => fs.renameSync(from, to),
-    unlinkSync: (path) => fs.unlinkSync(path),
+    writeUnsynced: (writes) => fs.writeUnsynced(writes),
   };
 }
