@@ -20,8 +20,8 @@ import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import {
   type EventLogScan,
-  firstBadLine,
   LINE_INDEX_STEP,
+  parseEventLine,
   readLogLines,
   scanEventLog,
 } from './event-log-reader.js';
@@ -285,23 +285,42 @@ async function cutDamagedTail(
   validEnd: number,
   size: number,
 ): Promise<{ bytesRemoved: number; savedAs: string | null }> {
-  const handle = await fs.open(layout.eventsFile, 'r+');
+  const { cut, savedAs } = await cutTail(fs, layout, layout.eventsFile, validEnd, size, {
+    label: 'events-tail',
+    quarantine: (bytes) => bytes.includes(0x0a),
+  });
+  return { bytesRemoved: cut, savedAs };
+}
+
+/**
+ * Cuts `path` back to `keep` bytes, durably, first saving the `size - keep`
+ * bytes cut to quarantine/ when `quarantine` says they are worth a look.
+ */
+async function cutTail(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  path: string,
+  keep: number,
+  size: number,
+  options: { label: string; quarantine: (cut: Buffer) => boolean },
+): Promise<{ cut: number; savedAs: string | null }> {
+  const handle = await fs.open(path, 'r+');
   try {
-    const cut = Buffer.alloc(size - validEnd);
-    await handle.read(cut, 0, cut.length, validEnd);
+    const cut = Buffer.alloc(size - keep);
+    await handle.read(cut, 0, cut.length, keep);
     let savedAs: string | null = null;
-    if (cut.includes(0x0a)) {
+    if (options.quarantine(cut)) {
       await fs.mkdir(layout.quarantineDir, { recursive: true });
-      const path = join(
+      const saved = join(
         layout.quarantineDir,
-        `${new Date().toISOString().replace(/[:.]/g, '-')}-events-tail.bin`,
+        `${new Date().toISOString().replace(/[:.]/g, '-')}-${options.label}.bin`,
       );
-      await new DurableFiles(fs).write(path, cut);
-      savedAs = relative(layout.root, path);
+      await new DurableFiles(fs).write(saved, cut);
+      savedAs = relative(layout.root, saved);
     }
-    await handle.truncate(validEnd);
+    await handle.truncate(keep);
     await handle.sync();
-    return { bytesRemoved: cut.length, savedAs };
+    return { cut: cut.length, savedAs };
   } finally {
     await handle.close();
   }
@@ -366,30 +385,22 @@ async function cutJournalTail(
   layout: DataLayout,
   segment: JournalSegmentRead,
 ): Promise<{ file: string; problem: string; savedAs: string }> {
-  const path = join(layout.journalDir, segment.file);
   const keep = segment.bytes - segment.damagedBytes;
-  const handle = await fs.open(path, 'r+');
-  try {
-    const cut = Buffer.alloc(segment.damagedBytes);
-    await handle.read(cut, 0, cut.length, keep);
-    await fs.mkdir(layout.quarantineDir, { recursive: true });
-    const savedAs = join(
-      layout.quarantineDir,
-      `${new Date().toISOString().replace(/[:.]/g, '-')}-journal-${segment.file}-tail.bin`,
-    );
-    await new DurableFiles(fs).write(savedAs, cut);
-    await handle.truncate(keep);
-    await handle.sync();
-    segment.bytes = keep;
-    segment.damagedBytes = 0;
-    return {
-      file: `journal/${segment.file}`,
-      problem: `${cut.length} bytes after its last record are not records (writes a power cut or a crash cut short); cut off`,
-      savedAs: relative(layout.root, savedAs),
-    };
-  } finally {
-    await handle.close();
-  }
+  const { cut, savedAs } = await cutTail(
+    fs,
+    layout,
+    join(layout.journalDir, segment.file),
+    keep,
+    segment.bytes,
+    { label: `journal-${segment.file}-tail`, quarantine: () => true },
+  );
+  segment.bytes = keep;
+  segment.damagedBytes = 0;
+  return {
+    file: `journal/${segment.file}`,
+    problem: `${cut} bytes after its last record are not records (writes a power cut or a crash cut short); cut off`,
+    savedAs: savedAs as string,
+  };
 }
 
 /** The marks of the events a session change logs (a quote in a JSON string is always escaped). */
@@ -427,16 +438,7 @@ export async function recoverFromSnapshot(
   if (read.kind === 'unusable') return { unusable: `snapshot.jsonl is unusable: ${read.problem}` };
   const { header } = read;
   let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
-  // The log was synced up to the snapshot's mark; after it, a line that is no
-  // event (zeros, pages a power cut kept out of order) ends what counts: the
-  // session changes after it are in the journal, the rest was never synced,
-  // so never acknowledged.
-  const badAfterMark =
-    eventLog.validEnd >= header.events.offset
-      ? await firstBadLine(layout.eventsFile, header.events.offset)
-      : null;
-  const logEnd = badAfterMark ?? eventLog.validEnd;
-  if (logEnd < header.events.offset) {
+  if (eventLog.validEnd < header.events.offset) {
     return { unusable: 'events.jsonl ends before the point snapshot.jsonl was taken at' };
   }
   const segments = readJournal(layout.journalDir);
@@ -450,7 +452,19 @@ export async function recoverFromSnapshot(
       logged.add(JSON.stringify(record.event));
     }
   }
-  for await (const line of readLogLines(layout.eventsFile, logEnd, header.events.offset)) {
+  // One read of the log after the mark. It was synced up to the mark; after
+  // it, a line that is no event (zeros, pages a power cut kept out of order,
+  // a torn last line) ends what counts: the session changes after it are in
+  // the journal, the rest was never synced, so never acknowledged. Before
+  // that line, every session change must be one the journal holds.
+  let badAfterMark: number | null = null;
+  let offset = header.events.offset;
+  for await (const line of readLogLines(layout.eventsFile, eventLog.size, offset)) {
+    const bytes = Buffer.byteLength(line);
+    if (offset + bytes >= eventLog.size || parseEventLine(line) === null) {
+      badAfterMark = offset; // no newline after it, or no event
+      break;
+    }
     if (line.includes(SESSION_CHANGE_MARK) && !logged.has(line)) {
       return {
         unusable:
@@ -458,6 +472,7 @@ export async function recoverFromSnapshot(
           '(another program changed the directory)',
       };
     }
+    offset += bytes + 1;
   }
 
   const recovery: RecoveryReport = {
