@@ -5,7 +5,7 @@
  * test records what reached which file in which order. Reading goes to
  * node:fs directly.
  *
- * Two calls are not threadpool round trips, which cost four to five times the
+ * Two calls are not threadpool round trips, which cost three to five times the
  * system call they wrap on this kind of machine (docs/design/storage.md):
  * `appendSync`, for the appends of the journal and the event log (to the page
  * cache, a few microseconds; their fdatasync stays asynchronous), and

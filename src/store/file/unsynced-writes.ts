@@ -5,7 +5,7 @@
  * the new one, never a mix; a kill keeps it; only a power loss can lose it),
  * or removed with its temp file. Made with synchronous calls on a worker
  * thread (unsynced-writes-worker.ts): a threadpool round trip a call costs
- * four to five times the call here, and a synchronous `open` that creates a
+ * three to five times the call here, and a synchronous `open` that creates a
  * file can wait for the file system's journal commit, which must not stall
  * the event loop (docs/design/storage.md).
  */
