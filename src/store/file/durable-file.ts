@@ -14,7 +14,7 @@ import { cleanUpAfter } from '../cleanup.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { TEMP_SUFFIX } from './layout.js';
-import { type UnsyncedWrite, unsyncedTempPath } from './unsynced-writes.js';
+import type { UnsyncedWrite } from './unsynced-writes.js';
 
 export class DurableFiles {
   private readonly directorySyncs = new Map<string, GroupCommit>();
@@ -23,27 +23,21 @@ export class DurableFiles {
 
   /**
    * `syncDirectory: false` leaves the rename's directory fsync to the caller,
-   * who must call syncDirectory before relying on it; `sync: false` leaves
-   * the file unsynced too (it survives a kill, a reader still sees the old
-   * file or the new one, never a mix; only a power loss can lose it), for
-   * files whose content is durable elsewhere (a checkpoint's session files:
-   * the journal and the snapshot hold every session).
-   * Such writes of one file must not overlap (checkpoints never do): they
-   * share one temp name, `<target>.tmp`, so what a kill leaves of one is
-   * overwritten by the next write of that file (see `unsyncedTempPath`).
+   * who must call syncDirectory before relying on it. (Files whose content is
+   * durable elsewhere, the checkpoint's session files, go unsynced through
+   * `writeUnsynced`.)
    */
   async write(
     target: string,
     content: string | Uint8Array,
-    options: { sync?: boolean; syncDirectory?: boolean } = {},
+    options: { syncDirectory?: boolean } = {},
   ): Promise<void> {
-    const unsynced = options.sync === false;
-    const temp = unsynced ? unsyncedTempPath(target) : tempPathFor(target);
+    const temp = tempPathFor(target);
     try {
-      const handle = await this.fs.open(temp, unsynced ? 'w' : 'wx', 0o644);
+      const handle = await this.fs.open(temp, 'wx', 0o644);
       try {
         await handle.writeFile(content);
-        if (options.sync !== false) await handle.datasync();
+        await handle.datasync();
       } finally {
         await handle.close();
       }
