@@ -67,6 +67,12 @@ export interface StorageLimits {
    * boot replays besides the snapshot, and what the journal takes on disk.
    */
   snapshotJournalBytes: number;
+  /**
+   * MIN_FREE_DISK_MB: the free space the data directory's file system keeps
+   * (file store); below it, creates and growing updates are a 507, so the
+   * session files, snapshots and the journal's next zeros still have room.
+   */
+  minFreeBytes: number;
 }
 
 /**
@@ -184,6 +190,7 @@ function storageLimits(env: Env): StorageLimits {
     budgetBytes: budgetMiB * 1024 * 1024,
     checkpointBacklog: integer(env, 'CHECKPOINT_BACKLOG', 8_000, 100, 1_000_000),
     snapshotJournalBytes: integer(env, 'SNAPSHOT_JOURNAL_KB', 65_536, 16, 16_777_216) * 1024,
+    minFreeBytes: integer(env, 'MIN_FREE_DISK_MB', 64, 0, 1_048_576) * 1024 * 1024,
   });
 }
 

@@ -119,6 +119,7 @@ async function openStore(
       budgetBytes: config.storage.budgetBytes,
       checkpointBacklog: config.storage.checkpointBacklog,
       snapshotJournalBytes: config.storage.snapshotJournalBytes,
+      minFreeBytes: config.storage.minFreeBytes,
       background,
       progress: (message, detail) => logger.info(detail, message),
     },

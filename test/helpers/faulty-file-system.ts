@@ -109,16 +109,22 @@ export class FaultyFileSystem implements WritableFileSystem, SyncFileCalls {
     return nodeFileSystem.unlink(path);
   }
 
-  appendSync(handle: FileHandle, path: string, data: Uint8Array, offset: number): number {
+  writeSync(
+    handle: FileHandle,
+    path: string,
+    data: Uint8Array,
+    offset: number,
+    position: number | null,
+  ): number {
     const fault = this.check('write', path);
     if (fault !== undefined) {
       if (fault.torn) {
         const half = Math.floor((data.length - offset) / 2);
-        nodeFileSystem.appendSync(handle, path, data.subarray(0, offset + half), offset);
+        nodeFileSystem.writeSync(handle, path, data.subarray(0, offset + half), offset, position);
       }
-      throw failure(fault.code, 'appendSync', path);
+      throw failure(fault.code, 'writeSync', path);
     }
-    return nodeFileSystem.appendSync(handle, path, data, offset);
+    return nodeFileSystem.writeSync(handle, path, data, offset, position);
   }
 
   writeFileSync(path: string, content: string, mode: number): void {

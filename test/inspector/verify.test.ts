@@ -6,6 +6,7 @@ import { repairDataDirectory } from '../../src/inspector/repair.js';
 import { verifyDataDirectory } from '../../src/inspector/verify.js';
 import { FileStore } from '../../src/store/file/file-store.js';
 import { DataDirectoryBusyError } from '../../src/store/file/instance-lock.js';
+import { writeAtRecordsEnd } from '../helpers/journal-segment.js';
 import { killedCopy } from '../helpers/killed-copy.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
 import { sessionsOf } from '../helpers/sessions.js';
@@ -138,12 +139,10 @@ describe('verifying a data directory', () => {
 
     const [segment] = await readdir(join(copy, 'journal'));
     // A kill can cut a large append at a page boundary: never acknowledged, simply dropped.
-    await writeFile(join(copy, 'journal', segment ?? ''), '{"op":"put","sess', { flag: 'a' });
+    await writeAtRecordsEnd(join(copy, 'journal', segment ?? ''), '{"op":"put","sess');
     assert.deepEqual((await verifyDataDirectory(copy)).findings, []);
     // A complete line that is not a change is corruption: for a person to look at.
-    await writeFile(join(copy, 'journal', segment ?? ''), 'garbage\n{"op":"put","sess', {
-      flag: 'a',
-    });
+    await writeAtRecordsEnd(join(copy, 'journal', segment ?? ''), 'garbage\n{"op":"put","sess');
     const torn = await verifyDataDirectory(copy);
     assert.equal(torn.findings.length, 1);
     assert.match(torn.findings[0]?.problem ?? '', /has 42 bytes that are not changes/);

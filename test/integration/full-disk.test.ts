@@ -46,7 +46,9 @@ describe('a real full disk (a small tmpfs as the data directory)', () => {
     }
     const dataDir = join(mountPoint, 'data');
     const filler = join(mountPoint, 'filler');
-    const first = await startService(dataDir);
+    // A 4 MiB volume: a free-space floor its size allows (the default is 64 MiB).
+    const env = { MIN_FREE_DISK_MB: '1' };
+    const first = await startService(dataDir, env);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       ids.push(field(await postJson(`${first.url}/sessions`, { name: `s${i}`, data: { i } })).id);
@@ -77,13 +79,13 @@ describe('a real full disk (a small tmpfs as the data directory)', () => {
 
     // A boot on a full disk cannot record its start: it says so and changes nothing.
     const eventsBefore = await readFile(join(dataDir, 'events.jsonl'), 'utf8');
-    const refused = await runToEnd(['serve'], { DATA_DIR: dataDir, PORT: '0' });
+    const refused = await runToEnd(['serve'], { DATA_DIR: dataDir, PORT: '0', ...env });
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /cannot start: The data directory is full/);
     assert.equal(await readFile(join(dataDir, 'events.jsonl'), 'utf8'), eventsBefore);
 
     await rm(filler);
-    const second = await startService(dataDir);
+    const second = await startService(dataDir, env);
     t.after(() => second.process.kill('SIGKILL'));
     const after = field(await request(`${second.url}/state`));
     assert.equal(after.startup_count, 2, 'the refused boot was no start');

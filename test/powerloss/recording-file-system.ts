@@ -178,18 +178,20 @@ export class RecordingFileSystem implements WritableFileSystem, SyncFileCalls {
     }) as FileHandle;
   }
 
-  appendSync(handle: FileHandle, path: string, data: Uint8Array, offset: number): number {
+  writeSync(
+    handle: FileHandle,
+    path: string,
+    data: Uint8Array,
+    offset: number,
+    position: number | null,
+  ): number {
     const inode = this.inodeOf(this.rel(path));
-    const at = this.sizes.get(inode) ?? 0;
-    const written = nodeFileSystem.appendSync(handle, path, data, offset);
+    const at = position ?? this.sizes.get(inode) ?? 0;
+    const written = nodeFileSystem.writeSync(handle, path, data, offset, position);
     if (written > 0) {
-      this.ops.push({
-        op: 'write',
-        inode,
-        offset: at,
-        data: Buffer.from(data.subarray(offset, offset + written)),
-      });
-      this.sizes.set(inode, at + written);
+      const bytes = Buffer.from(data.subarray(offset, offset + written));
+      this.ops.push({ op: 'write', inode, offset: at, data: bytes });
+      this.sizes.set(inode, Math.max(this.sizes.get(inode) ?? 0, at + written));
     }
     return written;
   }

@@ -7,7 +7,7 @@
  * off the file (and, if that fails too, before the next write), so the file
  * never keeps part of a batch. Used by the event log and the journal.
  * Lines are written with a synchronous call; only the fdatasync leaves the
- * event loop.
+ * event loop. A file made with `create` is preallocated: see there.
  */
 
 import type { FileHandle } from 'node:fs/promises';
@@ -30,6 +30,8 @@ export class AppendFile<T = undefined> {
   /** A failed write may have left part of a batch at the end: cut it before the next one. */
   private mustTruncate = false;
   private closed = false;
+  /** Where the zeros written ahead of the lines end (preallocated files only). */
+  private allocated = 0;
 
   private constructor(
     private readonly fs: WritableFileSystem,
@@ -44,6 +46,8 @@ export class AppendFile<T = undefined> {
      * byte offset the batch starts at and its lines (each with its newline).
      */
     private readonly onCommit: (items: T[], start: number, lines: string[]) => void,
+    /** Bytes of zeros written ahead of the lines at a time; 0: a plain append. */
+    private readonly preallocate = 0,
   ) {}
 
   /** Opens `path` for appending; `size` must be the end of its last valid line. */
@@ -55,6 +59,24 @@ export class AppendFile<T = undefined> {
   ): Promise<AppendFile<T>> {
     const handle = await fs.open(path, 'a');
     return new AppendFile(fs, path, handle, basename(path), size, onCommit);
+  }
+
+  /**
+   * Creates `path` (it must not exist), preallocated: lines are written into
+   * zeros written ahead of them, `preallocate` bytes at a time, and synced
+   * with the batch they come before. An fdatasync that does not change the
+   * file's size flushes data only, not the file system's journal: about
+   * 0.16 ms here against 0.25 ms (and twice that under load) for an append.
+   * The file ends in zeros, which its readers take for the end (journal.ts).
+   */
+  static async create<T>(
+    fs: WritableFileSystem,
+    path: string,
+    preallocate: number,
+    onCommit: (items: T[], start: number, lines: string[]) => void = () => undefined,
+  ): Promise<AppendFile<T>> {
+    const handle = await fs.open(path, 'wx');
+    return new AppendFile(fs, path, handle, basename(path), 0, onCommit, preallocate);
   }
 
   /** Appends `line` (one line, without its newline). */
@@ -99,13 +121,16 @@ export class AppendFile<T = undefined> {
         if (this.mustTruncate) {
           await this.handle.truncate(this.end);
           this.mustTruncate = false;
+          this.allocated = Math.min(this.allocated, this.end);
         }
-        let written = 0;
-        while (written < bytes.length) {
-          // Written synchronously (see file-system.ts): to the page cache, a few
-          // microseconds, where a threadpool round trip costs tens.
-          written += this.fs.appendSync(this.handle, this.path, bytes, written);
+        // Written synchronously (see file-system.ts): to the page cache, a few
+        // microseconds, where a threadpool round trip costs tens.
+        if (this.preallocate > 0 && this.end + bytes.length > this.allocated) {
+          const chunks = Math.ceil((this.end + bytes.length - this.allocated) / this.preallocate);
+          this.writeAll(Buffer.alloc(chunks * this.preallocate), this.allocated);
+          this.allocated += chunks * this.preallocate;
         }
+        this.writeAll(bytes, this.preallocate > 0 ? this.end : null);
         if (batch.some((entry) => entry.durable)) await this.handle.datasync();
       } catch (error) {
         const failure = storageError(error, `appending to ${this.name}`);
@@ -115,6 +140,7 @@ export class AppendFile<T = undefined> {
         await cleanUpAfter(failure, async () => {
           await this.handle.truncate(this.end);
           this.mustTruncate = false;
+          this.allocated = Math.min(this.allocated, this.end);
         });
         for (const entry of batch) entry.reject(failure);
         continue;
@@ -129,5 +155,14 @@ export class AppendFile<T = undefined> {
       for (const entry of batch) entry.resolve();
     }
     this.writing = null;
+  }
+
+  /** Writes `bytes` whole at `position` (null: at the end). */
+  private writeAll(bytes: Buffer, position: number | null): void {
+    let written = 0;
+    while (written < bytes.length) {
+      const at = position === null ? null : position + written;
+      written += this.fs.writeSync(this.handle, this.path, bytes, written, at);
+    }
   }
 }

@@ -34,9 +34,10 @@
  * that would grow it past the budget is refused before anything is written.
  */
 
+import { statfsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
-import { InvalidInputError, StorageBudgetError } from '../../domain/errors.js';
+import { InvalidInputError, StorageBudgetError, StorageFullError } from '../../domain/errors.js';
 import {
   crashDetectedEvent,
   crashTriggeredEvent,
@@ -70,7 +71,7 @@ import {
   UNREPORTED,
 } from '../store.js';
 import { CreationIndex } from './creation-index.js';
-import { DurableFiles } from './durable-file.js';
+import { DurableFiles, storageError } from './durable-file.js';
 import { EventLog } from './event-log.js';
 import type { EventLogScan } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
@@ -113,6 +114,16 @@ const CHECKPOINT_BATCH_BYTES = 4 * 1024 * 1024;
 const SNAPSHOT_BATCH = 1000;
 /** The journal size past which a snapshot is written (see FileStoreOptions.snapshotJournalBytes). */
 const SNAPSHOT_JOURNAL_BYTES = 64 * 1024 * 1024;
+
+/** What the file system holding `path` has free for an unprivileged writer. */
+function freeBytes(path: string): number {
+  try {
+    const stats = statfsSync(path);
+    return stats.bavail * stats.bsize;
+  } catch (error) {
+    throw storageError(error, 'reading the free space');
+  }
+}
 
 function residentOf(session: Session, seq: number | undefined): ResidentSession {
   return {
@@ -176,6 +187,12 @@ export interface FileStoreOptions {
    * 64 MiB by default): what a boot replays at most, besides the snapshot.
    */
   snapshotJournalBytes?: number;
+  /**
+   * The free space the file system must keep (MIN_FREE_DISK_MB): below it a
+   * create or a growing update is refused (StorageFullError) before anything
+   * is written. None by default.
+   */
+  minFreeBytes?: number;
   /** Told how taking over a directory without a usable snapshot goes (it reads every session file). */
   progress?: (message: string, detail: Record<string, unknown>) => void;
 }
@@ -183,6 +200,7 @@ export interface FileStoreOptions {
 /** The settings a store runs with (FileStoreOptions with the defaults filled in). */
 interface StoreSettings {
   budgetBytes: number;
+  minFreeBytes: number;
   background: BackgroundReporter;
   checkpointBehindMs: number;
   maxBacklog: number;
@@ -246,6 +264,7 @@ export class FileStore implements Store {
   /** The sessions' footprints added up, reservations for writes in flight included. */
   private storedBytes = 0;
   private readonly budgetBytes: number;
+  private readonly minFreeBytes: number;
   private readonly background: BackgroundReporter;
   private readonly checkpointBehindMs: number;
   private readonly maxBacklog: number;
@@ -265,6 +284,7 @@ export class FileStore implements Store {
     settings: StoreSettings,
   ) {
     this.budgetBytes = settings.budgetBytes;
+    this.minFreeBytes = settings.minFreeBytes;
     this.background = settings.background;
     this.checkpointBehindMs = settings.checkpointBehindMs;
     this.maxBacklog = settings.maxBacklog;
@@ -455,6 +475,7 @@ export class FileStore implements Store {
       fileSystem,
       {
         budgetBytes: options.budgetBytes ?? Number.POSITIVE_INFINITY,
+        minFreeBytes: options.minFreeBytes ?? 0,
         background: options.background ?? UNREPORTED,
         checkpointBehindMs: options.checkpointBehindMs ?? 60_000,
         maxBacklog: options.checkpointBacklog ?? Number.POSITIVE_INFINITY,
@@ -661,8 +682,20 @@ export class FileStore implements Store {
    * always allowed, so a full store can still be mended.
    */
   private async withBudget(growth: number, write: () => Promise<void>): Promise<void> {
+    const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+    if (growth > 0 && this.minFreeBytes > 0) {
+      // One statfs (a few µs): the journal is written into zeros written
+      // ahead of it, so a full disk would not refuse the write itself.
+      const free = freeBytes(this.layout.root);
+      if (free < this.minFreeBytes) {
+        throw new StorageFullError(
+          `The data directory is full: its file system has ${mib(free)} MiB free, below ` +
+            `MIN_FREE_DISK_MB (${mib(this.minFreeBytes)} MiB); nothing was changed. ` +
+            'Free space or delete sessions, then retry.',
+        );
+      }
+    }
     if (growth > 0 && this.storedBytes + growth > this.budgetBytes) {
-      const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
       throw new StorageBudgetError(
         `The sessions stored use ${mib(this.storedBytes)} MiB of the ${mib(this.budgetBytes)} MiB ` +
           'storage budget (STORAGE_BUDGET_MB); this write needs ' +

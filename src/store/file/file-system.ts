@@ -7,7 +7,7 @@
  *
  * Two calls are not threadpool round trips, which cost three to five times the
  * system call they wrap on this kind of machine (docs/design/storage.md):
- * `appendSync`, for the appends of the journal and the event log (to the page
+ * `writeSync`, for the appends of the journal and the event log (to the page
  * cache, a few microseconds; their fdatasync stays asynchronous), and
  * `writeUnsynced`, for the checkpoint's session files (a worker thread makes
  * them with synchronous calls, see unsynced-writes.ts).
@@ -25,10 +25,17 @@ export interface WritableFileSystem {
   rm(path: string, options?: { force?: boolean }): Promise<void>;
   mkdir(path: string, options: { recursive: true }): Promise<unknown>;
   /**
-   * Writes `data` from `offset` on to the end of `path` through `handle`
-   * (opened to append), synchronously; returns how many bytes were written.
+   * Writes `data` from `offset` on to `path` through `handle`, synchronously,
+   * at `position` (null: at the end, for a handle opened to append); returns
+   * how many bytes were written.
    */
-  appendSync(handle: FileHandle, path: string, data: Uint8Array, offset: number): number;
+  writeSync(
+    handle: FileHandle,
+    path: string,
+    data: Uint8Array,
+    offset: number,
+    position: number | null,
+  ): number;
   /** See applyUnsyncedWrites: rejects with the first failure, `path` set to its target. */
   writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void>;
 }
@@ -87,7 +94,7 @@ export const nodeFileSystem: WritableFileSystem = {
   unlink,
   rm,
   mkdir,
-  appendSync: (handle, _path, data, offset) =>
-    writeSync(handle.fd, data, offset, data.length - offset),
+  writeSync: (handle, _path, data, offset, position) =>
+    writeSync(handle.fd, data, offset, data.length - offset, position),
   writeUnsynced: (writes) => unsyncedWriter.write(writes),
 };

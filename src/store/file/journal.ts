@@ -4,7 +4,8 @@
  *
  *   journal/<n>.jsonl    first line {"journal":1,"events_offset":B}, then one
  *                        change a line: {"op":"put","session":{…},"seq":N,"event":{…}}
- *                        or {"op":"delete","id":"…","event":{…}}
+ *                        or {"op":"delete","id":"…","event":{…}}; then zeros,
+ *                        written ahead of the records (the end)
  *
  * A change is committed when its journal line is durable; its event line is
  * appended to events.jsonl next, and the answer waits for both. Segments are
@@ -46,6 +47,12 @@ export type JournalRecord =
 
 const SEGMENT_PATTERN = /^(\d{10})\.jsonl$/;
 
+/**
+ * Segments are written into zeros written ahead of them, this much at a time,
+ * so a commit's fdatasync leaves the file's size alone (see AppendFile.create).
+ */
+const SEGMENT_PREALLOCATE_BYTES = 1024 * 1024;
+
 export function segmentFileName(number: number): string {
   return `${String(number).padStart(10, '0')}.jsonl`;
 }
@@ -59,7 +66,7 @@ export function recordSessionId(record: JournalRecord): string {
 export interface JournalSegmentRead {
   file: string;
   number: number;
-  /** The segment's size in bytes. */
+  /** The segment's size in bytes, without the zeros it ends in (written ahead of its records). */
   bytes: number;
   /** Where in events.jsonl the events of this segment's changes can start. */
   eventsOffset: number;
@@ -103,7 +110,12 @@ function parseRecord(line: string): JournalRecord | null {
   return null;
 }
 
-function parseSegment(file: string, number: number, text: string): JournalSegmentRead {
+function parseSegment(file: string, number: number, content: string): JournalSegmentRead {
+  // What follows the last non-zero byte was written ahead of the records: the
+  // end, not a torn line (a record cut short before it is still one).
+  let end = content.length;
+  while (end > 0 && content.charCodeAt(end - 1) === 0) end--;
+  const text = content.slice(0, end);
   const read: JournalSegmentRead = {
     file,
     number,
@@ -348,7 +360,7 @@ export class Journal {
     eventsOffset: number,
   ): Promise<JournalSegment> {
     const path = join(dir, segmentFileName(number));
-    const file = await AppendFile.open<undefined>(fs, path, 0);
+    const file = await AppendFile.create<undefined>(fs, path, SEGMENT_PREALLOCATE_BYTES);
     try {
       await file.append(JSON.stringify({ journal: 1, events_offset: eventsOffset }), undefined);
       await files.syncDirectory(dir);

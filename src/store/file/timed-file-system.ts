@@ -43,7 +43,8 @@ export function timedFileSystem(fs: WritableFileSystem, observe: SyncObserver): 
     unlink: (path) => fs.unlink(path),
     rm: (path, options) => fs.rm(path, options),
     mkdir: (path, options) => fs.mkdir(path, options),
-    appendSync: (handle, path, data, offset) => fs.appendSync(handle, path, data, offset),
+    writeSync: (handle, path, data, offset, position) =>
+      fs.writeSync(handle, path, data, offset, position),
     writeUnsynced: (writes) => fs.writeUnsynced(writes),
   };
 }

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { NotFoundError } from '../../../src/domain/errors.js';
+import { NotFoundError, StorageFullError } from '../../../src/domain/errors.js';
 import { shutdownEvent } from '../../../src/domain/event.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
+import { nodeFileSystem } from '../../../src/store/file/file-system.js';
 import { DataDirectoryBusyError } from '../../../src/store/file/instance-lock.js';
 import { readJournal } from '../../../src/store/file/journal.js';
 import { killedCopy } from '../../helpers/killed-copy.js';
@@ -410,5 +411,40 @@ describe('the file store', () => {
       const again = await readFile(path, 'utf8');
       assert.match(again, /\{"end":5\}\n$/, 'a new, whole snapshot');
     }
+  });
+
+  it('refuses creates and growing updates below MIN_FREE_DISK_MB, changing nothing, and still lets sessions shrink or go', async (t) => {
+    const dir = await tempDir(t);
+    const roomy = await FileStore.open(dir, 'aaaaaaaa');
+    const kept = await sessionsOf(roomy.store).create({
+      name: 'kept',
+      data: { big: 'x'.repeat(1000) },
+    });
+    await roomy.store.close();
+    // More free space than any disk has: every growing write is below the floor.
+    const { store } = await FileStore.open(dir, 'aaaaaaaa', nodeFileSystem, {
+      minFreeBytes: Number.MAX_SAFE_INTEGER,
+    });
+    const journalBefore = readJournal(join(dir, 'journal')).flatMap((segment) => segment.records);
+    await assert.rejects(sessionsOf(store).create({ name: 'no room' }), (error: Error) => {
+      assert.ok(error instanceof StorageFullError);
+      assert.match(error.message, /below MIN_FREE_DISK_MB .*nothing was changed/);
+      return true;
+    });
+    await assert.rejects(
+      sessionsOf(store).update(kept.id, { data: { big: 'y'.repeat(2000) } }),
+      StorageFullError,
+    );
+    assert.deepEqual(
+      readJournal(join(dir, 'journal')).flatMap((segment) => segment.records),
+      journalBefore,
+      'nothing reached the journal',
+    );
+    assert.equal(store.sessionCount(), 1);
+    // Shrinking and deleting free space: always allowed.
+    await sessionsOf(store).update(kept.id, { data: {} });
+    await sessionsOf(store).delete(kept.id);
+    assert.equal(store.sessionCount(), 0);
+    await store.close();
   });
 });
