@@ -151,9 +151,13 @@ async function readLastLines(path: string, end: number, wanted: number): Promise
  * The byte offset of the first line from `start` (a line start) to the end
  * of the file that is not an event, a torn last line included; null when
  * every line is one. Read as raw bytes, so the offset is exact whatever the
- * bad bytes are.
+ * bad bytes are. `onEvent` sees each line before that one, in order.
  */
-export async function firstBadLine(path: string, start: number): Promise<number | null> {
+export async function firstBadLine(
+  path: string,
+  start: number,
+  onEvent: (line: string) => void = () => undefined,
+): Promise<number | null> {
   const stream = createReadStream(path, { start, highWaterMark: CHUNK });
   let offset = start;
   let partial: Buffer = Buffer.alloc(0);
@@ -166,7 +170,9 @@ export async function firstBadLine(path: string, start: number): Promise<number 
         newline !== -1;
         newline = bytes.indexOf(NEWLINE, from)
       ) {
-        if (parseEventLine(bytes.toString('utf8', from, newline)) === null) return offset;
+        const line = bytes.toString('utf8', from, newline);
+        if (parseEventLine(line) === null) return offset;
+        onEvent(line);
         offset += newline + 1 - from;
         from = newline + 1;
       }

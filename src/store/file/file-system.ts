@@ -14,9 +14,7 @@
  */
 import { writeSync } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
-import type { UnsyncedWrite } from './unsynced-writes.js';
-import type { UnsyncedBatch, UnsyncedBatchDone } from './unsynced-writes-worker.js';
+import { type UnsyncedWrite, writeUnsyncedOnWorker } from './unsynced-writes.js';
 
 export interface WritableFileSystem {
   open(path: string, flags: string, mode?: number): Promise<FileHandle>;
@@ -40,54 +38,6 @@ export interface WritableFileSystem {
   writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void>;
 }
 
-/** The worker thread of `writeUnsynced`, started on first use, kept alive only while it works. */
-class UnsyncedWriter {
-  private worker: Worker | null = null;
-  private nextId = 0;
-  private readonly waiting = new Map<
-    number,
-    { resolve: () => void; reject: (error: Error) => void }
-  >();
-
-  write(writes: readonly UnsyncedWrite[]): Promise<void> {
-    if (writes.length === 0) return Promise.resolve();
-    const worker = this.started();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0) worker.ref();
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, writes } satisfies UnsyncedBatch);
-    });
-  }
-
-  private started(): Worker {
-    if (this.worker !== null) return this.worker;
-    // The thread runs only this module: none of the process's own Node flags apply to it.
-    const worker = new Worker(new URL('./unsynced-writes-worker.js', import.meta.url), {
-      execArgv: [],
-    });
-    worker.unref();
-    worker.on('message', ({ id, error }: UnsyncedBatchDone) => {
-      const waiter = this.waiting.get(id);
-      this.waiting.delete(id);
-      if (this.waiting.size === 0) worker.unref();
-      if (error === undefined) waiter?.resolve();
-      else waiter?.reject(Object.assign(new Error(error.message), error));
-    });
-    const lost = (error: Error) => {
-      this.worker = null;
-      for (const waiter of this.waiting.values()) waiter.reject(error);
-      this.waiting.clear();
-    };
-    worker.on('error', lost);
-    worker.on('exit', (code) => lost(new Error(`the file writer thread exited (${code})`)));
-    this.worker = worker;
-    return worker;
-  }
-}
-
-const unsyncedWriter = new UnsyncedWriter();
-
 export const nodeFileSystem: WritableFileSystem = {
   open,
   rename,
@@ -96,5 +46,5 @@ export const nodeFileSystem: WritableFileSystem = {
   mkdir,
   writeSync: (handle, _path, data, offset, position) =>
     writeSync(handle.fd, data, offset, data.length - offset, position),
-  writeUnsynced: (writes) => unsyncedWriter.write(writes),
+  writeUnsynced: writeUnsyncedOnWorker,
 };

@@ -20,9 +20,8 @@ import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import {
   type EventLogScan,
+  firstBadLine,
   LINE_INDEX_STEP,
-  parseEventLine,
-  readLogLines,
   scanEventLog,
 } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
@@ -457,22 +456,16 @@ export async function recoverFromSnapshot(
   // a torn last line) ends what counts: the session changes after it are in
   // the journal, the rest was never synced, so never acknowledged. Before
   // that line, every session change must be one the journal holds.
-  let badAfterMark: number | null = null;
-  let offset = header.events.offset;
-  for await (const line of readLogLines(layout.eventsFile, eventLog.size, offset)) {
-    const bytes = Buffer.byteLength(line);
-    if (offset + bytes >= eventLog.size || parseEventLine(line) === null) {
-      badAfterMark = offset; // no newline after it, or no event
-      break;
-    }
-    if (line.includes(SESSION_CHANGE_MARK) && !logged.has(line)) {
-      return {
-        unusable:
-          'events.jsonl holds a session change after snapshot.jsonl that no journal segment holds ' +
-          '(another program changed the directory)',
-      };
-    }
-    offset += bytes + 1;
+  let foreign = false;
+  const badAfterMark = await firstBadLine(layout.eventsFile, header.events.offset, (line) => {
+    if (line.includes(SESSION_CHANGE_MARK) && !logged.has(line)) foreign = true;
+  });
+  if (foreign) {
+    return {
+      unusable:
+        'events.jsonl holds a session change after snapshot.jsonl that no journal segment holds ' +
+        '(another program changed the directory)',
+    };
   }
 
   const recovery: RecoveryReport = {

@@ -10,7 +10,9 @@
  * the event loop (docs/design/storage.md).
  */
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { TEMP_SUFFIX } from './layout.js';
+import type { UnsyncedBatch, UnsyncedBatchDone } from './unsynced-writes-worker.js';
 
 /** A file to write (`content`) or to remove with its temp file (`content: null`). */
 export interface UnsyncedWrite {
@@ -82,4 +84,57 @@ export function applyUnsyncedWrites(writes: readonly UnsyncedWrite[], calls: Syn
       throw error;
     }
   }
+}
+
+/** The worker thread of `writeUnsynced`, started on first use, kept alive only while it works. */
+class UnsyncedWriter {
+  private worker: Worker | null = null;
+  private nextId = 0;
+  private readonly waiting = new Map<
+    number,
+    { resolve: () => void; reject: (error: Error) => void }
+  >();
+
+  write(writes: readonly UnsyncedWrite[]): Promise<void> {
+    if (writes.length === 0) return Promise.resolve();
+    const worker = this.started();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.waiting.size === 0) worker.ref();
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, writes } satisfies UnsyncedBatch);
+    });
+  }
+
+  private started(): Worker {
+    if (this.worker !== null) return this.worker;
+    // The thread runs only this module: none of the process's own Node flags apply to it.
+    const worker = new Worker(new URL('./unsynced-writes-worker.js', import.meta.url), {
+      execArgv: [],
+    });
+    worker.unref();
+    worker.on('message', ({ id, error }: UnsyncedBatchDone) => {
+      const waiter = this.waiting.get(id);
+      this.waiting.delete(id);
+      if (this.waiting.size === 0) worker.unref();
+      if (error === undefined) waiter?.resolve();
+      else waiter?.reject(Object.assign(new Error(error.message), error));
+    });
+    const lost = (error: Error) => {
+      this.worker = null;
+      for (const waiter of this.waiting.values()) waiter.reject(error);
+      this.waiting.clear();
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`the file writer thread exited (${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+const writer = new UnsyncedWriter();
+
+/** Makes `writes` on the worker thread (nodeFileSystem.writeUnsynced). */
+export function writeUnsyncedOnWorker(writes: readonly UnsyncedWrite[]): Promise<void> {
+  return writer.write(writes);
 }
