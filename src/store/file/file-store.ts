@@ -684,7 +684,7 @@ export class FileStore implements Store {
   private async withBudget(growth: number, write: () => Promise<void>): Promise<void> {
     const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
     if (growth > 0 && this.minFreeBytes > 0) {
-      // One statfs (a few µs): the journal is written into zeros written
+      // One statfs (about 0.5 µs): the journal is written into zeros written
       // ahead of it, so a full disk would not refuse the write itself.
       const free = freeBytes(this.layout.root);
       if (free < this.minFreeBytes) {

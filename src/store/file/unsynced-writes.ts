@@ -5,8 +5,9 @@
  * the new one, never a mix; a kill keeps it; only a power loss can lose it),
  * or removed with its temp file. Made with synchronous calls on a worker
  * thread (unsynced-writes-worker.ts): a threadpool round trip a call costs
- * three to five times the call here, and a synchronous `open` that creates a
- * file can wait for the file system's journal commit, which must not stall
+ * three to five times the call here; and neither a synchronous `open` that
+ * creates a file (it can wait behind the journal's fdatasync) nor a rename
+ * over a file (it starts the new file's writeback: 55-80 µs here) may stall
  * the event loop (docs/design/storage.md).
  */
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
