@@ -7,8 +7,9 @@
  * agree with the contents; and no temp or quarantined files may linger (while
  * a live service holds the directory, its temp files are writes in progress).
  * Findings that `--repair` can fix say so. Session files and event lines are
- * read one at a time; the journal and snapshot.jsonl (the sessions the
- * service serves when there is one) are read whole, as a start reads them.
+ * read one at a time, and so is snapshot.jsonl (the sessions the service
+ * serves when there is one: only the ids the journal touches are held); the
+ * journal is read whole, as a start reads it.
  */
 import { readdir } from 'node:fs/promises';
 import {
@@ -20,10 +21,10 @@ import {
   readJournal,
   readLogLines,
   readMarker,
-  readSnapshot,
   readStats,
   replayJournal,
   scanEventLog,
+  scanSnapshot,
   sessionFileEntries,
   TEMP_SUFFIX,
 } from '../store/file/format.js';
@@ -129,15 +130,18 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
   // With a snapshot, the service serves it and the journal after it: the
   // files are a view of them, which a power cut can leave behind (a deleted
   // session's file back, a file empty), until the next start writes it again.
-  const snapshot = await readSnapshot(layout.snapshotFile);
+  // Only the ids the journal touches are held, not the snapshot.
+  const inSnapshot = new Set<string>();
+  const snapshot = await scanSnapshot(layout.snapshotFile, (resident) => {
+    if (outcome.has(resident.id)) inSnapshot.add(resident.id);
+  });
   if (snapshot.kind === 'ok') {
-    const live = new Set(snapshot.sessions.map((session) => session.id));
+    sessionsAsServed = snapshot.count;
     const after = segments.filter((segment) => segment.number >= snapshot.header.journal_from);
     for (const [id, last] of replayJournal(after).outcome) {
-      if (last === null) live.delete(id);
-      else live.add(id);
+      if (last === null && inSnapshot.has(id)) sessionsAsServed--;
+      if (last !== null && !inSnapshot.has(id)) sessionsAsServed++;
     }
-    sessionsAsServed = live.size;
   }
   // Creates the journal holds; the log may not have their events yet (a start restores them).
   const createdInJournal = new Set<string>();

@@ -164,6 +164,46 @@ describe('verifying a data directory', () => {
     );
   });
 
+  it('counts the sessions served as the snapshot and the journal after it make them', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'aaaaaaaa');
+    let copy: string;
+    try {
+      await store.flushStats(); // as the service does at start
+      const sessions = sessionsOf(store);
+      const a = await sessions.create({ name: 'a' });
+      await sessions.create({ name: 'b' });
+      await sessions.create({ name: 'c' });
+      await store.snapshot(); // holds a, b and c; the journal after it:
+      await sessions.create({ name: 'd' }); // one more
+      await sessions.delete(a.id); // one fewer of the snapshot's
+      const e = await sessions.create({ name: 'e' });
+      await sessions.delete(e.id); // a session neither holds
+      copy = await killedCopy(t, dir);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual((await verifyDataDirectory(copy)).findings, []);
+    // Served: b, c and d. Take the creations of a, b and c out of the count
+    // (events of the same length, so the log's offsets hold) and stats.json's.
+    const log = join(copy, 'events.jsonl');
+    const lines = (await readFile(log, 'utf8')).split('\n');
+    let renamed = 0;
+    for (const [i, line] of lines.entries()) {
+      if (renamed < 3 && line.includes('"session_created"')) {
+        lines[i] = line.replace('"session_created"', '"session_renamed"');
+        renamed++;
+      }
+    }
+    await writeFile(log, lines.join('\n'));
+    const stats = JSON.parse(await readFile(join(copy, 'stats.json'), 'utf8'));
+    await writeFile(join(copy, 'stats.json'), JSON.stringify({ ...stats, total_sessions: 0 }));
+    assert.deepEqual(
+      (await verifyDataDirectory(copy)).findings.map((finding) => finding.problem),
+      ['total_sessions is 2 (stats.json, the log and the journal) but 3 sessions are served'],
+    );
+  });
+
   it('refuses to repair a directory a live instance owns', async (t) => {
     const dir = await tempDir(t);
     const { store } = await FileStore.open(dir, 'aaaaaaaa');

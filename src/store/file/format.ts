@@ -35,5 +35,5 @@ export {
   sessionFileEntries,
   type UnreadableSession,
 } from './session-files.js';
-export { readSnapshot } from './snapshot.js';
+export { readSnapshot, scanSnapshot } from './snapshot.js';
 export { formatStats, readStats } from './stats-file.js';

@@ -111,14 +111,33 @@ export type SnapshotRead =
   | { kind: 'unusable'; problem: string }
   | { kind: 'ok'; header: SnapshotHeader; sessions: ResidentSession[] };
 
+export type SnapshotScan =
+  | { kind: 'missing' }
+  | { kind: 'unusable'; problem: string }
+  | { kind: 'ok'; header: SnapshotHeader; count: number };
+
 /**
  * Reads a snapshot in chunks; each session keeps its JSON as a slice of the
  * chunk it was read in (no copy, no parse).
  */
 export async function readSnapshot(path: string): Promise<SnapshotRead> {
+  const sessions: ResidentSession[] = [];
+  const scan = await scanSnapshot(path, (resident) => sessions.push(resident));
+  return scan.kind === 'ok' ? { kind: 'ok', header: scan.header, sessions } : scan;
+}
+
+/**
+ * Reads a snapshot in chunks and shows each session to `visit`, holding none
+ * of them: what a reader that needs less than the whole of it (the ids, a
+ * count) holds is up to it. A snapshot found unusable may have shown some.
+ */
+export async function scanSnapshot(
+  path: string,
+  visit: (resident: ResidentSession) => void,
+): Promise<SnapshotScan> {
   const stream = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
   const decoder = new StringDecoder('utf8');
-  const sessions: ResidentSession[] = [];
+  let count = 0;
   let header: SnapshotHeader | null = null;
   let trailer: number | null = null;
   let partial = '';
@@ -139,8 +158,12 @@ export async function readSnapshot(path: string): Promise<SnapshotRead> {
       return;
     }
     const resident = parseLine(line);
-    if (resident === null) problem = `line ${sessions.length + 2} is not a session`;
-    else sessions.push(resident);
+    if (resident === null) {
+      problem = `line ${count + 2} is not a session`;
+      return;
+    }
+    count++;
+    visit(resident);
   };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -165,13 +188,13 @@ export async function readSnapshot(path: string): Promise<SnapshotRead> {
   if (trailer === null || partial !== '') {
     return { kind: 'unusable', problem: 'it ends before its trailer' };
   }
-  if (trailer !== sessions.length) {
+  if (trailer !== count) {
     return {
       kind: 'unusable',
-      problem: `its trailer counts ${trailer} sessions, it holds ${sessions.length}`,
+      problem: `its trailer counts ${trailer} sessions, it holds ${count}`,
     };
   }
-  return { kind: 'ok', header, sessions };
+  return { kind: 'ok', header, count };
 }
 
 function parseHeader(line: string): SnapshotHeader | null {
