@@ -40,25 +40,26 @@ function eventLine(event: ServiceEvent): string {
   return `  ${String(event.time ?? '')}  [${String(event.container ?? '')}]  ${event.event}  ${pythonRepr(extras)}`;
 }
 
-/** The text report, line by line. */
 /**
- * The report's sessions, or with `limit` the first and the last `limit` of
- * them and, between, how many were skipped: read one at a time, the last ones
- * kept in a ring, so memory stays bounded whatever the count.
+ * The report's sessions, each as `render` makes it, or with `limit` the first
+ * and the last `limit` of them and, between, how many were skipped: read one
+ * at a time, the last ones kept rendered in a ring (a text row, not the
+ * session and its data), so memory stays bounded whatever the count.
  */
-function* shownSessions(
+function* shownSessions<T>(
   report: StoreReport,
   limit: number | null,
-): Generator<{ session: Session } | { skipped: number }> {
+  render: (session: Session) => T,
+): Generator<{ shown: T } | { skipped: number }> {
   let shown = 0;
-  const ring: Session[] = [];
+  const ring: T[] = [];
   let after = 0;
   for (const session of report.sessions()) {
     if (limit === null || shown < limit) {
       shown++;
-      yield { session };
+      yield { shown: render(session) };
     } else {
-      ring[after % limit] = session;
+      ring[after % limit] = render(session);
       after++;
     }
   }
@@ -66,8 +67,10 @@ function* shownSessions(
   const last = after > ring.length ? [...ring.slice(start), ...ring.slice(0, start)] : ring;
   const skipped = report.sessionCount - shown - last.length;
   if (skipped > 0) yield { skipped };
-  for (const session of last) yield { session };
+  for (const rendered of last) yield { shown: rendered };
 }
+
+/** The text report, line by line. */
 
 /**
  * `sessionLimit`: show the first and the last that many sessions (null:
@@ -91,10 +94,10 @@ export function* textReportLines(
     const name = [...session.name].slice(0, 20).join('');
     return `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`;
   };
-  for (const item of shownSessions(report, sessionLimit)) {
+  for (const item of shownSessions(report, sessionLimit, row)) {
     yield 'skipped' in item
       ? `  … ${item.skipped} more (--sessions all shows every one, --sessions N the first and last N)`
-      : row(item.session);
+      : item.shown;
   }
   yield '';
   yield `  Total: ${report.sessionCount}`;
@@ -147,11 +150,10 @@ export function* jsonReportPieces(
   const fields = JSON.stringify({ ...rest, ...omitted }, null, 2);
   yield `${fields.slice(0, fields.lastIndexOf('\n}'))},\n  "sessions": [`;
   let first = true;
-  for (const item of shownSessions(report, sessionLimit)) {
-    if (!('session' in item)) continue;
-    const { session } = item;
-    const text = JSON.stringify(session, null, 2).replace(/\n/g, '\n    ');
-    yield `${first ? '' : ','}\n    ${text}`;
+  const text = (session: Session) => JSON.stringify(session, null, 2).replace(/\n/g, '\n    ');
+  for (const item of shownSessions(report, sessionLimit, text)) {
+    if (!('shown' in item)) continue;
+    yield `${first ? '' : ','}\n    ${item.shown}`;
     first = false;
   }
   yield `${first ? '' : '\n  '}]\n}\n`;
