@@ -6,19 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../tools/postgres.js';
+import { it } from 'node:test';
 import { runToEnd, startService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-describe('stateful migrate', { skip: postgresSkipReason() }, () => {
-  let server: Postgres;
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => server.stop());
-
+describeOnPostgres('stateful migrate', (server) => {
   it('moves a data directory into PostgreSQL and back, safely re-run, counts verified', async (t) => {
     const dir = await tempDir(t);
     const first = await startService(dir);
@@ -32,7 +26,7 @@ describe('stateful migrate', { skip: postgresSkipReason() }, () => {
     first.process.kill('SIGKILL'); // the changes are in the journal only
     await first.process.exited;
 
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const into = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
     assert.equal(into.code, 0, into.stderr);
     const report = JSON.parse(into.stdout);
@@ -107,7 +101,7 @@ describe('stateful migrate', { skip: postgresSkipReason() }, () => {
     const dir = await tempDir(t);
     const live = await startService(dir);
     t.after(() => live.process.kill('SIGKILL'));
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const busy = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
     assert.equal(busy.code, 1);
     assert.match(busy.stderr, /Another live instance owns this data directory/);

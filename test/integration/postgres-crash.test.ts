@@ -7,11 +7,11 @@
  * acknowledged must be there, counted, with its event.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../tools/postgres.js';
 import { supervise } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** Writes until one succeeds on `url` (the replica serves again), for at most `ms`. */
@@ -29,17 +29,11 @@ async function writesAgain(url: string, ms: number): Promise<number> {
   }
 }
 
-describe('PostgreSQL killed under load', { skip: postgresSkipReason() }, () => {
-  let server: Postgres;
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => server.stop());
-
+describeOnPostgres('PostgreSQL killed under load', (server) => {
   it('loses no acknowledged write, and the replicas come back on their own', async (t) => {
     const env = {
       STORE: 'postgres',
-      DATABASE_URL: await server.createDatabase(),
+      DATABASE_URL: await server().createDatabase(),
       // Longer than the outages: a replica that only lost its database is not a crash.
       REPLICA_LEASE_MS: '15000',
       LOG_FORMAT: 'json',
@@ -89,9 +83,9 @@ describe('PostgreSQL killed under load', { skip: postgresSkipReason() }, () => {
     for (const how of ['immediate', 'sigkill'] as const) {
       await sleep(800);
       const before = created.length;
-      server.crash(how);
+      server().crash(how);
       await sleep(700);
-      server.start();
+      server().start();
       const back = await Promise.all(replicas.map((replica) => writesAgain(replica.url, 30_000)));
       outages.push(`${how}: all three writing again ${Math.max(...back)} ms after the restart`);
       assert.ok(created.length >= before, 'writes went on');

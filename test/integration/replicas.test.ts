@@ -5,26 +5,20 @@
  * and the counters add up.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../tools/postgres.js';
+import { it } from 'node:test';
 import { startService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const LEASE_MS = 1500;
 
-describe('replicas on PostgreSQL', { skip: postgresSkipReason() }, () => {
-  let server: Postgres;
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => server.stop());
-
+describeOnPostgres('replicas on PostgreSQL', (server) => {
   it('lose no acknowledged write when one is killed mid-load, and count its death once', async (t) => {
     const env = {
       STORE: 'postgres',
-      DATABASE_URL: await server.createDatabase(),
+      DATABASE_URL: await server().createDatabase(),
       REPLICA_LEASE_MS: String(LEASE_MS),
     };
     const replicas = [];
@@ -115,7 +109,7 @@ describe('replicas on PostgreSQL', { skip: postgresSkipReason() }, () => {
   });
 
   it("streams every replica's events on /events/stream, in log order", async (t) => {
-    const env = { STORE: 'postgres', DATABASE_URL: await server.createDatabase() };
+    const env = { STORE: 'postgres', DATABASE_URL: await server().createDatabase() };
     const a = await startService(await tempDir(t), env);
     t.after(() => a.process.kill('SIGKILL'));
     const b = await startService(await tempDir(t), env);

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import pg from 'pg';
 import { makeEvent } from '../../src/domain/event.js';
 import { exportToDataDirectory, importDataDirectory } from '../../src/migrate/transfer.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../tools/postgres.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 function eventLines(from: number, to: number): string {
@@ -21,19 +21,13 @@ function eventLines(from: number, to: number): string {
   return text;
 }
 
-describe('migrate with a long event log', { skip: postgresSkipReason() }, () => {
-  let server: Postgres;
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => server.stop());
-
+describeOnPostgres('migrate with a long event log', (server) => {
   it('streams it in batches, adds only what is new on a re-run, and exports the same bytes', async (t) => {
     const dir = await tempDir(t);
     await mkdir(join(dir, 'sessions'));
     const log = join(dir, 'events.jsonl');
     await writeFile(log, eventLines(1, 7_000));
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
 
     const first = await importDataDirectory(dir, url);
     assert.deepEqual([first.events, first.eventsAdded], [7_000, 7_000]);

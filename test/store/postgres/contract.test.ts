@@ -1,24 +1,17 @@
-import { after, before, describe } from 'node:test';
 import pg from 'pg';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../../src/store/store.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../../tools/postgres.js';
+import { describeOnPostgres } from '../../helpers/postgres.js';
 import { storeContract } from '../contract.js';
 
-describe('the Store contract: PostgreSQL store', { skip: postgresSkipReason() }, () => {
-  let server: Postgres;
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => server.stop());
-
+describeOnPostgres('the Store contract: PostgreSQL store', (server) => {
   // Short leases, so a death is visible soon after it.
   const leaseMs = 500;
   storeContract({
     deathVisibleAfterMs: 2 * leaseMs,
     async open(t, background) {
       // A fresh database a test, on the one throwaway server.
-      const url = await server.createDatabase();
+      const url = await server().createDatabase();
       const options = { leaseMs, ...(background === undefined ? {} : { background }) };
       let current: Store = await PostgresStore.open(url, 'c0ffee00', options);
       t.after(() => current.close().catch(() => undefined));

@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { MIGRATIONS, migrate } from '../../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
-import { type Postgres, postgresSkipReason, startPostgres } from '../../../tools/postgres.js';
+import { describeOnPostgres } from '../../helpers/postgres.js';
 import { sessionsOf } from '../../helpers/sessions.js';
 
-describe('several PostgreSQL-store replicas on one database', {
-  skip: postgresSkipReason(),
-}, () => {
-  let server: Postgres;
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(() => server.stop());
-
+describeOnPostgres('several PostgreSQL-store replicas on one database', (server) => {
   /** Three replicas on a fresh database, closed after the test. */
   async function openReplicas(t: TestContext): Promise<PostgresStore[]> {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const replicas = await Promise.all(
       ['aaaaaaaa', 'bbbbbbbb', 'cccccccc'].map((id) => PostgresStore.open(url, id)),
     );
@@ -26,7 +18,7 @@ describe('several PostgreSQL-store replicas on one database', {
   }
 
   it('migrate the schema once when they start at the same moment', async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url }));
     try {
       const applied = await Promise.all(pools.map((pool) => migrate(pool)));
