@@ -70,11 +70,10 @@ function* shownSessions<T>(
   for (const rendered of last) yield { shown: rendered };
 }
 
-/** The text report, line by line. */
-
 /**
- * `sessionLimit`: show the first and the last that many sessions (null:
- * every one), so a report of a million sessions stays a page long.
+ * The text report, line by line. `sessionLimit`: show the first and the last
+ * that many sessions (null: every one), so a report of a million sessions
+ * stays a page long.
  */
 export function* textReportLines(
   report: StoreReport,
