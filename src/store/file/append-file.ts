@@ -118,11 +118,7 @@ export class AppendFile<T = undefined> {
       this.pending = [];
       const bytes = Buffer.from(batch.map((entry) => entry.line).join(''), 'utf8');
       try {
-        if (this.mustTruncate) {
-          await this.handle.truncate(this.end);
-          this.mustTruncate = false;
-          this.allocated = Math.min(this.allocated, this.end);
-        }
+        if (this.mustTruncate) await this.truncateToEnd();
         // Written synchronously (see file-system.ts): to the page cache, a few
         // microseconds, where a threadpool round trip costs tens.
         if (this.preallocate > 0 && this.end + bytes.length > this.allocated) {
@@ -137,11 +133,7 @@ export class AppendFile<T = undefined> {
         // Cut the failed batch off now; if even that fails, the next append
         // truncates first (mustTruncate stays set).
         this.mustTruncate = true;
-        await cleanUpAfter(failure, async () => {
-          await this.handle.truncate(this.end);
-          this.mustTruncate = false;
-          this.allocated = Math.min(this.allocated, this.end);
-        });
+        await cleanUpAfter(failure, () => this.truncateToEnd());
         for (const entry of batch) entry.reject(failure);
         continue;
       }
@@ -155,6 +147,13 @@ export class AppendFile<T = undefined> {
       for (const entry of batch) entry.resolve();
     }
     this.writing = null;
+  }
+
+  /** Cuts the file back to the end of the last batch written whole (the zeros after it go too). */
+  private async truncateToEnd(): Promise<void> {
+    await this.handle.truncate(this.end);
+    this.mustTruncate = false;
+    this.allocated = Math.min(this.allocated, this.end);
   }
 
   /** Writes `bytes` whole at `position` (null: at the end). */
