@@ -73,6 +73,11 @@ export interface StorageLimits {
    * session files, snapshots and the journal's next zeros still have room.
    */
   minFreeBytes: number;
+  /**
+   * SPARE_FILES: replaced session files the file store keeps in spare/ to
+   * write later session files into (0: none); each is at most 8 KiB.
+   */
+  spareFiles: number;
 }
 
 /**
@@ -191,6 +196,7 @@ function storageLimits(env: Env): StorageLimits {
     checkpointBacklog: integer(env, 'CHECKPOINT_BACKLOG', 8_000, 100, 1_000_000),
     snapshotJournalBytes: integer(env, 'SNAPSHOT_JOURNAL_KB', 65_536, 16, 16_777_216) * 1024,
     minFreeBytes: integer(env, 'MIN_FREE_DISK_MB', 64, 0, 1_048_576) * 1024 * 1024,
+    spareFiles: integer(env, 'SPARE_FILES', 8_192, 0, 1_000_000),
   });
 }
 

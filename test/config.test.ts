@@ -60,4 +60,10 @@ describe('configuration', () => {
     assert.equal(loadServiceConfig({ CHECKPOINT_BACKLOG: '500' }).storage.checkpointBacklog, 500);
     assert.throws(() => loadServiceConfig({ CHECKPOINT_BACKLOG: '10' }), /CHECKPOINT_BACKLOG/);
   });
+
+  it('bounds the spare files: 8,192 by default, 0 turns them off', () => {
+    assert.equal(loadServiceConfig({}).storage.spareFiles, 8192);
+    assert.equal(loadServiceConfig({ SPARE_FILES: '0' }).storage.spareFiles, 0);
+    assert.throws(() => loadServiceConfig({ SPARE_FILES: '-1' }), /SPARE_FILES/);
+  });
 });

@@ -5,14 +5,30 @@
 // the file system of the working directory, not /tmp, which may differ).
 //   1. 20,000 new files, each a temp file renamed to its name (a create);
 //   2. 20,000 rewrites of those files at random, each a temp file renamed
-//      over the old one (an update), three rounds;
+//      over the old one (an update), three rounds; then three rounds the way
+//      the checkpoint makes them with spare files (src/store/file/
+//      spare-files.ts): written into the inode of a file replaced earlier,
+//      the replaced file linked into spare/ before the rename;
 //   3. the 20,000 files deleted, then 20,000 new ones made at once;
 //   4. a journal-sized batch (300 B) written and fdatasynced, by 1, 2 and 4
 //      writers at a time on one file, for 2 s each: syncs a second.
 // Prints the process's CPU time (user + system) a file. The directory is
 // left behind when given (deleting files is part of what is measured).
 import { randomUUID } from 'node:crypto';
-import { fdatasync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  ftruncateSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -29,6 +45,29 @@ const content = JSON.stringify(
 function replace(target) {
   writeFileSync(`${target}.tmp`, content, { mode: 0o644 });
   renameSync(`${target}.tmp`, target);
+}
+
+const spareDir = join(dir, 'spare');
+mkdirSync(spareDir, { recursive: true });
+const spares = [];
+let spareNames = 0;
+/** Writes `target` into a spare when there is one, keeping the file it replaces as the next. */
+function replaceWithSpare(target) {
+  let source = spares.shift();
+  if (source === undefined) {
+    source = `${target}.tmp`;
+    writeFileSync(source, content, { mode: 0o644 });
+  } else {
+    const fd = openSync(source, 'r+');
+    const bytes = Buffer.from(content);
+    writeSync(fd, bytes, 0, bytes.length, 0);
+    ftruncateSync(fd, bytes.length);
+    closeSync(fd);
+  }
+  const kept = join(spareDir, String(spareNames++));
+  linkSync(target, kept);
+  renameSync(source, target);
+  spares.push(kept);
 }
 
 function timed(name, count, run) {
@@ -48,6 +87,12 @@ for (let round = 1; round <= 3; round++) {
     for (let i = 0; i < FILES; i++) replace(first[Math.floor(Math.random() * FILES)]);
   });
 }
+for (let round = 1; round <= 3; round++) {
+  timed(`rewrite at random, round ${round} (into a spare, link, rename over)`, FILES, () => {
+    for (let i = 0; i < FILES; i++) replaceWithSpare(first[Math.floor(Math.random() * FILES)]);
+  });
+}
+for (const spare of spares.splice(0)) unlinkSync(spare);
 timed('delete', FILES, () => first.forEach((path) => unlinkSync(path)));
 const second = Array.from({ length: FILES }, () => join(dir, `${randomUUID()}.json`));
 timed('create right after deleting as many', FILES, () => second.forEach(replace));

@@ -120,6 +120,7 @@ async function openStore(
       checkpointBacklog: config.storage.checkpointBacklog,
       snapshotJournalBytes: config.storage.snapshotJournalBytes,
       minFreeBytes: config.storage.minFreeBytes,
+      spareFiles: config.storage.spareFiles,
       background,
       progress: (message, detail) => logger.info(detail, message),
     },

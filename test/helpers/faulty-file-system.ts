@@ -1,11 +1,12 @@
 /**
  * A WritableFileSystem that fails on command: disk full (ENOSPC), I/O errors
  * (EIO), no file descriptors left (EMFILE), on opening, writing, syncing,
- * renaming or unlinking, optionally after writing half of the data (a torn
+ * renaming, linking or unlinking, optionally after writing half of the data (a torn
  * write). Everything else goes to the real file system.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';
+import { type SparePool, sparePools } from '../../src/store/file/spare-files.js';
 import {
   applyUnsyncedWrites,
   nodeSyncCalls,
@@ -13,7 +14,7 @@ import {
   type UnsyncedWrite,
 } from '../../src/store/file/unsynced-writes.js';
 
-export type Operation = 'open' | 'write' | 'sync' | 'truncate' | 'rename' | 'unlink';
+export type Operation = 'open' | 'write' | 'sync' | 'truncate' | 'rename' | 'unlink' | 'link';
 
 interface Fault {
   operation: Operation;
@@ -42,6 +43,7 @@ const HANDLE_OPERATIONS: Record<string, Operation> = {
 
 export class FaultyFileSystem implements WritableFileSystem, SyncFileCalls {
   private faults: Fault[] = [];
+  private readonly poolOf = sparePools();
   injected = 0;
 
   fail(
@@ -128,15 +130,29 @@ export class FaultyFileSystem implements WritableFileSystem, SyncFileCalls {
   }
 
   writeFileSync(path: string, content: string, mode: number): void {
+    this.writeWhole(path, content, (text) => nodeSyncCalls.writeFileSync(path, text, mode));
+  }
+
+  overwriteSync(path: string, content: string): void {
+    this.writeWhole(path, content, (text) => nodeSyncCalls.overwriteSync(path, text));
+  }
+
+  /** Opens, then writes `content` with `write`: or fails as told, after half of it if torn. */
+  private writeWhole(path: string, content: string, write: (text: string) => void): void {
     const openFault = this.check('open', path);
     if (openFault !== undefined) throw failure(openFault.code, 'open', path);
     const fault = this.check('write', path);
     if (fault !== undefined) {
-      const half = content.slice(0, Math.floor(content.length / 2));
-      nodeSyncCalls.writeFileSync(path, fault.torn ? half : '', mode);
-      throw failure(fault.code, 'writeFileSync', path);
+      write(fault.torn ? content.slice(0, Math.floor(content.length / 2)) : '');
+      throw failure(fault.code, 'write', path);
     }
-    nodeSyncCalls.writeFileSync(path, content, mode);
+    write(content);
+  }
+
+  linkSync(existing: string, newPath: string): void {
+    const fault = this.check('link', newPath);
+    if (fault !== undefined) throw failure(fault.code, 'link', newPath);
+    nodeSyncCalls.linkSync(existing, newPath);
   }
 
   renameSync(from: string, to: string): void {
@@ -151,8 +167,8 @@ export class FaultyFileSystem implements WritableFileSystem, SyncFileCalls {
     nodeSyncCalls.unlinkSync(path);
   }
 
-  async writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void> {
-    applyUnsyncedWrites(writes, this);
+  async writeUnsynced(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void> {
+    applyUnsyncedWrites(writes, this, this.poolOf(spares));
   }
 
   rm(path: string, options?: { force?: boolean }): Promise<void> {

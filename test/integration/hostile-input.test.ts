@@ -235,12 +235,17 @@ describe('hostile input against the running service', () => {
           'stats.json',
           'instance.json',
           'instance.lock',
+          'spare',
         ].includes(name),
         name,
       );
     }
     for (const name of await readdir(join(dataDir, 'sessions'))) {
       assert.match(name, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/);
+    }
+    // Replaced session files kept by the writer, under names of its own.
+    for (const name of await readdir(join(dataDir, 'spare'))) {
+      assert.match(name, /^[0-9a-f]{8}-\d+$/);
     }
     const byStatus = [...statuses.entries()]
       .sort(([a], [b]) => a - b)

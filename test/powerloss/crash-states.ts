@@ -121,6 +121,9 @@ export class DiskModel {
           });
         this.link(op.path, op.inode);
         return;
+      case 'hardlink':
+        this.link(op.path, op.inode);
+        return;
       case 'unlink':
         this.unlink(op.path);
         return;

@@ -64,6 +64,8 @@ const STORE_OPTIONS = {
   // Small, so snapshots (and the journal segments they cover) come and go in a short run.
   snapshotJournalBytes: 8 * 1024,
   checkpointBacklog: 1_000,
+  // Replaced session files written again at once, so crash states cut through that too.
+  spareMinAgeMs: 0,
 };
 
 async function boot(dir: string, instanceId: string, fs?: WritableFileSystem) {

@@ -14,6 +14,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';
+import { type SparePool, sparePools } from '../../src/store/file/spare-files.js';
 import {
   applyUnsyncedWrites,
   nodeSyncCalls,
@@ -26,6 +27,8 @@ export type RelPath = string;
 
 export type TraceOp =
   | { op: 'link'; path: RelPath; inode: number; dir: boolean }
+  /** Another name for an inode that has one (a hard link). */
+  | { op: 'hardlink'; path: RelPath; inode: number }
   | { op: 'unlink'; path: RelPath }
   | { op: 'rename'; from: RelPath; to: RelPath }
   | { op: 'write'; inode: number; offset: number; data: Buffer }
@@ -56,6 +59,7 @@ export class RecordingFileSystem implements WritableFileSystem, SyncFileCalls {
   private readonly dirInodes = new Map<RelPath, number>();
   private nextInode = 1;
   private nextSync = 1;
+  private readonly poolOf = sparePools();
 
   constructor(private readonly root: string) {
     this.names.set('', 0);
@@ -214,8 +218,25 @@ export class RecordingFileSystem implements WritableFileSystem, SyncFileCalls {
     if (data.length > 0) this.ops.push({ op: 'write', inode, offset: 0, data });
   }
 
-  async writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void> {
-    applyUnsyncedWrites(writes, this);
+  overwriteSync(path: string, content: string): void {
+    const inode = this.inodeOf(this.rel(path));
+    const before = this.sizes.get(inode) ?? 0;
+    nodeSyncCalls.overwriteSync(path, content);
+    const data = Buffer.from(content);
+    if (data.length > 0) this.ops.push({ op: 'write', inode, offset: 0, data });
+    if (before > data.length) this.ops.push({ op: 'truncate', inode, size: data.length });
+    this.sizes.set(inode, data.length);
+  }
+
+  linkSync(existing: string, newPath: string): void {
+    nodeSyncCalls.linkSync(existing, newPath);
+    const inode = this.inodeOf(this.rel(existing));
+    this.names.set(this.rel(newPath), inode);
+    this.ops.push({ op: 'hardlink', path: this.rel(newPath), inode });
+  }
+
+  async writeUnsynced(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void> {
+    applyUnsyncedWrites(writes, this, this.poolOf(spares));
   }
 
   renameSync(from: string, to: string): void {

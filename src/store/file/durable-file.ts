@@ -14,6 +14,7 @@ import { cleanUpAfter } from '../cleanup.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { TEMP_SUFFIX } from './layout.js';
+import type { SparePool } from './spare-files.js';
 import type { UnsyncedWrite } from './unsynced-writes.js';
 
 export class DurableFiles {
@@ -54,9 +55,12 @@ export class DurableFiles {
    * Writes or removes many files unsynced, off the event loop (see
    * unsynced-writes.ts); a failure stops the rest and is thrown as a typed error.
    */
-  async writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void> {
+  async writeUnsynced(
+    writes: readonly UnsyncedWrite[],
+    spares: SparePool | null = null,
+  ): Promise<void> {
     try {
-      await this.fs.writeUnsynced(writes);
+      await this.fs.writeUnsynced(writes, spares);
     } catch (error) {
       const target = (error as NodeJS.ErrnoException).path;
       throw storageError(

@@ -95,6 +95,12 @@ import {
   type StoredSession,
 } from './session-files.js';
 import { type ResidentSession, writeSnapshot } from './snapshot.js';
+import {
+  DEFAULT_SPARE_FILES,
+  removeSpareFiles,
+  SPARE_MIN_AGE_MS,
+  type SparePool,
+} from './spare-files.js';
 import { formatStats, readStats } from './stats-file.js';
 import type { UnsyncedWrite } from './unsynced-writes.js';
 
@@ -193,6 +199,13 @@ export interface FileStoreOptions {
    * is written. None by default.
    */
   minFreeBytes?: number;
+  /**
+   * How many replaced session files may be kept in spare/ to write later
+   * ones into (SPARE_FILES; 8,192 by default, 0 for none): see spare-files.ts.
+   */
+  spareFiles?: number;
+  /** How long a replaced file is kept before it is written again (SPARE_MIN_AGE_MS; tests: 0). */
+  spareMinAgeMs?: number;
   /** Told how taking over a directory without a usable snapshot goes (it reads every session file). */
   progress?: (message: string, detail: Record<string, unknown>) => void;
 }
@@ -205,6 +218,7 @@ interface StoreSettings {
   checkpointBehindMs: number;
   maxBacklog: number;
   snapshotJournalBytes: number;
+  spares: SparePool | null;
 }
 
 /** What a boot loaded: the sessions (a snapshot's, or every file's) and the journal's changes on top. */
@@ -247,6 +261,12 @@ export class FileStore implements Store {
   private sessionsBeforeLog = 0;
   /** A rebuild of the session files under way (see rebuildView). */
   private viewRebuild: Promise<void> = Promise.resolve();
+  /**
+   * Whether checkpoints may meet temp files a kill or a power cut left: the
+   * boot's first (after a kill) and those of a rebuild of the view. Their
+   * writes remove them (see UnsyncedWrite.staleTemp).
+   */
+  private repairingView = true;
   private closing = false;
   private readonly snapshotCommit: GroupCommit;
   private snapshotRunning = false;
@@ -269,6 +289,7 @@ export class FileStore implements Store {
   private readonly checkpointBehindMs: number;
   private readonly maxBacklog: number;
   private readonly snapshotJournalBytes: number;
+  private readonly spares: SparePool | null;
 
   private constructor(
     readonly instanceId: string,
@@ -289,6 +310,7 @@ export class FileStore implements Store {
     this.checkpointBehindMs = settings.checkpointBehindMs;
     this.maxBacklog = settings.maxBacklog;
     this.snapshotJournalBytes = settings.snapshotJournalBytes;
+    this.spares = settings.spares;
     for (const resident of loaded.sessions) this.sessions.set(resident.id, resident);
     for (const [id, last] of loaded.outcome) {
       if (last === null) this.sessions.delete(id);
@@ -370,6 +392,10 @@ export class FileStore implements Store {
     options: FileStoreOptions,
   ): Promise<OpenedFileStore> {
     const progress = options.progress ?? (() => undefined);
+    const spareFiles = options.spareFiles ?? DEFAULT_SPARE_FILES;
+    // The spares a kill left (a clean stop removes its own): never written through again.
+    await removeSpareFiles(fileSystem, layout.spareDir);
+    if (spareFiles > 0) await fileSystem.mkdir(layout.spareDir, { recursive: true });
     const markerRead = await readMarker(layout.markerFile);
     const fromSnapshot = await recoverFromSnapshot(layout, fileSystem);
     let recovery: RecoveryReport;
@@ -480,6 +506,14 @@ export class FileStore implements Store {
         checkpointBehindMs: options.checkpointBehindMs ?? 60_000,
         maxBacklog: options.checkpointBacklog ?? Number.POSITIVE_INFINITY,
         snapshotJournalBytes: options.snapshotJournalBytes ?? SNAPSHOT_JOURNAL_BYTES,
+        spares:
+          spareFiles === 0
+            ? null
+            : {
+                dir: layout.spareDir,
+                maxFiles: spareFiles,
+                minAgeMs: options.spareMinAgeMs ?? SPARE_MIN_AGE_MS,
+              },
       },
     );
     // stats.json gets total_sessions lazily; every create's event is durable
@@ -500,6 +534,7 @@ export class FileStore implements Store {
       // After a kill: the files of the sessions the journal replayed, before
       // anything is served (a checkpoint a kill cut short left some behind).
       await store.checkpoint();
+      store.repairingView = false;
       if ('unusable' in fromSnapshot) {
         // The next boot reads this instead of every file.
         const started = performance.now();
@@ -819,15 +854,15 @@ export class FileStore implements Store {
           resident === undefined
             ? null
             : formatSessionFile({ session: sessionOf(resident), seq: resident.seq });
-        batch.push({ target: this.sessionPath(id), content });
+        batch.push({ target: this.sessionPath(id), content, staleTemp: this.repairingView });
         bytes += content?.length ?? 0;
         if (batch.length >= CHECKPOINT_BATCH_FILES || bytes >= CHECKPOINT_BATCH_BYTES) {
-          await this.files.writeUnsynced(batch);
+          await this.files.writeUnsynced(batch, this.spares);
           batch = [];
           bytes = 0;
         }
       }
-      await this.files.writeUnsynced(batch);
+      await this.files.writeUnsynced(batch, this.spares);
       this.checkpointed = performance.now();
     } catch (error) {
       for (const id of ids) this.dirty.add(id);
@@ -898,6 +933,7 @@ export class FileStore implements Store {
       if (id !== null && isSessionId(id) && !this.sessions.has(id)) this.dirty.add(id);
     }
     let written = 0;
+    this.repairingView = true;
     for await (const batch of this.residentBatches()) {
       if (this.closing) return;
       for (const resident of batch) this.dirty.add(resident.id);
@@ -905,6 +941,7 @@ export class FileStore implements Store {
       written += batch.length;
       if (written % 100_000 < batch.length) progress('writing session files', { written });
     }
+    this.repairingView = false;
     this.viewBootId = bootId;
     if (this.marker?.container === this.instanceId) await this.writeMarker(this.marker);
     progress('session files written again', { written });
@@ -1105,6 +1142,8 @@ export class FileStore implements Store {
       // (a stop writes no snapshot, so it takes seconds whatever came before).
       await this.checkpoint();
       await this.statsCommit.run();
+      // Nothing else writes now. What a failure leaves, the next start removes.
+      await removeSpareFiles(this.fileSystem, this.layout.spareDir).catch(() => undefined);
     } catch (error) {
       // What the checkpoint could not cover stays in the journal for the next boot.
       await cleanUpAfter(error, () => this.closeFiles());

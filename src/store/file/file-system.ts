@@ -14,6 +14,7 @@
  */
 import { writeSync } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import type { SparePool } from './spare-files.js';
 import { type UnsyncedWrite, writeUnsyncedOnWorker } from './unsynced-writes.js';
 
 export interface WritableFileSystem {
@@ -34,8 +35,12 @@ export interface WritableFileSystem {
     offset: number,
     position: number | null,
   ): number;
-  /** See applyUnsyncedWrites: rejects with the first failure, `path` set to its target. */
-  writeUnsynced(writes: readonly UnsyncedWrite[]): Promise<void>;
+  /**
+   * See applyUnsyncedWrites: rejects with the first failure, `path` set to
+   * its target. `spares`: where replaced files are kept to be written into
+   * again (spare-files.ts), null for none.
+   */
+  writeUnsynced(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void>;
 }
 
 export const nodeFileSystem: WritableFileSystem = {

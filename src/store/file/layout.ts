@@ -10,6 +10,7 @@
  *   journal/             the write-ahead log of session changes (see journal.ts)
  *   snapshot.jsonl       every session as of a point in the journal (see snapshot.ts)
  *   quarantine/          unreadable files moved aside, never deleted
+ *   spare/               replaced session files kept to be written into again (see spare-files.ts)
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ export interface DataLayout {
   journalDir: string;
   snapshotFile: string;
   quarantineDir: string;
+  spareDir: string;
 }
 
 export function dataLayout(root: string): DataLayout {
@@ -37,6 +39,7 @@ export function dataLayout(root: string): DataLayout {
     journalDir: join(root, 'journal'),
     snapshotFile: join(root, 'snapshot.jsonl'),
     quarantineDir: join(root, 'quarantine'),
+    spareDir: join(root, 'spare'),
   };
 }
 

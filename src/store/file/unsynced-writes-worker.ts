@@ -3,11 +3,14 @@
  * batch a message: `{ id, writes }` in, `{ id }` or `{ id, error }` out.
  */
 import { parentPort } from 'node:worker_threads';
+import { type SparePool, sparePools } from './spare-files.js';
 import { applyUnsyncedWrites, nodeSyncCalls, type UnsyncedWrite } from './unsynced-writes.js';
 
 export interface UnsyncedBatch {
   id: number;
   writes: readonly UnsyncedWrite[];
+  /** Where replaced files are kept to be written into again (see spare-files.ts). */
+  spares: SparePool | null;
 }
 
 export interface UnsyncedBatchDone {
@@ -15,10 +18,12 @@ export interface UnsyncedBatchDone {
   error?: { message: string; code: string | undefined; path: string | undefined };
 }
 
-parentPort?.on('message', ({ id, writes }: UnsyncedBatch) => {
+const poolOf = sparePools();
+
+parentPort?.on('message', ({ id, writes, spares }: UnsyncedBatch) => {
   let done: UnsyncedBatchDone = { id };
   try {
-    applyUnsyncedWrites(writes, nodeSyncCalls);
+    applyUnsyncedWrites(writes, nodeSyncCalls, poolOf(spares));
   } catch (error) {
     const failure = error as NodeJS.ErrnoException;
     done = { id, error: { message: failure.message, code: failure.code, path: failure.path } };

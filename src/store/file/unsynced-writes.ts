@@ -1,45 +1,70 @@
 /**
  * Unsynced file writes, many at a time: the checkpoint's session files, whose
- * content the journal and the snapshot hold durably. Each is written to
- * `<target>.tmp` and renamed over the target (a reader sees the old file or
- * the new one, never a mix; a kill keeps it; only a power loss can lose it),
- * or removed with its temp file. Made with synchronous calls on a worker
- * thread (unsynced-writes-worker.ts): a threadpool round trip a call costs
- * three to five times the call here; and neither a synchronous `open` that
- * creates a file (it can wait behind the journal's fdatasync) nor a rename
- * over a file (it starts the new file's writeback: 55-80 µs here) may stall
- * the event loop (docs/design/storage.md).
+ * content the journal and the snapshot hold durably. Each is written to a
+ * spare (spare-files.ts) or to `<target>.tmp`, and renamed over the target (a
+ * reader sees the old file or the new one, never a mix; a kill keeps it; only
+ * a power loss can lose it), or removed with its temp file. Made with
+ * synchronous calls on a worker thread (unsynced-writes-worker.ts): a
+ * threadpool round trip a call costs three to five times the call here; and
+ * neither a synchronous `open` that creates a file (it can wait behind the
+ * journal's fdatasync) nor a rename over a file (it can start the new file's
+ * writeback: 55-80 µs here) may stall the event loop (docs/design/storage.md).
  */
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  linkSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { TEMP_SUFFIX } from './layout.js';
+import type { SpareCalls, SpareFiles, SparePool } from './spare-files.js';
 import type { UnsyncedBatch, UnsyncedBatchDone } from './unsynced-writes-worker.js';
 
 /** A file to write (`content`) or to remove with its temp file (`content: null`). */
 export interface UnsyncedWrite {
   target: string;
   content: string | null;
+  /**
+   * A temp file an earlier write of the target left may be there (a boot
+   * after a kill, a rewrite of every file after a power cut): removed even
+   * when a spare, not the temp file, is written.
+   */
+  staleTemp?: boolean;
 }
 
 /** The synchronous calls the writes are made with (a seam for tests). */
-export interface SyncFileCalls {
+export interface SyncFileCalls extends SpareCalls {
   /** Creates or truncates `path` and writes `content` whole. */
   writeFileSync(path: string, content: string, mode: number): void;
+  /**
+   * Writes `content` over the existing file `path` from its start and cuts
+   * it to that length (its blocks stay allocated: see spare-files.ts).
+   */
+  overwriteSync(path: string, content: string): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
 }
 
+function writeWhole(path: string, flags: string, content: string, mode?: number): void {
+  const fd = openSync(path, flags, mode);
+  try {
+    const bytes = Buffer.from(content, 'utf8');
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, undefined, written);
+    if (flags === 'r+') ftruncateSync(fd, bytes.length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export const nodeSyncCalls: SyncFileCalls = {
-  writeFileSync(path, content, mode) {
-    const fd = openSync(path, 'w', mode);
-    try {
-      const bytes = Buffer.from(content, 'utf8');
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written);
-    } finally {
-      closeSync(fd);
-    }
-  },
+  writeFileSync: (path, content, mode) => writeWhole(path, 'w', content, mode),
+  overwriteSync: (path, content) => writeWhole(path, 'r+', content),
+  linkSync,
   renameSync,
   unlinkSync,
 };
@@ -57,32 +82,84 @@ function unlinkIfPresent(calls: SyncFileCalls, path: string): void {
   }
 }
 
+function unlinkQuietly(calls: SyncFileCalls, path: string): void {
+  try {
+    calls.unlinkSync(path);
+  } catch {
+    // A temp file: the next write of its file overwrites it, a start removes
+    // it. A spare: never written through again, a start or stop removes it.
+  }
+}
+
+/**
+ * Writes `content` to a spare of `spares` (one replaced long enough ago) or
+ * else to `temp`; returns the file written. A spare that is gone (removed by
+ * a stop while this writer kept it) is skipped.
+ */
+function writeSource(
+  calls: SyncFileCalls,
+  spares: SpareFiles | null,
+  temp: string,
+  content: string,
+): string {
+  for (let spare = spares?.take(); spare !== undefined; spare = spares?.take()) {
+    try {
+      calls.overwriteSync(spare, content);
+      return spare;
+    } catch (error) {
+      unlinkQuietly(calls, spare);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  calls.writeFileSync(temp, content, 0o644);
+  return temp;
+}
+
 /**
  * Makes `writes` in order; stops at the first failure and throws it (with
- * `path` set to the target), its temp file removed. Those before it stand.
+ * `path` set to the target), the file it was writing removed. Those before
+ * it stand. With `spares`, a replaced file is kept in the pool and files are
+ * written into spares when there are (see spare-files.ts).
  */
-export function applyUnsyncedWrites(writes: readonly UnsyncedWrite[], calls: SyncFileCalls): void {
-  for (const { target, content } of writes) {
+export function applyUnsyncedWrites(
+  writes: readonly UnsyncedWrite[],
+  calls: SyncFileCalls,
+  spares: SpareFiles | null = null,
+): void {
+  for (const { target, content, staleTemp } of writes) {
     const temp = unsyncedTempPath(target);
-    try {
-      if (content === null) {
+    if (content === null) {
+      try {
         unlinkIfPresent(calls, target);
         // What a kill during an earlier write of it may have left.
         unlinkIfPresent(calls, temp);
-      } else {
-        calls.writeFileSync(temp, content, 0o644);
-        calls.renameSync(temp, target);
+      } catch (error) {
+        (error as NodeJS.ErrnoException).path = target;
+        throw error;
       }
+      continue;
+    }
+    let source: string | null = null;
+    let kept: string | null = null;
+    try {
+      source = writeSource(calls, spares, temp, content);
+      kept = spares?.link(calls, target) ?? null;
+      calls.renameSync(source, target);
     } catch (error) {
-      if (content !== null) {
-        try {
-          calls.unlinkSync(temp);
-        } catch {
-          // The next write of this file overwrites it; a start removes it.
-        }
-      }
+      // `kept` still names the live file: it must never become a spare.
+      if (kept !== null) unlinkQuietly(calls, kept);
+      unlinkQuietly(calls, source ?? temp);
       (error as NodeJS.ErrnoException).path = target;
       throw error;
+    }
+    if (kept !== null) spares?.add(kept);
+    if (staleTemp === true && source !== temp) {
+      try {
+        unlinkIfPresent(calls, temp);
+      } catch (error) {
+        (error as NodeJS.ErrnoException).path = target;
+        throw error;
+      }
     }
   }
 }
@@ -96,14 +173,14 @@ class UnsyncedWriter {
     { resolve: () => void; reject: (error: Error) => void }
   >();
 
-  write(writes: readonly UnsyncedWrite[]): Promise<void> {
+  write(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void> {
     if (writes.length === 0) return Promise.resolve();
     const worker = this.started();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, writes } satisfies UnsyncedBatch);
+      worker.postMessage({ id, writes, spares } satisfies UnsyncedBatch);
     });
   }
 
@@ -136,6 +213,9 @@ class UnsyncedWriter {
 const writer = new UnsyncedWriter();
 
 /** Makes `writes` on the worker thread (nodeFileSystem.writeUnsynced). */
-export function writeUnsyncedOnWorker(writes: readonly UnsyncedWrite[]): Promise<void> {
-  return writer.write(writes);
+export function writeUnsyncedOnWorker(
+  writes: readonly UnsyncedWrite[],
+  spares: SparePool | null,
+): Promise<void> {
+  return writer.write(writes, spares);
 }

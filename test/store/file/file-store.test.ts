@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { NotFoundError, StorageFullError } from '../../../src/domain/errors.js';
@@ -279,6 +279,33 @@ describe('the file store', () => {
     assert.equal(store.sessionCount(), 300);
     const onDisk = await readdir(join(dir, 'sessions'));
     assert.ok(onDisk.length >= 300 - 40, `checkpoints kept up: ${onDisk.length} files written`);
+  });
+
+  it('keeps replaced session files as spares while it runs, and leaves none after a clean stop or a start', async (t) => {
+    const dir = await tempDir(t);
+    const spareDir = join(dir, 'spare');
+    const first = await FileStore.open(dir, 'aaaaaaaa');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await sessionsOf(first.store).create({ name: `s${i}` })).id);
+    await first.store.checkpoint();
+    for (const id of ids) await sessionsOf(first.store).update(id, { data: { v: 2 } });
+    await first.store.checkpoint();
+    assert.equal((await readdir(spareDir)).length, 5, 'each replaced file kept');
+    await first.store.close();
+    assert.deepEqual(await readdir(spareDir), []);
+    for (const id of ids) {
+      assert.deepEqual((await readJson(join(dir, 'sessions', `${id}.json`))).data, { v: 2 });
+    }
+    // What a kill leaves (a spare, one still linked to a live file): a start removes the names only.
+    await writeFile(join(spareDir, 'left-by-a-kill'), 'x');
+    await link(join(dir, 'sessions', `${ids[0]}.json`), join(spareDir, 'linked'));
+    const { store } = await openStore(t, dir);
+    // (The start rewrote the replayed sessions' files, so it may hold spares of its own.)
+    const left = await readdir(spareDir);
+    assert.ok(!left.includes('left-by-a-kill') && !left.includes('linked'), left.join(', '));
+    assert.deepEqual((await readJson(join(dir, 'sessions', `${ids[0]}.json`))).data, { v: 2 });
+    assert.equal(store.sessionCount(), 5);
   });
 
   it('boots from the snapshot and the journal after it, without reading a session file', async (t) => {

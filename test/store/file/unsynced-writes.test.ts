@@ -19,12 +19,15 @@ describe('unsynced writes on the writer thread', () => {
     await writeFile(join(dir, 'b.json'), 'old');
     await writeFile(join(dir, 'c.json'), 'gone');
     await writeFile(join(dir, 'c.json.tmp'), 'left by a kill');
-    await nodeFileSystem.writeUnsynced([
-      { target: join(dir, 'a.json'), content: '{"a":"é"}\n' },
-      { target: join(dir, 'b.json'), content: 'new' },
-      { target: join(dir, 'c.json'), content: null },
-      { target: join(dir, 'd.json'), content: null }, // never written: fine
-    ]);
+    await nodeFileSystem.writeUnsynced(
+      [
+        { target: join(dir, 'a.json'), content: '{"a":"é"}\n' },
+        { target: join(dir, 'b.json'), content: 'new' },
+        { target: join(dir, 'c.json'), content: null },
+        { target: join(dir, 'd.json'), content: null }, // never written: fine
+      ],
+      null,
+    );
     assert.deepEqual((await readdir(dir)).sort(), ['a.json', 'b.json']);
     assert.equal(await readFile(join(dir, 'a.json'), 'utf8'), '{"a":"é"}\n');
     assert.equal(await readFile(join(dir, 'b.json'), 'utf8'), 'new');
@@ -34,16 +37,19 @@ describe('unsynced writes on the writer thread', () => {
     const dir = await tempDir(t);
     const missing = join(dir, 'no-such-dir', 'x.json');
     await assert.rejects(
-      nodeFileSystem.writeUnsynced([
-        { target: join(dir, 'first.json'), content: '1' },
-        { target: missing, content: '2' },
-        { target: join(dir, 'after.json'), content: '3' },
-      ]),
+      nodeFileSystem.writeUnsynced(
+        [
+          { target: join(dir, 'first.json'), content: '1' },
+          { target: missing, content: '2' },
+          { target: join(dir, 'after.json'), content: '3' },
+        ],
+        null,
+      ),
       (error: NodeJS.ErrnoException) => error.code === 'ENOENT' && error.path === missing,
     );
     assert.deepEqual(await readdir(dir), ['first.json']);
     // The thread is still there for the next batch.
-    await nodeFileSystem.writeUnsynced([{ target: join(dir, 'next.json'), content: '4' }]);
+    await nodeFileSystem.writeUnsynced([{ target: join(dir, 'next.json'), content: '4' }], null);
     assert.deepEqual((await readdir(dir)).sort(), ['first.json', 'next.json']);
   });
 
@@ -52,7 +58,7 @@ describe('unsynced writes on the writer thread', () => {
     const module = new URL('../../../src/store/file/file-system.js', import.meta.url).href;
     const script =
       `const { nodeFileSystem } = await import(${JSON.stringify(module)});` +
-      `await nodeFileSystem.writeUnsynced([{ target: ${JSON.stringify(join(dir, 'x.json'))}, content: 'x' }]);`;
+      `await nodeFileSystem.writeUnsynced([{ target: ${JSON.stringify(join(dir, 'x.json'))}, content: 'x' }], null);`;
     // Exits by itself (a thread kept alive would hang until the timeout kills it).
     await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
       timeout: 20_000,

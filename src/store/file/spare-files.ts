@@ -1,0 +1,135 @@
+/**
+ * Spare files: the inodes of session files just replaced, kept in `spare/`
+ * to write later session files into instead of new temp files.
+ *
+ * Why: on ext4, a rename over an existing file starts the writeback of the
+ * new file at once when its blocks are not allocated yet (`auto_da_alloc`),
+ * and a new file costs an inode and blocks to allocate where the replaced one
+ * costs them to free. Rewriting a session file so costs 55-80 µs of CPU
+ * here; writing into a kept inode whose blocks are allocated, about 19 µs
+ * (docs/design/storage.md, "Spare files"; docs/design/file-churn.mjs).
+ *
+ * What keeps it safe:
+ * - A spare has no other name. The session file is linked into `spare/`
+ *   before the rename that takes its session name away, and is written again
+ *   only after that rename succeeded; a link that is left naming a live file
+ *   (a failed rename whose cleanup failed too) is never added to the pool.
+ * - A reader that opened the replaced file keeps reading its inode. A spare
+ *   is written again only `SPARE_MIN_AGE_MS` after it was replaced, so a
+ *   reader that has read a session file within that time of opening it has
+ *   seen one whole version, as with a plain rename (one that keeps the file
+ *   open longer may see it change: `SPARE_FILES=0` if that matters).
+ * - What a spare holds is nobody's: it is written whole (then cut to length)
+ *   before the rename that names it, and a start or a clean stop removes
+ *   every spare (`removeSpareFiles`); after a power cut the view is written
+ *   again anyway (see FileStore.rebuildView).
+ * - The pool is bounded: at most `maxFiles` spares of at most
+ *   `SPARE_MAX_BYTES` each (`SPARE_FILES`; 0 turns it off).
+ */
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WritableFileSystem } from './file-system.js';
+import { readdirIfPresent } from './layout.js';
+
+/** How long a replaced file stays untouched before it is written again. */
+export const SPARE_MIN_AGE_MS = 250;
+/** Larger replaced files are not kept (the pool's disk use stays `maxFiles` × this). */
+export const SPARE_MAX_BYTES = 8 * 1024;
+/** The default of SPARE_FILES. */
+export const DEFAULT_SPARE_FILES = 8192;
+
+/** Where spares go, how many may be kept (0: none), and how old one must be to be written. */
+export interface SparePool {
+  dir: string;
+  maxFiles: number;
+  /** SPARE_MIN_AGE_MS unless a test wants spares written at once. */
+  minAgeMs: number;
+}
+
+/** The calls a pool makes (the unsynced writer's seam, see unsynced-writes.ts). */
+export interface SpareCalls {
+  linkSync(existing: string, newPath: string): void;
+}
+
+/** The spares of one directory, oldest first. Lives as long as the writer that uses it. */
+export class SpareFiles {
+  private readonly kept: { path: string; since: number }[] = [];
+  private head = 0;
+  /**
+   * Names are never reused (a prefix of this pool's own, then a count), so a
+   * name a failed cleanup or an earlier writer left behind is never written
+   * through, and a link never meets a name that exists.
+   */
+  private readonly prefix = randomBytes(4).toString('hex');
+  private nextName = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly maxFiles: number,
+    private readonly minAgeMs = SPARE_MIN_AGE_MS,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get size(): number {
+    return this.kept.length - this.head;
+  }
+
+  /** The oldest spare, taken out of the pool, if it was replaced long enough ago. */
+  take(): string | undefined {
+    const oldest = this.kept[this.head];
+    if (oldest === undefined || this.now() - oldest.since < this.minAgeMs) return undefined;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.kept.length) {
+      this.kept.splice(0, this.head);
+      this.head = 0;
+    }
+    return oldest.path;
+  }
+
+  /**
+   * Links `target` (about to be replaced) into the pool under a new name and
+   * returns that name, or null when it is not kept: the pool is full, the
+   * file is large or does not exist (a new session), or the link failed
+   * (nothing depends on it). The caller adds it with `add` once the rename
+   * that replaces `target` succeeded, and must unlink it if that rename fails.
+   */
+  link(calls: SpareCalls, target: string): string | null {
+    if (this.size >= this.maxFiles) return null;
+    const stats = statSync(target, { throwIfNoEntry: false });
+    if (stats === undefined || stats.size > SPARE_MAX_BYTES) return null;
+    const name = join(this.dir, `${this.prefix}-${this.nextName++}`);
+    try {
+      calls.linkSync(target, name);
+    } catch {
+      return null;
+    }
+    return name;
+  }
+
+  add(path: string): void {
+    this.kept.push({ path, since: this.now() });
+  }
+}
+
+/** The pools of the writer thread, one a directory (the store's `spare/`). */
+export function sparePools(): (pool: SparePool | null) => SpareFiles | null {
+  const pools = new Map<string, SpareFiles>();
+  return (pool) => {
+    if (pool === null || pool.maxFiles === 0) return null;
+    let spares = pools.get(pool.dir);
+    if (spares === undefined) {
+      spares = new SpareFiles(pool.dir, pool.maxFiles, pool.minAgeMs);
+      pools.set(pool.dir, spares);
+    }
+    return spares;
+  };
+}
+
+/**
+ * Removes every spare in `dir` (a start, after whatever stopped the last
+ * instance; a clean stop): one name at a time, through the file-system seam.
+ */
+export async function removeSpareFiles(fs: WritableFileSystem, dir: string): Promise<void> {
+  for (const name of await readdirIfPresent(dir)) await fs.rm(join(dir, name), { force: true });
+}
