@@ -86,8 +86,9 @@ function unlinkQuietly(calls: SyncFileCalls, path: string): void {
   try {
     calls.unlinkSync(path);
   } catch {
-    // A temp file: the next write of its file overwrites it, a start removes
-    // it. A spare: never written through again, a start or stop removes it.
+    // A temp file: a later write of its file through a temp file replaces
+    // it (`inspect --repair` removes what is left). A spare: never written
+    // through again; a start or a clean stop removes it.
   }
 }
 
