@@ -1,6 +1,6 @@
 /**
  * The worker thread that makes unsynced writes (see unsynced-writes.ts), a
- * batch a message: `{ id, writes }` in, `{ id }` or `{ id, error }` out.
+ * batch a message: `{ id, writes, spares }` in, `{ id }` or `{ id, error }` out.
  */
 import { parentPort } from 'node:worker_threads';
 import { type SparePool, sparePools } from './spare-files.js';
