@@ -1,8 +1,8 @@
 /**
  * A WritableFileSystem that fails on command: disk full (ENOSPC), I/O errors
  * (EIO), no file descriptors left (EMFILE), on opening, writing, syncing,
- * renaming, linking or unlinking, optionally after writing half of the data (a torn
- * write). Everything else goes to the real file system.
+ * renaming, linking or unlinking, optionally after writing half of the data
+ * (a torn write). Everything else goes to the real file system.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { nodeFileSystem, type WritableFileSystem } from '../../src/store/file/file-system.js';

@@ -1,14 +1,15 @@
 /**
  * A WritableFileSystem that does every call for real and records it, in the
  * order the calls finished: which bytes went to which file at which offset,
- * truncations, creations, renames, unlinks and new directories, and each
- * fsync/fdatasync as two steps (its start, which fixes what it covers, and
- * its end, after which that is durable). The workload adds `ack` marks when
- * an answer is acknowledged. crash-states.ts replays the trace to build what
- * a power cut at any point could leave on the disk.
+ * truncations, creations, hard links, renames, unlinks and new directories,
+ * and each fsync/fdatasync as two steps (its start, which fixes what it
+ * covers, and its end, after which that is durable). The workload adds `ack`
+ * marks when an answer is acknowledged. crash-states.ts replays the trace to
+ * build what a power cut at any point could leave on the disk.
  *
  * Files are followed by inode (a number), not by name: a rename moves the
- * name, the open handle keeps writing to the same inode.
+ * name, the open handle keeps writing to the same inode, and a hard link
+ * gives it another name.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
