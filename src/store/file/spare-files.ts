@@ -29,6 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { forEachConcurrently } from './concurrently.js';
 import type { WritableFileSystem } from './file-system.js';
 import { readdirIfPresent } from './layout.js';
 
@@ -126,10 +127,15 @@ export function sparePools(): (pool: SparePool | null) => SpareFiles | null {
   };
 }
 
+/** Removals in flight at once: a full pool goes in about 0.1 s here, one at a time in 1 s. */
+const REMOVE_CONCURRENCY = 16;
+
 /**
  * Removes every spare in `dir` (a start, after whatever stopped the last
- * instance; a clean stop): one name at a time, through the file-system seam.
+ * instance; a clean stop), through the file-system seam.
  */
 export async function removeSpareFiles(fs: WritableFileSystem, dir: string): Promise<void> {
-  for (const name of await readdirIfPresent(dir)) await fs.rm(join(dir, name), { force: true });
+  await forEachConcurrently(await readdirIfPresent(dir), REMOVE_CONCURRENCY, (name) =>
+    fs.rm(join(dir, name), { force: true }),
+  );
 }

@@ -108,8 +108,9 @@ function writeSource(
       calls.overwriteSync(spare, content);
       return spare;
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       unlinkQuietly(calls, spare);
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      throw error;
     }
   }
   calls.writeFileSync(temp, content, 0o644);
