@@ -2,8 +2,19 @@
  * Time as the original implementation wrote it: UTC with one-second resolution
  * (`YYYY-MM-DDTHH:MM:SSZ`) for people, epoch seconds with a fraction for `ts`.
  */
+
+/** The last second formatted, and its text: every write formats the time twice. */
+let formattedSecond = Number.NaN;
+let formattedText = '';
+
 export function utcTimestamp(date: Date = new Date()): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== formattedSecond) {
+    // An invalid date (NaN) is never cached: toISOString throws for it.
+    formattedText = `${date.toISOString().slice(0, 19)}Z`;
+    formattedSecond = second;
+  }
+  return formattedText;
 }
 
 export function epochSeconds(date: Date = new Date()): number {
