@@ -267,6 +267,12 @@ export class FileStore implements Store {
    * writes remove them (see UnsyncedWrite.staleTemp).
    */
   private repairingView = true;
+  /**
+   * Session files of checkpoint batches that failed: the failed write may
+   * have left its temp file (when even removing it failed), which the next
+   * write of the file removes, though it may write a spare, not the temp file.
+   */
+  private readonly tempsMaybeLeft = new Set<string>();
   private closing = false;
   private readonly snapshotCommit: GroupCommit;
   private snapshotRunning = false;
@@ -854,19 +860,34 @@ export class FileStore implements Store {
           resident === undefined
             ? null
             : formatSessionFile({ session: sessionOf(resident), seq: resident.seq });
-        batch.push({ target: this.sessionPath(id), content, staleTemp: this.repairingView });
+        const target = this.sessionPath(id);
+        const staleTemp = this.repairingView || this.tempsMaybeLeft.has(target);
+        batch.push({ target, content, staleTemp });
         bytes += content?.length ?? 0;
         if (batch.length >= CHECKPOINT_BATCH_FILES || bytes >= CHECKPOINT_BATCH_BYTES) {
-          await this.files.writeUnsynced(batch, this.spares);
+          await this.writeCheckpointBatch(batch);
           batch = [];
           bytes = 0;
         }
       }
-      await this.files.writeUnsynced(batch, this.spares);
+      await this.writeCheckpointBatch(batch);
       this.checkpointed = performance.now();
     } catch (error) {
       for (const id of ids) this.dirty.add(id);
       throw error;
+    }
+  }
+
+  private async writeCheckpointBatch(batch: readonly UnsyncedWrite[]): Promise<void> {
+    try {
+      await this.files.writeUnsynced(batch, this.spares);
+    } catch (error) {
+      // Which write failed is not known here; the next write of each removes its temp file.
+      for (const write of batch) this.tempsMaybeLeft.add(write.target);
+      throw error;
+    }
+    if (this.tempsMaybeLeft.size > 0) {
+      for (const write of batch) this.tempsMaybeLeft.delete(write.target);
     }
   }
 

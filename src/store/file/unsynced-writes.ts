@@ -86,9 +86,10 @@ function unlinkQuietly(calls: SyncFileCalls, path: string): void {
   try {
     calls.unlinkSync(path);
   } catch {
-    // A temp file: a later write of its file through a temp file replaces
-    // it (`inspect --repair` removes what is left). A spare: never written
-    // through again; a start or a clean stop removes it.
+    // A temp file: the store's next write of its file removes it (the files
+    // of a failed batch are written with staleTemp; `inspect --repair`
+    // removes what a stop left). A spare: never written through again; a
+    // start or a clean stop removes it.
   }
 }
 
