@@ -3,7 +3,7 @@
  * (`YYYY-MM-DDTHH:MM:SSZ`) for people, epoch seconds with a fraction for `ts`.
  */
 
-/** The last second formatted, and its text: every write formats the time twice. */
+/** The last second formatted, and its text: a write formats the time two or three times. */
 let formattedSecond = Number.NaN;
 let formattedText = '';
 

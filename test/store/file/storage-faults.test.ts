@@ -322,6 +322,7 @@ describe('storage faults', () => {
       await store.close();
     }
   });
+
   it('removes the temp file a failed write left, though the next write of that file goes to a spare', async (t) => {
     const dir = await tempDir(t);
     const fs = new FaultyFileSystem();
@@ -334,14 +335,16 @@ describe('storage faults', () => {
       await store.checkpoint();
       await sessions.update(spared.id, { data: { v: 2 } });
       await store.checkpoint(); // spared's old file: a spare, too young to write yet
-      const temp = join(dir, 'sessions', `${failing.id}.json.tmp`);
       // The write goes to the temp file (the only spare is too young), is
       // torn, and even removing the temp file fails.
       fs.fail('write', 'EIO', { pathIncludes: `${failing.id}.json.tmp`, torn: true });
       fs.fail('unlink', 'EIO', { pathIncludes: `${failing.id}.json.tmp` });
       await sessions.update(failing.id, { data: { v: 2 } });
       await assert.rejects(store.checkpoint(), StorageUnavailableError);
-      assert.ok((await readdir(join(dir, 'sessions'))).includes(`${failing.id}.json.tmp`));
+      assert.ok(
+        (await readdir(join(dir, 'sessions'))).includes(`${failing.id}.json.tmp`),
+        'the torn temp file is left',
+      );
       fs.heal();
       await new Promise((resolve) => setTimeout(resolve, spareMinAgeMs + 10));
       await store.checkpoint(); // into the spare, now old enough
@@ -356,7 +359,6 @@ describe('storage faults', () => {
         'no temp file left',
       );
       assert.match(await readFile(join(dir, 'sessions', `${failing.id}.json`), 'utf8'), /"v": 2/);
-      await assert.rejects(readFile(temp), { code: 'ENOENT' });
     } finally {
       await store.close();
     }
