@@ -23,7 +23,7 @@
  *
  * --scale runs the file store at scale instead (scale.ts: takeover, pages,
  * restart at 1,000,000 sessions and 10,000,000 events, and 60 s of sustained
- * writes; about ten minutes, most of it writing the data); --scale-sessions N
+ * writes; about five minutes here, most of it writing the data); --scale-sessions N
  * and --scale-events N change the size.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
