@@ -133,8 +133,8 @@ export class FaultyFileSystem implements WritableFileSystem, SyncFileCalls {
     this.writeWhole(path, content, (text) => nodeSyncCalls.writeFileSync(path, text, mode));
   }
 
-  overwriteSync(path: string, content: string): void {
-    this.writeWhole(path, content, (text) => nodeSyncCalls.overwriteSync(path, text));
+  overwriteSync(path: string, content: string, bytesBefore: number): void {
+    this.writeWhole(path, content, (text) => nodeSyncCalls.overwriteSync(path, text, bytesBefore));
   }
 
   /** Opens, then writes `content` with `write`: or fails as told, after half of it if torn. */

@@ -219,10 +219,10 @@ export class RecordingFileSystem implements WritableFileSystem, SyncFileCalls {
     if (data.length > 0) this.ops.push({ op: 'write', inode, offset: 0, data });
   }
 
-  overwriteSync(path: string, content: string): void {
+  overwriteSync(path: string, content: string, bytesBefore: number): void {
     const inode = this.inodeOf(this.rel(path));
     const before = this.sizes.get(inode) ?? 0;
-    nodeSyncCalls.overwriteSync(path, content);
+    nodeSyncCalls.overwriteSync(path, content, bytesBefore);
     const data = Buffer.from(content);
     if (data.length > 0) this.ops.push({ op: 'write', inode, offset: 0, data });
     if (before > data.length) this.ops.push({ op: 'truncate', inode, size: data.length });

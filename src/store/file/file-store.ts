@@ -251,6 +251,8 @@ export class FileStore implements Store {
   private readonly requestFlushTimer: NodeJS.Timeout;
   /** Sessions changed since the last checkpoint took them over. */
   private dirty = new Set<string>();
+  /** Of those, the ones created since: their files do not exist yet (UnsyncedWrite.fresh). */
+  private created = new Set<string>();
   /**
    * The machine boot during which session files were written without a sync
    * (the marker keeps it): an earlier one's until rebuildView has written
@@ -619,6 +621,7 @@ export class FileStore implements Store {
           this.counters.total_sessions++;
           this.sessions.set(id, resident);
           this.order.add(resident);
+          this.created.add(id);
         },
       ),
     );
@@ -849,7 +852,9 @@ export class FileStore implements Store {
   private async writeCheckpoint(): Promise<void> {
     this.lastCheckpoint = performance.now();
     const ids = this.dirty;
+    const created = this.created;
     this.dirty = new Set();
+    this.created = new Set();
     try {
       // A batch at a time (see unsynced-writes.ts), each from memory as it is now.
       let batch: UnsyncedWrite[] = [];
@@ -862,7 +867,7 @@ export class FileStore implements Store {
             : formatSessionFile({ session: sessionOf(resident), seq: resident.seq });
         const target = this.sessionPath(id);
         const staleTemp = this.repairingView || this.tempsMaybeLeft.has(target);
-        batch.push({ target, content, staleTemp });
+        batch.push({ target, content, staleTemp, fresh: created.has(id) });
         bytes += content?.length ?? 0;
         if (batch.length >= CHECKPOINT_BATCH_FILES || bytes >= CHECKPOINT_BATCH_BYTES) {
           await this.writeCheckpointBatch(batch);

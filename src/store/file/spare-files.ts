@@ -19,7 +19,7 @@
  *   reader that has read a session file within that time of opening it has
  *   seen one whole version, as with a plain rename (one that keeps the file
  *   open longer may see it change: `SPARE_FILES=0` if that matters).
- * - What a spare holds is nobody's: it is written whole (then cut to length)
+ * - What a spare holds is nobody's: it is written whole (then cut to length if it held more)
  *   before the rename that names it, and a start or a clean stop removes
  *   every spare (`removeSpareFiles`); after a power cut the view is written
  *   again anyway (see FileStore.rebuildView).
@@ -48,6 +48,15 @@ export interface SparePool {
   minAgeMs: number;
 }
 
+/**
+ * A spare: its path, and its size when it was kept. A write into it that is
+ * not shorter leaves nothing of the old content, so it needs no truncate.
+ */
+export interface Spare {
+  path: string;
+  bytes: number;
+}
+
 /** The calls a pool makes (the unsynced writer's seam, see unsynced-writes.ts). */
 export interface SpareCalls {
   linkSync(existing: string, newPath: string): void;
@@ -55,7 +64,7 @@ export interface SpareCalls {
 
 /** The spares of one directory, oldest first. Lives as long as the writer that uses it. */
 export class SpareFiles {
-  private readonly kept: { path: string; since: number }[] = [];
+  private readonly kept: { spare: Spare; since: number }[] = [];
   private head = 0;
   /**
    * Names are never reused (a prefix of this pool's own, then a count), so a
@@ -77,7 +86,7 @@ export class SpareFiles {
   }
 
   /** The oldest spare, taken out of the pool, if it was replaced long enough ago. */
-  take(): string | undefined {
+  take(): Spare | undefined {
     const oldest = this.kept[this.head];
     if (oldest === undefined || this.now() - oldest.since < this.minAgeMs) return undefined;
     this.head++;
@@ -85,17 +94,17 @@ export class SpareFiles {
       this.kept.splice(0, this.head);
       this.head = 0;
     }
-    return oldest.path;
+    return oldest.spare;
   }
 
   /**
    * Links `target` (about to be replaced) into the pool under a new name and
-   * returns that name, or null when it is not kept: the pool is full, the
+   * returns that spare, or null when it is not kept: the pool is full, the
    * file is large or does not exist (a new session), or the link failed
    * (nothing depends on it). The caller adds it with `add` once the rename
    * that replaces `target` succeeded, and must unlink it if that rename fails.
    */
-  link(calls: SpareCalls, target: string): string | null {
+  link(calls: SpareCalls, target: string): Spare | null {
     if (this.size >= this.maxFiles) return null;
     const stats = statSync(target, { throwIfNoEntry: false });
     if (stats === undefined || stats.size > SPARE_MAX_BYTES) return null;
@@ -105,11 +114,11 @@ export class SpareFiles {
     } catch {
       return null;
     }
-    return name;
+    return { path: name, bytes: stats.size };
   }
 
-  add(path: string): void {
-    this.kept.push({ path, since: this.now() });
+  add(spare: Spare): void {
+    this.kept.push({ spare, since: this.now() });
   }
 }
 

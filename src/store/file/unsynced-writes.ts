@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { TEMP_SUFFIX } from './layout.js';
-import type { SpareCalls, SpareFiles, SparePool } from './spare-files.js';
+import type { Spare, SpareCalls, SpareFiles, SparePool } from './spare-files.js';
 import type { UnsyncedBatch, UnsyncedBatchDone } from './unsynced-writes-worker.js';
 
 /** A file to write (`content`) or to remove with its temp file (`content: null`). */
@@ -34,6 +34,13 @@ export interface UnsyncedWrite {
    * when a spare, not the temp file, is written.
    */
   staleTemp?: boolean;
+  /**
+   * The target does not exist yet (a session created since the last
+   * checkpoint): there is no replaced file to keep as a spare, so none is
+   * looked for. Only a hint: a file that is there after all is replaced
+   * without being kept.
+   */
+  fresh?: boolean;
 }
 
 /** The synchronous calls the writes are made with (a seam for tests). */
@@ -41,21 +48,29 @@ export interface SyncFileCalls extends SpareCalls {
   /** Creates or truncates `path` and writes `content` whole. */
   writeFileSync(path: string, content: string, mode: number): void;
   /**
-   * Writes `content` over the existing file `path` from its start and cuts
-   * it to that length (its blocks stay allocated: see spare-files.ts).
+   * Writes `content` over the existing file `path` of `bytesBefore` bytes,
+   * from its start, and cuts it to that length if it held more (its blocks
+   * stay allocated: see spare-files.ts).
    */
-  overwriteSync(path: string, content: string): void;
+  overwriteSync(path: string, content: string, bytesBefore: number): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
 }
 
-function writeWhole(path: string, flags: string, content: string, mode?: number): void {
+/** `bytesBefore`: what an existing file (`r+`) held, cut back to `content`'s length if more. */
+function writeWhole(
+  path: string,
+  flags: string,
+  content: string,
+  mode?: number,
+  bytesBefore = 0,
+): void {
   const fd = openSync(path, flags, mode);
   try {
     const bytes = Buffer.from(content, 'utf8');
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, undefined, written);
-    if (flags === 'r+') ftruncateSync(fd, bytes.length);
+    if (flags === 'r+' && bytesBefore > bytes.length) ftruncateSync(fd, bytes.length);
   } finally {
     closeSync(fd);
   }
@@ -63,7 +78,8 @@ function writeWhole(path: string, flags: string, content: string, mode?: number)
 
 export const nodeSyncCalls: SyncFileCalls = {
   writeFileSync: (path, content, mode) => writeWhole(path, 'w', content, mode),
-  overwriteSync: (path, content) => writeWhole(path, 'r+', content),
+  overwriteSync: (path, content, bytesBefore) =>
+    writeWhole(path, 'r+', content, undefined, bytesBefore),
   linkSync,
   renameSync,
   unlinkSync,
@@ -106,11 +122,11 @@ function writeSource(
 ): string {
   for (let spare = spares?.take(); spare !== undefined; spare = spares?.take()) {
     try {
-      calls.overwriteSync(spare, content);
-      return spare;
+      calls.overwriteSync(spare.path, content, spare.bytes);
+      return spare.path;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      unlinkQuietly(calls, spare);
+      unlinkQuietly(calls, spare.path);
       throw error;
     }
   }
@@ -129,7 +145,7 @@ export function applyUnsyncedWrites(
   calls: SyncFileCalls,
   spares: SpareFiles | null = null,
 ): void {
-  for (const { target, content, staleTemp } of writes) {
+  for (const { target, content, staleTemp, fresh } of writes) {
     const temp = unsyncedTempPath(target);
     if (content === null) {
       try {
@@ -143,14 +159,14 @@ export function applyUnsyncedWrites(
       continue;
     }
     let source: string | null = null;
-    let kept: string | null = null;
+    let kept: Spare | null = null;
     try {
       source = writeSource(calls, spares, temp, content);
-      kept = spares?.link(calls, target) ?? null;
+      kept = fresh === true ? null : (spares?.link(calls, target) ?? null);
       calls.renameSync(source, target);
     } catch (error) {
       // `kept` still names the live file: it must never become a spare.
-      if (kept !== null) unlinkQuietly(calls, kept);
+      if (kept !== null) unlinkQuietly(calls, kept.path);
       unlinkQuietly(calls, source ?? temp);
       (error as NodeJS.ErrnoException).path = target;
       throw error;

@@ -70,6 +70,49 @@ describe('spare files', () => {
     assert.deepEqual(await readdir(spareDir), []);
   });
 
+  it('writes a longer or equal file into a spare whole, and cuts a shorter one', async (t) => {
+    for (const [old, next] of [
+      ['12345', 'a longer file'],
+      ['same!', 'equal'],
+      ['a long old file', 'short'],
+    ] as const) {
+      const { clock, spares, file, inode } = await setUp(t);
+      writeFileSync(file('old.json'), old);
+      const kept = inode('old.json');
+      applyUnsyncedWrites([{ target: file('old.json'), content: 'x' }], nodeSyncCalls, spares);
+      clock.now += SPARE_MIN_AGE_MS;
+      applyUnsyncedWrites([{ target: file('new.json'), content: next }], nodeSyncCalls, spares);
+      assert.equal(inode('new.json'), kept, `written into the spare of "${old}"`);
+      assert.equal(await readFile(file('new.json'), 'utf8'), next);
+    }
+  });
+
+  it('looks for no file to keep when a write says its target is fresh', async (t) => {
+    const { spareDir, spares, file } = await setUp(t);
+    const links: string[] = [];
+    const calls = {
+      ...nodeSyncCalls,
+      linkSync: (existing: string, newPath: string) => {
+        links.push(existing);
+        nodeSyncCalls.linkSync(existing, newPath);
+      },
+    };
+    applyUnsyncedWrites([{ target: file('a.json'), content: 'a', fresh: true }], calls, spares);
+    assert.equal(await readFile(file('a.json'), 'utf8'), 'a');
+    // Only a hint: a file that is there after all is replaced, not kept.
+    applyUnsyncedWrites([{ target: file('a.json'), content: 'a2', fresh: true }], calls, spares);
+    assert.equal(await readFile(file('a.json'), 'utf8'), 'a2');
+    assert.deepEqual(links, []);
+    assert.deepEqual(await readdir(spareDir), []);
+    applyUnsyncedWrites([{ target: file('a.json'), content: 'a3' }], calls, spares);
+    assert.deepEqual(
+      links,
+      [file('a.json')],
+      'a write not called fresh keeps the file it replaces',
+    );
+    assert.equal((await readdir(spareDir)).length, 1);
+  });
+
   it('leaves a reader of the replaced file its version while the spare is young', async (t) => {
     const { clock, spares, file } = await setUp(t);
     applyUnsyncedWrites([{ target: file('a.json'), content: 'old a' }], nodeSyncCalls, spares);
