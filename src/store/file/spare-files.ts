@@ -19,10 +19,10 @@
  *   reader that has read a session file within that time of opening it has
  *   seen one whole version, as with a plain rename (one that keeps the file
  *   open longer may see it change: `SPARE_FILES=0` if that matters).
- * - What a spare holds is nobody's: it is written whole (then cut to length if it held more)
- *   before the rename that names it, and a start or a clean stop removes
- *   every spare (`removeSpareFiles`); after a power cut the view is written
- *   again anyway (see FileStore.rebuildView).
+ * - What a spare holds is nobody's: it is written whole (then cut to length
+ *   if it held more) before the rename that names it, and a start or a clean
+ *   stop removes every spare (`removeSpareFiles`); after a power cut the
+ *   view is written again anyway (see FileStore.rebuildView).
  * - The pool is bounded: at most `maxFiles` spares of at most
  *   `SPARE_MAX_BYTES` each (`SPARE_FILES`; 0 turns it off).
  */
