@@ -5,9 +5,10 @@ import { describe, it, type TestContext } from 'node:test';
 import { NotFoundError, StorageFullError } from '../../../src/domain/errors.js';
 import { shutdownEvent } from '../../../src/domain/event.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
-import { nodeFileSystem } from '../../../src/store/file/file-system.js';
+import { nodeFileSystem, type WritableFileSystem } from '../../../src/store/file/file-system.js';
 import { DataDirectoryBusyError } from '../../../src/store/file/instance-lock.js';
 import { readJournal } from '../../../src/store/file/journal.js';
+import type { UnsyncedWrite } from '../../../src/store/file/unsynced-writes.js';
 import { killedCopy } from '../../helpers/killed-copy.js';
 import {
   ORIGINAL_SESSIONS,
@@ -306,6 +307,31 @@ describe('the file store', () => {
     assert.ok(!left.includes('left-by-a-kill') && !left.includes('linked'), left.join(', '));
     assert.deepEqual((await readJson(join(dir, 'sessions', `${ids[0]}.json`))).data, { v: 2 });
     assert.equal(store.sessionCount(), 5);
+  });
+
+  it('tells the file writer which files are of sessions created since the last checkpoint', async (t) => {
+    const dir = await tempDir(t);
+    const writes: UnsyncedWrite[] = [];
+    const fs: WritableFileSystem = {
+      ...nodeFileSystem,
+      writeUnsynced: (batch, spares) => {
+        writes.push(...batch);
+        return nodeFileSystem.writeUnsynced(batch, spares);
+      },
+    };
+    const { store } = await FileStore.open(dir, 'aaaaaaaa', fs);
+    t.after(() => store.close().catch(() => undefined));
+    const sessions = sessionsOf(store);
+    const a = await sessions.create({ name: 'a' });
+    await store.checkpoint();
+    const b = await sessions.create({ name: 'b' });
+    await sessions.update(a.id, { data: { v: 2 } });
+    await store.checkpoint();
+    const fresh = (id: string) =>
+      writes.filter((write) => write.target.endsWith(`${id}.json`)).map((write) => write.fresh);
+    assert.deepEqual(fresh(a.id), [true, false], 'created, then changed');
+    assert.deepEqual(fresh(b.id), [true]);
+    assert.deepEqual((await readJson(join(dir, 'sessions', `${a.id}.json`))).data, { v: 2 });
   });
 
   it('boots from the snapshot and the journal after it, without reading a session file', async (t) => {
