@@ -57,29 +57,25 @@ export interface SyncFileCalls extends SpareCalls {
   unlinkSync(path: string): void;
 }
 
-/** `bytesBefore`: what an existing file (`r+`) held, cut back to `content`'s length if more. */
-function writeWhole(
-  path: string,
-  flags: string,
-  content: string,
-  mode?: number,
-  bytesBefore = 0,
-): void {
-  const fd = openSync(path, flags, mode);
+/**
+ * Writes `content` whole from the start of the open file `fd`, cuts the file
+ * to that length if it held more (`bytesBefore`), and closes it.
+ */
+function writeWholeAndClose(fd: number, content: string, bytesBefore: number): void {
   try {
     const bytes = Buffer.from(content, 'utf8');
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, undefined, written);
-    if (flags === 'r+' && bytesBefore > bytes.length) ftruncateSync(fd, bytes.length);
+    if (bytesBefore > bytes.length) ftruncateSync(fd, bytes.length);
   } finally {
     closeSync(fd);
   }
 }
 
 export const nodeSyncCalls: SyncFileCalls = {
-  writeFileSync: (path, content, mode) => writeWhole(path, 'w', content, mode),
+  writeFileSync: (path, content, mode) => writeWholeAndClose(openSync(path, 'w', mode), content, 0),
   overwriteSync: (path, content, bytesBefore) =>
-    writeWhole(path, 'r+', content, undefined, bytesBefore),
+    writeWholeAndClose(openSync(path, 'r+'), content, bytesBefore),
   linkSync,
   renameSync,
   unlinkSync,
