@@ -27,7 +27,7 @@ import {
 import { eventStreamRoutes } from './event-stream.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
-import { BODY_LIMIT_BYTES, parseJsonBody } from './json-body.js';
+import { BODY_LIMIT_BYTES, RefusedBody, readJsonBody } from './json-body.js';
 import { metricsRoutes, ServiceMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { limitPipelining } from './pipelining.js';
@@ -93,10 +93,14 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as Buffer));
+      done(null, readJsonBody(body as Buffer));
     } catch (error) {
       done(error as Error, undefined);
     }
+  });
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.body instanceof RefusedBody) done(request.body.error);
+    else done();
   });
 
   const admit = limitPipelining(app, limits.maxPipelinedRequests);

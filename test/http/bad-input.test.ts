@@ -158,4 +158,28 @@ describe('bad input', () => {
     assert.equal(state.total_sessions, 1, 'rejected creates are not counted');
     assert.equal(state.live_sessions, 1);
   });
+
+  it('keeps the connection open after a body read whole and refused', async (t) => {
+    const { app } = await build(t);
+    const refused = [
+      '{"name":',
+      Buffer.from([0x22, 0xff, 0x22]),
+      `${'['.repeat(100)}${']'.repeat(100)}`,
+    ];
+    for (const payload of refused) {
+      const answer = await app.inject({ method: 'POST', url: '/sessions', headers: json, payload });
+      assert.equal(answer.statusCode, 400, answer.body);
+      assert.equal(answer.json().error, 'invalid_input');
+      assert.notEqual(answer.headers.connection, 'close', String(payload));
+    }
+    // A body refused before it was read whole still closes it: the rest may be on its way.
+    const tooLarge = await app.inject({
+      method: 'POST',
+      url: '/sessions',
+      headers: json,
+      payload: JSON.stringify({ data: { big: 'x'.repeat(1024 * 1024) } }),
+    });
+    assert.equal(tooLarge.statusCode, 413);
+    assert.equal(tooLarge.headers.connection, 'close');
+  });
 });
