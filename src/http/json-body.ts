@@ -33,7 +33,7 @@ function nestingDepth(text: string): number {
   return deepest;
 }
 
-export function parseJsonBody(body: Buffer): unknown {
+function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) return undefined;
   let text: string;
   try {
