@@ -91,12 +91,9 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   });
 
   app.removeAllContentTypeParsers();
+  // Never fails (which would close the connection): a refused body is refused just after.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
-    try {
-      done(null, readJsonBody(body as Buffer));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
+    done(null, readJsonBody(body as Buffer));
   });
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.body instanceof RefusedBody) done(request.body.error);

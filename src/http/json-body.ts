@@ -33,25 +33,6 @@ function nestingDepth(text: string): number {
   return deepest;
 }
 
-function parseJsonBody(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw new InvalidInputError('The body is not valid UTF-8.');
-  }
-  if (text.trim() === '') return undefined;
-  if (nestingDepth(text) > MAX_NESTING) {
-    throw new InvalidInputError(`The body is nested deeper than ${MAX_NESTING} levels.`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InvalidInputError(`The body is not valid JSON (${(error as Error).message}).`);
-  }
-}
-
 /**
  * A body read whole that the service does not take. Fastify closes the
  * connection when a parser fails (the client may still be sending), which a
@@ -61,15 +42,29 @@ function parseJsonBody(body: Buffer): unknown {
  * loop about three times a 404.)
  */
 export class RefusedBody {
-  constructor(readonly error: InvalidInputError) {}
+  readonly error: InvalidInputError;
+
+  constructor(message: string) {
+    this.error = new InvalidInputError(message);
+  }
 }
 
-/** parseJsonBody, with a body it refuses returned as a RefusedBody. */
+/** The body's value, undefined for none, or a RefusedBody saying why it is not taken. */
 export function readJsonBody(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  let text: string;
   try {
-    return parseJsonBody(body);
+    text = utf8.decode(body);
+  } catch {
+    return new RefusedBody('The body is not valid UTF-8.');
+  }
+  if (text.trim() === '') return undefined;
+  if (nestingDepth(text) > MAX_NESTING) {
+    return new RefusedBody(`The body is nested deeper than ${MAX_NESTING} levels.`);
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
-    if (error instanceof InvalidInputError) return new RefusedBody(error);
-    throw error;
+    return new RefusedBody(`The body is not valid JSON (${(error as Error).message}).`);
   }
 }
