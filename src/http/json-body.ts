@@ -52,6 +52,18 @@ export class RefusedBody {
 /** The body's value, undefined for none, or a RefusedBody saying why it is not taken. */
 export function readJsonBody(body: Buffer): unknown {
   if (body.length === 0) return undefined;
+  // The decoder's and JSON.parse's errors become a 400's message, never a
+  // log line: made without a stack, as AppError makes a 4xx (errors.ts).
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return bodyValue(body);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+function bodyValue(body: Buffer): unknown {
   let text: string;
   try {
     text = utf8.decode(body);
