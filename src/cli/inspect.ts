@@ -124,7 +124,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   try {
     if (values.verify || values.repair)
       return await verifyCommand(dataDir, values.repair, values.json);
-    const report = await readDataDirectory(dataDir, eventLimit);
+    const report = await readDataDirectory(dataDir, eventLimit, sessionLimit);
     await printReport(report, eventLimit, sessionLimit, values.json);
     return 0;
   } catch (error) {

@@ -8,8 +8,9 @@
  *
  * Memory does not grow with what sessions hold: a first pass reads each file
  * once and keeps only what orders it (id, seq, created_at: about 150 bytes a
- * session); the report then reads the sessions again one at a time, in
- * creation order, as it is written out.
+ * session); the report then reads again, one at a time in creation order as
+ * it is written out, the sessions it shows (with a session limit, the first
+ * and the last that many: a page of files, not every one a second time).
  */
 import { readdir, stat } from 'node:fs/promises';
 import type { InstanceMarker, Stats } from '../domain/counters.js';
@@ -38,7 +39,10 @@ export interface StoreReport {
   stats: Stats | null;
   problems: string[];
   sessionCount: number;
-  /** The sessions in creation order, read as they are iterated. */
+  /**
+   * The sessions in creation order, read as they are iterated: with the
+   * report's session limit, only the first and the last that many.
+   */
   sessions(): Iterable<Session>;
   unreadableSessions: UnreadableSession[];
   events: ServiceEvent[];
@@ -86,9 +90,15 @@ export async function assertDataDirectory(dataDir: string): Promise<string[]> {
   return entries;
 }
 
+/**
+ * `sessionLimit`: read only the first and the last that many session files
+ * (null: every one), so a report of a million sessions reads a page of them
+ * a second time, not every one.
+ */
 export async function readDataDirectory(
   dataDir: string,
   eventLimit: number,
+  sessionLimit: number | null = null,
 ): Promise<DataDirectoryReport> {
   const layout = dataLayout(dataDir);
   const entries = await assertDataDirectory(dataDir);
@@ -127,7 +137,7 @@ export async function readDataDirectory(
     stats: statsRead.kind === 'ok' ? statsRead.stats : null,
     problems,
     sessionCount: served.count,
-    sessions: () => served.sessions(),
+    sessions: () => served.sessions(sessionLimit),
     unreadableSessions: unreadable,
     events: scan.tail,
     eventCount: scan.count,

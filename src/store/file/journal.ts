@@ -476,9 +476,10 @@ export interface SessionsAsServed {
   /**
    * The sessions, in creation order, one at a time: only their creation
    * keys are held, each file is read again when its turn comes (a file
-   * deleted since is left out; one changed since shows as it is now).
+   * deleted since is left out; one changed since shows as it is now). With
+   * `limit`, only the first and the last `limit` of them are read.
    */
-  sessions(): Generator<Session>;
+  sessions(limit?: number | null): Generator<Session>;
 }
 
 /**
@@ -504,8 +505,12 @@ export function sessionsAsServed(sessionsDir: string, journalDir: string): Sessi
     tempFiles,
     segments,
     pendingChanges: records,
-    *sessions() {
-      for (const key of keys) {
+    *sessions(limit = null) {
+      const shown =
+        limit === null || keys.length <= 2 * limit
+          ? keys
+          : [...keys.slice(0, limit), ...keys.slice(keys.length - limit)];
+      for (const key of shown) {
         const fromJournal = outcome.get(key.id);
         if (fromJournal) {
           yield fromJournal.session;
