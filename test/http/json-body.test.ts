@@ -24,17 +24,28 @@ test('a body that is not JSON, not UTF-8 or too deep is refused with why', () =>
 test("a refused body's decoder or parser error is made without a stack, and the limit is restored", () => {
   const limit = Error.stackTraceLimit;
   const parse = JSON.parse;
-  let limitWhileParsing: number | undefined;
+  const decode = TextDecoder.prototype.decode;
+  const limitsSeen: number[] = [];
   JSON.parse = (text: string) => {
-    limitWhileParsing = Error.stackTraceLimit;
+    limitsSeen.push(Error.stackTraceLimit);
     return parse(text);
+  };
+  TextDecoder.prototype.decode = function (
+    this: InstanceType<typeof TextDecoder>,
+    ...args: Parameters<typeof decode>
+  ) {
+    limitsSeen.push(Error.stackTraceLimit);
+    return decode.apply(this, args);
   };
   try {
     refusal(Buffer.from('{"data":'));
+    refusal(Buffer.from([0x7b, 0xff, 0x7d]));
   } finally {
     JSON.parse = parse;
+    TextDecoder.prototype.decode = decode;
   }
-  assert.equal(limitWhileParsing, 0);
+  // Decoded and parsed; decoded only.
+  assert.deepEqual(limitsSeen, [0, 0, 0]);
   assert.equal(Error.stackTraceLimit, limit);
   readJsonBody(Buffer.from('{"ok":true}'));
   assert.equal(Error.stackTraceLimit, limit);
