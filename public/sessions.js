@@ -30,11 +30,21 @@ function render() {
   if (body === undefined) return;
   const editing = body.querySelector('tr.editing');
   const editingId = editing instanceof HTMLElement ? editing.dataset.id : undefined;
+  const typing = document.activeElement;
+  const typingInRow =
+    typing instanceof HTMLInputElement && editing?.contains(typing) === true ? typing : null;
+  const { selectionStart, selectionEnd } = typingInRow ?? {};
   body.replaceChildren(
     ...sessions.map((session) =>
       session.id === editingId && editing !== null ? editing : sessionRow(session),
     ),
   );
+  // The row being edited is kept, but moving it took the focus from the
+  // input being typed in: a live update must not cost the user their place.
+  if (typingInRow?.isConnected === true && document.activeElement !== typingInRow) {
+    typingInRow.focus();
+    typingInRow.setSelectionRange(selectionStart ?? null, selectionEnd ?? null);
+  }
   element('no-sessions').hidden = sessions.length > 0;
 }
 

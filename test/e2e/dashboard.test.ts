@@ -87,9 +87,19 @@ describe('the dashboard in a browser', () => {
     assert.equal(await row.locator('.note').textContent(), 'made in the browser');
     await page.locator('#timeline li[data-event="session_created"]').first().waitFor();
 
-    // Escape cancels an edit: nothing is sent, the row is as it was.
+    // Escape cancels an edit: nothing is sent, the row is as it was. A live
+    // update while the row is edited (a session made elsewhere) keeps the
+    // input focused, so Escape still reaches it.
     await row.locator('button.edit').click();
-    await page.locator('#sessions tbody tr.editing input[aria-label="new name"]').fill('typo');
+    const typo = page.locator('#sessions tbody tr.editing input[aria-label="new name"]');
+    await typo.fill('typo');
+    await fetch(`${url}/sessions`, { method: 'POST', body: JSON.stringify({ name: 'elsewhere' }) });
+    await page.locator('#sessions tbody tr', { hasText: 'elsewhere' }).waitFor();
+    assert.equal(await typo.inputValue(), 'typo', 'what was typed is kept');
+    assert.equal(
+      await page.evaluate('document.activeElement?.getAttribute("aria-label")'),
+      'new name',
+    );
     await page.keyboard.press('Escape');
     await page.locator('#sessions tbody tr.editing').waitFor({ state: 'detached' });
     assert.equal(await row.locator('.name').textContent(), 'alice');
