@@ -21,6 +21,21 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Runs `run` with no stack captured for the errors made in it: for errors
+ * that only become a 4xx's message (AppError does the same for its own; a
+ * constructor cannot hand `super` to a function).
+ */
+export function withoutStacks<T>(run: () => T): T {
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return run();
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
 export class NotFoundError extends AppError {
   constructor(message: string) {
     super('not_found', 404, message);

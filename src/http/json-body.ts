@@ -5,7 +5,7 @@
  * body. Everything else is a 400 before any handler runs, on a connection
  * that stays open (see RefusedBody).
  */
-import { InvalidInputError } from '../domain/errors.js';
+import { InvalidInputError, withoutStacks } from '../domain/errors.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 export const MAX_NESTING = 64;
@@ -52,15 +52,8 @@ export class RefusedBody {
 /** The body's value, undefined for none, or a RefusedBody saying why it is not taken. */
 export function readJsonBody(body: Buffer): unknown {
   if (body.length === 0) return undefined;
-  // The decoder's and JSON.parse's errors become a 400's message, never a
-  // log line: made without a stack, as AppError makes a 4xx (errors.ts).
-  const stackTraceLimit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return bodyValue(body);
-  } finally {
-    Error.stackTraceLimit = stackTraceLimit;
-  }
+  // The decoder's and JSON.parse's errors become a 400's message, never a log line.
+  return withoutStacks(() => bodyValue(body));
 }
 
 function bodyValue(body: Buffer): unknown {
