@@ -18,6 +18,13 @@ import { utcTimestamp } from './time.js';
 
 export { type JsonObject, MAX_NAME_LENGTH, type Session, type SessionInput };
 
+/**
+ * A session as compact JSON, exactly as `JSON.stringify` writes it (keys in
+ * the canonical order): what the stores hand to the listings and pages, so a
+ * session held as JSON is sent without being parsed and written again.
+ */
+export type SessionJson = string;
+
 export const DEFAULT_SESSION_NAME = 'unnamed';
 /** SESSION_MAX_NODES by default: values and keys in one session's `data`. */
 export const DEFAULT_SESSION_MAX_NODES = 10_000;

@@ -11,6 +11,7 @@ import {
   applyUpdate,
   createSession,
   type Session,
+  type SessionJson,
   sessionNotFound,
   validatePatchInput,
   validateSessionInput,
@@ -67,13 +68,13 @@ export class SessionService {
     return this.store.removeSession(id, sessionDeletedEvent(this.store.instanceId, id));
   }
 
-  /** Every session in creation order, `batchSize` at a time (see Store.sessionBatches). */
-  batches(batchSize: number): AsyncIterable<readonly Session[]> {
+  /** Every session in creation order, as JSON, `batchSize` at a time (see Store.sessionBatches). */
+  batches(batchSize: number): AsyncIterable<readonly SessionJson[]> {
     return this.store.sessionBatches(batchSize);
   }
 
-  /** A page of sessions and the cursor of the next (see domain/page.ts). */
-  async page(query: PageQuery): Promise<Page<Session>> {
+  /** A page of sessions, as JSON, and the cursor of the next (see domain/page.ts). */
+  async page(query: PageQuery): Promise<Page<SessionJson>> {
     return this.store.sessionPage(query);
   }
 

@@ -11,7 +11,7 @@
 import type { DeadInstance, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
 import type { Page, PageQuery } from '../domain/page.js';
-import type { Session } from '../domain/session.js';
+import type { Session, SessionJson } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
 
@@ -108,18 +108,18 @@ export interface Store {
   removeSession(id: string, event: ServiceEvent): Promise<void>;
   getSession(id: string): Awaitable<Session | undefined>;
   /**
-   * Every session, in creation order, `batchSize` at a time, so a listing of
-   * any size never sits in memory whole. A session changed while the batches
+   * Every session, in creation order, as JSON, `batchSize` at a time, so a
+   * listing of any size never sits in memory whole. A session changed while the batches
    * are read may appear as it was before or after the change.
    */
-  sessionBatches(batchSize: number): AsyncIterable<readonly Session[]>;
+  sessionBatches(batchSize: number): AsyncIterable<readonly SessionJson[]>;
   /**
-   * A page of sessions after `query.after`, in creation order or newest
-   * first, and the cursor of the next (see domain/page.ts). Seeking to the
+   * A page of sessions (as JSON) after `query.after`, in creation order or
+   * newest first, and the cursor of the next (see domain/page.ts). Seeking to the
    * cursor costs O(log n) at most, never a walk from the start.
    * Throws InvalidInputError for a cursor this store did not give out.
    */
-  sessionPage(query: PageQuery): Awaitable<Page<Session>>;
+  sessionPage(query: PageQuery): Awaitable<Page<SessionJson>>;
   /**
    * Changes whenever any session is created, updated or deleted, so a listing
    * can be cached; null when this store cannot know (other replicas write too).

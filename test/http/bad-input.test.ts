@@ -17,7 +17,10 @@ describe('bad input', () => {
     const stored = async () => {
       const sessions = new Map<string, Session>();
       for await (const batch of store.sessionBatches(100)) {
-        for (const session of batch) sessions.set(session.id, session);
+        for (const json of batch) {
+          const session = JSON.parse(json) as Session;
+          sessions.set(session.id, session);
+        }
       }
       return sessions;
     };

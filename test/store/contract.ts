@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { it, type TestContext } from 'node:test';
 import { NotFoundError } from '../../src/domain/errors.js';
 import { makeEvent } from '../../src/domain/event.js';
+import type { Session } from '../../src/domain/session.js';
 import { StatefulService } from '../../src/service/service.js';
 import type { BackgroundReporter, Store } from '../../src/store/store.js';
 
@@ -42,11 +43,14 @@ async function until(done: () => boolean, what: string): Promise<void> {
 
 /** The application over `store`, as production wires it. */
 const serve = (store: Store) => new StatefulService(store, { sessionMaxNodes: 10_000 });
-const allSessions = async (store: Store) => {
-  const all = [];
+/** Every session as the store lists it: the JSON a listing sends. */
+const listedJson = async (store: Store) => {
+  const all: string[] = [];
   for await (const batch of store.sessionBatches(100)) all.push(...batch);
   return all;
 };
+const allSessions = async (store: Store) =>
+  (await listedJson(store)).map((json) => JSON.parse(json) as Session);
 const statsOf = async (store: Store) => (await store.overview()).stats;
 const recentEvents = async (store: Store, limit: number) => (await store.eventTail(limit)).events;
 const logged = (store: Store, kind: 'startup' | 'shutdown', extra = {}) =>
@@ -65,7 +69,8 @@ export function storeContract(factory: StoreFactory): void {
     const session = await serve(store).sessions.create({ name: 'alice', data: { b: 1, a: [2] } });
     assert.deepEqual(await store.getSession(session.id), session);
     assert.deepEqual(Object.keys((await store.getSession(session.id))?.data ?? {}), ['b', 'a']);
-    assert.deepEqual(await allSessions(store), [session]);
+    // Listed as JSON.stringify writes it: the session's keys and data's in their order.
+    assert.deepEqual(await listedJson(store), [JSON.stringify(session)]);
     assert.equal(await store.sessionCount(), 1);
     assert.equal((await statsOf(store)).total_sessions, 1);
     const [event] = await recentEvents(store, 1);
@@ -81,7 +86,7 @@ export function storeContract(factory: StoreFactory): void {
     await serve(store).sessions.delete(created[3]?.id ?? '');
     const batches: string[][] = [];
     for await (const batch of store.sessionBatches(2)) {
-      batches.push(batch.map((session) => session.name));
+      batches.push(batch.map((json) => (JSON.parse(json) as Session).name));
     }
     assert.deepEqual(batches, [
       ['s0', 's1'],
@@ -186,6 +191,7 @@ export function storeContract(factory: StoreFactory): void {
     const kept = await again.getSession(session.id);
     assert.deepEqual(kept?.data, { n: 2 });
     assert.equal(kept?.access_count, 1);
+    assert.deepEqual(await listedJson(again), [JSON.stringify(kept)]);
     assert.deepEqual(
       (await recentEvents(again, 10)).map((event) => event.event),
       ['startup', 'session_created', 'session_updated', 'crash_triggered'],
@@ -282,7 +288,7 @@ export function storeContract(factory: StoreFactory): void {
           newestFirst,
           search: null,
         });
-        seen.push(...page.items.map((session) => session.id));
+        seen.push(...page.items.map((json) => (JSON.parse(json) as Session).id));
         // Writes between pages: new sessions, and deletes behind and ahead of the cursor.
         const victim = doomed.pop();
         if (victim !== undefined) await sessions.delete(victim);
@@ -392,7 +398,7 @@ export function storeContract(factory: StoreFactory): void {
           search,
         });
         assert.ok(page.items.length <= limit);
-        found.push(...page.items.map((session) => session.name));
+        found.push(...page.items.map((json) => (JSON.parse(json) as Session).name));
         after = page.next;
       } while (after !== null);
       return found;

@@ -56,7 +56,12 @@ import {
   type PageQuery,
   SEARCH_SCAN_LIMIT,
 } from '../../domain/page.js';
-import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
+import {
+  isSessionId,
+  type Session,
+  type SessionJson,
+  sessionNotFound,
+} from '../../domain/session.js';
 import { utcTimestamp } from '../../domain/time.js';
 import { cleanUpAfter } from '../cleanup.js';
 import {
@@ -638,20 +643,20 @@ export class FileStore implements Store {
     return Array.from(this.sessions.values(), sessionOf);
   }
 
-  async *sessionBatches(batchSize: number): AsyncIterable<readonly Session[]> {
+  async *sessionBatches(batchSize: number): AsyncIterable<readonly SessionJson[]> {
     // The sessions' JSON is copied at once (a reference a session): the
     // listing is the store as of the request, whatever changes while it is sent.
     const snapshot = Array.from(this.sessions.values(), (resident) => resident.json);
     for (let start = 0; start < snapshot.length; start += batchSize) {
-      yield snapshot.slice(start, start + batchSize).map(parseSession);
+      yield snapshot.slice(start, start + batchSize);
     }
   }
 
-  sessionPage(query: PageQuery): Page<Session> {
+  sessionPage(query: PageQuery): Page<SessionJson> {
     const after = query.after === null ? null : cursorKey(decodeCursor(query.after));
     const { search } = query;
-    // Each session looked at is parsed once, whether a search takes it or not.
-    const items: Session[] = [];
+    // The held JSON is the answer's; only a search parses the sessions it looks at.
+    const items: SessionJson[] = [];
     // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
     const { last, more } = this.order.scan(
       after,
@@ -659,9 +664,9 @@ export class FileStore implements Store {
       query.newestFirst,
       search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
       (key) => {
-        const session = sessionOf(this.sessions.get(key.id) as ResidentSession);
-        const taken = search === null || matchesSearch(session, search);
-        if (taken) items.push(session);
+        const resident = this.sessions.get(key.id) as ResidentSession;
+        const taken = search === null || matchesSearch(sessionOf(resident), search);
+        if (taken) items.push(resident.json);
         return taken;
       },
     );

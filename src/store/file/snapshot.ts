@@ -23,7 +23,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { isSessionId } from '../../domain/session.js';
+import { isSessionId, type SessionJson } from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
 import { storageError } from './durable-file.js';
 import type { LogMark } from './event-log-reader.js';
@@ -43,7 +43,8 @@ export interface SnapshotHeader {
 
 /**
  * A session as the store holds it: its creation key, its footprint (see
- * domain/footprint.ts) and its compact JSON, parsed when it is read.
+ * domain/footprint.ts) and its compact JSON, parsed when it is read (a
+ * listing or a page sends it as it is).
  */
 export interface ResidentSession {
   /** Creation order; undefined for sessions the original implementation wrote. */
@@ -51,7 +52,7 @@ export interface ResidentSession {
   id: string;
   created_at: string;
   footprint: number;
-  json: string;
+  json: SessionJson;
 }
 
 /** Bytes written at a time; the event loop runs between writes. */

@@ -23,7 +23,12 @@ import {
   type PageQuery,
   SEARCH_SCAN_LIMIT,
 } from '../../domain/page.js';
-import { isSessionId, type Session, sessionNotFound } from '../../domain/session.js';
+import {
+  isSessionId,
+  type Session,
+  type SessionJson,
+  sessionNotFound,
+} from '../../domain/session.js';
 import {
   type BackgroundReporter,
   type EventListener,
@@ -38,7 +43,14 @@ import { Database, unavailable } from './database.js';
 import { EventFeed } from './event-feed.js';
 import { migrate } from './migrations.js';
 import { LIVE_REPLICAS, Replicas } from './replicas.js';
-import { type CounterRow, SESSION_COLUMNS, type SessionRow, toSession, toStats } from './rows.js';
+import {
+  type CounterRow,
+  SESSION_COLUMNS,
+  type SessionRow,
+  toSession,
+  toSessionJson,
+  toStats,
+} from './rows.js';
 import { commitWrites, SessionWrites } from './session-writes.js';
 
 const REQUEST_FLUSH_INTERVAL_MS = 1000;
@@ -120,7 +132,7 @@ export class PostgresStore implements Store {
     return rows[0] === undefined ? undefined : toSession(rows[0]);
   }
 
-  async *sessionBatches(batchSize: number): AsyncIterable<readonly Session[]> {
+  async *sessionBatches(batchSize: number): AsyncIterable<readonly SessionJson[]> {
     let after = 0;
     for (;;) {
       const { rows } = await this.database.query<SessionRow & { seq: string }>(
@@ -128,7 +140,7 @@ export class PostgresStore implements Store {
         `SELECT ${SESSION_COLUMNS}, seq FROM sessions WHERE seq > $1 ORDER BY seq LIMIT $2`,
         [after, batchSize],
       );
-      if (rows.length > 0) yield rows.map(toSession);
+      if (rows.length > 0) yield rows.map(toSessionJson);
       if (rows.length < batchSize) return;
       after = Number(rows[rows.length - 1]?.seq);
     }
@@ -144,7 +156,7 @@ export class PostgresStore implements Store {
    * from the cursor, as the file store does, and goes on from the last one
    * it looked at.
    */
-  async sessionPage(query: PageQuery): Promise<Page<Session>> {
+  async sessionPage(query: PageQuery): Promise<Page<SessionJson>> {
     let after: number | null = null;
     if (query.after !== null) {
       const [seq, extra] = decodeCursor(query.after);
@@ -191,7 +203,7 @@ export class PostgresStore implements Store {
     } else if (search && Number(bounds?.scanned) === SEARCH_SCAN_LIMIT) {
       next = Number(bounds?.last_seq); // the scan stopped; go on from where it did
     }
-    return { items: page.map(toSession), next: next === null ? null : encodeCursor([next]) };
+    return { items: page.map(toSessionJson), next: next === null ? null : encodeCursor([next]) };
   }
 
   storageUsage(): null {

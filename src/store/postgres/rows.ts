@@ -4,7 +4,7 @@
  * pg client hands over as strings.
  */
 import type { Stats } from '../../domain/counters.js';
-import type { JsonObject, Session } from '../../domain/session.js';
+import type { JsonObject, Session, SessionJson } from '../../domain/session.js';
 
 /** The session columns, in the order toSession reads them. */
 export const SESSION_COLUMNS = 'id, name, data, created_at, last_active, access_count';
@@ -35,6 +35,11 @@ export function toSession(row: SessionRow): Session {
     last_active: row.last_active,
     access_count: Number(row.access_count),
   };
+}
+
+/** A row as the listings and pages send it. */
+export function toSessionJson(row: SessionRow): SessionJson {
+  return JSON.stringify(toSession(row));
 }
 
 export function toStats(row: CounterRow): Stats {
