@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { DEFAULT_PAGE_MAX_BYTES } from './domain/page.js';
 import { DEFAULT_SESSION_MAX_NODES } from './domain/session.js';
 
 export class ConfigError extends Error {
@@ -103,6 +104,8 @@ export interface HttpLimits {
   maxStreams: number;
   /** MAX_PIPELINED_REQUESTS: requests one connection may have waiting; it is not read past them. */
   maxPipelinedRequests: number;
+  /** PAGE_MAX_KB, in bytes: what a page of sessions may hold (see domain/page.ts). */
+  pageMaxBytes: number;
 }
 
 export interface ClientConfig {
@@ -222,6 +225,7 @@ function httpLimits(env: Env): HttpLimits {
     maxConnections,
     maxStreams,
     maxPipelinedRequests: integer(env, 'MAX_PIPELINED_REQUESTS', 8, 1, 1_000),
+    pageMaxBytes: integer(env, 'PAGE_MAX_KB', DEFAULT_PAGE_MAX_BYTES / 1024, 1, 256 * 1024) * 1024,
   });
 }
 

@@ -9,6 +9,9 @@ describe('configuration', () => {
     assert.deepEqual(config.allowedHosts, ['localhost', '127.0.0.1', '::1']);
     assert.equal(config.limits.maxStreams, 100);
     assert.equal(config.limits.maxPipelinedRequests, 8);
+    assert.equal(config.limits.pageMaxBytes, 4 * 1024 * 1024);
+    assert.equal(loadServiceConfig({ PAGE_MAX_KB: '64' }).limits.pageMaxBytes, 64 * 1024);
+    assert.throws(() => loadServiceConfig({ PAGE_MAX_KB: '0' }), /PAGE_MAX_KB must be/);
     assert.equal(config.storage.sessionMaxNodes, 10_000);
     assert.equal(config.storage.budgetBytes, Math.floor(oldSpaceMiB() / 4) * 1024 * 1024);
   });

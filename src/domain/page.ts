@@ -15,6 +15,13 @@ export const MAX_PAGE_LIMIT = 1000;
  * asked (follow `next` until it is null).
  */
 export const SEARCH_SCAN_LIMIT = 10_000;
+/**
+ * PAGE_MAX_KB by default: the most a page's sessions may add up to, as JSON
+ * (characters, about bytes). A page of large sessions stops short of its
+ * `limit` there (its `next` goes on), so what one answer holds in memory is
+ * bounded whatever the sessions weigh; a page always holds at least one.
+ */
+export const DEFAULT_PAGE_MAX_BYTES = 4 * 1024 * 1024;
 export const MAX_SEARCH_LENGTH = 200;
 
 export interface PageQuery {
@@ -25,11 +32,21 @@ export interface PageQuery {
   newestFirst: boolean;
   /** Only sessions whose name contains this (any case) or whose id starts with it. */
   search: string | null;
+  /**
+   * The most the page's sessions may add up to as JSON (characters): the
+   * page ends before the session that would pass it, unless it is the first.
+   */
+  maxBytes: number;
 }
 
 /** Whether a session is one a search for `text` (lower case) finds. */
 export function matchesSearch(session: { id: string; name: string }, text: string): boolean {
   return session.id.startsWith(text) || session.name.toLowerCase().includes(text);
+}
+
+/** Whether a page that already holds `items` (`bytes` of JSON) ends before an item of `size`. */
+export function pageIsFull(items: number, bytes: number, size: number, maxBytes: number): boolean {
+  return items > 0 && bytes + size > maxBytes;
 }
 
 export interface Page<T> {
@@ -42,12 +59,15 @@ export interface Page<T> {
  * `?limit=N&after=CURSOR&order=oldest|newest&q=TEXT`, or null when none of
  * them is given (then GET /sessions is the original's whole listing).
  */
-export function parsePageQuery(query: {
-  limit?: unknown;
-  after?: unknown;
-  order?: unknown;
-  q?: unknown;
-}): PageQuery | null {
+export function parsePageQuery(
+  query: {
+    limit?: unknown;
+    after?: unknown;
+    order?: unknown;
+    q?: unknown;
+  },
+  maxBytes: number,
+): PageQuery | null {
   const { limit, after, order, q } = query;
   if (limit === undefined && after === undefined && order === undefined && q === undefined) {
     return null;
@@ -76,6 +96,7 @@ export function parsePageQuery(query: {
     limit: pageLimit,
     newestFirst: order === 'newest',
     search: q === undefined || q === '' ? null : q.toLowerCase(),
+    maxBytes,
   };
 }
 

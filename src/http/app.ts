@@ -132,7 +132,7 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
       dashboardRoutes(root, options.publicDir);
       healthRoutes(root, service);
       stateRoutes(root, service);
-      sessionRoutes(root, service.sessions);
+      sessionRoutes(root, service.sessions, limits.pageMaxBytes);
       eventRoutes(root, service);
       eventStreamRoutes(root, service, {
         heartbeatMs: heartbeatMs(limits),

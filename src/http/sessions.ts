@@ -93,7 +93,12 @@ const deleteSchema = {
   response: { 200: DeletedSchema, 404: ErrorSchema },
 };
 
-export function sessionRoutes(app: FastifyInstance, sessions: SessionService): void {
+/** `pageMaxBytes`: PAGE_MAX_KB, what one page's sessions may add up to. */
+export function sessionRoutes(
+  app: FastifyInstance,
+  sessions: SessionService,
+  pageMaxBytes: number,
+): void {
   app.post(
     '/sessions',
     { schema: { response: { 201: SessionSchema } } },
@@ -107,7 +112,7 @@ export function sessionRoutes(app: FastifyInstance, sessions: SessionService): v
     '/sessions',
     { schema: { response: { 200: SessionPageSchema } } },
     async (request, reply) => {
-      const query = parsePageQuery(request.query);
+      const query = parsePageQuery(request.query, pageMaxBytes);
       if (query === null) {
         // The original's whole listing. Readable.from waits for the socket to
         // drain before it asks for the next chunk, and stops the generator

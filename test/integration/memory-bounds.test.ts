@@ -2,8 +2,8 @@
  * What a client can make the running service hold in memory is bounded by
  * its settings, not by the client: a session's values and keys
  * (SESSION_MAX_NODES), all sessions together (STORAGE_BUDGET_MB), the answers
- * one connection can queue (MAX_PIPELINED_REQUESTS), and a listing of any
- * size, which is streamed. What the service acknowledged boots again in the
+ * one connection can queue (MAX_PIPELINED_REQUESTS), a listing of any
+ * size, which is streamed, and a page of large sessions (PAGE_MAX_KB). What the service acknowledged boots again in the
  * same small heap.
  */
 import assert from 'node:assert/strict';
@@ -167,7 +167,7 @@ describe('memory bounds', () => {
     assert.match(received, /^HTTP\/1\.1 200 OK/);
   });
 
-  it('streams a listing larger than the longest string V8 can build, after a restart too', async (t) => {
+  it('streams a listing larger than the longest string V8 can build, after a restart too, and pages it in answers of PAGE_MAX_KB', async (t) => {
     const dir = await tempDir(t);
     const env = { STORAGE_BUDGET_MB: '2048' };
     const service = await startService(dir, env);
@@ -209,6 +209,22 @@ describe('memory bounds', () => {
     assert.ok(listed.bytes > 520 * 1024 * 1024, `${listed.bytes} bytes`);
     assert.match(listed.head, /^\{"sessions":\[\{"id":/);
     assert.match(listed.tail, /\}\],"count":520\}$/);
+
+    // Pages of up to 1,000 of them: each stops at PAGE_MAX_KB (4 MiB by
+    // default) instead of building 520 MiB into one answer (a 500, before).
+    const seen = new Set<string>();
+    let after = '';
+    for (;;) {
+      const page = await request(`${service.url}/sessions?limit=1000${after}`);
+      assert.equal(page.status, 200, page.text.slice(0, 200));
+      const { sessions, count, next } = field(page);
+      assert.ok(count >= 1 && count < 5, `${count} sessions of 1 MiB on a page`);
+      assert.ok(page.text.length < 4 * 1024 * 1024 + 1024, `${page.text.length} bytes`);
+      for (const session of sessions) seen.add(session.id);
+      if (next === null) break;
+      after = `&after=${next}`;
+    }
+    assert.equal(seen.size, 520, 'every session on some page, once');
 
     service.process.kill('SIGTERM');
     await service.process.exited;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { it, type TestContext } from 'node:test';
 import { NotFoundError } from '../../src/domain/errors.js';
 import { makeEvent } from '../../src/domain/event.js';
+import { DEFAULT_PAGE_MAX_BYTES } from '../../src/domain/page.js';
 import type { Session } from '../../src/domain/session.js';
 import { StatefulService } from '../../src/service/service.js';
 import type { BackgroundReporter, Store } from '../../src/store/store.js';
@@ -287,6 +288,7 @@ export function storeContract(factory: StoreFactory): void {
           limit: 7,
           newestFirst,
           search: null,
+          maxBytes: DEFAULT_PAGE_MAX_BYTES,
         });
         seen.push(...page.items.map((json) => (JSON.parse(json) as Session).id));
         // Writes between pages: new sessions, and deletes behind and ahead of the cursor.
@@ -307,12 +309,24 @@ export function storeContract(factory: StoreFactory): void {
     }
     await assert.rejects(
       async () =>
-        store.sessionPage({ after: 'not-a-cursor', limit: 5, newestFirst: false, search: null }),
+        store.sessionPage({
+          after: 'not-a-cursor',
+          limit: 5,
+          newestFirst: false,
+          search: null,
+          maxBytes: DEFAULT_PAGE_MAX_BYTES,
+        }),
       /not a cursor this service gave out/,
     );
     const empty = await factory.open(t);
     assert.deepEqual(
-      await empty.store.sessionPage({ after: null, limit: 5, newestFirst: true, search: null }),
+      await empty.store.sessionPage({
+        after: null,
+        limit: 5,
+        newestFirst: true,
+        search: null,
+        maxBytes: DEFAULT_PAGE_MAX_BYTES,
+      }),
       {
         items: [],
         next: null,
@@ -396,6 +410,7 @@ export function storeContract(factory: StoreFactory): void {
           limit,
           newestFirst,
           search,
+          maxBytes: DEFAULT_PAGE_MAX_BYTES,
         });
         assert.ok(page.items.length <= limit);
         found.push(...page.items.map((json) => (JSON.parse(json) as Session).name));
@@ -410,5 +425,72 @@ export function storeContract(factory: StoreFactory): void {
     assert.deepEqual(await find('nobody', 5), []);
     const dave = created[5] as { id: string };
     assert.deepEqual(await find(dave.id.slice(0, 8), 5), ['Dave'], 'by the start of its id');
+  });
+
+  it('ends a page before the session that would take it past maxBytes, never before the first', async (t) => {
+    const { store } = await factory.open(t);
+    const sessions = serve(store).sessions;
+    // Sizes in characters of data; names mark every third session for a search.
+    // (Each session's JSON is about 165 characters more than its data's text.)
+    const sizes = [10, 900, 20, 3000, 30, 40, 2500, 700, 600, 50, 400, 5000, 10, 10, 10, 10, 10];
+    const created: Session[] = [];
+    for (const [i, size] of sizes.entries()) {
+      const name = i % 3 === 0 ? `big${i}` : `s${i}`;
+      created.push(await sessions.create({ name, data: { text: 'é'.repeat(size) } }));
+    }
+    const maxBytes = 2000;
+    const walk = async (newestFirst: boolean, search: string | null) => {
+      const pages: Session[][] = [];
+      let after: string | null = null;
+      do {
+        const page: Awaited<ReturnType<Store['sessionPage']>> = await store.sessionPage({
+          after,
+          limit: 4,
+          newestFirst,
+          search,
+          maxBytes,
+        });
+        const bytes = page.items.reduce((sum, json) => sum + json.length, 0);
+        assert.ok(page.items.length >= 1 || page.next === null, 'a page goes on');
+        assert.ok(page.items.length === 1 || bytes <= maxBytes, `${bytes} characters on a page`);
+        pages.push(page.items.map((json) => JSON.parse(json) as Session));
+        after = page.next;
+      } while (after !== null);
+      return pages;
+    };
+    const names = (pages: Session[][]) => pages.map((page) => page.map((s) => s.name));
+    const all = await walk(false, null);
+    assert.deepEqual(
+      all.flat().map((s) => s.id),
+      created.map((s) => s.id),
+      'every session once, in order',
+    );
+    assert.deepEqual(names(all), [
+      ['big0', 's1', 's2'], // big3 would take it past 2000
+      ['big3'], // alone past 2000: a page holds at least one
+      ['s4', 's5'],
+      ['big6'],
+      ['s7', 's8', 'big9'],
+      ['s10'],
+      ['s11'],
+      ['big12', 's13', 's14', 'big15'], // the limit
+      ['s16'],
+    ]);
+    const newest = await walk(true, null);
+    assert.deepEqual(
+      newest.flat().map((s) => s.id),
+      created.map((s) => s.id).reverse(),
+    );
+    assert.deepEqual(names(newest).slice(0, 3), [
+      ['s16', 'big15', 's14', 's13'],
+      ['big12'],
+      ['s11'],
+    ]);
+    assert.deepEqual(names(await walk(false, 'big')), [
+      ['big0'],
+      ['big3'],
+      ['big6'],
+      ['big9', 'big12', 'big15'],
+    ]);
   });
 }

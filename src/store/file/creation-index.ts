@@ -67,22 +67,23 @@ export class CreationIndex {
       limit,
       newestFirst,
       Number.POSITIVE_INFINITY,
-      () => true,
+      () => 'take',
     );
     return { keys, more };
   }
 
   /**
    * Like page, but only the keys `accept` takes, looking at no more than
-   * `budget` keys: `last` is the last key looked at (where the next scan goes
-   * on from), `more` whether any key follows it.
+   * `budget` keys, and ending before a key `accept` says `stop` to: `last` is
+   * the last key looked at (where the next scan goes on from), `more` whether
+   * any key follows it.
    */
   scan(
     cursor: IndexKey | null,
     limit: number,
     newestFirst: boolean,
     budget: number,
-    accept: (key: IndexKey) => boolean,
+    accept: (key: IndexKey) => 'take' | 'skip' | 'stop',
   ): { keys: IndexKey[]; last: IndexKey | null; more: boolean } {
     const keys: IndexKey[] = [];
     let last: IndexKey | null = null;
@@ -90,9 +91,11 @@ export class CreationIndex {
     /** Looks at one key; false once the page is full or the budget spent (the key is not taken). */
     const visit = (key: IndexKey): boolean => {
       if (keys.length === limit || examined === budget) return false;
+      const verdict = accept(key);
+      if (verdict === 'stop') return false;
       examined++;
       last = key;
-      if (accept(key)) keys.push(key);
+      if (verdict === 'take') keys.push(key);
       return true;
     };
     if (newestFirst) {

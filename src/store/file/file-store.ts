@@ -54,6 +54,7 @@ import {
   matchesSearch,
   type Page,
   type PageQuery,
+  pageIsFull,
   SEARCH_SCAN_LIMIT,
 } from '../../domain/page.js';
 import {
@@ -657,6 +658,7 @@ export class FileStore implements Store {
     const { search } = query;
     // The held JSON is the answer's; only a search parses the sessions it looks at.
     const items: SessionJson[] = [];
+    let bytes = 0;
     // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
     const { last, more } = this.order.scan(
       after,
@@ -665,9 +667,11 @@ export class FileStore implements Store {
       search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
       (key) => {
         const resident = this.sessions.get(key.id) as ResidentSession;
-        const taken = search === null || matchesSearch(sessionOf(resident), search);
-        if (taken) items.push(resident.json);
-        return taken;
+        if (search !== null && !matchesSearch(sessionOf(resident), search)) return 'skip';
+        if (pageIsFull(items.length, bytes, resident.json.length, query.maxBytes)) return 'stop';
+        items.push(resident.json);
+        bytes += resident.json.length;
+        return 'take';
       },
     );
     return {

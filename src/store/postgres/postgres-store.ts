@@ -21,6 +21,7 @@ import {
   encodeCursor,
   type Page,
   type PageQuery,
+  pageIsFull,
   SEARCH_SCAN_LIMIT,
 } from '../../domain/page.js';
 import {
@@ -169,7 +170,11 @@ export class PostgresStore implements Store {
       ? ['DESC', 'WHERE seq < coalesce($3::bigint, 9223372036854775807)']
       : ['ASC', 'WHERE seq > coalesce($3::bigint, 0)'];
     const search = query.search !== null;
-    // $1 the page + 1 (to know whether there is more), $2 the scan, $3 the cursor, $4 the search.
+    // Matches are fetched while those before the one before them add up to
+    // no more than maxBytes in characters of name and data (never more than
+    // their JSON): every match the page can take comes, and the one after it,
+    // which says there is more. $1 the page + 1 (to know whether there is
+    // more), $2 the scan, $3 the cursor, $4 maxBytes, $5 the search.
     const { rows } = await this.database.query<
       SessionRow & { seq: string; last_seq: string | null; scanned: string }
     >(
@@ -183,27 +188,42 @@ export class PostgresStore implements Store {
        )
        SELECT scanned.*, bounds.scanned, bounds.last_seq FROM bounds
          LEFT JOIN LATERAL (
-           SELECT * FROM scanned
-           ${search ? 'WHERE left(id::text, length($4)) = $4 OR strpos(lower(name), $4) > 0' : ''}
+           SELECT * FROM (
+             SELECT *, coalesce(sum(length(name) + length(data)) OVER (
+               ORDER BY seq ${order} ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING
+             ), 0) AS chars_before_previous
+             FROM scanned
+             ${search ? 'WHERE left(id::text, length($5)) = $5 OR strpos(lower(name), $5) > 0' : ''}
+           ) matches
+           WHERE chars_before_previous <= $4
            ORDER BY seq ${order} LIMIT $1
          ) scanned ON true`,
       [
         query.limit + 1,
         search ? SEARCH_SCAN_LIMIT : query.limit + 1,
         after,
+        query.maxBytes,
         ...(search ? [query.search] : []),
       ],
     );
-    const found = rows.filter((row) => row.id !== null);
-    const page = found.slice(0, query.limit);
-    const bounds = rows[0];
+    const items: SessionJson[] = [];
+    let bytes = 0;
     let next: number | null = null;
-    if (found.length > query.limit) {
-      next = Number(page.at(-1)?.seq); // a full page, and more matches after it
-    } else if (search && Number(bounds?.scanned) === SEARCH_SCAN_LIMIT) {
+    for (const row of rows) {
+      if (row.id === null) break; // no match at all
+      const json = items.length < query.limit ? toSessionJson(row) : null;
+      if (json === null || pageIsFull(items.length, bytes, json.length, query.maxBytes)) {
+        next = Number(rows[items.length - 1]?.seq); // the page is full, and more matches follow
+        break;
+      }
+      items.push(json);
+      bytes += json.length;
+    }
+    const bounds = rows[0];
+    if (next === null && search && Number(bounds?.scanned) === SEARCH_SCAN_LIMIT) {
       next = Number(bounds?.last_seq); // the scan stopped; go on from where it did
     }
-    return { items: page.map(toSessionJson), next: next === null ? null : encodeCursor([next]) };
+    return { items, next: next === null ? null : encodeCursor([next]) };
   }
 
   storageUsage(): null {

@@ -73,7 +73,7 @@ describe('the creation index', () => {
   it('scans no more keys than its budget, and says where to go on', () => {
     const index = new CreationIndex();
     for (let n = 1000; n < 1100; n++) index.add(key(n));
-    const even = (k: IndexKey) => (k.seq ?? 0) % 2 === 0;
+    const even = (k: IndexKey) => ((k.seq ?? 0) % 2 === 0 ? 'take' : 'skip');
     const first = index.scan(null, 100, false, 10, even);
     assert.deepEqual(first.keys.map(name), ['#1000', '#1002', '#1004', '#1006', '#1008']);
     assert.equal(first.last === null ? '' : name(first.last), '#1009', 'the last key looked at');
@@ -84,6 +84,21 @@ describe('the creation index', () => {
     const rest = index.scan(key(1090), 100, false, 1000, even);
     assert.deepEqual(rest.keys.map(name), ['#1092', '#1094', '#1096', '#1098']);
     assert.equal(rest.more, false);
+  });
+
+  it('ends a scan before the key it is told to stop at, which the next scan starts with', () => {
+    const index = new CreationIndex();
+    for (let n = 1000; n < 1010; n++) index.add(key(n));
+    const untilFourth = (k: IndexKey) => ((k.seq ?? 0) === 1003 ? 'stop' : 'take');
+    const first = index.scan(null, 100, false, 1000, untilFourth);
+    assert.deepEqual(first.keys.map(name), ['#1000', '#1001', '#1002']);
+    assert.equal(first.last === null ? '' : name(first.last), '#1002', '#1003 not looked at');
+    assert.equal(first.more, true);
+    const back = index.scan(key(1006), 100, true, 1000, untilFourth);
+    assert.deepEqual(back.keys.map(name), ['#1005', '#1004']);
+    assert.equal(back.more, true);
+    const rest = index.scan(key(1002), 100, false, 1000, () => 'take');
+    assert.equal(rest.keys.map(name)[0], '#1003');
   });
 
   it('is empty-safe', () => {
