@@ -8,6 +8,13 @@
 import { type Static, Type } from '@sinclair/typebox';
 
 export const MAX_NAME_LENGTH = 200;
+/**
+ * The largest request body, in bytes; also the most a session's name and
+ * data may take as JSON after a PATCH, so one PUT can always send any
+ * session back whole (and what a request makes the service parse and write
+ * stays bounded).
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** `YYYY-MM-DDTHH:MM:SSZ`, UTC, one-second resolution: the original's timestamps. */
 export const TimestampSchema = Type.String({

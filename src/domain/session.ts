@@ -9,6 +9,7 @@ import { InvalidInputError, NotFoundError, SessionTooLargeError } from './errors
 import { measureJson } from './footprint.js';
 import {
   type JsonObject,
+  MAX_BODY_BYTES,
   MAX_NAME_LENGTH,
   type Session,
   type SessionInput,
@@ -163,7 +164,9 @@ function defineKey(object: Record<string, unknown>, key: string, value: unknown)
 /**
  * A PATCH: `name` replaced when given, `data` merged with the patch's `data`
  * (RFC 7396); marks the session active and counts the access, as a PUT does.
- * The merged data must stay within `maxNodes` values and keys.
+ * The merged data must stay within `maxNodes` values and keys, and the name
+ * and data within MAX_BODY_BYTES as JSON: merges could otherwise grow a
+ * session without end, and every request on it would cost more.
  */
 export function applyPatch(
   session: Session,
@@ -179,6 +182,14 @@ export function applyPatch(
       throw new SessionTooLargeError(
         `with this patch "data" would hold ${nodes} values and keys; a session may hold at most ` +
           `${maxNodes} (SESSION_MAX_NODES).`,
+      );
+    }
+    const bytes = Buffer.byteLength(JSON.stringify({ name: input.name ?? session.name, data }));
+    if (bytes > MAX_BODY_BYTES) {
+      throw new SessionTooLargeError(
+        `with this patch the session's name and data would take ${bytes} bytes as JSON; ` +
+          `a session may take at most ${MAX_BODY_BYTES} (1 MiB, the largest body), ` +
+          'so that one PUT can always send it whole.',
       );
     }
   }

@@ -1,10 +1,11 @@
 /**
  * What a client can make the running service hold in memory is bounded by
  * its settings, not by the client: a session's values and keys
- * (SESSION_MAX_NODES), all sessions together (STORAGE_BUDGET_MB), the answers
- * one connection can queue (MAX_PIPELINED_REQUESTS), a listing of any
- * size, which is streamed, and a page of large sessions (PAGE_MAX_KB). What the service acknowledged boots again in the
- * same small heap.
+ * (SESSION_MAX_NODES) and size (a PATCH cannot grow it past 1 MiB), all
+ * sessions together (STORAGE_BUDGET_MB), the answers one connection can
+ * queue (MAX_PIPELINED_REQUESTS), a listing of any size, which is streamed,
+ * and a page of large sessions (PAGE_MAX_KB). What the service acknowledged
+ * boots again in the same small heap.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -48,6 +49,21 @@ describe('memory bounds', () => {
 
     assert.equal(field(await request(`${service.url}/state`)).live_sessions, 1);
     assert.deepEqual(field(await request(`${service.url}/sessions/${kept.id}`)), kept);
+
+    // Merges cannot grow a session past what one PUT can send back (1 MiB as JSON).
+    const part = 'y'.repeat(600 * 1024);
+    const url = `${service.url}/sessions/${kept.id}`;
+    const grown = await request(url, 'PATCH', JSON.stringify({ data: { b: part } }));
+    assert.equal(grown.status, 200, grown.text.slice(0, 200));
+    const tooBig = await request(url, 'PATCH', JSON.stringify({ data: { c: part } }));
+    assert.equal(tooBig.status, 413);
+    assert.equal(field(tooBig).error, 'session_too_large');
+    assert.match(field(tooBig).message, /at most 1048576 \(1 MiB/);
+    const after = field(await request(url));
+    assert.deepEqual(Object.keys(after.data), ['a', 'b'], 'the refused merge changed nothing');
+    assert.equal(after.access_count, 1);
+    const back = await request(url, 'PUT', JSON.stringify({ data: after.data }));
+    assert.equal(back.status, 200, 'it still fits one PUT');
   });
 
   it('fills the storage budget, then answers 507 to growth only; what it took boots again in the same small heap', async (t) => {
