@@ -88,7 +88,10 @@ export class CreationIndex {
     const keys: IndexKey[] = [];
     let last: IndexKey | null = null;
     let examined = 0;
-    /** Looks at one key; false once the page is full or the budget spent (the key is not taken). */
+    /**
+     * Looks at one key; false once the page is full, the budget spent or
+     * `accept` says stop (the key is not taken).
+     */
     const visit = (key: IndexKey): boolean => {
       if (keys.length === limit || examined === budget) return false;
       const verdict = accept(key);
