@@ -26,6 +26,30 @@ export { type JsonObject, MAX_NAME_LENGTH, type Session, type SessionInput };
  */
 export type SessionJson = string;
 
+const ID_KEY = '{"id":"';
+const NAME_KEY = '","name":"';
+
+/**
+ * The name in a session's JSON, read without parsing the rest (a search
+ * reads names only, whatever the data weighs): in the canonical key order
+ * the name is the string right after the id. Parses it all if the JSON is
+ * not in that form.
+ */
+export function nameInSessionJson(json: SessionJson): string {
+  const idEnd = json.startsWith(ID_KEY) ? json.indexOf('"', ID_KEY.length) : -1;
+  if (idEnd !== -1 && json.startsWith(NAME_KEY, idEnd)) {
+    const start = idEnd + NAME_KEY.length - 1; // the name's opening quote
+    for (let at = start + 1; ; at++) {
+      at = json.indexOf('"', at);
+      if (at === -1) break;
+      let backslashes = 0;
+      while (json.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes++;
+      if (backslashes % 2 === 0) return JSON.parse(json.slice(start, at + 1)) as string;
+    }
+  }
+  return (JSON.parse(json) as Session).name;
+}
+
 export const DEFAULT_SESSION_NAME = 'unnamed';
 /** SESSION_MAX_NODES by default: values and keys in one session's `data`. */
 export const DEFAULT_SESSION_MAX_NODES = 10_000;

@@ -6,12 +6,33 @@ import {
   createSession,
   isSessionId,
   mergePatch,
+  nameInSessionJson,
   parseStoredSession,
   validateSessionInput,
 } from '../../src/domain/session.js';
 import { SESSION_KEYS } from '../helpers/session-keys.js';
 
 describe('session rules', () => {
+  it('reads the name from a session held as JSON without parsing the rest, whatever it holds', () => {
+    const names = [
+      'plain',
+      '',
+      'he said "hi"',
+      'back\\slash\\',
+      'a\\"b',
+      '","name":"not this',
+      'line\u2028sep\u0001',
+      'é😀\ud800',
+    ];
+    for (const name of names) {
+      const session = createSession({ name, data: { name: 'the data', big: 'x'.repeat(1000) } });
+      assert.equal(nameInSessionJson(JSON.stringify(session)), name, JSON.stringify(name));
+    }
+    // Another key order (not what a store holds): parsed whole, still right.
+    const other = JSON.stringify({ name: 'first', id: createSession({}).id, data: {} });
+    assert.equal(nameInSessionJson(other), 'first');
+  });
+
   it('a new session defaults its name to "unnamed" and its data to {}', () => {
     const session = createSession({}, new Date('2026-02-21T10:00:00.750Z'));
     assert.equal(session.name, 'unnamed');

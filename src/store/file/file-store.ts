@@ -59,6 +59,7 @@ import {
 } from '../../domain/page.js';
 import {
   isSessionId,
+  nameInSessionJson,
   type Session,
   type SessionJson,
   sessionNotFound,
@@ -656,7 +657,7 @@ export class FileStore implements Store {
   sessionPage(query: PageQuery): Page<SessionJson> {
     const after = query.after === null ? null : cursorKey(decodeCursor(query.after));
     const { search } = query;
-    // The held JSON is the answer's; only a search parses the sessions it looks at.
+    // The held JSON is the answer's; a search reads only the names it looks at.
     const items: SessionJson[] = [];
     let bytes = 0;
     // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
@@ -667,7 +668,13 @@ export class FileStore implements Store {
       search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
       (key) => {
         const resident = this.sessions.get(key.id) as ResidentSession;
-        if (search !== null && !matchesSearch(sessionOf(resident), search)) return 'skip';
+        if (search !== null) {
+          const found = matchesSearch(
+            { id: resident.id, name: nameInSessionJson(resident.json) },
+            search,
+          );
+          if (!found) return 'skip';
+        }
         if (pageIsFull(items.length, bytes, resident.json.length, query.maxBytes)) return 'stop';
         items.push(resident.json);
         bytes += resident.json.length;
