@@ -15,6 +15,7 @@ import Fastify, {
 } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { HttpLimits } from '../config.js';
+import { MAX_BODY_BYTES } from '../domain/schemas.js';
 import type { StatefulService } from '../service/service.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -27,7 +28,7 @@ import {
 import { eventStreamRoutes } from './event-stream.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
-import { BODY_LIMIT_BYTES, RefusedBody, readJsonBody } from './json-body.js';
+import { RefusedBody, readJsonBody } from './json-body.js';
 import { metricsRoutes, ServiceMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { limitPipelining } from './pipelining.js';
@@ -63,7 +64,7 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     // One log line per event worth knowing, not two per request.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: BODY_LIMIT_BYTES,
+    bodyLimit: MAX_BODY_BYTES,
     routerOptions: { maxParamLength: 16 * 1024 },
     ajv: { customOptions: { coerceTypes: false } },
     requestTimeout: limits.requestTimeoutMs,

@@ -6,9 +6,7 @@
  * that stays open (see RefusedBody).
  */
 import { InvalidInputError, withoutStacks } from '../domain/errors.js';
-import { MAX_BODY_BYTES } from '../domain/schemas.js';
 
-export const BODY_LIMIT_BYTES = MAX_BODY_BYTES;
 export const MAX_NESTING = 64;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

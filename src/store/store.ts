@@ -109,14 +109,14 @@ export interface Store {
   getSession(id: string): Awaitable<Session | undefined>;
   /**
    * Every session, in creation order, as JSON, `batchSize` at a time, so a
-   * listing of any size never sits in memory whole. A session changed while the batches
-   * are read may appear as it was before or after the change.
+   * listing of any size never sits in memory whole. A session changed while
+   * the batches are read may appear as it was before or after the change.
    */
   sessionBatches(batchSize: number): AsyncIterable<readonly SessionJson[]>;
   /**
    * A page of sessions (as JSON) after `query.after`, in creation order or
-   * newest first, and the cursor of the next (see domain/page.ts). Seeking to the
-   * cursor costs O(log n) at most, never a walk from the start.
+   * newest first, and the cursor of the next (see domain/page.ts). Seeking to
+   * the cursor costs O(log n) at most, never a walk from the start.
    * Throws InvalidInputError for a cursor this store did not give out.
    */
   sessionPage(query: PageQuery): Awaitable<Page<SessionJson>>;
