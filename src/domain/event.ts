@@ -14,6 +14,7 @@ export type EventKind =
   | 'session_created'
   | 'session_updated'
   | 'session_deleted'
+  | 'session_adopted'
   | 'crash_triggered'
   | 'crash_detected'
   | 'log_repaired'

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** json.dumps with Python's defaults (ensure_ascii, ", " and ": " separators). */
-function pythonDumps(value: unknown, indent?: number, depth = 0): string {
+export function pythonDumps(value: unknown, indent?: number, depth = 0): string {
   const pad = (level: number) => (indent === undefined ? '' : `\n${' '.repeat(indent * level)}`);
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
@@ -23,10 +23,17 @@ function pythonDumps(value: unknown, indent?: number, depth = 0): string {
     );
     return `{${items.join(indent === undefined ? ', ' : ',')}${pad(depth)}}`;
   }
+  if (typeof value === 'number' && !Number.isInteger(value)) return pythonFloat(value);
   return JSON.stringify(value).replace(
-    /[\u007f-\uffff]/g,
+    /[\u0080-\uffff]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+}
+
+/** A float as Python's repr writes it: the shortest round trip, never an integer form. */
+export function pythonFloat(value: number): string {
+  const text = String(value);
+  return /[.e]/.test(text) ? text : `${text}.0`;
 }
 
 export const ORIGINAL_SESSIONS = [

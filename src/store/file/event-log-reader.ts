@@ -156,7 +156,7 @@ async function readLastLines(path: string, end: number, wanted: number): Promise
 export async function firstBadLine(
   path: string,
   start: number,
-  onEvent: (line: string) => void = () => undefined,
+  onEvent: (line: string, event: ServiceEvent) => void = () => undefined,
 ): Promise<number | null> {
   const stream = createReadStream(path, { start, highWaterMark: CHUNK });
   let offset = start;
@@ -171,8 +171,9 @@ export async function firstBadLine(
         newline = bytes.indexOf(NEWLINE, from)
       ) {
         const line = bytes.toString('utf8', from, newline);
-        if (parseEventLine(line) === null) return offset;
-        onEvent(line);
+        const event = parseEventLine(line);
+        if (event === null) return offset;
+        onEvent(line, event);
         offset += newline + 1 - from;
         from = newline + 1;
       }

@@ -78,13 +78,20 @@ import {
   UNREPORTED,
 } from '../store.js';
 import { CreationIndex } from './creation-index.js';
+import {
+  changedSinceSeal,
+  type DirectorySeal,
+  sealedChangeTime,
+  takeSeal,
+} from './directory-seal.js';
 import { DurableFiles, storageError } from './durable-file.js';
 import { EventLog } from './event-log.js';
 import type { EventLogScan } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
+import { type ForeignChange, type ForeignScope, findForeignChanges } from './foreign-changes.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
-import { currentBootId, formatMarker, readMarker } from './instance-marker.js';
+import { currentBootId, formatMarker, type MarkerRead, readMarker } from './instance-marker.js';
 import { Journal, type JournalRecord, type JournalSegmentRead } from './journal.js';
 import {
   type DataLayout,
@@ -94,7 +101,12 @@ import {
   sessionFileName,
   TEMP_SUFFIX,
 } from './layout.js';
-import { type RecoveryReport, recoverDataDirectory, recoverFromSnapshot } from './recovery.js';
+import {
+  type RecoveryReport,
+  recoverDataDirectory,
+  recoverFromSnapshot,
+  type SnapshotBoot,
+} from './recovery.js';
 import {
   type CreationKey,
   formatSessionFile,
@@ -241,6 +253,32 @@ export interface OpenedFileStore {
   recovery: BootRecoveryReport;
 }
 
+/** Whether the last instance stopped cleanly and sealed the directory (its files were current then). */
+function sealedStop(markerRead: MarkerRead): boolean {
+  return markerRead.kind === 'ok' && markerRead.seal !== null;
+}
+
+/**
+ * Where a start looks for what another program changed in sessions/ since
+ * this service last wrote it (foreign-changes.ts), or null when nothing
+ * says anything changed: the sessions events.jsonl names in changes of
+ * another program (the original logs every change it makes; after a kill
+ * that is all a start can know), else, after a clean stop whose seal shows
+ * sessions/ changed, every file changed since the seal.
+ */
+function foreignScope(
+  layout: DataLayout,
+  markerRead: MarkerRead,
+  boot: SnapshotBoot,
+): { scope: ForeignScope; changed: string[] } | null {
+  const seal: DirectorySeal | null = markerRead.kind === 'ok' ? markerRead.seal : null;
+  const logged = boot.foreignLog.map((entry) => entry.sessionId);
+  const changed = seal === null ? ['events.jsonl'] : changedSinceSeal(seal, layout);
+  if (logged.length > 0) return { scope: { kind: 'logged', ids: logged }, changed };
+  if (seal === null || !changed.includes('sessions/')) return null;
+  return { scope: { kind: 'every-file', since: sealedChangeTime(seal) ?? 0n }, changed };
+}
+
 export class FileStore implements Store {
   /**
    * The sessions, each a ResidentSession whose `json` and `footprint` an
@@ -268,6 +306,8 @@ export class FileStore implements Store {
   private viewBootId: string | null = currentBootId();
   /** Sessions total_sessions counts that the log does not (see instance-marker.ts). */
   private sessionsBeforeLog = 0;
+  /** What a clean stop left (directory-seal.ts), once it has sealed the directory. */
+  private seal: DirectorySeal | null = null;
   /** A rebuild of the session files under way (see rebuildView). */
   private viewRebuild: Promise<void> = Promise.resolve();
   /**
@@ -430,6 +470,7 @@ export class FileStore implements Store {
         layout,
         {
           keepSessions: true,
+          filesCurrent: sealedStop(markerRead),
           progress: (filesRead) =>
             progress('taking over the directory: reading session files', {
               files_read: filesRead,
@@ -454,7 +495,7 @@ export class FileStore implements Store {
       loaded = {
         sessions: fromSnapshot.sessions,
         outcome: fromSnapshot.outcome,
-        filesCurrent: markerRead.kind === 'ok' && markerRead.marker.state === 'stopped',
+        filesCurrent: sealedStop(markerRead),
       };
       retained = fromSnapshot.retained;
       journalFrom = fromSnapshot.journalFrom;
@@ -546,6 +587,29 @@ export class FileStore implements Store {
       store.sessionCount(),
     );
     try {
+      if (!('unusable' in fromSnapshot)) {
+        const foreign = foreignScope(layout, markerRead, fromSnapshot);
+        if (foreign !== null) {
+          progress('adopting what another program changed in the directory', {
+            changed: foreign.changed,
+            looking_at:
+              foreign.scope.kind === 'logged'
+                ? 'the sessions events.jsonl names'
+                : 'every session file',
+          });
+          const created = new Set(
+            fromSnapshot.foreignLog
+              .filter((entry) => entry.kind === 'session_created')
+              .map((entry) => entry.sessionId),
+          );
+          await store.adoptForeignChanges(foreign.scope, created, recovery, progress);
+          stats.total_sessions = Math.max(
+            stats.total_sessions,
+            store.sessionsBeforeLog + scan.createdEvents,
+            store.sessionCount(),
+          );
+        }
+      }
       // After a kill: the files of the sessions the journal replayed, before
       // anything is served (a checkpoint a kill cut short left some behind).
       await store.checkpoint();
@@ -610,6 +674,100 @@ export class FileStore implements Store {
         events_restored: recovery.journal.eventsRestored,
       });
     }
+  }
+
+  /**
+   * Adopts what another program changed in sessions/ while no instance ran
+   * (see foreign-changes.ts), before anything is served. Each change is
+   * journaled with a `session_adopted` event, as a change of ours is, so the
+   * next start has it without looking again; the file stays as that program
+   * left it. A file that cannot be a session goes to quarantine/ (reported
+   * in `recovery`); a session held under its name keeps its content, and its
+   * file is written again. `createdInLog`: the sessions whose creation the
+   * log records (total_sessions counts them already).
+   */
+  private async adoptForeignChanges(
+    scope: ForeignScope,
+    createdInLog: ReadonlySet<string>,
+    recovery: RecoveryReport,
+    progress: (message: string, detail: Record<string, unknown>) => void,
+  ): Promise<void> {
+    const started = performance.now();
+    const found = findForeignChanges(this.layout.sessionsDir, this.sessions, scope, (names) =>
+      progress('looking for changed session files', { names_seen: names }),
+    );
+    for (const bad of found.unusable) {
+      const savedAs = await quarantineFile(
+        this.fileSystem,
+        join(this.layout.sessionsDir, bad.file),
+        this.layout.quarantineDir,
+        `session-${bad.file}`,
+      );
+      recovery.quarantined.push({
+        file: `sessions/${bad.file}`,
+        problem: bad.problem,
+        savedAs: relative(this.layout.root, savedAs),
+      });
+      const id = bad.file.slice(0, -'.json'.length);
+      if (this.sessions.has(id)) this.dirty.add(id);
+    }
+    for (const change of found.changes) {
+      await this.adopt(change);
+      if (change.kind === 'created' && !createdInLog.has(change.id)) this.sessionsBeforeLog++;
+    }
+    progress('adopted what another program changed', {
+      files_read: found.filesRead,
+      adopted: found.changes.length,
+      quarantined: found.unusable.length,
+      seconds: Math.round(performance.now() - started) / 1000,
+    });
+  }
+
+  /** Makes one change another program made the store's own (see adoptForeignChanges). */
+  private async adopt(change: ForeignChange): Promise<void> {
+    const { id } = change;
+    const wasDirty = this.dirty.has(id);
+    const event = makeEvent('session_adopted', this.instanceId, {
+      session_id: id,
+      change: change.kind,
+    });
+    const current = this.sessions.get(id);
+    if (change.kind === 'deleted') {
+      if (current === undefined) return;
+      await this.commit(
+        { op: 'delete', id },
+        event,
+        { op: 'put', session: sessionOf(current), seq: current.seq, revert: true },
+        () => this.forget(current),
+      );
+    } else {
+      // A new session goes after every one held; one held keeps its place.
+      const seq = current === undefined ? this.nextSeq++ : current.seq;
+      const resident = residentOf(change.stored.session, seq);
+      await this.commit(
+        { op: 'put', session: change.stored.session, seq },
+        event,
+        current === undefined
+          ? { op: 'delete', id, revert: true }
+          : { op: 'put', session: sessionOf(current), seq, revert: true },
+        () => {
+          // Replaced whole: the other program may have changed created_at, a creation key.
+          if (current !== undefined) this.forget(current);
+          this.sessions.set(id, resident);
+          this.order.add(resident);
+          this.storedBytes += resident.footprint;
+        },
+      );
+    }
+    // The file already says what memory now holds: not written again.
+    if (!wasDirty) this.dirty.delete(id);
+  }
+
+  /** Drops a session from memory (its change is durable). */
+  private forget(resident: ResidentSession): void {
+    this.sessions.delete(resident.id);
+    this.order.remove(resident);
+    this.storedBytes -= resident.footprint;
   }
 
   // Sessions
@@ -727,11 +885,7 @@ export class FileStore implements Store {
         { op: 'delete', id },
         event,
         { op: 'put', session: sessionOf(resident), seq: resident.seq, revert: true },
-        () => {
-          this.sessions.delete(id);
-          this.order.remove(resident);
-          this.storedBytes -= resident.footprint;
-        },
+        () => this.forget(resident),
       );
     });
   }
@@ -1100,7 +1254,11 @@ export class FileStore implements Store {
     const viewBootId = this.viewBootId;
     await this.files.write(
       this.layout.markerFile,
-      formatMarker(marker, { viewBootId, sessionsBeforeLog: this.sessionsBeforeLog }),
+      formatMarker(marker, {
+        viewBootId,
+        sessionsBeforeLog: this.sessionsBeforeLog,
+        seal: this.seal,
+      }),
     );
     this.marker = marker;
     // A rebuild of the files that finished meanwhile must not be forgotten.
@@ -1186,6 +1344,12 @@ export class FileStore implements Store {
       await this.statsCommit.run();
       // Nothing else writes now. What a failure leaves, the next start removes.
       await removeSpareFiles(this.fileSystem, this.layout.spareDir).catch(() => undefined);
+      // A clean stop seals what it leaves: the next start sees in O(1)
+      // whether another program changed the directory since (directory-seal.ts).
+      if (this.marker?.state === 'stopped') {
+        this.seal = takeSeal(this.layout);
+        await this.writeMarker(this.marker);
+      }
     } catch (error) {
       // What the checkpoint could not cover stays in the journal for the next boot.
       await cleanUpAfter(error, () => this.closeFiles());

@@ -8,11 +8,15 @@
  * `sessions_before_log`: the sessions total_sessions counted that the log has
  * no `session_created` for (the original's history, found at the takeover),
  * so a boot recounts total_sessions from the log exactly even when stats.json
- * is behind (it is written lazily; a power cut can take it back further).
+ * is behind (it is written lazily; a power cut can take it back further);
+ * and, while it says `stopped`, `seal`: what the clean stop left (see
+ * directory-seal.ts), so the next start sees whether another program changed
+ * the directory since.
  */
 
 import { readFileSync } from 'node:fs';
 import type { InstanceMarker } from '../../domain/counters.js';
+import { type DirectorySeal, parseSeal } from './directory-seal.js';
 import { readTextIfPresent } from './layout.js';
 
 /** This machine boot's id (changes when the machine restarts); null where there is none. */
@@ -54,6 +58,8 @@ export function parseMarker(text: string): InstanceMarker | null {
 export interface MarkerExtras {
   viewBootId: string | null;
   sessionsBeforeLog: number | null;
+  /** What a clean stop left; null unless the marker says `stopped` and the stop finished. */
+  seal: DirectorySeal | null;
 }
 
 export type MarkerRead =
@@ -66,9 +72,10 @@ export async function readMarker(path: string): Promise<MarkerRead> {
   if (text === null) return { kind: 'missing' };
   const marker = parseMarker(text);
   if (marker === null) return { kind: 'corrupt' };
-  const { view_boot_id, sessions_before_log } = JSON.parse(text) as {
+  const { view_boot_id, sessions_before_log, seal } = JSON.parse(text) as {
     view_boot_id?: unknown;
     sessions_before_log?: unknown;
+    seal?: unknown;
   };
   return {
     kind: 'ok',
@@ -78,12 +85,13 @@ export async function readMarker(path: string): Promise<MarkerRead> {
       Number.isSafeInteger(sessions_before_log) && (sessions_before_log as number) >= 0
         ? (sessions_before_log as number)
         : null,
+    seal: marker.state === 'stopped' ? parseSeal(seal) : null,
   };
 }
 
 export function formatMarker(
   marker: InstanceMarker,
-  extras: MarkerExtras = { viewBootId: null, sessionsBeforeLog: null },
+  extras: MarkerExtras = { viewBootId: null, sessionsBeforeLog: null, seal: null },
 ): string {
   return `${JSON.stringify(
     {
@@ -92,6 +100,7 @@ export function formatMarker(
       ...(extras.sessionsBeforeLog === null
         ? {}
         : { sessions_before_log: extras.sessionsBeforeLog }),
+      ...(extras.seal === null || marker.state !== 'stopped' ? {} : { seal: extras.seal }),
     },
     null,
     2,

@@ -15,6 +15,7 @@ import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
 import type { Session } from '../../domain/schemas.js';
+import { isSessionId } from '../../domain/session.js';
 import { AppendFile } from './append-file.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
@@ -79,6 +80,12 @@ export interface RecoveryOptions {
   keepSessions: boolean;
   /** Told how many session files have been read, every PROGRESS_EVERY files. */
   progress?: (filesRead: number) => void;
+  /**
+   * The last instance stopped cleanly and sealed the directory, so the files
+   * were current then and the journal holds nothing they lack: its segments
+   * are dropped, not rolled forward over what another program changed since.
+   */
+  filesCurrent?: boolean;
 }
 
 /** Removes the temp files of unfinished writes in `dir`; returns their names. */
@@ -145,7 +152,7 @@ export async function recoverDataDirectory(
     recovery.eventLogRepair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }
-  const rolled = await rollJournalForward(fs, layout, eventLog);
+  const rolled = await rollJournalForward(fs, layout, eventLog, options.filesCurrent === true);
   recovery.journal = rolled.report;
   return {
     recovery,
@@ -165,6 +172,7 @@ async function rollJournalForward(
   fs: WritableFileSystem,
   layout: DataLayout,
   eventLog: EventLogScan,
+  filesCurrent: boolean,
 ): Promise<{
   /** What the journal left of each session it touched (empty without a journal). */
   outcome: ReadonlyMap<string, StoredSession | null>;
@@ -174,8 +182,9 @@ async function rollJournalForward(
   const segments = readJournal(layout.journalDir);
   if (segments.length === 0) return { outcome: new Map(), eventLog, report: null };
   const damaged = segments.some((segment) => segment.damagedBytes > 0);
-  if (!damaged && segments.every((segment) => segment.records.length === 0)) {
-    // Segments that hold no change (a kill before any write): nothing to report.
+  if (!damaged && (filesCurrent || segments.every((segment) => segment.records.length === 0))) {
+    // Segments that hold no change (a kill before any write), or none the
+    // files lack (a sealed clean stop): nothing to roll forward or report.
     for (const segment of segments)
       await fs.rm(join(layout.journalDir, segment.file), { force: true });
     return { outcome: new Map(), eventLog, report: null };
@@ -402,8 +411,14 @@ async function cutJournalTail(
   };
 }
 
-/** The marks of the events a session change logs (a quote in a JSON string is always escaped). */
-const SESSION_CHANGE_MARK = '"event":"session_';
+/** The kinds of event a session change logs, ours and the original's alike. */
+const SESSION_CHANGE_KINDS = new Set(['session_created', 'session_updated', 'session_deleted']);
+
+/** A session change in events.jsonl that no journal segment holds: another program made it. */
+export interface ForeignLogEntry {
+  sessionId: string;
+  kind: string;
+}
 
 export interface SnapshotBoot {
   recovery: RecoveryReport;
@@ -416,6 +431,12 @@ export interface SnapshotBoot {
   retained: JournalSegmentRead[];
   /** The first segment number the snapshot does not cover. */
   journalFrom: number;
+  /**
+   * Session changes logged after the snapshot's mark by another program (the
+   * original implementation logs every change it makes), in log order: the
+   * sessions whose files a start reads to adopt them (see foreign-changes.ts).
+   */
+  foreignLog: ForeignLogEntry[];
 }
 
 /**
@@ -423,10 +444,10 @@ export interface SnapshotBoot {
  * session file: what a restart costs is one sequential read, whatever the
  * history. Returns why not instead when the snapshot cannot be trusted: it is
  * missing or unreadable, events.jsonl ends before the point it was taken at,
- * a segment after it is damaged, or events.jsonl holds session changes after
- * it that no journal segment holds (another program, such as the original
- * implementation or `inspect --repair`, changed the directory since). The
- * directory is changed only once the snapshot is found good.
+ * or a segment after it is damaged. Session changes that events.jsonl holds
+ * after the snapshot and no journal segment holds (another program's, such as
+ * the original implementation's) are returned, for the start to adopt from
+ * their files. The directory is changed only once the snapshot is found good.
  */
 export async function recoverFromSnapshot(
   layout: DataLayout,
@@ -455,18 +476,19 @@ export async function recoverFromSnapshot(
   // it, a line that is no event (zeros, pages a power cut kept out of order,
   // a torn last line) ends what counts: the session changes after it are in
   // the journal, the rest was never synced, so never acknowledged. Before
-  // that line, every session change must be one the journal holds.
-  let foreign = false;
-  const badAfterMark = await firstBadLine(layout.eventsFile, header.events.offset, (line) => {
-    if (line.includes(SESSION_CHANGE_MARK) && !logged.has(line)) foreign = true;
-  });
-  if (foreign) {
-    return {
-      unusable:
-        'events.jsonl holds a session change after snapshot.jsonl that no journal segment holds ' +
-        '(another program changed the directory)',
-    };
-  }
+  // that line, a session change no journal segment holds is another program's.
+  const foreignLog: ForeignLogEntry[] = [];
+  const badAfterMark = await firstBadLine(
+    layout.eventsFile,
+    header.events.offset,
+    (line, event) => {
+      if (!SESSION_CHANGE_KINDS.has(event.event) || logged.has(line)) return;
+      const sessionId = event.session_id;
+      if (typeof sessionId === 'string' && isSessionId(sessionId)) {
+        foreignLog.push({ sessionId, kind: event.event });
+      }
+    },
+  );
 
   const recovery: RecoveryReport = {
     tempFilesRemoved: await removeTempFiles(fs, layout.root),
@@ -507,5 +529,6 @@ export async function recoverFromSnapshot(
     eventLog: scan,
     retained: live,
     journalFrom: header.journal_from,
+    foreignLog,
   };
 }

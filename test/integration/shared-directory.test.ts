@@ -1,0 +1,238 @@
+/**
+ * The data directory is shared: between two runs of the real service,
+ * another program changes it (the original implementation, byte for byte; a
+ * person with a shell; a backup unpacked over it), and the next start serves
+ * what that program left, with /sessions, /state, /events and the files in
+ * agreement.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runToEnd, type StartedService, startService } from '../../tools/service-process.js';
+import { field, postJson, request } from '../helpers/http.js';
+import { pythonDumps } from '../helpers/original-data-dir.js';
+import { OriginalWriter } from '../helpers/original-writer.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+interface Served {
+  id: string;
+  name: string;
+  data: Record<string, unknown>;
+  access_count: number;
+}
+
+async function sessionsServed(service: StartedService): Promise<Map<string, Served>> {
+  const list = field(await request(`${service.url}/sessions`)).sessions as Served[];
+  return new Map(list.map((session) => [session.id, session]));
+}
+
+async function create(service: StartedService, name: string, data = {}): Promise<Served> {
+  const answer = await postJson(`${service.url}/sessions`, { name, data });
+  assert.equal(answer.status, 201);
+  return field(answer) as Served;
+}
+
+/** The sessions the files hold: id -> name. */
+async function sessionsOnDisk(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const name of await readdir(join(dir, 'sessions'))) {
+    if (!name.endsWith('.json')) continue;
+    const session = JSON.parse(await readFile(join(dir, 'sessions', name), 'utf8'));
+    files.set(session.id, session.name);
+  }
+  return files;
+}
+
+/** Waits until a checkpoint has written `path` (every five seconds). */
+async function fileWritten(path: string): Promise<void> {
+  for (let waited = 0; waited < 15_000; waited += 100) {
+    if (
+      await readFile(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${path} was never written`);
+}
+
+async function eventKinds(service: StartedService): Promise<string[]> {
+  const events = field(await request(`${service.url}/events?limit=1000`)).events;
+  return events.map((event: { event: string }) => event.event);
+}
+
+async function verify(dir: string): Promise<{ code: number | null; stdout: string }> {
+  return runToEnd(['inspect', '--verify', '--json'], { DATA_DIR: dir });
+}
+
+describe('a data directory another program changed while the service was stopped', () => {
+  it("keeps every change the original made between two clean runs, and the original's bytes", async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    t.after(() => first.process.kill('SIGKILL'));
+    const alice = await create(first, 'alice', { note: 'first' });
+    const bob = await create(first, 'bob');
+    await first.process.stop();
+
+    const original = new OriginalWriter(dir);
+    await original.startup();
+    const carol = await original.create('carol', { note: 'café' });
+    await original.update(alice.id, { data: { note: 'edited by the original' } });
+    await original.delete(bob.id);
+    const carolBytes = await readFile(join(dir, 'sessions', `${carol.id}.json`), 'utf8');
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    const served = await sessionsServed(second);
+    assert.deepEqual([...served.keys()].sort(), [alice.id, carol.id].sort());
+    assert.deepEqual(served.get(alice.id)?.data, { note: 'edited by the original' });
+    assert.equal(served.get(alice.id)?.access_count, 1);
+    assert.deepEqual(served.get(carol.id)?.data, { note: 'café' });
+    assert.equal((await request(`${second.url}/sessions/${bob.id}`)).status, 404);
+    const state = field(await request(`${second.url}/state`));
+    assert.equal(state.total_sessions, 3);
+    assert.equal(state.live_sessions, 2);
+    assert.equal(state.startup_count, 3, 'ours, the original, ours again');
+    const kinds = await eventKinds(second);
+    assert.equal(kinds.filter((kind) => kind === 'session_adopted').length, 3);
+    assert.ok(kinds.includes('session_deleted'), "the original's own lines are served");
+    // The file of an adopted session stays as the original wrote it.
+    assert.equal(await readFile(join(dir, 'sessions', `${carol.id}.json`), 'utf8'), carolBytes);
+
+    await second.process.stop();
+    assert.deepEqual(
+      await sessionsOnDisk(dir),
+      new Map([
+        [alice.id, 'alice'],
+        [carol.id, 'carol'],
+      ]),
+    );
+    // Adopted once: the next start has the changes from its own journal.
+    const third = await startService(dir);
+    t.after(() => third.process.kill('SIGKILL'));
+    assert.deepEqual([...(await sessionsServed(third)).keys()].sort(), [alice.id, carol.id].sort());
+    assert.equal((await eventKinds(third)).filter((kind) => kind === 'session_adopted').length, 3);
+    assert.equal(field(await request(`${third.url}/state`)).total_sessions, 3);
+  });
+
+  it('keeps what the original changed after a kill -9, over the journal it replays', async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    t.after(() => first.process.kill('SIGKILL'));
+    const alice = await create(first, 'alice');
+    await fileWritten(join(dir, 'sessions', `${alice.id}.json`));
+    await postJson(`${first.url}/sessions/${alice.id}`, { name: 'alice-2' }, 'PUT');
+    first.process.kill('SIGKILL');
+    await first.process.exited;
+
+    const original = new OriginalWriter(dir);
+    await original.startup();
+    // The file may still say "alice" (the kill came before a checkpoint wrote
+    // the PUT): the original reads what the file says, as it would.
+    await original.update(alice.id, { name: 'alice-by-the-original' });
+    const dave = await original.create('dave');
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    const served = await sessionsServed(second);
+    assert.equal(served.get(alice.id)?.name, 'alice-by-the-original');
+    assert.equal(served.get(dave.id)?.name, 'dave');
+    await second.process.stop();
+    assert.equal((await sessionsOnDisk(dir)).get(alice.id), 'alice-by-the-original');
+  });
+
+  it('adopts hand edits by rename and delete, a file placed by hand, and quarantines garbage', async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    t.after(() => first.process.kill('SIGKILL'));
+    const alice = await create(first, 'alice');
+    const bob = await create(first, 'bob');
+    await first.process.stop();
+
+    // Edited with a copy renamed over the file, deleted with rm, copied in, garbage.
+    const alicePath = join(dir, 'sessions', `${alice.id}.json`);
+    const edited = { ...JSON.parse(await readFile(alicePath, 'utf8')), name: 'alice-by-hand' };
+    await writeFile(`${alicePath}.new`, JSON.stringify(edited, null, 2));
+    await rename(`${alicePath}.new`, alicePath);
+    await rm(join(dir, 'sessions', `${bob.id}.json`));
+    const erin = {
+      id: 'e1e1e1e1-0000-4000-8000-000000000001',
+      name: 'erin',
+      data: {},
+      created_at: '2026-01-01T00:00:00Z',
+      last_active: '2026-01-01T00:00:00Z',
+      access_count: 0,
+    };
+    await writeFile(join(dir, 'sessions', `${erin.id}.json`), pythonDumps(erin, 2));
+    const garbage = '9a9a9a9a-0000-4000-8000-000000000002';
+    await writeFile(join(dir, 'sessions', `${garbage}.json`), 'garbage{');
+
+    const before = await verify(dir);
+    assert.notEqual(before.code, 0, 'verify reports the changes before the start');
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    const served = await sessionsServed(second);
+    assert.deepEqual([...served.keys()].sort(), [alice.id, erin.id].sort());
+    assert.equal(served.get(alice.id)?.name, 'alice-by-hand');
+    const state = field(await request(`${second.url}/state`));
+    assert.equal(state.live_sessions, 2);
+    assert.equal(state.total_sessions, 3, 'alice, bob, and erin placed by hand');
+    assert.ok((await eventKinds(second)).includes('session_quarantined'));
+    const quarantined = await readdir(join(dir, 'quarantine'));
+    assert.equal(quarantined.length, 1);
+    assert.equal(
+      await readFile(join(dir, 'quarantine', quarantined[0] as string), 'utf8'),
+      'garbage{',
+      'moved, never deleted',
+    );
+    await second.process.stop();
+    const after = JSON.parse((await verify(dir)).stdout);
+    assert.deepEqual(
+      after.findings.filter((finding: { forReview?: boolean }) => finding.forReview !== true),
+      [],
+      'nothing but the quarantined file left for a person',
+    );
+  });
+
+  it('takes a backup unpacked over the directory as the truth, files and all', async (t) => {
+    const dir = await tempDir(t);
+    const backup = join(await tempDir(t), 'backup.tar');
+    const first = await startService(dir);
+    t.after(() => first.process.kill('SIGKILL'));
+    const alice = await create(first, 'alice');
+    const bob = await create(first, 'bob');
+    await first.process.stop();
+    execFileSync('tar', ['-cf', backup, '-C', dir, '.']);
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    const dave = await create(second, 'dave');
+    await postJson(`${second.url}/sessions/${alice.id}`, { name: 'alice-2' }, 'PUT');
+    assert.equal((await request(`${second.url}/sessions/${bob.id}`, 'DELETE')).status, 200);
+    await second.process.stop();
+    execFileSync('tar', ['-xf', backup, '-C', dir]);
+
+    const third = await startService(dir);
+    t.after(() => third.process.kill('SIGKILL'));
+    const served = await sessionsServed(third);
+    // The backup's alice and bob are back; dave's file, which the backup did not hold, stays.
+    assert.equal(served.get(alice.id)?.name, 'alice');
+    assert.equal(served.get(bob.id)?.name, 'bob');
+    assert.equal(served.get(dave.id)?.name, 'dave');
+    assert.equal(served.size, 3);
+    await third.process.stop();
+    assert.deepEqual(
+      await sessionsOnDisk(dir),
+      new Map([
+        [alice.id, 'alice'],
+        [bob.id, 'bob'],
+        [dave.id, 'dave'],
+      ]),
+    );
+  });
+});
