@@ -82,6 +82,17 @@ export function sealedChangeTime(seal: DirectorySeal | null): bigint | null {
   return BigInt(seal.sessions.ctime_ns);
 }
 
+/**
+ * The seal with `sessions/`'s identity made to match nothing, its change
+ * time kept: the next start looks at every file changed since the stop, as
+ * it does when `sessions/` changed (`inspect --repair` found a change the
+ * seal cannot show, an edit in place, and leaves it for the start to adopt).
+ */
+export function brokenSeal(seal: DirectorySeal): DirectorySeal {
+  if (seal.sessions === null) return seal;
+  return { ...seal, sessions: { ...seal.sessions, ino: '0', mtime_ns: '0' } };
+}
+
 export function parseSeal(value: unknown): DirectorySeal | null {
   if (typeof value !== 'object' || value === null) return null;
   const record = value as Record<string, unknown>;

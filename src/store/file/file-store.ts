@@ -91,7 +91,13 @@ import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { type ForeignChange, type ForeignScope, findForeignChanges } from './foreign-changes.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
-import { currentBootId, formatMarker, type MarkerRead, readMarker } from './instance-marker.js';
+import {
+  currentBootId,
+  formatMarker,
+  type MarkerRead,
+  readMarker,
+  trustedSeal,
+} from './instance-marker.js';
 import { Journal, type JournalRecord, type JournalSegmentRead } from './journal.js';
 import {
   type DataLayout,
@@ -253,9 +259,9 @@ export interface OpenedFileStore {
   recovery: BootRecoveryReport;
 }
 
-/** Whether the last instance stopped cleanly and sealed the directory (its files were current then). */
+/** Whether the last instance stopped cleanly and sealed the directory, its files current since. */
 function sealedStop(markerRead: MarkerRead): boolean {
-  return markerRead.kind === 'ok' && markerRead.seal !== null;
+  return trustedSeal(markerRead, currentBootId()) !== null;
 }
 
 /**
@@ -264,14 +270,15 @@ function sealedStop(markerRead: MarkerRead): boolean {
  * says anything changed: the sessions events.jsonl names in changes of
  * another program (the original logs every change it makes; after a kill
  * that is all a start can know), else, after a clean stop whose seal shows
- * sessions/ changed, every file changed since the seal.
+ * sessions/ changed, every file changed since the seal (not after a
+ * machine restart: see trustedSeal).
  */
 function foreignScope(
   layout: DataLayout,
   markerRead: MarkerRead,
   boot: SnapshotBoot,
 ): { scope: ForeignScope; changed: string[] } | null {
-  const seal: DirectorySeal | null = markerRead.kind === 'ok' ? markerRead.seal : null;
+  const seal = trustedSeal(markerRead, currentBootId());
   const logged = boot.foreignLog.map((entry) => entry.sessionId);
   const changed = seal === null ? ['events.jsonl'] : changedSinceSeal(seal, layout);
   if (logged.length > 0) return { scope: { kind: 'logged', ids: logged }, changed };
@@ -751,8 +758,13 @@ export class FileStore implements Store {
           ? { op: 'delete', id, revert: true }
           : { op: 'put', session: sessionOf(current), seq, revert: true },
         () => {
-          // Replaced whole: the other program may have changed created_at, a creation key.
-          if (current !== undefined) this.forget(current);
+          // Replaced whole, in its place in the map (listings follow it); in
+          // the index too, as the other program may have changed created_at,
+          // a creation key.
+          if (current !== undefined) {
+            this.order.remove(current);
+            this.storedBytes -= current.footprint;
+          }
           this.sessions.set(id, resident);
           this.order.add(resident);
           this.storedBytes += resident.footprint;

@@ -104,7 +104,7 @@ export function findForeignChanges(
       if (held.has(id)) {
         seen.add(id);
         const stats = lstatSync(join(sessionsDir, name), { bigint: true, throwIfNoEntry: false });
-        if (stats !== undefined && stats.isFile() && stats.ctimeNs < scope.since) continue;
+        if (stats?.isFile() && stats.ctimeNs < scope.since) continue;
       }
       look(id, name);
     }

@@ -5,6 +5,7 @@
  * lock that keeps a live service out. The rest of store/file/ is the store's
  * own and may change with it; this is the public surface.
  */
+export { brokenSeal, sealedChangeTime } from './directory-seal.js';
 export { DurableFiles } from './durable-file.js';
 export {
   type EventLogScan,
@@ -14,8 +15,13 @@ export {
   scanEventLog,
 } from './event-log-reader.js';
 export { nodeFileSystem } from './file-system.js';
+export {
+  type ForeignScope,
+  findForeignChanges,
+  type HeldSession,
+} from './foreign-changes.js';
 export { acquireInstanceLock, DataDirectoryBusyError, isLockHeld } from './instance-lock.js';
-export { readMarker } from './instance-marker.js';
+export { currentBootId, formatMarker, readMarker, trustedSeal } from './instance-marker.js';
 export { readJournal, replayJournal, sessionsAsServed } from './journal.js';
 export {
   type DataLayout,

@@ -89,6 +89,18 @@ export async function readMarker(path: string): Promise<MarkerRead> {
   };
 }
 
+/**
+ * The seal a start may trust: the clean stop's, unless the machine
+ * restarted since the session files were written without a sync (a power
+ * cut may have left them stale, which must never pass for another program's
+ * change; the start writes them all again instead).
+ */
+export function trustedSeal(read: MarkerRead, bootId: string | null): DirectorySeal | null {
+  if (read.kind !== 'ok' || read.seal === null) return null;
+  const rebooted = read.viewBootId !== null && bootId !== null && read.viewBootId !== bootId;
+  return rebooted ? null : read.seal;
+}
+
 export function formatMarker(
   marker: InstanceMarker,
   extras: MarkerExtras = { viewBootId: null, sessionsBeforeLog: null, seal: null },

@@ -38,6 +38,7 @@ import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
   formatSessionFile,
   quarantineFile,
+  readSessionFile,
   type StoredSession,
   sessionFileEntries,
 } from './session-files.js';
@@ -86,6 +87,8 @@ export interface RecoveryOptions {
    * are dropped, not rolled forward over what another program changed since.
    */
   filesCurrent?: boolean;
+  /** Sessions whose files another program changed and a start adopts: not rolled over. */
+  leave?: ReadonlySet<string>;
 }
 
 /** Removes the temp files of unfinished writes in `dir`; returns their names. */
@@ -152,7 +155,10 @@ export async function recoverDataDirectory(
     recovery.eventLogRepair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
     eventLog = { ...eventLog, size: eventLog.validEnd };
   }
-  const rolled = await rollJournalForward(fs, layout, eventLog, options.filesCurrent === true);
+  const rolled = await rollJournalForward(fs, layout, eventLog, {
+    filesCurrent: options.filesCurrent === true,
+    leave: options.leave ?? new Set(),
+  });
   recovery.journal = rolled.report;
   return {
     recovery,
@@ -172,7 +178,7 @@ async function rollJournalForward(
   fs: WritableFileSystem,
   layout: DataLayout,
   eventLog: EventLogScan,
-  filesCurrent: boolean,
+  { filesCurrent, leave }: { filesCurrent: boolean; leave: ReadonlySet<string> },
 ): Promise<{
   /** What the journal left of each session it touched (empty without a journal). */
   outcome: ReadonlyMap<string, StoredSession | null>;
@@ -196,6 +202,7 @@ async function rollJournalForward(
 
   const files = new DurableFiles(fs);
   await forEachConcurrently(replay.outcome, ROLL_FORWARD_CONCURRENCY, async ([id, last]) => {
+    if (leave.has(id)) return;
     const path = join(layout.sessionsDir, sessionFileName(id));
     if (last === null) await files.removeIfPresent(path);
     else await files.write(path, formatSessionFile(last));
@@ -334,50 +341,75 @@ async function cutTail(
   }
 }
 
+/** What `inspect --repair` did to sessions/ to make it show what a start serves. */
+export interface ViewRepair {
+  /** Session files written (they were missing, stale or unusable). */
+  written: string[];
+  /** Files moved to quarantine/: unusable, or of sessions a start does not serve. */
+  moved: { file: string; problem: string; savedAs: string }[];
+}
+
 /**
- * Writes the session files from a trusted snapshot and the journal after it
- * (what a start serves), durably, and removes the files of sessions that are
- * not live: the files are a view a machine's crash can leave stale, empty or
- * back from the dead. For `inspect --repair`, whose rolling forward then
- * makes the files the directory's truth. Returns how many it wrote.
+ * Makes the session files show a trusted snapshot and the journal after it
+ * (what a start serves), durably: the files are a view a machine's crash can
+ * leave stale, empty or back from the dead. A file that differs is written
+ * again; one that cannot be a session, or that holds a session a start does
+ * not serve, is moved to quarantine/ (never deleted: another program may
+ * have put it there). The sessions in `leave` are another program's changes
+ * a start adopts: their files stay as they are. For `inspect --repair`.
  */
 export async function writeViewFromSnapshot(
   fs: WritableFileSystem,
   layout: DataLayout,
   boot: SnapshotBoot,
-): Promise<number> {
+  leave: ReadonlySet<string>,
+): Promise<ViewRepair> {
   const files = new DurableFiles(fs);
-  const live = new Set<string>();
+  const repair: ViewRepair = { written: [], moved: [] };
   const written = { syncDirectory: false };
+  const moveAside = async (name: string, problem: string): Promise<void> => {
+    const savedAs = await quarantineFile(
+      fs,
+      join(layout.sessionsDir, name),
+      layout.quarantineDir,
+      `session-${name}`,
+    );
+    repair.moved.push({
+      file: `sessions/${name}`,
+      problem,
+      savedAs: relative(layout.root, savedAs),
+    });
+  };
+  const served = new Map<string, StoredSession>();
   for (const resident of boot.sessions) {
-    live.add(resident.id);
-    if (boot.outcome.has(resident.id)) continue; // the journal's version follows
-    const stored = { session: JSON.parse(resident.json) as Session, seq: resident.seq };
-    await files.write(
-      join(layout.sessionsDir, sessionFileName(resident.id)),
-      formatSessionFile(stored),
-      written,
-    );
-  }
-  for (const [id, last] of boot.outcome) {
-    if (last === null) {
-      live.delete(id);
-      continue;
+    if (!boot.outcome.has(resident.id)) {
+      served.set(resident.id, { session: JSON.parse(resident.json) as Session, seq: resident.seq });
     }
-    live.add(id);
-    await files.write(
-      join(layout.sessionsDir, sessionFileName(id)),
-      formatSessionFile(last),
-      written,
-    );
+  }
+  for (const [id, last] of boot.outcome) if (last !== null) served.set(id, last);
+  for (const [id, stored] of served) {
+    if (leave.has(id)) continue;
+    const name = sessionFileName(id);
+    const entry = readSessionFile(layout.sessionsDir, name);
+    if (entry?.kind === 'session') {
+      const same =
+        JSON.stringify(entry.stored.session) === JSON.stringify(stored.session) &&
+        entry.stored.seq === stored.seq;
+      if (same) continue;
+    } else if (entry?.kind === 'unreadable') {
+      await moveAside(name, entry.problem);
+    }
+    await files.write(join(layout.sessionsDir, name), formatSessionFile(stored), written);
+    repair.written.push(`sessions/${name}`);
   }
   for (const name of await readdir(layout.sessionsDir)) {
     const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : null;
-    if (id !== null && !live.has(id))
-      await files.removeIfPresent(join(layout.sessionsDir, name), written);
+    if (id !== null && !served.has(id) && !leave.has(id)) {
+      await moveAside(name, 'it holds no session a start serves');
+    }
   }
   await files.syncDirectory(layout.sessionsDir);
-  return live.size;
+  return repair;
 }
 
 /**

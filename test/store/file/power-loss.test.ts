@@ -164,11 +164,14 @@ describe('the file store after a power cut', () => {
         access_count: 0,
       }),
     );
+    await markEarlierBoot(dir);
     const done = await repairDataDirectory(dir);
-    assert.ok(
-      done.some((line) => /wrote 3 session files from snapshot\.jsonl/.test(line)),
-      done.join('\n'),
-    );
+    const report = done.join('\n');
+    for (const id of [ids[0], ids[2]]) {
+      assert.match(report, new RegExp(`wrote sessions/${id}\\.json from snapshot\\.jsonl`));
+      assert.match(report, new RegExp(`moved sessions/${id}\\.json \\(.*\\) to quarantine/`));
+    }
+    assert.match(report, new RegExp(`moved sessions/${deleted}\\.json \\(it holds no session`));
     const names = await Promise.all(
       ids.map(async (id) => (await readJson(join(dir, 'sessions', `${id}.json`))).name),
     );
@@ -178,7 +181,12 @@ describe('the file store after a power cut', () => {
       3,
       'the deleted session stays deleted',
     );
-    assert.deepEqual((await verifyDataDirectory(dir)).findings, []);
+    // Nothing is deleted: what the cut left is moved aside, for a person.
+    assert.equal((await readdir(join(dir, 'quarantine'))).length, 3);
+    assert.deepEqual(
+      (await verifyDataDirectory(dir)).findings.map((finding) => finding.forReview),
+      [true],
+    );
     const store = await reopen(t, dir);
     assert.deepEqual(
       store.listSessions().map((session) => session.name),
