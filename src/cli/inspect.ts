@@ -63,9 +63,10 @@ async function verifyCommand(dataDir: string, repair: boolean, json: boolean): P
   const report = await verifyDataDirectory(dataDir);
   printVerifyReport(report, json);
   if (!repair) return report.findings.length === 0 ? 0 : 1;
-  // After a repair, what it quarantined is for a person to review, not a failure.
+  // After a repair, what it quarantined is for a person to review, and what
+  // another program changed is for the next start to adopt: not failures.
   const remaining = report.findings.filter(
-    (finding) => !finding.problem.includes('in quarantine/'),
+    (finding) => finding.forReview !== true && finding.adoptedByStart !== true,
   );
   return remaining.length === 0 ? 0 : 1;
 }

@@ -29,6 +29,7 @@ import {
   TEMP_SUFFIX,
 } from '../store/file/format.js';
 import { assertDataDirectory } from './read-data-dir.js';
+import { servedView } from './served-view.js';
 
 export interface Finding {
   /** What is wrong, naming the file (and line). */
@@ -37,6 +38,8 @@ export interface Finding {
   repair?: string;
   /** Files set aside for a person to look at (what a repair leaves behind). */
   forReview?: boolean;
+  /** Another program's change, which the next start adopts (what a repair leaves for it). */
+  adoptedByStart?: boolean;
 }
 
 export interface VerifyReport {
@@ -104,6 +107,19 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
   // The journal's changes apply on top of the files: what the service would serve.
   const segments = readJournal(layout.journalDir);
   const { outcome } = replayJournal(segments);
+  // With a snapshot, the service serves it and the journal after it: the
+  // files are a view of them, which another program may have changed (a
+  // start adopts that) or a power cut left behind (a deleted session's file
+  // back, a file empty), until the next start writes it again. Only the ids
+  // the journal touches are held, and a digest of each session served.
+  const inSnapshot = new Set<string>();
+  const snapshot = await scanSnapshot(layout.snapshotFile, (resident) => {
+    if (outcome.has(resident.id)) inSnapshot.add(resident.id);
+  });
+  const marker = await readMarker(layout.markerFile);
+  const served =
+    snapshot.kind === 'ok' ? await servedView(layout, snapshot.header, segments, marker) : null;
+  const differences: Finding[] = [];
   let sessionFiles = 0;
   let sessionsAsServed = 0;
   let unreadable = 0;
@@ -125,16 +141,20 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     }
     // A session the journal touched is counted below, by what the journal left of it.
     if (!outcome.has(entry.stored.session.id)) sessionsAsServed++;
+    const difference = served?.compare(
+      entry.stored.session.id,
+      JSON.stringify(entry.stored.session),
+    );
+    if (difference) differences.push(difference);
+  }
+  if (served !== null) differences.push(...served.missingFiles());
+  findings.push(...differences.slice(0, MAX_LISTED_FILES));
+  if (differences.length > MAX_LISTED_FILES) {
+    findings.push({
+      problem: `${differences.length - MAX_LISTED_FILES} more session files differ from what a start serves`,
+    });
   }
   for (const last of outcome.values()) if (last !== null) sessionsAsServed++;
-  // With a snapshot, the service serves it and the journal after it: the
-  // files are a view of them, which a power cut can leave behind (a deleted
-  // session's file back, a file empty), until the next start writes it again.
-  // Only the ids the journal touches are held, not the snapshot.
-  const inSnapshot = new Set<string>();
-  const snapshot = await scanSnapshot(layout.snapshotFile, (resident) => {
-    if (outcome.has(resident.id)) inSnapshot.add(resident.id);
-  });
   if (snapshot.kind === 'ok') {
     sessionsAsServed = snapshot.count;
     const after = segments.filter((segment) => segment.number >= snapshot.header.journal_from);
@@ -216,7 +236,6 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     });
   }
 
-  const marker = await readMarker(layout.markerFile);
   if (statsRead.kind === 'ok') {
     const { stats } = statsRead;
     // total_sessions reaches stats.json lazily; a start recounts it as the

@@ -69,6 +69,14 @@ async function verify(dir: string): Promise<{ code: number | null; stdout: strin
   return runToEnd(['inspect', '--verify', '--json'], { DATA_DIR: dir });
 }
 
+/** What `inspect --verify` finds, but the files in quarantine/ left for a person. */
+async function verifyFindings(dir: string): Promise<string[]> {
+  const report = JSON.parse((await verify(dir)).stdout);
+  return report.findings
+    .filter((finding: { forReview?: boolean }) => finding.forReview !== true)
+    .map((finding: { problem: string }) => finding.problem);
+}
+
 describe('a data directory another program changed while the service was stopped', () => {
   it("keeps every change the original made between two clean runs, and the original's bytes", async (t) => {
     const dir = await tempDir(t);
@@ -84,6 +92,18 @@ describe('a data directory another program changed while the service was stopped
     await original.update(alice.id, { data: { note: 'edited by the original' } });
     await original.delete(bob.id);
     const carolBytes = await readFile(join(dir, 'sessions', `${carol.id}.json`), 'utf8');
+    const before = await verifyFindings(dir);
+    assert.equal(before.length, 3, before.join('\n'));
+    for (const [id, what] of [
+      [alice.id, 'differs from what a start serves'],
+      [carol.id, 'holds a session a start does not serve'],
+      [bob.id, 'is missing, its session served'],
+    ]) {
+      assert.ok(
+        before.some((problem) => problem.includes(`${id}.json ${what}: a start adopts it`)),
+        before.join('\n'),
+      );
+    }
 
     const second = await startService(dir);
     t.after(() => second.process.kill('SIGKILL'));
@@ -104,6 +124,7 @@ describe('a data directory another program changed while the service was stopped
     assert.equal(await readFile(join(dir, 'sessions', `${carol.id}.json`), 'utf8'), carolBytes);
 
     await second.process.stop();
+    assert.deepEqual(await verifyFindings(dir), []);
     assert.deepEqual(
       await sessionsOnDisk(dir),
       new Map([
@@ -191,12 +212,39 @@ describe('a data directory another program changed while the service was stopped
       'moved, never deleted',
     );
     await second.process.stop();
-    const after = JSON.parse((await verify(dir)).stdout);
-    assert.deepEqual(
-      after.findings.filter((finding: { forReview?: boolean }) => finding.forReview !== true),
-      [],
-      'nothing but the quarantined file left for a person',
+    assert.deepEqual(await verifyFindings(dir), [], 'nothing but the quarantined file');
+  });
+
+  it('leaves an edit made in place to verify and repair, after which the next start adopts it', async (t) => {
+    const dir = await tempDir(t);
+    const first = await startService(dir);
+    t.after(() => first.process.kill('SIGKILL'));
+    const alice = await create(first, 'alice');
+    await first.process.stop();
+    const path = join(dir, 'sessions', `${alice.id}.json`);
+    const edited = { ...JSON.parse(await readFile(path, 'utf8')), name: 'alice-in-place' };
+    await writeFile(path, JSON.stringify(edited, null, 2)); // the same inode, written over
+
+    const found = await verifyFindings(dir);
+    assert.equal(found.length, 1);
+    assert.match(found[0] ?? '', /differs from what a start serves: a start does not see it/);
+    const repair = await runToEnd(['inspect', '--repair'], { DATA_DIR: dir });
+    assert.equal(repair.code, 0, repair.stderr);
+    assert.match(
+      repair.stderr + repair.stdout,
+      /left sessions\/.*\.json as another program wrote it/,
     );
+    assert.equal(
+      JSON.parse(await readFile(path, 'utf8')).name,
+      'alice-in-place',
+      'not written over',
+    );
+
+    const second = await startService(dir);
+    t.after(() => second.process.kill('SIGKILL'));
+    assert.equal(field(await request(`${second.url}/sessions/${alice.id}`)).name, 'alice-in-place');
+    await second.process.stop();
+    assert.deepEqual(await verifyFindings(dir), []);
   });
 
   it('takes a backup unpacked over the directory as the truth, files and all', async (t) => {

@@ -5,7 +5,7 @@
  * lock that keeps a live service out. The rest of store/file/ is the store's
  * own and may change with it; this is the public surface.
  */
-export { brokenSeal, sealedChangeTime } from './directory-seal.js';
+export { brokenSeal, changedSinceSeal, sealedChangeTime } from './directory-seal.js';
 export { DurableFiles } from './durable-file.js';
 export {
   type EventLogScan,
@@ -21,8 +21,19 @@ export {
   type HeldSession,
 } from './foreign-changes.js';
 export { acquireInstanceLock, DataDirectoryBusyError, isLockHeld } from './instance-lock.js';
-export { currentBootId, formatMarker, readMarker, trustedSeal } from './instance-marker.js';
-export { readJournal, replayJournal, sessionsAsServed } from './journal.js';
+export {
+  currentBootId,
+  formatMarker,
+  type MarkerRead,
+  readMarker,
+  trustedSeal,
+} from './instance-marker.js';
+export {
+  type JournalSegmentRead,
+  readJournal,
+  replayJournal,
+  sessionsAsServed,
+} from './journal.js';
 export {
   type DataLayout,
   dataLayout,
@@ -32,6 +43,7 @@ export {
 } from './layout.js';
 export {
   type RecoveryReport,
+  readLogAfterMark,
   recoverDataDirectory,
   recoverFromSnapshot,
   writeViewFromSnapshot,
@@ -41,5 +53,5 @@ export {
   sessionFileEntries,
   type UnreadableSession,
 } from './session-files.js';
-export { readSnapshot, scanSnapshot } from './snapshot.js';
+export { readSnapshot, type SnapshotHeader, scanSnapshot } from './snapshot.js';
 export { formatStats, readStats } from './stats-file.js';

@@ -452,6 +452,41 @@ export interface ForeignLogEntry {
   kind: string;
 }
 
+/**
+ * One read of events.jsonl after a snapshot's mark (read only): the first
+ * line that is no event, and the session changes before it that none of the
+ * `segments` (those after the snapshot) holds. The log was synced up to the
+ * mark; after it, a line that is no event (zeros, pages a power cut kept out
+ * of order, a torn last line) ends what counts: the session changes after it
+ * are in the journal, the rest was never synced, so never acknowledged.
+ * Before that line, a session change no journal segment holds is another
+ * program's.
+ */
+export async function readLogAfterMark(
+  layout: DataLayout,
+  mark: number,
+  segments: readonly JournalSegmentRead[],
+): Promise<{ foreignLog: ForeignLogEntry[]; badAfterMark: number | null }> {
+  const logged = new Set<string>();
+  for (const segment of segments) {
+    for (const record of segment.records) {
+      if (record.event === undefined) continue;
+      // Both forms of the line: as written now, and as versions that wrote a whole `ts` did.
+      logged.add(serializeEvent(record.event));
+      logged.add(JSON.stringify(record.event));
+    }
+  }
+  const foreignLog: ForeignLogEntry[] = [];
+  const badAfterMark = await firstBadLine(layout.eventsFile, mark, (line, event) => {
+    if (!SESSION_CHANGE_KINDS.has(event.event) || logged.has(line)) return;
+    const sessionId = event.session_id;
+    if (typeof sessionId === 'string' && isSessionId(sessionId)) {
+      foreignLog.push({ sessionId, kind: event.event });
+    }
+  });
+  return { foreignLog, badAfterMark };
+}
+
 export interface SnapshotBoot {
   recovery: RecoveryReport;
   /** The snapshot's sessions, in creation order; `outcome` goes on top of them. */
@@ -495,32 +530,7 @@ export async function recoverFromSnapshot(
   }
   const segments = readJournal(layout.journalDir);
   const live = segments.filter((segment) => segment.number >= header.journal_from);
-  const logged = new Set<string>();
-  for (const segment of live) {
-    for (const record of segment.records) {
-      if (record.event === undefined) continue;
-      // Both forms of the line: as written now, and as versions that wrote a whole `ts` did.
-      logged.add(serializeEvent(record.event));
-      logged.add(JSON.stringify(record.event));
-    }
-  }
-  // One read of the log after the mark. It was synced up to the mark; after
-  // it, a line that is no event (zeros, pages a power cut kept out of order,
-  // a torn last line) ends what counts: the session changes after it are in
-  // the journal, the rest was never synced, so never acknowledged. Before
-  // that line, a session change no journal segment holds is another program's.
-  const foreignLog: ForeignLogEntry[] = [];
-  const badAfterMark = await firstBadLine(
-    layout.eventsFile,
-    header.events.offset,
-    (line, event) => {
-      if (!SESSION_CHANGE_KINDS.has(event.event) || logged.has(line)) return;
-      const sessionId = event.session_id;
-      if (typeof sessionId === 'string' && isSessionId(sessionId)) {
-        foreignLog.push({ sessionId, kind: event.event });
-      }
-    },
-  );
+  const { foreignLog, badAfterMark } = await readLogAfterMark(layout, header.events.offset, live);
 
   const recovery: RecoveryReport = {
     tempFilesRemoved: await removeTempFiles(fs, layout.root),

@@ -181,11 +181,15 @@ describe('the file store after a power cut', () => {
       3,
       'the deleted session stays deleted',
     );
-    // Nothing is deleted: what the cut left is moved aside, for a person.
+    // Nothing is deleted: what the cut left is moved aside, for a person. The
+    // renamed session's file, past the journal the repair dropped, is what the
+    // next start adopts (the log names the change).
     assert.equal((await readdir(join(dir, 'quarantine'))).length, 3);
     assert.deepEqual(
-      (await verifyDataDirectory(dir)).findings.map((finding) => finding.forReview),
-      [true],
+      (await verifyDataDirectory(dir)).findings.map((finding) =>
+        finding.adoptedByStart ? 'adopted' : finding.forReview,
+      ),
+      ['adopted', true],
     );
     const store = await reopen(t, dir);
     assert.deepEqual(

@@ -1,0 +1,116 @@
+/**
+ * For `inspect --verify`: the session files against what a start serves when
+ * it trusts snapshot.jsonl (the snapshot and the journal after it), and what
+ * that start will do about each difference, by the rules a start follows
+ * (store/file/foreign-changes.ts): adopt it (another program changed the
+ * file, and the log or the clean stop's seal shows it), not see it (an edit
+ * in place that left the seal as it was), or write the file again (the last
+ * instance did not stop cleanly, so the file may be its own, behind). Holds
+ * a digest a session, not the sessions.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  changedSinceSeal,
+  currentBootId,
+  type DataLayout,
+  type JournalSegmentRead,
+  type MarkerRead,
+  readLogAfterMark,
+  replayJournal,
+  type SnapshotHeader,
+  scanSnapshot,
+  sealedChangeTime,
+  sessionFileName,
+  trustedSeal,
+} from '../store/file/format.js';
+import type { Finding } from './verify.js';
+
+function digest(json: string): string {
+  return createHash('sha1').update(json).digest('base64');
+}
+
+export interface ServedView {
+  /** The difference between a readable session file and what a start serves, if any. */
+  compare(id: string, json: string): Finding | null;
+  /** The sessions served that have no file (call after every file went through compare). */
+  missingFiles(): Finding[];
+}
+
+export async function servedView(
+  layout: DataLayout,
+  header: SnapshotHeader,
+  segments: readonly JournalSegmentRead[],
+  marker: MarkerRead,
+): Promise<ServedView> {
+  const served = new Map<string, string>();
+  await scanSnapshot(layout.snapshotFile, (resident) => {
+    served.set(resident.id, digest(resident.json));
+  });
+  const after = segments.filter((segment) => segment.number >= header.journal_from);
+  const { outcome } = replayJournal(after);
+  for (const [id, last] of outcome) {
+    if (last === null) served.delete(id);
+    else served.set(id, digest(JSON.stringify(last.session)));
+  }
+  const { foreignLog } = await readLogAfterMark(layout, header.events.offset, after);
+  const logged = new Set(foreignLog.map((entry) => entry.sessionId));
+  const seal = trustedSeal(marker, currentBootId());
+  const passOverFiles =
+    logged.size === 0 && seal !== null && changedSinceSeal(seal, layout).includes('sessions/');
+  const since = sealedChangeTime(seal) ?? 0n;
+  const seen = new Set<string>();
+
+  const verdict = (id: string, what: string): Finding | null => {
+    const problem = `sessions/${sessionFileName(id)} ${what}`;
+    if (logged.has(id)) {
+      return {
+        problem: `${problem}: a start adopts it (events.jsonl names the change)`,
+        repair: 'leave it for the start',
+        adoptedByStart: true,
+      };
+    }
+    if (seal === null) {
+      // After a kill the files of the changes the journal holds lag behind
+      // it, as they do while the service runs: no finding.
+      if (outcome.has(id)) return null;
+      return {
+        problem: `${problem}: a start serves what snapshot.jsonl and the journal hold and writes the file again (the last instance did not stop cleanly, or the machine restarted since)`,
+        repair: 'write the file from snapshot.jsonl and the journal',
+      };
+    }
+    const stats = lstatSync(join(layout.sessionsDir, sessionFileName(id)), {
+      bigint: true,
+      throwIfNoEntry: false,
+    });
+    if (passOverFiles && (stats === undefined || stats.ctimeNs >= since)) {
+      return {
+        problem: `${problem}: a start adopts it (sessions/ changed since the last clean stop)`,
+        repair: 'leave it for the start',
+        adoptedByStart: true,
+      };
+    }
+    return {
+      problem: `${problem}: a start does not see it (nothing the last clean stop sealed changed, as after an edit in place)`,
+      repair: 'leave it, and have the next start look at every file changed since the stop',
+    };
+  };
+
+  return {
+    compare(id, json) {
+      seen.add(id);
+      const expected = served.get(id);
+      if (expected === undefined) return verdict(id, 'holds a session a start does not serve');
+      return expected === digest(json) ? null : verdict(id, 'differs from what a start serves');
+    },
+    missingFiles() {
+      const findings: Finding[] = [];
+      for (const id of served.keys()) {
+        const finding = seen.has(id) ? null : verdict(id, 'is missing, its session served');
+        if (finding !== null) findings.push(finding);
+      }
+      return findings;
+    },
+  };
+}
