@@ -206,11 +206,15 @@ describe('a data directory another program changed while the service was stopped
     assert.ok((await eventKinds(second)).includes('session_quarantined'));
     const quarantined = await readdir(join(dir, 'quarantine'));
     assert.equal(quarantined.length, 1);
-    assert.equal(
-      await readFile(join(dir, 'quarantine', quarantined[0] as string), 'utf8'),
-      'garbage{',
-      'moved, never deleted',
-    );
+    const savedAs = join(dir, 'quarantine', quarantined[0] as string);
+    assert.equal(await readFile(savedAs, 'utf8'), 'garbage{', 'moved, never deleted');
+    const health = field(await request(`${second.url}/health`));
+    assert.equal(health.status, 'degraded');
+    assert.match(health.problems.join('\n'), /moved 1 files it cannot use to quarantine\//);
+    // Once a person has taken it away, the problem is gone.
+    await rm(savedAs);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal(field(await request(`${second.url}/health`)).status, 'ok');
     await second.process.stop();
     assert.deepEqual(await verifyFindings(dir), [], 'nothing but the quarantined file');
   });

@@ -34,7 +34,7 @@
  * that would grow it past the budget is refused before anything is written.
  */
 
-import { statfsSync } from 'node:fs';
+import { lstatSync, statfsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
 import { InvalidInputError, StorageBudgetError, StorageFullError } from '../../domain/errors.js';
@@ -259,6 +259,14 @@ export interface OpenedFileStore {
   recovery: BootRecoveryReport;
 }
 
+/** The files a start's recovery moved to quarantine/, relative to the data directory. */
+function quarantinedBy(report: BootRecoveryReport): string[] {
+  const files = report.quarantined.map((entry) => entry.savedAs);
+  if (report.eventLogRepair?.savedAs) files.push(report.eventLogRepair.savedAs);
+  if (report.journal !== null) files.push(...report.journal.quarantined);
+  return files;
+}
+
 /** Whether the last instance stopped cleanly and sealed the directory, its files current since. */
 function sealedStop(markerRead: MarkerRead): boolean {
   return trustedSeal(markerRead, currentBootId()) !== null;
@@ -313,6 +321,9 @@ export class FileStore implements Store {
   private viewBootId: string | null = currentBootId();
   /** Sessions total_sessions counts that the log does not (see instance-marker.ts). */
   private sessionsBeforeLog = 0;
+  /** Files this start moved to quarantine/, and when it last looked whether they are still there. */
+  private quarantinedAtStart: string[] = [];
+  private quarantineLookedAt = 0;
   /** What a clean stop left (directory-seal.ts), once it has sealed the directory. */
   private seal: DirectorySeal | null = null;
   /** A rebuild of the session files under way (see rebuildView). */
@@ -635,6 +646,7 @@ export class FileStore implements Store {
       }
       const report: BootRecoveryReport = { ...recovery, statsRecovered };
       await store.logRecovery(report);
+      store.quarantinedAtStart = quarantinedBy(report);
       // Session files are written without a sync: if the machine went down
       // since the last instance wrote some, any of them may be stale.
       const bootId = currentBootId();
@@ -940,6 +952,23 @@ export class FileStore implements Store {
   problems(): string[] {
     const problems: string[] = [];
     const now = performance.now();
+    if (this.quarantinedAtStart.length > 0) {
+      // Until a person has moved them out (looked at once a second at most).
+      if (now - this.quarantineLookedAt >= 1000) {
+        this.quarantineLookedAt = now;
+        this.quarantinedAtStart = this.quarantinedAtStart.filter(
+          (file) =>
+            lstatSync(join(this.layout.root, file), { throwIfNoEntry: false }) !== undefined,
+        );
+      }
+      const files = this.quarantinedAtStart;
+      if (files.length > 0) {
+        problems.push(
+          `this start moved ${files.length} files it cannot use to quarantine/ (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}): ` +
+            'look at them, then delete them (the events say where each came from)',
+        );
+      }
+    }
     if (this.dirty.size > 0 && now - this.checkpointed >= this.checkpointBehindMs) {
       problems.push(
         `no checkpoint has finished for ${Math.round((now - this.checkpointed) / 1000)} s: ` +
