@@ -5,7 +5,11 @@
  * process with SIGKILL at random moments (now and then a POST /crash instead),
  * restarting it each time; snapshots are written often, and now and then the
  * snapshot is removed before a start, so kills land in snapshot writes and
- * in the takeover that follows. After every restart `stateful inspect --verify`
+ * in the takeover that follows. Now and then the directory is shared: after
+ * a clean stop, or a kill, a writer with the original implementation's exact
+ * bytes (test/helpers/original-writer.ts) creates, updates and deletes
+ * sessions before the next start, as an acknowledged client whose changes
+ * the start must adopt. After every restart `stateful inspect --verify`
  * must find nothing wrong (every file parses, no temp files survive a boot,
  * the event log parses line by line), and the model (checker.ts, which has
  * tests of its own) checks the history against what the service answers and
@@ -20,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type RunningProcess, runToEnd, startService } from '../../tools/service-process.js';
+import { OriginalWriter } from '../helpers/original-writer.js';
 import { seeded } from '../helpers/seeded.js';
 import { type Answer, type SessionBody, TortureModel } from './checker.js';
 
@@ -99,6 +104,38 @@ async function client(base: string, stop: { now: boolean }): Promise<void> {
   }
 }
 
+/**
+ * The original implementation changes the stopped service's directory, as a
+ * client whose every change is acknowledged. After a kill the files may lag
+ * behind the journal, so it only creates (its reads of our files would see
+ * them behind, and stats.json's counters too, so it does not count a start).
+ */
+async function originalChanges(dataDir: string, afterCleanStop: boolean): Promise<number> {
+  const original = new OriginalWriter(dataDir);
+  if (afterCleanStop) await original.startup();
+  for (let i = 0; i < 1 + Math.floor(random() * 3); i++) {
+    const data = payload();
+    const name = model.createSent(data);
+    const session = await original.create(name, data);
+    model.createAnswered(name, data, { status: 201, json: session });
+  }
+  if (!afterCleanStop) return 0;
+  const updated = model.livePick(random);
+  if (updated !== undefined && updated.deleted === null) {
+    const data = payload();
+    model.updateSent(updated, data.token);
+    const session = await original.update(updated.id, { data });
+    model.updateAnswered(updated, data.token, { status: 200, json: session });
+  }
+  const deleted = model.livePick(random);
+  if (deleted !== undefined && deleted.deleted === null) {
+    const sent = model.deleteSent(deleted);
+    await original.delete(deleted.id);
+    model.deleteAnswered(deleted, sent, { status: 200, json: null });
+  }
+  return 1;
+}
+
 async function readEvents(dataDir: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(join(dataDir, 'events.jsonl'), 'utf8');
   return text
@@ -158,7 +195,17 @@ async function main(): Promise<number> {
       const stop = { now: false };
       const clients = Array.from({ length: CLIENTS }, () => client(service.url, stop));
       await new Promise((resolve) => setTimeout(resolve, 20 + random() * 300));
-      if (random() < 0.9) {
+      const ending = random();
+      if (ending < 0.1) {
+        // A clean stop: the clients' requests end first, then the original runs.
+        stop.now = true;
+        service.process.kill('SIGTERM');
+        await Promise.all(clients);
+        await service.process.exited;
+        starts += await originalChanges(dataDir, true);
+        continue;
+      }
+      if (ending < 0.9) {
         service.process.kill('SIGKILL');
         kills++;
       } else {
@@ -169,6 +216,7 @@ async function main(): Promise<number> {
       await service.process.exited;
       stop.now = true;
       await Promise.all(clients);
+      if (random() < 0.1) await originalChanges(dataDir, false);
     }
     // A last start to check what the last death left.
     if (model.violations.length > 0) return 1;
