@@ -12,7 +12,11 @@ import { NotAStoreDatabaseError, readDatabase } from '../inspector/read-database
 import { repairDataDirectory } from '../inspector/repair.js';
 import { jsonReportPieces, textReportLines } from '../inspector/text-report.js';
 import { type VerifyReport, verifyDataDirectory } from '../inspector/verify.js';
-import { DataDirectoryBusyError } from '../store/file/format.js';
+import {
+  DataDirectoryBusyError,
+  UnsafeDataDirectoryError,
+  UnsafeFileError,
+} from '../store/file/format.js';
 
 function printVerifyReport(report: VerifyReport, json: boolean): void {
   if (json) {
@@ -129,7 +133,12 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     await printReport(report, eventLimit, sessionLimit, values.json);
     return 0;
   } catch (error) {
-    if (error instanceof NotADataDirectoryError || error instanceof DataDirectoryBusyError) {
+    if (
+      error instanceof NotADataDirectoryError ||
+      error instanceof DataDirectoryBusyError ||
+      error instanceof UnsafeDataDirectoryError ||
+      error instanceof UnsafeFileError
+    ) {
       process.stderr.write(`stateful inspect: ${error.message}\n`);
       return 1;
     }

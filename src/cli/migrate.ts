@@ -11,7 +11,7 @@ import {
   TransferError,
   type TransferReport,
 } from '../migrate/transfer.js';
-import { DataDirectoryBusyError } from '../store/file/format.js';
+import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/format.js';
 
 const USAGE =
   'usage: stateful migrate --from-dir DATA_DIR --to DATABASE_URL\n' +
@@ -66,7 +66,10 @@ export async function migrateCommand(args: string[]): Promise<number> {
     );
     return 0;
   } catch (error) {
-    const known = error instanceof TransferError || error instanceof DataDirectoryBusyError;
+    const known =
+      error instanceof TransferError ||
+      error instanceof DataDirectoryBusyError ||
+      error instanceof UnsafeDataDirectoryError;
     process.stderr.write(
       `stateful migrate: ${known ? (error as Error).message : `failed: ${(error as Error).message}`}\n`,
     );

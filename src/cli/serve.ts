@@ -9,9 +9,10 @@ import {
   EXIT_CLEAN,
   EXIT_CRASH,
   EXIT_DATA_DIR_BUSY,
+  EXIT_DATA_DIR_UNSAFE,
 } from '../lifecycle/exit-codes.js';
 import { startService } from '../lifecycle/service.js';
-import { DataDirectoryBusyError } from '../store/file/format.js';
+import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/format.js';
 import { makeLogger } from './logger.js';
 
 export async function serveCommand(): Promise<number | undefined> {
@@ -38,6 +39,18 @@ export async function serveCommand(): Promise<number | undefined> {
       logger.fatal({ data_dir: config.dataDir }, error.message);
       process.stderr.write(`stateful: ${error.message}\n`);
       return EXIT_DATA_DIR_BUSY;
+    }
+    if (error instanceof UnsafeDataDirectoryError) {
+      // A restart would meet the same: say which path, and what to do, once.
+      logger.fatal(
+        {
+          data_dir: config.dataDir,
+          unsafe: error.hazards.map(({ path, problem }) => ({ path, problem: problem.kind })),
+        },
+        error.message,
+      );
+      process.stderr.write(`stateful: ${error.message}\n`);
+      return EXIT_DATA_DIR_UNSAFE;
     }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

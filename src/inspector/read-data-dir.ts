@@ -17,15 +17,18 @@ import type { InstanceMarker, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
 import {
+  dataDirectoryHazards,
   dataLayout,
   type EventLogScan,
   readMarker,
   readStats,
+  type SessionsAsServed,
   scanEventLog,
   sessionsAsServed,
   TEMP_SUFFIX,
   type UnreadableSession,
 } from '../store/file/format.js';
+import { describeHazard, hazardAt, hidesSessions } from './hazards.js';
 
 export class NotADataDirectoryError extends Error {
   constructor(message: string) {
@@ -55,6 +58,27 @@ export interface StoreReport {
 export interface DataDirectoryReport extends StoreReport {
   dataDir: string;
 }
+
+/** What the report shows of what a hazard keeps it from reading: nothing. */
+const NOTHING_SERVED: SessionsAsServed = {
+  count: 0,
+  unreadable: [],
+  tempFiles: [],
+  segments: [],
+  pendingChanges: 0,
+  *sessions() {},
+};
+const NO_EVENT_LOG: EventLogScan = {
+  size: 0,
+  exists: false,
+  count: 0,
+  createdEvents: 0,
+  tail: [],
+  validEnd: 0,
+  lineStarts: [0],
+  tornBytes: 0,
+  corruptLinesInTail: 0,
+};
 
 function describeEventLogDamage(scan: EventLogScan): string[] {
   const problems: string[] = [];
@@ -103,12 +127,21 @@ export async function readDataDirectory(
   const layout = dataLayout(dataDir);
   const entries = await assertDataDirectory(dataDir);
 
-  const problems: string[] = [];
-  const statsRead = await readStats(layout.statsFile);
-  if (statsRead.kind === 'missing') problems.push('stats.json is missing');
+  // A symlinked folder, a FIFO as a file: reported, never followed or opened;
+  // what it holds is left out of the report.
+  const hazards = dataDirectoryHazards(layout);
+  const problems: string[] = hazards.map(describeHazard);
+  const statsRead = hazardAt(hazards, 'stats.json')
+    ? ({ kind: 'missing' } as const)
+    : await readStats(layout.statsFile);
+  if (statsRead.kind === 'missing' && !hazardAt(hazards, 'stats.json')) {
+    problems.push('stats.json is missing');
+  }
   if (statsRead.kind === 'corrupt') problems.push(`stats.json is unreadable: ${statsRead.problem}`);
 
-  const served = sessionsAsServed(layout.sessionsDir, layout.journalDir);
+  const served = hidesSessions(hazards)
+    ? NOTHING_SERVED
+    : sessionsAsServed(layout.sessionsDir, layout.journalDir);
   const { segments, unreadable } = served;
   const temps = [
     ...entries.filter((name) => name.endsWith(TEMP_SUFFIX)),
@@ -128,9 +161,13 @@ export async function readDataDirectory(
     }
   }
 
-  const scan = await scanEventLog(layout.eventsFile, eventLimit);
+  const scan = hazardAt(hazards, 'events.jsonl')
+    ? NO_EVENT_LOG
+    : await scanEventLog(layout.eventsFile, eventLimit);
   problems.push(...describeEventLogDamage(scan));
-  const markerRead = await readMarker(layout.markerFile);
+  const markerRead = hazardAt(hazards, 'instance.json')
+    ? ({ kind: 'missing' } as const)
+    : await readMarker(layout.markerFile);
 
   return {
     dataDir,

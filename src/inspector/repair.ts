@@ -14,6 +14,7 @@
 
 import {
   acquireInstanceLock,
+  assertSafeDataDirectory,
   brokenSeal,
   currentBootId,
   DurableFiles,
@@ -37,6 +38,8 @@ import { assertDataDirectory } from './read-data-dir.js';
 export async function repairDataDirectory(dataDir: string): Promise<string[]> {
   await assertDataDirectory(dataDir);
   const layout = dataLayout(dataDir);
+  // Never into or out of a symlinked folder: refused, nothing touched.
+  assertSafeDataDirectory(layout);
   const lock = acquireInstanceLock(layout.lockFile);
   try {
     const done: string[] = [];

@@ -13,6 +13,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import {
+  dataDirectoryHazards,
   dataLayout,
   firstBadLine,
   isLockHeld,
@@ -28,6 +29,7 @@ import {
   sessionFileEntries,
   TEMP_SUFFIX,
 } from '../store/file/format.js';
+import { describeHazard } from './hazards.js';
 import { assertDataDirectory } from './read-data-dir.js';
 import { servedView } from './served-view.js';
 
@@ -97,6 +99,12 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
   await assertDataDirectory(dataDir);
   const layout = dataLayout(dataDir);
   const findings: Finding[] = [];
+  // A symlinked folder, a FIFO as a file: reported, never followed or opened.
+  const hazards = dataDirectoryHazards(layout);
+  if (hazards.length > 0) {
+    const problems = hazards.map((hazard) => ({ problem: describeHazard(hazard) }));
+    return { dataDir, findings: problems, checked: { sessionFiles: 0, eventLines: 0 } };
+  }
 
   const statsRead = await readStats(layout.statsFile);
   if (statsRead.kind === 'missing') findings.push({ problem: 'stats.json is missing' });

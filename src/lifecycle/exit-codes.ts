@@ -9,11 +9,14 @@ export const EXIT_CRASH = 1;
 export const EXIT_DATA_DIR_BUSY = 3;
 /** The address cannot be listened on: the port is taken, or not allowed. */
 export const EXIT_CANNOT_LISTEN = 4;
+/** A name in the data directory is a symlink, a FIFO...: never used (see data-dir-safety.ts). */
+export const EXIT_DATA_DIR_UNSAFE = 5;
 /** The configuration is invalid (EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
 export const PERMANENT_FAILURES: ReadonlySet<number> = new Set([
   EXIT_DATA_DIR_BUSY,
   EXIT_CANNOT_LISTEN,
+  EXIT_DATA_DIR_UNSAFE,
   EXIT_CONFIG,
 ]);

@@ -19,6 +19,7 @@ import { EMPTY_STATS, type Stats } from '../domain/counters.js';
 import type { Session } from '../domain/session.js';
 import {
   acquireInstanceLock,
+  assertSafeDataDirectory,
   DurableFiles,
   dataLayout,
   formatSessionFile,
@@ -96,6 +97,8 @@ export async function importDataDirectory(
   onProgress: ProgressListener = () => undefined,
 ): Promise<TransferReport> {
   const layout = dataLayout(dataDir);
+  // A symlinked folder, a FIFO as a file: refused, never followed.
+  assertSafeDataDirectory(layout);
   const lock = acquireInstanceLock(layout.lockFile);
   try {
     // Streamed: only the sessions' creation keys are held (see sessionsAsServed).

@@ -10,6 +10,7 @@ import { type SparePool, sparePools } from '../../src/store/file/spare-files.js'
 import {
   applyUnsyncedWrites,
   nodeSyncCalls,
+  type SetAside,
   type SyncFileCalls,
   type UnsyncedWrite,
 } from '../../src/store/file/unsynced-writes.js';
@@ -167,8 +168,12 @@ export class FaultyFileSystem implements WritableFileSystem, SyncFileCalls {
     nodeSyncCalls.unlinkSync(path);
   }
 
-  async writeUnsynced(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void> {
-    applyUnsyncedWrites(writes, this, this.poolOf(spares));
+  async writeUnsynced(
+    writes: readonly UnsyncedWrite[],
+    spares: SparePool | null,
+    quarantineDir: string | null = null,
+  ): Promise<SetAside[]> {
+    return applyUnsyncedWrites(writes, this, this.poolOf(spares), quarantineDir);
   }
 
   rm(path: string, options?: { force?: boolean }): Promise<void> {

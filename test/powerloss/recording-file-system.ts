@@ -19,6 +19,7 @@ import { type SparePool, sparePools } from '../../src/store/file/spare-files.js'
 import {
   applyUnsyncedWrites,
   nodeSyncCalls,
+  type SetAside,
   type SyncFileCalls,
   type UnsyncedWrite,
 } from '../../src/store/file/unsynced-writes.js';
@@ -236,8 +237,12 @@ export class RecordingFileSystem implements WritableFileSystem, SyncFileCalls {
     this.ops.push({ op: 'hardlink', path: this.rel(newPath), inode });
   }
 
-  async writeUnsynced(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void> {
-    applyUnsyncedWrites(writes, this, this.poolOf(spares));
+  async writeUnsynced(
+    writes: readonly UnsyncedWrite[],
+    spares: SparePool | null,
+    quarantineDir: string | null = null,
+  ): Promise<SetAside[]> {
+    return applyUnsyncedWrites(writes, this, this.poolOf(spares), quarantineDir);
   }
 
   renameSync(from: string, to: string): void {

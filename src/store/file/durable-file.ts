@@ -15,7 +15,7 @@ import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import { GroupCommit } from './group-commit.js';
 import { TEMP_SUFFIX } from './layout.js';
 import type { SparePool } from './spare-files.js';
-import type { UnsyncedWrite } from './unsynced-writes.js';
+import type { SetAside, UnsyncedWrite } from './unsynced-writes.js';
 
 export class DurableFiles {
   private readonly directorySyncs = new Map<string, GroupCommit>();
@@ -53,14 +53,16 @@ export class DurableFiles {
 
   /**
    * Writes or removes many files unsynced, off the event loop (see
-   * unsynced-writes.ts); a failure stops the rest and is thrown as a typed error.
+   * unsynced-writes.ts); a failure stops the rest and is thrown as a typed
+   * error. Resolves with what it moved to `quarantineDir` (see SetAside).
    */
   async writeUnsynced(
     writes: readonly UnsyncedWrite[],
     spares: SparePool | null = null,
-  ): Promise<void> {
+    quarantineDir: string | null = null,
+  ): Promise<SetAside[]> {
     try {
-      await this.fs.writeUnsynced(writes, spares);
+      return await this.fs.writeUnsynced(writes, spares, quarantineDir);
     } catch (error) {
       const target = (error as NodeJS.ErrnoException).path;
       throw storageError(

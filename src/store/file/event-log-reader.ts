@@ -5,9 +5,9 @@
  * crash mid-append, or trailing lines that are not JSON). Shared by the
  * service's boot and the offline inspector, so both read the format the same way.
  */
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
+import { isFileProblem, openReadStream, openRegularFile, UnsafeFileError } from './safe-open.js';
 
 const NEWLINE = 0x0a;
 /**
@@ -88,11 +88,12 @@ async function countLines(
   if (end <= from.offset) return { lines, created, lineStarts };
   let carry = Buffer.alloc(0);
   let chunkStart = from.offset;
-  const stream = createReadStream(path, {
+  const stream = await openReadStream(path, {
     start: from.offset,
     end: end - 1,
     highWaterMark: CHUNK,
   });
+  if (stream === null) return { lines, created, lineStarts };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let at = chunk.indexOf(NEWLINE);
     while (at !== -1) {
@@ -118,33 +119,28 @@ interface Line {
 }
 
 /** Reads complete lines backwards from `end` until `wanted` lines or the file start. */
-async function readLastLines(path: string, end: number, wanted: number): Promise<Line[]> {
-  const handle = await open(path, 'r');
-  try {
-    const parts: Buffer[] = [];
-    let position = end;
-    let newlines = 0;
-    while (position > 0 && newlines <= wanted) {
-      const length = Math.min(CHUNK, position);
-      position -= length;
-      const buffer = Buffer.allocUnsafe(length);
-      await handle.read(buffer, 0, length, position);
-      parts.unshift(buffer);
-      for (let i = 0; i < length; i++) if (buffer[i] === NEWLINE) newlines++;
-    }
-    const text = Buffer.concat(parts);
-    // Drop the partial first line unless we reached the file's start.
-    let from = position > 0 ? text.indexOf(NEWLINE) + 1 : 0;
-    const lines: Line[] = [];
-    while (from < text.length) {
-      const newline = text.indexOf(NEWLINE, from);
-      lines.push({ text: text.toString('utf8', from, newline), start: position + from });
-      from = newline + 1;
-    }
-    return lines.slice(-wanted - 1);
-  } finally {
-    await handle.close();
+async function readLastLines(handle: FileHandle, end: number, wanted: number): Promise<Line[]> {
+  const parts: Buffer[] = [];
+  let position = end;
+  let newlines = 0;
+  while (position > 0 && newlines <= wanted) {
+    const length = Math.min(CHUNK, position);
+    position -= length;
+    const buffer = Buffer.allocUnsafe(length);
+    await handle.read(buffer, 0, length, position);
+    parts.unshift(buffer);
+    for (let i = 0; i < length; i++) if (buffer[i] === NEWLINE) newlines++;
   }
+  const text = Buffer.concat(parts);
+  // Drop the partial first line unless we reached the file's start.
+  let from = position > 0 ? text.indexOf(NEWLINE) + 1 : 0;
+  const lines: Line[] = [];
+  while (from < text.length) {
+    const newline = text.indexOf(NEWLINE, from);
+    lines.push({ text: text.toString('utf8', from, newline), start: position + from });
+    from = newline + 1;
+  }
+  return lines.slice(-wanted - 1);
 }
 
 /**
@@ -158,9 +154,10 @@ export async function firstBadLine(
   start: number,
   onEvent: (line: string, event: ServiceEvent) => void = () => undefined,
 ): Promise<number | null> {
-  const stream = createReadStream(path, { start, highWaterMark: CHUNK });
   let offset = start;
   let partial: Buffer = Buffer.alloc(0);
+  const stream = await openReadStream(path, { start, highWaterMark: CHUNK });
+  if (stream === null) return null;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       const bytes = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
@@ -191,17 +188,22 @@ export async function firstBadLine(
 /** Every line of the log from byte `start` (a line start) up to byte `end`, in order, never the whole log in memory. */
 export async function* readLogLines(path: string, end: number, start = 0): AsyncGenerator<string> {
   if (end <= start) return;
-  const stream = createReadStream(path, {
+  const stream = await openReadStream(path, {
     start,
     end: end - 1,
     encoding: 'utf8',
     highWaterMark: 1 << 20,
   });
+  if (stream === null) return;
   let partial = '';
-  for await (const chunk of stream as AsyncIterable<string>) {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    yield* lines;
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      yield* lines;
+    }
+  } finally {
+    stream.destroy();
   }
   if (partial !== '') yield partial;
 }
@@ -230,31 +232,28 @@ export async function scanEventLog(
   tailSize: number,
   from: LogMark = LOG_START,
 ): Promise<EventLogScan> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return {
-        size: 0,
-        exists: false,
-        count: 0,
-        createdEvents: 0,
-        tail: [],
-        validEnd: 0,
-        lineStarts: [0],
-        tornBytes: 0,
-        corruptLinesInTail: 0,
-      };
-    }
-    throw error;
+  // Never through a symlink, never a FIFO (the open would hang): see safe-open.ts.
+  const opened = await openRegularFile(path);
+  if (opened === null) {
+    return {
+      size: 0,
+      exists: false,
+      count: 0,
+      createdEvents: 0,
+      tail: [],
+      validEnd: 0,
+      lineStarts: [0],
+      tornBytes: 0,
+      corruptLinesInTail: 0,
+    };
   }
-
-  // Everything after the last newline is a torn line.
+  if (isFileProblem(opened)) throw new UnsafeFileError(path, opened);
+  const { handle, size } = opened;
   let lastNewlineEnd = 0;
-  if (size > 0) {
-    const handle = await open(path, 'r');
-    try {
+  let lines: Line[];
+  try {
+    // Everything after the last newline is a torn line.
+    if (size > 0) {
       let position = size;
       const buffer = Buffer.allocUnsafe(Math.min(CHUNK, size));
       search: while (position > 0) {
@@ -268,15 +267,15 @@ export async function scanEventLog(
           }
         }
       }
-    } finally {
-      await handle.close();
     }
+    lines = lastNewlineEnd > 0 ? await readLastLines(handle, lastNewlineEnd, tailSize) : [];
+  } finally {
+    await handle.close();
   }
 
   // Complete lines at the very end that are not events are damage too (a crash
   // on a file system that extends files with zeroes); lines followed by valid
   // ones are corruption to report, not to cut.
-  const lines = lastNewlineEnd > 0 ? await readLastLines(path, lastNewlineEnd, tailSize) : [];
   let trailingInvalid = 0;
   while (
     trailingInvalid < lines.length &&

@@ -6,7 +6,7 @@
  * durably, and a checkpoint syncs the log before it retires the journal.
  */
 
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { MAX_EVENT_LIMIT, type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import { EventListeners } from '../event-listeners.js';
@@ -19,6 +19,7 @@ import {
   parseEventLine,
 } from './event-log-reader.js';
 import type { WritableFileSystem } from './file-system.js';
+import { openNoFollow } from './safe-open.js';
 
 /** What a page read from the file asks of it at a time (a page is about 10-40 KiB). */
 const READ_CHUNK_BYTES = 16 * 1024;
@@ -105,7 +106,7 @@ export class EventLog {
     let offset = this.lineStarts[step] ?? 0;
     let position = step * LINE_INDEX_STEP;
     const end = this.file.size();
-    this.reader ??= open(this.path, 'r');
+    this.reader ??= openNoFollow(this.path, 'r');
     const handle = await this.reader;
     const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     const decoder = new StringDecoder('utf8');

@@ -78,6 +78,7 @@ import {
   UNREPORTED,
 } from '../store.js';
 import { CreationIndex } from './creation-index.js';
+import { assertSafeDataDirectory } from './data-dir-safety.js';
 import {
   changedSinceSeal,
   type DirectorySeal,
@@ -440,6 +441,8 @@ export class FileStore implements Store {
   ): Promise<OpenedFileStore> {
     const layout = dataLayout(dataDir);
     await fileSystem.mkdir(layout.root, { recursive: true });
+    // A symlinked sessions/, a FIFO as events.jsonl...: refused, never used.
+    assertSafeDataDirectory(layout);
     const lock = acquireInstanceLock(layout.lockFile);
     try {
       return await FileStore.recover(
@@ -467,7 +470,7 @@ export class FileStore implements Store {
     const progress = options.progress ?? (() => undefined);
     const spareFiles = options.spareFiles ?? DEFAULT_SPARE_FILES;
     // The spares a kill left (a clean stop removes its own): never written through again.
-    await removeSpareFiles(fileSystem, layout.spareDir);
+    await removeSpareFiles(fileSystem, layout.spareDir, layout.quarantineDir);
     if (spareFiles > 0) await fileSystem.mkdir(layout.spareDir, { recursive: true });
     const markerRead = await readMarker(layout.markerFile);
     const fromSnapshot = await recoverFromSnapshot(layout, fileSystem);
@@ -1096,7 +1099,19 @@ export class FileStore implements Store {
 
   private async writeCheckpointBatch(batch: readonly UnsyncedWrite[]): Promise<void> {
     try {
-      await this.files.writeUnsynced(batch, this.spares);
+      const setAside = await this.files.writeUnsynced(
+        batch,
+        this.spares,
+        this.layout.quarantineDir,
+      );
+      // A symlink, FIFO or folder found at a session file's name: moved aside, never written through.
+      for (const entry of setAside) {
+        await this.log('session_quarantined', {
+          file: relative(this.layout.root, entry.path),
+          problem: entry.problem,
+          saved_as: relative(this.layout.root, entry.savedAs),
+        });
+      }
     } catch (error) {
       // Which write failed is not known here; the next write of each removes its temp file.
       for (const write of batch) this.tempsMaybeLeft.add(write.target);
@@ -1384,7 +1399,11 @@ export class FileStore implements Store {
       await this.checkpoint();
       await this.statsCommit.run();
       // Nothing else writes now. What a failure leaves, the next start removes.
-      await removeSpareFiles(this.fileSystem, this.layout.spareDir).catch(() => undefined);
+      await removeSpareFiles(
+        this.fileSystem,
+        this.layout.spareDir,
+        this.layout.quarantineDir,
+      ).catch(() => undefined);
       // A clean stop seals what it leaves: the next start sees in O(1)
       // whether another program changed the directory since (directory-seal.ts).
       if (this.marker?.state === 'stopped') {

@@ -13,11 +13,16 @@
  * them with synchronous calls, see unsynced-writes.ts).
  */
 import { writeSync } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { openNoFollow } from './safe-open.js';
 import type { SparePool } from './spare-files.js';
-import { type UnsyncedWrite, writeUnsyncedOnWorker } from './unsynced-writes.js';
+import { type SetAside, type UnsyncedWrite, writeUnsyncedOnWorker } from './unsynced-writes.js';
 
 export interface WritableFileSystem {
+  /**
+   * As fs.open (flags 'r', 'r+', 'w', 'wx', 'a'), but never through a
+   * symlink and never onto a FIFO or a device (safe-open.ts: openNoFollow).
+   */
   open(path: string, flags: string, mode?: number): Promise<FileHandle>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -38,13 +43,19 @@ export interface WritableFileSystem {
   /**
    * See applyUnsyncedWrites: rejects with the first failure, `path` set to
    * its target. `spares`: where replaced files are kept to be written into
-   * again (spare-files.ts), null for none.
+   * again (spare-files.ts), null for none. `quarantineDir`: where what is
+   * at a target or temp name and is no regular file (a symlink) is moved,
+   * resolved with (null: it fails the write).
    */
-  writeUnsynced(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void>;
+  writeUnsynced(
+    writes: readonly UnsyncedWrite[],
+    spares: SparePool | null,
+    quarantineDir?: string | null,
+  ): Promise<SetAside[]>;
 }
 
 export const nodeFileSystem: WritableFileSystem = {
-  open,
+  open: openNoFollow,
   rename,
   unlink,
   rm,

@@ -5,6 +5,13 @@
  * lock that keeps a live service out. The rest of store/file/ is the store's
  * own and may change with it; this is the public surface.
  */
+export {
+  assertSafeDataDirectory,
+  type DataDirectoryHazard,
+  dataDirectoryHazards,
+  hazardAdvice,
+  UnsafeDataDirectoryError,
+} from './data-dir-safety.js';
 export { brokenSeal, changedSinceSeal, sealedChangeTime } from './directory-seal.js';
 export { DurableFiles } from './durable-file.js';
 export {
@@ -32,6 +39,7 @@ export {
   type JournalSegmentRead,
   readJournal,
   replayJournal,
+  type SessionsAsServed,
   sessionsAsServed,
 } from './journal.js';
 export {
@@ -48,6 +56,7 @@ export {
   recoverFromSnapshot,
   writeViewFromSnapshot,
 } from './recovery.js';
+export { MAX_WHOLE_FILE_BYTES, UnsafeFileError } from './safe-open.js';
 export {
   formatSessionFile,
   sessionFileEntries,

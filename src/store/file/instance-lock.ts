@@ -8,7 +8,8 @@
  * the lock on our file descriptor (shared with it) and exits at once.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { openNoFollowSync } from './safe-open.js';
 
 export class DataDirectoryBusyError extends Error {
   constructor(readonly lockFile: string) {
@@ -26,7 +27,8 @@ export interface InstanceLock {
 
 /** Takes the lock or throws DataDirectoryBusyError without waiting. Boot-time only (sync). */
 export function acquireInstanceLock(lockFile: string): InstanceLock {
-  const fd = openSync(lockFile, 'a', 0o644);
+  // Never through a symlink, never a FIFO (the open would hang): see safe-open.ts.
+  const fd = openNoFollowSync(lockFile, 'a', 0o644);
   const result = spawnSync('flock', ['--exclusive', '--nonblock', '3'], {
     stdio: ['ignore', 'ignore', 'pipe', fd],
     timeout: 10_000,
@@ -58,8 +60,13 @@ export function acquireInstanceLock(lockFile: string): InstanceLock {
  * it, such as `inspect --verify`): tried with a shared lock, let go at once.
  */
 export function isLockHeld(lockFile: string): boolean {
-  if (!existsSync(lockFile)) return false;
-  const fd = openSync(lockFile, 'r');
+  let fd: number;
+  try {
+    fd = openNoFollowSync(lockFile, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
   try {
     const result = spawnSync('flock', ['--shared', '--nonblock', '3'], {
       stdio: ['ignore', 'ignore', 'ignore', fd],

@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { InstanceMarker } from '../../domain/counters.js';
 import { type DirectorySeal, parseSeal } from './directory-seal.js';
 import { readTextIfPresent } from './layout.js';
+import { isFileProblem } from './safe-open.js';
 
 /** This machine boot's id (changes when the machine restarts); null where there is none. */
 export function currentBootId(): string | null {
@@ -65,11 +66,12 @@ export interface MarkerExtras {
 export type MarkerRead =
   | { kind: 'missing' }
   | ({ kind: 'ok'; marker: InstanceMarker } & MarkerExtras)
-  | { kind: 'corrupt' };
+  | { kind: 'corrupt'; problem?: string };
 
 export async function readMarker(path: string): Promise<MarkerRead> {
   const text = await readTextIfPresent(path);
   if (text === null) return { kind: 'missing' };
+  if (isFileProblem(text)) return { kind: 'corrupt', problem: `it ${text.detail}` };
   const marker = parseMarker(text);
   if (marker === null) return { kind: 'corrupt' };
   const { view_boot_id, sessions_before_log, seal } = JSON.parse(text) as {

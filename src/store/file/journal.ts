@@ -18,8 +18,7 @@
  * cancels its event.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isServiceEvent, type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import { isSessionId, parseStoredSession, type Session } from '../../domain/session.js';
@@ -28,6 +27,13 @@ import { AppendFile } from './append-file.js';
 import type { DurableFiles } from './durable-file.js';
 import type { WritableFileSystem } from './file-system.js';
 import { sessionFileName } from './layout.js';
+import {
+  checkDirectorySync,
+  isFileProblem,
+  openNoFollow,
+  readRegularFileSync,
+  UnsafeFileError,
+} from './safe-open.js';
 import {
   type CreationKey,
   compareCreationOrder,
@@ -52,6 +58,13 @@ const SEGMENT_PATTERN = /^(\d{10})\.jsonl$/;
  * so a commit's fdatasync leaves the file's size alone (see AppendFile.create).
  */
 const SEGMENT_PREALLOCATE_BYTES = 1024 * 1024;
+
+/**
+ * The most a segment may hold to be read: it is read whole, as one string,
+ * and V8's longest string is about 512 MiB (a segment that large would have
+ * failed to read anyway; SNAPSHOT_JOURNAL_KB keeps them far smaller).
+ */
+export const MAX_SEGMENT_BYTES = 512 * 1024 * 1024;
 
 export function segmentFileName(number: number): string {
   return `${String(number).padStart(10, '0')}.jsonl`;
@@ -158,6 +171,10 @@ function parseSegment(file: string, number: number, content: string): JournalSeg
 
 /** Reads every segment in `dir`, oldest first (synchronously: boot and offline only). */
 export function readJournal(dir: string): JournalSegmentRead[] {
+  // readdir follows a symlinked journal/: refused instead (see data-dir-safety.ts).
+  const folder = checkDirectorySync(dir);
+  if (folder === 'missing') return [];
+  if (folder !== 'ok') throw new UnsafeFileError(dir, folder);
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -169,14 +186,13 @@ export function readJournal(dir: string): JournalSegmentRead[] {
   for (const name of names) {
     const match = SEGMENT_PATTERN.exec(name);
     if (match === null) continue;
-    let text: string;
-    try {
-      text = readFileSync(join(dir, name), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // retired meanwhile
-      throw error;
-    }
-    segments.push(parseSegment(name, Number(match[1]), text));
+    const path = join(dir, name);
+    // A segment holds acknowledged changes: one that is not a regular file
+    // (a symlink, a FIFO) or cannot be read is refused, never skipped.
+    const bytes = readRegularFileSync(path, MAX_SEGMENT_BYTES);
+    if (bytes === null) continue; // retired meanwhile
+    if (isFileProblem(bytes)) throw new UnsafeFileError(path, bytes);
+    segments.push(parseSegment(name, Number(match[1]), bytes.toString('utf8')));
   }
   return segments.sort((a, b) => a.number - b.number);
 }
@@ -235,7 +251,7 @@ export async function findMissingEvents(
   const present = new Map<string, number>();
   const start = Math.min(Math.max(0, from), end);
   if (end > start) {
-    const handle = await open(eventsFile, 'r');
+    const handle = await openNoFollow(eventsFile, 'r');
     try {
       const buffer = Buffer.alloc(end - start);
       await handle.read(buffer, 0, buffer.length, start);

@@ -12,8 +12,15 @@
  *   quarantine/          unreadable files moved aside, never deleted
  *   spare/               replaced session files kept to be written into again (see spare-files.ts)
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  decodeUtf8,
+  type FileProblem,
+  isFileProblem,
+  MAX_WHOLE_FILE_BYTES,
+  readRegularFile,
+} from './safe-open.js';
 
 export interface DataLayout {
   root: string;
@@ -54,14 +61,16 @@ export function isSessionFileName(name: string): boolean {
   return name.endsWith('.json');
 }
 
-/** A small file's text, or null when it does not exist (yet). */
-export async function readTextIfPresent(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+/**
+ * A small file's text, or null when it does not exist (yet), or what keeps
+ * it from being read: it is not a regular file (a symlink is never
+ * followed, a FIFO never opened so that it can hang), it is larger than
+ * MAX_WHOLE_FILE_BYTES, or it is not UTF-8.
+ */
+export async function readTextIfPresent(path: string): Promise<string | FileProblem | null> {
+  const bytes = await readRegularFile(path, MAX_WHOLE_FILE_BYTES);
+  if (bytes === null || isFileProblem(bytes)) return bytes;
+  return decodeUtf8(bytes);
 }
 
 /** The names in `dir`, or none when it does not exist (yet). */

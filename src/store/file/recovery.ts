@@ -39,6 +39,7 @@ import {
   formatSessionFile,
   quarantineFile,
   readSessionFile,
+  removeTempFile,
   type StoredSession,
   sessionFileEntries,
 } from './session-files.js';
@@ -91,12 +92,19 @@ export interface RecoveryOptions {
   leave?: ReadonlySet<string>;
 }
 
-/** Removes the temp files of unfinished writes in `dir`; returns their names. */
-async function removeTempFiles(fs: WritableFileSystem, dir: string): Promise<string[]> {
+/**
+ * Removes the temp files of unfinished writes in `dir`; returns their names
+ * (what is no regular file at a temp name is quarantined instead).
+ */
+async function removeTempFiles(
+  fs: WritableFileSystem,
+  dir: string,
+  quarantineDir: string,
+): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir)) {
     if (name.endsWith(TEMP_SUFFIX)) {
-      await fs.rm(join(dir, name), { force: true });
+      await removeTempFile(fs, join(dir, name), quarantineDir, name);
       removed.push(name);
     }
   }
@@ -120,7 +128,7 @@ export async function recoverDataDirectory(
     journal: null,
   };
   await fs.mkdir(layout.sessionsDir, { recursive: true });
-  recovery.tempFilesRemoved.push(...(await removeTempFiles(fs, layout.root)));
+  recovery.tempFilesRemoved.push(...(await removeTempFiles(fs, layout.root, layout.quarantineDir)));
   const sessions: StoredSession[] = [];
   // Collected first: the directory is changed only once it has been read through.
   const tempFiles: string[] = [];
@@ -133,7 +141,8 @@ export async function recoverDataDirectory(
     if (++read % PROGRESS_EVERY === 0) options.progress?.(read);
   }
   for (const name of tempFiles) {
-    await fs.rm(join(layout.sessionsDir, name), { force: true });
+    const path = join(layout.sessionsDir, name);
+    await removeTempFile(fs, path, layout.quarantineDir, `session-${name}`);
     recovery.tempFilesRemoved.push(`sessions/${name}`);
   }
   for (const bad of unreadable) {
@@ -533,7 +542,7 @@ export async function recoverFromSnapshot(
   const { foreignLog, badAfterMark } = await readLogAfterMark(layout, header.events.offset, live);
 
   const recovery: RecoveryReport = {
-    tempFilesRemoved: await removeTempFiles(fs, layout.root),
+    tempFilesRemoved: await removeTempFiles(fs, layout.root, layout.quarantineDir),
     eventLogRepair: null,
     quarantined: [],
     journal: null,

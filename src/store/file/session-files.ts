@@ -4,11 +4,21 @@
  * restarts (timestamps have one-second resolution). Files the original wrote
  * have no `seq`; they sort first, by `created_at`, then by id.
  */
-import { type Dir, opendirSync, readFileSync } from 'node:fs';
+import { type Dir, opendirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseStoredSession, type Session } from '../../domain/session.js';
 import type { WritableFileSystem } from './file-system.js';
 import { isSessionFileName, sessionFileName, TEMP_SUFFIX } from './layout.js';
+import {
+  checkDirectory,
+  checkDirectorySync,
+  checkRegularFile,
+  decodeUtf8,
+  isFileProblem,
+  MAX_WHOLE_FILE_BYTES,
+  readRegularFileSync,
+  UnsafeFileError,
+} from './safe-open.js';
 
 export interface StoredSession {
   session: Session;
@@ -88,6 +98,10 @@ export type SessionFileEntry =
  * times faster than with fs/promises (100,000 files: 2.5 s against 15 s here).
  */
 export function* sessionFileEntries(dir: string): Generator<SessionFileEntry> {
+  // opendir follows a symlinked sessions/: refused instead (see data-dir-safety.ts).
+  const folder = checkDirectorySync(dir);
+  if (folder === 'missing') return;
+  if (folder !== 'ok') throw new UnsafeFileError(dir, folder);
   let handle: Dir;
   try {
     handle = opendirSync(dir, { bufferSize: 256 });
@@ -111,16 +125,24 @@ export function* sessionFileEntries(dir: string): Generator<SessionFileEntry> {
   }
 }
 
-/** Reads and checks one session file; null when it is gone (deleted while we read: the inspector runs live). */
+/**
+ * Reads and checks one session file; null when it is gone (deleted while we
+ * read: the inspector runs live). What is not a regular file of at most
+ * MAX_WHOLE_FILE_BYTES of UTF-8 (a symlink, a FIFO, a device, a folder) is
+ * never followed, opened so that it can hang, or read: it is unreadable.
+ */
 export function readSessionFile(dir: string, name: string): SessionFileEntry | null {
-  let text: string;
+  let bytes: ReturnType<typeof readRegularFileSync>;
   try {
-    text = readFileSync(join(dir, name), 'utf8');
+    bytes = readRegularFileSync(join(dir, name), MAX_WHOLE_FILE_BYTES);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
     return { kind: 'unreadable', file: name, problem: `cannot be read (${code ?? String(error)})` };
   }
+  if (bytes === null) return null;
+  const text = isFileProblem(bytes) ? bytes : decodeUtf8(bytes);
+  if (isFileProblem(text)) return { kind: 'unreadable', file: name, problem: text.detail };
   const parsed = parseSessionFile(name, text);
   return 'session' in parsed
     ? { kind: 'session', file: name, stored: parsed }
@@ -135,7 +157,34 @@ export async function quarantineFile(
   label: string,
 ): Promise<string> {
   await fs.mkdir(quarantineDir, { recursive: true });
+  // mkdir accepts a symlink to a folder: never move anything through one.
+  const folder = await checkDirectory(quarantineDir);
+  if (folder !== 'ok') {
+    throw new UnsafeFileError(
+      quarantineDir,
+      folder === 'missing' ? { kind: 'unreadable', detail: 'is gone' } : folder,
+    );
+  }
   const target = join(quarantineDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${label}`);
   await fs.rename(source, target);
   return target;
+}
+
+/**
+ * Removes the temp file an unfinished write left at `path`. Only a regular
+ * file is one of ours: anything else at a temp name (a symlink, a FIFO) is
+ * moved to quarantine/, never deleted. Returns where it went, or null.
+ */
+export async function removeTempFile(
+  fs: WritableFileSystem,
+  path: string,
+  quarantineDir: string,
+  label: string,
+): Promise<string | null> {
+  const kind = await checkRegularFile(path);
+  if (kind === 'ok' || kind === 'missing') {
+    await fs.rm(path, { force: true });
+    return null;
+  }
+  return quarantineFile(fs, path, quarantineDir, label);
 }

@@ -21,7 +21,7 @@
  * used (the boot then reads the session files, as it does a directory the
  * original wrote).
  */
-import { createReadStream } from 'node:fs';
+import type { ReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { isSessionId, type SessionJson } from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
@@ -29,6 +29,7 @@ import { storageError } from './durable-file.js';
 import type { LogMark } from './event-log-reader.js';
 import type { WritableFileSystem } from './file-system.js';
 import { TEMP_SUFFIX } from './layout.js';
+import { openReadStream } from './safe-open.js';
 
 export const SNAPSHOT_FORMAT = 1;
 
@@ -136,7 +137,14 @@ export async function scanSnapshot(
   path: string,
   visit: (resident: ResidentSession) => void,
 ): Promise<SnapshotScan> {
-  const stream = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
+  // Never through a symlink, never a FIFO (the open would hang): see safe-open.ts.
+  let stream: ReadStream | null;
+  try {
+    stream = await openReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
+  } catch (error) {
+    return { kind: 'unusable', problem: `it cannot be read (${(error as Error).message})` };
+  }
+  if (stream === null) return { kind: 'missing' };
   const decoder = new StringDecoder('utf8');
   let count = 0;
   let header: SnapshotHeader | null = null;

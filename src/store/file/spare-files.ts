@@ -10,7 +10,11 @@
  * (docs/design/storage.md, "Spare files"; docs/design/file-churn.mjs).
  *
  * What keeps it safe:
- * - A spare has no other name. The session file is linked into `spare/`
+ * - A spare has no other name, and is a regular file: it is kept only when
+ *   `lstat` says so, and written again only through a descriptor opened
+ *   without following a link whose `fstat` says so (safe-open.ts), so a
+ *   symlink or a file a backup hard-linked is never written into. The
+ *   session file is linked into `spare/`
  *   before the rename that takes its session name away, and is written again
  *   only after that rename succeeded; a link that is left naming a live file
  *   (a failed rename whose cleanup failed too) is never added to the pool.
@@ -27,11 +31,13 @@
  *   `SPARE_MAX_BYTES` each (`SPARE_FILES`; 0 turns it off).
  */
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { forEachConcurrently } from './concurrently.js';
 import type { WritableFileSystem } from './file-system.js';
 import { readdirIfPresent } from './layout.js';
+import { checkRegularFile } from './safe-open.js';
+import { quarantineFile } from './session-files.js';
 
 /** How long a replaced file stays untouched before it is written again. */
 export const SPARE_MIN_AGE_MS = 250;
@@ -100,14 +106,17 @@ export class SpareFiles {
   /**
    * Links `target` (about to be replaced) into the pool under a new name and
    * returns that spare, or null when it is not kept: the pool is full, the
-   * file is large or does not exist (a new session), or the link failed
-   * (nothing depends on it). The caller adds it with `add` once the rename
+   * file is large or does not exist (a new session), it is not a regular
+   * file with this one name (a symlink: link() would link the link itself;
+   * a file a backup hard-linked: writing into it would change the backup),
+   * or the link failed (nothing depends on it). The caller adds it with `add` once the rename
    * that replaces `target` succeeded, and must unlink it if that rename fails.
    */
   link(calls: SpareCalls, target: string): Spare | null {
     if (this.size >= this.maxFiles) return null;
-    const stats = statSync(target, { throwIfNoEntry: false });
-    if (stats === undefined || stats.size > SPARE_MAX_BYTES) return null;
+    const stats = lstatSync(target, { throwIfNoEntry: false });
+    if (stats === undefined || !stats.isFile() || stats.nlink !== 1) return null;
+    if (stats.size > SPARE_MAX_BYTES) return null;
     const name = join(this.dir, `${this.prefix}-${this.nextName++}`);
     try {
       calls.linkSync(target, name);
@@ -141,10 +150,22 @@ const REMOVE_CONCURRENCY = 16;
 
 /**
  * Removes every spare in `dir` (a start, after whatever stopped the last
- * instance; a clean stop), through the file-system seam.
+ * instance; a clean stop), through the file-system seam. Only regular files
+ * are spares: anything else found there (a symlink, a FIFO, a folder) was
+ * put there by someone else and is moved to `quarantineDir`, never deleted
+ * (left where it is without one; a spare name is never used twice).
  */
-export async function removeSpareFiles(fs: WritableFileSystem, dir: string): Promise<void> {
-  await forEachConcurrently(await readdirIfPresent(dir), REMOVE_CONCURRENCY, (name) =>
-    fs.rm(join(dir, name), { force: true }),
-  );
+export async function removeSpareFiles(
+  fs: WritableFileSystem,
+  dir: string,
+  quarantineDir: string | null = null,
+): Promise<void> {
+  await forEachConcurrently(await readdirIfPresent(dir), REMOVE_CONCURRENCY, async (name) => {
+    const path = join(dir, name);
+    const kind = await checkRegularFile(path);
+    if (kind === 'ok') await fs.rm(path, { force: true });
+    else if (kind !== 'missing' && quarantineDir !== null) {
+      await quarantineFile(fs, path, quarantineDir, `spare-${name}`);
+    }
+  });
 }

@@ -6,6 +6,7 @@
 
 import { EMPTY_STATS, type Stats } from '../../domain/counters.js';
 import { readTextIfPresent } from './layout.js';
+import { isFileProblem } from './safe-open.js';
 
 const KEYS = ['startup_count', 'crash_count', 'total_sessions', 'total_requests'] as const;
 
@@ -39,7 +40,9 @@ export function parseStats(text: string): StatsRead {
 
 export async function readStats(path: string): Promise<StatsRead> {
   const text = await readTextIfPresent(path);
-  return text === null ? { kind: 'missing' } : parseStats(text);
+  if (text === null) return { kind: 'missing' };
+  if (isFileProblem(text)) return { kind: 'corrupt', problem: `it ${text.detail}` };
+  return parseStats(text);
 }
 
 export function formatStats(stats: Stats): string {

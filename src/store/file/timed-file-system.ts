@@ -45,6 +45,7 @@ export function timedFileSystem(fs: WritableFileSystem, observe: SyncObserver): 
     mkdir: (path, options) => fs.mkdir(path, options),
     writeSync: (handle, path, data, offset, position) =>
       fs.writeSync(handle, path, data, offset, position),
-    writeUnsynced: (writes, spares) => fs.writeUnsynced(writes, spares),
+    writeUnsynced: (writes, spares, quarantineDir) =>
+      fs.writeUnsynced(writes, spares, quarantineDir),
   };
 }

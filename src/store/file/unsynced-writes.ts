@@ -9,18 +9,34 @@
  * neither a synchronous `open` that creates a file (it can wait behind the
  * journal's fdatasync) nor a rename over a file (it can start the new file's
  * writeback: 55-80 µs here) may stall the event loop (docs/design/storage.md).
+ *
+ * Nothing is written through a symlink: a temp file is created new
+ * (O_CREAT|O_EXCL), a spare is written only when it is a regular file with
+ * no other name (safe-open.ts), and a target or temp name that holds
+ * something the service never writes there (a symlink, a FIFO, a folder) is
+ * moved to quarantine/ first, never deleted (see SetAside).
  */
 import {
   closeSync,
   ftruncateSync,
   linkSync,
-  openSync,
+  mkdirSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TEMP_SUFFIX } from './layout.js';
+import {
+  checkDirectorySync,
+  checkRegularFileSync,
+  createNewFileSync,
+  lstatIfPresentSync,
+  notARegularFile,
+  openOwnFileForWritingSync,
+  UnsafeFileError,
+} from './safe-open.js';
 import type { Spare, SpareCalls, SpareFiles, SparePool } from './spare-files.js';
 import type { UnsyncedBatch, UnsyncedBatchDone } from './unsynced-writes-worker.js';
 
@@ -43,14 +59,26 @@ export interface UnsyncedWrite {
   fresh?: boolean;
 }
 
+/**
+ * Something found at a target or temp name that the service never writes
+ * there (a symlink, a FIFO, a folder), moved to quarantine/ before the
+ * write: `path` where it was, `savedAs` where it is now.
+ */
+export interface SetAside {
+  path: string;
+  problem: string;
+  savedAs: string;
+}
+
 /** The synchronous calls the writes are made with (a seam for tests). */
 export interface SyncFileCalls extends SpareCalls {
-  /** Creates or truncates `path` and writes `content` whole. */
+  /** Creates `path`, which must not exist (EEXIST: never through a link), and writes `content` whole. */
   writeFileSync(path: string, content: string, mode: number): void;
   /**
    * Writes `content` over the existing file `path` of `bytesBefore` bytes,
    * from its start, and cuts it to that length if it held more (its blocks
-   * stay allocated: see spare-files.ts).
+   * stay allocated: see spare-files.ts). Refuses (UnsafeFileError) a path
+   * that is not a regular file with this one name.
    */
   overwriteSync(path: string, content: string, bytesBefore: number): void;
   renameSync(from: string, to: string): void;
@@ -73,9 +101,10 @@ function writeWholeAndClose(fd: number, content: string, bytesBefore: number): v
 }
 
 export const nodeSyncCalls: SyncFileCalls = {
-  writeFileSync: (path, content, mode) => writeWholeAndClose(openSync(path, 'w', mode), content, 0),
+  writeFileSync: (path, content, mode) =>
+    writeWholeAndClose(createNewFileSync(path, mode), content, 0),
   overwriteSync: (path, content, bytesBefore) =>
-    writeWholeAndClose(openSync(path, 'r+'), content, bytesBefore),
+    writeWholeAndClose(openOwnFileForWritingSync(path), content, bytesBefore),
   linkSync,
   renameSync,
   unlinkSync,
@@ -106,12 +135,65 @@ function unlinkQuietly(calls: SyncFileCalls, path: string): void {
 }
 
 /**
+ * Where the writes of one batch move what they must not write through or
+ * delete (see SetAside); null: such a thing fails the write instead.
+ */
+class Foreign {
+  readonly setAside: SetAside[] = [];
+
+  constructor(
+    private readonly calls: SyncFileCalls,
+    private readonly quarantineDir: string | null,
+  ) {}
+
+  /**
+   * Moves what is at `path` to quarantine/ when it is not a regular file;
+   * returns whether a regular file is there (false: nothing is, now).
+   */
+  clear(path: string): boolean {
+    const stats = lstatIfPresentSync(path);
+    if (stats === 'missing') return false;
+    const problem = notARegularFile(stats);
+    if (problem === null) return true;
+    if (this.quarantineDir === null) throw new UnsafeFileError(path, problem);
+    mkdirSync(this.quarantineDir, { recursive: true });
+    const folder = checkDirectorySync(this.quarantineDir);
+    if (folder !== 'ok' && folder !== 'missing') {
+      throw new UnsafeFileError(this.quarantineDir, folder);
+    }
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const savedAs = join(this.quarantineDir, `${stamp}-session-${basename(path)}`);
+    // A rename moves a symlink itself, never what it points to.
+    this.calls.renameSync(path, savedAs);
+    this.setAside.push({ path, problem: problem.detail, savedAs });
+    return false;
+  }
+}
+
+/**
+ * Creates `temp` with `content`. A temp file an earlier write left (a kill)
+ * is removed first; anything else at that name is set aside.
+ */
+function writeTemp(calls: SyncFileCalls, foreign: Foreign, temp: string, content: string): void {
+  try {
+    calls.writeFileSync(temp, content, 0o644);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  if (foreign.clear(temp)) unlinkIfPresent(calls, temp);
+  calls.writeFileSync(temp, content, 0o644);
+}
+
+/**
  * Writes `content` to a spare of `spares` (one replaced long enough ago) or
  * else to `temp`; returns the file written. A spare that is gone (removed by
- * a stop while this writer kept it) is skipped.
+ * a stop while this writer kept it), or that is no longer a file of its own
+ * (something else put at its name), is skipped.
  */
 function writeSource(
   calls: SyncFileCalls,
+  foreign: Foreign,
   spares: SpareFiles | null,
   temp: string,
   content: string,
@@ -121,12 +203,13 @@ function writeSource(
       calls.overwriteSync(spare.path, content, spare.bytes);
       return spare.path;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EUNSAFE') continue;
       unlinkQuietly(calls, spare.path);
       throw error;
     }
   }
-  calls.writeFileSync(temp, content, 0o644);
+  writeTemp(calls, foreign, temp, content);
   return temp;
 }
 
@@ -134,20 +217,24 @@ function writeSource(
  * Makes `writes` in order; stops at the first failure and throws it (with
  * `path` set to the target), the file it was writing removed. Those before
  * it stand. With `spares`, a replaced file is kept in the pool and files are
- * written into spares when there are (see spare-files.ts).
+ * written into spares when there are (see spare-files.ts). With
+ * `quarantineDir`, what is at a target or temp name and is not a regular
+ * file is moved there first (returned); without, it fails the write.
  */
 export function applyUnsyncedWrites(
   writes: readonly UnsyncedWrite[],
   calls: SyncFileCalls,
   spares: SpareFiles | null = null,
-): void {
+  quarantineDir: string | null = null,
+): SetAside[] {
+  const foreign = new Foreign(calls, quarantineDir);
   for (const { target, content, staleTemp, fresh } of writes) {
     const temp = unsyncedTempPath(target);
     if (content === null) {
       try {
-        unlinkIfPresent(calls, target);
+        if (foreign.clear(target)) unlinkIfPresent(calls, target);
         // What a kill during an earlier write of it may have left.
-        unlinkIfPresent(calls, temp);
+        if (foreign.clear(temp)) unlinkIfPresent(calls, temp);
       } catch (error) {
         (error as NodeJS.ErrnoException).path = target;
         throw error;
@@ -157,26 +244,34 @@ export function applyUnsyncedWrites(
     let source: string | null = null;
     let kept: Spare | null = null;
     try {
-      source = writeSource(calls, spares, temp, content);
-      kept = fresh === true ? null : (spares?.link(calls, target) ?? null);
+      // A symlink (or a FIFO, a folder) at the target is moved aside, not
+      // renamed over: it never becomes a spare, and it is never deleted.
+      const exists = foreign.clear(target);
+      source = writeSource(calls, foreign, spares, temp, content);
+      kept = fresh === true || !exists ? null : (spares?.link(calls, target) ?? null);
       calls.renameSync(source, target);
     } catch (error) {
       // `kept` still names the live file: it must never become a spare.
       if (kept !== null) unlinkQuietly(calls, kept.path);
-      unlinkQuietly(calls, source ?? temp);
+      // A temp file half written goes; what is not a regular file is not ours.
+      const written = source ?? temp;
+      if (lstatIfPresentSync(written) !== 'missing' && checkRegularFileSync(written) === 'ok') {
+        unlinkQuietly(calls, written);
+      }
       (error as NodeJS.ErrnoException).path = target;
       throw error;
     }
     if (kept !== null) spares?.add(kept);
     if (staleTemp === true && source !== temp) {
       try {
-        unlinkIfPresent(calls, temp);
+        if (foreign.clear(temp)) unlinkIfPresent(calls, temp);
       } catch (error) {
         (error as NodeJS.ErrnoException).path = target;
         throw error;
       }
     }
   }
+  return foreign.setAside;
 }
 
 /** The worker thread of `writeUnsynced`, started on first use, kept alive only while it works. */
@@ -185,17 +280,21 @@ class UnsyncedWriter {
   private nextId = 0;
   private readonly waiting = new Map<
     number,
-    { resolve: () => void; reject: (error: Error) => void }
+    { resolve: (setAside: SetAside[]) => void; reject: (error: Error) => void }
   >();
 
-  write(writes: readonly UnsyncedWrite[], spares: SparePool | null): Promise<void> {
-    if (writes.length === 0) return Promise.resolve();
+  write(
+    writes: readonly UnsyncedWrite[],
+    spares: SparePool | null,
+    quarantineDir: string | null,
+  ): Promise<SetAside[]> {
+    if (writes.length === 0) return Promise.resolve([]);
     const worker = this.started();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, writes, spares } satisfies UnsyncedBatch);
+      worker.postMessage({ id, writes, spares, quarantineDir } satisfies UnsyncedBatch);
     });
   }
 
@@ -206,11 +305,11 @@ class UnsyncedWriter {
       execArgv: [],
     });
     worker.unref();
-    worker.on('message', ({ id, error }: UnsyncedBatchDone) => {
+    worker.on('message', ({ id, error, setAside }: UnsyncedBatchDone) => {
       const waiter = this.waiting.get(id);
       this.waiting.delete(id);
       if (this.waiting.size === 0) worker.unref();
-      if (error === undefined) waiter?.resolve();
+      if (error === undefined) waiter?.resolve(setAside ?? []);
       else waiter?.reject(Object.assign(new Error(error.message), error));
     });
     const lost = (error: Error) => {
@@ -231,6 +330,7 @@ const writer = new UnsyncedWriter();
 export function writeUnsyncedOnWorker(
   writes: readonly UnsyncedWrite[],
   spares: SparePool | null,
-): Promise<void> {
-  return writer.write(writes, spares);
+  quarantineDir: string | null = null,
+): Promise<SetAside[]> {
+  return writer.write(writes, spares, quarantineDir);
 }
