@@ -77,6 +77,7 @@ import {
   type StoreOverview,
   UNREPORTED,
 } from '../store.js';
+import { BootProgress, type ProgressReport } from './boot-progress.js';
 import { CreationIndex } from './creation-index.js';
 import { assertSafeDataDirectory } from './data-dir-safety.js';
 import {
@@ -232,8 +233,13 @@ export interface FileStoreOptions {
   spareFiles?: number;
   /** How long a replaced file is kept before it is written again (SPARE_MIN_AGE_MS; tests: 0). */
   spareMinAgeMs?: number;
-  /** Told how taking over a directory without a usable snapshot goes (it reads every session file). */
-  progress?: (message: string, detail: Record<string, unknown>) => void;
+  /**
+   * Told how the boot goes: "starting" once a second while it runs (what it
+   * is doing, sessions read, journal records replayed, seconds; see
+   * boot-progress.ts), and the steps of a takeover (it reads every session
+   * file) and of the background work a boot leaves.
+   */
+  progress?: ProgressReport;
 }
 
 /** The settings a store runs with (FileStoreOptions with the defaults filled in). */
@@ -335,6 +341,12 @@ export class FileStore implements Store {
    * writes remove them (see UnsyncedWrite.staleTemp).
    */
   private repairingView = true;
+  /**
+   * The boot's first checkpoint, in the background after a kill; when it has
+   * written every file the journal replayed, repairingView ends. A failed one
+   * leaves repairingView on (the checkpoints after it retry those files).
+   */
+  private viewRepair: Promise<void> = Promise.resolve();
   /**
    * Session files of checkpoint batches that failed: the failed write may
    * have left its temp file (when even removing it failed), which the next
@@ -468,12 +480,31 @@ export class FileStore implements Store {
     options: FileStoreOptions,
   ): Promise<OpenedFileStore> {
     const progress = options.progress ?? (() => undefined);
+    const boot = new BootProgress();
+    boot.reportEvery(progress);
+    try {
+      return await FileStore.load(layout, lock, instanceId, files, fileSystem, options, boot);
+    } finally {
+      boot.stop();
+    }
+  }
+
+  private static async load(
+    layout: DataLayout,
+    lock: InstanceLock,
+    instanceId: string,
+    files: DurableFiles,
+    fileSystem: WritableFileSystem,
+    options: FileStoreOptions,
+    boot: BootProgress,
+  ): Promise<OpenedFileStore> {
+    const progress = options.progress ?? (() => undefined);
     const spareFiles = options.spareFiles ?? DEFAULT_SPARE_FILES;
     // The spares a kill left (a clean stop removes its own): never written through again.
     await removeSpareFiles(fileSystem, layout.spareDir, layout.quarantineDir);
     if (spareFiles > 0) await fileSystem.mkdir(layout.spareDir, { recursive: true });
     const markerRead = await readMarker(layout.markerFile);
-    const fromSnapshot = await recoverFromSnapshot(layout, fileSystem);
+    const fromSnapshot = await recoverFromSnapshot(layout, fileSystem, boot);
     let recovery: RecoveryReport;
     let loaded: Loaded;
     let scan: EventLogScan;
@@ -487,15 +518,15 @@ export class FileStore implements Store {
         why: fromSnapshot.unusable,
       });
       const started = performance.now();
+      boot.phase = 'taking over the directory: reading session files';
       const read = await recoverDataDirectory(
         layout,
         {
           keepSessions: true,
           filesCurrent: sealedStop(markerRead),
-          progress: (filesRead) =>
-            progress('taking over the directory: reading session files', {
-              files_read: filesRead,
-            }),
+          progress: (filesRead) => {
+            boot.sessionFilesRead = filesRead;
+          },
         },
         fileSystem,
       );
@@ -550,6 +581,7 @@ export class FileStore implements Store {
             } as const)
           : null;
 
+    boot.phase = 'loading the sessions into memory';
     const events = await EventLog.open(fileSystem, layout.eventsFile, scan);
     let journal: Journal;
     try {
@@ -611,6 +643,7 @@ export class FileStore implements Store {
       if (!('unusable' in fromSnapshot)) {
         const foreign = foreignScope(layout, markerRead, fromSnapshot);
         if (foreign !== null) {
+          boot.phase = 'adopting what another program changed';
           progress('adopting what another program changed in the directory', {
             changed: foreign.changed,
             looking_at:
@@ -631,10 +664,24 @@ export class FileStore implements Store {
           );
         }
       }
-      // After a kill: the files of the sessions the journal replayed, before
-      // anything is served (a checkpoint a kill cut short left some behind).
-      await store.checkpoint();
-      store.repairingView = false;
+      // After a kill: the files of the sessions the journal replayed (a
+      // checkpoint a kill cut short left some behind, and temp files, which
+      // its writes remove), in the background: the files are a view written
+      // behind, the journal holds every change until a snapshot, whose own
+      // checkpoint comes after this one.
+      const rewriting = store.dirty.size;
+      if (rewriting === 0) store.repairingView = false;
+      else {
+        store.viewRepair = runInBackground(store.background, 'checkpoint', async () => {
+          const started = performance.now();
+          await store.checkpoint();
+          store.repairingView = false;
+          progress('session files of the replayed journal written', {
+            sessions: rewriting,
+            seconds: Math.round(performance.now() - started) / 1000,
+          });
+        });
+      }
       if ('unusable' in fromSnapshot) {
         // The next boot reads this instead of every file.
         const started = performance.now();
@@ -661,8 +708,11 @@ export class FileStore implements Store {
         markerRead.viewBootId !== bootId
       ) {
         store.viewBootId = markerRead.viewBootId;
-        store.viewRebuild = runInBackground(store.background, 'checkpoint', () =>
-          store.rebuildView(bootId, progress),
+        // After the repair above, which would end the rebuild's repairingView.
+        store.viewRebuild = store.viewRepair.then(() =>
+          runInBackground(store.background, 'checkpoint', () =>
+            store.rebuildView(bootId, progress),
+          ),
         );
       }
       return { store, recovery: report };
@@ -1392,7 +1442,7 @@ export class FileStore implements Store {
     // A snapshot or a rebuild of the files under way finishes first (how it
     // went was reported to the BackgroundReporter; the journal keeps what a
     // snapshot did not cover, the marker asks the next start to rebuild).
-    await Promise.allSettled([this.latestSnapshot, this.viewRebuild]);
+    await Promise.allSettled([this.latestSnapshot, this.viewRebuild, this.viewRepair]);
     try {
       // The files current; the journal keeps what no snapshot covers yet
       // (a stop writes no snapshot, so it takes seconds whatever came before).

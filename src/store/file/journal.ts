@@ -24,6 +24,7 @@ import { isServiceEvent, type ServiceEvent, serializeEvent } from '../../domain/
 import { isSessionId, parseStoredSession, type Session } from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
 import { AppendFile } from './append-file.js';
+import { yieldToEventLoop } from './boot-progress.js';
 import type { DurableFiles } from './durable-file.js';
 import type { WritableFileSystem } from './file-system.js';
 import { sessionFileName } from './layout.js';
@@ -123,7 +124,26 @@ function parseRecord(line: string): JournalRecord | null {
   return null;
 }
 
+/** Records parsed between turns of the event loop when a boot reads the journal. */
+const RECORDS_PER_TURN = 2000;
+
 function parseSegment(file: string, number: number, content: string): JournalSegmentRead {
+  const steps = parseSegmentSteps(file, number, content);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * parseSegment, pausing (yielding) every RECORDS_PER_TURN records, so an
+ * async reader can let the event loop turn in between.
+ */
+function* parseSegmentSteps(
+  file: string,
+  number: number,
+  content: string,
+): Generator<number, JournalSegmentRead> {
   // What follows the last non-zero byte was written ahead of the records: the
   // end, not a torn line (a record cut short before it is still one).
   let end = content.length;
@@ -165,12 +185,14 @@ function parseSegment(file: string, number: number, content: string): JournalSeg
     }
     lineNumber++;
     from = (newline as number) + 1;
+    if (lineNumber > 1 && read.records.length % RECORDS_PER_TURN === 0) yield RECORDS_PER_TURN;
   }
+  yield read.records.length % RECORDS_PER_TURN;
   return read;
 }
 
-/** Reads every segment in `dir`, oldest first (synchronously: boot and offline only). */
-export function readJournal(dir: string): JournalSegmentRead[] {
+/** The segment files in `dir` ([name, number]), oldest first. */
+function segmentFiles(dir: string): [string, number][] {
   // readdir follows a symlinked journal/: refused instead (see data-dir-safety.ts).
   const folder = checkDirectorySync(dir);
   if (folder === 'missing') return [];
@@ -182,19 +204,61 @@ export function readJournal(dir: string): JournalSegmentRead[] {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  const segments: JournalSegmentRead[] = [];
+  const files: [string, number][] = [];
   for (const name of names) {
     const match = SEGMENT_PATTERN.exec(name);
-    if (match === null) continue;
-    const path = join(dir, name);
-    // A segment holds acknowledged changes: one that is not a regular file
-    // (a symlink, a FIFO) or cannot be read is refused, never skipped.
-    const bytes = readRegularFileSync(path, MAX_SEGMENT_BYTES);
-    if (bytes === null) continue; // retired meanwhile
-    if (isFileProblem(bytes)) throw new UnsafeFileError(path, bytes);
-    segments.push(parseSegment(name, Number(match[1]), bytes.toString('utf8')));
+    if (match !== null) files.push([name, Number(match[1])]);
   }
-  return segments.sort((a, b) => a.number - b.number);
+  return files.sort((a, b) => a[1] - b[1]);
+}
+
+/**
+ * A segment's text, or null when it was retired meanwhile. A segment holds
+ * acknowledged changes: one that is not a regular file (a symlink, a FIFO)
+ * or cannot be read is refused, never skipped.
+ */
+function readSegmentText(path: string): string | null {
+  const bytes = readRegularFileSync(path, MAX_SEGMENT_BYTES);
+  if (bytes === null) return null;
+  if (isFileProblem(bytes)) throw new UnsafeFileError(path, bytes);
+  return bytes.toString('utf8');
+}
+
+/** Reads every segment in `dir`, oldest first (synchronously: offline only). */
+export function readJournal(dir: string): JournalSegmentRead[] {
+  const segments: JournalSegmentRead[] = [];
+  for (const [name, number] of segmentFiles(dir)) {
+    const text = readSegmentText(join(dir, name));
+    if (text !== null) segments.push(parseSegment(name, number, text));
+  }
+  return segments;
+}
+
+/**
+ * readJournal for a boot: the same segments, parsed with a turn of the event
+ * loop every RECORDS_PER_TURN records (a full journal is tens of megabytes
+ * of JSON), each counted into `progress.journalRecords`.
+ */
+export async function readJournalStepwise(
+  dir: string,
+  progress: { journalRecords: number },
+): Promise<JournalSegmentRead[]> {
+  const segments: JournalSegmentRead[] = [];
+  for (const [name, number] of segmentFiles(dir)) {
+    const text = readSegmentText(join(dir, name));
+    if (text === null) continue;
+    const steps = parseSegmentSteps(name, number, text);
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) {
+        segments.push(step.value);
+        break;
+      }
+      progress.journalRecords += step.value;
+      await yieldToEventLoop();
+    }
+  }
+  return segments;
 }
 
 export interface Replay {

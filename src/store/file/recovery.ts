@@ -17,6 +17,7 @@ import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
 import type { Session } from '../../domain/schemas.js';
 import { isSessionId } from '../../domain/session.js';
 import { AppendFile } from './append-file.js';
+import { BootProgress, yieldToEventLoop } from './boot-progress.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
 import {
@@ -32,6 +33,7 @@ import {
   type JournalSegmentRead,
   type Replay,
   readJournal,
+  readJournalStepwise,
   replayJournal,
 } from './journal.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
@@ -47,8 +49,8 @@ import { type ResidentSession, readSnapshot } from './snapshot.js';
 
 /** Session files the roll-forward writes at the same time. */
 const ROLL_FORWARD_CONCURRENCY = 8;
-/** How often the reading of sessions/ reports its progress. */
-const PROGRESS_EVERY = 50_000;
+/** How often the reading of sessions/ reports its progress and lets the event loop turn. */
+const PROGRESS_EVERY = 1000;
 
 export interface JournalRollForward {
   /** Journal lines applied. */
@@ -138,7 +140,10 @@ export async function recoverDataDirectory(
     if (entry.kind === 'temp') tempFiles.push(entry.file);
     else if (entry.kind === 'unreadable') unreadable.push(entry);
     else if (options.keepSessions) sessions.push(entry.stored);
-    if (++read % PROGRESS_EVERY === 0) options.progress?.(read);
+    if (++read % PROGRESS_EVERY === 0) {
+      options.progress?.(read);
+      await yieldToEventLoop();
+    }
   }
   for (const name of tempFiles) {
     const path = join(layout.sessionsDir, name);
@@ -528,8 +533,10 @@ export interface SnapshotBoot {
 export async function recoverFromSnapshot(
   layout: DataLayout,
   fs: WritableFileSystem = nodeFileSystem,
+  progress: BootProgress = new BootProgress(),
 ): Promise<SnapshotBoot | { unusable: string }> {
-  const read = await readSnapshot(layout.snapshotFile);
+  progress.phase = 'reading snapshot.jsonl';
+  const read = await readSnapshot(layout.snapshotFile, progress);
   if (read.kind === 'missing') return { unusable: 'there is no snapshot.jsonl' };
   if (read.kind === 'unusable') return { unusable: `snapshot.jsonl is unusable: ${read.problem}` };
   const { header } = read;
@@ -537,8 +544,10 @@ export async function recoverFromSnapshot(
   if (eventLog.validEnd < header.events.offset) {
     return { unusable: 'events.jsonl ends before the point snapshot.jsonl was taken at' };
   }
-  const segments = readJournal(layout.journalDir);
+  progress.phase = 'reading the journal';
+  const segments = await readJournalStepwise(layout.journalDir, progress);
   const live = segments.filter((segment) => segment.number >= header.journal_from);
+  progress.phase = 'checking events.jsonl after the snapshot';
   const { foreignLog, badAfterMark } = await readLogAfterMark(layout, header.events.offset, live);
 
   const recovery: RecoveryReport = {
@@ -561,6 +570,7 @@ export async function recoverFromSnapshot(
       recovery.quarantined.push(await cutJournalTail(fs, layout, segment));
     }
   }
+  progress.phase = 'replaying the journal';
   const replay = replayJournal(live);
   const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, live, replay);
   // Replaying the segments after a snapshot is how every boot goes, after a

@@ -120,11 +120,17 @@ export type SnapshotScan =
 
 /**
  * Reads a snapshot in chunks; each session keeps its JSON as a slice of the
- * chunk it was read in (no copy, no parse).
+ * chunk it was read in (no copy, no parse), each counted into `progress`.
  */
-export async function readSnapshot(path: string): Promise<SnapshotRead> {
+export async function readSnapshot(
+  path: string,
+  progress: { sessionsRead: number } = { sessionsRead: 0 },
+): Promise<SnapshotRead> {
   const sessions: ResidentSession[] = [];
-  const scan = await scanSnapshot(path, (resident) => sessions.push(resident));
+  const scan = await scanSnapshot(path, (resident) => {
+    sessions.push(resident);
+    progress.sessionsRead++;
+  });
   return scan.kind === 'ok' ? { kind: 'ok', header: scan.header, sessions } : scan;
 }
 
