@@ -12,8 +12,14 @@ import {
   EXIT_DATA_DIR_UNSAFE,
 } from '../lifecycle/exit-codes.js';
 import { startService } from '../lifecycle/service.js';
+import type { SupervisedMessage } from '../lifecycle/supervisor.js';
 import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/format.js';
 import { makeLogger } from './logger.js';
+
+/** A message to the supervisor over its IPC channel, when there is one (see SupervisedMessage). */
+function tellSupervisor(message: SupervisedMessage): void {
+  if (process.send !== undefined && process.connected) process.send(message);
+}
 
 export async function serveCommand(): Promise<number | undefined> {
   tuneRuntime();
@@ -31,9 +37,15 @@ export async function serveCommand(): Promise<number | undefined> {
 
   let service: Awaited<ReturnType<typeof startService>>;
   try {
-    service = await startService(config, logger, {
-      exitAfterCrash: () => process.exit(EXIT_CRASH),
-    });
+    // Under the supervisor, what the boot is doing goes to it too (supervisor.ts).
+    service = await startService(
+      config,
+      logger,
+      { exitAfterCrash: () => process.exit(EXIT_CRASH) },
+      (message, detail) => {
+        if (message === 'starting') tellSupervisor({ kind: 'starting', detail });
+      },
+    );
   } catch (error) {
     if (error instanceof DataDirectoryBusyError) {
       logger.fatal({ data_dir: config.dataDir }, error.message);
@@ -70,6 +82,8 @@ export async function serveCommand(): Promise<number | undefined> {
     process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
     return EXIT_CRASH;
   }
+
+  tellSupervisor({ kind: 'listening', url: service.url });
 
   const stop = (reason: string) => {
     service.stop(reason).then(

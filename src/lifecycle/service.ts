@@ -10,6 +10,7 @@ import type { ServiceConfig } from '../config.js';
 import { newInstanceId } from '../domain/instance.js';
 import { buildApp } from '../http/app.js';
 import { ServiceMetrics } from '../http/metrics.js';
+import { answerWhileStarting } from '../http/starting.js';
 import { BackgroundHealth } from '../service/health.js';
 import { StatefulService } from '../service/service.js';
 import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js';
@@ -29,14 +30,16 @@ export interface WiringOptions {
   fileSystem?: WritableFileSystem;
   /** Where the dashboard's files are (public/ of the installation by default). */
   publicDir?: string;
+  /** Also told what the file store reports while it opens (the starting answer shows it). */
+  onProgress?: (message: string, detail: Record<string, unknown>) => void;
 }
 
 export interface WiredService {
   app: FastifyInstance;
   service: StatefulService;
   store: Store;
-  /** Listens on config.host:config.port; resolves with the URL. */
-  listen(): Promise<string>;
+  /** Listens on config.host and `port` (config.port by default); resolves with the URL. */
+  listen(port?: number): Promise<string>;
   /** A clean stop; safe to call more than once. */
   stop(reason: string): Promise<void>;
 }
@@ -100,6 +103,7 @@ async function openStore(
   hooks: ServiceHooks,
   fileSystem: WritableFileSystem,
   background: BackgroundReporter,
+  onProgress: (message: string, detail: Record<string, unknown>) => void,
 ): Promise<Store> {
   if (config.store.kind === 'postgres') {
     return PostgresStore.open(config.store.databaseUrl, instanceId, {
@@ -122,7 +126,10 @@ async function openStore(
       minFreeBytes: config.storage.minFreeBytes,
       spareFiles: config.storage.spareFiles,
       background,
-      progress: (message, detail) => logger.info(detail, message),
+      progress: (message, detail) => {
+        logger.info(detail, message);
+        onProgress(message, detail);
+      },
     },
   );
   logRecovery(logger, recovery);
@@ -151,6 +158,7 @@ export async function createService(
     hooks,
     wiring.fileSystem ?? nodeFileSystem,
     background,
+    wiring.onProgress ?? (() => undefined),
   );
   const service = new StatefulService(store, {
     sessionMaxNodes: config.storage.sessionMaxNodes,
@@ -205,10 +213,10 @@ export async function createService(
     return stopping;
   };
 
-  const listen = async (): Promise<string> => {
+  const listen = async (listenPort = config.port): Promise<string> => {
     let address: string;
     try {
-      address = await app.listen({ port: config.port, host: config.host });
+      address = await app.listen({ port: listenPort, host: config.host });
     } catch (error) {
       logger.error({ err: error }, 'cannot listen');
       await stop('listen_failed');
@@ -218,7 +226,7 @@ export async function createService(
     logger.info(
       {
         url: address,
-        port: typeof port === 'object' && port !== null ? port.port : config.port,
+        port: typeof port === 'object' && port !== null ? port.port : listenPort,
         container_id: service.instanceId,
         ...(config.store.kind === 'file' ? { data_dir: config.dataDir } : { store: 'postgres' }),
         startup_count: verdict.startupCount,
@@ -231,12 +239,34 @@ export async function createService(
   return { app, service, store, listen, stop };
 }
 
-/** createService, listening. */
+/**
+ * createService, listening. The port is bound first and answers 503
+ * "starting" (http/starting.ts) while the store opens, which after a kill or
+ * on a large directory takes seconds: a client sees a service starting, not
+ * a refused connection. `listening` is logged once the app serves.
+ */
 export async function startService(
   config: ServiceConfig,
   logger: FastifyBaseLogger,
   hooks: ServiceHooks,
+  onProgress: (message: string, detail: Record<string, unknown>) => void = () => undefined,
 ): Promise<RunningService> {
-  const created = await createService(config, logger, hooks);
-  return { ...created, url: await created.listen() };
+  let latest: Record<string, unknown> = { phase: 'opening the data directory' };
+  const starting = await answerWhileStarting(config.host, config.port, () => latest);
+  logger.debug({ port: starting.port }, 'answering 503 "starting" until the store is open');
+  let created: WiredService;
+  try {
+    created = await createService(config, logger, hooks, {
+      onProgress(message, detail) {
+        if (message === 'starting') latest = detail;
+        onProgress(message, detail);
+      },
+    });
+  } catch (error) {
+    await starting.close();
+    throw error;
+  }
+  // The same port: with PORT=0 the one the starting answer was given on.
+  await starting.close();
+  return { ...created, url: await created.listen(starting.port) };
 }

@@ -6,6 +6,9 @@
  * and the supervisor exits when the service has stopped cleanly; SIGHUP
  * restarts the service cleanly. A start that can never succeed (another
  * instance owns the data directory, bad configuration) is not retried.
+ * Until the service says it is listening (over the IPC channel), the
+ * supervisor logs "starting (N s)" every second, with what the service last
+ * said it was doing: a start after a kill may replay seconds of journal.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { BaseLogger } from 'pino';
@@ -23,6 +26,19 @@ export interface SupervisorOptions {
   /** How long a stop waits for the service before SIGKILL. */
   stopTimeoutMs: number;
 }
+
+/** What the service tells its supervisor over the IPC channel. */
+export type SupervisedMessage =
+  | { kind: 'starting'; detail: Record<string, unknown> }
+  | { kind: 'listening'; url: string };
+
+function isSupervisedMessage(value: unknown): value is SupervisedMessage {
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  return kind === 'starting' || kind === 'listening';
+}
+
+/** How often a start under way is logged. */
+export const STARTING_LOG_INTERVAL_MS = 1000;
 
 export const DEFAULT_SUPERVISOR_TIMINGS = {
   initialBackoffMs: 250,
@@ -62,8 +78,23 @@ export class Supervisor {
     });
     this.child = child;
     this.logger.info({ service_pid: child.pid }, 'supervisor started the service');
+    let progress: Record<string, unknown> = {};
+    const starting = setInterval(() => {
+      const seconds = Math.round((Date.now() - startedAt) / 1000);
+      this.logger.info({ service_pid: child.pid, seconds, ...progress }, `starting (${seconds} s)`);
+    }, STARTING_LOG_INTERVAL_MS);
+    child.on('message', (message: unknown) => {
+      if (!isSupervisedMessage(message)) return;
+      if (message.kind === 'listening') clearInterval(starting);
+      else {
+        // The supervisor's seconds count from the spawn; the store's from its opening.
+        const { seconds: _storeSeconds, ...detail } = message.detail;
+        progress = detail;
+      }
+    });
     child.on('error', (error) => this.logger.error({ err: error }, 'cannot start the service'));
     child.on('exit', (code, signal) => {
+      clearInterval(starting);
       this.child = null;
       const ranMs = Date.now() - startedAt;
       if (this.stopping) {

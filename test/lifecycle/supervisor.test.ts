@@ -8,6 +8,8 @@ interface Logged {
   msg: string;
   restart_in_ms?: number;
   code?: number;
+  seconds?: number;
+  phase?: string;
 }
 
 function capture() {
@@ -100,5 +102,44 @@ describe('the supervisor', () => {
     assert.equal(await supervisor.done, 0);
     assert.ok(Date.now() - stoppedAt >= 90, 'waited for the service to finish its stop');
     assert.equal(supervisor.restarts, 0);
+  });
+
+  it('logs "starting (N s)" every second until the service says it is listening, with what it said it was doing', async () => {
+    const { lines, logger } = capture();
+    // A service that reports a phase at once and says it listens after 2.5 s.
+    const supervisor = supervisorFor(
+      'process.send({ kind: "starting", detail: { phase: "replaying the journal", seconds: 0.2 } });' +
+        'setTimeout(() => process.send({ kind: "listening", url: "http://127.0.0.1:1" }), 2500);' +
+        'process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1000)',
+      logger,
+    );
+    supervisor.start();
+    await until(() => lines.some((line) => line.msg === 'starting (2 s)'));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const count = lines.filter((line) => line.msg.startsWith('starting (')).length;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    supervisor.stop('SIGTERM');
+    await supervisor.done;
+    const starting = lines.filter((line) => line.msg.startsWith('starting ('));
+    assert.equal(starting.length, count, 'no line once the service said it was listening');
+    assert.deepEqual(
+      starting.slice(0, 2).map((line) => [line.msg, line.seconds]),
+      [
+        ['starting (1 s)', 1],
+        ['starting (2 s)', 2],
+      ],
+    );
+    assert.equal(starting[0]?.phase, 'replaying the journal');
+  });
+
+  it('stops logging "starting" when a service dies before it listens', async () => {
+    const { lines, logger } = capture();
+    const supervisor = supervisorFor('setTimeout(() => process.exit(3), 1500)', logger);
+    supervisor.start();
+    assert.equal(await supervisor.done, 3);
+    const count = lines.filter((line) => line.msg.startsWith('starting (')).length;
+    assert.ok(count >= 1, 'a line in its 1.5 s');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(lines.filter((line) => line.msg.startsWith('starting (')).length, count);
   });
 });
