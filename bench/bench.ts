@@ -24,7 +24,9 @@
  * --scale runs the file store at scale instead (scale.ts: takeover, pages,
  * restart at 1,000,000 sessions and 10,000,000 events, and 60 s of sustained
  * writes; about five minutes here, most of it writing the data); --scale-sessions N
- * and --scale-events N change the size.
+ * and --scale-events N change the size. Both end with a start after `kill -9`
+ * right after a write burst, beside a clean restart (kill-restart.ts; 100,000
+ * sessions without --scale; alone: --only "start after a kill").
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -34,6 +36,7 @@ import autocannon from 'autocannon';
 import { postgresBinaries, startPostgres } from '../tools/postgres.js';
 import { runNode, type StartedService, startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
+import { type KillRestartResult, killRestartBench, killRestartLine } from './kill-restart.js';
 import { putSpreadOver, residentMiB } from './requests.js';
 import { type ScaleResult, scaleBench } from './scale.js';
 
@@ -427,10 +430,12 @@ async function main(): Promise<void> {
 
   let boot: { sessions: number; events: number; seconds: number; residentMiB: number } | null =
     null;
-  if (!flags.quick && !flags.scale) {
+  let kill: KillRestartResult | null = null;
+  const killOnly = flags.only !== undefined && 'start after a kill'.includes(flags.only);
+  if ((!flags.quick && !flags.scale) || killOnly) {
     const dir = await tempDir();
     process.stderr.write('  writing 100,000 sessions and 1,000,000 events for the boot test…\n');
-    await writeDataset(dir, 100_000, 1_000_000);
+    const ids = await writeDataset(dir, 100_000, 1_000_000);
     const server = await startBenchService(dir);
     boot = {
       sessions: 100_000,
@@ -439,7 +444,11 @@ async function main(): Promise<void> {
       residentMiB: await residentMiB(server.process.child.pid ?? 0),
     };
     process.stderr.write(`  boot: ${boot.seconds} s, ${boot.residentMiB} MiB resident\n`);
-    await server.process.stop();
+    kill = await killRestartBench(server, dir, ids, {
+      connections: CONNECTIONS,
+      maxBurstSeconds: 60,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
   }
 
   // A clean stop right after a burst of creates at full speed: what is left to
@@ -492,6 +501,7 @@ async function main(): Promise<void> {
       '',
       `Takeover (first boot, one file a session) of ${size}: ${takeover.seconds} s to /health, ${takeover.residentMiB} MiB resident, ${takeover.progressLines} progress lines in the log.`,
       `Restart (clean stop ${restart.stopSeconds} s, then boot from the snapshot) with ${size}: ${restart.seconds} s to /health, ${restart.residentMiB} MiB resident.`,
+      killRestartLine(scale.kill),
       `Pages of 100 at ${scale.sessions.toLocaleString('en')} sessions: GET /sessions p50 ${pages.sessionsP50} ms, p99 ${pages.sessionsP99} ms; GET /events?before= p50 ${pages.eventsP50} ms, p99 ${pages.eventsP99} ms.`,
       `Sustained PUTs spread over ${sustained.sessions.toLocaleString('en')} sessions for ${sustained.seconds} s: ${sustained.puts.toLocaleString('en')} answered; first 15 s ${sustained.firstQuarterPerSecond.toLocaleString('en')}/s, last 15 s ${sustained.lastQuarterPerSecond.toLocaleString('en')}/s (${(sustained.lastQuarterPerSecond / Math.max(1, sustained.firstQuarterPerSecond)).toFixed(2)} of the first), ${((sustained.firstQuarterPerSecond + sustained.lastQuarterPerSecond) / 2 / Math.max(1, sustained.ceiling)).toFixed(2)} of the ceiling (${sustained.ceiling.toLocaleString('en')}/s); the directory grew ${mib(sustained.grewBytes)} MiB, of which the data needs ${mib(sustained.dataBytes)} MiB (the journal holds ${mib(sustained.journalBytes)} MiB at the end, the snapshot ${mib(sustained.snapshotBytes)} MiB).`,
     );
@@ -501,6 +511,7 @@ async function main(): Promise<void> {
       '',
       `Boot with ${boot.sessions.toLocaleString('en')} sessions and ${boot.events.toLocaleString('en')} events: ${boot.seconds} s, ${boot.residentMiB} MiB resident.`,
     );
+    if (kill !== null) lines.push(killRestartLine(kill));
   }
   lines.push(
     '',
@@ -524,6 +535,7 @@ async function main(): Promise<void> {
         ceilings,
         rows,
         boot,
+        kill,
         burst,
         scale,
       },

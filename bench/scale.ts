@@ -7,6 +7,8 @@
  *   pages      GET /sessions?limit=100 walked by cursor, both orders, and
  *              GET /events?limit=100&before=… from the middle of the log
  *   restart    a clean stop, then a boot from the snapshot: time to /health, RSS
+ *   kill       a clean restart again, PUTs until the journal is nearly full,
+ *              kill -9, and the start after it (kill-restart.ts)
  *   sustained  60 s of PUTs spread at random over 100,000 sessions: the
  *              directory's growth beyond what the data needs, and the
  *              throughput of the first and last 15 s
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
+import { type KillRestartResult, killRestartBench } from './kill-restart.js';
 import { putSpreadOver, residentMiB } from './requests.js';
 
 /** A takeover of a million files takes longer than a test's boot may. */
@@ -27,6 +30,7 @@ export interface ScaleResult {
   events: number;
   takeover: { seconds: number; residentMiB: number; progressLines: number };
   restart: { stopSeconds: number; seconds: number; residentMiB: number };
+  kill: KillRestartResult;
   pages: { sessionsP50: number; sessionsP99: number; eventsP50: number; eventsP99: number };
   sustained: {
     seconds: number;
@@ -104,7 +108,7 @@ export async function scaleBench(options: {
   log(
     `  writing ${options.sessions.toLocaleString('en')} session files and ${options.events.toLocaleString('en')} events…`,
   );
-  await writeDataset(big, options.sessions, options.events);
+  const bigIds = await writeDataset(big, options.sessions, options.events);
 
   // Takeover: the first boot reads every file.
   const first = await startService(big, { CRASH_ENDPOINT: 'off' }, BOOT);
@@ -152,7 +156,11 @@ export async function scaleBench(options: {
   log(
     `  restart: stop ${restart.stopSeconds} s, boot ${restart.seconds} s, ${restart.residentMiB} MiB resident`,
   );
-  await second.process.stop();
+  const kill = await killRestartBench(second, big, bigIds, {
+    connections: options.connections,
+    maxBurstSeconds: 120,
+    log,
+  });
 
   // Sustained writes: PUTs spread over 100,000 sessions for 60 s.
   const spread = await options.dir('sustained');
@@ -213,6 +221,7 @@ export async function scaleBench(options: {
     events: options.events,
     takeover,
     restart,
+    kill,
     pages,
     sustained,
   };
