@@ -79,6 +79,8 @@ export interface StorageLimits {
    * write later session files into (0: none); each is at most 8 KiB.
    */
   spareFiles: number;
+  /** STARTUP_PROGRESS_MS: how often a boot under way logs "starting" (1 s; tests: less). */
+  progressIntervalMs: number;
 }
 
 /**
@@ -200,6 +202,7 @@ function storageLimits(env: Env): StorageLimits {
     snapshotJournalBytes: integer(env, 'SNAPSHOT_JOURNAL_KB', 65_536, 16, 16_777_216) * 1024,
     minFreeBytes: integer(env, 'MIN_FREE_DISK_MB', 64, 0, 1_048_576) * 1024 * 1024,
     spareFiles: integer(env, 'SPARE_FILES', 8_192, 0, 1_000_000),
+    progressIntervalMs: integer(env, 'STARTUP_PROGRESS_MS', 1_000, 10, 60_000),
   });
 }
 

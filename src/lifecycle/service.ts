@@ -125,6 +125,7 @@ async function openStore(
       snapshotJournalBytes: config.storage.snapshotJournalBytes,
       minFreeBytes: config.storage.minFreeBytes,
       spareFiles: config.storage.spareFiles,
+      progressIntervalMs: config.storage.progressIntervalMs,
       background,
       progress: (message, detail) => {
         logger.info(detail, message);

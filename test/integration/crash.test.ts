@@ -72,4 +72,57 @@ describe('deaths nobody saw coming', () => {
     assert.equal(marker.container, last.containerId);
     assert.equal(marker.state, 'running');
   });
+
+  it('a start after kill -9 with journal to replay logs its progress, serves every acknowledged session, then writes their files', async (t) => {
+    const dir = await tempDir(t);
+    // Progress every 20 ms instead of every second: the lines, not the speed, are tested here.
+    const env = { STARTUP_PROGRESS_MS: '20' };
+    const first = await startService(dir, env);
+    const acknowledged: { id: string; name: string }[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, worker) => {
+        for (let i = 0; i < 40; i++) {
+          const answer = await postJson(`${first.url}/sessions`, { name: `w${worker}-${i}` });
+          if (answer.status === 201) acknowledged.push(field(answer));
+        }
+      }),
+    );
+    first.process.kill('SIGKILL');
+    await first.process.exited;
+
+    const second = await startService(dir, env);
+    t.after(() => second.process.kill('SIGKILL'));
+    const lines = second.process.lines;
+    const ready = lines.findIndex((line) => line.msg === 'listening');
+    const progress = lines.slice(0, ready).filter((line) => line.msg === 'starting');
+    assert.ok(progress.length > 0, 'progress lines before listening');
+    for (const line of progress) {
+      assert.equal(typeof line.phase, 'string');
+      assert.equal(typeof line.seconds, 'number');
+      assert.equal(typeof line.sessions_read, 'number');
+      assert.equal(typeof line.journal_records_replayed, 'number');
+    }
+    const replayed = progress.map((line) => line.journal_records_replayed as number);
+    assert.deepEqual(
+      replayed,
+      [...replayed].sort((a, b) => a - b),
+      'the counts only grow',
+    );
+    assert.ok((replayed.at(-1) ?? 0) <= acknowledged.length, 'one journal record a create');
+
+    for (const session of acknowledged) {
+      const answer = await request(`${second.url}/sessions/${session.id}`);
+      assert.equal(answer.status, 200, `acknowledged session ${session.name} is served`);
+      assert.equal(field(answer).name, session.name);
+    }
+    // The replayed sessions' files are rewritten in the background, and that is logged.
+    const written = await second.process.next(
+      (line) => line.msg === 'session files of the replayed journal written',
+    );
+    assert.equal(written.sessions, acknowledged.length);
+    for (const session of acknowledged) {
+      const file = JSON.parse(await readFile(join(dir, 'sessions', `${session.id}.json`), 'utf8'));
+      assert.equal(file.name, session.name);
+    }
+  });
 });

@@ -240,6 +240,8 @@ export interface FileStoreOptions {
    * file) and of the background work a boot leaves.
    */
   progress?: ProgressReport;
+  /** How often "starting" is reported while the boot runs (STARTUP_PROGRESS_MS; a second by default). */
+  progressIntervalMs?: number;
 }
 
 /** The settings a store runs with (FileStoreOptions with the defaults filled in). */
@@ -481,7 +483,7 @@ export class FileStore implements Store {
   ): Promise<OpenedFileStore> {
     const progress = options.progress ?? (() => undefined);
     const boot = new BootProgress();
-    boot.reportEvery(progress);
+    boot.reportEvery(progress, options.progressIntervalMs);
     try {
       return await FileStore.load(layout, lock, instanceId, files, fileSystem, options, boot);
     } finally {
