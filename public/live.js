@@ -5,20 +5,39 @@
 // breaks, it is opened again after a backoff (1 s, doubling, at most 5 s)
 // from the last event seen (`since`), so nothing is shown twice or missed;
 // after OFFLINE_AFTER_MS without a connection the page says no instance runs.
+// A service that answers 503 "starting" on /health is one restarting (it binds
+// its port before it reads its data): the page says so, and tries again every
+// second, instead of counting towards "no instance".
 
 /** @typedef {import('./api.js').ServiceEvent} ServiceEvent */
 /** @typedef {import('./api.js').State} State */
-/** @typedef {'connecting' | 'up' | 'reconnecting' | 'offline'} Connection */
+/** @typedef {'connecting' | 'up' | 'reconnecting' | 'starting' | 'offline'} Connection */
+/** @typedef {{ status: 'starting', seconds?: number, phase?: string }} Starting */
 
 export const OFFLINE_AFTER_MS = 3000;
 const FIRST_RETRY_MS = 1000;
 const MAX_RETRY_MS = 5000;
 
 /**
+ * What /health says while the service starts, or null (it is up, or nothing answers).
+ * @returns {Promise<Starting | null>}
+ */
+async function startingAnswer() {
+  try {
+    const response = await fetch('/health', { cache: 'no-store' });
+    if (response.status !== 503) return null;
+    const body = await response.json();
+    return body?.status === 'starting' ? body : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * @param {{
  *   onEvent: (event: ServiceEvent) => void,
  *   onState: (state: State) => void,
- *   onConnection: (connection: Connection) => void,
+ *   onConnection: (connection: Connection, starting?: Starting) => void,
  * }} handlers
  */
 export function followLive(handlers) {
@@ -56,10 +75,20 @@ export function followLive(handlers) {
     stream.addEventListener('error', () => {
       // Not the browser's own retry every second: ours, backing off.
       stream.close();
-      if (connection !== 'offline') setConnection('reconnecting');
-      offlineTimer ??= setTimeout(() => setConnection('offline'), OFFLINE_AFTER_MS);
-      setTimeout(open, retryMs);
-      retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+      void startingAnswer().then((starting) => {
+        if (starting !== null) {
+          clearTimeout(offlineTimer);
+          offlineTimer = undefined;
+          connection = 'starting';
+          handlers.onConnection('starting', starting); // each time: its seconds go on
+          setTimeout(open, FIRST_RETRY_MS);
+          return;
+        }
+        if (connection !== 'offline') setConnection('reconnecting');
+        offlineTimer ??= setTimeout(() => setConnection('offline'), OFFLINE_AFTER_MS);
+        setTimeout(open, retryMs);
+        retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+      });
     });
   };
   open();

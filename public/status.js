@@ -59,18 +59,28 @@ function remember() {
 
 /**
  * The stream's state: no instance running greys what is shown (it is stale)
- * and disables what would need one.
+ * and disables what would need one; so does one restarting (it answers 503
+ * until it has read its data), which is never called "no instance".
  * @param {Connection} connection
+ * @param {import('./live.js').Starting} [starting]
  */
-export function showConnection(connection) {
+export function showConnection(connection, starting) {
   const offline = connection === 'offline';
   document.body.dataset.connection = connection;
   element('offline').hidden = !offline;
   for (const controls of document.querySelectorAll('fieldset.needs-instance')) {
-    if (controls instanceof HTMLFieldSetElement) controls.disabled = offline;
+    if (controls instanceof HTMLFieldSetElement) {
+      controls.disabled = offline || connection === 'starting';
+    }
   }
   if (connection === 'up') return; // the state that follows says which instance
   remember();
+  if (connection === 'starting') {
+    const seconds = Math.round(starting?.seconds ?? 0);
+    const phase = starting?.phase === undefined ? '' : ` · ${starting.phase}`;
+    setConnectionText('starting', `restarting (${seconds} s)${phase}…`);
+    return;
+  }
   if (offline) setConnectionText('offline', 'no instance running');
   else if (crashing) {
     setConnectionText('down', 'crashing · waiting for the supervisor to start a new instance…');
