@@ -719,7 +719,11 @@ export class FileStore implements Store {
       }
       return { store, recovery: report };
     } catch (error) {
-      await cleanUpAfter(error, () => store.closeFiles());
+      // The files the background repair is writing, written before the lock goes.
+      await cleanUpAfter(error, async () => {
+        await store.viewRepair;
+        await store.closeFiles();
+      });
       throw error;
     }
   }
