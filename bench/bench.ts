@@ -26,7 +26,8 @@
  * writes; about five minutes here, most of it writing the data); --scale-sessions N
  * and --scale-events N change the size. Both end with a start after `kill -9`
  * right after a write burst, beside a clean restart (kill-restart.ts; 100,000
- * sessions without --scale; alone: --only "start after a kill").
+ * sessions without --scale; alone: --only "start after a kill"), then the starts
+ * after another program changed the stopped directory (shared-directory.ts).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -39,6 +40,11 @@ import { writeDataset } from './datasets.js';
 import { type KillRestartResult, killRestartBench, killRestartLine } from './kill-restart.js';
 import { putSpreadOver, residentMiB } from './requests.js';
 import { type ScaleResult, scaleBench } from './scale.js';
+import {
+  type SharedDirectoryResult,
+  sharedDirectoryBench,
+  sharedDirectoryLine,
+} from './shared-directory.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -431,7 +437,10 @@ async function main(): Promise<void> {
   let boot: { sessions: number; events: number; seconds: number; residentMiB: number } | null =
     null;
   let kill: KillRestartResult | null = null;
-  const killOnly = flags.only !== undefined && 'start after a kill'.includes(flags.only);
+  let shared: SharedDirectoryResult | null = null;
+  const killOnly =
+    flags.only !== undefined &&
+    ('start after a kill'.includes(flags.only) || 'shared directory'.includes(flags.only));
   if ((!flags.quick && !flags.scale) || killOnly) {
     const dir = await tempDir();
     process.stderr.write('  writing 100,000 sessions and 1,000,000 events for the boot test…\n');
@@ -449,6 +458,7 @@ async function main(): Promise<void> {
       maxBurstSeconds: 60,
       log: (line) => process.stderr.write(`${line}\n`),
     });
+    shared = await sharedDirectoryBench(dir, ids, (line) => process.stderr.write(`${line}\n`));
   }
 
   // A clean stop right after a burst of creates at full speed: what is left to
@@ -502,6 +512,7 @@ async function main(): Promise<void> {
       `Takeover (first boot, one file a session) of ${size}: ${takeover.seconds} s to /health, ${takeover.residentMiB} MiB resident, ${takeover.progressLines} progress lines in the log.`,
       `Restart (clean stop ${restart.stopSeconds} s, then boot from the snapshot) with ${size}: ${restart.seconds} s to /health, ${restart.residentMiB} MiB resident.`,
       killRestartLine(scale.kill),
+      sharedDirectoryLine(scale.shared),
       `Pages of 100 at ${scale.sessions.toLocaleString('en')} sessions: GET /sessions p50 ${pages.sessionsP50} ms, p99 ${pages.sessionsP99} ms; GET /events?before= p50 ${pages.eventsP50} ms, p99 ${pages.eventsP99} ms.`,
       `Sustained PUTs spread over ${sustained.sessions.toLocaleString('en')} sessions for ${sustained.seconds} s: ${sustained.puts.toLocaleString('en')} answered; first 15 s ${sustained.firstQuarterPerSecond.toLocaleString('en')}/s, last 15 s ${sustained.lastQuarterPerSecond.toLocaleString('en')}/s (${(sustained.lastQuarterPerSecond / Math.max(1, sustained.firstQuarterPerSecond)).toFixed(2)} of the first), ${((sustained.firstQuarterPerSecond + sustained.lastQuarterPerSecond) / 2 / Math.max(1, sustained.ceiling)).toFixed(2)} of the ceiling (${sustained.ceiling.toLocaleString('en')}/s); the directory grew ${mib(sustained.grewBytes)} MiB, of which the data needs ${mib(sustained.dataBytes)} MiB (the journal holds ${mib(sustained.journalBytes)} MiB at the end, the snapshot ${mib(sustained.snapshotBytes)} MiB).`,
     );
@@ -512,6 +523,7 @@ async function main(): Promise<void> {
       `Boot with ${boot.sessions.toLocaleString('en')} sessions and ${boot.events.toLocaleString('en')} events: ${boot.seconds} s, ${boot.residentMiB} MiB resident.`,
     );
     if (kill !== null) lines.push(killRestartLine(kill));
+    if (shared !== null) lines.push(sharedDirectoryLine(shared));
   }
   lines.push(
     '',

@@ -9,6 +9,8 @@
  *   restart    a clean stop, then a boot from the snapshot: time to /health, RSS
  *   kill       a clean restart again, PUTs until the journal is nearly full,
  *              kill -9, and the start after it (kill-restart.ts)
+ *   shared     starts after another program changed the stopped directory
+ *              (shared-directory.ts)
  *   sustained  60 s of PUTs spread at random over 100,000 sessions: the
  *              directory's growth beyond what the data needs, and the
  *              throughput of the first and last 15 s
@@ -21,6 +23,7 @@ import { startService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
 import { type KillRestartResult, killRestartBench } from './kill-restart.js';
 import { putSpreadOver, residentMiB } from './requests.js';
+import { type SharedDirectoryResult, sharedDirectoryBench } from './shared-directory.js';
 
 /** A takeover of a million files takes longer than a test's boot may. */
 const BOOT = { bootTimeoutMs: 600_000 };
@@ -31,6 +34,7 @@ export interface ScaleResult {
   takeover: { seconds: number; residentMiB: number; progressLines: number };
   restart: { stopSeconds: number; seconds: number; residentMiB: number };
   kill: KillRestartResult;
+  shared: SharedDirectoryResult;
   pages: { sessionsP50: number; sessionsP99: number; eventsP50: number; eventsP99: number };
   sustained: {
     seconds: number;
@@ -161,6 +165,7 @@ export async function scaleBench(options: {
     maxBurstSeconds: 120,
     log,
   });
+  const shared = await sharedDirectoryBench(big, bigIds, log);
 
   // Sustained writes: PUTs spread over 100,000 sessions for 60 s.
   const spread = await options.dir('sustained');
@@ -222,6 +227,7 @@ export async function scaleBench(options: {
     takeover,
     restart,
     kill,
+    shared,
     pages,
     sustained,
   };
