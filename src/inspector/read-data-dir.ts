@@ -17,6 +17,7 @@ import type { InstanceMarker, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
 import {
+  currentBootId,
   dataDirectoryHazards,
   dataLayout,
   type EventLogScan,
@@ -26,6 +27,7 @@ import {
   scanEventLog,
   sessionsAsServed,
   TEMP_SUFFIX,
+  trustedSeal,
   type UnreadableSession,
 } from '../store/file/format.js';
 import { describeHazard, hazardAt, hidesSessions } from './hazards.js';
@@ -141,7 +143,12 @@ export async function readDataDirectory(
 
   const served = hidesSessions(hazards)
     ? NOTHING_SERVED
-    : sessionsAsServed(layout.sessionsDir, layout.journalDir);
+    : sessionsAsServed(
+        layout.sessionsDir,
+        layout.journalDir,
+        !hazardAt(hazards, 'instance.json') &&
+          trustedSeal(await readMarker(layout.markerFile), currentBootId()) !== null,
+      );
   const { segments, unreadable } = served;
   const temps = [
     ...entries.filter((name) => name.endsWith(TEMP_SUFFIX)),

@@ -92,6 +92,15 @@ describe('a data directory another program changed while the service was stopped
     await original.update(alice.id, { data: { note: 'edited by the original' } });
     await original.delete(bob.id);
     const carolBytes = await readFile(join(dir, 'sessions', `${carol.id}.json`), 'utf8');
+    // `inspect` shows what the start will serve.
+    const inspected = JSON.parse((await runToEnd(['inspect', '--json'], { DATA_DIR: dir })).stdout);
+    assert.deepEqual(inspected.sessions.map((session: Served) => session.name).sort(), [
+      'alice',
+      'carol',
+    ]);
+    assert.deepEqual(inspected.sessions.find((session: Served) => session.id === alice.id).data, {
+      note: 'edited by the original',
+    });
     const before = await verifyFindings(dir);
     assert.equal(before.length, 3, before.join('\n'));
     for (const [id, what] of [

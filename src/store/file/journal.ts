@@ -565,10 +565,22 @@ export interface SessionsAsServed {
 /**
  * The sessions as the service would serve them, read offline in memory that
  * grows with their number by a creation key each, not by their data.
+ * `filesCurrent`: the last instance stopped cleanly and sealed the
+ * directory, so the files hold every change the journal does, and whatever
+ * differs is another program's change a start adopts: the journal is not
+ * applied over them.
  */
-export function sessionsAsServed(sessionsDir: string, journalDir: string): SessionsAsServed {
+export function sessionsAsServed(
+  sessionsDir: string,
+  journalDir: string,
+  filesCurrent = false,
+): SessionsAsServed {
   const segments = readJournal(journalDir);
-  const { outcome, records } = replayJournal(segments);
+  const replay = replayJournal(segments);
+  const { records } = replay;
+  const outcome: ReadonlyMap<string, StoredSession | null> = filesCurrent
+    ? new Map()
+    : replay.outcome;
   const keys: CreationKey[] = [];
   const unreadable: UnreadableSession[] = [];
   const tempFiles: string[] = [];

@@ -57,6 +57,15 @@ export function sessionFileName(id: string): string {
 /** Temp files end in `.tmp` (as the original's did) so `*.json` globs never match them. */
 export const TEMP_SUFFIX = '.tmp';
 
+/**
+ * Whether a temp file's name is one this service makes (`<file>.json.tmp`,
+ * `<file>.jsonl.tmp`, or those with a random part before `.tmp`), not the
+ * original's (`<id>.tmp`, `stats.tmp`): only ours are deleted when left over.
+ */
+export function isOwnTempName(name: string): boolean {
+  return /\.jsonl?(\.[0-9a-f]{12})?\.tmp$/.test(name);
+}
+
 export function isSessionFileName(name: string): boolean {
   return name.endsWith('.json');
 }

@@ -100,17 +100,38 @@ export interface RecoveryOptions {
  */
 async function removeTempFiles(
   fs: WritableFileSystem,
+  layout: DataLayout,
   dir: string,
-  quarantineDir: string,
-): Promise<string[]> {
-  const removed: string[] = [];
+  recovery: RecoveryReport,
+): Promise<void> {
   for (const name of await readdir(dir)) {
-    if (name.endsWith(TEMP_SUFFIX)) {
-      await removeTempFile(fs, join(dir, name), quarantineDir, name);
-      removed.push(name);
-    }
+    if (name.endsWith(TEMP_SUFFIX)) await settleTempFile(fs, layout, dir, name, recovery);
   }
-  return removed;
+}
+
+/**
+ * Removes a temp file of ours that an unfinished write left, or moves one
+ * that is not ours (the original's `<id>.tmp`, a link) to quarantine/.
+ */
+async function settleTempFile(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  dir: string,
+  name: string,
+  recovery: RecoveryReport,
+): Promise<void> {
+  const prefix = relative(layout.root, dir);
+  const file = prefix === '' ? name : `${prefix}/${name}`;
+  const label = prefix === '' ? name : `${prefix}-${name}`;
+  const savedAs = await removeTempFile(fs, join(dir, name), layout.quarantineDir, label);
+  if (savedAs === null) recovery.tempFilesRemoved.push(file);
+  else {
+    recovery.quarantined.push({
+      file,
+      problem: "a temp file this service did not write (another program's unfinished write)",
+      savedAs: relative(layout.root, savedAs),
+    });
+  }
 }
 
 /**
@@ -130,7 +151,7 @@ export async function recoverDataDirectory(
     journal: null,
   };
   await fs.mkdir(layout.sessionsDir, { recursive: true });
-  recovery.tempFilesRemoved.push(...(await removeTempFiles(fs, layout.root, layout.quarantineDir)));
+  await removeTempFiles(fs, layout, layout.root, recovery);
   const sessions: StoredSession[] = [];
   // Collected first: the directory is changed only once it has been read through.
   const tempFiles: string[] = [];
@@ -145,11 +166,8 @@ export async function recoverDataDirectory(
       await yieldToEventLoop();
     }
   }
-  for (const name of tempFiles) {
-    const path = join(layout.sessionsDir, name);
-    await removeTempFile(fs, path, layout.quarantineDir, `session-${name}`);
-    recovery.tempFilesRemoved.push(`sessions/${name}`);
-  }
+  for (const name of tempFiles)
+    await settleTempFile(fs, layout, layout.sessionsDir, name, recovery);
   for (const bad of unreadable) {
     const savedAs = await quarantineFile(
       fs,
@@ -551,11 +569,12 @@ export async function recoverFromSnapshot(
   const { foreignLog, badAfterMark } = await readLogAfterMark(layout, header.events.offset, live);
 
   const recovery: RecoveryReport = {
-    tempFilesRemoved: await removeTempFiles(fs, layout.root, layout.quarantineDir),
+    tempFilesRemoved: [],
     eventLogRepair: null,
     quarantined: [],
     journal: null,
   };
+  await removeTempFiles(fs, layout, layout.root, recovery);
   if (badAfterMark !== null) {
     recovery.eventLogRepair = await cutDamagedTail(fs, layout, badAfterMark, eventLog.size);
     eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);

@@ -5,10 +5,10 @@
  * have no `seq`; they sort first, by `created_at`, then by id.
  */
 import { type Dir, opendirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseStoredSession, type Session } from '../../domain/session.js';
 import type { WritableFileSystem } from './file-system.js';
-import { isSessionFileName, sessionFileName, TEMP_SUFFIX } from './layout.js';
+import { isOwnTempName, isSessionFileName, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
   checkDirectory,
   checkDirectorySync,
@@ -171,9 +171,10 @@ export async function quarantineFile(
 }
 
 /**
- * Removes the temp file an unfinished write left at `path`. Only a regular
- * file is one of ours: anything else at a temp name (a symlink, a FIFO) is
- * moved to quarantine/, never deleted. Returns where it went, or null.
+ * Removes the temp file an unfinished write of ours left at `path`. Only a
+ * regular file under a name we make is one of ours: anything else at a temp
+ * name (a symlink, a FIFO, the original's `<id>.tmp`) is moved to
+ * quarantine/, never deleted. Returns where it went, or null.
  */
 export async function removeTempFile(
   fs: WritableFileSystem,
@@ -182,7 +183,8 @@ export async function removeTempFile(
   label: string,
 ): Promise<string | null> {
   const kind = await checkRegularFile(path);
-  if (kind === 'ok' || kind === 'missing') {
+  if (kind === 'missing') return null;
+  if (kind === 'ok' && isOwnTempName(basename(path))) {
     await fs.rm(path, { force: true });
     return null;
   }
