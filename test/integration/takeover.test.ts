@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runStateful, runToEnd, startService } from '../../tools/service-process.js';
+import { type LogLine, runStateful, runToEnd, startService } from '../../tools/service-process.js';
 import { field, request } from '../helpers/http.js';
 import {
   ORIGINAL_SESSIONS,
@@ -109,12 +109,17 @@ describe('taking over and recovering a data directory', () => {
         }),
       );
     }
+    // Killed while it reads the files (its progress line says so, once a
+    // second), then while it writes the snapshot.
     for (const phase of [
-      'taking over the directory: reading session files',
-      'taking over the directory: writing snapshot.jsonl',
+      (line: LogLine) =>
+        line.msg === 'starting' &&
+        line.phase === 'taking over the directory: reading session files',
+      (line: LogLine) => line.msg === 'taking over the directory: writing snapshot.jsonl',
     ]) {
-      const boot = runStateful(['serve'], { DATA_DIR: dir, PORT: '0' });
-      await boot.next((line) => line.msg === phase, 120_000);
+      const boot = runStateful(['serve'], { DATA_DIR: dir, PORT: '0', STARTUP_PROGRESS_MS: '100' });
+      t.after(() => boot.kill('SIGKILL'));
+      await boot.next(phase, 120_000);
       boot.kill('SIGKILL');
       await boot.exited;
     }
