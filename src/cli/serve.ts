@@ -35,7 +35,27 @@ export async function serveCommand(): Promise<number | undefined> {
     process.exit(EXIT_CRASH);
   });
 
-  let service: Awaited<ReturnType<typeof startService>>;
+  // Handled from the first moment: a stop asked for while the service
+  // starts (the supervisor forwards one as soon as the service says it
+  // listens) waits for the start, then stops it cleanly.
+  let service: Awaited<ReturnType<typeof startService>> | null = null;
+  let stopAsked: string | null = null;
+  const stop = (reason: string) => {
+    if (service === null) {
+      stopAsked ??= reason;
+      return;
+    }
+    service.stop(reason).then(
+      () => process.exit(EXIT_CLEAN),
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'clean stop failed');
+        process.exit(EXIT_CRASH);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
   try {
     // Under the supervisor, what the boot is doing goes to it too (supervisor.ts).
     service = await startService(
@@ -84,18 +104,7 @@ export async function serveCommand(): Promise<number | undefined> {
   }
 
   tellSupervisor({ kind: 'listening', url: service.url });
-
-  const stop = (reason: string) => {
-    service.stop(reason).then(
-      () => process.exit(EXIT_CLEAN),
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'clean stop failed');
-        process.exit(EXIT_CRASH);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (stopAsked !== null) stop(stopAsked);
   // Under the supervisor: if it goes away, stop rather than run unsupervised,
   // including when it went away while this process was still starting (the
   // 'disconnect' event has passed by then).
