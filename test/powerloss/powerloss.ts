@@ -17,13 +17,16 @@
  *     crashed unless its clean stop had been acknowledged;
  *   - the boot succeeds, and after it and a clean stop verify finds nothing;
  *   - one state in five: `inspect --repair` on a copy, then a start, serves
- *     the same sessions.
+ *     the same sessions;
+ *   - another state in five: before the boot, the original implementation
+ *     (its exact bytes) creates a session in the directory the cut left; the
+ *     start adopts it (it logged it), and counts it.
  *
  * Runs of 1,000 states each, each on its own recorded trace (seed, seed+1, …).
  * Exit status 1 on any violation, with the state kept in powerloss-failures/.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +37,7 @@ import { StatefulService } from '../../src/service/service.js';
 import { FileStore } from '../../src/store/file/file-store.js';
 import type { WritableFileSystem } from '../../src/store/file/file-system.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
+import { OriginalWriter } from '../helpers/original-writer.js';
 import { seeded } from '../helpers/seeded.js';
 import { type CrashModel, DiskModel } from './crash-states.js';
 import { RecordingFileSystem, type Trace } from './recording-file-system.js';
@@ -197,6 +201,16 @@ function sameSessions(found: Map<string, Kept>, expected: Map<string, Kept>): bo
   return true;
 }
 
+/** Whether the original could run on `dir`: it needs sessions/ and a stats.json it can read. */
+function originalCanRun(dir: string): boolean {
+  try {
+    JSON.parse(readFileSync(join(dir, 'stats.json'), 'utf8'));
+    return readdirSync(join(dir, 'sessions')) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** Checks one crash state; returns the violations found (none: it held). */
 async function check(
   run: Recorded,
@@ -204,7 +218,7 @@ async function check(
   model: CrashModel,
   seed: number,
   dir: string,
-  repair: boolean,
+  steps: { repair: boolean; original: boolean },
 ): Promise<string[]> {
   const problems: string[] = [];
   const disk = new DiskModel(run.trace, point);
@@ -224,6 +238,11 @@ async function check(
   } catch {
     // no marker (yet), or one the boot must cope with as it is
   }
+  // The original runs on what the cut left, if it can read it, and creates a session.
+  let byOriginal: string | null = null;
+  if (steps.original && originalCanRun(dir)) {
+    byOriginal = (await new OriginalWriter(dir).create('by-the-original', { after: 'a cut' })).id;
+  }
   const before = await verifyDataDirectory(dir);
   for (const finding of before.findings) {
     if (finding.repair === undefined) problems.push(`verify before the boot: ${finding.problem}`);
@@ -237,7 +256,7 @@ async function check(
     candidates.find(
       (candidate) => candidate !== undefined && sameSessions(found, candidate.sessions),
     );
-  if (repair) {
+  if (steps.repair) {
     // `inspect --repair` on a copy, then a start on it: the same sessions.
     const copy = `${dir}-repaired`;
     cpSync(dir, copy, { recursive: true });
@@ -266,7 +285,14 @@ async function check(
   }
   const { store, service, started } = opened;
   const found = new Map(store.listSessions().map((session) => [session.id, kept(session)]));
-  const total = store.stats().total_sessions;
+  let total = store.stats().total_sessions;
+  if (byOriginal !== null) {
+    if (found.get(byOriginal)?.name !== 'by-the-original') {
+      problems.push('the session the original created after the cut is not served');
+    }
+    found.delete(byOriginal);
+    total--;
+  }
   const match = matching(found);
   if (match === undefined) {
     const want = candidates.map((candidate) => candidate?.sessions.size).join(' or ');
@@ -332,8 +358,12 @@ async function main(): Promise<number> {
       const stateSeed = Math.floor(pick() * 2 ** 31);
       const dir = mkdtempSync(join(tmpdir(), 'powerloss-state-'));
       if (new DiskModel(recorded.trace, point).hasUnsynced()) counts.unsynced++;
-      // One state in five is also repaired offline first, on a copy.
-      const problems = await check(recorded, point, model, stateSeed, dir, i % 5 === 0);
+      // One state in five is also repaired offline first, on a copy; another
+      // is changed by the original before the boot.
+      const problems = await check(recorded, point, model, stateSeed, dir, {
+        repair: i % 5 === 0,
+        original: i % 5 === 1,
+      });
       counts.states++;
       counts.byModel.set(model, (counts.byModel.get(model) ?? 0) + 1);
       if (problems.length > 0) {
