@@ -21,6 +21,7 @@ import {
   dataDirectoryHazards,
   dataLayout,
   type EventLogScan,
+  NO_EVENT_LOG,
   readMarker,
   readStats,
   type SessionsAsServed,
@@ -69,17 +70,6 @@ const NOTHING_SERVED: SessionsAsServed = {
   segments: [],
   pendingChanges: 0,
   *sessions() {},
-};
-const NO_EVENT_LOG: EventLogScan = {
-  size: 0,
-  exists: false,
-  count: 0,
-  createdEvents: 0,
-  tail: [],
-  validEnd: 0,
-  lineStarts: [0],
-  tornBytes: 0,
-  corruptLinesInTail: 0,
 };
 
 function describeEventLogDamage(scan: EventLogScan): string[] {

@@ -44,6 +44,19 @@ export interface EventLogScan {
   corruptLinesInTail: number;
 }
 
+/** What a scan finds where there is no log (yet). */
+export const NO_EVENT_LOG: Readonly<EventLogScan> = Object.freeze({
+  size: 0,
+  exists: false,
+  count: 0,
+  createdEvents: 0,
+  tail: [],
+  validEnd: 0,
+  lineStarts: [0],
+  tornBytes: 0,
+  corruptLinesInTail: 0,
+});
+
 /** The event on one line of the log, or null when the line is not one. */
 export function parseEventLine(line: string): ServiceEvent | null {
   if (line.length === 0) return null;
@@ -234,19 +247,7 @@ export async function scanEventLog(
 ): Promise<EventLogScan> {
   // Never through a symlink, never a FIFO (the open would hang): see safe-open.ts.
   const opened = await openRegularFile(path);
-  if (opened === null) {
-    return {
-      size: 0,
-      exists: false,
-      count: 0,
-      createdEvents: 0,
-      tail: [],
-      validEnd: 0,
-      lineStarts: [0],
-      tornBytes: 0,
-      corruptLinesInTail: 0,
-    };
-  }
+  if (opened === null) return { ...NO_EVENT_LOG, lineStarts: [0] };
   if (isFileProblem(opened)) throw new UnsafeFileError(path, opened);
   const { handle, size } = opened;
   let lastNewlineEnd = 0;

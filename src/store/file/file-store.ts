@@ -20,9 +20,12 @@
  * written when the journal has grown past a threshold (and after taking over
  * a directory without one): it writes every session to snapshot.jsonl,
  * durably, then deletes the segments it covers. After the machine itself
- * went down, a start writes every file again (see rebuildView). A boot reads the snapshot and replays the journal
- * after it; it reads every session file only when no snapshot can be trusted
- * (see recovery.ts). An event in the log always describes a committed
+ * went down, a start writes every file again (see rebuildView). A boot reads
+ * the snapshot and replays the journal after it, then adopts what another
+ * program changed in sessions/ while no instance ran (adoptForeignChanges);
+ * it reads every session file only when no snapshot can be used (see
+ * recovery.ts). A clean stop seals the directory (directory-seal.ts) so the
+ * next start sees in O(1) whether anything changed. An event in the log always describes a committed
  * change, and a committed change whose event a kill cut off gets it at the
  * next boot. Counters that change with every request (total_requests)
  * or every create (total_sessions) reach stats.json lazily, within a second;
@@ -259,7 +262,7 @@ interface StoreSettings {
 interface Loaded {
   sessions: Iterable<ResidentSession>;
   outcome: ReadonlyMap<string, StoredSession | null>;
-  /** Whether the session files already show `outcome` (the last instance stopped cleanly). */
+  /** Whether the session files already show `outcome` (the last instance stopped cleanly and sealed the directory). */
   filesCurrent: boolean;
 }
 

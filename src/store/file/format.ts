@@ -17,6 +17,7 @@ export { DurableFiles } from './durable-file.js';
 export {
   type EventLogScan,
   firstBadLine,
+  NO_EVENT_LOG,
   parseEventLine,
   readLogLines,
   scanEventLog,
