@@ -115,12 +115,17 @@ function described(recovery: RecoveryReport, rolledForward: boolean): string[] {
     done.push(`moved ${entry.file} (${entry.problem}) to ${entry.savedAs}`);
   }
   if (recovery.eventLogRepair !== null) {
-    const { bytesRemoved, savedAs } = recovery.eventLogRepair;
+    const { bytesRemoved, savedAs, eventsKept } = recovery.eventLogRepair;
     done.push(
       savedAs === null
         ? `dropped a torn last line (${bytesRemoved} bytes, never acknowledged) off events.jsonl`
         : `cut ${bytesRemoved} damaged bytes off events.jsonl into ${savedAs}`,
     );
+    if (eventsKept) {
+      done.push(
+        `appended again the ${eventsKept} events of another program found after the damage`,
+      );
+    }
   }
   const journal = recovery.journal;
   if (journal !== null) {

@@ -20,6 +20,7 @@ import {
   readLogAfterMark,
   replayJournal,
   type SnapshotHeader,
+  scanEventLog,
   scanSnapshot,
   sealedChangeTime,
   sessionFileName,
@@ -54,7 +55,8 @@ export async function servedView(
     if (last === null) served.delete(id);
     else served.set(id, digest(JSON.stringify(last.session)));
   }
-  const { foreignLog } = await readLogAfterMark(layout, header.events.offset, after);
+  const logEnd = (await scanEventLog(layout.eventsFile, 0, header.events)).size;
+  const { foreignLog } = await readLogAfterMark(layout, header.events.offset, logEnd, after);
   const logged = new Set(foreignLog.map((entry) => entry.sessionId));
   const seal = trustedSeal(marker, currentBootId());
   const passOverFiles =

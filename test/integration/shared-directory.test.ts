@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runToEnd, type StartedService, startService } from '../../tools/service-process.js';
@@ -159,6 +159,8 @@ describe('a data directory another program changed while the service was stopped
     first.process.kill('SIGKILL');
     await first.process.exited;
 
+    // The kill cut an append short: the original appends after the torn line.
+    await appendFile(join(dir, 'events.jsonl'), '{"ts": 1796000000.5, "time": "2026-');
     const original = new OriginalWriter(dir);
     await original.startup();
     // The file may still say "alice" (the kill came before a checkpoint wrote
@@ -171,6 +173,15 @@ describe('a data directory another program changed while the service was stopped
     const served = await sessionsServed(second);
     assert.equal(served.get(alice.id)?.name, 'alice-by-the-original');
     assert.equal(served.get(dave.id)?.name, 'dave');
+    // Its lines after the torn one are kept in the log; the torn bytes go to quarantine/.
+    const events = field(await request(`${second.url}/events?limit=100`)).events;
+    assert.ok(
+      events.some(
+        (event: { event: string; session_id?: string }) =>
+          event.event === 'session_created' && event.session_id === dave.id,
+      ),
+    );
+    assert.equal(field(await request(`${second.url}/state`)).total_sessions, 2);
     await second.process.stop();
     assert.equal((await sessionsOnDisk(dir)).get(alice.id), 'alice-by-the-original');
   });

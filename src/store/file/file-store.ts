@@ -736,6 +736,7 @@ export class FileStore implements Store {
       await this.log('log_repaired', {
         bytes_removed: recovery.eventLogRepair.bytesRemoved,
         saved_as: recovery.eventLogRepair.savedAs,
+        events_kept: recovery.eventLogRepair.eventsKept ?? 0,
       });
     }
     for (const entry of recovery.quarantined) {

@@ -13,7 +13,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
+import { MAX_EVENT_LIMIT, type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import type { Session } from '../../domain/schemas.js';
 import { isSessionId } from '../../domain/session.js';
 import { AppendFile } from './append-file.js';
@@ -24,6 +24,8 @@ import {
   type EventLogScan,
   firstBadLine,
   LINE_INDEX_STEP,
+  parseEventLine,
+  readLogLines,
   scanEventLog,
 } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
@@ -65,8 +67,12 @@ export interface JournalRollForward {
 
 export interface RecoveryReport {
   tempFilesRemoved: string[];
-  /** savedAs: where damaged lines went; null when only a torn last line was dropped. */
-  eventLogRepair: { bytesRemoved: number; savedAs: string | null } | null;
+  /**
+   * savedAs: where damaged lines went; null when only a torn last line was
+   * dropped. eventsKept: whole events of another program found after the
+   * damage, appended again after the cut.
+   */
+  eventLogRepair: { bytesRemoved: number; savedAs: string | null; eventsKept?: number } | null;
   quarantined: { file: string; problem: string; savedAs: string }[];
   journal: JournalRollForward | null;
 }
@@ -497,8 +503,9 @@ export interface ForeignLogEntry {
 export async function readLogAfterMark(
   layout: DataLayout,
   mark: number,
+  end: number,
   segments: readonly JournalSegmentRead[],
-): Promise<{ foreignLog: ForeignLogEntry[]; badAfterMark: number | null }> {
+): Promise<{ foreignLog: ForeignLogEntry[]; badAfterMark: number | null; keptAfterBad: string[] }> {
   const logged = new Set<string>();
   for (const segment of segments) {
     for (const record of segment.records) {
@@ -509,14 +516,29 @@ export async function readLogAfterMark(
     }
   }
   const foreignLog: ForeignLogEntry[] = [];
-  const badAfterMark = await firstBadLine(layout.eventsFile, mark, (line, event) => {
+  const noteForeign = (line: string, event: ServiceEvent): void => {
     if (!SESSION_CHANGE_KINDS.has(event.event) || logged.has(line)) return;
     const sessionId = event.session_id;
     if (typeof sessionId === 'string' && isSessionId(sessionId)) {
       foreignLog.push({ sessionId, kind: event.event });
     }
-  });
-  return { foreignLog, badAfterMark };
+  };
+  const badAfterMark = await firstBadLine(layout.eventsFile, mark, noteForeign);
+  // After the damage, whole events no journal segment holds are not ours to
+  // drop: another program appended them after a cut left the tail damaged
+  // (the original appends whatever the log ends in). They are kept.
+  const keptAfterBad: string[] = [];
+  if (badAfterMark !== null) {
+    for await (const read of readLogLines(layout.eventsFile, end, badAfterMark)) {
+      // An append after a torn line or zeros shares its line with them.
+      const line = read.slice(Math.max(0, read.lastIndexOf('{"ts"')));
+      const event = parseEventLine(line);
+      if (event === null || logged.has(line)) continue;
+      keptAfterBad.push(line);
+      noteForeign(line, event);
+    }
+  }
+  return { foreignLog, badAfterMark, keptAfterBad };
 }
 
 export interface SnapshotBoot {
@@ -566,7 +588,12 @@ export async function recoverFromSnapshot(
   const segments = await readJournalStepwise(layout.journalDir, progress);
   const live = segments.filter((segment) => segment.number >= header.journal_from);
   progress.phase = 'checking events.jsonl after the snapshot';
-  const { foreignLog, badAfterMark } = await readLogAfterMark(layout, header.events.offset, live);
+  const { foreignLog, badAfterMark, keptAfterBad } = await readLogAfterMark(
+    layout,
+    header.events.offset,
+    eventLog.size,
+    live,
+  );
 
   const recovery: RecoveryReport = {
     tempFilesRemoved: [],
@@ -577,6 +604,15 @@ export async function recoverFromSnapshot(
   await removeTempFiles(fs, layout, layout.root, recovery);
   if (badAfterMark !== null) {
     recovery.eventLogRepair = await cutDamagedTail(fs, layout, badAfterMark, eventLog.size);
+    if (keptAfterBad.length > 0) {
+      const log = await AppendFile.open(fs, layout.eventsFile, badAfterMark);
+      try {
+        await Promise.all(keptAfterBad.map((line) => log.append(line, undefined)));
+      } finally {
+        await log.close();
+      }
+      recovery.eventLogRepair.eventsKept = keptAfterBad.length;
+    }
     eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
   } else if (eventLog.validEnd < eventLog.size) {
     recovery.eventLogRepair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
