@@ -510,9 +510,9 @@ export async function readLogAfterMark(
   for (const segment of segments) {
     for (const record of segment.records) {
       if (record.event === undefined) continue;
-      // Both forms of the line: as written now, and as versions that wrote a whole `ts` did.
       logged.add(serializeEvent(record.event));
-      logged.add(JSON.stringify(record.event));
+      // A whole `ts` is written `.0`; versions before wrote it as JSON.stringify does.
+      if (Number.isInteger(record.event.ts)) logged.add(JSON.stringify(record.event));
     }
   }
   const foreignLog: ForeignLogEntry[] = [];
