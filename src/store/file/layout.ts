@@ -63,7 +63,7 @@ export const TEMP_SUFFIX = '.tmp';
  * original's (`<id>.tmp`, `stats.tmp`): only ours are deleted when left over.
  */
 export function isOwnTempName(name: string): boolean {
-  return /\.jsonl?(\.[0-9a-f]{12})?\.tmp$/.test(name);
+  return /\.jsonl?(\.[^.]+)?\.tmp$/.test(name);
 }
 
 export function isSessionFileName(name: string): boolean {

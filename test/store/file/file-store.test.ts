@@ -127,7 +127,7 @@ describe('the file store', () => {
     assert.equal(store.recentEvents(1)[0]?.event, 'log_repaired');
   });
 
-  it('quarantines an unreadable session file and removes temp files of unfinished writes', async (t) => {
+  it("quarantines an unreadable session file, removes its own temp files of unfinished writes and moves the original's aside", async (t) => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
     const good = await sessionsOf(first.store).create({ name: 'good' });
@@ -136,6 +136,9 @@ describe('the file store', () => {
     await writeFile(join(dir, 'sessions', `${badId}.json`), '{"id": "0000');
     await writeFile(join(dir, 'sessions', `${good.id}.json.abc.tmp`), 'half');
     await writeFile(join(dir, 'stats.json.tmp'), 'half');
+    // The original's unfinished writes: not ours to delete, moved aside.
+    await writeFile(join(dir, 'stats.tmp'), '{"startup_count": 1');
+    await writeFile(join(dir, 'sessions', `${badId}.tmp`), '{"id": "0000');
     // Session files are read only when there is no snapshot to boot from.
     await rm(join(dir, 'snapshot.jsonl'));
     const { store, recovery } = await openStore(t, dir);
@@ -143,10 +146,13 @@ describe('the file store', () => {
       store.listSessions().map((session) => session.id),
       [good.id],
     );
-    assert.equal(recovery.quarantined.length, 1);
-    assert.equal(recovery.quarantined[0]?.file, `sessions/${badId}.json`);
+    assert.deepEqual(recovery.quarantined.map((entry) => entry.file).sort(), [
+      `sessions/${badId}.json`,
+      `sessions/${badId}.tmp`,
+      'stats.tmp',
+    ]);
     assert.equal(recovery.tempFilesRemoved.length, 2);
-    assert.equal((await readdir(join(dir, 'quarantine'))).length, 1);
+    assert.equal((await readdir(join(dir, 'quarantine'))).length, 3);
     assert.deepEqual(await readdir(join(dir, 'sessions')), [`${good.id}.json`]);
   });
 
