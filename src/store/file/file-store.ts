@@ -122,6 +122,7 @@ import {
   type CreationKey,
   formatSessionFile,
   quarantineFile,
+  removeTempFile,
   type StoredSession,
 } from './session-files.js';
 import { type ResidentSession, writeSnapshot } from './snapshot.js';
@@ -793,6 +794,10 @@ export class FileStore implements Store {
       const id = bad.file.slice(0, -'.json'.length);
       if (this.sessions.has(id)) this.dirty.add(id);
     }
+    // Their files already hold what memory will: no checkpoint may write them
+    // from the journal's older version meanwhile (a commit that finds the
+    // backlog full runs one), nor after.
+    for (const change of found.changes) this.dirty.delete(change.id);
     for (const change of found.changes) {
       await this.adopt(change);
       if (change.kind === 'created' && !createdInLog.has(change.id)) this.sessionsBeforeLog++;
@@ -808,7 +813,6 @@ export class FileStore implements Store {
   /** Makes one change another program made the store's own (see adoptForeignChanges). */
   private async adopt(change: ForeignChange): Promise<void> {
     const { id } = change;
-    const wasDirty = this.dirty.has(id);
     const event = makeEvent('session_adopted', this.instanceId, {
       session_id: id,
       change: change.kind,
@@ -846,8 +850,18 @@ export class FileStore implements Store {
         },
       );
     }
-    // The file already says what memory now holds: not written again.
-    if (!wasDirty) this.dirty.delete(id);
+    // The file already says what memory now holds: not written again (a temp
+    // file of ours a kill left beside it goes, as a checkpoint's write would).
+    this.dirty.delete(id);
+    if (this.repairingView) {
+      const temp = `${sessionFileName(id)}${TEMP_SUFFIX}`;
+      await removeTempFile(
+        this.fileSystem,
+        join(this.layout.sessionsDir, temp),
+        this.layout.quarantineDir,
+        `session-${temp}`,
+      );
+    }
   }
 
   /** Drops a session from memory (its change is durable). */
