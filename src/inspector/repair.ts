@@ -45,7 +45,12 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
     const done: string[] = [];
     const marker = await readMarker(layout.markerFile);
     const seal = trustedSeal(marker, currentBootId());
-    const fromSnapshot = await recoverFromSnapshot(layout, nodeFileSystem);
+    const fromSnapshot = await recoverFromSnapshot(
+      layout,
+      nodeFileSystem,
+      undefined,
+      marker.kind === 'ok' ? marker.adoptedThrough : null,
+    );
     let leave = new Set<string>();
     if (!('unusable' in fromSnapshot)) {
       done.push(...described(fromSnapshot.recovery, false));
@@ -63,7 +68,10 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
       const scope: ForeignScope =
         seal !== null
           ? { kind: 'every-file', since: sealedChangeTime(seal) ?? 0n }
-          : { kind: 'logged', ids: fromSnapshot.foreignLog.map((entry) => entry.sessionId) };
+          : {
+              kind: 'logged',
+              ids: new Set(fromSnapshot.foreignLog.map((entry) => entry.sessionId)),
+            };
       const foreign = findForeignChanges(layout.sessionsDir, held, scope);
       leave = new Set(foreign.changes.map((change) => change.id));
       for (const change of foreign.changes) {
@@ -88,6 +96,7 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
             viewBootId: marker.viewBootId,
             sessionsBeforeLog: marker.sessionsBeforeLog,
             seal: brokenSeal(seal),
+            adoptedThrough: marker.adoptedThrough,
           }),
         );
         done.push(

@@ -12,7 +12,6 @@ import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  changedSinceSeal,
   currentBootId,
   type DataLayout,
   type JournalSegmentRead,
@@ -22,9 +21,10 @@ import {
   type SnapshotHeader,
   scanEventLog,
   scanSnapshot,
-  sealedChangeTime,
   sessionFileName,
+  startLooksAt,
   trustedSeal,
+  whereToLook,
 } from '../store/file/format.js';
 import type { Finding } from './verify.js';
 
@@ -56,19 +56,31 @@ export async function servedView(
     else served.set(id, digest(JSON.stringify(last.session)));
   }
   const logEnd = (await scanEventLog(layout.eventsFile, 0, header.events)).size;
-  const { foreignLog } = await readLogAfterMark(layout, header.events.offset, logEnd, after);
-  const logged = new Set(foreignLog.map((entry) => entry.sessionId));
+  const { foreignLog } = await readLogAfterMark(
+    layout,
+    header.events.offset,
+    logEnd,
+    after,
+    marker.kind === 'ok' ? marker.adoptedThrough : null,
+  );
   const seal = trustedSeal(marker, currentBootId());
-  const passOverFiles =
-    logged.size === 0 && seal !== null && changedSinceSeal(seal, layout).includes('sessions/');
-  const since = sealedChangeTime(seal) ?? 0n;
+  const scope =
+    whereToLook(
+      layout,
+      seal,
+      foreignLog.map((entry) => entry.sessionId),
+    )?.scope ?? null;
   const seen = new Set<string>();
 
-  const verdict = (id: string, what: string): Finding | null => {
+  const verdict = (id: string, what: string, held: boolean): Finding | null => {
     const problem = `sessions/${sessionFileName(id)} ${what}`;
-    if (logged.has(id)) {
+    const changeTime = lstatSync(join(layout.sessionsDir, sessionFileName(id)), {
+      bigint: true,
+      throwIfNoEntry: false,
+    })?.ctimeNs;
+    if (startLooksAt(scope, id, held, changeTime)) {
       return {
-        problem: `${problem}: a start adopts it (events.jsonl names the change)`,
+        problem: `${problem}: a start adopts it (${scope?.kind === 'logged' ? 'events.jsonl names the change' : 'sessions/ changed since the last clean stop'})`,
         repair: 'leave it for the start',
         adoptedByStart: true,
       };
@@ -82,19 +94,8 @@ export async function servedView(
         repair: 'write the file from snapshot.jsonl and the journal',
       };
     }
-    const stats = lstatSync(join(layout.sessionsDir, sessionFileName(id)), {
-      bigint: true,
-      throwIfNoEntry: false,
-    });
-    if (passOverFiles && (stats === undefined || stats.ctimeNs >= since)) {
-      return {
-        problem: `${problem}: a start adopts it (sessions/ changed since the last clean stop)`,
-        repair: 'leave it for the start',
-        adoptedByStart: true,
-      };
-    }
     return {
-      problem: `${problem}: a start does not see it (nothing the last clean stop sealed changed, as after an edit in place)`,
+      problem: `${problem}: a start does not see it (${scope === null ? 'nothing the last clean stop sealed changed, as after an edit in place' : 'it adopts only the changes events.jsonl names'})`,
       repair: 'leave it, and have the next start look at every file changed since the stop',
     };
   };
@@ -103,13 +104,17 @@ export async function servedView(
     compare(id, json) {
       seen.add(id);
       const expected = served.get(id);
-      if (expected === undefined) return verdict(id, 'holds a session a start does not serve');
-      return expected === digest(json) ? null : verdict(id, 'differs from what a start serves');
+      if (expected === undefined) {
+        return verdict(id, 'holds a session a start does not serve', false);
+      }
+      return expected === digest(json)
+        ? null
+        : verdict(id, 'differs from what a start serves', true);
     },
     missingFiles() {
       const findings: Finding[] = [];
       for (const id of served.keys()) {
-        const finding = seen.has(id) ? null : verdict(id, 'is missing, its session served');
+        const finding = seen.has(id) ? null : verdict(id, 'is missing, its session served', true);
         if (finding !== null) findings.push(finding);
       }
       return findings;

@@ -93,6 +93,11 @@ export function brokenSeal(seal: DirectorySeal): DirectorySeal {
   return { ...seal, sessions: { ...seal.sessions, ino: '0', mtime_ns: '0' } };
 }
 
+/** Whether `seal` is one brokenSeal made. */
+export function isBrokenSeal(seal: DirectorySeal): boolean {
+  return seal.sessions !== null && seal.sessions.ino === '0' && seal.sessions.mtime_ns === '0';
+}
+
 export function parseSeal(value: unknown): DirectorySeal | null {
   if (typeof value !== 'object' || value === null) return null;
   const record = value as Record<string, unknown>;

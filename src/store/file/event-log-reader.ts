@@ -165,7 +165,7 @@ async function readLastLines(handle: FileHandle, end: number, wanted: number): P
 export async function firstBadLine(
   path: string,
   start: number,
-  onEvent: (line: string, event: ServiceEvent) => void = () => undefined,
+  onEvent: (line: string, event: ServiceEvent, offset: number) => void = () => undefined,
 ): Promise<number | null> {
   let offset = start;
   let partial: Buffer = Buffer.alloc(0);
@@ -183,7 +183,7 @@ export async function firstBadLine(
         const line = bytes.toString('utf8', from, newline);
         const event = parseEventLine(line);
         if (event === null) return offset;
-        onEvent(line, event);
+        onEvent(line, event, offset);
         offset += newline + 1 - from;
         from = newline + 1;
       }

@@ -83,17 +83,17 @@ import {
 import { BootProgress, type ProgressReport } from './boot-progress.js';
 import { CreationIndex } from './creation-index.js';
 import { assertSafeDataDirectory } from './data-dir-safety.js';
-import {
-  changedSinceSeal,
-  type DirectorySeal,
-  sealedChangeTime,
-  takeSeal,
-} from './directory-seal.js';
+import { type DirectorySeal, takeSeal } from './directory-seal.js';
 import { DurableFiles, storageError } from './durable-file.js';
 import { EventLog } from './event-log.js';
 import type { EventLogScan } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
-import { type ForeignChange, type ForeignScope, findForeignChanges } from './foreign-changes.js';
+import {
+  type ForeignChange,
+  type ForeignScope,
+  findForeignChanges,
+  whereToLook,
+} from './foreign-changes.js';
 import { GroupCommit } from './group-commit.js';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
 import {
@@ -113,10 +113,10 @@ import {
   TEMP_SUFFIX,
 } from './layout.js';
 import {
+  type LogPoint,
   type RecoveryReport,
   recoverDataDirectory,
   recoverFromSnapshot,
-  type SnapshotBoot,
 } from './recovery.js';
 import {
   type CreationKey,
@@ -285,28 +285,6 @@ function sealedStop(markerRead: MarkerRead): boolean {
   return trustedSeal(markerRead, currentBootId()) !== null;
 }
 
-/**
- * Where a start looks for what another program changed in sessions/ since
- * this service last wrote it (foreign-changes.ts), or null when nothing
- * says anything changed: the sessions events.jsonl names in changes of
- * another program (the original logs every change it makes; after a kill
- * that is all a start can know), else, after a clean stop whose seal shows
- * sessions/ changed, every file changed since the seal (not after a
- * machine restart: see trustedSeal).
- */
-function foreignScope(
-  layout: DataLayout,
-  markerRead: MarkerRead,
-  boot: SnapshotBoot,
-): { scope: ForeignScope; changed: string[] } | null {
-  const seal = trustedSeal(markerRead, currentBootId());
-  const logged = boot.foreignLog.map((entry) => entry.sessionId);
-  const changed = seal === null ? ['events.jsonl'] : changedSinceSeal(seal, layout);
-  if (logged.length > 0) return { scope: { kind: 'logged', ids: logged }, changed };
-  if (seal === null || !changed.includes('sessions/')) return null;
-  return { scope: { kind: 'every-file', since: sealedChangeTime(seal) ?? 0n }, changed };
-}
-
 export class FileStore implements Store {
   /**
    * The sessions, each a ResidentSession whose `json` and `footprint` an
@@ -339,6 +317,8 @@ export class FileStore implements Store {
   private quarantineLookedAt = 0;
   /** What a clean stop left (directory-seal.ts), once it has sealed the directory. */
   private seal: DirectorySeal | null = null;
+  /** How far into events.jsonl others' logged changes are adopted (see readLogAfterMark). */
+  private adoptedThrough: LogPoint | null = null;
   /** A rebuild of the session files under way (see rebuildView). */
   private viewRebuild: Promise<void> = Promise.resolve();
   /**
@@ -510,7 +490,20 @@ export class FileStore implements Store {
     await removeSpareFiles(fileSystem, layout.spareDir, layout.quarantineDir);
     if (spareFiles > 0) await fileSystem.mkdir(layout.spareDir, { recursive: true });
     const markerRead = await readMarker(layout.markerFile);
-    const fromSnapshot = await recoverFromSnapshot(layout, fileSystem, boot);
+    if (markerRead.kind === 'ok' && markerRead.seal !== null) {
+      // A start consumes the seal before it changes anything: if it dies
+      // halfway, the next start must not take the directory for as sealed.
+      await files.write(
+        layout.markerFile,
+        formatMarker(markerRead.marker, { ...markerRead, seal: null }),
+      );
+    }
+    const fromSnapshot = await recoverFromSnapshot(
+      layout,
+      fileSystem,
+      boot,
+      markerRead.kind === 'ok' ? markerRead.adoptedThrough : null,
+    );
     let recovery: RecoveryReport;
     let loaded: Loaded;
     let scan: EventLogScan;
@@ -636,6 +629,8 @@ export class FileStore implements Store {
     // on top of the sessions counted before the log had them (known since the
     // takeover; until a marker keeps it, what stats.json counts beyond the log).
     // Never report fewer sessions created than exist, either.
+    // Written with the marker at startInstance, once what the log named is adopted.
+    store.adoptedThrough = 'unusable' in fromSnapshot ? null : fromSnapshot.logExamined;
     store.sessionsBeforeLog =
       markerRead.kind === 'ok' && markerRead.sessionsBeforeLog !== null
         ? markerRead.sessionsBeforeLog
@@ -647,7 +642,11 @@ export class FileStore implements Store {
     );
     try {
       if (!('unusable' in fromSnapshot)) {
-        const foreign = foreignScope(layout, markerRead, fromSnapshot);
+        const foreign = whereToLook(
+          layout,
+          trustedSeal(markerRead, currentBootId()),
+          fromSnapshot.foreignLog.map((entry) => entry.sessionId),
+        );
         if (foreign !== null) {
           boot.phase = 'adopting what another program changed';
           progress('adopting what another program changed in the directory', {
@@ -1388,6 +1387,7 @@ export class FileStore implements Store {
         viewBootId,
         sessionsBeforeLog: this.sessionsBeforeLog,
         seal: this.seal,
+        adoptedThrough: this.adoptedThrough,
       }),
     );
     this.marker = marker;

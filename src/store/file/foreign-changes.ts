@@ -22,7 +22,13 @@
 import { type Dir, lstatSync, opendirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSessionId } from '../../domain/session.js';
-import { isSessionFileName, sessionFileName, TEMP_SUFFIX } from './layout.js';
+import {
+  changedSinceSeal,
+  type DirectorySeal,
+  isBrokenSeal,
+  sealedChangeTime,
+} from './directory-seal.js';
+import { type DataLayout, isSessionFileName, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import { readSessionFile, type StoredSession } from './session-files.js';
 
 /** What the store holds of a session, to compare a file with. */
@@ -44,9 +50,55 @@ export interface ForeignChanges {
 }
 
 export type ForeignScope =
-  | { kind: 'logged'; ids: Iterable<string> }
+  | { kind: 'logged'; ids: ReadonlySet<string> }
   /** `since`: the change time (ns) from which a file may differ from what the store holds. */
   | { kind: 'every-file'; since: bigint };
+
+/**
+ * Where a start looks for what another program changed in sessions/ since
+ * this service last wrote it, or null when nothing says anything changed
+ * (one rule for the start, `inspect --verify` and `--repair`'s advice):
+ *
+ * - a seal `inspect --repair` broke (it found an edit the seal cannot show):
+ *   every file changed since the stop;
+ * - else the sessions events.jsonl names in changes of another program (the
+ *   original logs every change it makes; after a kill, or a machine restart,
+ *   with no seal to trust, that is all a start can know): O(changes), even if
+ *   a person changed other files in the same window (verify reports those);
+ * - else, after a clean stop whose seal shows sessions/ moved, every file
+ *   changed since the seal.
+ *
+ * `seal` is the one a start may trust (instance-marker.ts, trustedSeal).
+ */
+export function whereToLook(
+  layout: DataLayout,
+  seal: DirectorySeal | null,
+  loggedIds: Iterable<string>,
+): { scope: ForeignScope; changed: string[] } | null {
+  const logged = new Set(loggedIds);
+  const changed = seal === null ? [] : changedSinceSeal(seal, layout);
+  const everyFile = { kind: 'every-file', since: sealedChangeTime(seal) ?? 0n } as const;
+  if (seal !== null && isBrokenSeal(seal)) return { scope: everyFile, changed };
+  if (logged.size > 0) return { scope: { kind: 'logged', ids: logged }, changed };
+  if (seal === null || !changed.includes('sessions/')) return null;
+  return { scope: everyFile, changed };
+}
+
+/**
+ * Whether `scope` has a start read the file of `id` (whose session the
+ * start holds or not); `changeTime` is the file's lstat change time
+ * (undefined when there is none).
+ */
+export function startLooksAt(
+  scope: ForeignScope | null,
+  id: string,
+  held: boolean,
+  changeTime: bigint | undefined,
+): boolean {
+  if (scope === null) return false;
+  if (scope.kind === 'logged') return scope.ids.has(id);
+  return !held || changeTime === undefined || changeTime >= scope.since;
+}
 
 /** How often the pass over every name reports its progress. */
 const PROGRESS_EVERY = 100_000;
@@ -76,7 +128,7 @@ export function findForeignChanges(
   };
 
   if (scope.kind === 'logged') {
-    for (const id of new Set(scope.ids)) look(id, sessionFileName(id));
+    for (const id of scope.ids) look(id, sessionFileName(id));
     return found;
   }
 

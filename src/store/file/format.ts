@@ -27,6 +27,8 @@ export {
   type ForeignScope,
   findForeignChanges,
   type HeldSession,
+  startLooksAt,
+  whereToLook,
 } from './foreign-changes.js';
 export { acquireInstanceLock, DataDirectoryBusyError, isLockHeld } from './instance-lock.js';
 export {

@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { InstanceMarker } from '../../domain/counters.js';
 import { type DirectorySeal, parseSeal } from './directory-seal.js';
 import { readTextIfPresent } from './layout.js';
+import type { LogPoint } from './recovery.js';
 import { isFileProblem } from './safe-open.js';
 
 /** This machine boot's id (changes when the machine restarts); null where there is none. */
@@ -61,6 +62,8 @@ export interface MarkerExtras {
   sessionsBeforeLog: number | null;
   /** What a clean stop left; null unless the marker says `stopped` and the stop finished. */
   seal: DirectorySeal | null;
+  /** How far into events.jsonl others' logged changes have been adopted (recovery.ts). */
+  adoptedThrough: LogPoint | null;
 }
 
 export type MarkerRead =
@@ -74,10 +77,11 @@ export async function readMarker(path: string): Promise<MarkerRead> {
   if (isFileProblem(text)) return { kind: 'corrupt', problem: `it ${text.detail}` };
   const marker = parseMarker(text);
   if (marker === null) return { kind: 'corrupt' };
-  const { view_boot_id, sessions_before_log, seal } = JSON.parse(text) as {
+  const { view_boot_id, sessions_before_log, seal, adopted_through } = JSON.parse(text) as {
     view_boot_id?: unknown;
     sessions_before_log?: unknown;
     seal?: unknown;
+    adopted_through?: { offset?: unknown; digest?: unknown };
   };
   return {
     kind: 'ok',
@@ -88,6 +92,10 @@ export async function readMarker(path: string): Promise<MarkerRead> {
         ? (sessions_before_log as number)
         : null,
     seal: marker.state === 'stopped' ? parseSeal(seal) : null,
+    adoptedThrough:
+      Number.isSafeInteger(adopted_through?.offset) && typeof adopted_through?.digest === 'string'
+        ? { offset: adopted_through.offset as number, digest: adopted_through.digest }
+        : null,
   };
 }
 
@@ -105,7 +113,12 @@ export function trustedSeal(read: MarkerRead, bootId: string | null): DirectoryS
 
 export function formatMarker(
   marker: InstanceMarker,
-  extras: MarkerExtras = { viewBootId: null, sessionsBeforeLog: null, seal: null },
+  extras: MarkerExtras = {
+    viewBootId: null,
+    sessionsBeforeLog: null,
+    seal: null,
+    adoptedThrough: null,
+  },
 ): string {
   return `${JSON.stringify(
     {
@@ -115,6 +128,7 @@ export function formatMarker(
         ? {}
         : { sessions_before_log: extras.sessionsBeforeLog }),
       ...(extras.seal === null || marker.state !== 'stopped' ? {} : { seal: extras.seal }),
+      ...(extras.adoptedThrough === null ? {} : { adopted_through: extras.adoptedThrough }),
     },
     null,
     2,

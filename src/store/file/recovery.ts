@@ -11,7 +11,9 @@
  * read one at a time and kept only when the caller wants them (the file
  * store does; a repair does not, so it works in bounded memory).
  */
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_EVENT_LIMIT, type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import type { Session } from '../../domain/schemas.js';
@@ -484,6 +486,38 @@ async function cutJournalTail(
 /** The kinds of event a session change logs, ours and the original's alike. */
 const SESSION_CHANGE_KINDS = new Set(['session_created', 'session_updated', 'session_deleted']);
 
+/** A point in events.jsonl: its byte offset, and a digest of the bytes just before it. */
+export interface LogPoint {
+  offset: number;
+  digest: string;
+}
+
+const LOG_POINT_BYTES = 256;
+
+/** The point at `offset` in the log as it is now. */
+export async function logPointAt(path: string, offset: number): Promise<LogPoint> {
+  return { offset, digest: await digestBefore(path, offset) };
+}
+
+async function digestBefore(path: string, offset: number): Promise<string> {
+  const from = Math.max(0, offset - LOG_POINT_BYTES);
+  const bytes = Buffer.alloc(offset - from);
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    await handle.read(bytes, 0, bytes.length, from);
+  } finally {
+    await handle.close();
+  }
+  return createHash('sha1').update(bytes).digest('base64');
+}
+
+/** Whether the log (of `end` bytes) still holds the bytes `point` was taken at. */
+async function logPointHolds(path: string, point: LogPoint, end: number): Promise<boolean> {
+  if (point.offset > end) return false;
+  if (point.offset === 0) return true;
+  return (await digestBefore(path, point.offset)) === point.digest;
+}
+
 /** A session change in events.jsonl that no journal segment holds: another program made it. */
 export interface ForeignLogEntry {
   sessionId: string;
@@ -505,6 +539,7 @@ export async function readLogAfterMark(
   mark: number,
   end: number,
   segments: readonly JournalSegmentRead[],
+  handledThrough: LogPoint | null = null,
 ): Promise<{ foreignLog: ForeignLogEntry[]; badAfterMark: number | null; keptAfterBad: string[] }> {
   const logged = new Set<string>();
   for (const segment of segments) {
@@ -516,7 +551,16 @@ export async function readLogAfterMark(
     }
   }
   const foreignLog: ForeignLogEntry[] = [];
-  const noteForeign = (line: string, event: ServiceEvent): void => {
+  // Lines before `handledThrough` were looked at by an earlier start, which
+  // adopted what they named (the marker keeps how far); a log that no
+  // longer holds the same bytes there (replaced, or cut by a power failure
+  // and written again) makes it mean nothing.
+  const handled =
+    handledThrough !== null && (await logPointHolds(layout.eventsFile, handledThrough, end))
+      ? handledThrough.offset
+      : 0;
+  const noteForeign = (line: string, event: ServiceEvent, offset: number): void => {
+    if (offset < handled) return;
     if (!SESSION_CHANGE_KINDS.has(event.event) || logged.has(line)) return;
     const sessionId = event.session_id;
     if (typeof sessionId === 'string' && isSessionId(sessionId)) {
@@ -529,13 +573,17 @@ export async function readLogAfterMark(
   // (the original appends whatever the log ends in). They are kept.
   const keptAfterBad: string[] = [];
   if (badAfterMark !== null) {
+    let at = badAfterMark;
     for await (const read of readLogLines(layout.eventsFile, end, badAfterMark)) {
+      const lineStart = at;
+      at += Buffer.byteLength(read) + 1;
       // An append after a torn line or zeros shares its line with them.
-      const line = read.slice(Math.max(0, read.lastIndexOf('{"ts"')));
+      const cut = Math.max(0, read.lastIndexOf('{"ts"'));
+      const line = read.slice(cut);
       const event = parseEventLine(line);
       if (event === null || logged.has(line)) continue;
       keptAfterBad.push(line);
-      noteForeign(line, event);
+      noteForeign(line, event, lineStart + Buffer.byteLength(read.slice(0, cut)));
     }
   }
   return { foreignLog, badAfterMark, keptAfterBad };
@@ -558,6 +606,8 @@ export interface SnapshotBoot {
    * sessions whose files a start reads to adopt them (see foreign-changes.ts).
    */
   foreignLog: ForeignLogEntry[];
+  /** How far this boot looked at events.jsonl for others' changes (kept in the marker). */
+  logExamined: LogPoint;
 }
 
 /**
@@ -574,6 +624,7 @@ export async function recoverFromSnapshot(
   layout: DataLayout,
   fs: WritableFileSystem = nodeFileSystem,
   progress: BootProgress = new BootProgress(),
+  handledThrough: LogPoint | null = null,
 ): Promise<SnapshotBoot | { unusable: string }> {
   progress.phase = 'reading snapshot.jsonl';
   const read = await readSnapshot(layout.snapshotFile, progress);
@@ -593,6 +644,7 @@ export async function recoverFromSnapshot(
     header.events.offset,
     eventLog.size,
     live,
+    handledThrough,
   );
 
   const recovery: RecoveryReport = {
@@ -646,5 +698,6 @@ export async function recoverFromSnapshot(
     retained: live,
     journalFrom: header.journal_from,
     foreignLog,
+    logExamined: await logPointAt(layout.eventsFile, scan.size),
   };
 }

@@ -4,6 +4,7 @@
  * restarts (timestamps have one-second resolution). Files the original wrote
  * have no `seq`; they sort first, by `created_at`, then by id.
  */
+import { randomBytes } from 'node:crypto';
 import { type Dir, opendirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseStoredSession, type Session } from '../../domain/session.js';
@@ -165,7 +166,9 @@ export async function quarantineFile(
       folder === 'missing' ? { kind: 'unreadable', detail: 'is gone' } : folder,
     );
   }
-  const target = join(quarantineDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${label}`);
+  // The time, and a random part: two files of one label in one millisecond never meet.
+  const stamp = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  const target = join(quarantineDir, `${stamp}-${label}`);
   await fs.rename(source, target);
   return target;
 }

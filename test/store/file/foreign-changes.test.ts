@@ -31,7 +31,7 @@ describe('changes another program made to sessions/', () => {
 
     const named = findForeignChanges(join(dir, 'sessions'), held, {
       kind: 'logged',
-      ids: [a.id, a.id, c.id],
+      ids: new Set([a.id, c.id]),
     });
     assert.equal(named.filesRead, 2, 'one read a session named, however often');
     assert.deepEqual(
