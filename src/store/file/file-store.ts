@@ -37,10 +37,16 @@
  * that would grow it past the budget is refused before anything is written.
  */
 
-import { lstatSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
-import { InvalidInputError, StorageBudgetError, StorageFullError } from '../../domain/errors.js';
+import {
+  InvalidInputError,
+  StorageBudgetError,
+  StorageFullError,
+  StorageUnavailableError,
+} from '../../domain/errors.js';
 import {
   crashDetectedEvent,
   crashTriggeredEvent,
@@ -317,6 +323,9 @@ export class FileStore implements Store {
   private quarantineLookedAt = 0;
   /** What a clean stop left (directory-seal.ts), once it has sealed the directory. */
   private seal: DirectorySeal | null = null;
+  /** Set by a clean stop about to seal the directory: no write commits after it. */
+  private sealing = false;
+  private readonly commitsInFlight = new Set<Promise<void>>();
   /** How far into events.jsonl others' logged changes are adopted (see readLogAfterMark). */
   private adoptedThrough: LogPoint | null = null;
   /** A rebuild of the session files under way (see rebuildView). */
@@ -1029,13 +1038,13 @@ export class FileStore implements Store {
     const problems: string[] = [];
     const now = performance.now();
     if (this.quarantinedAtStart.length > 0) {
-      // Until a person has moved them out (looked at once a second at most).
+      // Until a person has moved them out: looked at again once a second at
+      // most, off the request (what it finds shows from the next answer on).
       if (now - this.quarantineLookedAt >= 1000) {
         this.quarantineLookedAt = now;
-        this.quarantinedAtStart = this.quarantinedAtStart.filter(
-          (file) =>
-            lstatSync(join(this.layout.root, file), { throwIfNoEntry: false }) !== undefined,
-        );
+        void this.stillInQuarantine(this.quarantinedAtStart).then((files) => {
+          this.quarantinedAtStart = files;
+        });
       }
       const files = this.quarantinedAtStart;
       if (files.length > 0) {
@@ -1066,6 +1075,19 @@ export class FileStore implements Store {
     return problems;
   }
 
+  /** Of `files` (relative to the data directory), those still there. */
+  private async stillInQuarantine(files: readonly string[]): Promise<string[]> {
+    const there = await Promise.all(
+      files.map((file) =>
+        lstat(join(this.layout.root, file)).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    return files.filter((_, i) => there[i]);
+  }
+
   /** Sessions changed whose files no checkpoint has started to write (see FileStoreOptions.checkpointBacklog). */
   checkpointBacklog(): number {
     return this.dirty.size;
@@ -1084,6 +1106,26 @@ export class FileStore implements Store {
    * both, so reads never see a change in flight.
    */
   private async commit(
+    change: JournalRecord,
+    event: ServiceEvent,
+    revert: JournalRecord,
+    apply: () => void,
+  ): Promise<void> {
+    if (this.sealing) {
+      throw new StorageUnavailableError(
+        'The service is stopping: nothing was changed. Retry once it has started again.',
+      );
+    }
+    const committing = this.commitChange(change, event, revert, apply);
+    this.commitsInFlight.add(committing);
+    try {
+      await committing;
+    } finally {
+      this.commitsInFlight.delete(committing);
+    }
+  }
+
+  private async commitChange(
     change: JournalRecord,
     event: ServiceEvent,
     revert: JournalRecord,
@@ -1480,7 +1522,12 @@ export class FileStore implements Store {
       ).catch(() => undefined);
       // A clean stop seals what it leaves: the next start sees in O(1)
       // whether another program changed the directory since (directory-seal.ts).
-      if (this.marker?.state === 'stopped') {
+      // Only files that hold every change may be sealed: from here on no
+      // write commits (one still in flight after the shutdown timeout is
+      // refused), and one that did since the checkpoint leaves no seal.
+      this.sealing = true;
+      await Promise.allSettled([...this.commitsInFlight]);
+      if (this.marker?.state === 'stopped' && this.dirty.size === 0) {
         this.seal = takeSeal(this.layout);
         await this.writeMarker(this.marker);
       }

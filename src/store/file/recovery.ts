@@ -239,10 +239,15 @@ async function rollJournalForward(
   // Only the sessions the journal touched are written, from the journal alone.
   const replay = replayJournal(segments);
   const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, segments, replay);
+  // After a kill, what another program logged since (it ran after the kill)
+  // is newer than the journal: its files are not rolled over.
+  const from = Math.min(...segments.map((segment) => segment.eventsOffset));
+  const { foreignLog } = await readLogAfterMark(layout, from, scan.size, segments);
+  const others = new Set([...leave, ...foreignLog.map((entry) => entry.sessionId)]);
+  for (const id of others) replay.outcome.delete(id);
 
   const files = new DurableFiles(fs);
   await forEachConcurrently(replay.outcome, ROLL_FORWARD_CONCURRENCY, async ([id, last]) => {
-    if (leave.has(id)) return;
     const path = join(layout.sessionsDir, sessionFileName(id));
     if (last === null) await files.removeIfPresent(path);
     else await files.write(path, formatSessionFile(last));
