@@ -72,7 +72,7 @@ export async function repairDataDirectory(dataDir: string): Promise<string[]> {
               kind: 'logged',
               ids: new Set(fromSnapshot.foreignLog.map((entry) => entry.sessionId)),
             };
-      const foreign = findForeignChanges(layout.sessionsDir, held, scope);
+      const foreign = await findForeignChanges(layout.sessionsDir, held, scope);
       leave = new Set(foreign.changes.map((change) => change.id));
       for (const change of foreign.changes) {
         done.push(

@@ -18,6 +18,8 @@ export class BootProgress {
   sessionsRead = 0;
   journalRecords = 0;
   sessionFilesRead = 0;
+  /** Names of sessions/ looked at for others' changes (foreign-changes.ts). */
+  sessionNamesSeen = 0;
   private readonly started = performance.now();
   private timer: NodeJS.Timeout | null = null;
 
@@ -33,6 +35,7 @@ export class BootProgress {
       sessions_read: this.sessionsRead,
       journal_records_replayed: this.journalRecords,
       ...(this.sessionFilesRead > 0 ? { session_files_read: this.sessionFilesRead } : {}),
+      ...(this.sessionNamesSeen > 0 ? { session_names_seen: this.sessionNamesSeen } : {}),
     };
   }
 

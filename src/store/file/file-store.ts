@@ -670,7 +670,7 @@ export class FileStore implements Store {
               .filter((entry) => entry.kind === 'session_created')
               .map((entry) => entry.sessionId),
           );
-          await store.adoptForeignChanges(foreign.scope, created, recovery, progress);
+          await store.adoptForeignChanges(foreign.scope, created, recovery, progress, boot);
           stats.total_sessions = Math.max(
             stats.total_sessions,
             store.sessionsBeforeLog + scan.createdEvents,
@@ -782,10 +782,17 @@ export class FileStore implements Store {
     createdInLog: ReadonlySet<string>,
     recovery: RecoveryReport,
     progress: (message: string, detail: Record<string, unknown>) => void,
+    boot: BootProgress,
   ): Promise<void> {
     const started = performance.now();
-    const found = findForeignChanges(this.layout.sessionsDir, this.sessions, scope, (names) =>
-      progress('looking for changed session files', { names_seen: names }),
+    boot.phase = 'looking for session files another program changed';
+    const found = await findForeignChanges(
+      this.layout.sessionsDir,
+      this.sessions,
+      scope,
+      (names) => {
+        boot.sessionNamesSeen = names;
+      },
     );
     for (const bad of found.unusable) {
       const savedAs = await quarantineFile(

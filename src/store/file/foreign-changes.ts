@@ -16,12 +16,14 @@
  * A file that cannot be a session (not JSON, not a session, its id not its
  * name, a link, a FIFO, a device, too big) is reported for quarantine, never
  * adopted; the session the store held under that name stays as it was.
- * Synchronous on purpose: it runs at boot, before anything is served, like
- * the takeover's reading of every file (session-files.ts says why).
+ * Its calls are synchronous (session-files.ts says why), a thousand names at
+ * a time, the event loop running between them (the start's progress, the
+ * port's "starting" answers).
  */
 import { type Dir, lstatSync, opendirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSessionId } from '../../domain/session.js';
+import { yieldToEventLoop } from './boot-progress.js';
 import {
   changedSinceSeal,
   type DirectorySeal,
@@ -100,15 +102,15 @@ export function startLooksAt(
   return !held || changeTime === undefined || changeTime >= scope.since;
 }
 
-/** How often the pass over every name reports its progress. */
-const PROGRESS_EVERY = 100_000;
+/** How often the pass over every name reports its progress and lets the event loop run. */
+const YIELD_EVERY = 1000;
 
-export function findForeignChanges(
+export async function findForeignChanges(
   sessionsDir: string,
   held: ReadonlyMap<string, HeldSession>,
   scope: ForeignScope,
   progress: (namesSeen: number) => void = () => undefined,
-): ForeignChanges {
+): Promise<ForeignChanges> {
   const found: ForeignChanges = { changes: [], unusable: [], filesRead: 0 };
   const look = (id: string, name: string): void => {
     found.filesRead++;
@@ -144,7 +146,10 @@ export function findForeignChanges(
   let names = 0;
   try {
     for (let entry = dir.readSync(); entry !== null; entry = dir.readSync()) {
-      if (++names % PROGRESS_EVERY === 0) progress(names);
+      if (++names % YIELD_EVERY === 0) {
+        progress(names);
+        await yieldToEventLoop();
+      }
       const name = entry.name;
       // Temp files are unfinished writes, and other names no reader takes for a session.
       if (name.endsWith(TEMP_SUFFIX) || !isSessionFileName(name)) continue;

@@ -29,7 +29,7 @@ describe('changes another program made to sessions/', () => {
     await original.update(a.id, { name: 'a-2' });
     const c = await original.create('c');
 
-    const named = findForeignChanges(join(dir, 'sessions'), held, {
+    const named = await findForeignChanges(join(dir, 'sessions'), held, {
       kind: 'logged',
       ids: new Set([a.id, c.id]),
     });
@@ -42,14 +42,14 @@ describe('changes another program made to sessions/', () => {
       ],
     );
     // Every file changed since time 0: all three read, the same two changes.
-    const every = findForeignChanges(join(dir, 'sessions'), held, {
+    const every = await findForeignChanges(join(dir, 'sessions'), held, {
       kind: 'every-file',
       since: 0n,
     });
     assert.equal(every.filesRead, 3);
     assert.deepEqual(every.changes.map((change) => change.id).sort(), [a.id, c.id].sort());
     // Since a time after the files were written: only the name it does not hold is read.
-    const later = findForeignChanges(join(dir, 'sessions'), held, {
+    const later = await findForeignChanges(join(dir, 'sessions'), held, {
       kind: 'every-file',
       since: BigInt(Date.now() + 60_000) * 1_000_000n,
     });
