@@ -239,12 +239,11 @@ async function rollJournalForward(
   // Only the sessions the journal touched are written, from the journal alone.
   const replay = replayJournal(segments);
   const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, segments, replay);
-  // After a kill, what another program logged since (it ran after the kill)
-  // is newer than the journal: its files are not rolled over.
-  const from = Math.min(...segments.map((segment) => segment.eventsOffset));
-  const { foreignLog } = await readLogAfterMark(layout, from, scan.size, segments);
-  const others = new Set([...leave, ...foreignLog.map((entry) => entry.sessionId)]);
-  for (const id of others) replay.outcome.delete(id);
+  // What a start adopts (`leave`, for inspect --repair) is not rolled over.
+  // Without a snapshot, the log cannot tell another program's lines from the
+  // events of segments a snapshot covered (and deleted) before it was lost,
+  // so after a kill the journal wins over every file it touches.
+  for (const id of leave) replay.outcome.delete(id);
 
   const files = new DurableFiles(fs);
   await forEachConcurrently(replay.outcome, ROLL_FORWARD_CONCURRENCY, async ([id, last]) => {
