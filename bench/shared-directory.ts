@@ -45,12 +45,15 @@ async function rewrite(dataDir: string, id: string, name: string, temp: string):
 
 /** The result as a line of the bench's report. */
 export function sharedDirectoryLine(result: SharedDirectoryResult): string {
-  const more = (seconds: number) => (seconds - result.cleanSeconds).toFixed(2);
+  const more = (seconds: number) => {
+    const difference = seconds - result.cleanSeconds;
+    return `${difference < 0 ? '-' : '+'}${Math.abs(difference).toFixed(2)}`;
+  };
   return (
     `Start after another program changed the stopped directory, ${result.sessions.toLocaleString('en')} sessions: ` +
     `clean restart ${result.cleanSeconds} s; the original changed one session ${result.originalSeconds} s ` +
-    `(+${more(result.originalSeconds)} s); a hand edit by rename, nothing logged, ${result.byHandSeconds} s ` +
-    `(+${more(result.byHandSeconds)} s: one pass over the names).`
+    `(${more(result.originalSeconds)} s); a hand edit by rename, nothing logged, ${result.byHandSeconds} s ` +
+    `(${more(result.byHandSeconds)} s: one pass over the names).`
   );
 }
 
