@@ -1,8 +1,9 @@
 /**
- * What a crash can leave in a data directory, and the safe repairs: temp
- * files of unfinished writes are removed (their targets still hold the old
- * content), unreadable session files and damaged event-log lines are moved
- * into quarantine/ (never deleted), a torn last line (an interrupted append,
+ * What a crash can leave in a data directory, and the safe repairs: our own
+ * temp files of unfinished writes are removed (their targets still hold the
+ * old content; another program's, such as the original's `<id>.tmp`, are
+ * moved to quarantine/), unreadable session files and damaged event-log
+ * lines are moved into quarantine/ (never deleted), a torn last line (an interrupted append,
  * never acknowledged) is dropped, and the journal's committed changes are rolled
  * forward into sessions/ and events.jsonl. Run by the service at boot when
  * no snapshot can be trusted (recoverDataDirectory; with one, a boot takes
