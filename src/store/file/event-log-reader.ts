@@ -160,12 +160,15 @@ async function readLastLines(handle: FileHandle, end: number, wanted: number): P
  * The byte offset of the first line from `start` (a line start) to the end
  * of the file that is not an event, a torn last line included; null when
  * every line is one. Read as raw bytes, so the offset is exact whatever the
- * bad bytes are. `onEvent` sees each line before that one, in order.
+ * bad bytes are. `onEvent` sees each line before that one, in order, except
+ * the lines in `known`: events as this service serializes them (a journal's),
+ * taken as events without parsing them again.
  */
 export async function firstBadLine(
   path: string,
   start: number,
   onEvent: (line: string, event: ServiceEvent, offset: number) => void = () => undefined,
+  known: ReadonlySet<string> = new Set(),
 ): Promise<number | null> {
   let offset = start;
   let partial: Buffer = Buffer.alloc(0);
@@ -181,9 +184,11 @@ export async function firstBadLine(
         newline = bytes.indexOf(NEWLINE, from)
       ) {
         const line = bytes.toString('utf8', from, newline);
-        const event = parseEventLine(line);
-        if (event === null) return offset;
-        onEvent(line, event, offset);
+        if (!known.has(line)) {
+          const event = parseEventLine(line);
+          if (event === null) return offset;
+          onEvent(line, event, offset);
+        }
         offset += newline + 1 - from;
         from = newline + 1;
       }

@@ -340,6 +340,7 @@ export class FileStore implements Store {
    * The boot's first checkpoint, in the background after a kill; when it has
    * written every file the journal replayed, repairingView ends. A failed one
    * leaves repairingView on (the checkpoints after it retry those files).
+   * Then the removal of the spares the kill left.
    */
   private viewRepair: Promise<void> = Promise.resolve();
   /**
@@ -495,8 +496,10 @@ export class FileStore implements Store {
   ): Promise<OpenedFileStore> {
     const progress = options.progress ?? (() => undefined);
     const spareFiles = options.spareFiles ?? DEFAULT_SPARE_FILES;
-    // The spares a kill left (a clean stop removes its own): never written through again.
-    await removeSpareFiles(fileSystem, layout.spareDir, layout.quarantineDir);
+    // The spares a kill left (a clean stop removes its own): never written
+    // through again, removed in the background once the service answers
+    // (thousands of unlinks, half a second here, are not worth a slower start).
+    const leftSpares = await readdirIfPresent(layout.spareDir);
     if (spareFiles > 0) await fileSystem.mkdir(layout.spareDir, { recursive: true });
     const markerRead = await readMarker(layout.markerFile);
     if (markerRead.kind === 'ok' && markerRead.seal !== null) {
@@ -685,15 +688,18 @@ export class FileStore implements Store {
       // checkpoint comes after this one.
       const rewriting = store.dirty.size;
       if (rewriting === 0) store.repairingView = false;
-      else {
+      if (rewriting > 0 || leftSpares.length > 0) {
         store.viewRepair = runInBackground(store.background, 'checkpoint', async () => {
-          const started = performance.now();
-          await store.checkpoint();
-          store.repairingView = false;
-          progress('session files of the replayed journal written', {
-            sessions: rewriting,
-            seconds: Math.round(performance.now() - started) / 1000,
-          });
+          if (rewriting > 0) {
+            const started = performance.now();
+            await store.checkpoint();
+            store.repairingView = false;
+            progress('session files of the replayed journal written', {
+              sessions: rewriting,
+              seconds: Math.round(performance.now() - started) / 1000,
+            });
+          }
+          await removeSpareFiles(fileSystem, layout.spareDir, layout.quarantineDir, leftSpares);
         });
       }
       if ('unusable' in fromSnapshot) {
@@ -1501,12 +1507,13 @@ export class FileStore implements Store {
   }
 
   /**
-   * Resolves once the session files a start after a machine restart writes
-   * again (in the background) are all written, or that work ended early (a
-   * stop, a failure: the next start does it again).
+   * Resolves once the session files a start after a kill or a machine
+   * restart writes again (in the background) are all written and the spares
+   * a kill left are removed, or that work ended early (a stop, a failure:
+   * the next start does it again).
    */
   async viewRebuilt(): Promise<void> {
-    await this.viewRebuild.catch(() => undefined);
+    await Promise.allSettled([this.viewRepair, this.viewRebuild]);
   }
 
   async close(): Promise<void> {

@@ -565,14 +565,13 @@ export async function readLogAfterMark(
       ? handledThrough.offset
       : 0;
   const noteForeign = (line: string, event: ServiceEvent, offset: number): void => {
-    if (offset < handled) return;
-    if (!SESSION_CHANGE_KINDS.has(event.event) || logged.has(line)) return;
+    if (offset < handled || !SESSION_CHANGE_KINDS.has(event.event)) return;
     const sessionId = event.session_id;
     if (typeof sessionId === 'string' && isSessionId(sessionId)) {
       foreignLog.push({ sessionId, kind: event.event });
     }
   };
-  const badAfterMark = await firstBadLine(layout.eventsFile, mark, noteForeign);
+  const badAfterMark = await firstBadLine(layout.eventsFile, mark, noteForeign, logged);
   // After the damage, whole events no journal segment holds are not ours to
   // drop: another program appended them after a cut left the tail damaged
   // (the original appends whatever the log ends in). They are kept.

@@ -24,9 +24,10 @@
  *   seen one whole version, as with a plain rename (one that keeps the file
  *   open longer may see it change: `SPARE_FILES=0` if that matters).
  * - What a spare holds is nobody's: it is written whole (then cut to length
- *   if it held more) before the rename that names it, and a start or a clean
- *   stop removes every spare (`removeSpareFiles`); after a power cut the
- *   view is written again anyway (see FileStore.rebuildView).
+ *   if it held more) before the rename that names it; a clean stop removes
+ *   every spare, a start those a kill left, in the background once it
+ *   answers (`removeSpareFiles`); after a power cut the view is written
+ *   again anyway (see FileStore.rebuildView).
  * - The pool is bounded: at most `maxFiles` spares of at most
  *   `SPARE_MAX_BYTES` each (`SPARE_FILES`; 0 turns it off).
  */
@@ -149,8 +150,10 @@ export function sparePools(): (pool: SparePool | null) => SpareFiles | null {
 const REMOVE_CONCURRENCY = 16;
 
 /**
- * Removes every spare in `dir` (a start, after whatever stopped the last
- * instance; a clean stop), through the file-system seam. Only regular files
+ * Removes every spare in `dir` (a clean stop), or the `names` there (the
+ * spares a killed instance left, listed by the start and removed once the
+ * service answers: no pool writes through them, this run's names its own),
+ * through the file-system seam. Only regular files
  * are spares: anything else found there (a symlink, a FIFO, a folder) was
  * put there by someone else and is moved to `quarantineDir`, never deleted
  * (left where it is without one; a spare name is never used twice).
@@ -159,8 +162,10 @@ export async function removeSpareFiles(
   fs: WritableFileSystem,
   dir: string,
   quarantineDir: string | null = null,
+  names?: readonly string[],
 ): Promise<void> {
-  await forEachConcurrently(await readdirIfPresent(dir), REMOVE_CONCURRENCY, async (name) => {
+  const spares = names ?? (await readdirIfPresent(dir));
+  await forEachConcurrently(spares, REMOVE_CONCURRENCY, async (name) => {
     const path = join(dir, name);
     const kind = await checkRegularFile(path);
     if (kind === 'ok') await fs.rm(path, { force: true });
