@@ -564,14 +564,19 @@ export async function readLogAfterMark(
     handledThrough !== null && (await logPointHolds(layout.eventsFile, handledThrough, end))
       ? handledThrough.offset
       : 0;
-  const noteForeign = (line: string, event: ServiceEvent, offset: number): void => {
+  const noteForeign = (event: ServiceEvent, offset: number): void => {
     if (offset < handled || !SESSION_CHANGE_KINDS.has(event.event)) return;
     const sessionId = event.session_id;
     if (typeof sessionId === 'string' && isSessionId(sessionId)) {
       foreignLog.push({ sessionId, kind: event.event });
     }
   };
-  const badAfterMark = await firstBadLine(layout.eventsFile, mark, noteForeign, logged);
+  const badAfterMark = await firstBadLine(
+    layout.eventsFile,
+    mark,
+    (_line, event, offset) => noteForeign(event, offset),
+    logged,
+  );
   // After the damage, whole events no journal segment holds are not ours to
   // drop: another program appended them after a cut left the tail damaged
   // (the original appends whatever the log ends in). They are kept.
@@ -587,7 +592,7 @@ export async function readLogAfterMark(
       const event = parseEventLine(line);
       if (event === null || logged.has(line)) continue;
       keptAfterBad.push(line);
-      noteForeign(line, event, lineStart + Buffer.byteLength(read.slice(0, cut)));
+      noteForeign(event, lineStart + Buffer.byteLength(read.slice(0, cut)));
     }
   }
   return { foreignLog, badAfterMark, keptAfterBad };
