@@ -6,6 +6,7 @@
  * while sessions are created and deleted, and across restarts.
  */
 import { InvalidInputError } from './errors.js';
+import { unstorableMessage, unstorableText } from './text.js';
 
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
@@ -91,6 +92,9 @@ export function parsePageQuery(
   if (q !== undefined && (typeof q !== 'string' || [...q].length > MAX_SEARCH_LENGTH)) {
     throw new InvalidInputError(`"q" must be text of at most ${MAX_SEARCH_LENGTH} characters.`);
   }
+  const unstorable = q === undefined ? null : unstorableText(q);
+  if (unstorable !== null)
+    throw new InvalidInputError(unstorableMessage(`"q" holds ${unstorable}`));
   return {
     after: after ?? null,
     limit: pageLimit,

@@ -15,6 +15,7 @@ import {
   type SessionInput,
   SessionInputSchema,
 } from './schemas.js';
+import { unstorableIn, unstorableMessage } from './text.js';
 import { utcTimestamp } from './time.js';
 
 export { type JsonObject, MAX_NAME_LENGTH, type Session, type SessionInput };
@@ -85,6 +86,8 @@ function describeInputError(error: ErrorObject | undefined): string {
  * with what to fix, or SessionTooLargeError when `data` holds more than
  * `maxNodes` values and keys (what a session costs in memory grows with
  * them, not with its bytes). Fields the schema does not name are ignored.
+ * Text that cannot be stored (U+0000, an unpaired surrogate: see text.ts)
+ * is refused wherever it is, naming the field.
  */
 export function validateSessionInput(
   body: unknown,
@@ -104,6 +107,9 @@ export function validateSessionInput(
     }
     input.data = body.data;
   }
+  // After the bound on nodes: a refused body is walked once.
+  const unstorable = unstorableIn(input);
+  if (unstorable !== null) throw new InvalidInputError(unstorableMessage(unstorable));
   return input;
 }
 

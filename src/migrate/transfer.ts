@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { EMPTY_STATS, type Stats } from '../domain/counters.js';
 import type { Session } from '../domain/session.js';
+import { unstorableIn } from '../domain/text.js';
 import {
   acquireInstanceLock,
   assertSafeDataDirectory,
@@ -199,6 +200,14 @@ export async function importDataDirectory(
           onProgress({ what: 'sessions', done: copied, total: served.count });
         };
         for (const session of served.sessions()) {
+          // The file store holds what an older version or another program
+          // wrote; PostgreSQL cannot hold U+0000 (text.ts): said, not a raw error.
+          const problem = unstorableIn(session);
+          if (problem !== null) {
+            throw new TransferError(
+              `session ${session.id}: ${problem}; PostgreSQL cannot store it. Change that session (PUT or PATCH) or delete it, then migrate again.`,
+            );
+          }
           batch.push(session);
           if (batch.length === PROGRESS_EVERY) await flush();
         }

@@ -98,6 +98,13 @@ function requestArbitrary(existingIds: string[]): fc.Arbitrary<RawRequest> {
       })
       .map(jsonText),
     fc.record({ name: fc.jsonValue(), data: fc.jsonValue() }, { requiredKeys: [] }).map(jsonText),
+    // Any UTF-16 code units: control characters, U+0000, unpaired surrogates.
+    fc
+      .record({
+        name: fc.string({ unit: 'binary', maxLength: 40 }),
+        data: fc.dictionary(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' })),
+      })
+      .map(jsonText),
     fc.jsonValue().map(jsonText),
     fc
       .integer({ min: 1, max: 200_000 })

@@ -4,7 +4,10 @@
  * writes cost one statement and one WAL flush, not N. The first write after a
  * quiet moment goes at once, alone: batching adds no wait, only sharing.
  * Batches never overlap; items with the same key never share one (the next
- * batch takes the later), so each batch sees the earlier one's effect.
+ * batch takes the later), so each batch sees the earlier one's effect. A
+ * batch that failed for one item's sake (`failsAlone`: the database refused
+ * a value, not the connection) is tried again an item at a time, so that
+ * item fails alone and the others commit.
  */
 interface Pending<I, R> {
   item: I;
@@ -21,6 +24,8 @@ export class Batcher<I, R> {
     private readonly commit: (items: I[]) => Promise<R[]>,
     private readonly keyOf: (item: I) => string,
     private readonly maxBatch = 500,
+    /** Whether an error is one item's (tried again alone) rather than the whole batch's. */
+    private readonly failsAlone: (error: unknown) => boolean = () => false,
   ) {}
 
   submit(item: I): Promise<R> {
@@ -50,9 +55,22 @@ export class Batcher<I, R> {
         const results = await this.commit(batch.map((pending) => pending.item));
         for (const [i, pending] of batch.entries()) pending.resolve(results[i] as R);
       } catch (error) {
-        for (const pending of batch) pending.reject(error);
+        if (batch.length > 1 && this.failsAlone(error)) {
+          for (const pending of batch) await this.commitAlone(pending);
+        } else {
+          for (const pending of batch) pending.reject(error);
+        }
       }
     }
     this.running = false;
+  }
+
+  private async commitAlone(pending: Pending<I, R>): Promise<void> {
+    try {
+      const [result] = await this.commit([pending.item]);
+      pending.resolve(result as R);
+    } catch (error) {
+      pending.reject(error);
+    }
   }
 }

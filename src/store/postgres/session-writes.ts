@@ -98,6 +98,18 @@ export async function commitWrites(
   return writes.map((write) => positions.get(write.id));
 }
 
+const MAX_BATCH = 500;
+
+/**
+ * A value the database refused (SQLSTATE class 22, data exception: U+0000
+ * in text, say; 23, a constraint): one row's fault, so its batch is tried
+ * again a row at a time and only that write fails.
+ */
+function refusedValue(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
 /** The batched writes: one Batcher a kind, each committing through the pool. */
 export class SessionWrites {
   private readonly batchers: Record<WriteKind, Batcher<SessionWrite, number | undefined>>;
@@ -107,6 +119,8 @@ export class SessionWrites {
       new Batcher<SessionWrite, number | undefined>(
         (writes) => commitWrites(database.pool, kind, writes),
         (write) => write.id,
+        MAX_BATCH,
+        refusedValue,
       );
     this.batchers = {
       create: batcher('create'),

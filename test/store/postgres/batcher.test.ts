@@ -63,4 +63,28 @@ describe('Batcher (group commit with a result each)', () => {
     );
     assert.equal(calls, 3, 'batches of at most 2: [1], [2, 3], [4]');
   });
+
+  it('tries a batch that failed for one item’s sake again an item at a time: only that item fails', async () => {
+    const batches: number[][] = [];
+    const refused = Object.assign(new Error('invalid byte sequence'), { code: '22021' });
+    const batcher = new Batcher<Item, number>(
+      async (items) => {
+        batches.push(items.map((item) => item.value));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (items.some((item) => item.value === 3)) throw refused;
+        return items.map((item) => item.value * 10);
+      },
+      (item) => item.key,
+      500,
+      (error) => (error as { code?: string }).code === '22021',
+    );
+    const outcomes = await Promise.allSettled(
+      [1, 2, 3, 4].map((value) => batcher.submit({ key: `k${value}`, value })),
+    );
+    assert.deepEqual(
+      outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : 'refused')),
+      [10, 20, 'refused', 40],
+    );
+    assert.deepEqual(batches, [[1], [2, 3, 4], [2], [3], [4]]);
+  });
 });
