@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { ApiError, type Session, StatefulClient } from '../client/index.js';
 import { loadClientConfig } from '../config.js';
+import { printable } from '../domain/text.js';
 import {
   eventTable,
   objectFields,
@@ -74,7 +75,7 @@ async function listPage(
   if (page.next !== null) {
     const newest = values.newest ? ' --newest' : '';
     process.stderr.write(
-      `more: stateful session list --limit ${limit}${newest} --after ${page.next}\n`,
+      `more: stateful session list --limit ${limit}${newest} --after ${printable(page.next)}\n`,
     );
   }
 }
@@ -178,13 +179,16 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (out.json) {
+      // A body that is not JSON is the server's text: shown, never acted on.
       const body =
-        typeof error.body === 'string' ? error.body : JSON.stringify(error.body, null, 2);
+        typeof error.body === 'string'
+          ? printable(error.body)
+          : JSON.stringify(error.body, null, 2);
       process.stderr.write(`HTTP ${error.status}\n${body}\n`);
     } else {
       const red = styleFor(process.stderr).red;
       process.stderr.write(
-        `${red('stateful:')} ${error.message} (HTTP ${error.status} ${error.code})\n`,
+        `${red('stateful:')} ${printable(error.message)} (HTTP ${error.status} ${printable(error.code)})\n`,
       );
     }
     return 1;
@@ -244,7 +248,9 @@ async function run(
       else await write(eventTable(out.style, out.width).rows(page.events));
       const older = page.next ?? (before === undefined ? page.count - page.events.length + 1 : 1);
       if (older > 1) {
-        process.stderr.write(`older: stateful events --limit ${limit ?? 50} --before ${older}\n`);
+        process.stderr.write(
+          `older: stateful events --limit ${limit ?? 50} --before ${printable(String(older))}\n`,
+        );
       }
       return 0;
     }
@@ -253,7 +259,10 @@ async function run(
       const before = await client.health();
       const crashed = await client.crash();
       if (out.json) await writeJson(crashed);
-      else await write(`The service is crashing (crash_count ${crashed.crash_count}).\n`);
+      else
+        await write(
+          `The service is crashing (crash_count ${printable(String(crashed.crash_count))}).\n`,
+        );
       if (!values.wait) return 0;
       process.stderr.write('waiting for the service to come back…\n');
       if (!(await waitForNewInstance(client, before.container_id, 60_000))) {
@@ -287,7 +296,7 @@ async function run(
           if (!values.yes && !(await confirm(`Delete session ${target}?`))) return 1;
           const deleted = await client.deleteSession(target);
           if (out.json) await writeJson(deleted);
-          else await write(`Deleted session ${deleted.id}.\n`);
+          else await write(`Deleted session ${printable(deleted.id)}.\n`);
           return 0;
         }
         default:

@@ -3,6 +3,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadServiceConfig } from '../config.js';
+import { printable } from '../domain/text.js';
 import {
   NotADataDirectoryError,
   readDataDirectory,
@@ -26,12 +27,13 @@ function printVerifyReport(report: VerifyReport, json: boolean): void {
     return;
   }
   const { sessionFiles, eventLines } = report.checked;
+  // File names and contents are anyone's: shown, never acted on by the terminal.
   process.stdout.write(
-    `checked ${report.dataDir}: ${sessionFiles} session files, ${eventLines} event lines\n`,
+    `checked ${printable(report.dataDir)}: ${sessionFiles} session files, ${eventLines} event lines\n`,
   );
   for (const finding of report.findings) {
-    const fix = finding.repair === undefined ? '' : ` [--repair: ${finding.repair}]`;
-    process.stdout.write(`  ! ${finding.problem}${fix}\n`);
+    const fix = finding.repair === undefined ? '' : ` [--repair: ${printable(finding.repair)}]`;
+    process.stdout.write(`  ! ${printable(finding.problem)}${fix}\n`);
   }
   process.stdout.write(
     report.findings.length === 0 ? 'clean\n' : `${report.findings.length} problems found\n`,
@@ -61,7 +63,7 @@ async function printReport(
 async function verifyCommand(dataDir: string, repair: boolean, json: boolean): Promise<number> {
   if (repair) {
     const done = await repairDataDirectory(dataDir);
-    for (const line of done) process.stderr.write(`repaired: ${line}\n`);
+    for (const line of done) process.stderr.write(`repaired: ${printable(line)}\n`);
     if (done.length === 0) process.stderr.write('repaired: nothing needed repair\n');
   }
   const report = await verifyDataDirectory(dataDir);
@@ -121,7 +123,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       return 0;
     } catch (error) {
       if (!(error instanceof NotAStoreDatabaseError)) throw error;
-      process.stderr.write(`stateful inspect: ${error.message}\n`);
+      process.stderr.write(`stateful inspect: ${printable(error.message)}\n`);
       return 1;
     }
   }
@@ -139,7 +141,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
       error instanceof UnsafeDataDirectoryError ||
       error instanceof UnsafeFileError
     ) {
-      process.stderr.write(`stateful inspect: ${error.message}\n`);
+      process.stderr.write(`stateful inspect: ${printable(error.message)}\n`);
       return 1;
     }
     throw error;

@@ -2,8 +2,12 @@
  * How the CLI shows answers to people: aligned tables for lists, `key  value`
  * lines for one object, colour only on a terminal and never with NO_COLOR
  * (https://no-color.org). Scripts ask for `--json` and get the API's JSON.
+ * Every text a server or a store gave goes through `printable` before it is
+ * shown: a name holding an escape sequence is printed as `\u001b…`, never
+ * acted on by the terminal.
  */
 import type { LoggedEvent, Session } from '../client/index.js';
+import { printable } from '../domain/text.js';
 
 export interface Style {
   bold(text: string): string;
@@ -86,7 +90,7 @@ export class Table<T> {
   rows(rows: readonly T[]): string {
     const cells = rows.map((row) =>
       this.columns.map((column, i) => {
-        const value = column.value(row).replace(/[\n\r\t]/g, ' ');
+        const value = printable(column.value(row));
         return column.max === undefined || i === this.columns.length - 1
           ? value
           : fit(value, column.max);
@@ -146,11 +150,11 @@ export function sessionFields(session: Session, style: Style): string {
   return keyValues(
     [
       ['id', session.id],
-      ['name', session.name],
+      ['name', printable(session.name)],
       ['created_at', session.created_at],
       ['last_active', session.last_active],
       ['access_count', String(session.access_count)],
-      ['data', JSON.stringify(session.data)],
+      ['data', printable(JSON.stringify(session.data))],
     ],
     style,
   );
@@ -185,8 +189,9 @@ export function objectFields(object: Record<string, unknown>, style: Style): str
     Object.entries(object).map(([key, value]) => {
       let text = typeof value === 'string' ? value : JSON.stringify(value);
       if (Array.isArray(value)) text = value.length === 0 ? '-' : value.join('; ');
+      text = printable(text);
       if (key === 'status') text = value === 'ok' ? style.green(text) : style.yellow(text);
-      return [key, text];
+      return [printable(key), text];
     }),
     style,
   );

@@ -96,3 +96,32 @@ export function unstorableIn(session: { name?: unknown; data?: unknown }): strin
   const inData = findUnstorableText(session.data, 'data');
   return inData === null ? null : `${inData.where} holds ${inData.problem}`;
 }
+
+/**
+ * What a terminal acts on rather than shows, or shows misleadingly: C0 and C1
+ * control characters (ESC starts a sequence that can retitle the window, set
+ * the clipboard, open links), DEL, the line and paragraph separators, and the
+ * bidirectional controls that reorder what is printed after them.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` as a person's terminal may print it: each character of
+ * TERMINAL_CONTROLS written visibly, as `\u001b` (`hex` as Python's repr
+ * writes it: `\x1b`, `\u202e`). The CLI and the inspector's text report pass
+ * everything a store, a file or a server gave them through this; JSON output
+ * is left as it is.
+ */
+export function printable(text: string, form: 'json' | 'python' = 'json'): string {
+  return text.replace(TERMINAL_CONTROLS, (char) => {
+    const code = char.charCodeAt(0);
+    if (form === 'python') {
+      if (char === '\n') return '\\n';
+      if (char === '\r') return '\\r';
+      if (char === '\t') return '\\t';
+      if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+    }
+    return `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

@@ -6,6 +6,7 @@
  */
 import type { ServiceEvent } from '../domain/event.js';
 import type { Session } from '../domain/session.js';
+import { printable } from '../domain/text.js';
 import type { StoreReport } from './read-data-dir.js';
 import type { ReplicaRow } from './read-database.js';
 
@@ -16,12 +17,17 @@ function section(title: string): string[] {
   return [RULE, `  ${title}`, RULE];
 }
 
-/** Extras as the original printed them (a Python dict's repr), so old eyes and scripts still match. */
+/**
+ * Extras as the original printed them (a Python dict's repr), so old eyes and
+ * scripts still match; control characters escaped as Python's repr does.
+ */
 function pythonRepr(value: unknown): string {
   if (value === null) return 'None';
   if (value === true) return 'True';
   if (value === false) return 'False';
-  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (typeof value === 'string') {
+    return `'${printable(value.replace(/\\/g, '\\\\').replace(/'/g, "\\'"), 'python')}'`;
+  }
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
   if (typeof value === 'object') {
@@ -73,9 +79,18 @@ function* shownSessions<T>(
 /**
  * The text report, line by line. `sessionLimit`: show the first and the last
  * that many sessions (null: every one), so a report of a million sessions
- * stays a page long.
+ * stays a page long. Whatever the files hold, no line holds a character a
+ * terminal would act on (see printable).
  */
 export function* textReportLines(
+  report: StoreReport,
+  eventLimit: number,
+  sessionLimit: number | null,
+): Generator<string> {
+  for (const line of reportLines(report, eventLimit, sessionLimit)) yield printable(line);
+}
+
+function* reportLines(
   report: StoreReport,
   eventLimit: number,
   sessionLimit: number | null,
@@ -90,7 +105,7 @@ export function* textReportLines(
   yield `  ${'ID'.padEnd(38)}${'NAME'.padEnd(22)}${'ACCESSES'.padStart(8)}  CREATED`;
   yield `  ${'·'.repeat(78)}`;
   const row = (session: Session) => {
-    const name = [...session.name].slice(0, 20).join('');
+    const name = [...printable(session.name)].slice(0, 20).join('');
     return `  ${session.id.padEnd(38)}${name.padEnd(22)}${String(session.access_count).padStart(8)}  ${session.created_at}`;
   };
   for (const item of shownSessions(report, sessionLimit, row)) {

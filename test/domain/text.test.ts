@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { InvalidInputError } from '../../src/domain/errors.js';
 import { parsePageQuery } from '../../src/domain/page.js';
 import { validatePatchInput, validateSessionInput } from '../../src/domain/session.js';
-import { findUnstorableText, unstorableText } from '../../src/domain/text.js';
+import { findUnstorableText, printable, unstorableText } from '../../src/domain/text.js';
 
 describe('what text the service stores', () => {
   it('takes any Unicode text, pairs of surrogates and control characters included', () => {
@@ -67,5 +67,15 @@ describe('what text the service stores', () => {
       name: '😀',
       data: { '\u001b': '\u0001' },
     });
+  });
+
+  it('shows what a terminal would act on visibly, as JSON or as Python’s repr writes it', () => {
+    assert.equal(printable('plain é 😀'), 'plain é 😀');
+    assert.equal(printable('\u001b]0;x\u0007'), '\\u001b]0;x\\u0007');
+    assert.equal(
+      printable('a\nb\u009b\u007f\u202e\u2028'),
+      'a\\u000ab\\u009b\\u007f\\u202e\\u2028',
+    );
+    assert.equal(printable('\u001b\n\t\u009b\u202e', 'python'), '\\x1b\\n\\t\\x9b\\u202e');
   });
 });
