@@ -5,7 +5,10 @@
  * browsers alike). The CLI is built on it.
  *
  * An answer with an error status throws ApiError (its `status`, the body's
- * `error` code and `message`); no answer at all throws UnreachableError.
+ * `error` code and `message`); no answer at all throws UnreachableError; an
+ * answer no service of ours gives (larger than `maxAnswerBytes`, a page
+ * cursor that repeats) throws UntrustedAnswerError. The server is not
+ * trusted: the admin token goes only to the route that needs it.
  */
 import type { JsonObject, Session, SessionInput } from '../domain/schemas.js';
 import type {
@@ -36,11 +39,23 @@ export type {
 export interface ClientOptions {
   /** Where the service answers, e.g. `http://127.0.0.1:8091`. */
   url: string;
-  /** Sent as `Authorization: Bearer …` (what POST /crash needs when ADMIN_TOKEN is set). */
+  /**
+   * Sent as `Authorization: Bearer …` with POST /crash only (what it needs
+   * when ADMIN_TOKEN is set), never to the other routes.
+   */
   token?: string;
   /** How long one request may take before it is given up (default 30 s). */
   timeoutMs?: number;
+  /**
+   * The largest answer read, in bytes (default 64 MiB; the service's own
+   * largest, a page at its byte bound or the whole listing of a large store,
+   * are far below): a larger one is given up, never held.
+   */
+  maxAnswerBytes?: number;
 }
+
+/** The default of ClientOptions.maxAnswerBytes. */
+export const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /** The service answered with an error status. */
 export class ApiError extends Error {
@@ -54,6 +69,17 @@ export class ApiError extends Error {
   ) {
     super(message);
     this.name = 'ApiError';
+  }
+}
+
+/** An answer this service never gives: too large, or pages that go round in circles. */
+export class UntrustedAnswerError extends Error {
+  constructor(
+    readonly url: string,
+    reason: string,
+  ) {
+    super(`The answer from ${url} cannot be from this service: ${reason}.`);
+    this.name = 'UntrustedAnswerError';
   }
 }
 
@@ -96,12 +122,15 @@ export class StatefulClient {
   readonly url: string;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
+  private readonly maxAnswerBytes: number;
 
   constructor(options: ClientOptions | string) {
-    const { url, token, timeoutMs } = typeof options === 'string' ? { url: options } : options;
+    const { url, token, timeoutMs, maxAnswerBytes } =
+      typeof options === 'string' ? ({ url: options } as ClientOptions) : options;
     this.url = url.replace(/\/+$/, '');
     this.token = token;
     this.timeoutMs = timeoutMs ?? 30_000;
+    this.maxAnswerBytes = maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
   }
 
   health(): Promise<Health> {
@@ -134,8 +163,12 @@ export class StatefulClient {
     return this.request('GET', `/sessions?${query}`);
   }
 
-  /** Every session, a page at a time (`limit` a page, default 1,000). */
+  /**
+   * Every session, a page at a time (`limit` a page, default 1,000). A
+   * `next` seen before would loop for ever: UntrustedAnswerError instead.
+   */
   async *sessions(options: Omit<PageOptions, 'after'> = {}): AsyncGenerator<Session> {
+    const seen = new Set<string>();
     let after: string | null = null;
     do {
       const page: SessionPage = await this.sessionPage({
@@ -145,6 +178,10 @@ export class StatefulClient {
       });
       yield* page.sessions;
       after = page.next;
+      if (after !== null && (typeof after !== 'string' || seen.has(after))) {
+        throw new UntrustedAnswerError(this.url, 'a page cursor (next) repeats');
+      }
+      if (after !== null) seen.add(after);
     } while (after !== null);
   }
 
@@ -172,16 +209,21 @@ export class StatefulClient {
 
   /** Ends the service on purpose (a supervisor starts a new one): the crash_count it counted. */
   crash(): Promise<CrashAnswer> {
-    return this.request('POST', '/crash');
+    return this.request('POST', '/crash', undefined, true);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    admin = false,
+  ): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) {
       headers['content-type'] =
         method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
     }
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (admin && this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     let response: Response;
     let text: string;
     try {
@@ -191,8 +233,9 @@ export class StatefulClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      text = await response.text();
+      text = await this.readAnswer(response);
     } catch (error) {
+      if (error instanceof UntrustedAnswerError) throw error;
       const cause = (error as { cause?: { code?: string } }).cause?.code;
       throw new UnreachableError(this.url, cause ?? (error as Error).message);
     }
@@ -215,5 +258,31 @@ export class StatefulClient {
       );
     }
     return parsed as T;
+  }
+
+  /** The answer's body as text, read up to maxAnswerBytes (then given up, the connection closed). */
+  private async readAnswer(response: Response): Promise<string> {
+    const tooLarge = () =>
+      new UntrustedAnswerError(this.url, `its answer is over ${this.maxAnswerBytes} bytes`);
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    if (declared > this.maxAnswerBytes) {
+      await response.body?.cancel();
+      throw tooLarge();
+    }
+    if (response.body === null) return '';
+    const decoder = new TextDecoder();
+    const reader = response.body.getReader();
+    let bytes = 0;
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      bytes += value.byteLength;
+      if (bytes > this.maxAnswerBytes) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      text += decoder.decode(value, { stream: true });
+    }
   }
 }

@@ -1,0 +1,107 @@
+/**
+ * The typed client and the CLI against a malicious server (a small one in
+ * this test, on 127.0.0.1): an answer that never ends is given up at the
+ * size bound, a page cursor that repeats stops the listing with an error
+ * instead of looping for ever, and the admin token goes to POST /crash only.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { StatefulClient, UntrustedAnswerError } from '../../src/client/index.js';
+import { runToEnd } from '../../tools/service-process.js';
+
+const SESSION = {
+  id: '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c',
+  name: 'loop',
+  data: {},
+  created_at: '2026-12-06T00:00:00Z',
+  last_active: '2026-12-06T00:00:00Z',
+  access_count: 0,
+};
+
+async function malicious(t: { after(fn: () => unknown): void }): Promise<{
+  url: string;
+  seen: IncomingMessage[];
+}> {
+  const seen: IncomingMessage[] = [];
+  const server: Server = createServer((request, response) => {
+    seen.push(request);
+    if (request.url === '/health') {
+      // An answer that never ends, as fast as the client reads it.
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1 << 20, 0x20);
+      const more = () => {
+        while (response.write(chunk)) {
+          if (response.destroyed) return;
+        }
+        response.once('drain', more);
+      };
+      response.write('[');
+      more();
+      return;
+    }
+    if (request.url?.startsWith('/sessions?')) {
+      // Every page says there is a next one, always the same.
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ sessions: [SESSION], next: 'again' }));
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(request.url === '/crash' ? '{"crash_count":1}' : '{"live_sessions":1}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+describe('a client that does not trust the server', () => {
+  it('gives up an endless answer at its size bound, holding no more than that', async (t) => {
+    const { url } = await malicious(t);
+    const client = new StatefulClient({ url, maxAnswerBytes: 8 << 20 });
+    await assert.rejects(client.health(), (error: unknown) => {
+      assert.ok(error instanceof UntrustedAnswerError, String(error));
+      assert.match(error.message, /over 8388608 bytes/);
+      return true;
+    });
+  });
+
+  it('stops a listing whose next page cursor repeats, with an error', async (t) => {
+    const { url } = await malicious(t);
+    const client = new StatefulClient(url);
+    let sessions = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of client.sessions()) sessions++;
+      })(),
+      /a page cursor \(next\) repeats/,
+    );
+    assert.ok(sessions <= 2, `stopped at once: ${sessions} sessions yielded`);
+    const cli = await runToEnd(['session', 'list', '--all', '--url', url], {});
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /cannot be from this service: a page cursor \(next\) repeats/);
+  });
+
+  it('sends the admin token to POST /crash only', async (t) => {
+    const { url, seen } = await malicious(t);
+    const client = new StatefulClient({ url, token: 'secret-admin-token' });
+    await client.state();
+    await client.sessionPage();
+    await client.crash();
+    const withToken = seen.filter((request) => request.headers.authorization !== undefined);
+    assert.deepEqual(
+      withToken.map((request) => `${request.method} ${request.url}`),
+      ['POST /crash'],
+    );
+    assert.equal(withToken[0]?.headers.authorization, 'Bearer secret-admin-token');
+    // The CLI too: ADMIN_TOKEN from its environment, for `state` not sent.
+    const before = seen.length;
+    const cli = await runToEnd(['state', '--url', url], { ADMIN_TOKEN: 'secret-admin-token' });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.ok(seen.length > before);
+    assert.ok(seen.slice(before).every((request) => request.headers.authorization === undefined));
+  });
+});
