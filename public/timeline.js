@@ -15,6 +15,7 @@ const NOTABLE = new Set([
   'session_quarantined',
   'stats_recovered',
   'journal_replayed',
+  'session_adopted',
 ]);
 
 /**
