@@ -82,6 +82,19 @@ describe('the container lifecycle', () => {
     assert.equal(await inspect(container, '{{.HostConfig.RestartPolicy.Name}}'), 'unless-stopped');
   });
 
+  it('is safe on a shared host as shipped: loopback only, memory and process limits, settings from .env', async () => {
+    const container = await appContainer(app);
+    const bindings = JSON.parse(await inspect(container, '{{json .HostConfig.PortBindings}}'));
+    assert.deepEqual(bindings['8080/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(app.port) }]);
+    assert.equal(await inspect(container, '{{.HostConfig.Memory}}'), String(2 * 1024 ** 3));
+    assert.equal(await inspect(container, '{{json .HostConfig.PidsLimit}}'), '256');
+    const env = JSON.parse(await inspect(container, '{{json .Config.Env}}')) as string[];
+    const names = env.map((entry) => entry.slice(0, entry.indexOf('=')));
+    for (const name of ['ADMIN_TOKEN', 'CRASH_ENDPOINT', 'MAX_CONNECTIONS', 'STORAGE_BUDGET_MB']) {
+      assert.ok(names.includes(name), `${name} is passed through: ${names.join(' ')}`);
+    }
+  });
+
   it('has counted at least one start', async () => {
     assert.ok(Number((await state()).startup_count) >= 1);
   });
