@@ -7,7 +7,11 @@
  *
  * - Host: the name a request was sent to must be in ALLOWED_HOSTS (any port).
  *   HTTP/1.1 requires a Host (a JSON 400 without one); an HTTP/1.0 request
- *   with none (a load balancer's health probe) passes.
+ *   with none (a load balancer's health probe) passes. A Host that is not an
+ *   authority (`a@b`, `a b`, a port over 65535), sent twice, or that
+ *   disagrees with an absolute-form target (`GET http://other/ HTTP/1.1`,
+ *   whose authority is the one that counts, RFC 9112 §3.2.2) is a JSON 400:
+ *   which name was meant cannot be told.
  * - Cross-site writes: POST, PUT, PATCH and DELETE are refused when the
  *   browser says they come from another site (`Sec-Fetch-Site: cross-site`
  *   or `same-site`) or their `Origin` is not the service's own. Clients that
@@ -41,6 +45,29 @@ function authority(url: string): string | null {
 /** Host headers one guard remembers as allowed (clients send the same few): no parsing for them. */
 const MAX_KNOWN_GOOD = 64;
 
+/** `host[:port]` as RFC 3986 writes an authority without userinfo: a name, IPv4, or [IPv6]. */
+const AUTHORITY = /^(?:\[[0-9a-f:.]+\]|[a-z0-9\-._~%!$&'()*+,;=]+)(?::(\d{0,5}))?$/i;
+
+function isAuthority(host: string): boolean {
+  const match = AUTHORITY.exec(host);
+  return match !== null && (match[1] === undefined || match[1] === '' || Number(match[1]) <= 65535);
+}
+
+/** How many Host header lines the request had (Node keeps the first of several). */
+function hostLines(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
+}
+
+/** Whether a request target is in absolute form (`http://host:port/path`), not `/path` or `*`. */
+function isAbsoluteForm(target: string): boolean {
+  return target.charCodeAt(0) !== 0x2f && target !== '*';
+}
+
 /** The Host check for one ALLOWED_HOSTS list (null: any host). */
 export function hostGuard(
   allowedHosts: readonly string[] | null,
@@ -48,12 +75,32 @@ export function hostGuard(
   const knownGood = new Set<string>();
   return (request) => {
     const host = request.headers.host;
+    if (hostLines(request.raw.rawHeaders) > 1) {
+      throw new InvalidInputError('The request has more than one Host header.');
+    }
+    const target = request.raw.url ?? '/';
+    if (
+      isAbsoluteForm(target) &&
+      (authority(target) ?? '') !== (authority(`http://${host ?? ''}`) ?? '')
+    ) {
+      throw new InvalidInputError(
+        'The request target names another host than its Host header (or none it can be read as).',
+      );
+    }
     if (host !== undefined && knownGood.has(host)) return;
     if (host === undefined || host === '') {
       if (request.raw.httpVersion === '1.0') return;
       throw new InvalidInputError('An HTTP/1.1 request needs a Host header.');
     }
-    if (allowedHosts === null) return;
+    if (!isAuthority(host)) {
+      throw new InvalidInputError(
+        `The Host header "${host.slice(0, 100)}" is not a host name with an optional port.`,
+      );
+    }
+    if (allowedHosts === null) {
+      if (knownGood.size < MAX_KNOWN_GOOD) knownGood.add(host);
+      return;
+    }
     if (!allowedHosts.includes(hostName(host))) {
       throw new ForbiddenError(
         'host_not_allowed',

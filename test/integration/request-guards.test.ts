@@ -107,6 +107,58 @@ describe('request guards', () => {
     );
   });
 
+  it('checks the host a request names however it names it: twice, malformed or by its target is a JSON 400', async (t) => {
+    const service = await startService(await tempDir(t));
+    t.after(() => service.process.kill('SIGKILL'));
+    const { port } = new URL(service.url);
+    const refused: [string, string, [string, string][], RegExp][] = [
+      [
+        'a second Host',
+        '/state',
+        [
+          ['Host', 'localhost'],
+          ['Host', 'evil.example'],
+        ],
+        /more than one Host/,
+      ],
+      [
+        'the allowed one second',
+        '/state',
+        [
+          ['Host', 'evil.example'],
+          ['Host', 'localhost'],
+        ],
+        /more than one Host/,
+      ],
+      ['userinfo', '/state', [['Host', 'me@localhost']], /not a host name/],
+      ['a space', '/state', [['Host', 'local host']], /not a host name/],
+      ['a list', '/state', [['Host', 'localhost, evil.example']], /not a host name/],
+      ['a port out of range', '/state', [['Host', 'localhost:99999']], /not a host name/],
+      [
+        'another host in the target',
+        'http://evil.example/state',
+        [['Host', 'localhost']],
+        /target names another host/,
+      ],
+    ];
+    for (const [what, path, headers, message] of refused) {
+      const answer = await sendRawAnswer(service.url, raw('GET', path, headers));
+      assert.equal(answer.status, 400, `${what}: ${answer.body}`);
+      assert.equal(JSON.parse(answer.body).error, 'invalid_input', what);
+      assert.match(JSON.parse(answer.body).message, message, what);
+    }
+    // An absolute-form target that agrees with Host is served (any case, the default port).
+    for (const path of [`http://localhost:${port}/health`, `http://LOCALHOST:${port}/health`]) {
+      const answer = await sendRawAnswer(
+        service.url,
+        raw('GET', path, [['Host', `localhost:${port}`]]),
+      );
+      assert.equal(answer.status, 200, `${path}: ${answer.body}`);
+    }
+    const defaultPort = raw('GET', 'http://localhost:80/health', [['Host', 'localhost']]);
+    assert.equal((await sendRawAnswer(service.url, defaultPort)).status, 200);
+  });
+
   it('takes the bearer scheme in any case; a compressed body is a 415, an unmet Expect a 417, CONNECT a 405, all JSON', async (t) => {
     const dir = await tempDir(t);
     const service = await startService(dir, { ADMIN_TOKEN: 's3cret' });
