@@ -108,6 +108,11 @@ export interface HttpLimits {
   maxPipelinedRequests: number;
   /** PAGE_MAX_KB, in bytes: what a page of sessions may hold (see domain/page.ts). */
   pageMaxBytes: number;
+  /**
+   * UNREAD_ANSWERS_MB, in bytes: answers built and not yet taken by their
+   * clients, over all connections (see http/unread-answers.ts).
+   */
+  unreadAnswersBytes: number;
 }
 
 export interface ClientConfig {
@@ -229,6 +234,17 @@ function httpLimits(env: Env): HttpLimits {
     maxStreams,
     maxPipelinedRequests: integer(env, 'MAX_PIPELINED_REQUESTS', 8, 1, 1_000),
     pageMaxBytes: integer(env, 'PAGE_MAX_KB', DEFAULT_PAGE_MAX_BYTES / 1024, 1, 256 * 1024) * 1024,
+    // An eighth of the heap (the sessions' budget takes a quarter), at most 256 MiB.
+    unreadAnswersBytes:
+      integer(
+        env,
+        'UNREAD_ANSWERS_MB',
+        Math.max(16, Math.min(256, Math.floor(oldSpaceMiB() / 8))),
+        1,
+        1_048_576,
+      ) *
+      1024 *
+      1024,
   });
 }
 

@@ -87,6 +87,13 @@ export class StreamLimitError extends AppError {
   }
 }
 
+/** The answers clients leave unread fill UNREAD_ANSWERS_MB; the client should retry later. */
+export class TooBusyError extends AppError {
+  constructor(message: string) {
+    super('too_busy', 503, message);
+  }
+}
+
 /** A request the service will not serve from where it came (another site, an unknown Host). */
 export class ForbiddenError extends AppError {
   constructor(code: string, message: string) {

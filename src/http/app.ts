@@ -40,6 +40,7 @@ import {
 } from './request-guards.js';
 import { sessionRoutes } from './sessions.js';
 import { stateRoutes } from './state.js';
+import { boundUnreadAnswers, UnreadAnswers } from './unread-answers.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
@@ -102,6 +103,12 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   });
 
   const admit = limitPipelining(app, limits.maxPipelinedRequests);
+  boundUnreadAnswers(
+    app,
+    new UnreadAnswers(limits.unreadAnswersBytes, (fields) =>
+      app.log.warn(fields, 'closed the connections holding the most unread answers'),
+    ),
+  );
   const checkHost = hostGuard(options.allowedHosts);
   app.addHook('onRequest', (request, _reply, done) => {
     service.countRequest();

@@ -17,10 +17,15 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_input',
 };
 
+/** 503s that refuse work under load: counted and said once by what refuses them, not logged each. */
+const LOAD_REFUSALS = new Set(['too_busy', 'too_many_streams']);
+
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
-      if (error.statusCode >= 500) request.log.warn({ err: error }, 'storage error');
+      if (error.statusCode >= 500 && !LOAD_REFUSALS.has(error.code)) {
+        request.log.warn({ err: error }, 'storage error');
+      }
       return reply.code(error.statusCode).send({ error: error.code, message: error.message });
     }
     if (error.validation !== undefined) {

@@ -183,6 +183,63 @@ describe('memory bounds', () => {
     assert.match(received, /^HTTP\/1\.1 200 OK/);
   });
 
+  it('bounds the answers a crowd of connections leaves unread, over all of them, and keeps /health answered', async (t) => {
+    const dir = await tempDir(t);
+    // The default heap; a small bound, so that this crowd surely exceeds it
+    // (the kernel's socket buffers take a few MB of each connection's answers).
+    const service = await startService(dir, { UNREAD_ANSWERS_MB: '16' });
+    t.after(() => service.process.kill('SIGKILL'));
+    const big = 'x'.repeat(900_000);
+    for (let i = 0; i < 6; i++) {
+      const created = await postJson(`${service.url}/sessions`, { name: `big${i}`, data: { big } });
+      assert.equal(created.status, 201);
+    }
+    const pid = service.process.child.pid as number;
+    const before = await residentMiB(pid);
+
+    // 100 connections × 8 pipelined pages of about 3.6 MB that nobody reads:
+    // 2.9 GB if the service held them all.
+    const { port } = new URL(service.url);
+    const crowd = Array.from({ length: 100 }, () => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.pause();
+      socket.write('GET /sessions?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(8));
+      return socket;
+    });
+    t.after(() => {
+      for (const socket of crowd) socket.destroy();
+    });
+
+    let peak = before;
+    let busy = 0;
+    for (let second = 0; second < 8; second++) {
+      await sleep(1000);
+      peak = Math.max(peak, await residentMiB(pid));
+      assert.ok((await healthLatencyMs(service.url, 15_000)) < 15_000, '/health is answered');
+      // Past the bound, other requests get a JSON 503 with Retry-After, never a dead process.
+      const page = await fetch(`${service.url}/sessions?limit=1000`);
+      const body = await page.text();
+      if (page.status === 503) {
+        busy++;
+        assert.equal(JSON.parse(body).error, 'too_busy');
+        assert.equal(page.headers.get('retry-after'), '1');
+      } else {
+        assert.equal(page.status, 200);
+      }
+    }
+    const closed = service.process.lines.filter(
+      (line) => line.msg === 'closed the connections holding the most unread answers',
+    );
+    t.diagnostic(
+      `RSS ${before.toFixed(0)} MiB before, at most ${peak.toFixed(0)} MiB; ${busy} of 8 pages refused; ${closed.length} closing lines`,
+    );
+    // The documented ceiling: UNREAD_ANSWERS_MB and at most 512 MiB more.
+    assert.ok(peak < before + 16 + 512, `RSS grew from ${before} to ${peak} MiB`);
+    assert.ok(closed.length > 0, 'the connections that did not read were closed');
+    assert.equal(service.process.child.exitCode, null, 'the process is alive');
+  });
+
   it('streams a listing larger than the longest string V8 can build, after a restart too, and pages it in answers of PAGE_MAX_KB', async (t) => {
     const dir = await tempDir(t);
     const env = { STORAGE_BUDGET_MB: '2048' };
