@@ -102,6 +102,11 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** MAX_CONNECTIONS: connections beyond this are refused. */
   maxConnections: number;
+  /**
+   * MAX_CONNECTIONS_PER_ADDRESS: what one client address (not loopback) may
+   * hold of them (see http/connections-per-address.ts).
+   */
+  maxConnectionsPerAddress: number;
   /** MAX_STREAMS: open /events/stream connections; more get a 503 (below MAX_CONNECTIONS). */
   maxStreams: number;
   /** MAX_PIPELINED_REQUESTS: requests one connection may have waiting; it is not read past them. */
@@ -231,6 +236,13 @@ function httpLimits(env: Env): HttpLimits {
     idleTimeoutMs: integer(env, 'IDLE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 1_000, 600_000),
     maxConnections,
+    maxConnectionsPerAddress: integer(
+      env,
+      'MAX_CONNECTIONS_PER_ADDRESS',
+      Math.max(1, Math.floor(maxConnections / 2)),
+      1,
+      maxConnections,
+    ),
     maxStreams,
     maxPipelinedRequests: integer(env, 'MAX_PIPELINED_REQUESTS', 8, 1, 1_000),
     pageMaxBytes: integer(env, 'PAGE_MAX_KB', DEFAULT_PAGE_MAX_BYTES / 1024, 1, 256 * 1024) * 1024,

@@ -17,6 +17,7 @@ import fastifyPlugin from 'fastify-plugin';
 import type { HttpLimits } from '../config.js';
 import { MAX_BODY_BYTES } from '../domain/schemas.js';
 import type { StatefulService } from '../service/service.js';
+import { limitConnectionsPerAddress } from './connections-per-address.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
 import { dashboardRoutes } from './dashboard.js';
 import {
@@ -150,6 +151,9 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     }),
   );
   app.server.maxConnections = limits.maxConnections;
+  limitConnectionsPerAddress(app.server, limits.maxConnectionsPerAddress, (fields) =>
+    app.log.warn(fields, 'refused connections past MAX_CONNECTIONS_PER_ADDRESS'),
+  );
   app.server.on('checkExpectation', answerUnmetExpectation);
   app.server.on('connect', refuseConnect);
   return app;
