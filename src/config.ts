@@ -104,7 +104,7 @@ export interface HttpLimits {
   maxConnections: number;
   /**
    * MAX_CONNECTIONS_PER_ADDRESS: what one client address (not loopback) may
-   * hold of them (see http/connections-per-address.ts).
+   * hold of them (see http/connections-per-address.ts); 0: no such limit.
    */
   maxConnectionsPerAddress: number;
   /** MAX_STREAMS: open /events/stream connections; more get a 503 (below MAX_CONNECTIONS). */
@@ -240,7 +240,7 @@ function httpLimits(env: Env): HttpLimits {
       env,
       'MAX_CONNECTIONS_PER_ADDRESS',
       Math.max(1, Math.floor(maxConnections / 2)),
-      1,
+      0,
       maxConnections,
     ),
     maxStreams,

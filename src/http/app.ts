@@ -151,9 +151,11 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     }),
   );
   app.server.maxConnections = limits.maxConnections;
-  limitConnectionsPerAddress(app.server, limits.maxConnectionsPerAddress, (fields) =>
-    app.log.warn(fields, 'refused connections past MAX_CONNECTIONS_PER_ADDRESS'),
-  );
+  if (limits.maxConnectionsPerAddress > 0) {
+    limitConnectionsPerAddress(app.server, limits.maxConnectionsPerAddress, (fields) =>
+      app.log.warn(fields, 'refused connections past MAX_CONNECTIONS_PER_ADDRESS'),
+    );
+  }
   app.server.on('checkExpectation', answerUnmetExpectation);
   app.server.on('connect', refuseConnect);
   return app;

@@ -57,7 +57,7 @@ describe('connections one client address may hold', () => {
     assert.equal(loadServiceConfig({ MAX_CONNECTIONS: '10' }).limits.maxConnectionsPerAddress, 5);
     assert.throws(
       () => loadServiceConfig({ MAX_CONNECTIONS: '10', MAX_CONNECTIONS_PER_ADDRESS: '11' }),
-      /MAX_CONNECTIONS_PER_ADDRESS must be an integer from 1 to 10/,
+      /MAX_CONNECTIONS_PER_ADDRESS must be an integer from 0 to 10/,
     );
   });
 });
