@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { ApiError, type Session, StatefulClient } from '../client/index.js';
 import { loadClientConfig } from '../config.js';
-import { printable } from '../domain/text.js';
+import { printable } from '../domain/printable.js';
 import {
   eventTable,
   objectFields,

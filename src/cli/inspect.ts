@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadServiceConfig } from '../config.js';
-import { printable } from '../domain/text.js';
+import { printable } from '../domain/printable.js';
 import {
   NotADataDirectoryError,
   readDataDirectory,

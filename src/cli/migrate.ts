@@ -4,6 +4,7 @@
  * database out as a data directory. See migrate/transfer.ts.
  */
 import { parseArgs } from 'node:util';
+import { printable } from '../domain/printable.js';
 import {
   exportToDataDirectory,
   importDataDirectory,
@@ -70,9 +71,9 @@ export async function migrateCommand(args: string[]): Promise<number> {
       error instanceof TransferError ||
       error instanceof DataDirectoryBusyError ||
       error instanceof UnsafeDataDirectoryError;
-    process.stderr.write(
-      `stateful migrate: ${known ? (error as Error).message : `failed: ${(error as Error).message}`}\n`,
-    );
+    // A message can name a session's data keys, or a database's text: shown, never acted on.
+    const message = printable((error as Error).message);
+    process.stderr.write(`stateful migrate: ${known ? message : `failed: ${message}`}\n`);
     return 1;
   }
 }

@@ -7,7 +7,7 @@
  * acted on by the terminal.
  */
 import type { LoggedEvent, Session } from '../client/index.js';
-import { printable } from '../domain/text.js';
+import { printable } from '../domain/printable.js';
 
 export interface Style {
   bold(text: string): string;

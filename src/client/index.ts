@@ -47,9 +47,10 @@ export interface ClientOptions {
   /** How long one request may take before it is given up (default 30 s). */
   timeoutMs?: number;
   /**
-   * The largest answer read, in bytes (default 64 MiB; the service's own
-   * largest, a page at its byte bound or the whole listing of a large store,
-   * are far below): a larger one is given up, never held.
+   * The largest answer read, in bytes (default 64 MiB, far above a page at
+   * the service's default PAGE_MAX_KB of 4 MiB): a larger one is given up,
+   * never held. Not applied to `listSessions()`, the whole listing, whose
+   * size has no bound but the store's (about 150 MB at a million sessions).
    */
   maxAnswerBytes?: number;
 }
@@ -149,9 +150,9 @@ export class StatefulClient {
     return this.request('GET', `/events${query.size > 0 ? `?${query}` : ''}`);
   }
 
-  /** Every session in one answer (the original's listing): prefer pages at scale. */
+  /** Every session in one answer (the original's listing, any size): prefer pages at scale. */
   listSessions(): Promise<SessionListing> {
-    return this.request('GET', '/sessions');
+    return this.request('GET', '/sessions', undefined, { maxAnswerBytes: Infinity });
   }
 
   /** One page of sessions; its `next` is the `after` of the page that follows. */
@@ -209,14 +210,14 @@ export class StatefulClient {
 
   /** Ends the service on purpose (a supervisor starts a new one): the crash_count it counted. */
   crash(): Promise<CrashAnswer> {
-    return this.request('POST', '/crash', undefined, true);
+    return this.request('POST', '/crash', undefined, { admin: true });
   }
 
   private async request<T>(
     method: string,
     path: string,
     body?: unknown,
-    admin = false,
+    { admin = false, maxAnswerBytes = this.maxAnswerBytes } = {},
   ): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) {
@@ -233,7 +234,7 @@ export class StatefulClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      text = await this.readAnswer(response);
+      text = await this.readAnswer(response, maxAnswerBytes);
     } catch (error) {
       if (error instanceof UntrustedAnswerError) throw error;
       const cause = (error as { cause?: { code?: string } }).cause?.code;
@@ -260,12 +261,12 @@ export class StatefulClient {
     return parsed as T;
   }
 
-  /** The answer's body as text, read up to maxAnswerBytes (then given up, the connection closed). */
-  private async readAnswer(response: Response): Promise<string> {
+  /** The answer's body as text, read up to `maxBytes` (then given up, the connection closed). */
+  private async readAnswer(response: Response, maxBytes: number): Promise<string> {
     const tooLarge = () =>
-      new UntrustedAnswerError(this.url, `its answer is over ${this.maxAnswerBytes} bytes`);
+      new UntrustedAnswerError(this.url, `its answer is over ${maxBytes} bytes`);
     const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > this.maxAnswerBytes) {
+    if (declared > maxBytes) {
       await response.body?.cancel();
       throw tooLarge();
     }
@@ -278,7 +279,7 @@ export class StatefulClient {
       const { done, value } = await reader.read();
       if (done) return text + decoder.decode();
       bytes += value.byteLength;
-      if (bytes > this.maxAnswerBytes) {
+      if (bytes > maxBytes) {
         await reader.cancel();
         throw tooLarge();
       }

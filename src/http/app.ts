@@ -104,20 +104,21 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   });
 
   const admit = limitPipelining(app, limits.maxPipelinedRequests);
-  boundUnreadAnswers(
+  const checkUnread = boundUnreadAnswers(
     app,
     new UnreadAnswers(limits.unreadAnswersBytes, (fields) =>
       app.log.warn(fields, 'closed the connections holding the most unread answers'),
     ),
   );
   const checkHost = hostGuard(options.allowedHosts);
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     service.countRequest();
     try {
       checkHost(request);
       checkCrossSite(request);
       checkContentEncoding(request);
       checkPatchMediaType(request);
+      checkUnread(request, reply);
     } catch (error) {
       done(error as Error);
       return;

@@ -6,10 +6,12 @@
  *
  * Loopback addresses are not limited: the clients on the service's own
  * machine, a reverse proxy there among them, share its whole capacity (a
- * proxy elsewhere: set MAX_CONNECTIONS_PER_ADDRESS to MAX_CONNECTIONS).
+ * proxy elsewhere: MAX_CONNECTIONS_PER_ADDRESS=0). An address is the whole
+ * address: a client with many IPv6 addresses (a /64) is many clients here.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { OnceASecond } from './once-a-second.js';
 
 function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
@@ -22,21 +24,14 @@ export function limitConnectionsPerAddress(
   say: (fields: Record<string, number | string>) => void = () => undefined,
 ): void {
   const open = new Map<string, number>();
-  let refusedUnsaid = 0;
-  let lastSaid = Number.NEGATIVE_INFINITY;
+  const refused = new OnceASecond(say);
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress;
     if (address === undefined || isLoopback(address)) return;
     const count = open.get(address) ?? 0;
     if (count >= maxPerAddress) {
       socket.destroy();
-      refusedUnsaid++;
-      const now = performance.now();
-      if (now - lastSaid >= 1000) {
-        say({ address, connections: refusedUnsaid, limit: maxPerAddress });
-        refusedUnsaid = 0;
-        lastSaid = now;
-      }
+      refused.note({ address, limit: maxPerAddress });
       return;
     }
     open.set(address, count + 1);

@@ -63,6 +63,14 @@ function hostLines(rawHeaders: readonly string[]): number {
   return count;
 }
 
+function parseUrl(url: string): URL | null {
+  try {
+    return new URL(url);
+  } catch {
+    return null;
+  }
+}
+
 /** Whether a request target is in absolute form (`http://host:port/path`), not `/path` or `*`. */
 function isAbsoluteForm(target: string): boolean {
   return target.charCodeAt(0) !== 0x2f && target !== '*';
@@ -74,18 +82,24 @@ export function hostGuard(
 ): (request: FastifyRequest) => void {
   const knownGood = new Set<string>();
   return (request) => {
-    const host = request.headers.host;
     if (hostLines(request.raw.rawHeaders) > 1) {
       throw new InvalidInputError('The request has more than one Host header.');
     }
+    let host = request.headers.host;
     const target = request.raw.url ?? '/';
-    if (
-      isAbsoluteForm(target) &&
-      (authority(target) ?? '') !== (authority(`http://${host ?? ''}`) ?? '')
-    ) {
-      throw new InvalidInputError(
-        'The request target names another host than its Host header (or none it can be read as).',
-      );
+    if (isAbsoluteForm(target)) {
+      // The target's authority is the one that counts; a Host must agree with it.
+      const named = parseUrl(target);
+      const header = host === undefined || host === '' ? null : host;
+      if (
+        named === null ||
+        (header !== null && authority(`${named.protocol}//${header}`) !== named.host)
+      ) {
+        throw new InvalidInputError(
+          'The request target names another host than its Host header (or none it can be read as).',
+        );
+      }
+      host = header ?? named.host;
     }
     if (host !== undefined && knownGood.has(host)) return;
     if (host === undefined || host === '') {

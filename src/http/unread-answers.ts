@@ -4,35 +4,39 @@
  * page size) hold, but a crowd of clients that send requests for large
  * answers and never read them makes each connection hold up to
  * MAX_PIPELINED_REQUESTS answers of up to PAGE_MAX_KB in memory: 700 of
- * them killed the process's heap. Here every answer of MIN_COUNTED_BYTES or
- * more counts from the moment it is built until its last byte is handed to
- * the kernel (the response's `finish`) or its connection ends, and while the
- * total is over UNREAD_ANSWERS_MB:
+ * them killed the process's heap. Here every answer of MIN_COUNTED_LENGTH
+ * or more counts from the moment it is built until its last byte is handed
+ * to the kernel (the response's `finish`) or its connection closes, and
+ * while the total is over UNREAD_ANSWERS_MB:
  *
  * - requests (except `GET /health`, which stays answered) get a JSON 503
- *   `too_busy` with `Retry-After: 1` instead of building another answer,
- *   and a large answer built meanwhile (by a request admitted before the
- *   bound was reached) is replaced by that 503 rather than held;
- * - the connections that have left answers unread for STALE_MS or longer
+ *   `too_busy` with `Retry-After: 1` before their body is read or an answer
+ *   built, and a large answer to a read built meanwhile (by a request
+ *   admitted before the bound was reached) is replaced by that 503 rather
+ *   than held (never a write's: it has committed, and a retry would repeat it);
+ * - the connections that have taken nothing of their answers for STALE_MS
  *   are closed, those holding the most first, until the total is under
  *   three quarters of the bound: the clients that do not read lose their
  *   answers, the ones that do keep theirs. Only stale ones: closing any
  *   would make room for the next non-reading client to fill at once, and the
  *   service would build answer after answer for clients that never read.
  *
- * Small answers are not counted (no listener a request on the common path):
- * with MAX_CONNECTIONS × MAX_PIPELINED_REQUESTS of them, 1,000 × 8 × 4 KiB
- * is 32 MiB at most.
+ * Answers are weighed by their length in characters (O(1); the UTF-8 bytes
+ * of a 4 MiB string cost a scan): an answer of non-ASCII text weighs up to
+ * three times that in bytes. Small answers are not counted (no listener a
+ * request on the common path): 1,000 connections × 8 pipelined × 4 Ki
+ * characters is 32 Mi characters at most.
  */
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooBusyError } from '../domain/errors.js';
+import { OnceASecond } from './once-a-second.js';
 
-/** Answers smaller than this are not counted. */
-export const MIN_COUNTED_BYTES = 4 * 1024;
+/** Answers shorter than this (in characters) are not counted. */
+export const MIN_COUNTED_LENGTH = 4 * 1024;
 /** Past the bound, connections are closed until the total is under this share of it. */
 const SHED_TO = 0.75;
-/** How long a connection must have left answers unread before the bound may close it. */
+/** How long a connection must have taken nothing of its answers before the bound may close it. */
 export const STALE_MS = 2_000;
 /** How often, at most, the connections are looked over while the bound is exceeded. */
 const SHED_EVERY_MS = 250;
@@ -41,67 +45,80 @@ const TOO_BUSY_MESSAGE =
   'The service holds as many answers as clients have left unread as it may ' +
   '(UNREAD_ANSWERS_MB); retry in a moment.';
 
-/**
- * What one payload weighs, in O(1): a string by its length (its bytes, for
- * the ASCII JSON answers are; counting a 4 MiB string's UTF-8 bytes would
- * flatten and scan it), a Buffer by its bytes.
- */
-function payloadBytes(payload: unknown): number {
+/** What one payload weighs, in O(1): a string by its length, a Buffer by its bytes. */
+function payloadWeight(payload: unknown): number {
   if (typeof payload === 'string') return payload.length;
   return Buffer.isBuffer(payload) ? payload.length : 0;
 }
 
+/** What one connection holds: its answers not yet taken, and since when it took nothing. */
 interface Held {
-  bytes: number;
-  /** When the connection last went from holding nothing to holding answers. */
+  weight: number;
+  /** When it began to hold answers, or last had one taken. */
   since: number;
+  /** Releases each answer it holds (its connection's close releases them all). */
+  answers: Set<() => void>;
 }
 
 export class UnreadAnswers {
   private total = 0;
   private readonly bySocket = new Map<Socket, Held>();
-  /** Connections closed by the bound whose answers are not released yet. */
+  /** Sockets whose close this already listens to (once each, however many answers they carry). */
+  private readonly watched = new WeakSet<Socket>();
+  /** Connections closed by the bound whose close has not released their answers yet. */
   private readonly closing = new WeakSet<Socket>();
   private lastShed = Number.NEGATIVE_INFINITY;
-  /** Connections closed by the bound since the last time it was said. */
-  private closedUnsaid = 0;
-  private lastSaid = Number.NEGATIVE_INFINITY;
+  private readonly closed: OnceASecond;
 
   constructor(
-    readonly maxBytes: number,
+    readonly maxWeight: number,
     /** Told, at most once a second, how many connections the bound closed. */
-    private readonly say: (fields: Record<string, number>) => void = () => undefined,
+    say: (fields: Record<string, number | string>) => void = () => undefined,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.closed = new OnceASecond(say, now);
+  }
 
-  /** Bytes of answers built and not yet handed to the kernel, over all connections. */
-  get bytes(): number {
+  /** The weight of answers built and not yet handed to the kernel, over all connections. */
+  get weight(): number {
     return this.total;
   }
 
   /** Whether the bound is exceeded (then stale connections are closed, at most every SHED_EVERY_MS). */
   get full(): boolean {
-    if (this.total <= this.maxBytes) return false;
+    if (this.total <= this.maxWeight) return false;
     if (this.now() - this.lastShed >= SHED_EVERY_MS) this.shed();
-    return this.total > this.maxBytes;
+    return this.total > this.maxWeight;
   }
 
-  /** Counts `bytes` on `socket` until `response` is finished or closed. */
-  hold(socket: Socket, response: NodeJS.EventEmitter, bytes: number): void {
-    this.total += bytes;
-    const held = this.bySocket.get(socket);
-    if (held === undefined) this.bySocket.set(socket, { bytes, since: this.now() });
-    else held.bytes += bytes;
-    let released = false;
+  /**
+   * Counts `weight` on `socket` until `response` is finished or closed, or
+   * the socket closes (a pipelined answer still queued when its connection
+   * ends gets neither event on every Node version).
+   */
+  hold(socket: Socket, response: NodeJS.EventEmitter, weight: number): void {
+    let entry = this.bySocket.get(socket);
+    if (entry === undefined) {
+      entry = { weight: 0, since: this.now(), answers: new Set() };
+      this.bySocket.set(socket, entry);
+    }
+    if (!this.watched.has(socket)) {
+      this.watched.add(socket);
+      socket.once('close', () => {
+        for (const release of [...(this.bySocket.get(socket)?.answers ?? [])]) release();
+      });
+    }
+    this.total += weight;
+    entry.weight += weight;
+    const held = entry;
     const release = (): void => {
-      if (released) return;
-      released = true;
-      this.total -= bytes;
-      const entry = this.bySocket.get(socket);
-      if (entry === undefined) return;
-      entry.bytes -= bytes;
-      if (entry.bytes <= 0) this.bySocket.delete(socket);
+      if (!held.answers.delete(release)) return;
+      this.total -= weight;
+      held.weight -= weight;
+      held.since = this.now(); // it took something: not stale
+      if (held.answers.size === 0) this.bySocket.delete(socket);
     };
+    held.answers.add(release);
     response.once('finish', release);
     response.once('close', release);
   }
@@ -114,56 +131,56 @@ export class UnreadAnswers {
     const stale: [Socket, number][] = [];
     for (const [socket, held] of this.bySocket) {
       if (this.closing.has(socket))
-        left -= held.bytes; // closed already, released soon
-      else if (now - held.since >= STALE_MS) stale.push([socket, held.bytes]);
+        left -= held.weight; // released on its close
+      else if (now - held.since >= STALE_MS) stale.push([socket, held.weight]);
     }
     stale.sort((a, b) => b[1] - a[1]);
-    for (const [socket, bytes] of stale) {
-      if (left <= this.maxBytes * SHED_TO) break;
-      left -= bytes;
+    let closed = 0;
+    for (const [socket, weight] of stale) {
+      if (left <= this.maxWeight * SHED_TO) break;
+      left -= weight;
       this.closing.add(socket);
-      this.closedUnsaid++;
+      closed++;
       socket.destroy();
     }
-    if (this.closedUnsaid > 0 && now - this.lastSaid >= 1000) {
-      this.say({
-        connections: this.closedUnsaid,
-        unread_bytes: this.total,
-        limit_bytes: this.maxBytes,
-      });
-      this.closedUnsaid = 0;
-      this.lastSaid = now;
+    if (closed > 0) {
+      this.closed.note({ unread_weight: this.total, limit: this.maxWeight }, closed);
     }
   }
 }
 
+function isHealth(request: FastifyRequest): boolean {
+  return request.routeOptions.url === '/health';
+}
+
 /**
- * Counts large answers (onSend) and refuses work while the bound is
- * exceeded: a request before its handler builds an answer (preHandler), a
- * large answer built anyway instead of holding it (onSend).
+ * Counts large answers (onSend), replacing a read's answer by the 503 while
+ * the bound is exceeded, and returns the check for the app's onRequest hook
+ * (it throws TooBusyError then, before the body is read).
  */
-export function boundUnreadAnswers(app: FastifyInstance, unread: UnreadAnswers): void {
-  app.addHook('preHandler', (request, reply, done) => {
-    if (request.url === '/health' || !unread.full) {
-      done();
-      return;
-    }
-    reply.header('retry-after', '1');
-    done(new TooBusyError(TOO_BUSY_MESSAGE));
-  });
+export function boundUnreadAnswers(
+  app: FastifyInstance,
+  unread: UnreadAnswers,
+): (request: FastifyRequest, reply: FastifyReply) => void {
   app.addHook('onSend', (request, reply, payload, done) => {
-    const bytes = payloadBytes(payload);
-    if (bytes < MIN_COUNTED_BYTES) {
+    const weight = payloadWeight(payload);
+    if (weight < MIN_COUNTED_LENGTH) {
       done(null, payload);
       return;
     }
-    if (request.url !== '/health' && unread.full) {
+    const read = request.method === 'GET' || request.method === 'HEAD';
+    if (read && !isHealth(request) && unread.full) {
+      for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
       reply.code(503).header('retry-after', '1').type('application/json; charset=utf-8');
-      reply.removeHeader('link');
       done(null, JSON.stringify({ error: 'too_busy', message: TOO_BUSY_MESSAGE }));
       return;
     }
-    unread.hold(request.raw.socket, reply.raw, bytes);
+    unread.hold(request.raw.socket, reply.raw, weight);
     done(null, payload);
   });
+  return (request, reply) => {
+    if (!unread.full || isHealth(request)) return;
+    reply.header('retry-after', '1');
+    throw new TooBusyError(TOO_BUSY_MESSAGE);
+  };
 }

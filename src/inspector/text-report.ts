@@ -5,8 +5,8 @@
  * so a report of any size never sits in memory whole.
  */
 import type { ServiceEvent } from '../domain/event.js';
+import { printable } from '../domain/printable.js';
 import type { Session } from '../domain/session.js';
-import { printable } from '../domain/text.js';
 import type { StoreReport } from './read-data-dir.js';
 import type { ReplicaRow } from './read-database.js';
 

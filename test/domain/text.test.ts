@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidInputError } from '../../src/domain/errors.js';
 import { parsePageQuery } from '../../src/domain/page.js';
+import { printable } from '../../src/domain/printable.js';
 import { validatePatchInput, validateSessionInput } from '../../src/domain/session.js';
-import { findUnstorableText, printable, unstorableText } from '../../src/domain/text.js';
+import { findUnstorableText, unstorableText } from '../../src/domain/text.js';
 
 describe('what text the service stores', () => {
   it('takes any Unicode text, pairs of surrogates and control characters included', () => {

@@ -2,54 +2,76 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { STALE_MS, UnreadAnswers } from '../../src/http/unread-answers.js';
+import Fastify from 'fastify';
+import { boundUnreadAnswers, STALE_MS, UnreadAnswers } from '../../src/http/unread-answers.js';
 
-/** A socket that only records whether it was closed. */
-function fakeSocket(): Socket & { destroyed: boolean } {
-  const socket = { destroyed: false, destroy: () => undefined } as unknown as Socket & {
-    destroyed: boolean;
-  };
-  socket.destroy = () => {
-    socket.destroyed = true;
-    return socket;
-  };
-  return socket;
+/** A connection that records whether it was closed; its close is emitted as a socket's. */
+class FakeSocket extends EventEmitter {
+  destroyed = false;
+  destroy(): this {
+    this.destroyed = true;
+    this.emit('close');
+    return this;
+  }
+}
+
+function socket(): Socket & FakeSocket {
+  return new FakeSocket() as Socket & FakeSocket;
 }
 
 describe('the bound on unread answers over all connections', () => {
-  it('counts an answer until it is finished or its connection closes', () => {
+  it('counts an answer until it is finished or closed, once', () => {
     const unread = new UnreadAnswers(100);
-    const socket = fakeSocket();
-    const first = new EventEmitter();
-    const second = new EventEmitter();
-    unread.hold(socket, first, 60);
-    unread.hold(socket, second, 30);
-    assert.equal(unread.bytes, 90);
+    const connection = socket();
+    const [first, second] = [new EventEmitter(), new EventEmitter()];
+    unread.hold(connection, first, 60);
+    unread.hold(connection, second, 30);
+    assert.equal(unread.weight, 90);
     first.emit('finish');
-    first.emit('close'); // once only
-    assert.equal(unread.bytes, 30);
+    first.emit('close');
+    assert.equal(unread.weight, 30);
     second.emit('close');
-    assert.equal(unread.bytes, 0);
+    assert.equal(unread.weight, 0);
   });
 
-  it('past the bound, closes only connections unread for STALE_MS, holding the most first, until a quarter is free', () => {
+  it('releases every answer of a connection when the connection closes, even queued ones that never hear of it', () => {
+    const unread = new UnreadAnswers(100);
+    const connection = socket();
+    for (let i = 0; i < 12; i++) unread.hold(connection, new EventEmitter(), 10);
+    assert.equal(
+      connection.listenerCount('close'),
+      1,
+      'one listener a connection, not one an answer',
+    );
+    connection.destroy();
+    assert.equal(unread.weight, 0);
+  });
+
+  it('past the bound, closes only connections that took nothing for STALE_MS, holding the most first, until a quarter is free', () => {
     let now = 0;
-    const said: Record<string, number>[] = [];
+    const said: Record<string, unknown>[] = [];
     const unread = new UnreadAnswers(
       100,
       (fields) => said.push(fields),
       () => now,
     );
-    const [old, older, fresh] = [fakeSocket(), fakeSocket(), fakeSocket()];
+    const [old, older, reading, fresh] = [socket(), socket(), socket(), socket()];
     unread.hold(older, new EventEmitter(), 30);
     unread.hold(old, new EventEmitter(), 50);
+    const taken = new EventEmitter();
+    unread.hold(reading, taken, 10);
+    unread.hold(reading, new EventEmitter(), 20);
+    now = STALE_MS - 1;
+    taken.emit('finish'); // `reading` takes its answers: not stale
     now = STALE_MS;
     unread.hold(fresh, new EventEmitter(), 40);
-    assert.equal(unread.full, true, '120 of 100');
-    assert.equal(old.destroyed, true, 'the stale connection holding the most');
-    assert.equal(older.destroyed, false, '120 - 50 is under three quarters of 100');
-    assert.equal(fresh.destroyed, false, 'not stale yet');
-    assert.deepEqual(said, [{ connections: 1, unread_bytes: 120, limit_bytes: 100 }]);
+    assert.equal(unread.weight, 140);
+    assert.equal(unread.full, false, 'closing `old` and `older` brought it to 60');
+    assert.deepEqual(
+      [old.destroyed, older.destroyed, reading.destroyed, fresh.destroyed],
+      [true, true, false, false],
+    );
+    assert.deepEqual(said, [{ unread_weight: 60, limit: 100, connections: 2 }]);
   });
 
   it('while nothing is stale, closes nothing and stays full', () => {
@@ -59,10 +81,55 @@ describe('the bound on unread answers over all connections', () => {
       () => undefined,
       () => now,
     );
-    const socket = fakeSocket();
-    unread.hold(socket, new EventEmitter(), 150);
+    const connection = socket();
+    unread.hold(connection, new EventEmitter(), 150);
     now = STALE_MS - 1;
     assert.equal(unread.full, true);
-    assert.equal(socket.destroyed, false);
+    assert.equal(connection.destroyed, false);
+  });
+
+  it('past the bound, refuses new requests and replaces a read’s large answer by the 503, never a write’s', async (t) => {
+    const unread = new UnreadAnswers(100);
+    const app = Fastify();
+    t.after(() => app.close());
+    const check = boundUnreadAnswers(app, unread);
+    app.addHook('onRequest', async (request, reply) => check(request, reply));
+    const big = 'x'.repeat(8 * 1024);
+    // Each handler fills the bound while it runs (as other connections would).
+    const fill = () => unread.hold(socket(), new EventEmitter(), 1_000);
+    app.get('/page', async (_request, reply) => {
+      fill();
+      return reply.header('etag', '"v1"').header('link', '</next>').send(big);
+    });
+    app.post('/write', async (_request, reply) => {
+      fill();
+      return reply.code(201).header('location', '/x').send(big);
+    });
+    const page = await app.inject({ method: 'GET', url: '/page' });
+    assert.equal(page.statusCode, 503);
+    assert.equal(page.json().error, 'too_busy');
+    assert.equal(page.headers['retry-after'], '1');
+    assert.equal(page.headers.etag, undefined, 'none of the route’s headers');
+    assert.equal(page.headers.link, undefined);
+    // The bound is full now: a new request is refused before its handler runs.
+    const refused = await app.inject({ method: 'POST', url: '/write' });
+    assert.equal(refused.statusCode, 503);
+  });
+
+  it('lets a write that committed while the bound filled answer as it did', async (t) => {
+    const unread = new UnreadAnswers(100);
+    const app = Fastify();
+    t.after(() => app.close());
+    boundUnreadAnswers(app, unread);
+    app.post('/write', async (_request, reply) => {
+      unread.hold(socket(), new EventEmitter(), 1_000);
+      return reply
+        .code(201)
+        .header('location', '/x')
+        .send('x'.repeat(8 * 1024));
+    });
+    const write = await app.inject({ method: 'POST', url: '/write' });
+    assert.equal(write.statusCode, 201);
+    assert.equal(write.headers.location, '/x');
   });
 });

@@ -157,6 +157,9 @@ describe('request guards', () => {
     }
     const defaultPort = raw('GET', 'http://localhost:80/health', [['Host', 'localhost']]);
     assert.equal((await sendRawAnswer(service.url, defaultPort)).status, 200);
+    // https's default port is 443: `Host: localhost:443` names the same authority.
+    const https = raw('GET', 'https://localhost:443/health', [['Host', 'localhost:443']]);
+    assert.equal((await sendRawAnswer(service.url, https)).status, 200);
   });
 
   it('takes the bearer scheme in any case; a compressed body is a 415, an unmet Expect a 417, CONNECT a 405, all JSON', async (t) => {

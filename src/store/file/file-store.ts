@@ -497,8 +497,9 @@ export class FileStore implements Store {
     const progress = options.progress ?? (() => undefined);
     const spareFiles = options.spareFiles ?? DEFAULT_SPARE_FILES;
     // The spares a kill left (a clean stop removes its own): never written
-    // through again, removed in the background once the service answers
-    // (thousands of unlinks, half a second here, are not worth a slower start).
+    // through again, removed in the background after the start's first
+    // checkpoint (thousands of unlinks, half a second here, are not worth a
+    // slower start); a failure shows as the checkpoint's.
     const leftSpares = await readdirIfPresent(layout.spareDir);
     if (spareFiles > 0) await fileSystem.mkdir(layout.spareDir, { recursive: true });
     const markerRead = await readMarker(layout.markerFile);

@@ -25,9 +25,9 @@
  *   open longer may see it change: `SPARE_FILES=0` if that matters).
  * - What a spare holds is nobody's: it is written whole (then cut to length
  *   if it held more) before the rename that names it; a clean stop removes
- *   every spare, a start those a kill left, in the background once it
- *   answers (`removeSpareFiles`); after a power cut the view is written
- *   again anyway (see FileStore.rebuildView).
+ *   every spare, a start those a kill left, in the background after its
+ *   first checkpoint (`removeSpareFiles`); after a power cut the view is
+ *   written again anyway (see FileStore.rebuildView).
  * - The pool is bounded: at most `maxFiles` spares of at most
  *   `SPARE_MAX_BYTES` each (`SPARE_FILES`; 0 turns it off).
  */
@@ -151,8 +151,8 @@ const REMOVE_CONCURRENCY = 16;
 
 /**
  * Removes every spare in `dir` (a clean stop), or the `names` there (the
- * spares a killed instance left, listed by the start and removed once the
- * service answers: no pool writes through them, this run's names its own),
+ * spares a killed instance left, listed by the start and removed in the
+ * background: no pool writes through them, this run's names its own),
  * through the file-system seam. Only regular files
  * are spares: anything else found there (a symlink, a FIFO, a folder) was
  * put there by someone else and is moved to `quarantineDir`, never deleted
