@@ -92,9 +92,10 @@ export class UnreadAnswers {
   }
 
   /**
-   * Counts `weight` on `socket` until `response` is finished or closed, or
-   * the socket closes (a pipelined answer still queued when its connection
-   * ends gets neither event on every Node version).
+   * Counts `weight` on `socket` until `response` is finished or the socket
+   * closes (one listener an answer: an answer that does not finish ends
+   * with its connection, and a pipelined one still queued then gets no
+   * event of its own on every Node version).
    */
   hold(socket: Socket, response: NodeJS.EventEmitter, weight: number): void {
     let entry = this.bySocket.get(socket);
@@ -119,8 +120,8 @@ export class UnreadAnswers {
       if (held.answers.size === 0) this.bySocket.delete(socket);
     };
     held.answers.add(release);
+    // An answer that never finishes ends with its connection (the close above).
     response.once('finish', release);
-    response.once('close', release);
   }
 
   /** Closes stale connections, holding the most first, until the total is under SHED_TO of the bound. */
