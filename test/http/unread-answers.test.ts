@@ -20,7 +20,7 @@ function socket(): Socket & FakeSocket {
 }
 
 describe('the bound on unread answers over all connections', () => {
-  it('counts an answer until it is finished or closed, once', () => {
+  it('counts an answer until it is finished, once', () => {
     const unread = new UnreadAnswers(100);
     const connection = socket();
     const [first, second] = [new EventEmitter(), new EventEmitter()];
@@ -28,9 +28,9 @@ describe('the bound on unread answers over all connections', () => {
     unread.hold(connection, second, 30);
     assert.equal(unread.weight, 90);
     first.emit('finish');
-    first.emit('close');
+    first.emit('finish');
     assert.equal(unread.weight, 30);
-    second.emit('close');
+    second.emit('finish');
     assert.equal(unread.weight, 0);
   });
 
