@@ -1,9 +1,11 @@
 /**
  * Property-based hostile input against the running service (fast-check):
  * random methods, paths (traversal attempts, encoded dots, very long ids, NUL
- * bytes), headers (cross-site Origin and Sec-Fetch-Site, Host, compressed
- * bodies), content types and bodies (deep nesting, huge strings, hundreds of
- * thousands of tiny values, wrong types, invalid UTF-8), sent as raw HTTP.
+ * bytes, absolute-form targets), headers (cross-site Origin and
+ * Sec-Fetch-Site, Host, repeated Host, compressed bodies), content types and
+ * bodies (deep nesting, huge strings, hundreds of thousands of tiny values,
+ * wrong types, invalid UTF-8, any UTF-16 code units in every string), sent
+ * as raw HTTP.
  * The invariants: never a 5xx, never a crash, nothing touched outside
  * DATA_DIR, and stored sessions change only through requests that were
  * answered 2xx. Then pipelined bursts and crowds of event streams: the
@@ -69,6 +71,12 @@ function requestArbitrary(existingIds: string[]): fc.Arbitrary<RawRequest> {
       '/../../etc/passwd',
       '/sessions/../stats.json',
       '/crash',
+      // Absolute-form targets: checked by their authority, which Host must agree with.
+      'http://127.0.0.1/health',
+      'http://localhost/sessions',
+      'http://evil.example/state',
+      'https://localhost:443/events',
+      'http://user@localhost/health',
     ),
     fc.string({ maxLength: 60 }).map((text) => `/${encodeURIComponent(text)}`),
   );
