@@ -33,13 +33,18 @@ function hostName(authority: string): string {
   return colon === -1 ? lower : lower.slice(0, colon);
 }
 
+/** A URL, or null for what is none ("null": a sandboxed page, a file; garbage). */
+function parseUrl(url: string): URL | null {
+  try {
+    return new URL(url);
+  } catch {
+    return null;
+  }
+}
+
 /** `host:port` of a URL as the URL parser writes it (no default port), or null if it is none. */
 function authority(url: string): string | null {
-  try {
-    return new URL(url).host || null;
-  } catch {
-    return null; // "null" (a sandboxed page, a file) or garbage
-  }
+  return parseUrl(url)?.host || null;
 }
 
 /** Host headers one guard remembers as allowed (clients send the same few): no parsing for them. */
@@ -61,14 +66,6 @@ function hostLines(rawHeaders: readonly string[]): number {
     if (name.length === 4 && name.toLowerCase() === 'host') count++;
   }
   return count;
-}
-
-function parseUrl(url: string): URL | null {
-  try {
-    return new URL(url);
-  } catch {
-    return null;
-  }
 }
 
 /** Whether a request target is in absolute form (`http://host:port/path`), not `/path` or `*`. */

@@ -23,10 +23,22 @@ export class Batcher<I, R> {
     /** Commits the items; returns one result per item, in their order. */
     private readonly commit: (items: I[]) => Promise<R[]>,
     private readonly keyOf: (item: I) => string,
-    private readonly maxBatch = 500,
-    /** Whether an error is one item's (tried again alone) rather than the whole batch's. */
-    private readonly failsAlone: (error: unknown) => boolean = () => false,
-  ) {}
+    {
+      maxBatch = 500,
+      failsAlone = () => false,
+    }: {
+      /** The most items a batch takes. */
+      maxBatch?: number;
+      /** Whether an error is one item's (tried again alone) rather than the whole batch's. */
+      failsAlone?: (error: unknown) => boolean;
+    } = {},
+  ) {
+    this.maxBatch = maxBatch;
+    this.failsAlone = failsAlone;
+  }
+
+  private readonly maxBatch: number;
+  private readonly failsAlone: (error: unknown) => boolean;
 
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {

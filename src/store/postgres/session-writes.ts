@@ -98,8 +98,6 @@ export async function commitWrites(
   return writes.map((write) => positions.get(write.id));
 }
 
-const MAX_BATCH = 500;
-
 /**
  * A value the database refused (SQLSTATE class 22, data exception: U+0000
  * in text, say; 23, a constraint): one row's fault, so its batch is tried
@@ -119,8 +117,7 @@ export class SessionWrites {
       new Batcher<SessionWrite, number | undefined>(
         (writes) => commitWrites(database.pool, kind, writes),
         (write) => write.id,
-        MAX_BATCH,
-        refusedValue,
+        { failsAlone: refusedValue },
       );
     this.batchers = {
       create: batcher('create'),

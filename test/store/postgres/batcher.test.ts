@@ -52,7 +52,7 @@ describe('Batcher (group commit with a result each)', () => {
         return items.map((item) => item.value);
       },
       (item) => item.key,
-      2,
+      { maxBatch: 2 },
     );
     const outcomes = await Promise.allSettled(
       [1, 2, 3, 4].map((value) => batcher.submit({ key: `k${value}`, value })),
@@ -75,8 +75,7 @@ describe('Batcher (group commit with a result each)', () => {
         return items.map((item) => item.value * 10);
       },
       (item) => item.key,
-      500,
-      (error) => (error as { code?: string }).code === '22021',
+      { failsAlone: (error) => (error as { code?: string }).code === '22021' },
     );
     const outcomes = await Promise.allSettled(
       [1, 2, 3, 4].map((value) => batcher.submit({ key: `k${value}`, value })),
