@@ -25,6 +25,12 @@ export interface SessionBody {
 /** What a request got back: a status and a body, or null when the service died under it. */
 export type Answer = { status: number; json: unknown } | null;
 
+/** `error: message` of an error answer (the service's JSON error), for the history. */
+function errorOf(answer: { json: unknown }): string {
+  const body = (answer.json ?? {}) as { error?: unknown; message?: unknown };
+  return `${String(body.error)}: ${String(body.message)}`.slice(0, 300);
+}
+
 export interface Known {
   id: string;
   name: string;
@@ -54,6 +60,8 @@ export interface HistoryEntry {
   token?: string;
   status: number | 'no answer';
   access_count?: number;
+  /** An error answer's `error` and `message`, so a failure's history says why. */
+  error?: string;
 }
 
 /** What a restart shows: the service's listing, the log's events, the counters, the inspector. */
@@ -107,7 +115,10 @@ export class TortureModel {
       status: answer?.status ?? 'no answer',
     };
     this.history.push(entry);
-    if (answer?.status !== 201) return;
+    if (answer?.status !== 201) {
+      if (answer !== null) entry.error = errorOf(answer);
+      return;
+    }
     const session = answer.json as SessionBody;
     this.acknowledged++;
     this.ackedCreates++;
@@ -153,6 +164,7 @@ export class TortureModel {
       return;
     }
     if (answer.status !== 200) {
+      entry.error = errorOf(answer);
       this.violation(`update answered ${answer.status}`);
       return;
     }
