@@ -94,6 +94,17 @@ export class TooBusyError extends AppError {
   }
 }
 
+/** The service is stopping (a clean stop, a crash asked for): nothing was served; retry. */
+export class StoppingError extends AppError {
+  constructor() {
+    super(
+      'stopping',
+      503,
+      'The service is stopping: this request was not served and changed nothing. Retry in a moment.',
+    );
+  }
+}
+
 /** A request the service will not serve from where it came (another site, an unknown Host). */
 export class ForbiddenError extends AppError {
   constructor(code: string, message: string) {

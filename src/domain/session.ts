@@ -159,6 +159,111 @@ export function applyUpdate(
 }
 
 /**
+ * What a write did to a session, in as few words as replay it: the name when
+ * the request named one, the merge patch of its data (RFC 7396), and the
+ * access it counted. A store's log records this instead of the whole session
+ * when it can, so a write costs what it changes, not what the session weighs.
+ * Every field it names is set, never added to, so applying it to the session
+ * as it was before, or to any later version up to the write, gives the same
+ * values (a data key removed and added again may come back elsewhere among
+ * its object's keys).
+ */
+export interface SessionPatch {
+  name?: string;
+  data?: JsonObject;
+  last_active: string;
+  access_count: number;
+}
+
+/**
+ * A session after a write, and the write as a patch when one says it in no
+ * more than the request did; null when only the whole session says it (a PUT
+ * of new data: the request holds all of it anyway).
+ */
+export interface SessionChange {
+  session: Session;
+  patch: SessionPatch | null;
+}
+
+/**
+ * A PUT (applyUpdate), with its patch when the data stays as it was (none
+ * given, or the same JSON, keys in the same order): such a write changes only
+ * the name, the access count and last_active.
+ */
+export function updateSession(
+  current: Session,
+  input: SessionInput,
+  now: Date = new Date(),
+): SessionChange {
+  const session = applyUpdate(current, input, now);
+  const dataKept = input.data === undefined || sameJson(input.data, current.data);
+  return { session, patch: dataKept ? patchOf(current, session, undefined) : null };
+}
+
+/** A PATCH (applyPatch), with its patch: the request's own merge patch, if it changed the data. */
+export function patchSession(
+  current: Session,
+  input: SessionInput,
+  maxNodes: number,
+  now: Date = new Date(),
+): SessionChange {
+  const session = applyPatch(current, input, maxNodes, now);
+  return { session, patch: patchOf(current, session, input.data) };
+}
+
+/**
+ * The patch from `current` to `next`: the name if it changed, `data` (a
+ * merge patch) if it changed the data, and the access counted. A write that
+ * changed neither is a count only, which the session's file may lag behind.
+ */
+function patchOf(current: Session, next: Session, data: JsonObject | undefined): SessionPatch {
+  const patch: SessionPatch = {
+    last_active: next.last_active,
+    access_count: next.access_count,
+  };
+  if (next.name !== current.name) patch.name = next.name;
+  // Unchanged parts of a merge are the same objects: compared at once.
+  if (data !== undefined && !sameJson(next.data, current.data)) patch.data = data;
+  return patch;
+}
+
+/**
+ * Applies a SessionPatch to `session` in place (replaying a store's log:
+ * the caller owns the session and all it holds). What it takes from the
+ * patch is copied, so the patch stays as it was.
+ */
+export function applySessionPatch(session: Session, patch: SessionPatch): void {
+  if (patch.name !== undefined) session.name = patch.name;
+  if (patch.data !== undefined) mergeInto(session.data, patch.data);
+  session.last_active = patch.last_active;
+  session.access_count = patch.access_count;
+}
+
+/**
+ * Whether two JSON values serialize alike: equal values, object keys in the
+ * same order. Stops at the first difference, allocating nothing.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i] as string;
+    if (key !== keysB[i]) return false;
+    if (!sameJson((a as JsonObject)[key], (b as JsonObject)[key])) return false;
+  }
+  return true;
+}
+
+/**
  * RFC 7396 JSON Merge Patch: an object patch merges key by key (`null`
  * removes a key, an object merges into an object, anything else replaces);
  * any other patch replaces the target. Keys are defined, never assigned, so
@@ -180,6 +285,30 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
       );
   }
   return result;
+}
+
+/**
+ * mergePatch of an object patch into an object target, in place: O(the
+ * patch), whatever the target holds. Objects taken from the patch are
+ * copied (arrays are shared: a merge patch never merges into one).
+ */
+export function mergeInto(target: JsonObject, patch: JsonObject): void {
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) {
+      delete target[key];
+    } else if (isJsonObject(value)) {
+      const existing = Object.hasOwn(target, key) ? target[key] : undefined;
+      if (isJsonObject(existing)) {
+        mergeInto(existing, value);
+      } else {
+        const fresh: JsonObject = {};
+        mergeInto(fresh, value);
+        defineKey(target, key, fresh);
+      }
+    } else {
+      defineKey(target, key, value);
+    }
+  }
 }
 
 function defineKey(object: Record<string, unknown>, key: string, value: unknown): void {
@@ -251,6 +380,27 @@ export function parseStoredSession(value: unknown): Session | string {
     last_active: lastActive ? (last_active as string) : created_at,
     access_count: access_count as number,
   };
+}
+
+/**
+ * Checks a SessionPatch read back from a store's log. Returns a description
+ * of what is wrong, or the patch.
+ */
+export function parseStoredPatch(value: unknown): SessionPatch | string {
+  if (!isJsonObject(value)) return 'not a JSON object';
+  const { name, data, last_active, access_count } = value;
+  if (name !== undefined && typeof name !== 'string') return '"name" is not a string';
+  if (data !== undefined && !isJsonObject(data)) return '"data" is not an object';
+  if (typeof last_active !== 'string' || !TIMESTAMP_PATTERN.test(last_active)) {
+    return 'missing or malformed "last_active"';
+  }
+  if (!Number.isSafeInteger(access_count) || (access_count as number) < 0) {
+    return '"access_count" is not a non-negative integer';
+  }
+  const patch: SessionPatch = { last_active, access_count: access_count as number };
+  if (name !== undefined) patch.name = name;
+  if (data !== undefined) patch.data = data;
+  return patch;
 }
 
 export function sessionNotFound(id: string): NotFoundError {

@@ -15,6 +15,7 @@ import Fastify, {
 } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { HttpLimits } from '../config.js';
+import { StoppingError } from '../domain/errors.js';
 import { MAX_BODY_BYTES } from '../domain/schemas.js';
 import type { StatefulService } from '../service/service.js';
 import { limitConnectionsPerAddress } from './connections-per-address.js';
@@ -80,7 +81,9 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     },
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    return503OnClosing: true,
+    // Requests that arrive while the server closes are refused by the hook
+    // below, in the service's own JSON (Fastify's would be its own shape).
+    return503OnClosing: false,
     clientErrorHandler,
     // A path that cannot even be decoded names nothing that exists.
     frameworkErrors: (error, _request, rawReply) => {
@@ -111,8 +114,18 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     ),
   );
   const checkHost = hostGuard(options.allowedHosts);
+  let stopping = false;
+  app.addHook('preClose', (done) => {
+    stopping = true;
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     service.countRequest();
+    if (stopping) {
+      reply.header('connection', 'close').header('retry-after', '1');
+      done(new StoppingError());
+      return;
+    }
     try {
       checkHost(request);
       checkCrossSite(request);

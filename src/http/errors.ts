@@ -17,8 +17,8 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_input',
 };
 
-/** 503s that refuse work under load: counted and said once by what refuses them, not logged each. */
-const LOAD_REFUSALS = new Set(['too_busy', 'too_many_streams']);
+/** 503s that refuse work under load or while stopping: said once by what refuses them, not logged each. */
+const LOAD_REFUSALS = new Set(['too_busy', 'too_many_streams', 'stopping']);
 
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {

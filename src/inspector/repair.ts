@@ -149,7 +149,14 @@ function described(recovery: RecoveryReport, rolledForward: boolean): string[] {
       done.push(`appended ${journal.eventsRestored} events the journal held to events.jsonl`);
     }
     for (const savedAs of journal.quarantined) {
-      done.push(`moved a journal segment with a damaged line to ${savedAs}`);
+      done.push(
+        `moved a journal segment with a damaged line, or unresolved changes, to ${savedAs}`,
+      );
+    }
+    if (journal.unresolved.length > 0) {
+      done.push(
+        `left out ${journal.unresolved.length} sessions the journal patches but no file or snapshot holds (${journal.unresolved.slice(0, 3).join(', ')}${journal.unresolved.length > 3 ? ', …' : ''})`,
+      );
     }
   }
   return done;

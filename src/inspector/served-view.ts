@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Session } from '../domain/session.js';
 import {
   currentBootId,
   type DataLayout,
@@ -19,9 +20,11 @@ import {
   readLogAfterMark,
   replayJournal,
   type SnapshotHeader,
+  type StoredSession,
   scanEventLog,
   scanSnapshot,
   sessionFileName,
+  sessionsPatchedFirst,
   startLooksAt,
   trustedSeal,
   whereToLook,
@@ -45,12 +48,18 @@ export async function servedView(
   segments: readonly JournalSegmentRead[],
   marker: MarkerRead,
 ): Promise<ServedView> {
+  const after = segments.filter((segment) => segment.number >= header.journal_from);
+  // The snapshot is the base of the sessions the journal patches first.
+  const patchedFirst = sessionsPatchedFirst(after);
+  const bases = new Map<string, StoredSession>();
   const served = new Map<string, string>();
   await scanSnapshot(layout.snapshotFile, (resident) => {
     served.set(resident.id, digest(resident.json));
+    if (patchedFirst.has(resident.id)) {
+      bases.set(resident.id, { session: JSON.parse(resident.json) as Session, seq: resident.seq });
+    }
   });
-  const after = segments.filter((segment) => segment.number >= header.journal_from);
-  const { outcome } = replayJournal(after);
+  const { outcome } = replayJournal(after, bases);
   for (const [id, last] of outcome) {
     if (last === null) served.delete(id);
     else served.set(id, digest(JSON.stringify(last.session)));

@@ -13,6 +13,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import {
+  basesFromFiles,
   dataDirectoryHazards,
   dataLayout,
   firstBadLine,
@@ -27,6 +28,7 @@ import {
   scanEventLog,
   scanSnapshot,
   sessionFileEntries,
+  sessionsPatchedFirst,
   TEMP_SUFFIX,
 } from '../store/file/format.js';
 import { describeHazard } from './hazards.js';
@@ -114,7 +116,10 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
 
   // The journal's changes apply on top of the files: what the service would serve.
   const segments = readJournal(layout.journalDir);
-  const { outcome } = replayJournal(segments);
+  const { outcome, unresolved } = replayJournal(
+    segments,
+    basesFromFiles(layout.sessionsDir, sessionsPatchedFirst(segments)),
+  );
   // With a snapshot, the service serves it and the journal after it: the
   // files are a view of them, which another program may have changed (a
   // start adopts that) or a power cut left behind (a deleted session's file
@@ -163,6 +168,12 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
     });
   }
   for (const last of outcome.values()) if (last !== null) sessionsAsServed++;
+  if (snapshot.kind !== 'ok' && unresolved.length > 0) {
+    findings.push({
+      problem: `the journal patches ${unresolved.length} sessions that no session file holds (${unresolved.slice(0, 3).join(', ')}${unresolved.length > 3 ? ', …' : ''}): a start cannot serve them`,
+      repair: 'move the journal segments holding their changes to quarantine/',
+    });
+  }
   if (snapshot.kind === 'ok') {
     sessionsAsServed = snapshot.count;
     const after = segments.filter((segment) => segment.number >= snapshot.header.journal_from);

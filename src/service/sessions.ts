@@ -7,12 +7,12 @@
 import { sessionCreatedEvent, sessionDeletedEvent, sessionUpdatedEvent } from '../domain/event.js';
 import type { Page, PageQuery } from '../domain/page.js';
 import {
-  applyPatch,
-  applyUpdate,
   createSession,
+  patchSession,
   type Session,
   type SessionJson,
   sessionNotFound,
+  updateSession,
   validatePatchInput,
   validateSessionInput,
 } from '../domain/session.js';
@@ -44,7 +44,7 @@ export class SessionService {
     const input = validateSessionInput(body, this.maxNodes);
     return this.store.changeSession(
       id,
-      (current) => applyUpdate(current, input),
+      (current) => updateSession(current, input),
       sessionUpdatedEvent(this.store.instanceId, id),
     );
   }
@@ -58,7 +58,7 @@ export class SessionService {
     const input = validatePatchInput(body, this.maxNodes);
     return this.store.changeSession(
       id,
-      (current) => applyPatch(current, input, this.maxNodes),
+      (current) => patchSession(current, input, this.maxNodes),
       sessionUpdatedEvent(this.store.instanceId, id),
     );
   }

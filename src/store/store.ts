@@ -11,7 +11,7 @@
 import type { DeadInstance, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
 import type { Page, PageQuery } from '../domain/page.js';
-import type { Session, SessionJson } from '../domain/session.js';
+import type { Session, SessionChange, SessionJson } from '../domain/session.js';
 
 export type EventListener = (event: ServiceEvent, position: number) => void;
 
@@ -95,13 +95,15 @@ export interface Store {
   /** Stores a new session, counts it in `total_sessions` and logs `event`. */
   insertSession(session: Session, event: ServiceEvent): Promise<void>;
   /**
-   * Replaces a session by `change(current)` and logs `event`; changes of one
-   * session are serialised, so `change` always sees the latest committed
-   * version and no change is lost. Throws NotFoundError.
+   * Replaces a session by `change(current).session` and logs `event`;
+   * changes of one session are serialised, so `change` always sees the
+   * latest committed version and no change is lost. A store may record the
+   * change's `patch` instead of the whole session. Resolves with the new
+   * session. Throws NotFoundError.
    */
   changeSession(
     id: string,
-    change: (current: Session) => Session,
+    change: (current: Session) => SessionChange,
     event: ServiceEvent,
   ): Promise<Session>;
   /** Removes a session and logs `event`. Throws NotFoundError. */

@@ -28,6 +28,8 @@ export interface TestApp {
   dataDir: string;
   /** How often the service asked to exit after a /crash. */
   crashes: number;
+  /** A clean stop, as SIGTERM makes one (the test's end makes one too). */
+  stop(reason: string): Promise<void>;
 }
 
 export interface BuildOptions {

@@ -31,6 +31,20 @@ function errorOf(answer: { json: unknown }): string {
   return `${String(body.error)}: ${String(body.message)}`.slice(0, 300);
 }
 
+/**
+ * A refusal the service gives while it stops (a kill's /crash, a clean stop):
+ * nothing was served, so nothing is acknowledged, as if no answer came.
+ */
+function refusedWhileStopping(answer: { status: number; json: unknown }): boolean {
+  if (answer.status !== 503) return false;
+  const body = (answer.json ?? {}) as { error?: unknown; message?: unknown };
+  return (
+    body.error === 'stopping' ||
+    (body.error === 'storage_unavailable' &&
+      String(body.message).startsWith('The service is stopping'))
+  );
+}
+
 export interface Known {
   id: string;
   name: string;
@@ -39,6 +53,12 @@ export interface Known {
   createAcknowledged: boolean;
   /** Every update token sent, with the access_count its answer acknowledged (null: no answer). */
   updates: Map<string, number | null>;
+  /**
+   * Whether a write that changes no data (an empty PATCH) was sent: it counts
+   * an access without a token of its own, so the data's token no longer
+   * tells the access_count exactly.
+   */
+  touched: boolean;
   maxAckedCount: number;
   ackedUpdates: number;
   deleted: 'acknowledged' | 'maybe' | null;
@@ -133,6 +153,7 @@ export class TortureModel {
       createToken: data.token,
       createAcknowledged: true,
       updates: new Map(),
+      touched: false,
       maxAckedCount: 0,
       ackedUpdates: 0,
       deleted: null,
@@ -158,6 +179,10 @@ export class TortureModel {
     };
     this.history.push(entry);
     if (answer === null) return;
+    if (refusedWhileStopping(answer)) {
+      entry.error = errorOf(answer);
+      return;
+    }
     if (answer.status === 404) {
       if (target.deleted === null)
         this.violation(`update of live session ${target.id} answered 404`);
@@ -176,6 +201,43 @@ export class TortureModel {
     entry.access_count = session.access_count;
   }
 
+  /** Before an empty PATCH. */
+  touchSent(target: Known): void {
+    target.touched = true;
+  }
+
+  /** An empty PATCH: the data stays, the access is counted and logged. */
+  touchAnswered(target: Known, answer: Answer): void {
+    this.operations++;
+    const entry: HistoryEntry = {
+      cycle: this.cycle,
+      op: 'touch',
+      id: target.id,
+      status: answer?.status ?? 'no answer',
+    };
+    this.history.push(entry);
+    if (answer === null) return;
+    if (refusedWhileStopping(answer)) {
+      entry.error = errorOf(answer);
+      return;
+    }
+    if (answer.status === 404) {
+      if (target.deleted === null)
+        this.violation(`touch of live session ${target.id} answered 404`);
+      return;
+    }
+    if (answer.status !== 200) {
+      entry.error = errorOf(answer);
+      this.violation(`touch answered ${answer.status}`);
+      return;
+    }
+    const session = answer.json as SessionBody;
+    this.acknowledged++;
+    target.ackedUpdates++;
+    target.maxAckedCount = Math.max(target.maxAckedCount, session.access_count);
+    entry.access_count = session.access_count;
+  }
+
   /** Before the DELETE: what was known of its deletion before, and which delete this is. */
   deleteSent(target: Known): DeleteSent {
     const before = target.deleted;
@@ -185,13 +247,18 @@ export class TortureModel {
 
   deleteAnswered(target: Known, sent: DeleteSent, answer: Answer): void {
     this.operations++;
-    this.history.push({
+    const entry: HistoryEntry = {
       cycle: this.cycle,
       op: 'delete',
       id: target.id,
       status: answer?.status ?? 'no answer',
-    });
+    };
+    this.history.push(entry);
     if (answer === null) return;
+    if (refusedWhileStopping(answer)) {
+      entry.error = errorOf(answer);
+      return;
+    }
     if (answer.status === 200) {
       this.acknowledged++;
       target.deleted = 'acknowledged';
@@ -276,7 +343,7 @@ export class TortureModel {
       }
       const token = session.data.token;
       if (token === entry.createToken) {
-        if (session.access_count !== 0) {
+        if (session.access_count !== 0 && !entry.touched) {
           this.violation(
             `${entry.id} has its create's data but access_count ${session.access_count}`,
           );
@@ -285,11 +352,11 @@ export class TortureModel {
         this.violation(`${entry.id} holds data nobody wrote (token ${token})`);
       } else {
         const ackedCount = entry.updates.get(token);
-        if (
-          ackedCount !== null &&
-          ackedCount !== undefined &&
-          ackedCount !== session.access_count
-        ) {
+        // Touches after the update count on top of it.
+        const countsOff = entry.touched
+          ? session.access_count < (ackedCount ?? 0)
+          : ackedCount !== session.access_count;
+        if (ackedCount !== null && ackedCount !== undefined && countsOff) {
           this.violation(
             `${entry.id} holds update ${token} with access_count ${session.access_count}, acknowledged as ${ackedCount}`,
           );
@@ -322,6 +389,7 @@ export class TortureModel {
         createToken: sent.token,
         createAcknowledged: false,
         updates: new Map(),
+        touched: false,
         maxAckedCount: 0,
         ackedUpdates: 0,
         deleted: null,

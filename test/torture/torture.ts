@@ -1,11 +1,11 @@
 /**
  * Crash torture (`npm run test:torture`): runs the real service, drives it
- * with concurrent clients doing a random mix of create / update / delete /
- * read, records every request and whether it was acknowledged, and kills the
- * process with SIGKILL at random moments (now and then a POST /crash instead),
- * restarting it each time; snapshots are written often, and now and then the
- * snapshot is removed before a start, so kills land in snapshot writes and
- * in the takeover that follows. Now and then the directory is shared: after
+ * with concurrent clients doing a random mix of create / update (PUT or
+ * PATCH) / empty PATCH / delete / read, records every request and whether it
+ * was acknowledged, and kills the process with SIGKILL at random moments (now
+ * and then a POST /crash instead), restarting it each time; snapshots are
+ * written often, and now and then the snapshot is removed before a start, so
+ * kills land in snapshot writes and in the takeover that follows. Now and then the directory is shared: after
  * a clean stop, or a kill, a writer with the original implementation's exact
  * bytes (test/helpers/original-writer.ts) creates, updates and deletes
  * sessions before the next start, as an acknowledged client whose changes
@@ -76,8 +76,20 @@ async function updateOne(base: string): Promise<void> {
   if (target === undefined) return createOne(base);
   const data = payload();
   model.updateSent(target, data.token);
-  const answer = await call(`${base}/sessions/${target.id}`, 'PUT', { data });
+  // A PUT journals the whole session; a PATCH of the token only what it changed.
+  const answer =
+    random() < 0.5
+      ? await call(`${base}/sessions/${target.id}`, 'PUT', { data })
+      : await call(`${base}/sessions/${target.id}`, 'PATCH', { data: { token: data.token } });
   model.updateAnswered(target, data.token, answer);
+}
+
+/** An empty PATCH: journaled as the access it counts, on top of the session as it was. */
+async function touchOne(base: string): Promise<void> {
+  const target = model.livePick(random);
+  if (target === undefined) return;
+  model.touchSent(target);
+  model.touchAnswered(target, await call(`${base}/sessions/${target.id}`, 'PATCH', {}));
 }
 
 async function deleteOne(base: string): Promise<void> {
@@ -98,7 +110,8 @@ async function client(base: string, stop: { now: boolean }): Promise<void> {
   while (!stop.now) {
     const roll = random();
     if (roll < 0.35) await createOne(base);
-    else if (roll < 0.7) await updateOne(base);
+    else if (roll < 0.6) await updateOne(base);
+    else if (roll < 0.7) await touchOne(base);
     else if (roll < 0.82) await deleteOne(base);
     else await readOne(base);
   }

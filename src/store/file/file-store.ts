@@ -70,6 +70,7 @@ import {
   isSessionId,
   nameInSessionJson,
   type Session,
+  type SessionChange,
   type SessionJson,
   sessionNotFound,
 } from '../../domain/session.js';
@@ -149,6 +150,12 @@ const LAZY_FLUSH_INTERVAL_MS = 1000;
  * journal to replay after a kill grows with it.
  */
 const CHECKPOINT_INTERVAL_MS = 5000;
+/**
+ * How far behind the journal a session file may fall when all it lacks is
+ * accesses counted (writes that changed no data nor the name): a file of a
+ * megabyte is not written again every checkpoint for the sake of a count.
+ */
+const TOUCH_VIEW_INTERVAL_MS = 30_000;
 /** The session files a checkpoint hands to the writer thread at a time, at most… */
 const CHECKPOINT_BATCH_FILES = 256;
 /** …and their characters (the batch is copied to the thread). */
@@ -308,6 +315,13 @@ export class FileStore implements Store {
   private readonly requestFlushTimer: NodeJS.Timeout;
   /** Sessions changed since the last checkpoint took them over. */
   private dirty = new Set<string>();
+  /**
+   * Sessions whose files lack only accesses counted since (see
+   * TOUCH_VIEW_INTERVAL_MS): handed to `dirty` every so often, and by a
+   * snapshot and a clean stop, which leave every file current.
+   */
+  private touched = new Set<string>();
+  private touchesViewed = performance.now();
   /** Of those, the ones created since: their files do not exist yet (UnsyncedWrite.fresh). */
   private created = new Set<string>();
   /**
@@ -426,6 +440,7 @@ export class FileStore implements Store {
         // Retried on the next tick.
         runInBackground(this.background, 'stats_flush', () => this.statsCommit.run());
       }
+      if (performance.now() - this.touchesViewed >= TOUCH_VIEW_INTERVAL_MS) this.viewTouches();
       if (
         this.dirty.size > 0 &&
         performance.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS
@@ -770,6 +785,11 @@ export class FileStore implements Store {
         changes: recovery.journal.changes,
         session_files: recovery.journal.sessionFiles,
         events_restored: recovery.journal.eventsRestored,
+        ...(recovery.journal.unresolved.length > 0 && {
+          // Patched, but nothing to patch: not served (see JournalRollForward).
+          unresolved: recovery.journal.unresolved.slice(0, 20).join(' '),
+          unresolved_count: recovery.journal.unresolved.length,
+        }),
       });
     }
   }
@@ -819,7 +839,10 @@ export class FileStore implements Store {
     // Their files already hold what memory will: no checkpoint may write them
     // from the journal's older version meanwhile (a commit that finds the
     // backlog full runs one), nor after.
-    for (const change of found.changes) this.dirty.delete(change.id);
+    for (const change of found.changes) {
+      this.dirty.delete(change.id);
+      this.touched.delete(change.id);
+    }
     for (const change of found.changes) {
       await this.adopt(change);
       if (change.kind === 'created' && !createdInLog.has(change.id)) this.sessionsBeforeLog++;
@@ -978,17 +1001,21 @@ export class FileStore implements Store {
 
   changeSession(
     id: string,
-    change: (current: Session) => Session,
+    change: (current: Session) => SessionChange,
     event: ServiceEvent,
   ): Promise<Session> {
     return this.withSessionLock(id, async () => {
       const resident = this.requireSession(id);
       const current = sessionOf(resident);
-      const next = change(current);
+      const { session: next, patch } = change(current);
       const growth = footprintGrowth(current, next);
       await this.withBudget(growth, () =>
         this.commit(
-          { op: 'put', session: next, seq: resident.seq },
+          // What the write changed when that says it (see journal.ts), so a
+          // write costs its own size in the journal, not the session's.
+          patch === null
+            ? { op: 'put', session: next, seq: resident.seq }
+            : { op: 'patch', id, patch },
           event,
           { op: 'put', session: current, seq: resident.seq, revert: true },
           () => {
@@ -1176,7 +1203,14 @@ export class FileStore implements Store {
       }
       apply();
       this.version++;
-      this.dirty.add(revert.op === 'put' ? revert.session.id : revert.id);
+      const id = revert.op === 'put' ? revert.session.id : revert.id;
+      const countedOnly =
+        change.op === 'patch' && change.patch.name === undefined && change.patch.data === undefined;
+      if (countedOnly && !this.dirty.has(id)) this.touched.add(id);
+      else {
+        this.dirty.add(id);
+        this.touched.delete(id);
+      }
     } finally {
       segment.end();
     }
@@ -1190,6 +1224,13 @@ export class FileStore implements Store {
    */
   checkpoint(): Promise<void> {
     return this.checkpointCommit.run();
+  }
+
+  /** Hands the sessions that lack only accesses counted to the next checkpoint. */
+  private viewTouches(): void {
+    for (const id of this.touched) this.dirty.add(id);
+    this.touched.clear();
+    this.touchesViewed = performance.now();
   }
 
   private async writeCheckpoint(): Promise<void> {
@@ -1277,6 +1318,7 @@ export class FileStore implements Store {
       // The files of every session changed so far, written before the
       // segments go (unsynced: a kill keeps them; a machine that goes down
       // may not, and the next start writes them all again, see rebuildView).
+      this.viewTouches();
       await this.checkpoint();
       await writeSnapshot(
         this.fileSystem,
@@ -1527,6 +1569,7 @@ export class FileStore implements Store {
     try {
       // The files current; the journal keeps what no snapshot covers yet
       // (a stop writes no snapshot, so it takes seconds whatever came before).
+      this.viewTouches();
       await this.checkpoint();
       await this.statsCommit.run();
       // Nothing else writes now. What a failure leaves, the next start removes.

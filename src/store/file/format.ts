@@ -39,11 +39,13 @@ export {
   trustedSeal,
 } from './instance-marker.js';
 export {
+  basesFromFiles,
   type JournalSegmentRead,
   readJournal,
   replayJournal,
   type SessionsAsServed,
   sessionsAsServed,
+  sessionsPatchedFirst,
 } from './journal.js';
 export {
   type DataLayout,
@@ -62,6 +64,7 @@ export {
 export { MAX_WHOLE_FILE_BYTES, UnsafeFileError } from './safe-open.js';
 export {
   formatSessionFile,
+  type StoredSession,
   sessionFileEntries,
   type UnreadableSession,
 } from './session-files.js';

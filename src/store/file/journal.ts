@@ -3,9 +3,19 @@
  * shared fdatasync instead of a file fsync, a rename and a directory fsync.
  *
  *   journal/<n>.jsonl    first line {"journal":1,"events_offset":B}, then one
- *                        change a line: {"op":"put","session":{…},"seq":N,"event":{…}}
- *                        or {"op":"delete","id":"…","event":{…}}; then zeros,
+ *                        change a line: {"op":"put","session":{…},"seq":N,"event":{…}},
+ *                        {"op":"patch","id":"…","patch":{…},"event":{…}} or
+ *                        {"op":"delete","id":"…","event":{…}}; then zeros,
  *                        written ahead of the records (the end)
+ *
+ * A put holds the whole session (a create, a PUT of new data); a patch only
+ * what a write changed (domain/session.ts, SessionPatch: a PATCH's merge
+ * patch, or the access a write that changed no data counted), so a write of
+ * one key, or of nothing, to a large session costs a line of its own size.
+ * A patch needs the session it applies to: the last put before it, or the
+ * session as the snapshot (or, rolling forward, its file) held it. Each field
+ * a patch names is set, so applying it over a later version of the session
+ * (the snapshot may hold one) gives the same values.
  *
  * A change is committed when its journal line is durable; its event line is
  * appended to events.jsonl next, and the answer waits for both. Segments are
@@ -21,7 +31,14 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isServiceEvent, type ServiceEvent, serializeEvent } from '../../domain/event.js';
-import { isSessionId, parseStoredSession, type Session } from '../../domain/session.js';
+import {
+  applySessionPatch,
+  isSessionId,
+  parseStoredPatch,
+  parseStoredSession,
+  type Session,
+  type SessionPatch,
+} from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
 import { AppendFile } from './append-file.js';
 import { yieldToEventLoop } from './boot-progress.js';
@@ -50,6 +67,8 @@ export type JournalRecord =
   // `seq` is undefined for a session the original wrote (it kept no order);
   // JSON leaves the key out then, as the original's files do.
   | { op: 'put'; session: Session; seq: number | undefined; event?: ServiceEvent; revert?: true }
+  // Never a revert: a failed change is undone by a put of the session as it was.
+  | { op: 'patch'; id: string; patch: SessionPatch; event?: ServiceEvent; revert?: never }
   | { op: 'delete'; id: string; event?: ServiceEvent; revert?: true };
 
 const SEGMENT_PATTERN = /^(\d{10})\.jsonl$/;
@@ -114,6 +133,12 @@ function parseRecord(line: string): JournalRecord | null {
   if (record.op === 'delete') {
     if (typeof record.id !== 'string' || !isSessionId(record.id)) return null;
     return { op: 'delete', id: record.id, ...withEvent, ...revert };
+  }
+  if (record.op === 'patch') {
+    if (typeof record.id !== 'string' || !isSessionId(record.id)) return null;
+    const patch = parseStoredPatch(record.patch);
+    if (typeof patch === 'string' || record.revert === true) return null;
+    return { op: 'patch', id: record.id, patch, ...withEvent };
   }
   if (record.op === 'put') {
     const session = parseStoredSession(record.session);
@@ -263,19 +288,77 @@ export async function readJournalStepwise(
 
 export interface Replay {
   /**
-   * What the journal leaves of each session it touches: its last put, or
-   * null when its last change deletes it. Memory is the journal's, whatever
-   * the directory holds.
+   * What the journal leaves of each session it touches: the session after
+   * its last change, or null when its last change deletes it. Memory is the
+   * journal's, whatever the directory holds.
    */
   outcome: Map<string, StoredSession | null>;
+  /**
+   * Sessions the journal patches with nothing to patch: no put before the
+   * patch and no base held them (another program removed the file or the
+   * snapshot the patch applies to). Not in `outcome`.
+   */
+  unresolved: string[];
   /** Events of the changes that were not reverted, in journal order. */
   events: ServiceEvent[];
   records: number;
 }
 
-/** Reads the segments' changes in order: what they leave of each session, and their events. */
-export function replayJournal(segments: readonly JournalSegmentRead[]): Replay {
-  const outcome = new Map<string, StoredSession | null>();
+/**
+ * The sessions whose first change in `segments` is a patch: those a replay
+ * needs as they were before the segments (from the snapshot, or from their
+ * files when rolling forward).
+ */
+export function sessionsPatchedFirst(segments: readonly JournalSegmentRead[]): Set<string> {
+  const seen = new Set<string>();
+  const patchedFirst = new Set<string>();
+  for (const segment of segments) {
+    for (const record of segment.records) {
+      const id = recordSessionId(record);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (record.op === 'patch') patchedFirst.add(id);
+    }
+  }
+  return patchedFirst;
+}
+
+/** The files of `ids` that hold a session: the bases a roll-forward patches. */
+export function basesFromFiles(
+  sessionsDir: string,
+  ids: Iterable<string>,
+): Map<string, StoredSession> {
+  const bases = new Map<string, StoredSession>();
+  for (const id of ids) {
+    const entry = readSessionFile(sessionsDir, sessionFileName(id));
+    if (entry?.kind === 'session') bases.set(id, entry.stored);
+  }
+  return bases;
+}
+
+/** Patches of a session whose base the segments do not hold, in order. */
+interface Unbased {
+  patches: SessionPatch[];
+}
+
+/** A session the replay has patched: its own copy, patched in place. */
+interface Patched {
+  stored: StoredSession;
+}
+
+/**
+ * Reads the segments' changes in order: what they leave of each session, and
+ * their events. A patch applies to the session as the replay left it, or, at
+ * a session's first change, to its base in `bases` (see
+ * sessionsPatchedFirst; without one the session is `unresolved`). A session
+ * patched is copied once, then patched in place: a replay costs the changes'
+ * size, whatever the sessions weigh.
+ */
+export function replayJournal(
+  segments: readonly JournalSegmentRead[],
+  bases: ReadonlyMap<string, StoredSession> = new Map(),
+): Replay {
+  const state = new Map<string, StoredSession | Patched | Unbased | null>();
   const expected: { event: ServiceEvent; cancelled: boolean }[] = [];
   const lastById = new Map<string, { event: ServiceEvent; cancelled: boolean }>();
   let records = 0;
@@ -283,7 +366,17 @@ export function replayJournal(segments: readonly JournalSegmentRead[]): Replay {
     for (const record of segment.records) {
       records++;
       const id = recordSessionId(record);
-      outcome.set(id, record.op === 'put' ? { session: record.session, seq: record.seq } : null);
+      if (record.op === 'patch') {
+        const current = state.get(id);
+        if (current === undefined) state.set(id, { patches: [record.patch] });
+        else if (current === null) {
+          // Never written (a patch needs the session); a later put or delete settles it.
+        } else if ('patches' in current) current.patches.push(record.patch);
+        else if ('stored' in current) applySessionPatch(current.stored.session, record.patch);
+        else state.set(id, { stored: patchedCopy(current, [record.patch]) });
+      } else {
+        state.set(id, record.op === 'put' ? { session: record.session, seq: record.seq } : null);
+      }
       if (record.revert === true) {
         const reverted = lastById.get(id);
         if (reverted !== undefined) reverted.cancelled = true;
@@ -294,11 +387,31 @@ export function replayJournal(segments: readonly JournalSegmentRead[]): Replay {
       }
     }
   }
+  const outcome = new Map<string, StoredSession | null>();
+  const unresolved: string[] = [];
+  for (const [id, current] of state) {
+    if (current === null) outcome.set(id, null);
+    else if ('stored' in current) outcome.set(id, current.stored);
+    else if (!('patches' in current)) outcome.set(id, current);
+    else {
+      const base = bases.get(id);
+      if (base === undefined) unresolved.push(id);
+      else outcome.set(id, patchedCopy(base, current.patches));
+    }
+  }
   return {
     outcome,
+    unresolved,
     events: expected.filter((entry) => !entry.cancelled).map((entry) => entry.event),
     records,
   };
+}
+
+/** A copy of `stored` (its own to patch in place) with `patches` applied. */
+function patchedCopy(stored: StoredSession, patches: readonly SessionPatch[]): StoredSession {
+  const session = structuredClone(stored.session);
+  for (const patch of patches) applySessionPatch(session, patch);
+  return { session, seq: stored.seq };
 }
 
 /**
@@ -576,19 +689,27 @@ export function sessionsAsServed(
   filesCurrent = false,
 ): SessionsAsServed {
   const segments = readJournal(journalDir);
-  const replay = replayJournal(segments);
-  const { records } = replay;
-  const outcome: ReadonlyMap<string, StoredSession | null> = filesCurrent
-    ? new Map()
-    : replay.outcome;
-  const keys: CreationKey[] = [];
+  // The files are the base of the sessions the journal patches first.
+  const patchedFirst = filesCurrent ? new Set<string>() : sessionsPatchedFirst(segments);
+  const bases = new Map<string, StoredSession>();
+  const fromFiles: CreationKey[] = [];
   const unreadable: UnreadableSession[] = [];
   const tempFiles: string[] = [];
   for (const entry of sessionFileEntries(sessionsDir)) {
     if (entry.kind === 'temp') tempFiles.push(entry.file);
     else if (entry.kind === 'unreadable') unreadable.push(entry);
-    else if (!outcome.has(entry.stored.session.id)) keys.push(creationKeyOf(entry.stored));
+    else {
+      fromFiles.push(creationKeyOf(entry.stored));
+      if (patchedFirst.has(entry.stored.session.id))
+        bases.set(entry.stored.session.id, entry.stored);
+    }
   }
+  const replay = replayJournal(segments, bases);
+  const { records } = replay;
+  const outcome: ReadonlyMap<string, StoredSession | null> = filesCurrent
+    ? new Map()
+    : replay.outcome;
+  const keys = fromFiles.filter((key) => !outcome.has(key.id));
   for (const last of outcome.values()) if (last !== null) keys.push(creationKeyOf(last));
   keys.sort(compareCreationOrder);
   return {

@@ -34,12 +34,14 @@ import {
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import {
   applyOutcome,
+  basesFromFiles,
   findMissingEvents,
   type JournalSegmentRead,
   type Replay,
   readJournal,
   readJournalStepwise,
   replayJournal,
+  sessionsPatchedFirst,
 } from './journal.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
@@ -64,8 +66,17 @@ export interface JournalRollForward {
   sessionFiles: number;
   /** Events the journal held that a kill kept out of events.jsonl, now appended. */
   eventsRestored: number;
-  /** Segments with a damaged (complete but unreadable) line, moved to quarantine after the roll-forward. */
+  /**
+   * Segments with a damaged (complete but unreadable) line, or with a patch of
+   * an `unresolved` session, moved to quarantine after the roll-forward.
+   */
   quarantined: string[];
+  /**
+   * Sessions the journal patches with nothing to patch (another program
+   * removed their file, or the snapshot the patch applied to): not served;
+   * their changes stay in the segments set aside.
+   */
+  unresolved: string[];
 }
 
 export interface RecoveryReport {
@@ -237,8 +248,10 @@ async function rollJournalForward(
     return { outcome: new Map(), eventLog, report: null };
   }
 
-  // Only the sessions the journal touched are written, from the journal alone.
-  const replay = replayJournal(segments);
+  // Only the sessions the journal touched are written, from the journal and,
+  // for those it patches first, their files.
+  const bases = basesFromFiles(layout.sessionsDir, sessionsPatchedFirst(segments));
+  const replay = replayJournal(segments, bases);
   const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, segments, replay);
   // What a start adopts (`leave`, for inspect --repair) is not rolled over.
   // Without a snapshot, the log cannot tell another program's lines from the
@@ -254,9 +267,13 @@ async function rollJournalForward(
   });
 
   const quarantined: string[] = [];
+  const unresolved = new Set(replay.unresolved);
   for (const segment of segments) {
     const path = join(layout.journalDir, segment.file);
-    if (segment.damagedBytes > 0) {
+    const patchesUnresolved = segment.records.some(
+      (record) => record.op === 'patch' && unresolved.has(record.id),
+    );
+    if (segment.damagedBytes > 0 || patchesUnresolved) {
       const savedAs = await quarantineFile(
         fs,
         path,
@@ -278,6 +295,7 @@ async function rollJournalForward(
       sessionFiles: replay.outcome.size,
       eventsRestored: restored,
       quarantined,
+      unresolved: replay.unresolved,
     },
   };
 }
@@ -687,16 +705,31 @@ export async function recoverFromSnapshot(
     }
   }
   progress.phase = 'replaying the journal';
-  const replay = replayJournal(live);
+  const patchedFirst = sessionsPatchedFirst(live);
+  const bases = new Map<string, StoredSession>();
+  if (patchedFirst.size > 0) {
+    for (const resident of read.sessions) {
+      if (patchedFirst.has(resident.id)) {
+        bases.set(resident.id, {
+          session: JSON.parse(resident.json) as Session,
+          seq: resident.seq,
+        });
+      }
+    }
+  }
+  const replay = replayJournal(live, bases);
   const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, live, replay);
   // Replaying the segments after a snapshot is how every boot goes, after a
-  // clean stop or a kill; only events a kill cut off, restored, are a repair.
-  if (restored > 0) {
+  // clean stop or a kill; only events a kill cut off, restored, are a repair
+  // (and patches of sessions the snapshot does not hold, which another
+  // program's edit of it can leave: reported, the segments kept).
+  if (restored > 0 || replay.unresolved.length > 0) {
     recovery.journal = {
       changes: replay.records,
       sessionFiles: replay.outcome.size,
       eventsRestored: restored,
       quarantined: [],
+      unresolved: replay.unresolved,
     };
   }
   return {

@@ -27,6 +27,7 @@ import {
 import {
   isSessionId,
   type Session,
+  type SessionChange,
   type SessionJson,
   sessionNotFound,
 } from '../../domain/session.js';
@@ -252,14 +253,14 @@ export class PostgresStore implements Store {
    */
   async changeSession(
     id: string,
-    change: (current: Session) => Session,
+    change: (current: Session) => SessionChange,
     event: ServiceEvent,
   ): Promise<Session> {
     if (!isSessionId(id)) throw sessionNotFound(id);
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       const current = await this.getSession(id);
       if (current === undefined) throw sessionNotFound(id);
-      const next = change(current);
+      const next = change(current).session;
       const position = await this.writes.submit('update', {
         id,
         session: next,
@@ -278,7 +279,7 @@ export class PostgresStore implements Store {
       );
       if (rows[0] === undefined) throw sessionNotFound(id);
       const current = toSession(rows[0]);
-      const next = change(current);
+      const next = change(current).session;
       const [position] = await commitWrites(client, 'update', [
         { id, session: next, event, version: current.access_count },
       ]);

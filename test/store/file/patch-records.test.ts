@@ -1,0 +1,122 @@
+/**
+ * The journal records what a write changed: a write of nothing, or of one
+ * key, to a large session is a line of its own size, and every way a start
+ * replays it (over the snapshot, rolled forward onto the files) gives the
+ * session the write made; a patch with nothing to apply to is set aside,
+ * never guessed.
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { FileStore } from '../../../src/store/file/file-store.js';
+import { readJournal } from '../../../src/store/file/journal.js';
+import { killedCopy } from '../../helpers/killed-copy.js';
+import { sessionsOf } from '../../helpers/sessions.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+async function openStore(t: TestContext, dir: string) {
+  const opened = await FileStore.open(dir, 'deadbeef');
+  t.after(() => opened.store.close().catch(() => undefined));
+  return opened;
+}
+
+/** The journal's lines, without the zeros written ahead of them. */
+async function journalLines(dir: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const file of (await readdir(join(dir, 'journal'))).sort()) {
+    const text = (await readFile(join(dir, 'journal', file), 'utf8')).replace(/\0+$/, '');
+    lines.push(...text.split('\n').filter((line) => line !== '' && !line.startsWith('{"journal"')));
+  }
+  return lines;
+}
+
+const BIG = { blob: 'x'.repeat(200_000), keep: { a: 1, b: 2 } };
+
+/** A large session in the snapshot, then four writes that change little or nothing of it. */
+async function writeLittle(t: TestContext, dir: string) {
+  const { store } = await openStore(t, dir);
+  const sessions = sessionsOf(store);
+  const created = await sessions.create({ name: 'big', data: BIG });
+  await store.snapshot(); // the session is in the snapshot (and its file), the journal empty
+  await sessions.patch(created.id, {});
+  await sessions.update(created.id, { data: structuredClone(BIG) });
+  await sessions.update(created.id, { name: 'renamed' });
+  const last = await sessions.patch(created.id, {
+    data: { keep: { b: null, c: 3 }, added: [1] },
+  });
+  return { store, id: created.id, last };
+}
+
+describe('journal records of what a write changed', () => {
+  it('journals writes that change nothing, the name or one key of a large session in lines of their own size, and replays them over the snapshot after a kill', async (t) => {
+    const dir = await tempDir(t);
+    const { store, id, last } = await writeLittle(t, dir);
+    const lines = await journalLines(dir);
+    assert.deepEqual(
+      lines.map((line) => (JSON.parse(line) as { op: string }).op),
+      ['patch', 'patch', 'patch', 'patch'],
+    );
+    for (const line of lines) assert.ok(line.length < 500, `a line of ${line.length} bytes`);
+    const served = JSON.stringify(store.getSession(id));
+    assert.equal(served, JSON.stringify(last));
+
+    const copy = await killedCopy(t, dir);
+    const reopened = await openStore(t, copy);
+    assert.equal(JSON.stringify(reopened.store.getSession(id)), served, 'the same bytes');
+    // New data for a PUT is in the request anyway: journaled whole.
+    await sessionsOf(reopened.store).update(id, { data: { other: true } });
+    const ops = readJournal(join(copy, 'journal'))
+      .flatMap((segment) => segment.records)
+      .map((record) => record.op);
+    assert.equal(ops.at(-1), 'put');
+  });
+
+  it('writes a session file again for accesses counted only every 30 s, or at a clean stop, not every checkpoint', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await openStore(t, dir);
+    const sessions = sessionsOf(store);
+    const created = await sessions.create({ name: 'counted', data: { a: 1 } });
+    await store.checkpoint();
+    const file = join(dir, 'sessions', `${created.id}.json`);
+    const accessCount = async () =>
+      (JSON.parse(await readFile(file, 'utf8')) as { access_count: number }).access_count;
+    await sessions.patch(created.id, {});
+    await sessions.update(created.id, {});
+    await store.checkpoint();
+    assert.equal(await accessCount(), 0, 'the file lags by the accesses only');
+    await sessions.patch(created.id, { data: { a: 2 } });
+    await store.checkpoint();
+    assert.equal(await accessCount(), 3, 'a change of data writes it, counts and all');
+    await sessions.patch(created.id, {});
+    await store.close();
+    assert.equal(await accessCount(), 4, 'a clean stop leaves every file current');
+  });
+
+  it('rolls patches forward onto the session files when the snapshot is gone', async (t) => {
+    const dir = await tempDir(t);
+    const { store, id } = await writeLittle(t, dir);
+    const served = store.getSession(id);
+    const copy = await killedCopy(t, dir);
+    await rm(join(copy, 'snapshot.jsonl'));
+    const { store: reopened, recovery } = await openStore(t, copy);
+    assert.deepEqual(reopened.getSession(id), served);
+    assert.deepEqual(recovery.journal?.unresolved, []);
+  });
+
+  it('sets the journal aside, serving nothing it cannot rebuild, when neither the snapshot nor a file holds a session it patches', async (t) => {
+    const dir = await tempDir(t);
+    const { id } = await writeLittle(t, dir);
+    const copy = await killedCopy(t, dir);
+    await rm(join(copy, 'snapshot.jsonl'));
+    await rm(join(copy, 'sessions', `${id}.json`));
+    const { store: reopened, recovery } = await openStore(t, copy);
+    assert.equal(reopened.getSession(id), undefined, 'no half session');
+    assert.deepEqual(recovery.journal?.unresolved, [id]);
+    const setAside = await readdir(join(copy, 'quarantine'));
+    assert.ok(
+      setAside.some((name) => name.includes('journal-')),
+      `the segment holding its changes is in quarantine/: ${setAside.join(', ')}`,
+    );
+  });
+});
