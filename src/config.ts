@@ -3,6 +3,7 @@
  * variable, default and check; a bad value stops the process at start with a
  * message that names the variable and what it accepts.
  */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { DEFAULT_PAGE_MAX_BYTES } from './domain/page.js';
@@ -42,6 +43,12 @@ export interface ServiceConfig {
    * name, against DNS rebinding; null when set to `*` (any host).
    */
   allowedHosts: readonly string[] | null;
+  /**
+   * TRUST_PROXY: the reverse proxies (addresses, CIDR blocks, `loopback`,
+   * `linklocal`, `uniquelocal`) whose `X-Forwarded-For` names the client
+   * that per-address bounds count (see http/client-address.ts); empty: none.
+   */
+  trustProxy: readonly AddressRange[];
   limits: HttpLimits;
   storage: StorageLimits;
 }
@@ -118,6 +125,11 @@ export interface HttpLimits {
    * clients, over all connections (see http/unread-answers.ts).
    */
   unreadAnswersBytes: number;
+  /**
+   * UNREAD_ANSWERS_PER_ADDRESS_MB, in bytes: what one client address (not
+   * loopback) may hold of them; 0: no such share.
+   */
+  unreadAnswersPerAddressBytes: number;
 }
 
 export interface ClientConfig {
@@ -147,6 +159,42 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
 function text(env: Env, name: string, fallback: string): string {
   const raw = env[name];
   return raw === undefined || raw === '' ? fallback : raw;
+}
+
+/** An address range TRUST_PROXY names: an address is a range of its full length. */
+export interface AddressRange {
+  address: string;
+  prefix: number;
+  type: 'ipv4' | 'ipv6';
+}
+
+/** The named ranges TRUST_PROXY accepts besides addresses and CIDR blocks. */
+const NAMED_RANGES: Record<string, readonly string[]> = {
+  loopback: ['127.0.0.0/8', '::1/128'],
+  linklocal: ['169.254.0.0/16', 'fe80::/10'],
+  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+};
+
+function trustProxy(env: Env): readonly AddressRange[] {
+  const ranges: AddressRange[] = [];
+  for (const raw of text(env, 'TRUST_PROXY', '').split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    for (const block of NAMED_RANGES[entry] ?? [entry]) {
+      const [address = '', bits] = block.split('/');
+      const family = isIP(address);
+      const full = family === 6 ? 128 : 32;
+      const prefix = bits === undefined ? full : /^\d+$/.test(bits) ? Number(bits) : -1;
+      if (family === 0 || prefix < 0 || prefix > full) {
+        throw new ConfigError(
+          'TRUST_PROXY must list IP addresses, CIDR blocks (10.0.0.0/8) or ' +
+            `${Object.keys(NAMED_RANGES).join(', ')}, separated by commas; got "${entry}".`,
+        );
+      }
+      ranges.push({ address, prefix, type: family === 6 ? 'ipv6' : 'ipv4' });
+    }
+  }
+  return Object.freeze(ranges);
 }
 
 /** The loopback names: what a browser on the same machine sends as Host. */
@@ -231,6 +279,14 @@ function httpLimits(env: Env): HttpLimits {
         'so streams can never take every connection.',
     );
   }
+  // An eighth of the heap (the sessions' budget takes a quarter), at most 256 MiB.
+  const unreadAnswersMiB = integer(
+    env,
+    'UNREAD_ANSWERS_MB',
+    Math.max(16, Math.min(256, Math.floor(oldSpaceMiB() / 8))),
+    1,
+    1_048_576,
+  );
   return Object.freeze({
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
     idleTimeoutMs: integer(env, 'IDLE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
@@ -246,14 +302,15 @@ function httpLimits(env: Env): HttpLimits {
     maxStreams,
     maxPipelinedRequests: integer(env, 'MAX_PIPELINED_REQUESTS', 8, 1, 1_000),
     pageMaxBytes: integer(env, 'PAGE_MAX_KB', DEFAULT_PAGE_MAX_BYTES / 1024, 1, 256 * 1024) * 1024,
-    // An eighth of the heap (the sessions' budget takes a quarter), at most 256 MiB.
-    unreadAnswersBytes:
+    unreadAnswersBytes: unreadAnswersMiB * 1024 * 1024,
+    // Half, so that no one address can fill the bound for everyone.
+    unreadAnswersPerAddressBytes:
       integer(
         env,
-        'UNREAD_ANSWERS_MB',
-        Math.max(16, Math.min(256, Math.floor(oldSpaceMiB() / 8))),
-        1,
-        1_048_576,
+        'UNREAD_ANSWERS_PER_ADDRESS_MB',
+        Math.max(1, Math.floor(unreadAnswersMiB / 2)),
+        0,
+        unreadAnswersMiB,
       ) *
       1024 *
       1024,
@@ -284,6 +341,7 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
     crashEndpoint: onOff(env, 'CRASH_ENDPOINT', true),
     adminToken: text(env, 'ADMIN_TOKEN', '') || null,
     allowedHosts: allowedHosts(env),
+    trustProxy: trustProxy(env),
     limits: httpLimits(env),
     storage: storageLimits(env),
   });

@@ -40,6 +40,33 @@ describe('configuration', () => {
     assert.throws(() => loadServiceConfig({ ALLOWED_HOSTS: ',' }), /names no host/);
   });
 
+  it('reads TRUST_PROXY as addresses, CIDR blocks and range names, and trusts no proxy by default', () => {
+    assert.deepEqual(loadServiceConfig({}).trustProxy, []);
+    assert.deepEqual(
+      loadServiceConfig({ TRUST_PROXY: ' 10.1.2.3, fd00::/8 ,loopback' }).trustProxy,
+      [
+        { address: '10.1.2.3', prefix: 32, type: 'ipv4' },
+        { address: 'fd00::', prefix: 8, type: 'ipv6' },
+        { address: '127.0.0.0', prefix: 8, type: 'ipv4' },
+        { address: '::1', prefix: 128, type: 'ipv6' },
+      ],
+    );
+    for (const bad of ['10.0.0.0/33', 'proxy.local', '10.0.0.0/x', '::1/129']) {
+      assert.throws(() => loadServiceConfig({ TRUST_PROXY: bad }), /TRUST_PROXY must list/, bad);
+    }
+  });
+
+  it('gives one client address half the unread answers by default, a share it cannot exceed the bound with', () => {
+    const limits = loadServiceConfig({ UNREAD_ANSWERS_MB: '64' }).limits;
+    assert.equal(limits.unreadAnswersPerAddressBytes, 32 * 1024 * 1024);
+    const off = loadServiceConfig({ UNREAD_ANSWERS_PER_ADDRESS_MB: '0' }).limits;
+    assert.equal(off.unreadAnswersPerAddressBytes, 0);
+    assert.throws(
+      () => loadServiceConfig({ UNREAD_ANSWERS_MB: '16', UNREAD_ANSWERS_PER_ADDRESS_MB: '17' }),
+      /UNREAD_ANSWERS_PER_ADDRESS_MB must be an integer from 0 to 16/,
+    );
+  });
+
   it('keeps streams below the connection limit, so they can never take every connection', () => {
     assert.equal(loadServiceConfig({ MAX_CONNECTIONS: '10' }).limits.maxStreams, 5);
     assert.throws(

@@ -14,10 +14,11 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import type { HttpLimits } from '../config.js';
+import type { AddressRange, HttpLimits } from '../config.js';
 import { StoppingError } from '../domain/errors.js';
 import { MAX_BODY_BYTES } from '../domain/schemas.js';
 import type { StatefulService } from '../service/service.js';
+import { TrustedProxies } from './client-address.js';
 import { limitConnectionsPerAddress } from './connections-per-address.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -49,6 +50,8 @@ export interface AppOptions {
   limits: HttpLimits;
   /** ALLOWED_HOSTS (null: any host). */
   allowedHosts: readonly string[] | null;
+  /** TRUST_PROXY (none when absent). */
+  trustProxy?: readonly AddressRange[];
   crash: CrashOptions;
   /** The service's metrics (a fresh set when absent); its fsync histogram is fed by the store. */
   metrics?: ServiceMetrics;
@@ -63,7 +66,10 @@ function heartbeatMs(limits: HttpLimits): number {
 
 export function buildApp(service: StatefulService, options: AppOptions): FastifyInstance {
   const { limits } = options;
+  const proxies = new TrustedProxies(options.trustProxy ?? []);
   const app = Fastify({
+    // request.ip: the address a trusted proxy forwarded, else the peer's.
+    ...(proxies.none ? {} : { trustProxy: (address: string) => proxies.trusts(address) }),
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     // One log line per event worth knowing, not two per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -109,7 +115,7 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   const admit = limitPipelining(app, limits.maxPipelinedRequests);
   const checkUnread = boundUnreadAnswers(
     app,
-    new UnreadAnswers(limits.unreadAnswersBytes, (fields) =>
+    new UnreadAnswers(limits.unreadAnswersBytes, limits.unreadAnswersPerAddressBytes, (fields) =>
       app.log.warn(fields, 'closed the connections holding the most unread answers'),
     ),
   );
@@ -166,8 +172,11 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   );
   app.server.maxConnections = limits.maxConnections;
   if (limits.maxConnectionsPerAddress > 0) {
-    limitConnectionsPerAddress(app.server, limits.maxConnectionsPerAddress, (fields) =>
-      app.log.warn(fields, 'refused connections past MAX_CONNECTIONS_PER_ADDRESS'),
+    limitConnectionsPerAddress(
+      app.server,
+      limits.maxConnectionsPerAddress,
+      (fields) => app.log.warn(fields, 'refused connections past MAX_CONNECTIONS_PER_ADDRESS'),
+      proxies,
     );
   }
   app.server.on('checkExpectation', answerUnmetExpectation);

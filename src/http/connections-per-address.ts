@@ -5,29 +5,29 @@
  * closed at once, as Node closes those past MAX_CONNECTIONS.
  *
  * Loopback addresses are not limited: the clients on the service's own
- * machine, a reverse proxy there among them, share its whole capacity (a
- * proxy elsewhere: MAX_CONNECTIONS_PER_ADDRESS=0). An address is the whole
- * address: a client with many IPv6 addresses (a /64) is many clients here.
+ * machine, a reverse proxy there among them, share its whole capacity; nor
+ * are the proxies TRUST_PROXY names, which carry many clients each (a
+ * connection is counted before any header, so by the peer's address). An
+ * address is the whole address: a client with many IPv6 addresses (a /64)
+ * is many clients here.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { isLoopback, TrustedProxies } from './client-address.js';
 import { OnceASecond } from './once-a-second.js';
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
 
 export function limitConnectionsPerAddress(
   server: Server,
   maxPerAddress: number,
   /** Told, at most once a second, how many connections were refused. */
   say: (fields: Record<string, number | string>) => void = () => undefined,
+  proxies: TrustedProxies = new TrustedProxies([]),
 ): void {
   const open = new Map<string, number>();
   const refused = new OnceASecond(say);
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress;
-    if (address === undefined || isLoopback(address)) return;
+    if (address === undefined || isLoopback(address) || proxies.trusts(address)) return;
     const count = open.get(address) ?? 0;
     if (count >= maxPerAddress) {
       socket.destroy();

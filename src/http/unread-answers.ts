@@ -21,6 +21,11 @@
  *   would make room for the next non-reading client to fill at once, and the
  *   service would build answer after answer for clients that never read.
  *
+ * One client address (request.ip: see client-address.ts; not loopback) may
+ * hold at most UNREAD_ANSWERS_PER_ADDRESS_MB of them: past its share, its
+ * own requests get the 503 while everyone else's are served, so no one
+ * machine can fill the bound for all.
+ *
  * Answers are weighed by their length in characters (O(1); the UTF-8 bytes
  * of a 4 MiB string cost a scan): an answer of non-ASCII text weighs up to
  * three times that in bytes. Small answers are not counted (no listener a
@@ -30,6 +35,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooBusyError } from '../domain/errors.js';
+import { isLoopback } from './client-address.js';
 import { OnceASecond } from './once-a-second.js';
 
 /** Answers shorter than this (in characters) are not counted. */
@@ -44,6 +50,9 @@ const SHED_EVERY_MS = 250;
 const TOO_BUSY_MESSAGE =
   'The service holds as many answers as clients have left unread as it may ' +
   '(UNREAD_ANSWERS_MB); retry in a moment.';
+const OVER_SHARE_MESSAGE =
+  'The service holds as many answers this client address has left unread as one ' +
+  'address may (UNREAD_ANSWERS_PER_ADDRESS_MB): read them, or retry in a moment.';
 
 /** What one payload weighs, in O(1): a string by its length, a Buffer by its bytes. */
 function payloadWeight(payload: unknown): number {
@@ -63,6 +72,8 @@ interface Held {
 export class UnreadAnswers {
   private total = 0;
   private readonly bySocket = new Map<Socket, Held>();
+  /** The weight each client address holds (loopback ones not counted). */
+  private readonly byAddress = new Map<string, number>();
   /** Sockets whose close this already listens to (once each, however many answers they carry). */
   private readonly watched = new WeakSet<Socket>();
   /** Connections closed by the bound whose close has not released their answers yet. */
@@ -72,6 +83,8 @@ export class UnreadAnswers {
 
   constructor(
     readonly maxWeight: number,
+    /** What one client address may hold; 0: no share. */
+    readonly maxPerAddress: number,
     /** Told, at most once a second, how many connections the bound closed. */
     say: (fields: Record<string, number | string>) => void = () => undefined,
     private readonly now: () => number = () => performance.now(),
@@ -91,13 +104,23 @@ export class UnreadAnswers {
     return this.total > this.maxWeight;
   }
 
+  /** Whether any client address holds answers (before `overShare` asks whose request it is). */
+  get addressesHold(): boolean {
+    return this.byAddress.size > 0;
+  }
+
+  /** Whether `address` holds more than its share (never a loopback one). */
+  overShare(address: string): boolean {
+    return this.maxPerAddress > 0 && (this.byAddress.get(address) ?? 0) > this.maxPerAddress;
+  }
+
   /**
-   * Counts `weight` on `socket` until `response` is finished or the socket
-   * closes (one listener an answer: an answer that does not finish ends
-   * with its connection, and a pipelined one still queued then gets no
-   * event of its own on every Node version).
+   * Counts `weight` on `socket`, and on `address`, until `response` is
+   * finished or the socket closes (one listener an answer: an answer that
+   * does not finish ends with its connection, and a pipelined one still
+   * queued then gets no event of its own on every Node version).
    */
-  hold(socket: Socket, response: NodeJS.EventEmitter, weight: number): void {
+  hold(socket: Socket, response: NodeJS.EventEmitter, weight: number, address: string): void {
     let entry = this.bySocket.get(socket);
     if (entry === undefined) {
       entry = { weight: 0, since: this.now(), answers: new Set() };
@@ -111,11 +134,18 @@ export class UnreadAnswers {
     }
     this.total += weight;
     entry.weight += weight;
+    const counted = this.maxPerAddress > 0 && !isLoopback(address);
+    if (counted) this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + weight);
     const held = entry;
     const release = (): void => {
       if (!held.answers.delete(release)) return;
       this.total -= weight;
       held.weight -= weight;
+      if (counted) {
+        const left = (this.byAddress.get(address) ?? weight) - weight;
+        if (left > 0) this.byAddress.set(address, left);
+        else this.byAddress.delete(address);
+      }
       held.since = this.now(); // it took something: not stale
       if (held.answers.size === 0) this.bySocket.delete(socket);
     };
@@ -176,12 +206,15 @@ export function boundUnreadAnswers(
       done(null, JSON.stringify({ error: 'too_busy', message: TOO_BUSY_MESSAGE }));
       return;
     }
-    unread.hold(request.raw.socket, reply.raw, weight);
+    unread.hold(request.raw.socket, reply.raw, weight, request.ip);
     done(null, payload);
   });
   return (request, reply) => {
-    if (!unread.full || isHealth(request)) return;
+    if (isHealth(request)) return;
+    const overShare = unread.addressesHold && unread.overShare(request.ip);
+    const message = unread.full ? TOO_BUSY_MESSAGE : overShare ? OVER_SHARE_MESSAGE : null;
+    if (message === null) return;
     reply.header('retry-after', '1');
-    throw new TooBusyError(TOO_BUSY_MESSAGE);
+    throw new TooBusyError(message);
   };
 }

@@ -187,6 +187,7 @@ export async function createService(
     ),
     limits: config.limits,
     allowedHosts: config.allowedHosts,
+    trustProxy: config.trustProxy,
     crash: {
       enabled: config.crashEndpoint,
       adminToken: config.adminToken,

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import { describe, it } from 'node:test';
 import { loadServiceConfig } from '../../src/config.js';
+import { TrustedProxies } from '../../src/http/client-address.js';
 import { limitConnectionsPerAddress } from '../../src/http/connections-per-address.js';
 
 /** A connection as the server's 'connection' event hands it over, from `address`. */
@@ -35,6 +36,21 @@ describe('connections one client address may hold', () => {
     assert.equal(connect(server, '2001:db8::1').destroyed, false, 'another address has its own');
     a.destroy();
     assert.equal(connect(server, '10.0.0.7').destroyed, false, 'a place freed by a close');
+  });
+
+  it('leaves the reverse proxies TRUST_PROXY names the whole capacity: they carry many clients', () => {
+    const server = new EventEmitter();
+    const proxies = new TrustedProxies(
+      loadServiceConfig({ TRUST_PROXY: '10.9.0.0/16' }).trustProxy,
+    );
+    limitConnectionsPerAddress(server as unknown as Server, 1, () => undefined, proxies);
+    const fromProxy = [connect(server, '10.9.1.1'), connect(server, '::ffff:10.9.1.1')];
+    assert.deepEqual(
+      fromProxy.map((socket) => socket.destroyed),
+      [false, false],
+    );
+    connect(server, '10.8.0.1');
+    assert.equal(connect(server, '10.8.0.1').destroyed, true, 'any other address has its share');
   });
 
   it('leaves loopback clients (a reverse proxy on the same machine among them) the whole capacity', () => {

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
+import { registerErrorHandlers } from '../../src/http/errors.js';
 import { boundUnreadAnswers, STALE_MS, UnreadAnswers } from '../../src/http/unread-answers.js';
 
 /** A connection that records whether it was closed; its close is emitted as a socket's. */
@@ -21,11 +22,11 @@ function socket(): Socket & FakeSocket {
 
 describe('the bound on unread answers over all connections', () => {
   it('counts an answer until it is finished, once', () => {
-    const unread = new UnreadAnswers(100);
+    const unread = new UnreadAnswers(100, 0);
     const connection = socket();
     const [first, second] = [new EventEmitter(), new EventEmitter()];
-    unread.hold(connection, first, 60);
-    unread.hold(connection, second, 30);
+    unread.hold(connection, first, 60, '10.0.0.1');
+    unread.hold(connection, second, 30, '10.0.0.1');
     assert.equal(unread.weight, 90);
     first.emit('finish');
     first.emit('finish');
@@ -35,9 +36,9 @@ describe('the bound on unread answers over all connections', () => {
   });
 
   it('releases every answer of a connection when the connection closes, even queued ones that never hear of it', () => {
-    const unread = new UnreadAnswers(100);
+    const unread = new UnreadAnswers(100, 0);
     const connection = socket();
-    for (let i = 0; i < 12; i++) unread.hold(connection, new EventEmitter(), 10);
+    for (let i = 0; i < 12; i++) unread.hold(connection, new EventEmitter(), 10, '10.0.0.1');
     assert.equal(
       connection.listenerCount('close'),
       1,
@@ -52,19 +53,20 @@ describe('the bound on unread answers over all connections', () => {
     const said: Record<string, unknown>[] = [];
     const unread = new UnreadAnswers(
       100,
+      0,
       (fields) => said.push(fields),
       () => now,
     );
     const [old, older, reading, fresh] = [socket(), socket(), socket(), socket()];
-    unread.hold(older, new EventEmitter(), 30);
-    unread.hold(old, new EventEmitter(), 50);
+    unread.hold(older, new EventEmitter(), 30, '10.0.0.1');
+    unread.hold(old, new EventEmitter(), 50, '10.0.0.1');
     const taken = new EventEmitter();
-    unread.hold(reading, taken, 10);
-    unread.hold(reading, new EventEmitter(), 20);
+    unread.hold(reading, taken, 10, '10.0.0.1');
+    unread.hold(reading, new EventEmitter(), 20, '10.0.0.1');
     now = STALE_MS - 1;
     taken.emit('finish'); // `reading` takes its answers: not stale
     now = STALE_MS;
-    unread.hold(fresh, new EventEmitter(), 40);
+    unread.hold(fresh, new EventEmitter(), 40, '10.0.0.1');
     assert.equal(unread.weight, 140);
     assert.equal(unread.full, false, 'closing `old` and `older` brought it to 60');
     assert.deepEqual(
@@ -74,29 +76,53 @@ describe('the bound on unread answers over all connections', () => {
     assert.deepEqual(said, [{ unread_weight: 60, limit: 100, connections: 2 }]);
   });
 
+  it('refuses the requests of one address past its share, and serves everyone else’s', async (t) => {
+    const unread = new UnreadAnswers(1_000, 100);
+    const app = Fastify({ trustProxy: (address: string) => address === '127.0.0.1' });
+    registerErrorHandlers(app);
+    t.after(() => app.close());
+    const check = boundUnreadAnswers(app, unread);
+    app.addHook('onRequest', async (request, reply) => check(request, reply));
+    app.get('/x', async () => 'small');
+    const from = (address: string) =>
+      app.inject({ method: 'GET', url: '/x', headers: { 'x-forwarded-for': address } });
+    const held = new EventEmitter();
+    unread.hold(socket(), held, 150, '10.0.0.7');
+    unread.hold(socket(), new EventEmitter(), 150, '127.0.0.1');
+    assert.equal(unread.overShare('127.0.0.1'), false, 'loopback is never limited');
+    const refused = await from('10.0.0.7');
+    assert.equal(refused.statusCode, 503);
+    assert.equal(refused.json().error, 'too_busy');
+    assert.match(refused.json().message, /UNREAD_ANSWERS_PER_ADDRESS_MB/);
+    assert.equal((await from('10.0.0.8')).statusCode, 200, 'another address is served');
+    held.emit('finish');
+    assert.equal((await from('10.0.0.7')).statusCode, 200, 'served again once it read');
+  });
+
   it('while nothing is stale, closes nothing and stays full', () => {
     let now = 0;
     const unread = new UnreadAnswers(
       100,
+      0,
       () => undefined,
       () => now,
     );
     const connection = socket();
-    unread.hold(connection, new EventEmitter(), 150);
+    unread.hold(connection, new EventEmitter(), 150, '10.0.0.1');
     now = STALE_MS - 1;
     assert.equal(unread.full, true);
     assert.equal(connection.destroyed, false);
   });
 
   it('past the bound, refuses new requests and replaces a read’s large answer by the 503, never a write’s', async (t) => {
-    const unread = new UnreadAnswers(100);
+    const unread = new UnreadAnswers(100, 0);
     const app = Fastify();
     t.after(() => app.close());
     const check = boundUnreadAnswers(app, unread);
     app.addHook('onRequest', async (request, reply) => check(request, reply));
     const big = 'x'.repeat(8 * 1024);
     // Each handler fills the bound while it runs (as other connections would).
-    const fill = () => unread.hold(socket(), new EventEmitter(), 1_000);
+    const fill = () => unread.hold(socket(), new EventEmitter(), 1_000, '10.0.0.1');
     app.get('/page', async (_request, reply) => {
       fill();
       return reply.header('etag', '"v1"').header('link', '</next>').send(big);
@@ -117,12 +143,12 @@ describe('the bound on unread answers over all connections', () => {
   });
 
   it('lets a write that committed while the bound filled answer as it did', async (t) => {
-    const unread = new UnreadAnswers(100);
+    const unread = new UnreadAnswers(100, 0);
     const app = Fastify();
     t.after(() => app.close());
     boundUnreadAnswers(app, unread);
     app.post('/write', async (_request, reply) => {
-      unread.hold(socket(), new EventEmitter(), 1_000);
+      unread.hold(socket(), new EventEmitter(), 1_000, '10.0.0.1');
       return reply
         .code(201)
         .header('location', '/x')

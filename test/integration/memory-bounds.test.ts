@@ -240,6 +240,51 @@ describe('memory bounds', () => {
     assert.equal(service.process.child.exitCode, null, 'the process is alive');
   });
 
+  it('gives one client address behind a trusted proxy a share of the unread answers, and serves every other address meanwhile', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir, {
+      UNREAD_ANSWERS_MB: '64',
+      UNREAD_ANSWERS_PER_ADDRESS_MB: '4',
+      TRUST_PROXY: 'loopback',
+    });
+    t.after(() => service.process.kill('SIGKILL'));
+    const big = 'x'.repeat(900_000);
+    for (let i = 0; i < 2; i++) {
+      assert.equal(
+        (await postJson(`${service.url}/sessions`, { name: `b${i}`, data: { big } })).status,
+        201,
+      );
+    }
+    const { port } = new URL(service.url);
+    const asClient = (address: string, path: string) =>
+      fetch(`${service.url}${path}`, { headers: { 'x-forwarded-for': address } });
+    // One address, through the trusted proxy, asks for pages of 1.8 MB and
+    // never reads them (the kernel's socket buffers take a few MB of each
+    // connection's: eight pipelined make sure the service holds some).
+    const greedy: ReturnType<typeof connect>[] = [];
+    t.after(() => {
+      for (const socket of greedy) socket.destroy();
+    });
+    for (let i = 0; i < 10; i++) {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.pause();
+      const request =
+        'GET /sessions?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 10.0.0.66\r\n\r\n';
+      socket.write(request.repeat(8));
+      greedy.push(socket);
+      await sleep(100);
+    }
+    const refused = await asClient('10.0.0.66', '/sessions?limit=1');
+    assert.equal(refused.status, 503);
+    const body = (await refused.json()) as { error: string; message: string };
+    assert.equal(body.error, 'too_busy');
+    assert.match(body.message, /UNREAD_ANSWERS_PER_ADDRESS_MB/);
+    const served = await asClient('10.0.0.1', '/sessions?limit=1000');
+    assert.equal(served.status, 200, 'another address is served in full');
+    assert.equal(((await served.json()) as { sessions: unknown[] }).sessions.length, 2);
+  });
+
   it('streams a listing larger than the longest string V8 can build, after a restart too, and pages it in answers of PAGE_MAX_KB', async (t) => {
     const dir = await tempDir(t);
     const env = { STORAGE_BUDGET_MB: '2048' };
