@@ -260,12 +260,13 @@ export class PostgresStore implements Store {
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       const current = await this.getSession(id);
       if (current === undefined) throw sessionNotFound(id);
-      const next = change(current).session;
+      const { session: next, patch } = change(current);
       const position = await this.writes.submit('update', {
         id,
         session: next,
         event,
         version: current.access_count,
+        dataKept: patch !== null && patch.data === undefined,
       });
       if (position !== undefined) {
         await this.feed.announce(event, position);
@@ -279,9 +280,15 @@ export class PostgresStore implements Store {
       );
       if (rows[0] === undefined) throw sessionNotFound(id);
       const current = toSession(rows[0]);
-      const next = change(current).session;
+      const { session: next, patch } = change(current);
       const [position] = await commitWrites(client, 'update', [
-        { id, session: next, event, version: current.access_count },
+        {
+          id,
+          session: next,
+          event,
+          version: current.access_count,
+          dataKept: patch !== null && patch.data === undefined,
+        },
       ]);
       return { next, position: position as number };
     });

@@ -18,6 +18,12 @@ export interface SessionWrite {
   event: ServiceEvent;
   /** An update's condition: the access_count the new session was computed from. */
   version?: number;
+  /**
+   * An update that leaves `data` as it was (SessionChange.patch without
+   * data): the column is not written again, so a large value keeps its
+   * TOAST and the row written (and its WAL) is a few bytes.
+   */
+  dataKept?: boolean;
 }
 
 /** Each kind of write: the statement that applies it, and its counters. */
@@ -30,7 +36,7 @@ const STATEMENTS = {
     doing: 'creating a session',
   },
   update: {
-    sql: `UPDATE sessions SET name = input.name, data = input.data,
+    sql: `UPDATE sessions SET name = input.name, data = COALESCE(input.data, sessions.data),
             last_active = input.last_active, access_count = input.access_count
           FROM input WHERE sessions.id = input.id AND sessions.access_count = input.version
           RETURNING sessions.id`,
@@ -86,7 +92,11 @@ export async function commitWrites(
     [
       column((write) => write.id),
       column((write) => write.session?.name ?? null),
-      column((write) => (write.session === undefined ? null : JSON.stringify(write.session.data))),
+      column((write) =>
+        write.session === undefined || write.dataKept === true
+          ? null
+          : JSON.stringify(write.session.data),
+      ),
       column((write) => write.session?.created_at ?? null),
       column((write) => write.session?.last_active ?? null),
       column((write) => write.session?.access_count ?? null),
