@@ -113,7 +113,7 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   });
 
   const admit = limitPipelining(app, limits.maxPipelinedRequests);
-  const checkUnread = boundUnreadAnswers(
+  const unreadGate = boundUnreadAnswers(
     app,
     new UnreadAnswers(limits.unreadAnswersBytes, limits.unreadAnswersPerAddressBytes, (fields) =>
       app.log.warn(fields, 'closed the connections holding the most unread answers'),
@@ -137,7 +137,7 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
       checkCrossSite(request);
       checkContentEncoding(request);
       checkPatchMediaType(request);
-      checkUnread(request, reply);
+      unreadGate.check(request, reply);
     } catch (error) {
       done(error as Error);
       return;
@@ -147,7 +147,15 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     if (request.headers['content-type'] !== undefined) {
       request.headers['content-type'] = 'application/json';
     }
-    admit(request, done);
+    // A read admitted waits for its turn to build its answer while large
+    // answers keep the loop busy (answer-turns.ts); none waits otherwise.
+    const turn = unreadGate.turnFor(request);
+    if (turn === null) admit(request, done);
+    else {
+      admit(request, () => {
+        void turn.then(() => done(unreadGate.refusalAfterTurn(reply) ?? undefined));
+      });
+    }
   });
 
   registerErrorHandlers(app);

@@ -35,6 +35,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooBusyError } from '../domain/errors.js';
+import { AnswerTurns } from './answer-turns.js';
 import { isLoopback } from './client-address.js';
 import { OnceASecond } from './once-a-second.js';
 
@@ -184,21 +185,34 @@ function isHealth(request: FastifyRequest): boolean {
   return request.routeOptions.url === '/health';
 }
 
+/** What the app's onRequest hook asks of the bound, request by request. */
+export interface UnreadGate {
+  /** Throws TooBusyError, before the body is read, while the bound or the client's share is exceeded. */
+  check(request: FastifyRequest, reply: FastifyReply): void;
+  /** The read's turn to build its answer (answer-turns.ts), or null when it may go now. */
+  turnFor(request: FastifyRequest): Promise<void> | null;
+  /** After a turn waited for, the bound again (a crowd passes `check` all at once): the refusal, or null. */
+  refusalAfterTurn(reply: FastifyReply): TooBusyError | null;
+}
+
 /**
  * Counts large answers (onSend), replacing a read's answer by the 503 while
- * the bound is exceeded, and returns the check for the app's onRequest hook
- * (it throws TooBusyError then, before the body is read).
+ * the bound is exceeded, and counts each built in its turn of the loop
+ * (`turns`, see answer-turns.ts); returns the gate for the app's onRequest
+ * hook.
  */
 export function boundUnreadAnswers(
   app: FastifyInstance,
   unread: UnreadAnswers,
-): (request: FastifyRequest, reply: FastifyReply) => void {
+  turns: AnswerTurns = new AnswerTurns(),
+): UnreadGate {
   app.addHook('onSend', (request, reply, payload, done) => {
     const weight = payloadWeight(payload);
     if (weight < MIN_COUNTED_LENGTH) {
       done(null, payload);
       return;
     }
+    turns.built(weight);
     const read = request.method === 'GET' || request.method === 'HEAD';
     if (read && !isHealth(request) && unread.full) {
       for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
@@ -209,12 +223,23 @@ export function boundUnreadAnswers(
     unread.hold(request.raw.socket, reply.raw, weight, request.ip);
     done(null, payload);
   });
-  return (request, reply) => {
-    if (isHealth(request)) return;
-    const overShare = unread.addressesHold && unread.overShare(request.ip);
-    const message = unread.full ? TOO_BUSY_MESSAGE : overShare ? OVER_SHARE_MESSAGE : null;
-    if (message === null) return;
-    reply.header('retry-after', '1');
-    throw new TooBusyError(message);
+  return {
+    check(request, reply) {
+      if (isHealth(request)) return;
+      const overShare = unread.addressesHold && unread.overShare(request.ip);
+      const message = unread.full ? TOO_BUSY_MESSAGE : overShare ? OVER_SHARE_MESSAGE : null;
+      if (message === null) return;
+      reply.header('retry-after', '1');
+      throw new TooBusyError(message);
+    },
+    turnFor(request) {
+      const read = request.method === 'GET' || request.method === 'HEAD';
+      return read && !isHealth(request) ? turns.turn() : null;
+    },
+    refusalAfterTurn(reply) {
+      if (unread.weight === 0 || !unread.full) return null;
+      reply.header('retry-after', '1');
+      return new TooBusyError(TOO_BUSY_MESSAGE);
+    },
   };
 }

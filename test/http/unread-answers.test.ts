@@ -81,8 +81,8 @@ describe('the bound on unread answers over all connections', () => {
     const app = Fastify({ trustProxy: (address: string) => address === '127.0.0.1' });
     registerErrorHandlers(app);
     t.after(() => app.close());
-    const check = boundUnreadAnswers(app, unread);
-    app.addHook('onRequest', async (request, reply) => check(request, reply));
+    const gate = boundUnreadAnswers(app, unread);
+    app.addHook('onRequest', async (request, reply) => gate.check(request, reply));
     app.get('/x', async () => 'small');
     const from = (address: string) =>
       app.inject({ method: 'GET', url: '/x', headers: { 'x-forwarded-for': address } });
@@ -118,8 +118,8 @@ describe('the bound on unread answers over all connections', () => {
     const unread = new UnreadAnswers(100, 0);
     const app = Fastify();
     t.after(() => app.close());
-    const check = boundUnreadAnswers(app, unread);
-    app.addHook('onRequest', async (request, reply) => check(request, reply));
+    const gate = boundUnreadAnswers(app, unread);
+    app.addHook('onRequest', async (request, reply) => gate.check(request, reply));
     const big = 'x'.repeat(8 * 1024);
     // Each handler fills the bound while it runs (as other connections would).
     const fill = () => unread.hold(socket(), new EventEmitter(), 1_000, '10.0.0.1');
