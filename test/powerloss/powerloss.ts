@@ -140,12 +140,16 @@ async function record(seed: number): Promise<Recorded> {
       } else if (roll < 0.6) {
         const id = pick();
         sessions.set(id, kept(await service.sessions.update(id, { data: { put: i } })));
-      } else if (roll < 0.75) {
+      } else if (roll < 0.72) {
         const id = pick();
         sessions.set(
           id,
           kept(await service.sessions.patch(id, { name: `p${i}`, data: { patched: i } })),
         );
+      } else if (roll < 0.78) {
+        // A count only: journaled as a patch of the access, the file written later.
+        const id = pick();
+        sessions.set(id, kept(await service.sessions.patch(id, {})));
       } else if (roll < 0.9) {
         const id = pick();
         await service.sessions.delete(id);
