@@ -21,6 +21,14 @@
  *   would make room for the next non-reading client to fill at once, and the
  *   service would build answer after answer for clients that never read.
  *
+ * Bodies still arriving count too, against the same bound: a request that
+ * declares a body of MIN_COUNTED_LENGTH or more (its Content-Length, or
+ * MAX_BODY_BYTES when it is sent in chunks) holds that much from its
+ * headers until its answer is finished, and one that would take the total
+ * past the bound is refused with the same 503, its body never read (the
+ * connection closes): 1,000 connections trickling bodies of 1 MiB would
+ * otherwise hold a GiB.
+ *
  * One client address (request.ip: see client-address.ts; not loopback) may
  * hold at most UNREAD_ANSWERS_PER_ADDRESS_MB of them: past its share, its
  * own requests get the 503 while everyone else's are served, so no one
@@ -35,6 +43,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooBusyError } from '../domain/errors.js';
+import { MAX_BODY_BYTES } from '../domain/schemas.js';
 import { AnswerTurns } from './answer-turns.js';
 import { isLoopback } from './client-address.js';
 import { OnceASecond } from './once-a-second.js';
@@ -51,6 +60,9 @@ const SHED_EVERY_MS = 250;
 const TOO_BUSY_MESSAGE =
   'The service holds as many answers as clients have left unread as it may ' +
   '(UNREAD_ANSWERS_MB); retry in a moment.';
+const BODY_REFUSED_MESSAGE =
+  'The service holds as much of answers left unread and bodies still arriving as it may ' +
+  '(UNREAD_ANSWERS_MB): this body was not read; retry in a moment.';
 const OVER_SHARE_MESSAGE =
   'The service holds as many answers this client address has left unread as one ' +
   'address may (UNREAD_ANSWERS_PER_ADDRESS_MB): read them, or retry in a moment.';
@@ -110,9 +122,10 @@ export class UnreadAnswers {
     return this.byAddress.size > 0;
   }
 
-  /** Whether `address` holds more than its share (never a loopback one). */
-  overShare(address: string): boolean {
-    return this.maxPerAddress > 0 && (this.byAddress.get(address) ?? 0) > this.maxPerAddress;
+  /** Whether `address` holds, or with `adding` more would hold, more than its share (never a loopback one). */
+  overShare(address: string, adding = 0): boolean {
+    if (this.maxPerAddress === 0 || isLoopback(address)) return false;
+    return (this.byAddress.get(address) ?? 0) + adding > this.maxPerAddress;
   }
 
   /**
@@ -181,6 +194,13 @@ export class UnreadAnswers {
   }
 }
 
+/** The bytes a request's body will take: its Content-Length, MAX_BODY_BYTES if chunked, else 0. */
+function declaredBodyBytes(request: FastifyRequest): number {
+  const length = request.headers['content-length'];
+  if (length !== undefined) return Math.min(Number(length) || 0, MAX_BODY_BYTES);
+  return request.headers['transfer-encoding'] === undefined ? 0 : MAX_BODY_BYTES;
+}
+
 function isHealth(request: FastifyRequest): boolean {
   return request.routeOptions.url === '/health';
 }
@@ -226,10 +246,22 @@ export function boundUnreadAnswers(
   return {
     check(request, reply) {
       if (isHealth(request)) return;
-      const overShare = unread.addressesHold && unread.overShare(request.ip);
-      const message = unread.full ? TOO_BUSY_MESSAGE : overShare ? OVER_SHARE_MESSAGE : null;
-      if (message === null) return;
+      // A small body is not counted, as a small answer is not.
+      const declared = declaredBodyBytes(request);
+      const body = declared >= MIN_COUNTED_LENGTH ? declared : 0;
+      const overShare = (unread.addressesHold || body > 0) && unread.overShare(request.ip, body);
+      let message = unread.full ? TOO_BUSY_MESSAGE : overShare ? OVER_SHARE_MESSAGE : null;
+      if (message === null && body > 0 && unread.weight + body > unread.maxWeight) {
+        message = BODY_REFUSED_MESSAGE;
+      }
+      if (message === null) {
+        // Held from the headers until the answer is finished (or the connection closes).
+        if (body > 0) unread.hold(request.raw.socket, reply.raw, body, request.ip);
+        return;
+      }
       reply.header('retry-after', '1');
+      // Its body is never read: the connection cannot carry another request.
+      if (body > 0) reply.header('connection', 'close');
       throw new TooBusyError(message);
     },
     turnFor(request) {

@@ -287,6 +287,63 @@ describe('memory bounds', () => {
     assert.equal(((await served.json()) as { sessions: unknown[] }).sessions.length, 2);
   });
 
+  it('counts bodies still arriving against the same bound, one address its share: past it a body is refused unread, and others are served', async (t) => {
+    const dir = await tempDir(t);
+    const service = await startService(dir, {
+      UNREAD_ANSWERS_MB: '4',
+      UNREAD_ANSWERS_PER_ADDRESS_MB: '2',
+      TRUST_PROXY: 'loopback',
+    });
+    t.after(() => service.process.kill('SIGKILL'));
+    const { port } = new URL(service.url);
+    /** Sends the headers of a 1,000,000-byte body and 10 bytes of it; resolves with the first answer line, if any comes. */
+    const trickle = (address: string) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      t.after(() => socket.destroy());
+      socket.write(
+        'POST /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+          `X-Forwarded-For: ${address}\r\nContent-Length: 1000000\r\n\r\n{"data":{"`,
+      );
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString();
+      });
+      return () => answer;
+    };
+    const greedy = [0, 1, 2].map(() => trickle('10.0.0.66'));
+    await sleep(500);
+    // Two bodies of a MB are its share; the third is refused before it is read.
+    assert.deepEqual(
+      greedy.map((answer) => answer().split('\r\n')[0] ?? ''),
+      ['', '', 'HTTP/1.1 503 Service Unavailable'],
+    );
+    assert.match(greedy[2]?.() ?? '', /UNREAD_ANSWERS_PER_ADDRESS_MB/);
+    assert.match(greedy[2]?.() ?? '', /connection: close/i);
+    // Another address takes the rest of the bound, then a large body of a third waits for room.
+    const other = [0, 1].map(() => trickle('10.0.0.77'));
+    await sleep(500);
+    assert.deepEqual(
+      other.map((answer) => answer()),
+      ['', ''],
+    );
+    const large = await fetch(`${service.url}/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.0.0.1' },
+      body: JSON.stringify({ data: { text: 'y'.repeat(300_000) } }),
+    });
+    assert.equal(large.status, 503);
+    assert.match(((await large.json()) as { message: string }).message, /body was not read/);
+    // A small body is served, and /health.
+    const small = await fetch(`${service.url}/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.0.0.1' },
+      body: '{"name":"small"}',
+    });
+    assert.equal(small.status, 201);
+    assert.equal((await fetch(`${service.url}/health`)).status, 200);
+  });
+
   it('streams a listing larger than the longest string V8 can build, after a restart too, and pages it in answers of PAGE_MAX_KB', async (t) => {
     const dir = await tempDir(t);
     const env = { STORAGE_BUDGET_MB: '2048' };
