@@ -15,11 +15,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
-import { startService } from '../../tools/service-process.js';
+import { type StartedService, startService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { healthLatencyMs, residentMiB } from '../helpers/process-memory.js';
 import { type RawRequest, sendRaw } from '../helpers/raw-http.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -182,6 +183,57 @@ async function listFiles(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).sort();
 }
 
+/**
+ * Throws hostile requests at a running service (HOSTILE_RUNS, 1,000 by
+ * default): none may get a 5xx or stop it, and the sessions no write named
+ * stay as they were.
+ */
+async function throwHostileRequests(t: TestContext, service: StartedService): Promise<void> {
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push(
+      field(await postJson(`${service.url}/sessions`, { name: `kept${i}`, data: { i } })).id,
+    );
+  }
+  const before = new Map<string, string>();
+  for (const id of ids) before.set(id, (await request(`${service.url}/sessions/${id}`)).text);
+
+  const changed = new Set<string>();
+  const statuses = new Map<number, number>();
+  let tried = 0;
+  await fc.assert(
+    fc.asyncProperty(requestArbitrary(ids), async (raw) => {
+      tried++;
+      const status = await sendRaw(service.url, raw);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      assert.ok(
+        status >= 200 && status < 500,
+        `${raw.method} ${raw.path.slice(0, 100)} answered ${status}`,
+      );
+      assert.equal(service.process.child.exitCode, null, 'the service is still running');
+      if (status < 300 && raw.method !== 'GET' && raw.method !== 'HEAD') {
+        for (const id of ids) if (raw.path.includes(id)) changed.add(id);
+      }
+    }),
+    { numRuns: Number(process.env.HOSTILE_RUNS ?? 1000) },
+  );
+
+  assert.equal((await request(`${service.url}/health`)).status, 200);
+  for (const id of ids) {
+    if (!changed.has(id)) {
+      assert.equal(
+        (await request(`${service.url}/sessions/${id}`)).text,
+        before.get(id),
+        `session ${id} unchanged`,
+      );
+    }
+  }
+  const byStatus = [...statuses.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([code, n]) => `${code}:${n}`);
+  t.diagnostic(`hostile requests tried: ${tried} (answers ${byStatus.join(' ')})`);
+}
+
 describe('hostile input against the running service', () => {
   it('never gets a 5xx, never crashes it, touches nothing outside DATA_DIR, harms no stored session', async (t) => {
     const root = await tempDir(t);
@@ -191,47 +243,10 @@ describe('hostile input against the running service', () => {
     const service = await startService(dataDir, { CRASH_ENDPOINT: 'off' });
     t.after(() => service.process.kill('SIGKILL'));
 
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      ids.push(
-        field(await postJson(`${service.url}/sessions`, { name: `kept${i}`, data: { i } })).id,
-      );
-    }
-    const before = new Map<string, string>();
-    for (const id of ids) before.set(id, (await request(`${service.url}/sessions/${id}`)).text);
     const outsideBefore = await listFiles(join(root, 'outside'));
     const canaryBefore = await stat(join(root, 'outside', 'canary.json'));
+    await throwHostileRequests(t, service);
 
-    const changed = new Set<string>();
-    const statuses = new Map<number, number>();
-    let tried = 0;
-    await fc.assert(
-      fc.asyncProperty(requestArbitrary(ids), async (raw) => {
-        tried++;
-        const status = await sendRaw(service.url, raw);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        assert.ok(
-          status >= 200 && status < 500,
-          `${raw.method} ${raw.path.slice(0, 100)} answered ${status}`,
-        );
-        assert.equal(service.process.child.exitCode, null, 'the service is still running');
-        if (status < 300 && raw.method !== 'GET' && raw.method !== 'HEAD') {
-          for (const id of ids) if (raw.path.includes(id)) changed.add(id);
-        }
-      }),
-      { numRuns: Number(process.env.HOSTILE_RUNS ?? 1000) },
-    );
-
-    assert.equal((await request(`${service.url}/health`)).status, 200);
-    for (const id of ids) {
-      if (!changed.has(id)) {
-        assert.equal(
-          (await request(`${service.url}/sessions/${id}`)).text,
-          before.get(id),
-          `session ${id} unchanged`,
-        );
-      }
-    }
     assert.deepEqual(await listFiles(join(root, 'outside')), outsideBefore);
     assert.equal(
       await readFile(join(root, 'outside', 'canary.json'), 'utf8'),
@@ -262,10 +277,6 @@ describe('hostile input against the running service', () => {
     for (const name of await readdir(join(dataDir, 'spare'))) {
       assert.match(name, /^[0-9a-f]{8}-\d+$/);
     }
-    const byStatus = [...statuses.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([code, n]) => `${code}:${n}`);
-    t.diagnostic(`hostile requests tried: ${tried} (answers ${byStatus.join(' ')})`);
   });
 
   it('keeps answering in bounded memory through pipelined bursts and crowds of event streams', async (t) => {
@@ -321,5 +332,18 @@ describe('hostile input against the running service', () => {
       { numRuns: Number(process.env.HOSTILE_BURSTS ?? 25) },
     );
     t.diagnostic(`RSS ${before.toFixed(0)} MiB before the bursts, at most ${peak.toFixed(0)} MiB`);
+  });
+});
+
+describeOnPostgres('hostile input against the running service, on PostgreSQL', (server) => {
+  it('never gets a 5xx, never crashes it, harms no stored session', async (t) => {
+    const url = await server().createDatabase();
+    const service = await startService(await tempDir(t), {
+      STORE: 'postgres',
+      DATABASE_URL: url,
+      CRASH_ENDPOINT: 'off',
+    });
+    t.after(() => service.process.kill('SIGKILL'));
+    await throwHostileRequests(t, service);
   });
 });

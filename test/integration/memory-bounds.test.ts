@@ -296,7 +296,7 @@ describe('memory bounds', () => {
     });
     t.after(() => service.process.kill('SIGKILL'));
     const { port } = new URL(service.url);
-    /** Sends the headers of a 1,000,000-byte body and 10 bytes of it; resolves with the first answer line, if any comes. */
+    /** Sends the headers of a 1,000,000-byte body and 10 bytes of it; returns what was answered so far, when asked. */
     const trickle = (address: string) => {
       const socket = connect(Number(port), '127.0.0.1');
       socket.on('error', () => undefined);

@@ -169,36 +169,8 @@ export class TortureModel {
   }
 
   updateAnswered(target: Known, token: string, answer: Answer): void {
-    this.operations++;
-    const entry: HistoryEntry = {
-      cycle: this.cycle,
-      op: 'update',
-      id: target.id,
-      token,
-      status: answer?.status ?? 'no answer',
-    };
-    this.history.push(entry);
-    if (answer === null) return;
-    if (refusedWhileStopping(answer)) {
-      entry.error = errorOf(answer);
-      return;
-    }
-    if (answer.status === 404) {
-      if (target.deleted === null)
-        this.violation(`update of live session ${target.id} answered 404`);
-      return;
-    }
-    if (answer.status !== 200) {
-      entry.error = errorOf(answer);
-      this.violation(`update answered ${answer.status}`);
-      return;
-    }
-    const session = answer.json as SessionBody;
-    this.acknowledged++;
-    target.updates.set(token, session.access_count);
-    target.ackedUpdates++;
-    target.maxAckedCount = Math.max(target.maxAckedCount, session.access_count);
-    entry.access_count = session.access_count;
+    const session = this.writeAnswered(target, 'update', answer, token);
+    if (session !== null) target.updates.set(token, session.access_count);
   }
 
   /** Before an empty PATCH. */
@@ -208,34 +180,46 @@ export class TortureModel {
 
   /** An empty PATCH: the data stays, the access is counted and logged. */
   touchAnswered(target: Known, answer: Answer): void {
+    this.writeAnswered(target, 'touch', answer);
+  }
+
+  /** An update or a touch answered: checked, and counted if acknowledged (the session then). */
+  private writeAnswered(
+    target: Known,
+    op: 'update' | 'touch',
+    answer: Answer,
+    token?: string,
+  ): SessionBody | null {
     this.operations++;
     const entry: HistoryEntry = {
       cycle: this.cycle,
-      op: 'touch',
+      op,
       id: target.id,
+      ...(token === undefined ? {} : { token }),
       status: answer?.status ?? 'no answer',
     };
     this.history.push(entry);
-    if (answer === null) return;
+    if (answer === null) return null;
     if (refusedWhileStopping(answer)) {
       entry.error = errorOf(answer);
-      return;
+      return null;
     }
     if (answer.status === 404) {
       if (target.deleted === null)
-        this.violation(`touch of live session ${target.id} answered 404`);
-      return;
+        this.violation(`${op} of live session ${target.id} answered 404`);
+      return null;
     }
     if (answer.status !== 200) {
       entry.error = errorOf(answer);
-      this.violation(`touch answered ${answer.status}`);
-      return;
+      this.violation(`${op} answered ${answer.status}`);
+      return null;
     }
     const session = answer.json as SessionBody;
     this.acknowledged++;
     target.ackedUpdates++;
     target.maxAckedCount = Math.max(target.maxAckedCount, session.access_count);
     entry.access_count = session.access_count;
+    return session;
   }
 
   /** Before the DELETE: what was known of its deletion before, and which delete this is. */
