@@ -180,7 +180,9 @@ function trustProxy(env: Env): readonly AddressRange[] {
   for (const raw of text(env, 'TRUST_PROXY', '').split(',')) {
     const entry = raw.trim();
     if (entry === '') continue;
-    for (const block of NAMED_RANGES[entry] ?? [entry]) {
+    for (const block of Object.hasOwn(NAMED_RANGES, entry)
+      ? (NAMED_RANGES[entry] ?? [])
+      : [entry]) {
       const [address = '', bits] = block.split('/');
       const family = isIP(address);
       const full = family === 6 ? 128 : 32;

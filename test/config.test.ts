@@ -51,7 +51,7 @@ describe('configuration', () => {
         { address: '::1', prefix: 128, type: 'ipv6' },
       ],
     );
-    for (const bad of ['10.0.0.0/33', 'proxy.local', '10.0.0.0/x', '::1/129']) {
+    for (const bad of ['10.0.0.0/33', 'proxy.local', '10.0.0.0/x', '::1/129', 'toString']) {
       assert.throws(() => loadServiceConfig({ TRUST_PROXY: bad }), /TRUST_PROXY must list/, bad);
     }
   });

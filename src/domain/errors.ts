@@ -94,7 +94,7 @@ export class TooBusyError extends AppError {
   }
 }
 
-/** The service is stopping (a clean stop, a crash asked for): nothing was served; retry. */
+/** The service is stopping cleanly: nothing was served or changed; retry. */
 export class StoppingError extends AppError {
   constructor() {
     super(

@@ -163,10 +163,11 @@ export function applyUpdate(
  * the request named one, the merge patch of its data (RFC 7396), and the
  * access it counted. A store's log records this instead of the whole session
  * when it can, so a write costs what it changes, not what the session weighs.
- * Every field it names is set, never added to, so applying it to the session
- * as it was before, or to any later version up to the write, gives the same
- * values (a data key removed and added again may come back elsewhere among
- * its object's keys).
+ * Every field it names is set, never added to, and a patch the session
+ * already holds (its access_count at or below the session's: every write
+ * counts one) is skipped, so applying a run of patches to the session as it
+ * was before them, or to any later version up to them, gives exactly the
+ * session they made.
  */
 export interface SessionPatch {
   name?: string;
@@ -229,10 +230,12 @@ function patchOf(current: Session, next: Session, data: JsonObject | undefined):
 
 /**
  * Applies a SessionPatch to `session` in place (replaying a store's log:
- * the caller owns the session and all it holds). What it takes from the
- * patch is copied, so the patch stays as it was.
+ * the caller owns the session and all it holds), unless the session holds
+ * it already. What it takes from the patch is copied, so the patch stays as
+ * it was.
  */
 export function applySessionPatch(session: Session, patch: SessionPatch): void {
+  if (patch.access_count <= session.access_count) return; // already in it
   if (patch.name !== undefined) session.name = patch.name;
   if (patch.data !== undefined) mergeInto(session.data, patch.data);
   session.last_active = patch.last_active;

@@ -6,12 +6,15 @@
  * all: the kernel's socket buffers take the first answer of every
  * connection whole, so no bound on unread answers stops those.
  *
- * A read waits for its turn before its handler runs: at once while this
- * turn of the loop has built less than TURN_CHARACTERS of answers and no
- * read waits, else in a later turn, one waiting read a turn, first come
- * first served. Between two of them the loop serves whatever I/O waits (a
- * `/health` among it, which never waits). Small answers on a quiet service
- * never wait; the cost is one call a read.
+ * A read waits for its turn before its handler runs: at once while less
+ * than TURN_CHARACTERS of answers were built since the last turn this took
+ * (on a quiet service that can span several turns of the loop: a read then
+ * waits one turn early, nothing worse) and no read waits; else in a later
+ * turn, first come first served: each turn lets one waiting read go, and
+ * more after it while what they build stays under TURN_CHARACTERS. Between
+ * turns the loop serves whatever I/O waits (a `/health` among it, which
+ * never waits). On a quiet service no read waits; the cost is a call or two
+ * a request.
  */
 
 /** What answers one turn of the event loop may build (in characters) before reads wait. */
@@ -33,10 +36,11 @@ export class AnswerTurns {
     });
   }
 
-  /** Counts an answer of `characters` built in this turn. */
+  /** Counts an answer of `characters` built in this turn; while the turn has room, the next waiting read goes. */
   built(characters: number): void {
     this.spent += characters;
     if (this.spent >= this.perTurn) this.nextTurnSoon();
+    else this.waiting.shift()?.();
   }
 
   /** How many reads wait for a turn. */

@@ -18,7 +18,8 @@ import type { AddressRange, HttpLimits } from '../config.js';
 import { StoppingError } from '../domain/errors.js';
 import { MAX_BODY_BYTES } from '../domain/schemas.js';
 import type { StatefulService } from '../service/service.js';
-import { TrustedProxies } from './client-address.js';
+import { AnswerTurns } from './answer-turns.js';
+import { isLoopback, TrustedProxies } from './client-address.js';
 import { limitConnectionsPerAddress } from './connections-per-address.js';
 import { type CrashOptions, crashRoutes } from './crash.js';
 import { dashboardRoutes } from './dashboard.js';
@@ -43,7 +44,7 @@ import {
 } from './request-guards.js';
 import { sessionRoutes } from './sessions.js';
 import { stateRoutes } from './state.js';
-import { boundUnreadAnswers, UnreadAnswers } from './unread-answers.js';
+import { boundUnreadAnswers, isHealth, isRead, UnreadAnswers } from './unread-answers.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
@@ -113,11 +114,18 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   });
 
   const admit = limitPipelining(app, limits.maxPipelinedRequests);
+  const turns = new AnswerTurns();
   const unreadGate = boundUnreadAnswers(
     app,
-    new UnreadAnswers(limits.unreadAnswersBytes, limits.unreadAnswersPerAddressBytes, (fields) =>
-      app.log.warn(fields, 'closed the connections holding the most unread answers'),
+    new UnreadAnswers(
+      limits.unreadAnswersBytes,
+      limits.unreadAnswersPerAddressBytes,
+      (fields) => app.log.warn(fields, 'closed the connections holding the most unread answers'),
+      undefined,
+      // A trusted proxy that forwarded no client address carries many clients.
+      (address) => isLoopback(address) || proxies.trusts(address),
     ),
+    turns,
   );
   const checkHost = hostGuard(options.allowedHosts);
   let stopping = false;
@@ -147,15 +155,17 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     if (request.headers['content-type'] !== undefined) {
       request.headers['content-type'] = 'application/json';
     }
-    // A read admitted waits for its turn to build its answer while large
-    // answers keep the loop busy (answer-turns.ts); none waits otherwise.
-    const turn = unreadGate.turnFor(request);
-    if (turn === null) admit(request, done);
-    else {
-      admit(request, () => {
-        void turn.then(() => done(unreadGate.refusalAfterTurn(reply) ?? undefined));
-      });
+    if (!isRead(request) || isHealth(request)) {
+      admit(request, done);
+      return;
     }
+    // A read, once admitted, waits for its turn to build its answer while
+    // large answers keep the loop busy (answer-turns.ts); none waits otherwise.
+    admit(request, () => {
+      const turn = turns.turn();
+      if (turn === null) done();
+      else void turn.then(() => done(unreadGate.refusalAfterTurn(request, reply) ?? undefined));
+    });
   });
 
   registerErrorHandlers(app);

@@ -44,7 +44,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooBusyError } from '../domain/errors.js';
 import { MAX_BODY_BYTES } from '../domain/schemas.js';
-import { AnswerTurns } from './answer-turns.js';
+import type { AnswerTurns } from './answer-turns.js';
 import { isLoopback } from './client-address.js';
 import { OnceASecond } from './once-a-second.js';
 
@@ -85,7 +85,7 @@ interface Held {
 export class UnreadAnswers {
   private total = 0;
   private readonly bySocket = new Map<Socket, Held>();
-  /** The weight each client address holds (loopback ones not counted). */
+  /** The weight each client address holds (`unshared` ones not counted). */
   private readonly byAddress = new Map<string, number>();
   /** Sockets whose close this already listens to (once each, however many answers they carry). */
   private readonly watched = new WeakSet<Socket>();
@@ -101,6 +101,8 @@ export class UnreadAnswers {
     /** Told, at most once a second, how many connections the bound closed. */
     say: (fields: Record<string, number | string>) => void = () => undefined,
     private readonly now: () => number = () => performance.now(),
+    /** The addresses that have no share of their own: loopback, and trusted proxies that forwarded none. */
+    private readonly unshared: (address: string) => boolean = isLoopback,
   ) {
     this.closed = new OnceASecond(say, now);
   }
@@ -122,9 +124,9 @@ export class UnreadAnswers {
     return this.byAddress.size > 0;
   }
 
-  /** Whether `address` holds, or with `adding` more would hold, more than its share (never a loopback one). */
+  /** Whether `address` holds, or with `adding` more would hold, more than its share (never an unshared one). */
   overShare(address: string, adding = 0): boolean {
-    if (this.maxPerAddress === 0 || isLoopback(address)) return false;
+    if (this.maxPerAddress === 0 || this.unshared(address)) return false;
     return (this.byAddress.get(address) ?? 0) + adding > this.maxPerAddress;
   }
 
@@ -148,7 +150,7 @@ export class UnreadAnswers {
     }
     this.total += weight;
     entry.weight += weight;
-    const counted = this.maxPerAddress > 0 && !isLoopback(address);
+    const counted = this.maxPerAddress > 0 && !this.unshared(address);
     if (counted) this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + weight);
     const held = entry;
     const release = (): void => {
@@ -201,40 +203,46 @@ function declaredBodyBytes(request: FastifyRequest): number {
   return request.headers['transfer-encoding'] === undefined ? 0 : MAX_BODY_BYTES;
 }
 
-function isHealth(request: FastifyRequest): boolean {
+export function isHealth(request: FastifyRequest): boolean {
   return request.routeOptions.url === '/health';
+}
+
+export function isRead(request: FastifyRequest): boolean {
+  return request.method === 'GET' || request.method === 'HEAD';
 }
 
 /** What the app's onRequest hook asks of the bound, request by request. */
 export interface UnreadGate {
   /** Throws TooBusyError, before the body is read, while the bound or the client's share is exceeded. */
   check(request: FastifyRequest, reply: FastifyReply): void;
-  /** The read's turn to build its answer (answer-turns.ts), or null when it may go now. */
-  turnFor(request: FastifyRequest): Promise<void> | null;
-  /** After a turn waited for, the bound again (a crowd passes `check` all at once): the refusal, or null. */
-  refusalAfterTurn(reply: FastifyReply): TooBusyError | null;
+  /** After a turn waited for (answer-turns.ts), the bound again (a crowd passes `check` all at once): the refusal, or null. */
+  refusalAfterTurn(request: FastifyRequest, reply: FastifyReply): TooBusyError | null;
 }
 
 /**
  * Counts large answers (onSend), replacing a read's answer by the 503 while
- * the bound is exceeded, and counts each built in its turn of the loop
- * (`turns`, see answer-turns.ts); returns the gate for the app's onRequest
- * hook.
+ * the bound is exceeded, and tells `turns` what each answer weighed (see
+ * answer-turns.ts); returns the gate for the app's onRequest hook.
  */
 export function boundUnreadAnswers(
   app: FastifyInstance,
   unread: UnreadAnswers,
-  turns: AnswerTurns = new AnswerTurns(),
+  turns: AnswerTurns,
 ): UnreadGate {
+  const refusal = (request: FastifyRequest, body: number): string | null => {
+    if (unread.full) return TOO_BUSY_MESSAGE;
+    const overShare = (unread.addressesHold || body > 0) && unread.overShare(request.ip, body);
+    if (overShare) return OVER_SHARE_MESSAGE;
+    return body > 0 && unread.weight + body > unread.maxWeight ? BODY_REFUSED_MESSAGE : null;
+  };
   app.addHook('onSend', (request, reply, payload, done) => {
     const weight = payloadWeight(payload);
+    turns.built(weight);
     if (weight < MIN_COUNTED_LENGTH) {
       done(null, payload);
       return;
     }
-    turns.built(weight);
-    const read = request.method === 'GET' || request.method === 'HEAD';
-    if (read && !isHealth(request) && unread.full) {
+    if (isRead(request) && !isHealth(request) && unread.full) {
       for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
       reply.code(503).header('retry-after', '1').type('application/json; charset=utf-8');
       done(null, JSON.stringify({ error: 'too_busy', message: TOO_BUSY_MESSAGE }));
@@ -249,11 +257,7 @@ export function boundUnreadAnswers(
       // A small body is not counted, as a small answer is not.
       const declared = declaredBodyBytes(request);
       const body = declared >= MIN_COUNTED_LENGTH ? declared : 0;
-      const overShare = (unread.addressesHold || body > 0) && unread.overShare(request.ip, body);
-      let message = unread.full ? TOO_BUSY_MESSAGE : overShare ? OVER_SHARE_MESSAGE : null;
-      if (message === null && body > 0 && unread.weight + body > unread.maxWeight) {
-        message = BODY_REFUSED_MESSAGE;
-      }
+      const message = refusal(request, body);
       if (message === null) {
         // Held from the headers until the answer is finished (or the connection closes).
         if (body > 0) unread.hold(request.raw.socket, reply.raw, body, request.ip);
@@ -264,14 +268,11 @@ export function boundUnreadAnswers(
       if (body > 0) reply.header('connection', 'close');
       throw new TooBusyError(message);
     },
-    turnFor(request) {
-      const read = request.method === 'GET' || request.method === 'HEAD';
-      return read && !isHealth(request) ? turns.turn() : null;
-    },
-    refusalAfterTurn(reply) {
-      if (unread.weight === 0 || !unread.full) return null;
+    refusalAfterTurn(request, reply) {
+      const message = unread.weight === 0 ? null : refusal(request, 0);
+      if (message === null) return null;
       reply.header('retry-after', '1');
-      return new TooBusyError(TOO_BUSY_MESSAGE);
+      return new TooBusyError(message);
     },
   };
 }

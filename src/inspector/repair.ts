@@ -19,6 +19,7 @@ import {
   currentBootId,
   DurableFiles,
   dataLayout,
+  describeIds,
   type ForeignScope,
   findForeignChanges,
   formatMarker,
@@ -155,7 +156,7 @@ function described(recovery: RecoveryReport, rolledForward: boolean): string[] {
     }
     if (journal.unresolved.length > 0) {
       done.push(
-        `left out ${journal.unresolved.length} sessions the journal patches but no file or snapshot holds (${journal.unresolved.slice(0, 3).join(', ')}${journal.unresolved.length > 3 ? ', …' : ''})`,
+        `left out ${describeIds(journal.unresolved)} that the journal patches but no file holds`,
       );
     }
   }

@@ -16,6 +16,7 @@ import {
   basesFromFiles,
   dataDirectoryHazards,
   dataLayout,
+  describeIds,
   firstBadLine,
   isLockHeld,
   parseEventLine,
@@ -170,7 +171,7 @@ export async function verifyDataDirectory(dataDir: string): Promise<VerifyReport
   for (const last of outcome.values()) if (last !== null) sessionsAsServed++;
   if (snapshot.kind !== 'ok' && unresolved.length > 0) {
     findings.push({
-      problem: `the journal patches ${unresolved.length} sessions that no session file holds (${unresolved.slice(0, 3).join(', ')}${unresolved.length > 3 ? ', …' : ''}): a start cannot serve them`,
+      problem: `the journal patches ${describeIds(unresolved)} that no session file holds: a start cannot serve them`,
       repair: 'move the journal segments holding their changes to quarantine/',
     });
   }

@@ -34,4 +34,19 @@ describe('large answers, a few each turn of the event loop', () => {
     await Promise.all(reads);
     assert.deepEqual(released, ['a', 'b', 'c']);
   });
+
+  it('lets waiting reads that build little go one after another in the same turn', async () => {
+    const turns = new AnswerTurns(100);
+    turns.built(100);
+    const released: string[] = [];
+    const reads = ['a', 'b', 'c'].map((name) =>
+      (turns.turn() as Promise<void>).then(() => {
+        released.push(name);
+        turns.built(10);
+      }),
+    );
+    await nextTurn();
+    assert.deepEqual(released, ['a', 'b', 'c'], 'all in the first turn that had room');
+    await Promise.all(reads);
+  });
 });

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
+import { AnswerTurns } from '../../src/http/answer-turns.js';
 import { registerErrorHandlers } from '../../src/http/errors.js';
 import { boundUnreadAnswers, STALE_MS, UnreadAnswers } from '../../src/http/unread-answers.js';
 
@@ -81,7 +82,7 @@ describe('the bound on unread answers over all connections', () => {
     const app = Fastify({ trustProxy: (address: string) => address === '127.0.0.1' });
     registerErrorHandlers(app);
     t.after(() => app.close());
-    const gate = boundUnreadAnswers(app, unread);
+    const gate = boundUnreadAnswers(app, unread, new AnswerTurns());
     app.addHook('onRequest', async (request, reply) => gate.check(request, reply));
     app.get('/x', async () => 'small');
     const from = (address: string) =>
@@ -90,6 +91,9 @@ describe('the bound on unread answers over all connections', () => {
     unread.hold(socket(), held, 150, '10.0.0.7');
     unread.hold(socket(), new EventEmitter(), 150, '127.0.0.1');
     assert.equal(unread.overShare('127.0.0.1'), false, 'loopback is never limited');
+    const proxied = new UnreadAnswers(1_000, 100, undefined, undefined, (a) => a === '10.9.0.1');
+    proxied.hold(socket(), new EventEmitter(), 150, '10.9.0.1');
+    assert.equal(proxied.overShare('10.9.0.1'), false, 'nor an address given as unshared');
     const refused = await from('10.0.0.7');
     assert.equal(refused.statusCode, 503);
     assert.equal(refused.json().error, 'too_busy');
@@ -118,7 +122,7 @@ describe('the bound on unread answers over all connections', () => {
     const unread = new UnreadAnswers(100, 0);
     const app = Fastify();
     t.after(() => app.close());
-    const gate = boundUnreadAnswers(app, unread);
+    const gate = boundUnreadAnswers(app, unread, new AnswerTurns());
     app.addHook('onRequest', async (request, reply) => gate.check(request, reply));
     const big = 'x'.repeat(8 * 1024);
     // Each handler fills the bound while it runs (as other connections would).
@@ -146,7 +150,7 @@ describe('the bound on unread answers over all connections', () => {
     const unread = new UnreadAnswers(100, 0);
     const app = Fastify();
     t.after(() => app.close());
-    boundUnreadAnswers(app, unread);
+    boundUnreadAnswers(app, unread, new AnswerTurns());
     app.post('/write', async (_request, reply) => {
       unread.hold(socket(), new EventEmitter(), 1_000, '10.0.0.1');
       return reply

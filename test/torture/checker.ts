@@ -32,17 +32,11 @@ function errorOf(answer: { json: unknown }): string {
 }
 
 /**
- * A refusal the service gives while it stops (a kill's /crash, a clean stop):
- * nothing was served, so nothing is acknowledged, as if no answer came.
+ * The refusal the service gives while it stops cleanly: nothing was served,
+ * so nothing is acknowledged, as if no answer came.
  */
 function refusedWhileStopping(answer: { status: number; json: unknown }): boolean {
-  if (answer.status !== 503) return false;
-  const body = (answer.json ?? {}) as { error?: unknown; message?: unknown };
-  return (
-    body.error === 'stopping' ||
-    (body.error === 'storage_unavailable' &&
-      String(body.message).startsWith('The service is stopping'))
-  );
+  return answer.status === 503 && (answer.json as { error?: unknown } | null)?.error === 'stopping';
 }
 
 export interface Known {

@@ -43,9 +43,9 @@ import { join, relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
 import {
   InvalidInputError,
+  StoppingError,
   StorageBudgetError,
   StorageFullError,
-  StorageUnavailableError,
 } from '../../domain/errors.js';
 import {
   crashDetectedEvent,
@@ -315,15 +315,15 @@ export class FileStore implements Store {
   private readonly requestFlushTimer: NodeJS.Timeout;
   /** Sessions changed since the last checkpoint took them over. */
   private dirty = new Set<string>();
+  /** Of those, the ones created since: their files do not exist yet (UnsyncedWrite.fresh). */
+  private created = new Set<string>();
   /**
    * Sessions whose files lack only accesses counted since (see
    * TOUCH_VIEW_INTERVAL_MS): handed to `dirty` every so often, and by a
    * snapshot and a clean stop, which leave every file current.
    */
   private touched = new Set<string>();
-  private touchesViewed = performance.now();
-  /** Of those, the ones created since: their files do not exist yet (UnsyncedWrite.fresh). */
-  private created = new Set<string>();
+  private touchedQueued = performance.now();
   /**
    * The machine boot during which session files were written without a sync
    * (the marker keeps it): an earlier one's until rebuildView has written
@@ -440,7 +440,8 @@ export class FileStore implements Store {
         // Retried on the next tick.
         runInBackground(this.background, 'stats_flush', () => this.statsCommit.run());
       }
-      if (performance.now() - this.touchesViewed >= TOUCH_VIEW_INTERVAL_MS) this.viewTouches();
+      if (performance.now() - this.touchedQueued >= TOUCH_VIEW_INTERVAL_MS)
+        this.queueTouchedFiles();
       if (
         this.dirty.size > 0 &&
         performance.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS
@@ -1152,11 +1153,7 @@ export class FileStore implements Store {
     revert: JournalRecord,
     apply: () => void,
   ): Promise<void> {
-    if (this.sealing) {
-      throw new StorageUnavailableError(
-        'The service is stopping: nothing was changed. Retry once it has started again.',
-      );
-    }
+    if (this.sealing) throw new StoppingError();
     const committing = this.commitChange(change, event, revert, apply);
     this.commitsInFlight.add(committing);
     try {
@@ -1227,10 +1224,10 @@ export class FileStore implements Store {
   }
 
   /** Hands the sessions that lack only accesses counted to the next checkpoint. */
-  private viewTouches(): void {
+  private queueTouchedFiles(): void {
     for (const id of this.touched) this.dirty.add(id);
     this.touched.clear();
-    this.touchesViewed = performance.now();
+    this.touchedQueued = performance.now();
   }
 
   private async writeCheckpoint(): Promise<void> {
@@ -1318,7 +1315,7 @@ export class FileStore implements Store {
       // The files of every session changed so far, written before the
       // segments go (unsynced: a kill keeps them; a machine that goes down
       // may not, and the next start writes them all again, see rebuildView).
-      this.viewTouches();
+      this.queueTouchedFiles();
       await this.checkpoint();
       await writeSnapshot(
         this.fileSystem,
@@ -1569,7 +1566,7 @@ export class FileStore implements Store {
     try {
       // The files current; the journal keeps what no snapshot covers yet
       // (a stop writes no snapshot, so it takes seconds whatever came before).
-      this.viewTouches();
+      this.queueTouchedFiles();
       await this.checkpoint();
       await this.statsCommit.run();
       // Nothing else writes now. What a failure leaves, the next start removes.
@@ -1585,7 +1582,8 @@ export class FileStore implements Store {
       // refused), and one that did since the checkpoint leaves no seal.
       this.sealing = true;
       await Promise.allSettled([...this.commitsInFlight]);
-      if (this.marker?.state === 'stopped' && this.dirty.size === 0) {
+      const filesCurrent = this.dirty.size === 0 && this.touched.size === 0;
+      if (this.marker?.state === 'stopped' && filesCurrent) {
         this.seal = takeSeal(this.layout);
         await this.writeMarker(this.marker);
       }

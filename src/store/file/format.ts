@@ -40,6 +40,7 @@ export {
 } from './instance-marker.js';
 export {
   basesFromFiles,
+  describeIds,
   type JournalSegmentRead,
   readJournal,
   replayJournal,

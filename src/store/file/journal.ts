@@ -14,8 +14,9 @@
  * one key, or of nothing, to a large session costs a line of its own size.
  * A patch needs the session it applies to: the last put before it, or the
  * session as the snapshot (or, rolling forward, its file) held it. Each field
- * a patch names is set, so applying it over a later version of the session
- * (the snapshot may hold one) gives the same values.
+ * a patch names is set, and one the session holds already is skipped, so
+ * applying it over a later version of the session (the snapshot may hold
+ * one) gives exactly the same session.
  *
  * A change is committed when its journal line is durable; its event line is
  * appended to events.jsonl next, and the answer waits for both. Segments are
@@ -62,6 +63,7 @@ import {
   sessionFileEntries,
   type UnreadableSession,
 } from './session-files.js';
+import type { ResidentSession } from './snapshot.js';
 
 export type JournalRecord =
   // `seq` is undefined for a session the original wrote (it kept no order);
@@ -334,6 +336,27 @@ export function basesFromFiles(
     if (entry?.kind === 'session') bases.set(id, entry.stored);
   }
   return bases;
+}
+
+/** The sessions of a snapshot among `ids`, parsed: the bases a start patches. */
+export function basesFromSnapshot(
+  residents: Iterable<ResidentSession>,
+  ids: ReadonlySet<string>,
+): Map<string, StoredSession> {
+  const bases = new Map<string, StoredSession>();
+  if (ids.size === 0) return bases;
+  for (const resident of residents) {
+    if (ids.has(resident.id)) {
+      bases.set(resident.id, { session: JSON.parse(resident.json) as Session, seq: resident.seq });
+    }
+  }
+  return bases;
+}
+
+/** "N sessions (a, b, c, …)": ids named in a report, the first three of them. */
+export function describeIds(ids: readonly string[]): string {
+  const shown = ids.slice(0, 3).join(', ');
+  return `${ids.length} ${ids.length === 1 ? 'session' : 'sessions'} (${shown}${ids.length > 3 ? ', …' : ''})`;
 }
 
 /** Patches of a session whose base the segments do not hold, in order. */

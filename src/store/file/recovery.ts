@@ -35,6 +35,8 @@ import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import {
   applyOutcome,
   basesFromFiles,
+  basesFromSnapshot,
+  describeIds,
   findMissingEvents,
   type JournalSegmentRead,
   type Replay,
@@ -674,6 +676,15 @@ export async function recoverFromSnapshot(
     handledThrough,
   );
 
+  progress.phase = 'replaying the journal';
+  const replay = replayJournal(live, basesFromSnapshot(read.sessions, sessionsPatchedFirst(live)));
+  if (replay.unresolved.length > 0) {
+    // Only another program's edit of the snapshot leaves a patch with nothing to apply to.
+    return {
+      unusable: `the journal patches ${describeIds(replay.unresolved)}, which snapshot.jsonl does not hold`,
+    };
+  }
+
   const recovery: RecoveryReport = {
     tempFilesRemoved: [],
     eventLogRepair: null,
@@ -704,32 +715,16 @@ export async function recoverFromSnapshot(
       recovery.quarantined.push(await cutJournalTail(fs, layout, segment));
     }
   }
-  progress.phase = 'replaying the journal';
-  const patchedFirst = sessionsPatchedFirst(live);
-  const bases = new Map<string, StoredSession>();
-  if (patchedFirst.size > 0) {
-    for (const resident of read.sessions) {
-      if (patchedFirst.has(resident.id)) {
-        bases.set(resident.id, {
-          session: JSON.parse(resident.json) as Session,
-          seq: resident.seq,
-        });
-      }
-    }
-  }
-  const replay = replayJournal(live, bases);
   const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, live, replay);
   // Replaying the segments after a snapshot is how every boot goes, after a
-  // clean stop or a kill; only events a kill cut off, restored, are a repair
-  // (and patches of sessions the snapshot does not hold, which another
-  // program's edit of it can leave: reported, the segments kept).
-  if (restored > 0 || replay.unresolved.length > 0) {
+  // clean stop or a kill; only events a kill cut off, restored, are a repair.
+  if (restored > 0) {
     recovery.journal = {
       changes: replay.records,
       sessionFiles: replay.outcome.size,
       eventsRestored: restored,
       quarantined: [],
-      unresolved: replay.unresolved,
+      unresolved: [],
     };
   }
   return {

@@ -6,9 +6,10 @@
  * never guessed.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { shutdownEvent } from '../../../src/domain/event.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import { readJournal } from '../../../src/store/file/journal.js';
 import { killedCopy } from '../../helpers/killed-copy.js';
@@ -93,6 +94,24 @@ describe('journal records of what a write changed', () => {
     assert.equal(await accessCount(), 4, 'a clean stop leaves every file current');
   });
 
+  it('leaves no seal over a file that lacks a count committed while the store stopped', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'deadbeef');
+    await store.startInstance();
+    const sessions = sessionsOf(store);
+    const created = await sessions.create({ name: 'n', data: { a: 1 } });
+    await store.checkpoint();
+    await store.stopInstance(shutdownEvent('deadbeef', { reason: 'test', uptimeSeconds: 1 }));
+    const counted = sessions.patch(created.id, {}); // commits during the close's checkpoint
+    await store.close();
+    const acknowledged = (await counted).access_count;
+    assert.equal(acknowledged, 1);
+    // Without the snapshot a start trusts sealed files over the journal: none may be sealed stale.
+    await rm(join(dir, 'snapshot.jsonl'));
+    const { store: again } = await openStore(t, dir);
+    assert.equal(again.getSession(created.id)?.access_count, acknowledged);
+  });
+
   it('rolls patches forward onto the session files when the snapshot is gone', async (t) => {
     const dir = await tempDir(t);
     const { store, id } = await writeLittle(t, dir);
@@ -102,6 +121,22 @@ describe('journal records of what a write changed', () => {
     const { store: reopened, recovery } = await openStore(t, copy);
     assert.deepEqual(reopened.getSession(id), served);
     assert.deepEqual(recovery.journal?.unresolved, []);
+  });
+
+  it('does not trust a snapshot that lacks a session the journal patches: it rolls the journal onto the files instead', async (t) => {
+    const dir = await tempDir(t);
+    const { store, id } = await writeLittle(t, dir);
+    const served = store.getSession(id);
+    const copy = await killedCopy(t, dir);
+    // Another program's edit: the session's line taken out of the snapshot (its count mended).
+    const snapshot = join(copy, 'snapshot.jsonl');
+    const lines = (await readFile(snapshot, 'utf8')).split('\n').filter((line) => line !== '');
+    const kept = lines.filter((line) => !line.includes(id));
+    const sessions = kept.length - 2;
+    kept[kept.length - 1] = JSON.stringify({ end: sessions });
+    await writeFile(snapshot, `${kept.join('\n')}\n`);
+    const { store: reopened } = await openStore(t, copy);
+    assert.deepEqual(reopened.getSession(id), served, 'patched onto its file');
   });
 
   it('sets the journal aside, serving nothing it cannot rebuild, when neither the snapshot nor a file holds a session it patches', async (t) => {
