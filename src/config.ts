@@ -1,7 +1,9 @@
 /**
- * The only reader of process.env. Each setting is declared once with its
- * variable, default and check; a bad value stops the process at start with a
- * message that names the variable and what it accepts.
+ * The settings read from process.env (the CLI also reads ADMIN_TOKEN and
+ * NO_COLOR itself, in cli/client.ts and cli/output.ts). Each setting is
+ * declared once with its variable, default and check; a bad value stops the
+ * process at start with a message that names the variable and what it
+ * accepts.
  */
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';

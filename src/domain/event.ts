@@ -127,6 +127,9 @@ export function isServiceEvent(value: unknown): value is ServiceEvent {
 export const DEFAULT_EVENT_LIMIT = 50;
 export const MAX_EVENT_LIMIT = 10_000;
 
+/** The largest position a query or header may name: 15 digits, exact as a double. */
+export const MAX_POSITION = 999_999_999_999_999;
+
 /** An event's position (its line number in the log, its SSE id) from a query or header. */
 export function parsePosition(raw: unknown, what: string): number | undefined {
   if (raw === undefined) return undefined;

@@ -34,7 +34,7 @@ export class ServiceMetrics {
 
   readonly backgroundFailures = new Counter({
     name: 'stateful_background_failures_total',
-    help: 'Failures of background work (checkpoint, stats_flush, lease_renewal, event_feed), each retried',
+    help: 'Failures of background work (checkpoint, snapshot, stats_flush, lease_renewal, event_feed, idle_connection), each retried',
     labelNames: ['task'],
     registers: [this.registry],
   });

@@ -12,7 +12,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifySchema } from 'fastify';
-import { MAX_EVENT_LIMIT } from '../domain/event.js';
+import { MAX_EVENT_LIMIT, MAX_POSITION } from '../domain/event.js';
 import { MAX_PAGE_LIMIT, MAX_SEARCH_LENGTH } from '../domain/page.js';
 import { SessionInputSchema } from '../domain/schemas.js';
 import { packageVersion } from '../version.js';
@@ -115,7 +115,12 @@ const ROUTE_DOCS: Record<string, FastifySchema & Record<string, unknown>> = {
     querystring: Type.Object({
       limit: EVENT_LIMIT,
       before: Type.Optional(
-        Type.Integer({ minimum: 0, description: "a page's next, an event's position" }),
+        Type.Integer({
+          minimum: 0,
+          maximum: MAX_POSITION,
+          description:
+            "a page's next, an event's position (a larger one than the log holds: the last page)",
+        }),
       ),
     }),
     response: { 400: error('a bad limit or before') },
@@ -127,7 +132,7 @@ const ROUTE_DOCS: Record<string, FastifySchema & Record<string, unknown>> = {
       'to resume after it.',
     querystring: Type.Object({
       limit: EVENT_LIMIT,
-      since: Type.Optional(Type.Integer({ minimum: 0 })),
+      since: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_POSITION })),
       state: Type.Optional(
         Type.Unsafe<string>({
           type: 'string',
@@ -137,7 +142,11 @@ const ROUTE_DOCS: Record<string, FastifySchema & Record<string, unknown>> = {
         }),
       ),
     }),
-    headers: Type.Object({ 'last-event-id': Type.Optional(Type.String()) }),
+    headers: Type.Object({
+      'last-event-id': Type.Optional(
+        Type.String({ pattern: '^[0-9]{1,15}$', description: "an event's position, as `since`" }),
+      ),
+    }),
     response: {
       200: text('the event stream', 'text/event-stream'),
       400: error('a bad limit, since or Last-Event-ID'),

@@ -54,7 +54,10 @@ export const EventPageSchema = Type.Object({
 export type EventPage = Static<typeof EventPageSchema>;
 
 export const ErrorSchema = Type.Object({
-  error: Type.String({ description: 'a stable code: not_found, invalid_input, disk_full, …' }),
+  error: Type.String({
+    description:
+      'a stable code: not_found, invalid_input, storage_full, too_busy, stopping, … (the README lists them all)',
+  }),
   message: Type.String({ description: 'what went wrong, for people' }),
 });
 export type ErrorAnswer = Static<typeof ErrorSchema>;

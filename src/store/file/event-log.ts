@@ -3,7 +3,8 @@
  * failed write cut back) that keeps its line count and the last
  * MAX_EVENT_LIMIT events in memory for `GET /events`. Events of session
  * changes are appended with `durable: false`: the journal already holds them
- * durably, and a checkpoint syncs the log before it retires the journal.
+ * durably, and a snapshot syncs the log before it deletes the segments it
+ * covers.
  */
 
 import type { FileHandle } from 'node:fs/promises';

@@ -1217,7 +1217,8 @@ export class FileStore implements Store {
   /**
    * Writes the file of every session changed since the last checkpoint, from
    * memory, without a sync of its own (the journal holds the changes until a
-   * snapshot makes the files durable). Concurrent callers share a checkpoint.
+   * snapshot holds them durably in snapshot.jsonl; the files are a view).
+   * Concurrent callers share a checkpoint.
    */
   checkpoint(): Promise<void> {
     return this.checkpointCommit.run();
