@@ -5,7 +5,7 @@
  */
 
 import type { Session } from '../../src/domain/session.js';
-import { sessionsAsServed } from '../../src/store/file/journal.js';
+import { sessionsAsServed } from '../../src/store/file/journal-replay.js';
 import { dataLayout } from '../../src/store/file/layout.js';
 
 export async function storedSessions(dataDir: string): Promise<Map<string, Session>> {

@@ -127,7 +127,7 @@ describe('verifying a data directory', () => {
     const { store } = await FileStore.open(dir, 'aaaaaaaa');
     let copy: string;
     try {
-      await store.flushStats(); // as the service does at start
+      await store.instance.flush(); // as the service does at start
       const session = await sessionsOf(store).create({ name: 'a' });
       await sessionsOf(store).update(session.id, { name: 'renamed' });
       copy = await killedCopy(t, dir);
@@ -173,12 +173,12 @@ describe('verifying a data directory', () => {
     const { store } = await FileStore.open(dir, 'aaaaaaaa');
     let copy: string;
     try {
-      await store.flushStats(); // as the service does at start
+      await store.instance.flush(); // as the service does at start
       const sessions = sessionsOf(store);
       const a = await sessions.create({ name: 'a' });
       await sessions.create({ name: 'b' });
       await sessions.create({ name: 'c' });
-      await store.snapshot(); // holds a, b and c; the journal after it:
+      await store.view.snapshot(); // holds a, b and c; the journal after it:
       await sessions.create({ name: 'd' }); // one more
       await sessions.delete(a.id); // one fewer of the snapshot's
       const e = await sessions.create({ name: 'e' });

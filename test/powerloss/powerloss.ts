@@ -101,7 +101,7 @@ async function firstBootOf(
   try {
     cpSync(original, copy, { recursive: true });
     const { store, service, started } = await boot(copy, 'f1f1f1f1');
-    const total = store.stats().total_sessions;
+    const total = store.instance.stats().total_sessions;
     await service.stop('first_boot');
     await store.close();
     return {
@@ -125,8 +125,8 @@ async function record(seed: number): Promise<Recorded> {
     const recorder = new RecordingFileSystem(dir);
     const { store, service } = await boot(dir, 'aaaaaaaa', recorder);
     recorder.ack('started');
-    const sessions = new Map(store.listSessions().map((session) => [session.id, kept(session)]));
-    let total = store.stats().total_sessions;
+    const sessions = new Map(store.table.list().map((session) => [session.id, kept(session)]));
+    let total = store.instance.stats().total_sessions;
     const expected: Expected[] = [{ sessions: new Map(sessions), total }];
     for (let i = 0; i < OPERATIONS_PER_RUN; i++) {
       const ids = [...sessions.keys()];
@@ -155,9 +155,9 @@ async function record(seed: number): Promise<Recorded> {
         await service.sessions.delete(id);
         sessions.delete(id);
       } else if (roll < 0.95) {
-        await store.checkpoint();
+        await store.view.checkpoint();
       } else {
-        await store.snapshot();
+        await store.view.snapshot();
       }
       recorder.ack(`op ${i}`);
       expected.push({ sessions: new Map(sessions), total });
@@ -268,7 +268,7 @@ async function check(
       await repairDataDirectory(copy);
       const repaired = await boot(copy, 'cccccccc');
       const found = new Map(
-        repaired.store.listSessions().map((session) => [session.id, kept(session)]),
+        repaired.store.table.list().map((session) => [session.id, kept(session)]),
       );
       if (matching(found) === undefined) {
         problems.push(`after inspect --repair: ${found.size} sessions, not what was acknowledged`);
@@ -288,8 +288,8 @@ async function check(
     return [...problems, `the boot failed: ${(error as Error).message}`];
   }
   const { store, service, started } = opened;
-  const found = new Map(store.listSessions().map((session) => [session.id, kept(session)]));
-  let total = store.stats().total_sessions;
+  const found = new Map(store.table.list().map((session) => [session.id, kept(session)]));
+  let total = store.instance.stats().total_sessions;
   if (byOriginal !== null) {
     if (found.get(byOriginal)?.name !== 'by-the-original') {
       problems.push('the session the original created after the cut is not served');
@@ -321,7 +321,7 @@ async function check(
     problems.push(`crash_count ${started.crashCount}, expected ${crashOptions.join(' or ')}`);
   }
   // What a start after a power cut writes again in the background: done before the stop.
-  await store.viewRebuilt();
+  await store.view.rebuilt();
   await service.stop('checked');
   await store.close();
   const created = createdEvents(dir);

@@ -12,7 +12,12 @@ export {
   hazardAdvice,
   UnsafeDataDirectoryError,
 } from './data-dir-safety.js';
-export { brokenSeal, changedSinceSeal, sealedChangeTime } from './directory-seal.js';
+export {
+  brokenSeal,
+  changedSinceSeal,
+  type DirectorySeal,
+  sealedChangeTime,
+} from './directory-seal.js';
 export { DurableFiles } from './durable-file.js';
 export {
   type EventLogScan,
@@ -38,16 +43,15 @@ export {
   readMarker,
   trustedSeal,
 } from './instance-marker.js';
+export { type JournalSegmentRead, readJournal } from './journal-records.js';
 export {
   basesFromFiles,
   describeIds,
-  type JournalSegmentRead,
-  readJournal,
   replayJournal,
   type SessionsAsServed,
   sessionsAsServed,
   sessionsPatchedFirst,
-} from './journal.js';
+} from './journal-replay.js';
 export {
   type DataLayout,
   dataLayout,
@@ -55,13 +59,8 @@ export {
   sessionFileName,
   TEMP_SUFFIX,
 } from './layout.js';
-export {
-  type RecoveryReport,
-  readLogAfterMark,
-  recoverDataDirectory,
-  recoverFromSnapshot,
-  writeViewFromSnapshot,
-} from './recovery.js';
+export { readLogAfterMark } from './log-after-mark.js';
+export { type RecoveryReport, recoverDataDirectory } from './recovery.js';
 export { MAX_WHOLE_FILE_BYTES, UnsafeFileError } from './safe-open.js';
 export {
   formatSessionFile,
@@ -69,5 +68,6 @@ export {
   sessionFileEntries,
   type UnreadableSession,
 } from './session-files.js';
-export { readSnapshot, type SnapshotHeader, scanSnapshot } from './snapshot.js';
+export { readSnapshot, type SnapshotHeader, type SnapshotScan, scanSnapshot } from './snapshot.js';
+export { recoverFromSnapshot, writeViewFromSnapshot } from './snapshot-boot.js';
 export { formatStats, readStats } from './stats-file.js';

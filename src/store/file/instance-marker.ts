@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { InstanceMarker } from '../../domain/counters.js';
 import { type DirectorySeal, parseSeal } from './directory-seal.js';
 import { readTextIfPresent } from './layout.js';
-import type { LogPoint } from './recovery.js';
+import type { LogPoint } from './log-after-mark.js';
 import { isFileProblem } from './safe-open.js';
 
 /** This machine boot's id (changes when the machine restarts); null where there is none. */

@@ -1,60 +1,29 @@
-/**
- * What a crash can leave in a data directory, and the safe repairs: our own
- * temp files of unfinished writes are removed (their targets still hold the
- * old content; another program's, such as the original's `<id>.tmp`, are
- * moved to quarantine/), unreadable session files and damaged event-log
- * lines are moved into quarantine/ (never deleted), a torn last line (an interrupted append,
- * never acknowledged) is dropped, and the journal's committed changes are rolled
- * forward into sessions/ and events.jsonl. Run by the service at boot when
- * no snapshot can be trusted (recoverDataDirectory; with one, a boot takes
- * recoverFromSnapshot's way and reads no session file) and by `stateful
- * inspect --repair`, always under the directory's lock. Session files are
- * read one at a time and kept only when the caller wants them (the file
- * store does; a repair does not, so it works in bounded memory).
- */
-import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { MAX_EVENT_LIMIT, type ServiceEvent, serializeEvent } from '../../domain/event.js';
-import type { Session } from '../../domain/schemas.js';
-import { isSessionId } from '../../domain/session.js';
+import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
 import { AppendFile } from './append-file.js';
-import { BootProgress, yieldToEventLoop } from './boot-progress.js';
+import { yieldToEventLoop } from './boot-progress.js';
 import { forEachConcurrently } from './concurrently.js';
 import { DurableFiles } from './durable-file.js';
-import {
-  type EventLogScan,
-  firstBadLine,
-  LINE_INDEX_STEP,
-  parseEventLine,
-  readLogLines,
-  scanEventLog,
-} from './event-log-reader.js';
+import { type EventLogScan, LINE_INDEX_STEP, scanEventLog } from './event-log-reader.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
+import { type JournalSegmentRead, readJournal } from './journal-records.js';
 import {
   applyOutcome,
   basesFromFiles,
-  basesFromSnapshot,
-  describeIds,
   findMissingEvents,
-  type JournalSegmentRead,
   type Replay,
-  readJournal,
-  readJournalStepwise,
   replayJournal,
   sessionsPatchedFirst,
-} from './journal.js';
+} from './journal-replay.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
   formatSessionFile,
   quarantineFile,
-  readSessionFile,
   removeTempFile,
   type StoredSession,
   sessionFileEntries,
 } from './session-files.js';
-import { type ResidentSession, readSnapshot } from './snapshot.js';
 
 /** Session files the roll-forward writes at the same time. */
 const ROLL_FORWARD_CONCURRENCY = 8;
@@ -120,7 +89,7 @@ export interface RecoveryOptions {
  * Removes the temp files of unfinished writes in `dir`; returns their names
  * (what is no regular file at a temp name is quarantined instead).
  */
-async function removeTempFiles(
+export async function removeTempFiles(
   fs: WritableFileSystem,
   layout: DataLayout,
   dir: string,
@@ -306,7 +275,7 @@ async function rollJournalForward(
  * Appends the events of committed changes that a kill kept out of
  * events.jsonl (`events_offset` says where a segment's events can start).
  */
-async function restoreMissingEvents(
+export async function restoreMissingEvents(
   fs: WritableFileSystem,
   layout: DataLayout,
   eventLog: EventLogScan,
@@ -359,7 +328,7 @@ async function restoreMissingEvents(
  * change was) is only dropped; complete lines that are not events are damage,
  * kept in quarantine for a person.
  */
-async function cutDamagedTail(
+export async function cutDamagedTail(
   fs: WritableFileSystem,
   layout: DataLayout,
   validEnd: number,
@@ -406,77 +375,6 @@ async function cutTail(
   }
 }
 
-/** What `inspect --repair` did to sessions/ to make it show what a start serves. */
-export interface ViewRepair {
-  /** Session files written (they were missing, stale or unusable). */
-  written: string[];
-  /** Files moved to quarantine/: unusable, or of sessions a start does not serve. */
-  moved: { file: string; problem: string; savedAs: string }[];
-}
-
-/**
- * Makes the session files show a trusted snapshot and the journal after it
- * (what a start serves), durably: the files are a view a machine's crash can
- * leave stale, empty or back from the dead. A file that differs is written
- * again; one that cannot be a session, or that holds a session a start does
- * not serve, is moved to quarantine/ (never deleted: another program may
- * have put it there). The sessions in `leave` are another program's changes
- * a start adopts: their files stay as they are. For `inspect --repair`.
- */
-export async function writeViewFromSnapshot(
-  fs: WritableFileSystem,
-  layout: DataLayout,
-  boot: SnapshotBoot,
-  leave: ReadonlySet<string>,
-): Promise<ViewRepair> {
-  const files = new DurableFiles(fs);
-  const repair: ViewRepair = { written: [], moved: [] };
-  const written = { syncDirectory: false };
-  const moveAside = async (name: string, problem: string): Promise<void> => {
-    const savedAs = await quarantineFile(
-      fs,
-      join(layout.sessionsDir, name),
-      layout.quarantineDir,
-      `session-${name}`,
-    );
-    repair.moved.push({
-      file: `sessions/${name}`,
-      problem,
-      savedAs: relative(layout.root, savedAs),
-    });
-  };
-  const served = new Map<string, StoredSession>();
-  for (const resident of boot.sessions) {
-    if (!boot.outcome.has(resident.id)) {
-      served.set(resident.id, { session: JSON.parse(resident.json) as Session, seq: resident.seq });
-    }
-  }
-  for (const [id, last] of boot.outcome) if (last !== null) served.set(id, last);
-  for (const [id, stored] of served) {
-    if (leave.has(id)) continue;
-    const name = sessionFileName(id);
-    const entry = readSessionFile(layout.sessionsDir, name);
-    if (entry?.kind === 'session') {
-      const same =
-        JSON.stringify(entry.stored.session) === JSON.stringify(stored.session) &&
-        entry.stored.seq === stored.seq;
-      if (same) continue;
-    } else if (entry?.kind === 'unreadable') {
-      await moveAside(name, entry.problem);
-    }
-    await files.write(join(layout.sessionsDir, name), formatSessionFile(stored), written);
-    repair.written.push(`sessions/${name}`);
-  }
-  for (const name of await readdir(layout.sessionsDir)) {
-    const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : null;
-    if (id !== null && !served.has(id) && !leave.has(id)) {
-      await moveAside(name, 'it holds no session a start serves');
-    }
-  }
-  await files.syncDirectory(layout.sessionsDir);
-  return repair;
-}
-
 /**
  * A journal segment that ends in bytes that are not records: what a power
  * cut leaves of appends that never reached an fsync (zeros where the size
@@ -485,7 +383,7 @@ export async function writeViewFromSnapshot(
  * byte: the segment is cut there (the bytes cut off go to quarantine/ for a
  * person to look at) and its records up to there stand.
  */
-async function cutJournalTail(
+export async function cutJournalTail(
   fs: WritableFileSystem,
   layout: DataLayout,
   segment: JournalSegmentRead,
@@ -505,236 +403,5 @@ async function cutJournalTail(
     file: `journal/${segment.file}`,
     problem: `${cut} bytes after its last record are not records (writes a power cut or a crash cut short); cut off`,
     savedAs: savedAs as string,
-  };
-}
-
-/** The kinds of event a session change logs, ours and the original's alike. */
-const SESSION_CHANGE_KINDS = new Set(['session_created', 'session_updated', 'session_deleted']);
-
-/** A point in events.jsonl: its byte offset, and a digest of the bytes just before it. */
-export interface LogPoint {
-  offset: number;
-  digest: string;
-}
-
-const LOG_POINT_BYTES = 256;
-
-/** The point at `offset` in the log as it is now. */
-export async function logPointAt(path: string, offset: number): Promise<LogPoint> {
-  return { offset, digest: await digestBefore(path, offset) };
-}
-
-async function digestBefore(path: string, offset: number): Promise<string> {
-  const from = Math.max(0, offset - LOG_POINT_BYTES);
-  const bytes = Buffer.alloc(offset - from);
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    await handle.read(bytes, 0, bytes.length, from);
-  } finally {
-    await handle.close();
-  }
-  return createHash('sha1').update(bytes).digest('base64');
-}
-
-/** Whether the log (of `end` bytes) still holds the bytes `point` was taken at. */
-async function logPointHolds(path: string, point: LogPoint, end: number): Promise<boolean> {
-  if (point.offset > end) return false;
-  if (point.offset === 0) return true;
-  return (await digestBefore(path, point.offset)) === point.digest;
-}
-
-/** A session change in events.jsonl that no journal segment holds: another program made it. */
-export interface ForeignLogEntry {
-  sessionId: string;
-  kind: string;
-}
-
-/**
- * One read of events.jsonl after a snapshot's mark (read only): the first
- * line that is no event, and the session changes before it that none of the
- * `segments` (those after the snapshot) holds. The log was synced up to the
- * mark; after it, a line that is no event (zeros, pages a power cut kept out
- * of order, a torn last line) ends what counts: the session changes after it
- * are in the journal, the rest was never synced, so never acknowledged.
- * Before that line, a session change no journal segment holds is another
- * program's.
- */
-export async function readLogAfterMark(
-  layout: DataLayout,
-  mark: number,
-  end: number,
-  segments: readonly JournalSegmentRead[],
-  handledThrough: LogPoint | null = null,
-): Promise<{ foreignLog: ForeignLogEntry[]; badAfterMark: number | null; keptAfterBad: string[] }> {
-  const logged = new Set<string>();
-  for (const segment of segments) {
-    for (const record of segment.records) {
-      if (record.event === undefined) continue;
-      logged.add(serializeEvent(record.event));
-      // A whole `ts` is written `.0`; versions before wrote it as JSON.stringify does.
-      if (Number.isInteger(record.event.ts)) logged.add(JSON.stringify(record.event));
-    }
-  }
-  const foreignLog: ForeignLogEntry[] = [];
-  // Lines before `handledThrough` were looked at by an earlier start, which
-  // adopted what they named (the marker keeps how far); a log that no
-  // longer holds the same bytes there (replaced, or cut by a power failure
-  // and written again) makes it mean nothing.
-  const handled =
-    handledThrough !== null && (await logPointHolds(layout.eventsFile, handledThrough, end))
-      ? handledThrough.offset
-      : 0;
-  const noteForeign = (event: ServiceEvent, offset: number): void => {
-    if (offset < handled || !SESSION_CHANGE_KINDS.has(event.event)) return;
-    const sessionId = event.session_id;
-    if (typeof sessionId === 'string' && isSessionId(sessionId)) {
-      foreignLog.push({ sessionId, kind: event.event });
-    }
-  };
-  const badAfterMark = await firstBadLine(
-    layout.eventsFile,
-    mark,
-    (_line, event, offset) => noteForeign(event, offset),
-    logged,
-  );
-  // After the damage, whole events no journal segment holds are not ours to
-  // drop: another program appended them after a cut left the tail damaged
-  // (the original appends whatever the log ends in). They are kept.
-  const keptAfterBad: string[] = [];
-  if (badAfterMark !== null) {
-    let at = badAfterMark;
-    for await (const read of readLogLines(layout.eventsFile, end, badAfterMark)) {
-      const lineStart = at;
-      at += Buffer.byteLength(read) + 1;
-      // An append after a torn line or zeros shares its line with them.
-      const cut = Math.max(0, read.lastIndexOf('{"ts"'));
-      const line = read.slice(cut);
-      const event = parseEventLine(line);
-      if (event === null || logged.has(line)) continue;
-      keptAfterBad.push(line);
-      noteForeign(event, lineStart + Buffer.byteLength(read.slice(0, cut)));
-    }
-  }
-  return { foreignLog, badAfterMark, keptAfterBad };
-}
-
-export interface SnapshotBoot {
-  recovery: RecoveryReport;
-  /** The snapshot's sessions, in creation order; `outcome` goes on top of them. */
-  sessions: ResidentSession[];
-  /** What the journal's segments after the snapshot leave of each session they touch. */
-  outcome: ReadonlyMap<string, StoredSession | null>;
-  eventLog: EventLogScan;
-  /** The segments replayed into memory, kept until the next snapshot covers them. */
-  retained: JournalSegmentRead[];
-  /** The first segment number the snapshot does not cover. */
-  journalFrom: number;
-  /**
-   * Session changes logged after the snapshot's mark by another program (the
-   * original implementation logs every change it makes), in log order: the
-   * sessions whose files a start reads to adopt them (see foreign-changes.ts).
-   */
-  foreignLog: ForeignLogEntry[];
-  /** How far this boot looked at events.jsonl for others' changes (kept in the marker). */
-  logExamined: LogPoint;
-}
-
-/**
- * Boots from `snapshot.jsonl` and the journal segments after it, reading no
- * session file: what a restart costs is one sequential read, whatever the
- * history. Returns why not instead when the snapshot cannot be trusted: it is
- * missing or unreadable, events.jsonl ends before the point it was taken at,
- * or a segment after it is damaged. Session changes that events.jsonl holds
- * after the snapshot and no journal segment holds (another program's, such as
- * the original implementation's) are returned, for the start to adopt from
- * their files. The directory is changed only once the snapshot is found good.
- */
-export async function recoverFromSnapshot(
-  layout: DataLayout,
-  fs: WritableFileSystem = nodeFileSystem,
-  progress: BootProgress = new BootProgress(),
-  handledThrough: LogPoint | null = null,
-): Promise<SnapshotBoot | { unusable: string }> {
-  progress.phase = 'reading snapshot.jsonl';
-  const read = await readSnapshot(layout.snapshotFile, progress);
-  if (read.kind === 'missing') return { unusable: 'there is no snapshot.jsonl' };
-  if (read.kind === 'unusable') return { unusable: `snapshot.jsonl is unusable: ${read.problem}` };
-  const { header } = read;
-  let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
-  if (eventLog.validEnd < header.events.offset) {
-    return { unusable: 'events.jsonl ends before the point snapshot.jsonl was taken at' };
-  }
-  progress.phase = 'reading the journal';
-  const segments = await readJournalStepwise(layout.journalDir, progress);
-  const live = segments.filter((segment) => segment.number >= header.journal_from);
-  progress.phase = 'checking events.jsonl after the snapshot';
-  const { foreignLog, badAfterMark, keptAfterBad } = await readLogAfterMark(
-    layout,
-    header.events.offset,
-    eventLog.size,
-    live,
-    handledThrough,
-  );
-
-  progress.phase = 'replaying the journal';
-  const replay = replayJournal(live, basesFromSnapshot(read.sessions, sessionsPatchedFirst(live)));
-  if (replay.unresolved.length > 0) {
-    // Only another program's edit of the snapshot leaves a patch with nothing to apply to.
-    return {
-      unusable: `the journal patches ${describeIds(replay.unresolved)}, which snapshot.jsonl does not hold`,
-    };
-  }
-
-  const recovery: RecoveryReport = {
-    tempFilesRemoved: [],
-    eventLogRepair: null,
-    quarantined: [],
-    journal: null,
-  };
-  await removeTempFiles(fs, layout, layout.root, recovery);
-  if (badAfterMark !== null) {
-    recovery.eventLogRepair = await cutDamagedTail(fs, layout, badAfterMark, eventLog.size);
-    if (keptAfterBad.length > 0) {
-      const log = await AppendFile.open(fs, layout.eventsFile, badAfterMark);
-      try {
-        await Promise.all(keptAfterBad.map((line) => log.append(line, undefined)));
-      } finally {
-        await log.close();
-      }
-      recovery.eventLogRepair.eventsKept = keptAfterBad.length;
-    }
-    eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
-  } else if (eventLog.validEnd < eventLog.size) {
-    recovery.eventLogRepair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
-    eventLog = { ...eventLog, size: eventLog.validEnd };
-  }
-  for (const segment of segments) {
-    if (segment.number < header.journal_from) {
-      await fs.rm(join(layout.journalDir, segment.file), { force: true }); // covered by the snapshot
-    } else if (segment.damagedBytes > 0) {
-      recovery.quarantined.push(await cutJournalTail(fs, layout, segment));
-    }
-  }
-  const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, live, replay);
-  // Replaying the segments after a snapshot is how every boot goes, after a
-  // clean stop or a kill; only events a kill cut off, restored, are a repair.
-  if (restored > 0) {
-    recovery.journal = {
-      changes: replay.records,
-      sessionFiles: replay.outcome.size,
-      eventsRestored: restored,
-      quarantined: [],
-      unresolved: [],
-    };
-  }
-  return {
-    recovery,
-    sessions: read.sessions,
-    outcome: replay.outcome,
-    eventLog: scan,
-    retained: live,
-    journalFrom: header.journal_from,
-    foreignLog,
-    logExamined: await logPointAt(layout.eventsFile, scan.size),
   };
 }

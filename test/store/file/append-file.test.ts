@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AppendFile } from '../../../src/store/file/append-file.js';
 import { nodeFileSystem } from '../../../src/store/file/file-system.js';
-import { readJournal } from '../../../src/store/file/journal.js';
+import { readJournal } from '../../../src/store/file/journal-records.js';
 import { FaultyFileSystem } from '../../helpers/faulty-file-system.js';
 import { segmentRecords } from '../../helpers/journal-segment.js';
 import { tempDir } from '../../helpers/temp-dir.js';

@@ -7,7 +7,7 @@ import { shutdownEvent } from '../../../src/domain/event.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import { nodeFileSystem, type WritableFileSystem } from '../../../src/store/file/file-system.js';
 import { DataDirectoryBusyError } from '../../../src/store/file/instance-lock.js';
-import { readJournal } from '../../../src/store/file/journal.js';
+import { readJournal } from '../../../src/store/file/journal-records.js';
 import type { UnsyncedWrite } from '../../../src/store/file/unsynced-writes.js';
 import { killedCopy } from '../../helpers/killed-copy.js';
 import {
@@ -33,11 +33,11 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const session = await sessionsOf(store).create({ name: 'alice', data: { note: 'hi' } });
-    await store.checkpoint(); // session files are written behind the journal
+    await store.view.checkpoint(); // session files are written behind the journal
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.name, 'alice');
     assert.deepEqual(onDisk.data, { note: 'hi' });
-    await store.flushStats(); // total_sessions reaches stats.json lazily
+    await store.instance.flush(); // total_sessions reaches stats.json lazily
     assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 1);
     const log = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
     const last = JSON.parse(log.at(-1) ?? '') as Record<string, unknown>;
@@ -52,9 +52,9 @@ describe('the file store', () => {
     await Promise.all(
       Array.from({ length: 200 }, (_, i) => sessionsOf(store).create({ name: `s${i}` })),
     );
-    assert.equal(store.stats().total_sessions, 200);
-    await store.flushStats();
-    await store.checkpoint();
+    assert.equal(store.instance.stats().total_sessions, 200);
+    await store.instance.flush();
+    await store.view.checkpoint();
     assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 200);
     assert.equal((await readdir(join(dir, 'sessions'))).length, 200);
   });
@@ -67,7 +67,7 @@ describe('the file store', () => {
       Array.from({ length: 100 }, (_, i) => sessionsOf(store).update(session.id, { data: { i } })),
     );
     assert.equal(store.getSession(session.id)?.access_count, 100);
-    await store.checkpoint();
+    await store.view.checkpoint();
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.access_count, 100);
   });
@@ -80,7 +80,7 @@ describe('the file store', () => {
     await first.store.close();
     const { store } = await openStore(t, dir);
     assert.deepEqual(
-      store.listSessions().map((session) => session.name),
+      store.table.list().map((session) => session.name),
       names,
     );
   });
@@ -89,14 +89,18 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const session = await sessionsOf(store).create({});
-    await store.checkpoint();
+    await store.view.checkpoint();
     await stat(join(dir, 'sessions', `${session.id}.json`));
     await sessionsOf(store).delete(session.id);
-    await store.checkpoint();
+    await store.view.checkpoint();
     await assert.rejects(stat(join(dir, 'sessions', `${session.id}.json`)), { code: 'ENOENT' });
     await assert.rejects(sessionsOf(store).delete(session.id), NotFoundError);
     await assert.rejects(sessionsOf(store).update(session.id, {}), NotFoundError);
-    assert.equal(store.stats().total_sessions, 1, 'deleting does not lower total_sessions');
+    assert.equal(
+      store.instance.stats().total_sessions,
+      1,
+      'deleting does not lower total_sessions',
+    );
   });
 
   it('refuses a second owner while the first holds the directory, changing nothing', async (t) => {
@@ -124,7 +128,7 @@ describe('the file store', () => {
     assert.deepEqual(await readdir(join(dir, 'quarantine')).catch(() => []), []);
     const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).trim().split('\n');
     for (const line of lines) JSON.parse(line);
-    assert.equal(store.recentEvents(1)[0]?.event, 'log_repaired');
+    assert.equal(store.events.tail(1)[0]?.event, 'log_repaired');
   });
 
   it("quarantines an unreadable session file, removes its own temp files of unfinished writes and moves the original's aside", async (t) => {
@@ -143,7 +147,7 @@ describe('the file store', () => {
     await rm(join(dir, 'snapshot.jsonl'));
     const { store, recovery } = await openStore(t, dir);
     assert.deepEqual(
-      store.listSessions().map((session) => session.id),
+      store.table.list().map((session) => session.id),
       [good.id],
     );
     assert.deepEqual(recovery.quarantined.map((entry) => entry.file).sort(), [
@@ -160,9 +164,9 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     await writeOriginalDataDir(dir);
     const { store } = await openStore(t, dir);
-    assert.deepEqual(store.stats(), ORIGINAL_STATS);
+    assert.deepEqual(store.instance.stats(), ORIGINAL_STATS);
     assert.deepEqual(
-      store.listSessions().map((session) => session.name),
+      store.table.list().map((session) => session.name),
       ['alice', 'bob'],
       'sessions without our order key sort by created_at',
     );
@@ -170,10 +174,10 @@ describe('the file store', () => {
       note: 'first séssion',
     });
     assert.equal(store.eventCount(), 5);
-    assert.equal(store.readMarker(), null);
+    assert.equal(store.instance.readMarker(), null);
     const created = await sessionsOf(store).create({ name: 'carol' });
-    assert.equal(store.listSessions().at(-1)?.id, created.id);
-    assert.equal(store.stats().total_sessions, ORIGINAL_STATS.total_sessions + 1);
+    assert.equal(store.table.list().at(-1)?.id, created.id);
+    assert.equal(store.instance.stats().total_sessions, ORIGINAL_STATS.total_sessions + 1);
   });
 
   it('recounts total_sessions from the event log when stats.json fell behind (a kill before its lazy flush)', async (t) => {
@@ -185,7 +189,11 @@ describe('the file store', () => {
     await writeFile(join(dir, 'stats.json'), JSON.stringify({ ...stats, total_sessions: 0 }));
     for (const name of await readdir(join(dir, 'sessions'))) await rm(join(dir, 'sessions', name));
     const { store } = await openStore(t, dir);
-    assert.equal(store.stats().total_sessions, 3, 'three session_created events in the log');
+    assert.equal(
+      store.instance.stats().total_sessions,
+      3,
+      'three session_created events in the log',
+    );
   });
 
   it('commits a change with one journal line and writes session files behind, in checkpoints', async (t) => {
@@ -200,11 +208,11 @@ describe('the file store', () => {
       segments.flatMap((segment) => segment.records.map((record) => record.event?.event)),
       ['session_created', 'session_updated'],
     );
-    await store.checkpoint();
+    await store.view.checkpoint();
     assert.deepEqual((await readJson(file)).data, { v: 2 });
     const records = () => readJournal(join(dir, 'journal')).flatMap((segment) => segment.records);
     assert.equal(records().length, 2, 'the journal holds the changes until a snapshot');
-    await store.snapshot();
+    await store.view.snapshot();
     assert.deepEqual(records(), [], 'the snapshot retired the segment that held the changes');
     await sessionsOf(store).update(session.id, { data: { v: 3 } });
     await store.close();
@@ -219,7 +227,7 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const kept = await sessionsOf(store).create({ name: 'kept' });
-    await store.checkpoint();
+    await store.view.checkpoint();
     await sessionsOf(store).update(kept.id, { name: 'renamed', data: { v: 2 } });
     const gone = await sessionsOf(store).create({ name: 'gone' });
     await sessionsOf(store).delete(gone.id);
@@ -230,19 +238,19 @@ describe('the file store', () => {
     const reopened = await openStore(t, copy);
     assert.equal(reopened.recovery.journal, null, 'no event was lost: nothing to report');
     assert.deepEqual(
-      reopened.store.listSessions().map((session) => [session.name, session.access_count]),
+      reopened.store.table.list().map((session) => [session.name, session.access_count]),
       [
         ['renamed', 1],
         ['added', 0],
       ],
     );
-    await reopened.store.checkpoint(); // the files follow within seconds
+    await reopened.store.view.checkpoint(); // the files follow within seconds
     assert.deepEqual(await readdir(join(copy, 'sessions')), [
       ...[`${kept.id}.json`, `${added.id}.json`].sort(),
     ]);
     assert.equal((await readJson(join(copy, 'sessions', `${kept.id}.json`))).name, 'renamed');
     assert.equal(reopened.store.eventCount(), eventsBefore, 'no event added');
-    assert.equal(reopened.store.stats().total_sessions, 3);
+    assert.equal(reopened.store.instance.stats().total_sessions, 3);
   });
 
   it('appends the event of a committed change when a kill cut it off, exactly once', async (t) => {
@@ -276,7 +284,7 @@ describe('the file store', () => {
       await Promise.all(
         Array.from({ length: 20 }, async (_, i) => {
           await sessionsOf(store).create({ name: `w${wave}-${i}` });
-          most = Math.max(most, store.checkpointBacklog());
+          most = Math.max(most, store.view.backlog());
         }),
       );
     }
@@ -295,9 +303,9 @@ describe('the file store', () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
       ids.push((await sessionsOf(first.store).create({ name: `s${i}` })).id);
-    await first.store.checkpoint();
+    await first.store.view.checkpoint();
     for (const id of ids) await sessionsOf(first.store).update(id, { data: { v: 2 } });
-    await first.store.checkpoint();
+    await first.store.view.checkpoint();
     assert.equal((await readdir(spareDir)).length, 5, 'each replaced file kept');
     await first.store.close();
     assert.deepEqual(await readdir(spareDir), []);
@@ -309,7 +317,7 @@ describe('the file store', () => {
     await link(join(dir, 'sessions', `${ids[0]}.json`), join(spareDir, 'linked'));
     const { store } = await openStore(t, dir);
     // Removed in the background once the store is open.
-    await store.viewRebuilt();
+    await store.view.rebuilt();
     // (The start rewrote the replayed sessions' files, so it may hold spares of its own.)
     const left = await readdir(spareDir);
     assert.ok(!left.includes('left-by-a-kill') && !left.includes('linked'), left.join(', '));
@@ -331,10 +339,10 @@ describe('the file store', () => {
     t.after(() => store.close().catch(() => undefined));
     const sessions = sessionsOf(store);
     const a = await sessions.create({ name: 'a' });
-    await store.checkpoint();
+    await store.view.checkpoint();
     const b = await sessions.create({ name: 'b' });
     await sessions.update(a.id, { data: { v: 2 } });
-    await store.checkpoint();
+    await store.view.checkpoint();
     const fresh = (id: string) =>
       writes.filter((write) => write.target.endsWith(`${id}.json`)).map((write) => write.fresh);
     assert.deepEqual(fresh(a.id), [true, false], 'created, then changed');
@@ -347,7 +355,7 @@ describe('the file store', () => {
     const first = await FileStore.open(dir, 'aaaaaaaa');
     const kept = await sessionsOf(first.store).create({ name: 'kept', data: { v: 1 } });
     const gone = await sessionsOf(first.store).create({ name: 'gone' });
-    await first.store.snapshot();
+    await first.store.view.snapshot();
     await sessionsOf(first.store).update(kept.id, { data: { v: 2 } });
     await sessionsOf(first.store).delete(gone.id);
     const added = await sessionsOf(first.store).create({ name: 'added' });
@@ -358,7 +366,7 @@ describe('the file store', () => {
     const { store, recovery } = await openStore(t, dir);
     assert.deepEqual(recovery.quarantined, [], 'no session file was read');
     assert.deepEqual(
-      store.listSessions().map((session) => [session.name, session.data]),
+      store.table.list().map((session) => [session.name, session.data]),
       [
         ['kept', { v: 2 }],
         ['added', {}],
@@ -366,16 +374,16 @@ describe('the file store', () => {
     );
     assert.equal(store.getSession(added.id)?.name, 'added');
     assert.equal(store.eventCount(), events);
-    assert.equal(store.stats().total_sessions, 3);
+    assert.equal(store.instance.stats().total_sessions, 3);
     const more = await sessionsOf(store).create({ name: 'after' });
-    assert.equal(store.listSessions().at(-1)?.id, more.id, 'creation order goes on');
+    assert.equal(store.table.list().at(-1)?.id, more.id, 'creation order goes on');
   });
 
   it('reads every session file instead when another program changed the directory after the snapshot', async (t) => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
     const session = await sessionsOf(first.store).create({ name: 'ours' });
-    await first.store.snapshot();
+    await first.store.view.snapshot();
     await first.store.close();
     // What the original does on a PUT: the file rewritten, an event appended.
     const file = join(dir, 'sessions', `${session.id}.json`);
@@ -398,7 +406,7 @@ describe('the file store', () => {
     const ids: string[] = [];
     for (let i = 0; i < 30; i++)
       ids.push((await sessionsOf(first.store).create({ name: `s${i}` })).id);
-    await first.store.snapshot();
+    await first.store.view.snapshot();
     await first.store.stopInstance(shutdownEvent('aaaaaaaa', { reason: 'test', uptimeSeconds: 1 }));
     await first.store.close();
     const marker = await readJson(join(dir, 'instance.json'));
@@ -461,13 +469,13 @@ describe('the file store', () => {
       const dir = await tempDir(t);
       const first = await FileStore.open(dir, 'aaaaaaaa');
       for (let i = 0; i < 5; i++) await sessionsOf(first.store).create({ name: `s${i}` });
-      await first.store.snapshot();
+      await first.store.view.snapshot();
       await first.store.close();
       const path = join(dir, 'snapshot.jsonl');
       await writeFile(path, damage(await readFile(path, 'utf8')));
       const { store } = await FileStore.open(dir, 'bbbbbbbb');
       assert.deepEqual(
-        store.listSessions().map((session) => session.name),
+        store.table.list().map((session) => session.name),
         ['s0', 's1', 's2', 's3', 's4'],
       );
       await store.close();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { shutdownEvent } from '../../../src/domain/event.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
-import { readJournal } from '../../../src/store/file/journal.js';
+import { readJournal } from '../../../src/store/file/journal-records.js';
 import { killedCopy } from '../../helpers/killed-copy.js';
 import { sessionsOf } from '../../helpers/sessions.js';
 import { tempDir } from '../../helpers/temp-dir.js';
@@ -39,7 +39,7 @@ async function writeLittle(t: TestContext, dir: string) {
   const { store } = await openStore(t, dir);
   const sessions = sessionsOf(store);
   const created = await sessions.create({ name: 'big', data: BIG });
-  await store.snapshot(); // the session is in the snapshot (and its file), the journal empty
+  await store.view.snapshot(); // the session is in the snapshot (and its file), the journal empty
   await sessions.patch(created.id, {});
   await sessions.update(created.id, { data: structuredClone(BIG) });
   await sessions.update(created.id, { name: 'renamed' });
@@ -78,16 +78,16 @@ describe('journal records of what a write changed', () => {
     const { store } = await openStore(t, dir);
     const sessions = sessionsOf(store);
     const created = await sessions.create({ name: 'counted', data: { a: 1 } });
-    await store.checkpoint();
+    await store.view.checkpoint();
     const file = join(dir, 'sessions', `${created.id}.json`);
     const accessCount = async () =>
       (JSON.parse(await readFile(file, 'utf8')) as { access_count: number }).access_count;
     await sessions.patch(created.id, {});
     await sessions.update(created.id, {});
-    await store.checkpoint();
+    await store.view.checkpoint();
     assert.equal(await accessCount(), 0, 'the file lags by the accesses only');
     await sessions.patch(created.id, { data: { a: 2 } });
-    await store.checkpoint();
+    await store.view.checkpoint();
     assert.equal(await accessCount(), 3, 'a change of data writes it, counts and all');
     await sessions.patch(created.id, {});
     await store.close();
@@ -100,7 +100,7 @@ describe('journal records of what a write changed', () => {
     await store.startInstance();
     const sessions = sessionsOf(store);
     const created = await sessions.create({ name: 'n', data: { a: 1 } });
-    await store.checkpoint();
+    await store.view.checkpoint();
     await store.stopInstance(shutdownEvent('deadbeef', { reason: 'test', uptimeSeconds: 1 }));
     const counted = sessions.patch(created.id, {}); // commits during the close's checkpoint
     await store.close();

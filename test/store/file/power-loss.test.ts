@@ -12,7 +12,7 @@ import { shutdownEvent } from '../../../src/domain/event.js';
 import { repairDataDirectory } from '../../../src/inspector/repair.js';
 import { verifyDataDirectory } from '../../../src/inspector/verify.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
-import { readJournal } from '../../../src/store/file/journal.js';
+import { readJournal } from '../../../src/store/file/journal-records.js';
 import { segmentRecords, writeAtRecordsEnd } from '../../helpers/journal-segment.js';
 import { ORIGINAL_STATS, writeOriginalDataDir } from '../../helpers/original-data-dir.js';
 import { sessionsOf } from '../../helpers/sessions.js';
@@ -57,7 +57,7 @@ describe('the file store after a power cut', () => {
     // The rename of every later stats.json undone: the original's is back.
     await writeFile(join(dir, 'stats.json'), original);
     const store = await reopen(t, dir);
-    assert.equal(store.stats().total_sessions, ORIGINAL_STATS.total_sessions + 3);
+    assert.equal(store.instance.stats().total_sessions, ORIGINAL_STATS.total_sessions + 3);
   });
 
   it('trusts snapshot.jsonl when the last journal segment ends in zeros (appends that never reached an fsync)', async (t) => {
@@ -65,7 +65,7 @@ describe('the file store after a power cut', () => {
     const ids: string[] = [];
     await run(dir, async (store) => {
       for (let i = 0; i < 5; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
-      await store.snapshot(); // the journal segments with the creates are gone now
+      await store.view.snapshot(); // the journal segments with the creates are gone now
       await sessionsOf(store).update(ids[0] as string, { name: 'changed' });
     });
     // The session files are a view written unsynced: a cut can leave them empty.
@@ -85,7 +85,7 @@ describe('the file store after a power cut', () => {
 
     const store = await reopen(t, dir);
     assert.deepEqual(
-      store.listSessions().map((session) => session.name),
+      store.table.list().map((session) => session.name),
       ['changed', 's1', 's2', 's3', 's4'],
       'every session, from the snapshot and the journal (not from the empty files)',
     );
@@ -104,7 +104,7 @@ describe('the file store after a power cut', () => {
     await run(dir, async (store) => {
       kept = (await sessionsOf(store).create({ name: 'kept' })).id;
       deleted = (await sessionsOf(store).create({ name: 'deleted' })).id;
-      await store.snapshot();
+      await store.view.snapshot();
       await sessionsOf(store).delete(deleted);
     });
     // The unlink undone (its directory was never synced after it); a temp file left behind.
@@ -113,7 +113,7 @@ describe('the file store after a power cut', () => {
     await markEarlierBoot(dir);
     const store = await reopen(t, dir);
     await store.startInstance();
-    await store.viewRebuilt();
+    await store.view.rebuilt();
     assert.deepEqual(await readdir(join(dir, 'sessions')), [`${kept}.json`]);
   });
 
@@ -136,7 +136,7 @@ describe('the file store after a power cut', () => {
       'nothing wrong: a start restores the events and counts the three creates',
     );
     const store = await reopen(t, dir);
-    assert.equal(store.stats().total_sessions, 3);
+    assert.equal(store.instance.stats().total_sessions, 3);
   });
 
   it('inspect --repair writes the files from snapshot.jsonl and the journal before rolling forward into them', async (t) => {
@@ -147,7 +147,7 @@ describe('the file store after a power cut', () => {
       for (let i = 0; i < 3; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
       deleted = (await sessionsOf(store).create({ name: 'deleted' })).id;
       await sessionsOf(store).delete(deleted);
-      await store.snapshot();
+      await store.view.snapshot();
       await sessionsOf(store).update(ids[1] as string, { name: 'renamed' });
     });
     // The view as a cut left it: one file empty, one stale, a deleted one back.
@@ -193,7 +193,7 @@ describe('the file store after a power cut', () => {
     );
     const store = await reopen(t, dir);
     assert.deepEqual(
-      store.listSessions().map((session) => session.name),
+      store.table.list().map((session) => session.name),
       ['s0', 'renamed', 's2'],
     );
   });
@@ -203,7 +203,7 @@ describe('the file store after a power cut', () => {
     const ids: string[] = [];
     await run(dir, async (store) => {
       for (let i = 0; i < 2; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
-      await store.snapshot();
+      await store.view.snapshot();
       for (let i = 2; i < 4; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
     });
     // The page that held the start of s2's event never reached the disk (zeros);
@@ -225,11 +225,11 @@ describe('the file store after a power cut', () => {
 
     const store = await reopen(t, dir);
     assert.deepEqual(
-      store.listSessions().map((session) => session.name),
+      store.table.list().map((session) => session.name),
       ['s0', 's1', 's2', 's3'],
     );
     await store.startInstance();
-    await store.viewRebuilt();
+    await store.view.rebuilt();
     await store.stopInstance(shutdownEvent('bbbbbbbb', { reason: 'test', uptimeSeconds: 1 }));
     await store.close();
     const after = await verifyDataDirectory(dir);

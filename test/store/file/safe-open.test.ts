@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { dataDirectoryHazards } from '../../../src/store/file/data-dir-safety.js';
-import { readJournal } from '../../../src/store/file/journal.js';
+import { readJournal } from '../../../src/store/file/journal-records.js';
 import { dataLayout, readTextIfPresent } from '../../../src/store/file/layout.js';
 import {
   checkDirectorySync,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { sessionsAsServed } from '../../../src/store/file/journal.js';
+import { sessionsAsServed } from '../../../src/store/file/journal-replay.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 test('the sessions as served come in creation order, or only the first and last N', async (t) => {

@@ -5,7 +5,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { StorageFullError, StorageUnavailableError } from '../../../src/domain/errors.js';
 import { verifyDataDirectory } from '../../../src/inspector/verify.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
-import { readJournal } from '../../../src/store/file/journal.js';
+import { readJournal } from '../../../src/store/file/journal-records.js';
 import { FaultyFileSystem } from '../../helpers/faulty-file-system.js';
 import { killedCopy } from '../../helpers/killed-copy.js';
 import { sessionsOf } from '../../helpers/sessions.js';
@@ -32,7 +32,7 @@ async function setUp(t: TestContext) {
   const fs = new FaultyFileSystem();
   const { store } = await FileStore.open(dir, 'faultyfs', fs);
   const kept = await sessionsOf(store).create({ name: 'kept', data: { a: 1 } });
-  await store.checkpoint();
+  await store.view.checkpoint();
   return { dir, fs, store, kept };
 }
 
@@ -41,8 +41,8 @@ async function afterAKill(t: TestContext, dir: string) {
   const copy = await killedCopy(t, dir);
   const { store } = await FileStore.open(copy, 'nextboot');
   try {
-    const events = store.recentEvents(10_000).map((event) => event.event);
-    return { sessions: store.listSessions(), events, stats: store.stats() };
+    const events = store.events.tail(10_000).map((event) => event.event);
+    return { sessions: store.table.list(), events, stats: store.instance.stats() };
   } finally {
     await store.close();
   }
@@ -87,7 +87,7 @@ describe('storage faults', () => {
       const { dir, fs, store } = await setUp(t);
       try {
         const before = await snapshot(dir);
-        const stats = store.stats();
+        const stats = store.instance.stats();
         fs.fail(fault.op, fault.code, { pathIncludes: fault.path, torn: 'torn' in fault });
         await assert.rejects(sessionsOf(store).create({ name: 'doomed' }), fault.error);
         assert.ok(fs.injected > 0);
@@ -97,8 +97,8 @@ describe('storage faults', () => {
           'nothing half-written, nothing counted on disk',
         );
         assert.equal(store.sessionCount(), 1);
-        assert.deepEqual(store.stats(), stats);
-        assert.equal(store.recentEvents(1)[0]?.event, 'session_created');
+        assert.deepEqual(store.instance.stats(), stats);
+        assert.equal(store.events.tail(1)[0]?.event, 'session_created');
         const next = await afterAKill(t, dir);
         assert.deepEqual(
           next.sessions.map((session) => session.name),
@@ -109,7 +109,7 @@ describe('storage faults', () => {
         fs.heal();
         const created = await sessionsOf(store).create({ name: 'after' });
         assert.equal(store.getSession(created.id)?.name, 'after');
-        assert.equal(store.stats().total_sessions, stats.total_sessions + 1);
+        assert.equal(store.instance.stats().total_sessions, stats.total_sessions + 1);
       } finally {
         await store.close();
       }
@@ -223,7 +223,7 @@ describe('storage faults', () => {
           pathIncludes: fault.path,
           ...('pathEndsWith' in fault ? { pathEndsWith: fault.pathEndsWith } : {}),
         });
-        await assert.rejects(store.snapshot());
+        await assert.rejects(store.view.snapshot());
         assert.ok(fs.injected > 0);
         const next = await afterAKill(t, dir);
         assert.deepEqual(
@@ -232,7 +232,7 @@ describe('storage faults', () => {
           'every acknowledged change survives a kill now',
         );
         fs.heal();
-        await store.snapshot();
+        await store.view.snapshot();
         await assert.rejects(readFile(file), { code: 'ENOENT' });
         assert.equal(
           JSON.parse(await readFile(join(dir, 'sessions', `${other.id}.json`), 'utf8')).name,
@@ -288,17 +288,17 @@ describe('storage faults', () => {
     const { store } = await FileStore.open(dir, 'faultyfs', fs, { checkpointBehindMs: 200 });
     try {
       await sessionsOf(store).create({ name: 'waiting' });
-      await store.checkpoint();
+      await store.view.checkpoint();
       assert.deepEqual(store.problems(), [], 'nothing waits after a checkpoint');
       fs.fail('write', 'EIO', { pathIncludes: 'sessions/' });
       await sessionsOf(store).create({ name: 'stuck' });
-      await assert.rejects(store.checkpoint());
+      await assert.rejects(store.view.checkpoint());
       await new Promise((resolve) => setTimeout(resolve, 300));
       const [problem, ...more] = store.problems();
       assert.match(problem ?? '', /^no checkpoint has finished for \d+ s: 1 changed sessions wait/);
       assert.deepEqual(more, []);
       fs.heal();
-      await store.checkpoint();
+      await store.view.checkpoint();
       assert.deepEqual(store.problems(), [], 'a checkpoint that lands ends it');
     } finally {
       await store.close();
@@ -317,7 +317,7 @@ describe('storage faults', () => {
       fs.heal();
       await sessionsOf(store).create({ name: 'after' });
       assert.equal(store.sessionCount(), 6);
-      assert.ok(store.checkpointBacklog() < 5, 'a checkpoint wrote the backlog');
+      assert.ok(store.view.backlog() < 5, 'a checkpoint wrote the backlog');
     } finally {
       await store.close();
     }
@@ -332,22 +332,22 @@ describe('storage faults', () => {
       const sessions = sessionsOf(store);
       const spared = await sessions.create({ name: 'its old file becomes a spare' });
       const failing = await sessions.create({ name: 'its write fails' });
-      await store.checkpoint();
+      await store.view.checkpoint();
       await sessions.update(spared.id, { data: { v: 2 } });
-      await store.checkpoint(); // spared's old file: a spare, too young to write yet
+      await store.view.checkpoint(); // spared's old file: a spare, too young to write yet
       // The write goes to the temp file (the only spare is too young), is
       // torn, and even removing the temp file fails.
       fs.fail('write', 'EIO', { pathIncludes: `${failing.id}.json.tmp`, torn: true });
       fs.fail('unlink', 'EIO', { pathIncludes: `${failing.id}.json.tmp` });
       await sessions.update(failing.id, { data: { v: 2 } });
-      await assert.rejects(store.checkpoint(), StorageUnavailableError);
+      await assert.rejects(store.view.checkpoint(), StorageUnavailableError);
       assert.ok(
         (await readdir(join(dir, 'sessions'))).includes(`${failing.id}.json.tmp`),
         'the torn temp file is left',
       );
       fs.heal();
       await new Promise((resolve) => setTimeout(resolve, spareMinAgeMs + 10));
-      await store.checkpoint(); // into the spare, now old enough
+      await store.view.checkpoint(); // into the spare, now old enough
       assert.equal(
         (await readdir(join(dir, 'spare'))).length,
         1,

@@ -1,0 +1,124 @@
+/**
+ * What events.jsonl says happened after a point: the session changes another
+ * program logged (the original implementation logs every change it makes)
+ * after a snapshot's mark, which a start adopts from their files, and the
+ * point itself, kept in the marker so the next start does not look again.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { type ServiceEvent, serializeEvent } from '../../domain/event.js';
+import { isSessionId } from '../../domain/session.js';
+import { firstBadLine, parseEventLine, readLogLines } from './event-log-reader.js';
+import type { JournalSegmentRead } from './journal-records.js';
+import type { DataLayout } from './layout.js';
+
+/** The kinds of event a session change logs, ours and the original's alike. */
+const SESSION_CHANGE_KINDS = new Set(['session_created', 'session_updated', 'session_deleted']);
+
+/** A point in events.jsonl: its byte offset, and a digest of the bytes just before it. */
+export interface LogPoint {
+  offset: number;
+  digest: string;
+}
+
+const LOG_POINT_BYTES = 256;
+
+/** The point at `offset` in the log as it is now. */
+export async function logPointAt(path: string, offset: number): Promise<LogPoint> {
+  return { offset, digest: await digestBefore(path, offset) };
+}
+
+async function digestBefore(path: string, offset: number): Promise<string> {
+  const from = Math.max(0, offset - LOG_POINT_BYTES);
+  const bytes = Buffer.alloc(offset - from);
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    await handle.read(bytes, 0, bytes.length, from);
+  } finally {
+    await handle.close();
+  }
+  return createHash('sha1').update(bytes).digest('base64');
+}
+
+/** Whether the log (of `end` bytes) still holds the bytes `point` was taken at. */
+async function logPointHolds(path: string, point: LogPoint, end: number): Promise<boolean> {
+  if (point.offset > end) return false;
+  if (point.offset === 0) return true;
+  return (await digestBefore(path, point.offset)) === point.digest;
+}
+
+/** A session change in events.jsonl that no journal segment holds: another program made it. */
+export interface ForeignLogEntry {
+  sessionId: string;
+  kind: string;
+}
+
+/**
+ * One read of events.jsonl after a snapshot's mark (read only): the first
+ * line that is no event, and the session changes before it that none of the
+ * `segments` (those after the snapshot) holds. The log was synced up to the
+ * mark; after it, a line that is no event (zeros, pages a power cut kept out
+ * of order, a torn last line) ends what counts: the session changes after it
+ * are in the journal, the rest was never synced, so never acknowledged.
+ * Before that line, a session change no journal segment holds is another
+ * program's.
+ */
+export async function readLogAfterMark(
+  layout: DataLayout,
+  mark: number,
+  end: number,
+  segments: readonly JournalSegmentRead[],
+  handledThrough: LogPoint | null = null,
+): Promise<{ foreignLog: ForeignLogEntry[]; badAfterMark: number | null; keptAfterBad: string[] }> {
+  const logged = new Set<string>();
+  for (const segment of segments) {
+    for (const record of segment.records) {
+      if (record.event === undefined) continue;
+      logged.add(serializeEvent(record.event));
+      // A whole `ts` is written `.0`; versions before wrote it as JSON.stringify does.
+      if (Number.isInteger(record.event.ts)) logged.add(JSON.stringify(record.event));
+    }
+  }
+  const foreignLog: ForeignLogEntry[] = [];
+  // Lines before `handledThrough` were looked at by an earlier start, which
+  // adopted what they named (the marker keeps how far); a log that no
+  // longer holds the same bytes there (replaced, or cut by a power failure
+  // and written again) makes it mean nothing.
+  const handled =
+    handledThrough !== null && (await logPointHolds(layout.eventsFile, handledThrough, end))
+      ? handledThrough.offset
+      : 0;
+  const noteForeign = (event: ServiceEvent, offset: number): void => {
+    if (offset < handled || !SESSION_CHANGE_KINDS.has(event.event)) return;
+    const sessionId = event.session_id;
+    if (typeof sessionId === 'string' && isSessionId(sessionId)) {
+      foreignLog.push({ sessionId, kind: event.event });
+    }
+  };
+  const badAfterMark = await firstBadLine(
+    layout.eventsFile,
+    mark,
+    (_line, event, offset) => noteForeign(event, offset),
+    logged,
+  );
+  // After the damage, whole events no journal segment holds are not ours to
+  // drop: another program appended them after a cut left the tail damaged
+  // (the original appends whatever the log ends in). They are kept.
+  const keptAfterBad: string[] = [];
+  if (badAfterMark !== null) {
+    let at = badAfterMark;
+    for await (const read of readLogLines(layout.eventsFile, end, badAfterMark)) {
+      const lineStart = at;
+      at += Buffer.byteLength(read) + 1;
+      // An append after a torn line or zeros shares its line with them.
+      const cut = Math.max(0, read.lastIndexOf('{"ts"'));
+      const line = read.slice(cut);
+      const event = parseEventLine(line);
+      if (event === null || logged.has(line)) continue;
+      keptAfterBad.push(line);
+      noteForeign(event, lineStart + Buffer.byteLength(read.slice(0, cut)));
+    }
+  }
+  return { foreignLog, badAfterMark, keptAfterBad };
+}

@@ -1,0 +1,274 @@
+import { readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { MAX_EVENT_LIMIT } from '../../domain/event.js';
+import type { Session } from '../../domain/schemas.js';
+import { AppendFile } from './append-file.js';
+import { BootProgress } from './boot-progress.js';
+import { DurableFiles } from './durable-file.js';
+import { type EventLogScan, scanEventLog } from './event-log-reader.js';
+import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
+import { type JournalSegmentRead, readJournalStepwise } from './journal-records.js';
+import {
+  basesFromSnapshot,
+  describeIds,
+  replayJournal,
+  sessionsPatchedFirst,
+} from './journal-replay.js';
+import { type DataLayout, sessionFileName } from './layout.js';
+import {
+  type ForeignLogEntry,
+  type LogPoint,
+  logPointAt,
+  readLogAfterMark,
+} from './log-after-mark.js';
+import {
+  cutDamagedTail,
+  cutJournalTail,
+  type RecoveryReport,
+  removeTempFiles,
+  restoreMissingEvents,
+} from './recovery.js';
+import {
+  formatSessionFile,
+  quarantineFile,
+  readSessionFile,
+  type StoredSession,
+} from './session-files.js';
+import { type ResidentSession, readSnapshot, type SnapshotHeader } from './snapshot.js';
+
+export interface SnapshotBoot {
+  recovery: RecoveryReport;
+  /** The snapshot's sessions, in creation order; `outcome` goes on top of them. */
+  sessions: ResidentSession[];
+  /** What the journal's segments after the snapshot leave of each session they touch. */
+  outcome: ReadonlyMap<string, StoredSession | null>;
+  eventLog: EventLogScan;
+  /** The segments replayed into memory, kept until the next snapshot covers them. */
+  retained: JournalSegmentRead[];
+  /** The first segment number the snapshot does not cover. */
+  journalFrom: number;
+  /**
+   * Session changes logged after the snapshot's mark by another program (the
+   * original implementation logs every change it makes), in log order: the
+   * sessions whose files a start reads to adopt them (see foreign-changes.ts).
+   */
+  foreignLog: ForeignLogEntry[];
+  /** How far this boot looked at events.jsonl for others' changes (kept in the marker). */
+  logExamined: LogPoint;
+}
+
+/**
+ * Boots from `snapshot.jsonl` and the journal segments after it, reading no
+ * session file: what a restart costs is one sequential read, whatever the
+ * history. Returns why not instead when the snapshot cannot be trusted: it is
+ * missing or unreadable, events.jsonl ends before the point it was taken at,
+ * or a segment after it is damaged. Session changes that events.jsonl holds
+ * after the snapshot and no journal segment holds (another program's, such as
+ * the original implementation's) are returned, for the start to adopt from
+ * their files. The directory is changed only once the snapshot is found good.
+ */
+export async function recoverFromSnapshot(
+  layout: DataLayout,
+  fs: WritableFileSystem = nodeFileSystem,
+  progress: BootProgress = new BootProgress(),
+  handledThrough: LogPoint | null = null,
+): Promise<SnapshotBoot | { unusable: string }> {
+  progress.phase = 'reading snapshot.jsonl';
+  const read = await readSnapshot(layout.snapshotFile, progress);
+  if (read.kind === 'missing') return { unusable: 'there is no snapshot.jsonl' };
+  if (read.kind === 'unusable') return { unusable: `snapshot.jsonl is unusable: ${read.problem}` };
+  const { header } = read;
+  let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
+  if (eventLog.validEnd < header.events.offset) {
+    return { unusable: 'events.jsonl ends before the point snapshot.jsonl was taken at' };
+  }
+  progress.phase = 'reading the journal';
+  const segments = await readJournalStepwise(layout.journalDir, progress);
+  const live = segments.filter((segment) => segment.number >= header.journal_from);
+  progress.phase = 'checking events.jsonl after the snapshot';
+  const { foreignLog, badAfterMark, keptAfterBad } = await readLogAfterMark(
+    layout,
+    header.events.offset,
+    eventLog.size,
+    live,
+    handledThrough,
+  );
+
+  progress.phase = 'replaying the journal';
+  const replay = replayJournal(live, basesFromSnapshot(read.sessions, sessionsPatchedFirst(live)));
+  if (replay.unresolved.length > 0) {
+    // Only another program's edit of the snapshot leaves a patch with nothing to apply to.
+    return {
+      unusable: `the journal patches ${describeIds(replay.unresolved)}, which snapshot.jsonl does not hold`,
+    };
+  }
+
+  const recovery: RecoveryReport = {
+    tempFilesRemoved: [],
+    eventLogRepair: null,
+    quarantined: [],
+    journal: null,
+  };
+  await removeTempFiles(fs, layout, layout.root, recovery);
+  const repaired = await repairLogTail(
+    fs,
+    layout,
+    eventLog,
+    { badAfterMark, keptAfterBad },
+    header,
+  );
+  recovery.eventLogRepair = repaired.repair;
+  eventLog = repaired.eventLog;
+  await settleSegments(fs, layout, segments, header.journal_from, recovery);
+  const { scan, restored } = await restoreMissingEvents(fs, layout, eventLog, live, replay);
+  // Replaying the segments after a snapshot is how every boot goes, after a
+  // clean stop or a kill; only events a kill cut off, restored, are a repair.
+  if (restored > 0) {
+    recovery.journal = {
+      changes: replay.records,
+      sessionFiles: replay.outcome.size,
+      eventsRestored: restored,
+      quarantined: [],
+      unresolved: [],
+    };
+  }
+  return {
+    recovery,
+    sessions: read.sessions,
+    outcome: replay.outcome,
+    eventLog: scan,
+    retained: live,
+    journalFrom: header.journal_from,
+    foreignLog,
+    logExamined: await logPointAt(layout.eventsFile, scan.size),
+  };
+}
+
+/** Deletes the segments the snapshot covers, and cuts the damaged tail off those after it. */
+async function settleSegments(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  segments: readonly JournalSegmentRead[],
+  journalFrom: number,
+  recovery: RecoveryReport,
+): Promise<void> {
+  for (const segment of segments) {
+    if (segment.number < journalFrom) {
+      await fs.rm(join(layout.journalDir, segment.file), { force: true }); // covered by the snapshot
+    } else if (segment.damagedBytes > 0) {
+      recovery.quarantined.push(await cutJournalTail(fs, layout, segment));
+    }
+  }
+}
+
+/**
+ * Cuts the damaged tail off events.jsonl (to quarantine/), keeping the whole
+ * events another program appended after the damage; returns the repair and
+ * the log as it now is.
+ */
+async function repairLogTail(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  eventLog: EventLogScan,
+  after: { badAfterMark: number | null; keptAfterBad: readonly string[] },
+  header: SnapshotHeader,
+): Promise<{ repair: RecoveryReport['eventLogRepair']; eventLog: EventLogScan }> {
+  const { badAfterMark, keptAfterBad } = after;
+  if (badAfterMark !== null) {
+    const repair: NonNullable<RecoveryReport['eventLogRepair']> = await cutDamagedTail(
+      fs,
+      layout,
+      badAfterMark,
+      eventLog.size,
+    );
+    if (keptAfterBad.length > 0) {
+      const log = await AppendFile.open(fs, layout.eventsFile, badAfterMark);
+      try {
+        await Promise.all(keptAfterBad.map((line) => log.append(line, undefined)));
+      } finally {
+        await log.close();
+      }
+      repair.eventsKept = keptAfterBad.length;
+    }
+    return {
+      repair,
+      eventLog: await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events),
+    };
+  }
+  if (eventLog.validEnd < eventLog.size) {
+    const repair = await cutDamagedTail(fs, layout, eventLog.validEnd, eventLog.size);
+    return { repair, eventLog: { ...eventLog, size: eventLog.validEnd } };
+  }
+  return { repair: null, eventLog };
+}
+
+/** What `inspect --repair` did to sessions/ to make it show what a start serves. */
+export interface ViewRepair {
+  /** Session files written (they were missing, stale or unusable). */
+  written: string[];
+  /** Files moved to quarantine/: unusable, or of sessions a start does not serve. */
+  moved: { file: string; problem: string; savedAs: string }[];
+}
+
+/**
+ * Makes the session files show a trusted snapshot and the journal after it
+ * (what a start serves), durably: the files are a view a machine's crash can
+ * leave stale, empty or back from the dead. A file that differs is written
+ * again; one that cannot be a session, or that holds a session a start does
+ * not serve, is moved to quarantine/ (never deleted: another program may
+ * have put it there). The sessions in `leave` are another program's changes
+ * a start adopts: their files stay as they are. For `inspect --repair`.
+ */
+export async function writeViewFromSnapshot(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  boot: SnapshotBoot,
+  leave: ReadonlySet<string>,
+): Promise<ViewRepair> {
+  const files = new DurableFiles(fs);
+  const repair: ViewRepair = { written: [], moved: [] };
+  const written = { syncDirectory: false };
+  const moveAside = async (name: string, problem: string): Promise<void> => {
+    const savedAs = await quarantineFile(
+      fs,
+      join(layout.sessionsDir, name),
+      layout.quarantineDir,
+      `session-${name}`,
+    );
+    repair.moved.push({
+      file: `sessions/${name}`,
+      problem,
+      savedAs: relative(layout.root, savedAs),
+    });
+  };
+  const served = new Map<string, StoredSession>();
+  for (const resident of boot.sessions) {
+    if (!boot.outcome.has(resident.id)) {
+      served.set(resident.id, { session: JSON.parse(resident.json) as Session, seq: resident.seq });
+    }
+  }
+  for (const [id, last] of boot.outcome) if (last !== null) served.set(id, last);
+  for (const [id, stored] of served) {
+    if (leave.has(id)) continue;
+    const name = sessionFileName(id);
+    const entry = readSessionFile(layout.sessionsDir, name);
+    if (entry?.kind === 'session') {
+      const same =
+        JSON.stringify(entry.stored.session) === JSON.stringify(stored.session) &&
+        entry.stored.seq === stored.seq;
+      if (same) continue;
+    } else if (entry?.kind === 'unreadable') {
+      await moveAside(name, entry.problem);
+    }
+    await files.write(join(layout.sessionsDir, name), formatSessionFile(stored), written);
+    repair.written.push(`sessions/${name}`);
+  }
+  for (const name of await readdir(layout.sessionsDir)) {
+    const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : null;
+    if (id !== null && !served.has(id) && !leave.has(id)) {
+      await moveAside(name, 'it holds no session a start serves');
+    }
+  }
+  await files.syncDirectory(layout.sessionsDir);
+  return repair;
+}
