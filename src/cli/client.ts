@@ -215,95 +215,113 @@ async function run(
   values: Values,
   positionals: string[],
 ): Promise<number> {
-  const id = (index: number) => {
-    const value = positionals[index];
+  switch (command) {
+    case 'health':
+      await showObject(out, await client.health());
+      return 0;
+    case 'state':
+      await showObject(out, await client.state());
+      return 0;
+    case 'events':
+      return runEvents(client, out, values);
+    case 'crash':
+      return runCrash(client, out, values);
+    case 'session':
+      return runSession(client, out, values, positionals);
+    default:
+      throw new UsageError(`Unknown command "${command}".`);
+  }
+}
+
+const showObject = (out: Output, value: object) =>
+  out.json ? writeJson(value) : write(objectFields(value as Record<string, unknown>, out.style));
+
+const showSession = (out: Output, session: Session) =>
+  out.json ? writeJson(session) : write(sessionFields(session, out.style));
+
+function wholeNumber(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number.`);
+  return Number(value);
+}
+
+/** `stateful events`: a page of the log, and the command for the page before it. */
+async function runEvents(client: StatefulClient, out: Output, values: Values): Promise<number> {
+  const limit = wholeNumber('limit', values.limit);
+  const before = wholeNumber('before', values.before);
+  const page = await client.events({
+    ...(limit === undefined ? {} : { limit }),
+    ...(before === undefined ? {} : { before }),
+  });
+  if (out.json) await writeJson(page);
+  else await write(eventTable(out.style, out.width).rows(page.events));
+  const older = page.next ?? (before === undefined ? page.count - page.events.length + 1 : 1);
+  if (older > 1) {
+    process.stderr.write(
+      `older: stateful events --limit ${limit ?? 50} --before ${printable(String(older))}\n`,
+    );
+  }
+  return 0;
+}
+
+/** `stateful crash`: once confirmed, and with --wait until another instance answers. */
+async function runCrash(client: StatefulClient, out: Output, values: Values): Promise<number> {
+  if (!values.yes && !(await confirm(`Crash the service at ${client.url}?`))) return 1;
+  const before = await client.health();
+  const crashed = await client.crash();
+  if (out.json) await writeJson(crashed);
+  else
+    await write(
+      `The service is crashing (crash_count ${printable(String(crashed.crash_count))}).\n`,
+    );
+  if (!values.wait) return 0;
+  process.stderr.write('waiting for the service to come back…\n');
+  if (!(await waitForNewInstance(client, before.container_id, 60_000))) {
+    process.stderr.write('the service did not come back within 60 s\n');
+    return 1;
+  }
+  await showObject(out, await client.state());
+  return 0;
+}
+
+/** `stateful session create|list|get|update|delete`. */
+async function runSession(
+  client: StatefulClient,
+  out: Output,
+  values: Values,
+  positionals: string[],
+): Promise<number> {
+  const id = () => {
+    const value = positionals[1];
     if (value === undefined) throw new UsageError('This command needs a session id.');
     return value;
   };
-  const showObject = (value: object) =>
-    out.json ? writeJson(value) : write(objectFields(value as Record<string, unknown>, out.style));
-  const showSession = (session: Session) =>
-    out.json ? writeJson(session) : write(sessionFields(session, out.style));
-  const number = (flag: string, value: string | undefined) => {
-    if (value === undefined) return undefined;
-    if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number.`);
-    return Number(value);
-  };
-
-  switch (command) {
-    case 'health':
-      await showObject(await client.health());
+  switch (positionals[0]) {
+    case 'create':
+      await showSession(out, await client.createSession(sessionBody(values)));
       return 0;
-    case 'state':
-      await showObject(await client.state());
+    case 'list':
+      // No page asked for: every session (with --json, in the shape of the original's listing).
+      if (values.all || (values.limit === undefined && values.after === undefined)) {
+        await listAll(client, out, values.newest);
+      } else await listPage(client, out, values);
       return 0;
-    case 'events': {
-      const limit = number('limit', values.limit);
-      const before = number('before', values.before);
-      const page = await client.events({
-        ...(limit === undefined ? {} : { limit }),
-        ...(before === undefined ? {} : { before }),
-      });
-      if (out.json) await writeJson(page);
-      else await write(eventTable(out.style, out.width).rows(page.events));
-      const older = page.next ?? (before === undefined ? page.count - page.events.length + 1 : 1);
-      if (older > 1) {
-        process.stderr.write(
-          `older: stateful events --limit ${limit ?? 50} --before ${printable(String(older))}\n`,
-        );
-      }
+    case 'get':
+      await showSession(out, await client.getSession(id()));
       return 0;
-    }
-    case 'crash': {
-      if (!values.yes && !(await confirm(`Crash the service at ${client.url}?`))) return 1;
-      const before = await client.health();
-      const crashed = await client.crash();
-      if (out.json) await writeJson(crashed);
-      else
-        await write(
-          `The service is crashing (crash_count ${printable(String(crashed.crash_count))}).\n`,
-        );
-      if (!values.wait) return 0;
-      process.stderr.write('waiting for the service to come back…\n');
-      if (!(await waitForNewInstance(client, before.container_id, 60_000))) {
-        process.stderr.write('the service did not come back within 60 s\n');
-        return 1;
-      }
-      await showObject(await client.state());
+    case 'update':
+      // A merge patch: keys of data it does not name are kept (null removes one).
+      await showSession(out, await client.patchSession(id(), sessionBody(values)));
       return 0;
-    }
-    case 'session': {
-      const action = positionals[0];
-      switch (action) {
-        case 'create':
-          await showSession(await client.createSession(sessionBody(values)));
-          return 0;
-        case 'list':
-          // No page asked for: every session (with --json, in the shape of the original's listing).
-          if (values.all || (values.limit === undefined && values.after === undefined)) {
-            await listAll(client, out, values.newest);
-          } else await listPage(client, out, values);
-          return 0;
-        case 'get':
-          await showSession(await client.getSession(id(1)));
-          return 0;
-        case 'update':
-          // A merge patch: keys of data it does not name are kept (null removes one).
-          await showSession(await client.patchSession(id(1), sessionBody(values)));
-          return 0;
-        case 'delete': {
-          const target = id(1);
-          if (!values.yes && !(await confirm(`Delete session ${target}?`))) return 1;
-          const deleted = await client.deleteSession(target);
-          if (out.json) await writeJson(deleted);
-          else await write(`Deleted session ${printable(deleted.id)}.\n`);
-          return 0;
-        }
-        default:
-          throw new UsageError('Usage: stateful session create|list|get|update|delete …');
-      }
+    case 'delete': {
+      const target = id();
+      if (!values.yes && !(await confirm(`Delete session ${target}?`))) return 1;
+      const deleted = await client.deleteSession(target);
+      if (out.json) await writeJson(deleted);
+      else await write(`Deleted session ${printable(deleted.id)}.\n`);
+      return 0;
     }
     default:
-      throw new UsageError(`Unknown command "${command}".`);
+      throw new UsageError('Usage: stateful session create|list|get|update|delete …');
   }
 }

@@ -3,7 +3,9 @@
  * (a clean stop), a /crash (exit 1), or an uncaught error (exit 1, counted as
  * a crash at the next start).
  */
-import { isSupervised, loadServiceConfig, tuneRuntime } from '../config.js';
+
+import type { Logger } from 'pino';
+import { isSupervised, loadServiceConfig, type ServiceConfig, tuneRuntime } from '../config.js';
 import {
   EXIT_CANNOT_LISTEN,
   EXIT_CLEAN,
@@ -67,40 +69,7 @@ export async function serveCommand(): Promise<number | undefined> {
       },
     );
   } catch (error) {
-    if (error instanceof DataDirectoryBusyError) {
-      logger.fatal({ data_dir: config.dataDir }, error.message);
-      process.stderr.write(`stateful: ${error.message}\n`);
-      return EXIT_DATA_DIR_BUSY;
-    }
-    if (error instanceof UnsafeDataDirectoryError) {
-      // A restart would meet the same: say which path, and what to do, once.
-      logger.fatal(
-        {
-          data_dir: config.dataDir,
-          unsafe: error.hazards.map(({ path, problem }) => ({ path, problem: problem.kind })),
-        },
-        error.message,
-      );
-      process.stderr.write(`stateful: ${error.message}\n`);
-      return EXIT_DATA_DIR_UNSAFE;
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      // A restart would meet the same: say what to change, once.
-      const what =
-        code === 'EADDRINUSE'
-          ? 'is already in use by another program'
-          : code === 'EACCES'
-            ? 'may not be listened on by this user'
-            : 'is not an address of this machine';
-      const message = `cannot listen on ${config.host}:${config.port}: it ${what}. Stop that program, or set PORT (or HOST).`;
-      logger.fatal({ code }, message);
-      process.stderr.write(`stateful: ${message}\n`);
-      return EXIT_CANNOT_LISTEN;
-    }
-    logger.fatal({ err: error }, 'cannot start');
-    process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
-    return EXIT_CRASH;
+    return startFailure(error, config, logger);
   }
 
   tellSupervisor({ kind: 'listening', url: service.url });
@@ -113,4 +82,45 @@ export async function serveCommand(): Promise<number | undefined> {
     else stop('supervisor_gone');
   }
   return undefined;
+}
+
+/**
+ * Says why the start failed, once, and returns the exit status: a restart
+ * would meet the same busy or unsafe directory, or the same address.
+ */
+function startFailure(error: unknown, config: ServiceConfig, logger: Logger): number {
+  if (error instanceof DataDirectoryBusyError) {
+    logger.fatal({ data_dir: config.dataDir }, error.message);
+    process.stderr.write(`stateful: ${error.message}\n`);
+    return EXIT_DATA_DIR_BUSY;
+  }
+  if (error instanceof UnsafeDataDirectoryError) {
+    // A restart would meet the same: say which path, and what to do, once.
+    logger.fatal(
+      {
+        data_dir: config.dataDir,
+        unsafe: error.hazards.map(({ path, problem }) => ({ path, problem: problem.kind })),
+      },
+      error.message,
+    );
+    process.stderr.write(`stateful: ${error.message}\n`);
+    return EXIT_DATA_DIR_UNSAFE;
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    // A restart would meet the same: say what to change, once.
+    const what =
+      code === 'EADDRINUSE'
+        ? 'is already in use by another program'
+        : code === 'EACCES'
+          ? 'may not be listened on by this user'
+          : 'is not an address of this machine';
+    const message = `cannot listen on ${config.host}:${config.port}: it ${what}. Stop that program, or set PORT (or HOST).`;
+    logger.fatal({ code }, message);
+    process.stderr.write(`stateful: ${message}\n`);
+    return EXIT_CANNOT_LISTEN;
+  }
+  logger.fatal({ err: error }, 'cannot start');
+  process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
+  return EXIT_CRASH;
 }

@@ -15,6 +15,8 @@ import type { Session } from '../domain/session.js';
 import {
   currentBootId,
   type DataLayout,
+  type DirectorySeal,
+  type ForeignScope,
   type JournalSegmentRead,
   type MarkerRead,
   readLogAfterMark,
@@ -29,7 +31,7 @@ import {
   trustedSeal,
   whereToLook,
 } from '../store/file/format.js';
-import type { Finding } from './verify.js';
+import type { Finding } from './finding.js';
 
 function digest(json: string): string {
   return createHash('sha1').update(json).digest('base64');
@@ -49,36 +51,8 @@ export async function servedView(
   marker: MarkerRead,
 ): Promise<ServedView> {
   const after = segments.filter((segment) => segment.number >= header.journal_from);
-  // The snapshot is the base of the sessions the journal patches first.
-  const patchedFirst = sessionsPatchedFirst(after);
-  const bases = new Map<string, StoredSession>();
-  const served = new Map<string, string>();
-  await scanSnapshot(layout.snapshotFile, (resident) => {
-    served.set(resident.id, digest(resident.json));
-    if (patchedFirst.has(resident.id)) {
-      bases.set(resident.id, { session: JSON.parse(resident.json) as Session, seq: resident.seq });
-    }
-  });
-  const { outcome } = replayJournal(after, bases);
-  for (const [id, last] of outcome) {
-    if (last === null) served.delete(id);
-    else served.set(id, digest(JSON.stringify(last.session)));
-  }
-  const logEnd = (await scanEventLog(layout.eventsFile, 0, header.events)).size;
-  const { foreignLog } = await readLogAfterMark(
-    layout,
-    header.events.offset,
-    logEnd,
-    after,
-    marker.kind === 'ok' ? marker.adoptedThrough : null,
-  );
-  const seal = trustedSeal(marker, currentBootId());
-  const scope =
-    whereToLook(
-      layout,
-      seal,
-      foreignLog.map((entry) => entry.sessionId),
-    )?.scope ?? null;
+  const { served, outcome } = await servedDigests(layout, after);
+  const { scope, seal } = await adoptionScope(layout, header, after, marker);
   const seen = new Set<string>();
 
   const verdict = (id: string, what: string, held: boolean): Finding | null => {
@@ -129,4 +103,47 @@ export async function servedView(
       return findings;
     },
   };
+}
+
+/** A digest of every session a start serves (the snapshot, the journal after it), by id. */
+async function servedDigests(
+  layout: DataLayout,
+  after: readonly JournalSegmentRead[],
+): Promise<{ served: Map<string, string>; outcome: ReadonlyMap<string, StoredSession | null> }> {
+  // The snapshot is the base of the sessions the journal patches first.
+  const patchedFirst = sessionsPatchedFirst(after);
+  const bases = new Map<string, StoredSession>();
+  const served = new Map<string, string>();
+  await scanSnapshot(layout.snapshotFile, (resident) => {
+    served.set(resident.id, digest(resident.json));
+    if (patchedFirst.has(resident.id)) {
+      bases.set(resident.id, { session: JSON.parse(resident.json) as Session, seq: resident.seq });
+    }
+  });
+  const { outcome } = replayJournal(after, bases);
+  for (const [id, last] of outcome) {
+    if (last === null) served.delete(id);
+    else served.set(id, digest(JSON.stringify(last.session)));
+  }
+  return { served, outcome };
+}
+
+/** Which files a start would look at for others' changes, and the seal it trusts. */
+async function adoptionScope(
+  layout: DataLayout,
+  header: SnapshotHeader,
+  after: readonly JournalSegmentRead[],
+  marker: MarkerRead,
+): Promise<{ scope: ForeignScope | null; seal: DirectorySeal | null }> {
+  const logEnd = (await scanEventLog(layout.eventsFile, 0, header.events)).size;
+  const { foreignLog } = await readLogAfterMark(
+    layout,
+    header.events.offset,
+    logEnd,
+    after,
+    marker.kind === 'ok' ? marker.adoptedThrough : null,
+  );
+  const seal = trustedSeal(marker, currentBootId());
+  const ids = foreignLog.map((entry) => entry.sessionId);
+  return { scope: whereToLook(layout, seal, ids)?.scope ?? null, seal };
 }

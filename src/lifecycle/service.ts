@@ -177,43 +177,8 @@ export async function createService(
     logger.warn({ dead }, 'an earlier instance died without a clean stop');
   }
 
-  const app = buildApp(service, {
-    // Fastify's own info lines are only "Server listening at …", one an
-    // interface: the service logs one "listening" line of its own, with what
-    // matters (below). Its warnings and errors still come through.
-    logger: logger.child(
-      {},
-      { level: ['trace', 'debug', 'info'].includes(logger.level) ? 'warn' : logger.level },
-    ),
-    limits: config.limits,
-    allowedHosts: config.allowedHosts,
-    trustProxy: config.trustProxy,
-    crash: {
-      enabled: config.crashEndpoint,
-      adminToken: config.adminToken,
-      exit: hooks.exitAfterCrash,
-    },
-    metrics,
-    ...(wiring.publicDir === undefined ? {} : { publicDir: wiring.publicDir }),
-  });
-  let stopping: Promise<void> | null = null;
-  const stop = (reason: string): Promise<void> => {
-    stopping ??= (async () => {
-      logger.info({ reason }, 'stopping');
-      const closed = app.close();
-      const timedOut = await Promise.race([
-        closed.then(() => false),
-        new Promise<boolean>((resolve) =>
-          setTimeout(() => resolve(true), config.shutdownTimeoutMs).unref(),
-        ),
-      ]);
-      if (timedOut) logger.warn('requests still in flight after the shutdown timeout');
-      await service.stop(reason);
-      await store.close();
-      logger.info({ reason }, 'stopped cleanly');
-    })();
-    return stopping;
-  };
+  const app = buildServiceApp(service, config, logger, { hooks, metrics, wiring });
+  const stop = stopOnce(app, service, store, { config, logger });
 
   const listen = async (listenPort = config.port): Promise<string> => {
     let address: string;
@@ -239,6 +204,67 @@ export async function createService(
     return address;
   };
   return { app, service, store, listen, stop };
+}
+
+/** The HTTP app over `service`, with the config's limits and guards. */
+function buildServiceApp(
+  service: StatefulService,
+  config: ServiceConfig,
+  logger: FastifyBaseLogger,
+  context: { hooks: ServiceHooks; metrics: ServiceMetrics; wiring: WiringOptions },
+): FastifyInstance {
+  const { hooks, metrics, wiring } = context;
+  return buildApp(service, {
+    // Fastify's own info lines are only "Server listening at …", one an
+    // interface: the service logs one "listening" line of its own, with what
+    // matters (below). Its warnings and errors still come through.
+    logger: logger.child(
+      {},
+      { level: ['trace', 'debug', 'info'].includes(logger.level) ? 'warn' : logger.level },
+    ),
+    limits: config.limits,
+    allowedHosts: config.allowedHosts,
+    trustProxy: config.trustProxy,
+    crash: {
+      enabled: config.crashEndpoint,
+      adminToken: config.adminToken,
+      exit: hooks.exitAfterCrash,
+    },
+    metrics,
+    ...(wiring.publicDir === undefined ? {} : { publicDir: wiring.publicDir }),
+  });
+}
+
+/**
+ * A clean stop, run once however often it is asked for: the app stops
+ * taking requests and lets those in flight finish (up to the shutdown
+ * timeout), then the service logs its shutdown and the store closes.
+ */
+function stopOnce(
+  app: FastifyInstance,
+  service: StatefulService,
+  store: Store,
+  context: { config: ServiceConfig; logger: FastifyBaseLogger },
+): (reason: string) => Promise<void> {
+  const { config, logger } = context;
+  let stopping: Promise<void> | null = null;
+  return (reason) => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'stopping');
+      const closed = app.close();
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) =>
+          setTimeout(() => resolve(true), config.shutdownTimeoutMs).unref(),
+        ),
+      ]);
+      if (timedOut) logger.warn('requests still in flight after the shutdown timeout');
+      await service.stop(reason);
+      await store.close();
+      logger.info({ reason }, 'stopped cleanly');
+    })();
+    return stopping;
+  };
 }
 
 /**
