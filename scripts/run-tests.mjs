@@ -1,7 +1,11 @@
 // Runs the compiled test files with node:test. Node versions have disagreed on how
 // `node --test` treats directory and glob arguments, so the files are listed here.
 // `--docker` runs the container lifecycle suite (test/docker/, needs a Docker
-// engine) instead of everything else; other arguments filter files by path.
+// engine) instead of everything else. Other arguments choose files by path: each is
+// a prefix of the path relative to the test directory, so `inspector` runs
+// test/inspector/ (not test/integration/inspector.test.ts), `domain/session` runs
+// test/domain/session*.test.ts, and `integration/crash.test.ts` one file; a leading
+// `test/` or `dist/test/` and a `.ts` ending are accepted, as a shell completes them.
 // The HTTP tests (test/http/) then run a second time on the PostgreSQL store
 // (STATEFUL_TEST_STORE=postgres), on a throwaway server, wherever PostgreSQL's
 // server binaries are (always in CI).
@@ -11,7 +15,10 @@ import { join, relative } from 'node:path';
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
 const docker = process.argv.includes('--docker');
-const only = process.argv.slice(2).filter((arg) => arg !== '--docker');
+const only = process.argv
+  .slice(2)
+  .filter((arg) => arg !== '--docker')
+  .map((arg) => arg.replace(/^(\.\/)?(dist\/)?test\//, '').replace(/\.ts$/, '.js'));
 
 function collect(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -23,10 +30,16 @@ function collect(dir) {
 
 const files = collect(root)
   .filter((file) => relative(root, file).startsWith('docker/') === docker)
-  .filter((file) => only.length === 0 || only.some((part) => relative(root, file).includes(part)))
+  .filter(
+    (file) => only.length === 0 || only.some((prefix) => relative(root, file).startsWith(prefix)),
+  )
   .sort();
 if (files.length === 0) {
-  console.error('No test files found: run `npm run build` first.');
+  console.error(
+    only.length > 0 && existsSync(root)
+      ? `No test file's path under test/ starts with ${only.join(' or ')} (see docs/development.md).`
+      : 'No test files found: run `npm run build` first.',
+  );
   process.exit(1);
 }
 const run = (list, env = {}) =>
