@@ -10,7 +10,7 @@ export class AppError extends Error {
   constructor(code: string, statusCode: number, message: string) {
     // A client error (4xx) is an answer, not a fault: it is never logged, so
     // it is made without a stack, whose capture was a fifth of what a 404
-    // cost (45-57 -> 36-44 µs of the event loop a `GET`, docs/design/storage.md).
+    // cost (45-57 -> 36-44 µs of the event loop a `GET`, docs/design/storage-measurements.md).
     const stackTraceLimit = Error.stackTraceLimit;
     if (statusCode < 500) Error.stackTraceLimit = 0;
     super(message);

@@ -6,7 +6,7 @@
  * node:fs directly.
  *
  * Two calls are not threadpool round trips, which cost three to five times the
- * system call they wrap on this kind of machine (docs/design/storage.md):
+ * system call they wrap on this kind of machine (docs/design/storage-measurements.md):
  * `writeSync`, for the appends of the journal and the event log (to the page
  * cache, a few microseconds; their fdatasync stays asynchronous), and
  * `writeUnsynced`, for the checkpoint's session files (a worker thread makes

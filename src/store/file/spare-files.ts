@@ -7,7 +7,7 @@
  * and a new file costs an inode and blocks to allocate where the replaced one
  * costs them to free. Rewriting a session file so costs 55-80 µs of CPU
  * here; writing into a kept inode whose blocks are allocated, about 19 µs
- * (docs/design/storage.md, "Spare files"; docs/design/file-churn.mjs).
+ * (docs/design/storage-measurements.md, "Spare files"; docs/design/file-churn.mjs).
  *
  * What keeps it safe:
  * - A spare has no other name, and is a regular file: it is kept only when

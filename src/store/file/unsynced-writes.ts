@@ -8,7 +8,7 @@
  * threadpool round trip a call costs three to five times the call here; and
  * neither a synchronous `open` that creates a file (it can wait behind the
  * journal's fdatasync) nor a rename over a file (it can start the new file's
- * writeback: 55-80 µs here) may stall the event loop (docs/design/storage.md).
+ * writeback: 55-80 µs here) may stall the event loop (docs/design/storage-measurements.md).
  *
  * Nothing is written through a symlink: a temp file is created new
  * (O_CREAT|O_EXCL), a spare is written only when it is a regular file with
