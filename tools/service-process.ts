@@ -7,8 +7,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../src/project-root.js';
 
-export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** The built command, dist/src/cli/main.js: these tests need `npm run build` first. */
+export const CLI = fileURLToPath(new URL('dist/src/cli/main.js', PROJECT_ROOT));
 
 export interface LogLine {
   msg?: string;

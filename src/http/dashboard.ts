@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
+import { PROJECT_ROOT } from '../project-root.js';
 
 /** public/ beside src/ in the repository, and beside dist/ in the image. */
-export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../../../public/', import.meta.url));
+export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('public/', PROJECT_ROOT));
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",

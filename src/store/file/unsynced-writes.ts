@@ -27,6 +27,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { FROM_SOURCE_FLAGS, RUNS_FROM_SOURCE } from '../../project-root.js';
 import { TEMP_SUFFIX } from './layout.js';
 import {
   checkDirectorySync,
@@ -300,10 +301,13 @@ class UnsyncedWriter {
 
   private started(): Worker {
     if (this.worker !== null) return this.worker;
-    // The thread runs only this module: none of the process's own Node flags apply to it.
-    const worker = new Worker(new URL('./unsynced-writes-worker.js', import.meta.url), {
-      execArgv: [],
-    });
+    // The thread runs only this module: none of the process's own Node flags apply to
+    // it. Except when Node runs the TypeScript sources themselves (one test file without
+    // a build, docs/development.md): the thread then needs the flags that let it.
+    const worker = new Worker(
+      new URL(`./unsynced-writes-worker.${RUNS_FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url),
+      { execArgv: RUNS_FROM_SOURCE ? [...FROM_SOURCE_FLAGS] : [] },
+    );
     worker.unref();
     worker.on('message', ({ id, error, setAside }: UnsyncedBatchDone) => {
       const waiter = this.waiting.get(id);

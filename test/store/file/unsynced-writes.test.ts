@@ -10,6 +10,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { FROM_SOURCE_FLAGS, RUNS_FROM_SOURCE } from '../../../src/project-root.js';
 import { nodeFileSystem } from '../../../src/store/file/file-system.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -60,7 +61,9 @@ describe('unsynced writes on the writer thread', () => {
       `const { nodeFileSystem } = await import(${JSON.stringify(module)});` +
       `await nodeFileSystem.writeUnsynced([{ target: ${JSON.stringify(join(dir, 'x.json'))}, content: 'x' }], null);`;
     // Exits by itself (a thread kept alive would hang until the timeout kills it).
-    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    // Run from the TypeScript sources (no build), the child needs the flags that allow it.
+    const flags = RUNS_FROM_SOURCE ? FROM_SOURCE_FLAGS : [];
+    await promisify(execFile)(process.execPath, [...flags, '--input-type=module', '-e', script], {
       timeout: 20_000,
     });
     assert.equal(await readFile(join(dir, 'x.json'), 'utf8'), 'x');
