@@ -51,11 +51,11 @@ Exit status: 0 done, 1 failed (e.g. not found), 2 usage error, 3 the service
 did not answer; serve and supervise: 78 bad configuration, 4 cannot listen.
 
 Configuration comes from the environment: PORT, HOST, DATA_DIR, STORE and
-DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (the
-README's configuration table).
+DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (all
+of them: docs/operating.md, Configuration).
 `;
 
-/** Exit statuses of the commands (the README's table; serve and supervise have their own). */
+/** Exit statuses of the commands (docs/operating.md, Exit statuses; serve and supervise have their own). */
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_UNREACHABLE = 3;

@@ -56,7 +56,7 @@ export type EventPage = Static<typeof EventPageSchema>;
 export const ErrorSchema = Type.Object({
   error: Type.String({
     description:
-      'a stable code: not_found, invalid_input, storage_full, too_busy, stopping, … (the README lists them all)',
+      'a stable code: not_found, invalid_input, storage_full, too_busy, stopping, … (docs/api.md, Errors, lists them all)',
   }),
   message: Type.String({ description: 'what went wrong, for people' }),
 });

@@ -1,6 +1,6 @@
 /**
  * The typed client (`stateful-service/client`) against the real service: as a
- * program that installed the package uses it (the README's example, run and
+ * program that installed the package uses it (the example in docs/api.md, run and
  * type-checked in a project of its own), and each of its methods and errors.
  */
 import assert from 'node:assert/strict';
@@ -51,7 +51,7 @@ export async function names(): Promise<string[]> {
 `;
 
 describe('the typed client', () => {
-  it('is what a project that installed the package imports: the README example runs and type-checks', async (t) => {
+  it('is what a project that installed the package imports: the example in docs/api.md runs and type-checks', async (t) => {
     const dir = await tempDir(t);
     const service = await startService(join(dir, 'data'));
     t.after(() => service.process.kill('SIGKILL'));
