@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { postgresBinaries, startPostgres } from '../tools/postgres.js';
-import { runNode, type StartedService, startService } from '../tools/service-process.js';
+import { runNode, type StartedService, spawnService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
 import { type KillRestartResult, killRestartBench, killRestartLine } from './kill-restart.js';
 import { putSpreadOver, residentMiB } from './requests.js';
@@ -110,7 +110,7 @@ async function measureCeiling(seconds: number): Promise<number> {
 
 /** The service as the bench runs it: no /crash, info logs. */
 async function startBenchService(dataDir: string, env: Record<string, string> = {}) {
-  const service = await startService(dataDir, { CRASH_ENDPOINT: 'off', ...env });
+  const service = await spawnService(dataDir, { CRASH_ENDPOINT: 'off', ...env });
   if (service.process.child.pid !== undefined)
     servicePids.set(service.url, service.process.child.pid);
   return service;

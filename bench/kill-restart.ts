@@ -9,7 +9,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { type StartedService, startService } from '../tools/service-process.js';
+import { type StartedService, spawnService } from '../tools/service-process.js';
 import { putSpreadOver } from './requests.js';
 
 export interface KillRestartResult {
@@ -55,7 +55,7 @@ export async function killRestartBench(
   options: { connections: number; maxBurstSeconds: number; log: (line: string) => void },
 ): Promise<KillRestartResult> {
   await running.process.stop();
-  const clean = await startService(dataDir, ENV, BOOT);
+  const clean = await spawnService(dataDir, ENV, BOOT);
   const target = SNAPSHOT_JOURNAL_BYTES * 0.9;
   const started = performance.now();
   // The kill comes when the journal is nearly full (or the duration ends),
@@ -78,7 +78,7 @@ export async function killRestartBench(
   await clean.process.exited;
   const puts = result['2xx'];
   const journal = await journalBytes(dataDir);
-  const after = await startService(dataDir, ENV, BOOT);
+  const after = await spawnService(dataDir, ENV, BOOT);
   const state = await fetch(`${after.url}/state`);
   const body = (await state.json()) as { live_sessions?: number };
   if (!state.ok || body.live_sessions !== ids.length) {

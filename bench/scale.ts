@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { startService } from '../tools/service-process.js';
+import { spawnService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
 import { type KillRestartResult, killRestartBench } from './kill-restart.js';
 import { putSpreadOver, residentMiB } from './requests.js';
@@ -115,7 +115,7 @@ export async function scaleBench(options: {
   const bigIds = await writeDataset(big, options.sessions, options.events);
 
   // Takeover: the first boot reads every file.
-  const first = await startService(big, { CRASH_ENDPOINT: 'off' }, BOOT);
+  const first = await spawnService(big, { CRASH_ENDPOINT: 'off' }, BOOT);
   const takeover = {
     seconds: Math.round(first.bootMs) / 1000,
     residentMiB: await residentMiB(first.process.child.pid ?? 0),
@@ -151,7 +151,7 @@ export async function scaleBench(options: {
   const stopping = performance.now();
   await first.process.stop();
   const stopSeconds = Math.round(performance.now() - stopping) / 1000;
-  const second = await startService(big, { CRASH_ENDPOINT: 'off' }, BOOT);
+  const second = await spawnService(big, { CRASH_ENDPOINT: 'off' }, BOOT);
   const restart = {
     stopSeconds,
     seconds: Math.round(second.bootMs) / 1000,
@@ -171,7 +171,7 @@ export async function scaleBench(options: {
   const spread = await options.dir('sustained');
   const spreadSessions = 100_000;
   const ids = await writeDataset(spread, spreadSessions, 0);
-  const service = await startService(spread, { CRASH_ENDPOINT: 'off' }, BOOT);
+  const service = await spawnService(spread, { CRASH_ENDPOINT: 'off' }, BOOT);
   const before = diskBytes(spread);
   const eventsBefore = await sizeOf(join(spread, 'events.jsonl'));
   const sessionsBefore = diskBytes(join(spread, 'sessions'));

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startService } from '../tools/service-process.js';
+import { spawnService } from '../tools/service-process.js';
 
 export interface SharedDirectoryResult {
   sessions: number;
@@ -28,7 +28,7 @@ const ENV = { CRASH_ENDPOINT: 'off' };
 const BOOT = { bootTimeoutMs: 600_000 };
 
 async function startAndStop(dataDir: string): Promise<number> {
-  const service = await startService(dataDir, ENV, BOOT);
+  const service = await spawnService(dataDir, ENV, BOOT);
   await service.process.stop();
   return Math.round(service.bootMs) / 1000;
 }

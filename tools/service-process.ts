@@ -143,7 +143,7 @@ export interface StartedService {
 }
 
 /** Starts `stateful serve` on a data directory and waits until it listens. */
-export async function startService(
+export async function spawnService(
   dataDir: string,
   env: Record<string, string> = {},
   options: { bootTimeoutMs?: number } = {},

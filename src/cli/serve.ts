@@ -13,8 +13,8 @@ import {
   EXIT_DATA_DIR_BUSY,
   EXIT_DATA_DIR_UNSAFE,
 } from '../lifecycle/exit-codes.js';
-import { startService } from '../lifecycle/service.js';
 import type { SupervisedMessage } from '../lifecycle/supervisor.js';
+import { startService } from '../lifecycle/wiring.js';
 import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/format.js';
 import { makeLogger } from './logger.js';
 

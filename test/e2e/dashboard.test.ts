@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
-import { startService, supervise } from '../../tools/service-process.js';
+import { spawnService, supervise } from '../../tools/service-process.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
@@ -384,7 +384,7 @@ describe('the dashboard in a browser', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-offline-390x844.png') });
 
     // Started again by hand on the same port: the page finds it by itself.
-    const back = await startService(dir, { PORT: port });
+    const back = await spawnService(dir, { PORT: port });
     t.after(() => back.process.kill('SIGKILL'));
     await page.locator('#connection[data-state="up"]').waitFor({ timeout: 15_000 });
     assert.equal(await banner.isVisible(), false);

@@ -1,5 +1,5 @@
 /**
- * The service wired as production wires it (createService), for `inject`
+ * The service wired as production wires it (wireService), for `inject`
  * tests; stopped cleanly when the test ends. On the store that
  * STATEFUL_TEST_STORE names (`file`, the default, in a temp directory, or
  * `postgres`, a fresh database on a throwaway server), unless a test needs one.
@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadServiceConfig } from '../../src/config.js';
-import { createService } from '../../src/lifecycle/service.js';
+import { wireService } from '../../src/lifecycle/wiring.js';
 import type { StatefulService } from '../../src/service/service.js';
 import type { WritableFileSystem } from '../../src/store/file/file-system.js';
 import type { Store } from '../../src/store/store.js';
@@ -67,7 +67,7 @@ export async function build(
       : { DATA_DIR: dataDir };
   const config = loadServiceConfig({ ...env, ...where });
   const result: Partial<TestApp> = { kind, dataDir, crashes: 0 };
-  const created = await createService(
+  const created = await wireService(
     config,
     pino({ level: 'silent' }),
     {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { sendRaw } from '../helpers/raw-http.js';
 import { storedSessions } from '../helpers/stored-sessions.js';
@@ -11,7 +11,7 @@ const json: [string, string][] = [['Content-Type', 'application/json']];
 describe('bad input over real HTTP', () => {
   it('is answered with JSON 4xx, the service stays up and stored data is unharmed', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const kept = field(await postJson(`${service.url}/sessions`, { name: 'kept', data: { a: 1 } }));
     const before = await storedSessions(dir);

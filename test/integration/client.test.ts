@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { CLI, freePort, runToEnd, startService } from '../../tools/service-process.js';
+import { CLI, freePort, runToEnd, spawnService } from '../../tools/service-process.js';
 import { postJson } from '../helpers/http.js';
 import { storedSessions } from '../helpers/stored-sessions.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -12,7 +12,7 @@ const ESC = '\u001b';
 describe('the stateful CLI client', () => {
   it('creates, lists, updates and deletes sessions with quotes, spaces and non-ASCII text', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const url = ['--json', '--url', service.url];
     const name = `O'Brien "the" Ünïcødé 名前`;
@@ -65,7 +65,7 @@ describe('the stateful CLI client', () => {
 
   it('shows people tables and key/value lines, in colour only on a terminal without NO_COLOR', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const url = ['--url', service.url];
     const made = await runToEnd(
@@ -113,7 +113,7 @@ describe('the stateful CLI client', () => {
 
   it('lists a page at a time, newest first, and every page as one listing', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const url = ['--json', '--url', service.url];
     const ids: string[] = [];
@@ -196,7 +196,7 @@ describe('the stateful CLI client', () => {
     assert.equal(badJson.stderr.trim().split('\n').length, 2, 'one line and a pointer');
 
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const missing = await runToEnd(
       ['session', 'get', '00000000-0000-4000-8000-000000000000', '--url', service.url],
@@ -223,7 +223,7 @@ describe('the stateful CLI client', () => {
 
   it('asks before a delete on a terminal (no unless y), and not with --yes or off a terminal', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const made = async () =>
       (await postJson(`${service.url}/sessions`, { name: 'kept?' })).json as { id: string };

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('deaths nobody saw coming', () => {
   it('kill -9 loses no acknowledged write and is counted as one crash at the next start', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     const target = field(await postJson(`${first.url}/sessions`, { name: 'counter' }));
 
     // Concurrent creates and updates; record what was acknowledged, then kill at once.
@@ -27,7 +27,7 @@ describe('deaths nobody saw coming', () => {
     first.process.kill('SIGKILL');
     await first.process.exited;
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     const state = field(await request(`${second.url}/state`));
     assert.equal(state.crash_count, 1, 'the kill is counted once');
@@ -49,7 +49,7 @@ describe('deaths nobody saw coming', () => {
     // A clean stop afterwards is not counted as another crash.
     second.process.kill('SIGTERM');
     await second.process.exited;
-    const third = await startService(dir);
+    const third = await spawnService(dir);
     t.after(() => third.process.kill('SIGKILL'));
     assert.equal(field(await request(`${third.url}/state`)).crash_count, 1);
   });
@@ -57,12 +57,12 @@ describe('deaths nobody saw coming', () => {
   it('an instance restarted on the spot after kill -9 is not blocked by what it left behind', async (t) => {
     const dir = await tempDir(t);
     for (let round = 0; round < 3; round++) {
-      const service = await startService(dir);
+      const service = await spawnService(dir);
       await postJson(`${service.url}/sessions`, { name: `r${round}` });
       service.process.kill('SIGKILL');
       await service.process.exited;
     }
-    const last = await startService(dir);
+    const last = await spawnService(dir);
     t.after(() => last.process.kill('SIGKILL'));
     const state = field(await request(`${last.url}/state`));
     assert.equal(state.crash_count, 3);
@@ -77,7 +77,7 @@ describe('deaths nobody saw coming', () => {
     const dir = await tempDir(t);
     // Progress every 20 ms instead of every second: the lines, not the speed, are tested here.
     const env = { STARTUP_PROGRESS_MS: '20' };
-    const first = await startService(dir, env);
+    const first = await spawnService(dir, env);
     const acknowledged: { id: string; name: string }[] = [];
     await Promise.all(
       Array.from({ length: 8 }, async (_, worker) => {
@@ -90,7 +90,7 @@ describe('deaths nobody saw coming', () => {
     first.process.kill('SIGKILL');
     await first.process.exited;
 
-    const second = await startService(dir, env);
+    const second = await spawnService(dir, env);
     t.after(() => second.process.kill('SIGKILL'));
     const lines = second.process.lines;
     const ready = lines.findIndex((line) => line.msg === 'listening');

@@ -12,7 +12,7 @@ import { lstatSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runToEnd, startService } from '../../tools/service-process.js';
+import { runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { ORIGINAL_SESSIONS, writeOriginalDataDir } from '../helpers/original-data-dir.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -70,7 +70,7 @@ describe('links and special files in the data directory', () => {
     const outsideDir = await tempDir(t);
     const outside = join(outsideDir, 'precious.json');
     await writeFile(outside, OUTSIDE_BYTES);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const ids: string[] = [];
     for (const name of ['a', 'b', 'c']) {
@@ -147,7 +147,7 @@ describe('links and special files in the data directory', () => {
     await truncate(join(sessions, `${ID_C}.json`), 180 * 1024 * 1024); // sparse: no disk used
     await writeFile(join(sessions, `${ID_D}.json`), Buffer.from('{"name": "caf\xe9"}', 'latin1'));
 
-    const service = await startService(dir, { NODE_OPTIONS: '--max-old-space-size=128' });
+    const service = await spawnService(dir, { NODE_OPTIONS: '--max-old-space-size=128' });
     t.after(() => service.process.kill('SIGKILL'));
     const listing = field(await request(`${service.url}/sessions`));
     assert.equal(listing.sessions.length, ORIGINAL_SESSIONS.length);

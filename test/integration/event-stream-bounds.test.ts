@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { healthLatencyMs } from '../helpers/process-memory.js';
@@ -40,7 +40,7 @@ describe('event stream bounds', () => {
   it('delivers a backlog of 10,000 events (well over 1 MiB) whole, to a new client and to one resuming far behind', async (t) => {
     const dir = await tempDir(t);
     await dirWithEvents(dir);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const count = field(await request(`${service.url}/events?limit=1`)).count as number;
 
@@ -66,7 +66,7 @@ describe('event stream bounds', () => {
   it('keeps /health fast while a hundred clients catch up on 10,000 events, and many leave midway', async (t) => {
     const dir = await tempDir(t);
     await dirWithEvents(dir);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
 
     const count = field(await request(`${service.url}/events?limit=1`)).count as number;
@@ -112,7 +112,7 @@ describe('event stream bounds', () => {
 
   it('caps streams at MAX_STREAMS with a JSON 503 and Retry-After, and requests still get through', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir, { MAX_STREAMS: '20', MAX_CONNECTIONS: '40' });
+    const service = await spawnService(dir, { MAX_STREAMS: '20', MAX_CONNECTIONS: '40' });
     t.after(() => service.process.kill('SIGKILL'));
     const streams = await Promise.all(
       Array.from({ length: 20 }, () => openStream(`${service.url}/events/stream`)),
@@ -147,7 +147,7 @@ describe('event stream bounds', () => {
 
   it('answers HEAD with the headers alone, and starts a client from the end when its position is beyond the log', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
 
     const head = await fetch(`${service.url}/events/stream`, {

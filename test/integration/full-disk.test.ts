@@ -4,7 +4,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { runToEnd, startService } from '../../tools/service-process.js';
+import { runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 
 /** A 4 MiB tmpfs, when this process may mount one (root); null otherwise. */
@@ -48,7 +48,7 @@ describe('a real full disk (a small tmpfs as the data directory)', () => {
     const filler = join(mountPoint, 'filler');
     // A 4 MiB volume: a free-space floor its size allows (the default is 64 MiB).
     const env = { MIN_FREE_DISK_MB: '1' };
-    const first = await startService(dataDir, env);
+    const first = await spawnService(dataDir, env);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       ids.push(field(await postJson(`${first.url}/sessions`, { name: `s${i}`, data: { i } })).id);
@@ -85,7 +85,7 @@ describe('a real full disk (a small tmpfs as the data directory)', () => {
     assert.equal(await readFile(join(dataDir, 'events.jsonl'), 'utf8'), eventsBefore);
 
     await rm(filler);
-    const second = await startService(dataDir, env);
+    const second = await spawnService(dataDir, env);
     t.after(() => second.process.kill('SIGKILL'));
     const after = field(await request(`${second.url}/state`));
     assert.equal(after.startup_count, 2, 'the refused boot was no start');

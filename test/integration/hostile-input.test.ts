@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
-import { type StartedService, startService } from '../../tools/service-process.js';
+import { type StartedService, spawnService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { describeOnPostgres } from '../helpers/postgres.js';
@@ -240,7 +240,7 @@ describe('hostile input against the running service', () => {
     const dataDir = join(root, 'data');
     await mkdir(join(root, 'outside'));
     await writeFile(join(root, 'outside', 'canary.json'), '{"untouched":true}');
-    const service = await startService(dataDir, { CRASH_ENDPOINT: 'off' });
+    const service = await spawnService(dataDir, { CRASH_ENDPOINT: 'off' });
     t.after(() => service.process.kill('SIGKILL'));
 
     const outsideBefore = await listFiles(join(root, 'outside'));
@@ -281,7 +281,7 @@ describe('hostile input against the running service', () => {
 
   it('keeps answering in bounded memory through pipelined bursts and crowds of event streams', async (t) => {
     const root = await tempDir(t);
-    const service = await startService(join(root, 'data'), { CRASH_ENDPOINT: 'off' });
+    const service = await spawnService(join(root, 'data'), { CRASH_ENDPOINT: 'off' });
     t.after(() => service.process.kill('SIGKILL'));
     const note = 'n'.repeat(500);
     for (let i = 0; i < 500; i += 50) {
@@ -338,7 +338,7 @@ describe('hostile input against the running service', () => {
 describeOnPostgres('hostile input against the running service, on PostgreSQL', (server) => {
   it('never gets a 5xx, never crashes it, harms no stored session', async (t) => {
     const url = await server().createDatabase();
-    const service = await startService(await tempDir(t), {
+    const service = await spawnService(await tempDir(t), {
       STORE: 'postgres',
       DATABASE_URL: url,
       CRASH_ENDPOINT: 'off',

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, runToEnd, startService } from '../../tools/service-process.js';
+import { CLI, runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson } from '../helpers/http.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -24,7 +24,7 @@ function runLarge(
 describe('the offline inspector', () => {
   it("reads a stopped service's directory: the spec's three sections", async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     const alice = field(await postJson(`${service.url}/sessions`, { name: 'alice' }));
     await postJson(`${service.url}/sessions`, { name: 'bob' });
     service.process.kill('SIGTERM');
@@ -58,7 +58,7 @@ describe('the offline inspector', () => {
 
   it('shows the first and last sessions of a large store, every one when asked', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     const names: string[] = [];
     for (let i = 0; i < 25; i++) {
       names.push(`s${i}`);
@@ -110,7 +110,7 @@ describe('the offline inspector', () => {
 
   it('reads a live service directory without disturbing it', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     await postJson(`${service.url}/sessions`, { name: 'live' });
     const run = await runToEnd(['inspect', '--data-dir', dir, '--json'], {});

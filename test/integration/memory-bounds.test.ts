@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runToEnd, startService } from '../../tools/service-process.js';
+import { runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { healthLatencyMs, residentMiB } from '../helpers/process-memory.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -33,7 +33,7 @@ function costlySession(index: number): unknown {
 describe('memory bounds', () => {
   it('refuses a session with too many values with a 413 that names the limit, and keeps nothing of it', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const kept = field(await postJson(`${service.url}/sessions`, { name: 'kept', data: { a: 1 } }));
 
@@ -70,7 +70,7 @@ describe('memory bounds', () => {
     const dir = await tempDir(t);
     // No STORAGE_BUDGET_MB: the default (a quarter of the heap) must be safe by itself.
     const env = { NODE_OPTIONS: '--max-old-space-size=128' };
-    const service = await startService(dir, env);
+    const service = await spawnService(dir, env);
     t.after(() => service.process.kill('SIGKILL'));
 
     const tiny = field(await postJson(`${service.url}/sessions`, { name: 'tiny' }));
@@ -120,12 +120,12 @@ describe('memory bounds', () => {
     // A kill (the journal is replayed) and a clean stop: both boot in the same heap.
     service.process.kill('SIGKILL');
     await service.process.exited;
-    const afterKill = await startService(dir, env);
+    const afterKill = await spawnService(dir, env);
     t.after(() => afterKill.process.kill('SIGKILL'));
     assert.equal(field(await request(`${afterKill.url}/state`)).live_sessions, ids.length);
     afterKill.process.kill('SIGTERM');
     assert.equal((await afterKill.process.exited).code, 0);
-    const afterStop = await startService(dir, env);
+    const afterStop = await spawnService(dir, env);
     t.after(() => afterStop.process.kill('SIGKILL'));
     assert.equal(field(await request(`${afterStop.url}/state`)).live_sessions, ids.length);
     afterStop.process.kill('SIGTERM');
@@ -137,7 +137,7 @@ describe('memory bounds', () => {
 
   it('does not queue answers for a connection that sends thousands of pipelined requests and never reads', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const note = 'x'.repeat(400);
     for (let i = 0; i < 2000; i += 50) {
@@ -187,7 +187,7 @@ describe('memory bounds', () => {
     const dir = await tempDir(t);
     // The default heap; a small bound, so that this crowd surely exceeds it
     // (the kernel's socket buffers take a few MB of each connection's answers).
-    const service = await startService(dir, { UNREAD_ANSWERS_MB: '16' });
+    const service = await spawnService(dir, { UNREAD_ANSWERS_MB: '16' });
     t.after(() => service.process.kill('SIGKILL'));
     const big = 'x'.repeat(900_000);
     for (let i = 0; i < 6; i++) {
@@ -258,7 +258,7 @@ describe('memory bounds', () => {
 
   it('gives one client address behind a trusted proxy a share of the unread answers, and serves every other address meanwhile', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir, {
+    const service = await spawnService(dir, {
       UNREAD_ANSWERS_MB: '64',
       UNREAD_ANSWERS_PER_ADDRESS_MB: '4',
       TRUST_PROXY: 'loopback',
@@ -303,7 +303,7 @@ describe('memory bounds', () => {
 
   it('counts bodies still arriving against the same bound, one address its share: past it a body is refused unread, and others are served', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir, {
+    const service = await spawnService(dir, {
       UNREAD_ANSWERS_MB: '4',
       UNREAD_ANSWERS_PER_ADDRESS_MB: '2',
       TRUST_PROXY: 'loopback',
@@ -361,7 +361,7 @@ describe('memory bounds', () => {
   it('streams a listing larger than the longest string V8 can build, after a restart too, and pages it in answers of PAGE_MAX_KB', async (t) => {
     const dir = await tempDir(t);
     const env = { STORAGE_BUDGET_MB: '2048' };
-    const service = await startService(dir, env);
+    const service = await spawnService(dir, env);
     t.after(() => service.process.kill('SIGKILL'));
     const big = 'x'.repeat(1024 * 1024 - 100);
     const total = 520; // 520 MiB of listing: more than V8's 512 MiB string limit
@@ -419,7 +419,7 @@ describe('memory bounds', () => {
 
     service.process.kill('SIGTERM');
     await service.process.exited;
-    const restarted = await startService(dir, env);
+    const restarted = await spawnService(dir, env);
     t.after(() => restarted.process.kill('SIGKILL'));
     const relisted = await readListing(restarted.url);
     assert.equal(relisted.bytes, listed.bytes);

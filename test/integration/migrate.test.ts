@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { runToEnd, startService } from '../../tools/service-process.js';
+import { runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { describeOnPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 describeOnPostgres('stateful migrate', (server) => {
   it('moves a data directory into PostgreSQL and back, safely re-run, counts verified', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     const alice = field(
       await postJson(`${first.url}/sessions`, { name: 'alice', data: { z: 1, a: 2 } }),
     );
@@ -38,7 +38,7 @@ describeOnPostgres('stateful migrate', (server) => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).eventsAdded, 0, 're-running adds nothing');
 
-    const replica = await startService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
+    const replica = await spawnService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
     const served = field(await request(`${replica.url}/sessions`)).sessions;
     assert.deepEqual(
       served.map((session: { name: string }) => session.name),
@@ -82,7 +82,7 @@ describeOnPostgres('stateful migrate', (server) => {
     assert.equal(out.code, 0, out.stderr);
     const verify = await runToEnd(['inspect', '--verify', '--data-dir', back], {});
     assert.equal(verify.code, 0, verify.stdout);
-    const local = await startService(back);
+    const local = await spawnService(back);
     t.after(() => local.process.kill('SIGKILL'));
     const sessions = field(await request(`${local.url}/sessions`)).sessions;
     assert.deepEqual(
@@ -99,7 +99,7 @@ describeOnPostgres('stateful migrate', (server) => {
 
   it('refuses a directory a live service owns, and a database that is not empty', async (t) => {
     const dir = await tempDir(t);
-    const live = await startService(dir);
+    const live = await spawnService(dir);
     t.after(() => live.process.kill('SIGKILL'));
     const url = await server().createDatabase();
     const busy = await runToEnd(['migrate', '--from-dir', dir, '--to', url], {});
@@ -107,7 +107,7 @@ describeOnPostgres('stateful migrate', (server) => {
     assert.match(busy.stderr, /Another live instance owns this data directory/);
 
     const notEmpty = await tempDir(t);
-    const first = await startService(notEmpty);
+    const first = await spawnService(notEmpty);
     first.process.kill('SIGTERM');
     await first.process.exited;
     const out = await runToEnd(['migrate', '--from', url, '--to-dir', notEmpty], {});

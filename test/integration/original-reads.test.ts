@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -50,7 +50,7 @@ function readAsTheOriginal(dir: string): OriginalView {
 describe("the original implementation's view of a directory we wrote", () => {
   it('reads every session as served after a clean stop right after a burst, and no crash is counted', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     const created: string[] = [];
     for (let wave = 0; wave < 20; wave++) {
       const ids = await Promise.all(
@@ -87,7 +87,7 @@ describe("the original implementation's view of a directory we wrote", () => {
     assert.equal(original.events.filter((kind) => kind === 'session_created').length, 1000);
     assert.equal(original.events.at(-1), 'shutdown');
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     const after = field(await request(`${second.url}/state`));
     assert.equal(after.crash_count, state.crash_count, 'the stop was clean: no crash counted');

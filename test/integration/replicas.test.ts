@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { openStream } from '../helpers/event-stream.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { describeOnPostgres } from '../helpers/postgres.js';
@@ -23,7 +23,7 @@ describeOnPostgres('replicas on PostgreSQL', (server) => {
     };
     const replicas = [];
     for (let i = 0; i < 3; i++) {
-      const replica = await startService(await tempDir(t), env);
+      const replica = await spawnService(await tempDir(t), env);
       t.after(() => replica.process.kill('SIGKILL'));
       replicas.push(replica);
     }
@@ -110,9 +110,9 @@ describeOnPostgres('replicas on PostgreSQL', (server) => {
 
   it("streams every replica's events on /events/stream, in log order", async (t) => {
     const env = { STORE: 'postgres', DATABASE_URL: await server().createDatabase() };
-    const a = await startService(await tempDir(t), env);
+    const a = await spawnService(await tempDir(t), env);
     t.after(() => a.process.kill('SIGKILL'));
-    const b = await startService(await tempDir(t), env);
+    const b = await spawnService(await tempDir(t), env);
     t.after(() => b.process.kill('SIGKILL'));
     const stream = await openStream(`${a.url}/events/stream?limit=1`);
     t.after(() => stream.close());

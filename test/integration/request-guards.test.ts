@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { type RawRequest, sendRawAnswer } from '../helpers/raw-http.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -18,7 +18,7 @@ function raw(method: string, path: string, headers: [string, string][], body = '
 describe('request guards', () => {
   it('refuses writes from other sites with a JSON 403, and serves the dashboard, curl and the CLI', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const host = new URL(service.url).host;
     const kept = field(await postJson(`${service.url}/sessions`, { name: 'kept' }));
@@ -72,7 +72,7 @@ describe('request guards', () => {
 
   it('answers only to the host names in ALLOWED_HOSTS (loopback by default), as a JSON 403', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const { port } = new URL(service.url);
 
@@ -92,14 +92,14 @@ describe('request guards', () => {
     assert.equal(hostless.status, 400);
     assert.equal(JSON.parse(hostless.body).error, 'invalid_input');
 
-    const open = await startService(await tempDir(t), { ALLOWED_HOSTS: 'stateful.internal' });
+    const open = await spawnService(await tempDir(t), { ALLOWED_HOSTS: 'stateful.internal' });
     t.after(() => open.process.kill('SIGKILL'));
     const named = raw('GET', '/health', [['Host', 'stateful.internal:8091']]);
     assert.equal((await sendRawAnswer(open.url, named)).status, 200);
     const loopback = raw('GET', '/health', [['Host', 'localhost']]);
     assert.equal((await sendRawAnswer(open.url, loopback)).status, 403);
 
-    const any = await startService(await tempDir(t), { ALLOWED_HOSTS: '*' });
+    const any = await spawnService(await tempDir(t), { ALLOWED_HOSTS: '*' });
     t.after(() => any.process.kill('SIGKILL'));
     assert.equal(
       (await sendRawAnswer(any.url, raw('GET', '/health', [['Host', 'x']]))).status,
@@ -108,7 +108,7 @@ describe('request guards', () => {
   });
 
   it('checks the host a request names however it names it: twice, malformed or by its target is a JSON 400', async (t) => {
-    const service = await startService(await tempDir(t));
+    const service = await spawnService(await tempDir(t));
     t.after(() => service.process.kill('SIGKILL'));
     const { port } = new URL(service.url);
     const refused: [string, string, [string, string][], RegExp][] = [
@@ -164,7 +164,7 @@ describe('request guards', () => {
 
   it('takes the bearer scheme in any case; a compressed body is a 415, an unmet Expect a 417, CONNECT a 405, all JSON', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir, { ADMIN_TOKEN: 's3cret' });
+    const service = await spawnService(dir, { ADMIN_TOKEN: 's3cret' });
     t.after(() => service.process.kill('SIGKILL'));
 
     for (const encoding of ['gzip', 'br', 'deflate']) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runToEnd, startService } from '../../tools/service-process.js';
+import { runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -21,7 +21,7 @@ async function readEvents(dir: string): Promise<Record<string, unknown>[]> {
 describe('restarts of the real service', () => {
   it('keeps every session, changes container_id, counts the start and no crash', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     const alice = field(await postJson(`${first.url}/sessions`, { name: 'alice', data: { n: 1 } }));
     const bob = field(await postJson(`${first.url}/sessions`, { name: 'bob' }));
     await postJson(`${first.url}/sessions/${alice.id}`, { data: { n: 2 } }, 'PUT');
@@ -38,7 +38,7 @@ describe('restarts of the real service', () => {
     assert.equal(events.at(-1)?.event, 'shutdown');
     assert.equal(events.at(-1)?.container, first.containerId);
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     assert.notEqual(second.containerId, first.containerId);
     const state = field(await request(`${second.url}/state`));
@@ -63,7 +63,7 @@ describe('restarts of the real service', () => {
 
   it('persists total_requests lazily while running, within about a second', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     for (let i = 0; i < 20; i++) await request(`${service.url}/health`);
     const deadline = Date.now() + 5000;
@@ -77,7 +77,7 @@ describe('restarts of the real service', () => {
 
   it('after a SIGKILL right behind acknowledged writes, replays the journal and writes the files behind', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       ids.push(field(await postJson(`${first.url}/sessions`, { name: `s${i}` })).id);
@@ -98,7 +98,7 @@ describe('restarts of the real service', () => {
     );
     assert.equal(report.journalChanges, 7);
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     // The boot replays the journal into memory and writes the files behind, at once.
     const expected = ids

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFile, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runToEnd, type StartedService, startService } from '../../tools/service-process.js';
+import { runToEnd, type StartedService, spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { pythonDumps } from '../helpers/original-data-dir.js';
 import { OriginalWriter } from '../helpers/original-writer.js';
@@ -80,7 +80,7 @@ async function verifyFindings(dir: string): Promise<string[]> {
 describe('a data directory another program changed while the service was stopped', () => {
   it("keeps every change the original made between two clean runs, and the original's bytes", async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     t.after(() => first.process.kill('SIGKILL'));
     const alice = await create(first, 'alice', { note: 'first' });
     const bob = await create(first, 'bob');
@@ -114,7 +114,7 @@ describe('a data directory another program changed while the service was stopped
       );
     }
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     const served = await sessionsServed(second);
     assert.deepEqual([...served.keys()].sort(), [alice.id, carol.id].sort());
@@ -142,7 +142,7 @@ describe('a data directory another program changed while the service was stopped
       ]),
     );
     // Adopted once: the next start has the changes from its own journal.
-    const third = await startService(dir);
+    const third = await spawnService(dir);
     t.after(() => third.process.kill('SIGKILL'));
     assert.deepEqual([...(await sessionsServed(third)).keys()].sort(), [alice.id, carol.id].sort());
     assert.equal((await eventKinds(third)).filter((kind) => kind === 'session_adopted').length, 3);
@@ -151,7 +151,7 @@ describe('a data directory another program changed while the service was stopped
 
   it('keeps what the original changed after a kill -9, over the journal it replays', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     t.after(() => first.process.kill('SIGKILL'));
     const alice = await create(first, 'alice');
     await fileWritten(join(dir, 'sessions', `${alice.id}.json`));
@@ -168,7 +168,7 @@ describe('a data directory another program changed while the service was stopped
     await original.update(alice.id, { name: 'alice-by-the-original' });
     const dave = await original.create('dave');
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     const served = await sessionsServed(second);
     assert.equal(served.get(alice.id)?.name, 'alice-by-the-original');
@@ -188,7 +188,7 @@ describe('a data directory another program changed while the service was stopped
 
   it('adopts hand edits by rename and delete, a file placed by hand, and quarantines garbage', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     t.after(() => first.process.kill('SIGKILL'));
     const alice = await create(first, 'alice');
     const bob = await create(first, 'bob');
@@ -215,7 +215,7 @@ describe('a data directory another program changed while the service was stopped
     const before = await verify(dir);
     assert.notEqual(before.code, 0, 'verify reports the changes before the start');
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     const served = await sessionsServed(second);
     assert.deepEqual([...served.keys()].sort(), [alice.id, erin.id].sort());
@@ -245,12 +245,12 @@ describe('a data directory another program changed while the service was stopped
 
   it('adopts a logged change once: a later write, then a kill, is not undone by the file', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     t.after(() => first.process.kill('SIGKILL'));
     await first.process.stop();
     const carol = await new OriginalWriter(dir).create('carol');
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     assert.equal(field(await request(`${second.url}/sessions/${carol.id}`)).name, 'carol');
     const put = await postJson(`${second.url}/sessions/${carol.id}`, { name: 'carol-2' }, 'PUT');
@@ -258,7 +258,7 @@ describe('a data directory another program changed while the service was stopped
     second.process.kill('SIGKILL'); // before a checkpoint writes carol's file
     await second.process.exited;
 
-    const third = await startService(dir);
+    const third = await spawnService(dir);
     t.after(() => third.process.kill('SIGKILL'));
     assert.equal(field(await request(`${third.url}/sessions/${carol.id}`)).name, 'carol-2');
     await third.process.stop();
@@ -270,7 +270,7 @@ describe('a data directory another program changed while the service was stopped
 
   it('leaves an edit made in place to verify and repair, after which the next start adopts it', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     t.after(() => first.process.kill('SIGKILL'));
     const alice = await create(first, 'alice');
     const bob = await create(first, 'bob');
@@ -308,7 +308,7 @@ describe('a data directory another program changed while the service was stopped
       'not written over',
     );
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     assert.equal(field(await request(`${second.url}/sessions/${alice.id}`)).name, 'alice-in-place');
     assert.equal(field(await request(`${second.url}/sessions/${bob.id}`)).name, 'bob-2');
@@ -319,14 +319,14 @@ describe('a data directory another program changed while the service was stopped
   it('takes a backup unpacked over the directory as the truth, files and all', async (t) => {
     const dir = await tempDir(t);
     const backup = join(await tempDir(t), 'backup.tar');
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     t.after(() => first.process.kill('SIGKILL'));
     const alice = await create(first, 'alice');
     const bob = await create(first, 'bob');
     await first.process.stop();
     execFileSync('tar', ['-cf', backup, '-C', dir, '.']);
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     const dave = await create(second, 'dave');
     await postJson(`${second.url}/sessions/${alice.id}`, { name: 'alice-2' }, 'PUT');
@@ -334,7 +334,7 @@ describe('a data directory another program changed while the service was stopped
     await second.process.stop();
     execFileSync('tar', ['-xf', backup, '-C', dir]);
 
-    const third = await startService(dir);
+    const third = await spawnService(dir);
     t.after(() => third.process.kill('SIGKILL'));
     const served = await sessionsServed(third);
     // The backup's alice and bob are back; dave's file, which the backup did not hold, stays.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runToEnd, startService } from '../../tools/service-process.js';
+import { runToEnd, spawnService } from '../../tools/service-process.js';
 import { postJson } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -21,7 +21,7 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 describe('one live instance per data directory', () => {
   it('refuses a second instance at once, with a clear message, changing nothing on disk', async (t) => {
     const dir = await tempDir(t);
-    const owner = await startService(dir);
+    const owner = await spawnService(dir);
     t.after(() => owner.process.kill('SIGKILL'));
     await postJson(`${owner.url}/sessions`, { name: 'mine' });
     await new Promise((resolve) => setTimeout(resolve, 1200)); // let the lazy request flush settle

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -26,7 +26,7 @@ function closed(socket: Socket): Promise<string> {
 describe('slow and idle clients', () => {
   it('are cut off by the timeouts while other clients are served', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir, {
+    const service = await spawnService(dir, {
       REQUEST_TIMEOUT_MS: '2000',
       IDLE_TIMEOUT_MS: '3000',
       KEEP_ALIVE_TIMEOUT_MS: '1000',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type LogLine, runStateful, runToEnd, startService } from '../../tools/service-process.js';
+import { type LogLine, runStateful, runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, request } from '../helpers/http.js';
 import {
   ORIGINAL_SESSIONS,
@@ -15,7 +15,7 @@ describe('taking over and recovering a data directory', () => {
   it("takes over the original's directory as a start, not a crash, and keeps counting", async (t) => {
     const dir = await tempDir(t);
     await writeOriginalDataDir(dir);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
 
     const state = field(await request(`${service.url}/state`));
@@ -44,14 +44,14 @@ describe('taking over and recovering a data directory', () => {
 
   it('drops a torn last event line at boot: /events works and the repair is logged', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     first.process.kill('SIGKILL');
     await first.process.exited;
     await writeFile(join(dir, 'events.jsonl'), '{"ts": 1771668000.5, "time": "2026-0', {
       flag: 'a',
     });
 
-    const second = await startService(dir);
+    const second = await spawnService(dir);
     t.after(() => second.process.kill('SIGKILL'));
     const answer = await request(`${second.url}/events?limit=10`);
     assert.equal(answer.status, 200);
@@ -74,7 +74,7 @@ describe('taking over and recovering a data directory', () => {
     await writeOriginalDataDir(dir);
     const broken = '11111111-2222-4333-8444-555555555555';
     await writeFile(join(dir, 'sessions', `${broken}.json`), '{"id": "1111');
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const answer = await request(`${service.url}/sessions`);
     assert.equal(answer.status, 200);
@@ -123,7 +123,7 @@ describe('taking over and recovering a data directory', () => {
       boot.kill('SIGKILL');
       await boot.exited;
     }
-    const service = await startService(dir, {}, { bootTimeoutMs: 120_000 });
+    const service = await spawnService(dir, {}, { bootTimeoutMs: 120_000 });
     t.after(() => service.process.kill('SIGKILL'));
     const state = field(await request(`${service.url}/state`));
     assert.equal(state.live_sessions, extra + ORIGINAL_SESSIONS.length, 'every session, once');

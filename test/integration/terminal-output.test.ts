@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { CLI, startService } from '../../tools/service-process.js';
+import { CLI, spawnService } from '../../tools/service-process.js';
 import { field, postJson } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -59,7 +59,7 @@ function assertNothingActedOn(output: string, what: string): void {
 describe('what a terminal shows of hostile text', () => {
   it('the CLI and the inspector show escape sequences visibly, never send them raw', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const ids: string[] = [];
     for (const name of HOSTILE_NAMES) {

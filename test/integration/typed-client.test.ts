@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiError, StatefulClient, UnreachableError } from '../../src/client/index.js';
-import { freePort, startService } from '../../tools/service-process.js';
+import { freePort, spawnService } from '../../tools/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -53,7 +53,7 @@ export async function names(): Promise<string[]> {
 describe('the typed client', () => {
   it('is what a project that installed the package imports: the example in docs/api.md runs and type-checks', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(join(dir, 'data'));
+    const service = await spawnService(join(dir, 'data'));
     t.after(() => service.process.kill('SIGKILL'));
     const project = join(dir, 'consumer');
     await mkdir(join(project, 'node_modules'), { recursive: true });
@@ -94,7 +94,7 @@ describe('the typed client', () => {
 
   it('covers every endpoint, pages through every session, and throws errors that say what happened', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir, { ADMIN_TOKEN: 'sesame' });
+    const service = await spawnService(dir, { ADMIN_TOKEN: 'sesame' });
     t.after(() => service.process.kill('SIGKILL'));
     const client = new StatefulClient({ url: `${service.url}/`, token: 'sesame' });
     assert.equal((await client.health()).status, 'ok');

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runToEnd, startService } from '../../tools/service-process.js';
+import { runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { OriginalWriter } from '../helpers/original-writer.js';
 import { describeOnPostgres } from '../helpers/postgres.js';
@@ -52,7 +52,7 @@ async function refusesEverywhere(url: string): Promise<void> {
 
 describe('text no store can keep, on the file store', () => {
   it('is refused with a 400 naming the field; other odd text is kept exactly', async (t) => {
-    const service = await startService(await tempDir(t));
+    const service = await spawnService(await tempDir(t));
     t.after(() => service.process.kill('SIGKILL'));
     await refusesEverywhere(service.url);
   });
@@ -61,7 +61,7 @@ describe('text no store can keep, on the file store', () => {
 describeOnPostgres('text no store can keep, on PostgreSQL', (server) => {
   it('is refused alike, and never fails the honest creates batched beside it', async (t) => {
     const url = await server().createDatabase();
-    const service = await startService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
+    const service = await spawnService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
     t.after(() => service.process.kill('SIGKILL'));
     await refusesEverywhere(service.url);
     // Four hostile clients in a loop beside 80 honest creates.
@@ -95,7 +95,7 @@ describeOnPostgres('text no store can keep, on PostgreSQL', (server) => {
 
   it('migrate names the session the original stored with U+0000, and copies nothing', async (t) => {
     const dir = await tempDir(t);
-    const first = await startService(dir);
+    const first = await spawnService(dir);
     await postJson(`${first.url}/sessions`, { name: 'alice' });
     await first.process.stop();
     const original = new OriginalWriter(dir);
@@ -107,7 +107,7 @@ describeOnPostgres('text no store can keep, on PostgreSQL', (server) => {
       run.stderr,
       new RegExp(`session ${bad.id}: "name" holds U\\+0000 \\(NUL\\); PostgreSQL cannot store it`),
     );
-    const replica = await startService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
+    const replica = await spawnService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
     t.after(() => replica.process.kill('SIGKILL'));
     assert.deepEqual(
       field(await request(`${replica.url}/sessions`)).sessions,

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startService } from '../../tools/service-process.js';
+import { spawnService } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { bytesWritten } from '../helpers/process-io.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -64,7 +64,7 @@ async function writeLoop(
 describe('the cost of a write', () => {
   it('writes a no-op write to a 0.9 MB session in a few hundred bytes, not the session again, and keeps every access through a kill', async (t) => {
     const dir = await tempDir(t);
-    const service = await startService(dir);
+    const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
     const pid = service.process.child.pid as number;
     const data = { blob: 'x'.repeat(900 * 1024), small: 1 };
@@ -119,7 +119,7 @@ describe('the cost of a write', () => {
     assert.equal(after.access_count, acknowledged, 'every write counted its access');
     service.process.kill('SIGKILL');
     await service.process.exited;
-    const restarted = await startService(dir);
+    const restarted = await spawnService(dir);
     t.after(() => restarted.process.kill('SIGKILL'));
     const replayed = field(await request(`${restarted.url}/sessions/${created.id}`));
     assert.deepEqual(replayed, after, 'the journal kept every access, and the data whole');

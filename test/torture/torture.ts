@@ -23,7 +23,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type RunningProcess, runToEnd, startService } from '../../tools/service-process.js';
+import { type RunningProcess, runToEnd, spawnService } from '../../tools/service-process.js';
 import { OriginalWriter } from '../helpers/original-writer.js';
 import { seeded } from '../helpers/seeded.js';
 import { type Answer, type SessionBody, TortureModel } from './checker.js';
@@ -197,7 +197,7 @@ async function main(): Promise<number> {
       // Now and then a directory without a snapshot: the boot reads every
       // session file (a takeover), then writes a snapshot the kills can cut.
       if (random() < 0.1) await rm(join(dataDir, 'snapshot.jsonl'), { force: true });
-      const service = await startService(dataDir, SERVICE_ENV);
+      const service = await spawnService(dataDir, SERVICE_ENV);
       starts++;
       await checkAfterRestart(dataDir, service.url, { kills, crashes, starts });
       if (model.violations.length > 0) {
@@ -234,7 +234,7 @@ async function main(): Promise<number> {
     // A last start to check what the last death left.
     if (model.violations.length > 0) return 1;
     model.cycle++;
-    const last = await startService(dataDir, SERVICE_ENV);
+    const last = await spawnService(dataDir, SERVICE_ENV);
     starts++;
     await checkAfterRestart(dataDir, last.url, { kills, crashes, starts });
     await stopped(last.process, 'SIGTERM');

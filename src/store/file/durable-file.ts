@@ -12,13 +12,13 @@ import { basename, dirname, join } from 'node:path';
 import { StorageFullError, StorageUnavailableError } from '../../domain/errors.js';
 import { cleanUpAfter } from '../cleanup.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
-import { GroupCommit } from './group-commit.js';
 import { TEMP_SUFFIX } from './layout.js';
+import { SharedFlush } from './shared-flush.js';
 import type { SparePool } from './spare-files.js';
 import type { SetAside, UnsyncedWrite } from './unsynced-writes.js';
 
 export class DurableFiles {
-  private readonly directorySyncs = new Map<string, GroupCommit>();
+  private readonly directorySyncs = new Map<string, SharedFlush>();
 
   constructor(private readonly fs: WritableFileSystem = nodeFileSystem) {}
 
@@ -85,7 +85,7 @@ export class DurableFiles {
   async syncDirectory(dir: string): Promise<void> {
     let group = this.directorySyncs.get(dir);
     if (group === undefined) {
-      group = new GroupCommit(async () => {
+      group = new SharedFlush(async () => {
         const handle = await this.fs.open(dir, 'r');
         try {
           await handle.sync();

@@ -18,10 +18,10 @@ import { utcTimestamp } from '../../domain/time.js';
 import type { InstanceStart } from '../store.js';
 import { type DirectorySeal, takeSeal } from './directory-seal.js';
 import type { DurableFiles } from './durable-file.js';
-import { GroupCommit } from './group-commit.js';
 import { currentBootId, formatMarker } from './instance-marker.js';
 import type { DataLayout } from './layout.js';
 import type { LogPoint } from './log-after-mark.js';
+import { SharedFlush } from './shared-flush.js';
 import { formatStats } from './stats-file.js';
 
 /** What a boot found for the accounting. */
@@ -45,7 +45,7 @@ export class InstanceAccounting {
   private readonly counters: Stats;
   /** The counters as stats.json last received them. */
   private flushed: Stats;
-  private readonly statsCommit: GroupCommit;
+  private readonly statsFlush: SharedFlush;
   private marker: InstanceMarker | null;
   /** Sessions total_sessions counts that the log does not (see instance-marker.ts). */
   private sessionsBeforeLog: number;
@@ -74,7 +74,7 @@ export class InstanceAccounting {
     this.marker = start.marker;
     this.sessionsBeforeLog = start.sessionsBeforeLog;
     this.adoptedThrough = start.adoptedThrough;
-    this.statsCommit = new GroupCommit(async () => {
+    this.statsFlush = new SharedFlush(async () => {
       const snapshot = { ...this.counters };
       await this.files.write(this.layout.statsFile, formatStats(snapshot));
       this.flushed = snapshot;
@@ -129,7 +129,7 @@ export class InstanceAccounting {
 
   /** Writes stats.json; concurrent callers share one write. */
   flush(): Promise<void> {
-    return this.statsCommit.run();
+    return this.statsFlush.run();
   }
 
   readMarker(): InstanceMarker | null {
@@ -202,7 +202,7 @@ export class InstanceAccounting {
     const before = { ...this.counters };
     Object.assign(this.counters, change(before));
     try {
-      await this.statsCommit.run();
+      await this.statsFlush.run();
     } catch (error) {
       // Undo only what this change did; other counters moved on meanwhile.
       for (const key of Object.keys(before) as (keyof Stats)[]) {

@@ -23,7 +23,6 @@ import type { ProgressReport } from './boot-progress.js';
 import type { DurableFiles } from './durable-file.js';
 import type { EventLog } from './event-log.js';
 import type { WritableFileSystem } from './file-system.js';
-import { GroupCommit } from './group-commit.js';
 import type { Journal } from './journal.js';
 import {
   type DataLayout,
@@ -34,6 +33,7 @@ import {
 } from './layout.js';
 import { formatSessionFile } from './session-files.js';
 import { type SessionTable, sessionOf } from './session-table.js';
+import { SharedFlush } from './shared-flush.js';
 import { writeSnapshot } from './snapshot.js';
 import { removeSpareFiles, type SparePool } from './spare-files.js';
 import type { UnsyncedWrite } from './unsynced-writes.js';
@@ -107,12 +107,12 @@ export class WriteBehind {
    * write of the file removes, though it may write a spare, not the temp file.
    */
   private readonly tempsMaybeLeft = new Set<string>();
-  private readonly checkpoints: GroupCommit;
+  private readonly checkpoints: SharedFlush;
   private backlogCheckpoint: Promise<void> | null = null;
   /** When the last checkpoint started, and when the last one finished. */
   private lastCheckpoint = performance.now();
   private checkpointed = performance.now();
-  private readonly snapshots: GroupCommit;
+  private readonly snapshots: SharedFlush;
   private snapshotRunning = false;
   /** The snapshot last asked for (a stop waits for it to settle). */
   private latestSnapshot: Promise<void> = Promise.resolve();
@@ -123,8 +123,8 @@ export class WriteBehind {
   constructor(settings: WriteBehindSettings, sources: WriteBehindSources) {
     this.settings = settings;
     this.sources = sources;
-    this.checkpoints = new GroupCommit(() => this.writeCheckpoint());
-    this.snapshots = new GroupCommit(() => this.writeSnapshot());
+    this.checkpoints = new SharedFlush(() => this.writeCheckpoint());
+    this.snapshots = new SharedFlush(() => this.writeSnapshot());
   }
 
   /** Says that a committed change left `id`'s file behind. */

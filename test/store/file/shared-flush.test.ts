@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GroupCommit } from '../../../src/store/file/group-commit.js';
+import { SharedFlush } from '../../../src/store/file/shared-flush.js';
 
-describe('group commit', () => {
+describe('a shared flush', () => {
   it('shares one flush among callers that arrive while one runs, and never overlaps flushes', async () => {
     let flushes = 0;
     let running = 0;
     let maxRunning = 0;
-    const group = new GroupCommit(async () => {
+    const group = new SharedFlush(async () => {
       running++;
       maxRunning = Math.max(maxRunning, running);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -22,7 +22,7 @@ describe('group commit', () => {
   it('resolves a caller only after a flush that started after its call', async () => {
     let value = 0;
     let flushed = -1;
-    const group = new GroupCommit(async () => {
+    const group = new SharedFlush(async () => {
       const snapshot = value;
       await new Promise((resolve) => setTimeout(resolve, 5));
       flushed = snapshot;
@@ -37,7 +37,7 @@ describe('group commit', () => {
 
   it('passes a failed flush to its callers and recovers for the next', async () => {
     let fail = true;
-    const group = new GroupCommit(async () => {
+    const group = new SharedFlush(async () => {
       if (fail) throw new Error('disk on fire');
     });
     await assert.rejects(group.run(), /disk on fire/);

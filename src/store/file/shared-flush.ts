@@ -1,11 +1,12 @@
 /**
- * Group commit for an idempotent flush (an fsync, a rewrite of a file from
- * memory): callers that arrive while a flush runs share the next one, so N
+ * An idempotent flush (an fsync, a rewrite of a file from memory, a
+ * checkpoint, a snapshot) shared by its callers, as a group commit is:
+ * callers that arrive while a flush runs share the next one, so N
  * concurrent writers cost two flushes, not N. A caller's promise resolves only
  * after a flush that started after the call, so it covers the caller's change.
  * Flushes never overlap: a rewrite can never land an older state last.
  */
-export class GroupCommit {
+export class SharedFlush {
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
 

@@ -142,7 +142,7 @@ async function openStore(
  * application, the HTTP app) and counts its start; tests build it here too.
  * Nothing listens until `listen()`.
  */
-export async function createService(
+export async function wireService(
   config: ServiceConfig,
   logger: FastifyBaseLogger,
   hooks: ServiceHooks,
@@ -268,7 +268,7 @@ function stopOnce(
 }
 
 /**
- * createService, listening. The port is bound first and answers 503
+ * wireService, listening. The port is bound first and answers 503
  * "starting" (http/starting.ts) while the store opens, which after a kill or
  * on a large directory takes seconds: a client sees a service starting, not
  * a refused connection. `listening` is logged once the app serves.
@@ -284,7 +284,7 @@ export async function startService(
   logger.debug({ port: starting.port }, 'answering 503 "starting" until the store is open');
   let created: WiredService;
   try {
-    created = await createService(config, logger, hooks, {
+    created = await wireService(config, logger, hooks, {
       onProgress(message, detail) {
         if (message === 'starting') latest = detail;
         onProgress(message, detail);
