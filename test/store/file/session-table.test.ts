@@ -1,0 +1,134 @@
+/**
+ * The file store's session table on its own (store/file/session-table.ts):
+ * creation order, pages and search, the storage budget, and the per-session
+ * lock, without a directory or a journal.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StorageBudgetError } from '../../../src/domain/errors.js';
+import type { PageQuery } from '../../../src/domain/page.js';
+import { createSession } from '../../../src/domain/session.js';
+import { residentOf, SessionTable } from '../../../src/store/file/session-table.js';
+
+const UNBOUNDED = { budgetBytes: Number.POSITIVE_INFINITY, minFreeBytes: 0, root: '/' };
+
+function tableOf(names: string[], limits = UNBOUNDED): SessionTable {
+  const table = new SessionTable({ sessions: [], outcome: new Map() }, limits);
+  for (const name of names) {
+    const resident = table.newResident(createSession({ name, data: {} }));
+    table.add(resident);
+  }
+  return table;
+}
+
+const query = (over: Partial<PageQuery>): PageQuery => ({
+  after: null,
+  limit: 2,
+  newestFirst: false,
+  search: null,
+  maxBytes: Number.POSITIVE_INFINITY,
+  ...over,
+});
+
+const names = (json: readonly string[]) => json.map((item) => JSON.parse(item).name as string);
+
+describe('the session table', () => {
+  it('pages in creation order, oldest or newest first, each page after the last one’s cursor', () => {
+    const table = tableOf(['a', 'b', 'c', 'd', 'e']);
+    const first = table.page(query({}));
+    assert.deepEqual(names(first.items), ['a', 'b']);
+    const second = table.page(query({ after: first.next }));
+    assert.deepEqual(names(second.items), ['c', 'd']);
+    const last = table.page(query({ after: second.next }));
+    assert.deepEqual(names(last.items), ['e']);
+    assert.equal(last.next, null);
+    assert.deepEqual(names(table.page(query({ newestFirst: true })).items), ['e', 'd']);
+  });
+
+  it('finds by name, any case, and by id prefix; refuses a cursor it did not give out', () => {
+    const table = tableOf(['Alice', 'bob', 'ALICE-2', 'carol']);
+    const found = table.page(query({ limit: 10, search: 'alice' }));
+    assert.deepEqual(names(found.items), ['Alice', 'ALICE-2']);
+    const [bob] = table.list().filter((session) => session.name === 'bob');
+    const byId = table.page(query({ limit: 10, search: bob?.id.slice(0, 8) ?? '' }));
+    assert.deepEqual(names(byId.items), ['bob']);
+    assert.throws(() => table.page(query({ after: 'bm90IG91cnM' })), /not a cursor/);
+  });
+
+  it('lists and batches every session as of the call, whatever changes after', () => {
+    const table = tableOf(['a', 'b', 'c']);
+    const batches = table.jsonBatches(2);
+    const [a] = table.list();
+    table.remove(table.require(a?.id ?? ''));
+    assert.deepEqual(
+      [...batches].map((batch) => names(batch)),
+      [['b', 'c']],
+      'a generator takes its copy when it starts',
+    );
+    assert.equal(table.size, 2);
+  });
+
+  it('refuses growth past the budget before writing, and gives back a failed write’s reservation', async () => {
+    const session = createSession({ name: 'x', data: { text: 'y'.repeat(1000) } });
+    const footprint = residentOf(session, 1).footprint;
+    const table = tableOf([], { ...UNBOUNDED, budgetBytes: footprint * 2 });
+    let wrote = 0;
+    await table.withBudget(footprint, async () => {
+      wrote++;
+    });
+    await assert.rejects(
+      table.withBudget(footprint, async () => {
+        throw new Error('the disk failed');
+      }),
+      /the disk failed/,
+    );
+    assert.equal(table.usage().bytes, footprint, 'the failed write gave its bytes back');
+    await assert.rejects(
+      table.withBudget(footprint + 1, async () => {
+        wrote++;
+      }),
+      StorageBudgetError,
+    );
+    assert.equal(wrote, 1, 'a refused write never ran');
+    await table.withBudget(-footprint, async () => undefined);
+    assert.equal(table.usage().bytes, 0, 'shrinking is always allowed');
+  });
+
+  it('runs the tasks of one session one at a time, in order, even when one fails', async () => {
+    const table = tableOf([]);
+    const order: string[] = [];
+    const slow =
+      (label: string, ms: number, fail = false) =>
+      async () => {
+        order.push(`${label} start`);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        order.push(`${label} end`);
+        if (fail) throw new Error(label);
+      };
+    await Promise.allSettled([
+      table.withLock('s', slow('first', 20, true)),
+      table.withLock('s', slow('second', 1)),
+      table.withLock('other', slow('other', 5)),
+    ]);
+    const mine = order.filter((entry) => !entry.startsWith('other'));
+    assert.deepEqual(mine, ['first start', 'first end', 'second start', 'second end']);
+    assert.ok(
+      order.indexOf('other end') < order.indexOf('first end'),
+      'another session is not held up',
+    );
+  });
+
+  it('keeps a replaced session in its creation place when its created_at changes', () => {
+    const table = tableOf(['a', 'b', 'c']);
+    const [, b] = table.list();
+    assert.ok(b !== undefined);
+    const current = table.require(b.id);
+    const next = residentOf({ ...b, name: 'b2', created_at: '1999-01-01T00:00:00Z' }, current.seq);
+    table.replace(current, next);
+    assert.deepEqual(
+      table.list().map((session) => session.name),
+      ['a', 'b2', 'c'],
+    );
+    assert.deepEqual(names(table.page(query({ limit: 10 })).items), ['a', 'b2', 'c']);
+  });
+});
