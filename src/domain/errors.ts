@@ -37,28 +37,40 @@ export function withoutStacks<T>(run: () => T): T {
 }
 
 export class NotFoundError extends AppError {
+  static readonly code = 'not_found';
+  static readonly status = 404;
+
   constructor(message: string) {
-    super('not_found', 404, message);
+    super(NotFoundError.code, NotFoundError.status, message);
   }
 }
 
 export class InvalidInputError extends AppError {
+  static readonly code = 'invalid_input';
+  static readonly status = 400;
+
   constructor(message: string) {
-    super('invalid_input', 400, message);
+    super(InvalidInputError.code, InvalidInputError.status, message);
   }
 }
 
 /** The disk is full: nothing of the write was kept; retry once space is freed. */
 export class StorageFullError extends AppError {
+  static readonly code = 'storage_full';
+  static readonly status = 507;
+
   constructor(message: string) {
-    super('storage_full', 507, message);
+    super(StorageFullError.code, StorageFullError.status, message);
   }
 }
 
 /** A session larger than the per-session limits allow; the message names the limit. */
 export class SessionTooLargeError extends AppError {
+  static readonly code = 'session_too_large';
+  static readonly status = 413;
+
   constructor(message: string) {
-    super('session_too_large', 413, message);
+    super(SessionTooLargeError.code, SessionTooLargeError.status, message);
   }
 }
 
@@ -68,38 +80,53 @@ export class SessionTooLargeError extends AppError {
  * do not grow a session keep working.
  */
 export class StorageBudgetError extends AppError {
+  static readonly code = 'storage_budget_exceeded';
+  static readonly status = 507;
+
   constructor(message: string) {
-    super('storage_budget_exceeded', 507, message);
+    super(StorageBudgetError.code, StorageBudgetError.status, message);
   }
 }
 
 /** The storage failed for another reason (I/O error, too many open files). */
 export class StorageUnavailableError extends AppError {
+  static readonly code = 'storage_unavailable';
+  static readonly status = 503;
+
   constructor(message: string) {
-    super('storage_unavailable', 503, message);
+    super(StorageUnavailableError.code, StorageUnavailableError.status, message);
   }
 }
 
 /** Every event stream the service allows is open; the client should retry later. */
 export class StreamLimitError extends AppError {
+  static readonly code = 'too_many_streams';
+  static readonly status = 503;
+
   constructor(message: string) {
-    super('too_many_streams', 503, message);
+    super(StreamLimitError.code, StreamLimitError.status, message);
   }
 }
 
 /** The answers clients leave unread fill UNREAD_ANSWERS_MB; the client should retry later. */
 export class TooBusyError extends AppError {
+  static readonly code = 'too_busy';
+  static readonly status = 503;
+
   constructor(message: string) {
-    super('too_busy', 503, message);
+    super(TooBusyError.code, TooBusyError.status, message);
   }
 }
 
 /** The service is stopping cleanly: nothing was served or changed; retry. */
 export class StoppingError extends AppError {
+  static readonly code = 'stopping';
+  static readonly status = 503;
+
   constructor() {
     super(
-      'stopping',
-      503,
+      StoppingError.code,
+      StoppingError.status,
       'The service is stopping: this request was not served and changed nothing. Retry in a moment.',
     );
   }
@@ -107,20 +134,30 @@ export class StoppingError extends AppError {
 
 /** A request the service will not serve from where it came (another site, an unknown Host). */
 export class ForbiddenError extends AppError {
-  constructor(code: string, message: string) {
-    super(code, 403, message);
+  /** A Host not in ALLOWED_HOSTS; a write from another site. */
+  static readonly codes = ['host_not_allowed', 'cross_site_request'] as const;
+  static readonly status = 403;
+
+  constructor(code: (typeof ForbiddenError.codes)[number], message: string) {
+    super(code, ForbiddenError.status, message);
   }
 }
 
 /** A body in a form the service does not read (a Content-Encoding, say). */
 export class UnsupportedMediaTypeError extends AppError {
+  static readonly code = 'unsupported_media_type';
+  static readonly status = 415;
+
   constructor(message: string) {
-    super('unsupported_media_type', 415, message);
+    super(UnsupportedMediaTypeError.code, UnsupportedMediaTypeError.status, message);
   }
 }
 
 export class UnauthorizedError extends AppError {
+  static readonly code = 'unauthorized';
+  static readonly status = 401;
+
   constructor(message: string) {
-    super('unauthorized', 401, message);
+    super(UnauthorizedError.code, UnauthorizedError.status, message);
   }
 }

@@ -6,11 +6,35 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { UnauthorizedError } from '../domain/errors.js';
+import { StorageFullError, StorageUnavailableError, UnauthorizedError } from '../domain/errors.js';
 import type { StatefulService } from '../service/service.js';
+import { refusal, routeErrors } from './answers.js';
 import { CrashAnswerSchema } from './schemas.js';
 
-const crashSchema = { response: { 202: CrashAnswerSchema } };
+/** The scheme of `Authorization: Bearer <ADMIN_TOKEN>` (named in the document's components). */
+export const ADMIN_SECURITY_SCHEME = 'adminToken';
+
+/** POST /crash; with an ADMIN_TOKEN, it needs the token (and answers 401 without). */
+function crashSchema(guarded: boolean) {
+  return {
+    operationId: 'crash',
+    tags: ['admin'],
+    summary: 'Crash the service on purpose (a demo switch)',
+    description:
+      'Counts the crash, answers, then exits with status 1. Absent with CRASH_ENDPOINT=off; ' +
+      'needs `Authorization: Bearer <ADMIN_TOKEN>` when that is set.',
+    security: guarded ? [{ [ADMIN_SECURITY_SCHEME]: [] }] : [],
+    response: {
+      202: { ...CrashAnswerSchema, description: 'the crash is counted; the process exits next' },
+      ...routeErrors(
+        'write',
+        ...(guarded ? [refusal(UnauthorizedError, 'the bearer token is missing or wrong')] : []),
+        refusal(StorageUnavailableError, 'the crash could not be counted durably'),
+        refusal(StorageFullError, 'the disk is full: the crash could not be counted'),
+      ),
+    },
+  };
+}
 
 export interface CrashOptions {
   enabled: boolean;
@@ -35,20 +59,24 @@ export function crashRoutes(
   options: CrashOptions,
 ): void {
   if (!options.enabled) return;
-  app.post('/crash', { schema: crashSchema }, async (request, reply) => {
-    if (
-      options.adminToken !== null &&
-      !bearerMatches(request.headers.authorization, options.adminToken)
-    ) {
-      reply.header('www-authenticate', 'Bearer');
-      throw new UnauthorizedError(
-        'POST /crash needs the header "Authorization: Bearer <ADMIN_TOKEN>".',
-      );
-    }
-    const crashCount = await service.crash();
-    request.log.fatal({ crash_count: crashCount }, 'crash requested: exiting hard');
-    reply.raw.once('finish', options.exit);
-    reply.raw.once('close', options.exit);
-    return reply.code(202).send({ status: 'crashing', crash_count: crashCount });
-  });
+  app.post(
+    '/crash',
+    { schema: crashSchema(options.adminToken !== null) },
+    async (request, reply) => {
+      if (
+        options.adminToken !== null &&
+        !bearerMatches(request.headers.authorization, options.adminToken)
+      ) {
+        reply.header('www-authenticate', 'Bearer');
+        throw new UnauthorizedError(
+          'POST /crash needs the header "Authorization: Bearer <ADMIN_TOKEN>".',
+        );
+      }
+      const crashCount = await service.crash();
+      request.log.fatal({ crash_count: crashCount }, 'crash requested: exiting hard');
+      reply.raw.once('finish', options.exit);
+      reply.raw.once('close', options.exit);
+      return reply.code(202).send({ status: 'crashing', crash_count: crashCount });
+    },
+  );
 }

@@ -8,9 +8,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../domain/errors.js';
 import { PROJECT_ROOT } from '../project-root.js';
+import { refusal, routeErrors } from './answers.js';
 
 /** public/ beside src/ in the repository, and beside dist/ in the image. */
 export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('public/', PROJECT_ROOT));
@@ -37,6 +39,21 @@ const MODULES = [
   'timeline.js',
 ];
 
+const pageSchema = {
+  operationId: 'getDashboard',
+  tags: ['service'],
+  summary: 'The dashboard',
+  response: {
+    200: {
+      description: 'the page',
+      content: {
+        'text/html': { schema: Type.String({ examples: ['<!doctype html><html lang="en">…'] }) },
+      },
+    },
+    ...routeErrors('read', refusal(NotFoundError, 'the dashboard is not installed')),
+  },
+};
+
 const ASSETS = [
   { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
   ...MODULES.map((file) => ({
@@ -56,7 +73,9 @@ export function dashboardRoutes(app: FastifyInstance, publicDir = DEFAULT_PUBLIC
       body = null; // answered with a 404 below, so the API keeps working
     }
     const etag = body === null ? '' : `"${createHash('sha1').update(body).digest('base64url')}"`;
-    app.get(asset.path, (request, reply) => {
+    // The page is in the document; its assets are files of the page, not the API.
+    const schema = asset.path === '/' ? pageSchema : { hide: true };
+    app.get(asset.path, { schema }, (request, reply) => {
       if (body === null) {
         throw new NotFoundError(
           `The dashboard is not installed (no ${asset.file} in ${publicDir}).`,

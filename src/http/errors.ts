@@ -7,14 +7,33 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError } from '../domain/errors.js';
+import {
+  AppError,
+  InvalidInputError,
+  NotFoundError,
+  UnsupportedMediaTypeError,
+} from '../domain/errors.js';
+
+/** An error answer's status and code (the domain's error classes have both as statics). */
+export interface ErrorKind {
+  readonly code: string;
+  readonly status: number;
+}
+
+// The error answers this layer gives itself, beside the domain's errors.
+export const BadRequest = { code: 'bad_request', status: 400 } as const;
+export const PayloadTooLarge = { code: 'payload_too_large', status: 413 } as const;
+export const MethodNotAllowed = { code: 'method_not_allowed', status: 405 } as const;
+export const RequestTimeout = { code: 'request_timeout', status: 408 } as const;
+export const HeadersTooLarge = { code: 'headers_too_large', status: 431 } as const;
+export const ExpectationFailed = { code: 'expectation_failed', status: 417 } as const;
 
 const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_input',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_input',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_input',
+  FST_ERR_CTP_BODY_TOO_LARGE: PayloadTooLarge.code,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: UnsupportedMediaTypeError.code,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: InvalidInputError.code,
+  FST_ERR_CTP_EMPTY_JSON_BODY: InvalidInputError.code,
+  FST_ERR_CTP_INVALID_JSON_BODY: InvalidInputError.code,
 };
 
 /** 503s that refuse work under load or while stopping: said once by what refuses them, not logged each. */
@@ -29,13 +48,15 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       return reply.code(error.statusCode).send({ error: error.code, message: error.message });
     }
     if (error.validation !== undefined) {
-      return reply.code(400).send({ error: 'invalid_input', message: error.message });
+      return reply
+        .code(InvalidInputError.status)
+        .send({ error: InvalidInputError.code, message: error.message });
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const code = FASTIFY_CODES[error.code] ?? 'bad_request';
+      const code = FASTIFY_CODES[error.code] ?? BadRequest.code;
       const message =
-        code === 'payload_too_large' ? 'The body is larger than 1 MiB.' : error.message;
+        code === PayloadTooLarge.code ? 'The body is larger than 1 MiB.' : error.message;
       return reply.code(status).send({ error: code, message });
     }
     request.log.error({ err: error }, 'unexpected error');
@@ -45,8 +66,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({
-      error: 'not_found',
+    reply.code(NotFoundError.status).send({
+      error: NotFoundError.code,
       message: `No route for ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}.`,
     });
   });
@@ -54,15 +75,15 @@ export function registerErrorHandlers(app: FastifyInstance): void {
 
 const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
   HPE_HEADER_OVERFLOW: [
-    431,
+    HeadersTooLarge.status,
     'Request Header Fields Too Large',
-    'headers_too_large',
+    HeadersTooLarge.code,
     'The request headers are larger than 16 KiB.',
   ],
   ERR_HTTP_REQUEST_TIMEOUT: [
-    408,
+    RequestTimeout.status,
     'Request Timeout',
-    'request_timeout',
+    RequestTimeout.code,
     'The request did not arrive in time.',
   ],
 };
@@ -87,9 +108,9 @@ export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
   socket.on('error', () => undefined);
   answerOnSocket(
     socket,
-    405,
+    MethodNotAllowed.status,
     'Method Not Allowed',
-    'method_not_allowed',
+    MethodNotAllowed.code,
     'This service is not a proxy: CONNECT is not served.',
   );
 }
@@ -102,9 +123,9 @@ export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
 export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || !socket.writable) return;
   const [status, reason, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
-    400,
+    BadRequest.status,
     'Bad Request',
-    'bad_request',
+    BadRequest.code,
     'The request is not valid HTTP.',
   ];
   answerOnSocket(socket, status, reason, code, message);
@@ -116,10 +137,10 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Dup
  */
 export function answerUnmetExpectation(_request: IncomingMessage, response: ServerResponse): void {
   const body = JSON.stringify({
-    error: 'expectation_failed',
+    error: ExpectationFailed.code,
     message: 'The only Expect this service meets is "100-continue".',
   });
-  response.writeHead(417, {
+  response.writeHead(ExpectationFailed.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     connection: 'close',

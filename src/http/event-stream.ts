@@ -18,16 +18,20 @@
  */
 import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { InvalidInputError, StreamLimitError } from '../domain/errors.js';
 import {
   MAX_EVENT_LIMIT,
+  MAX_POSITION,
   parseEventLimit,
   parsePosition,
   type ServiceEvent,
   serializeEvent,
 } from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
+import { checkedByTheDomain, refusal, routeErrors } from './answers.js';
+import { EventLimitSchema } from './events.js';
 import { stateAnswer } from './state.js';
 import { StatePush } from './state-push.js';
 
@@ -48,6 +52,60 @@ function wantsState(raw: unknown): boolean {
   if (raw === '1') return true;
   throw new InvalidInputError('"state" must be 1 (push the state too) or 0.');
 }
+
+const streamSchema = {
+  operationId: 'streamEvents',
+  tags: ['events'],
+  summary: 'Server-Sent Events: the recent events, then each new one',
+  description:
+    "Each message's id is the event's position; reconnect with Last-Event-ID (or since=) " +
+    'to resume after it.',
+  querystring: Type.Object({
+    limit: Type.Optional(EventLimitSchema),
+    since: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_POSITION,
+        description: "only the events after this position (an event's id)",
+      }),
+    ),
+    state: Type.Optional(
+      Type.Unsafe<'0' | '1'>({
+        type: 'string',
+        enum: ['0', '1'],
+        description:
+          '1: also a `state` message (the /state answer) on connect, every 2 s and after events',
+      }),
+    ),
+  }),
+  headers: Type.Object({
+    'last-event-id': Type.Optional(
+      Type.String({ pattern: '^[0-9]{1,15}$', description: "an event's position, as `since`" }),
+    ),
+  }),
+  response: {
+    200: {
+      description: 'the event stream',
+      content: {
+        'text/event-stream': {
+          schema: Type.String({
+            examples: [
+              'id: 7\ndata: {"ts":1767348000.1,"time":"2026-01-02T10:00:00Z","event":"session_created","container":"web-1"}\n\n',
+            ],
+          }),
+        },
+      },
+    },
+    ...routeErrors(
+      'read',
+      refusal(InvalidInputError, 'a bad limit, since, state or Last-Event-ID'),
+      refusal(StreamLimitError, 'MAX_STREAMS streams are open; retry after Retry-After seconds'),
+    ),
+  },
+};
+
+/** The query and the Last-Event-ID are checked here, with the domain's messages. */
+const checked = { validatorCompiler: checkedByTheDomain };
 
 export interface EventStreamOptions {
   heartbeatMs: number;
@@ -102,7 +160,7 @@ export function eventStreamRoutes(
     done();
   });
 
-  app.get<StreamRoute>('/events/stream', (request, reply) => {
+  app.get<StreamRoute>('/events/stream', { schema: streamSchema, ...checked }, (request, reply) => {
     // Validate before taking the socket over, so bad input gets a JSON answer.
     const limit = parseEventLimit(request.query.limit);
     const header = request.headers['last-event-id'];

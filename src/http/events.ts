@@ -5,17 +5,58 @@
  * the `before` of the page older still (null at the log's start). Both carry
  * a `Link: <…>; rel="next"` header while older events exist.
  */
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { InvalidInputError } from '../domain/errors.js';
 import {
+  MAX_EVENT_LIMIT,
+  MAX_POSITION,
   parseEventLimit,
   parsePosition,
   type ServiceEvent,
   serializeEvent,
 } from '../domain/event.js';
 import type { StatefulService } from '../service/service.js';
-import { EventPageSchema } from './schemas.js';
+import { checkedByTheDomain, refusal, routeErrors } from './answers.js';
+import { EventPageSchema, named } from './schemas.js';
 
-const eventsSchema = { response: { 200: EventPageSchema } };
+/** `?limit=`, here and on the event stream. */
+export const EventLimitSchema = Type.Integer({
+  minimum: 1,
+  maximum: MAX_EVENT_LIMIT,
+  description: 'how many events, 50 by default',
+  examples: [50],
+});
+
+const eventsSchema = {
+  operationId: 'listEvents',
+  tags: ['events'],
+  summary: 'The last events, or a page further back',
+  querystring: Type.Object({
+    limit: Type.Optional(EventLimitSchema),
+    before: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_POSITION,
+        description:
+          "a page's next, an event's position (a larger one than the log holds: the last page)",
+      }),
+    ),
+  }),
+  response: {
+    200: {
+      ...named(EventPageSchema),
+      description: 'the events, oldest first',
+      headers: {
+        Link: Type.String({
+          description: 'while older events exist: `</events?limit=…&before=…>; rel="next"`',
+          examples: ['</events?limit=50&before=151>; rel="next"'],
+        }),
+      },
+    },
+    ...routeErrors('read', refusal(InvalidInputError, 'a bad limit or before')),
+  },
+};
 
 interface EventsRoute {
   Querystring: { limit?: unknown; before?: unknown };
@@ -43,22 +84,26 @@ function answer(
 }
 
 export function eventRoutes(app: FastifyInstance, service: StatefulService): void {
-  app.get<EventsRoute>('/events', { schema: eventsSchema }, async (request, reply) => {
-    const limit = parseEventLimit(request.query.limit);
-    const before = parsePosition(request.query.before, '"before"');
-    if (before === undefined) {
-      const { events, count } = await service.eventTail(limit);
-      linkOlder(reply, limit, count - events.length + 1);
-      return answer(reply, events, count);
-    }
-    let from = Math.max(1, before - limit);
-    let page = await service.eventRange(from, before - 1);
-    if (from > page.count + 1) {
-      // A position beyond the log (it was replaced): the last page instead.
-      from = Math.max(1, page.count + 1 - limit);
-      page = await service.eventRange(from, page.count);
-    }
-    linkOlder(reply, limit, from);
-    return answer(reply, page.events, page.count, from > 1 ? from : null);
-  });
+  app.get<EventsRoute>(
+    '/events',
+    { schema: eventsSchema, validatorCompiler: checkedByTheDomain },
+    async (request, reply) => {
+      const limit = parseEventLimit(request.query.limit);
+      const before = parsePosition(request.query.before, '"before"');
+      if (before === undefined) {
+        const { events, count } = await service.eventTail(limit);
+        linkOlder(reply, limit, count - events.length + 1);
+        return answer(reply, events, count);
+      }
+      let from = Math.max(1, before - limit);
+      let page = await service.eventRange(from, before - 1);
+      if (from > page.count + 1) {
+        // A position beyond the log (it was replaced): the last page instead.
+        from = Math.max(1, page.count + 1 - limit);
+        page = await service.eventRange(from, page.count);
+      }
+      linkOlder(reply, limit, from);
+      return answer(reply, page.events, page.count, from > 1 ? from : null);
+    },
+  );
 }

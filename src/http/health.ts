@@ -6,9 +6,18 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { StatefulService } from '../service/service.js';
+import { routeErrors } from './answers.js';
 import { type Health, HealthSchema } from './schemas.js';
 
-const healthSchema = { response: { 200: HealthSchema } };
+const healthSchema = {
+  operationId: 'getHealth',
+  tags: ['service'],
+  summary: 'Liveness and health',
+  description:
+    'The original keys (status, container, uptime), then ours. Still 200 when degraded: ' +
+    '`problems` says why.',
+  response: { 200: HealthSchema, ...routeErrors('health') },
+};
 
 export function healthRoutes(app: FastifyInstance, service: StatefulService): void {
   app.get('/health', { schema: healthSchema }, async (): Promise<Health> => {

@@ -5,9 +5,30 @@
  * file, and Node's process metrics. One registry per service, not the global
  * one, so several apps in one process (tests) never share counts.
  */
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatefulService } from '../service/service.js';
+import { routeErrors } from './answers.js';
+
+const metricsSchema = {
+  operationId: 'getMetrics',
+  tags: ['service'],
+  summary: 'Prometheus metrics',
+  response: {
+    200: {
+      description: 'the text exposition format',
+      content: {
+        'text/plain': {
+          schema: Type.String({
+            examples: ['# TYPE stateful_live_sessions gauge\nstateful_live_sessions 9\n'],
+          }),
+        },
+      },
+    },
+    ...routeErrors('read'),
+  },
+};
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -138,7 +159,7 @@ export function metricsRoutes(app: FastifyInstance, metrics: ServiceMetrics): vo
     child.time(reply.elapsedTime / 1000);
     done();
   });
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.scrape();
   });

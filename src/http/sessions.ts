@@ -9,14 +9,27 @@
  * (a store shared by replicas is never cached).
  */
 import { Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { parsePageQuery } from '../domain/page.js';
+import {
+  InvalidInputError,
+  NotFoundError,
+  SessionTooLargeError,
+  StorageBudgetError,
+  StorageFullError,
+  StorageUnavailableError,
+  UnsupportedMediaTypeError,
+} from '../domain/errors.js';
+import { MAX_PAGE_LIMIT, MAX_SEARCH_LENGTH, parsePageQuery } from '../domain/page.js';
 import type { SessionService } from '../service/sessions.js';
+import { checkedByTheDomain, type Refusal, refusal, routeErrors } from './answers.js';
 import {
   DeletedSchema,
-  ErrorSchema,
   type IdParams,
   IdParamsSchema,
+  named,
+  SessionInputSchema,
+  SessionListingSchema,
   SessionPageSchema,
   SessionSchema,
 } from './schemas.js';
@@ -83,14 +96,145 @@ class Listing {
   }
 }
 
-const oneSchema = {
-  params: IdParamsSchema,
-  response: { 200: SessionSchema, 404: ErrorSchema },
+const TAGS = ['sessions'];
+
+const NOT_FOUND = refusal(NotFoundError, 'no such session');
+
+/** What a write may meet in the store (nothing is changed by any of them). */
+const WRITE_REFUSALS: Refusal[] = [
+  refusal(InvalidInputError, 'a name or data of the wrong type, or a name over 200 characters'),
+  refusal(
+    SessionTooLargeError,
+    'name and data are over 1 MiB as JSON, or data holds more than SESSION_MAX_NODES values',
+  ),
+  refusal(StorageUnavailableError, 'the write could not be made durable; nothing was changed'),
+  refusal(StorageFullError, 'the disk is full; nothing was changed'),
+  refusal(StorageBudgetError, 'the sessions use STORAGE_BUDGET_MB; nothing was changed'),
+];
+
+const session = named(SessionSchema);
+const input = named(SessionInputSchema);
+
+/** The `Link` header of a page that has a next one. */
+const NEXT_LINK = {
+  Link: Type.String({
+    description: 'while there is more: `</sessions?…&after=…>; rel="next"`',
+    examples: ['</sessions?limit=100&order=oldest&after=WyIyMDI2Il0>; rel="next"'],
+  }),
+};
+
+const createSchema = {
+  operationId: 'createSession',
+  tags: TAGS,
+  summary: 'Create a session',
+  description: 'A body is read as JSON whatever its Content-Type; no body is `{}`.',
+  body: input,
+  response: {
+    201: { ...session, description: 'the new session' },
+    ...routeErrors('write', ...WRITE_REFUSALS),
+  },
+};
+
+const listSchema = {
+  operationId: 'listSessions',
+  tags: TAGS,
+  summary: 'Every session, or a page of them',
+  description:
+    'With no parameters, the original listing `{"sessions":[…],"count":N}` in creation ' +
+    'order, streamed (it has no `next`). With any of limit, order, after or q, one page and, ' +
+    'while there is more, a `Link: <…>; rel="next"` header.',
+  querystring: Type.Object({
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_PAGE_LIMIT,
+        description:
+          'a page of this many, 100 by default (any of these parameters asks for a page)',
+        examples: [100],
+      }),
+    ),
+    order: Type.Optional(
+      Type.Unsafe<'oldest' | 'newest'>({
+        type: 'string',
+        enum: ['oldest', 'newest'],
+        description: 'creation order (the default) or newest first',
+      }),
+    ),
+    after: Type.Optional(
+      Type.String({ maxLength: 512, description: 'the `next` of the previous page' }),
+    ),
+    q: Type.Optional(
+      Type.String({
+        maxLength: MAX_SEARCH_LENGTH,
+        description: 'only sessions whose name contains this (any case) or whose id starts with it',
+      }),
+    ),
+  }),
+  response: {
+    200: {
+      description: 'a page (with any parameter), or with none the whole listing',
+      headers: NEXT_LINK,
+      anyOf: [Type.Ref(SessionPageSchema), Type.Ref(SessionListingSchema)],
+      examples: SessionPageSchema.examples,
+    },
+    ...routeErrors('read', refusal(InvalidInputError, 'a bad limit, order, cursor or search')),
+  },
+};
+
+const params = IdParamsSchema;
+
+const getSchema = {
+  operationId: 'getSession',
+  tags: TAGS,
+  summary: 'One session',
+  params,
+  response: { 200: session, ...routeErrors('read', NOT_FOUND) },
+};
+
+const replaceSchema = {
+  operationId: 'replaceSession',
+  tags: TAGS,
+  summary: 'Replace name and/or data (the original update)',
+  description: 'access_count + 1, last_active now, a session_updated event.',
+  params,
+  body: input,
+  response: { 200: session, ...routeErrors('write', NOT_FOUND, ...WRITE_REFUSALS) },
+};
+
+const patchSchema = {
+  operationId: 'patchSession',
+  tags: TAGS,
+  summary: 'Merge a JSON Merge Patch (RFC 7396) into the session',
+  description:
+    'Content-Type application/merge-patch+json (plain JSON is read the same). data is ' +
+    'merged key by key; null removes a key. Counted as a PUT.',
+  consumes: ['application/merge-patch+json', 'application/json'],
+  params,
+  body: input,
+  response: {
+    200: session,
+    ...routeErrors(
+      'write',
+      NOT_FOUND,
+      ...WRITE_REFUSALS,
+      refusal(UnsupportedMediaTypeError, 'a JSON Patch (application/json-patch+json)'),
+    ),
+  },
 };
 
 const deleteSchema = {
-  params: IdParamsSchema,
-  response: { 200: DeletedSchema, 404: ErrorSchema },
+  operationId: 'deleteSession',
+  tags: TAGS,
+  summary: 'Delete a session',
+  params,
+  response: {
+    200: DeletedSchema,
+    ...routeErrors(
+      'write',
+      NOT_FOUND,
+      refusal(StorageUnavailableError, 'the delete could not be made durable; nothing was changed'),
+    ),
+  },
 };
 
 /** `pageMaxBytes`: PAGE_MAX_KB, what one page's sessions may add up to. */
@@ -101,7 +245,7 @@ export function sessionRoutes(
 ): void {
   app.post(
     '/sessions',
-    { schema: { response: { 201: SessionSchema } } },
+    { schema: createSchema, validatorCompiler: checkedByTheDomain },
     async (request, reply) => {
       return reply.code(201).send(await sessions.create(request.body));
     },
@@ -110,7 +254,7 @@ export function sessionRoutes(
   const listing = new Listing(sessions);
   app.get<ListRoute>(
     '/sessions',
-    { schema: { response: { 200: SessionPageSchema } } },
+    { schema: listSchema, validatorCompiler: checkedByTheDomain },
     async (request, reply) => {
       const query = parsePageQuery(request.query, pageMaxBytes);
       if (query === null) {
@@ -138,21 +282,22 @@ export function sessionRoutes(
     },
   );
 
-  app.get<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
+  const checked = { validatorCompiler: checkedByTheDomain };
+  app.get<IdRoute>('/sessions/:id', { schema: getSchema, ...checked }, async (request) => {
     return sessions.get(request.params.id);
   });
 
-  app.put<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
+  app.put<IdRoute>('/sessions/:id', { schema: replaceSchema, ...checked }, async (request) => {
     return sessions.update(request.params.id, request.body);
   });
 
   // JSON Merge Patch (application/merge-patch+json; plain JSON is read the same).
   // (A JSON Patch is refused before, in the request guards.)
-  app.patch<IdRoute>('/sessions/:id', { schema: oneSchema }, async (request) => {
+  app.patch<IdRoute>('/sessions/:id', { schema: patchSchema, ...checked }, async (request) => {
     return sessions.patch(request.params.id, request.body);
   });
 
-  app.delete<IdRoute>('/sessions/:id', { schema: deleteSchema }, async (request) => {
+  app.delete<IdRoute>('/sessions/:id', { schema: deleteSchema, ...checked }, async (request) => {
     await sessions.delete(request.params.id);
     return { status: 'deleted' as const, id: request.params.id };
   });

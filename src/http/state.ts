@@ -1,9 +1,15 @@
 /** GET /state: the instance's ephemeral facts next to the persisted counters. */
 import type { FastifyInstance } from 'fastify';
 import type { StatefulService } from '../service/service.js';
+import { routeErrors } from './answers.js';
 import { type State, StateSchema } from './schemas.js';
 
-const stateSchema = { response: { 200: StateSchema } };
+const stateSchema = {
+  operationId: 'getState',
+  tags: ['service'],
+  summary: 'The instance and the durable counters',
+  response: { 200: StateSchema, ...routeErrors('read') },
+};
 
 /** The answer of GET /state (also pushed to the dashboard over its event stream). */
 export async function stateAnswer(service: StatefulService): Promise<State> {

@@ -10,11 +10,44 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { build } from '../helpers/build-app.js';
 
+interface Media {
+  schema: Record<string, unknown>;
+  example?: unknown;
+  examples?: unknown;
+}
+interface Answer {
+  description: string;
+  content?: Record<string, Media>;
+  headers?: Record<string, { schema: object }>;
+}
 interface Operation {
   summary?: string;
-  responses: Record<string, { content?: Record<string, { schema: object }> }>;
+  operationId?: string;
+  tags?: string[];
+  security?: Record<string, string[]>[];
+  parameters?: { name: string; in: string; schema: Record<string, unknown> }[];
+  requestBody?: { content: Record<string, Media> };
+  responses: Record<string, Answer>;
 }
-type Document = { openapi: string; paths: Record<string, Record<string, Operation>> };
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, Record<string, unknown>>;
+    securitySchemes: Record<string, Record<string, unknown>>;
+  };
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The error codes an answer's schema names (the enum beside the Error shape). */
+function documentedCodes(answer: Answer | undefined): string[] {
+  const schema = answer?.content?.['application/json']?.schema as
+    | { allOf?: { $ref?: string; properties?: { error?: { enum?: string[] } } }[] }
+    | undefined;
+  assert.equal(schema?.allOf?.[0]?.$ref, '#/components/schemas/Error');
+  return schema?.allOf?.[1]?.properties?.error?.enum ?? [];
+}
 
 /** `/sessions/:id` as OpenAPI writes it: `/sessions/{id}`. */
 const openApiPath = (url: string) => url.replace(/:(\w+)/g, '{$1}');
@@ -53,6 +86,7 @@ describe('the OpenAPI document', () => {
     const { app } = await build(t, { ADMIN_TOKEN: 'sesame' });
     const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Document;
     const ajv = new Ajv2020({ strict: false });
+    ajv.addFormat('uuid', UUID);
     const checked = new Set<string>();
     const check = async (
       method: string,
@@ -68,7 +102,8 @@ describe('the OpenAPI document', () => {
       const content = response.content?.[type];
       assert.ok(content !== undefined, `${where} is documented as ${type}`);
       if (type === 'application/json') {
-        const validate = ajv.compile(content.schema);
+        // The named shapes it refers to, from the document's components.
+        const validate = ajv.compile({ ...content.schema, components: document.components });
         assert.ok(validate(answer.json()), `${where}: ${ajv.errorsText(validate.errors)}`);
       }
       checked.add(`${method} ${route} ${answer.statusCode}`);
@@ -115,8 +150,122 @@ describe('the OpenAPI document', () => {
     await check('GET', '/', '/');
     await check('GET', '/state', '/state');
     await check('POST', '/crash', '/crash');
+    await check('GET', '/state', '/state', { headers: { 'content-encoding': 'gzip' } });
+    await check('POST', '/sessions', '/sessions', {
+      payload: { name: 'x' },
+      headers: { ...json, 'sec-fetch-site': 'cross-site' },
+    });
+    await check('GET', '/openapi.json', '/openapi.json');
     await check('POST', '/crash', '/crash', { headers: { authorization: 'Bearer sesame' } });
-    assert.ok(checked.size >= 20, `${checked.size} answers checked`);
+    assert.ok(checked.size >= 23, `${checked.size} answers checked`);
+  });
+
+  it('names its operations, tags and shapes, shows an example of every body and answer, and says which routes need the admin token', async (t) => {
+    const { app } = await build(t, { ADMIN_TOKEN: 'sesame' });
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Document;
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({
+        where: `${method} ${path}`,
+        operation,
+      })),
+    );
+    const ids = operations.map(({ operation }) => operation.operationId);
+    assert.equal(new Set(ids).size, operations.length, `unique operationIds: ${ids.join(', ')}`);
+    for (const { where, operation } of operations) {
+      assert.match(operation.operationId ?? '', /^[a-z][A-Za-z]+$/, where);
+      assert.equal(operation.tags?.length, 1, where);
+      assert.ok(
+        ['sessions', 'events', 'service', 'admin'].includes(operation.tags?.[0] as string),
+        where,
+      );
+      const media = [
+        ...Object.entries(operation.requestBody?.content ?? {}).map(
+          ([type, m]) => ['body', type, m] as const,
+        ),
+        ...Object.entries(operation.responses).flatMap(([status, answer]) =>
+          Object.entries(answer.content ?? {}).map(([type, m]) => [status, type, m] as const),
+        ),
+      ];
+      for (const [what, type, one] of media) {
+        assert.ok(
+          one.example !== undefined || one.examples !== undefined,
+          `${where} ${what} ${type} has an example`,
+        );
+      }
+      for (const [status, answer] of Object.entries(operation.responses)) {
+        if (Number(status) < 400) continue;
+        const codes = documentedCodes(answer);
+        assert.ok(codes.length > 0, `${where} ${status} names its codes`);
+        for (const code of codes)
+          assert.ok(answer.description.includes(code), `${where} ${status}`);
+      }
+    }
+    for (const name of ['Session', 'SessionInput', 'Error', 'SessionPage', 'EventPage']) {
+      assert.ok(document.components.schemas[name], `components.schemas.${name}`);
+    }
+    const session = document.components.schemas.Session as {
+      properties: Record<string, { format?: string }>;
+    };
+    assert.equal(session.properties.id?.format, 'uuid');
+    const idParameter = document.paths['/sessions/{id}']?.get?.parameters?.[0];
+    assert.deepEqual([idParameter?.in, idParameter?.schema.format], ['path', 'uuid']);
+
+    const post = document.paths['/sessions']?.post;
+    assert.equal(
+      post?.requestBody?.content['application/json']?.schema.$ref,
+      '#/components/schemas/SessionInput',
+    );
+    assert.deepEqual(Object.keys(post?.responses ?? {}), [
+      '201',
+      '400',
+      '403',
+      '408',
+      '413',
+      '415',
+      '417',
+      '431',
+      '503',
+      '507',
+    ]);
+    assert.deepEqual(documentedCodes(post?.responses['503']).sort(), [
+      'stopping',
+      'storage_unavailable',
+      'too_busy',
+    ]);
+    assert.deepEqual(documentedCodes(post?.responses['507']).sort(), [
+      'storage_budget_exceeded',
+      'storage_full',
+    ]);
+    assert.deepEqual(documentedCodes(document.paths['/sessions/{id}']?.patch?.responses['415']), [
+      'unsupported_media_type',
+    ]);
+    assert.deepEqual(
+      documentedCodes(document.paths['/events/stream']?.get?.responses['503']).sort(),
+      ['stopping', 'too_busy', 'too_many_streams'],
+    );
+    assert.deepEqual(documentedCodes(document.paths['/health']?.get?.responses['503']), [
+      'stopping',
+    ]);
+    for (const path of ['/sessions', '/events']) {
+      assert.ok(document.paths[path]?.get?.responses['200']?.headers?.Link, `${path} sets Link`);
+    }
+
+    assert.deepEqual(Object.values(document.components.securitySchemes), [
+      { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, where the service has one' },
+    ]);
+    const scheme = Object.keys(document.components.securitySchemes)[0] as string;
+    const crash = document.paths['/crash']?.post;
+    assert.deepEqual(crash?.security, [{ [scheme]: [] }]);
+    assert.deepEqual(documentedCodes(crash?.responses['401']), ['unauthorized']);
+    const open = operations.filter(({ operation }) => operation.security !== undefined);
+    assert.equal(open.length, 1, 'no other operation needs the token');
+
+    const { app: unguarded } = await build(t);
+    const without = (
+      await unguarded.inject({ method: 'GET', url: '/openapi.json' })
+    ).json() as Document;
+    assert.deepEqual(without.paths['/crash']?.post?.security, [], 'without ADMIN_TOKEN, none');
+    assert.equal(without.paths['/crash']?.post?.responses['401'], undefined);
   });
 
   it('is shown at /docs from the package’s own files, asking nothing of any other host', async (t) => {
