@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import {
   AppError,
   InvalidInputError,
@@ -65,10 +66,33 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       .send({ error: 'internal_error', message: 'An unexpected error occurred; it was logged.' });
   });
 
+  // The paths the app serves, to tell a method a path lacks (405) from a path it lacks (404).
+  const paths = FindMyWay({ maxParamLength: 16 * 1024 });
+  const methods = new Set<HTTPMethod>();
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat() as HTTPMethod[]) {
+      if (paths.hasRoute(method, route.url)) continue;
+      paths.on(method, route.url, () => undefined);
+      methods.add(method);
+    }
+  });
   app.setNotFoundHandler((request, reply) => {
+    const target = request.url.split('?')[0] ?? '';
+    const path = target.slice(0, 200);
+    const allowed = [...methods].filter((method) => paths.find(method, target) !== null).sort();
+    if (allowed.length > 0) {
+      reply
+        .code(MethodNotAllowed.status)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: MethodNotAllowed.code,
+          message: `${request.method.slice(0, 20)} is not served at ${path}: it takes ${allowed.join(', ')}.`,
+        });
+      return;
+    }
     reply.code(NotFoundError.status).send({
       error: NotFoundError.code,
-      message: `No route for ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}.`,
+      message: `No route for ${request.method} ${path}.`,
     });
   });
 }

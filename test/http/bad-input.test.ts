@@ -29,7 +29,7 @@ describe('bad input', () => {
 
     const cases: {
       what: string;
-      method: 'POST' | 'PUT' | 'GET' | 'DELETE';
+      method: 'POST' | 'PUT' | 'GET' | 'DELETE' | 'OPTIONS';
       url: string;
       payload?: string | Buffer;
       status: number;
@@ -130,7 +130,8 @@ describe('bad input', () => {
         payload: '{}',
         status: 404,
       },
-      { what: 'delete of a non-UUID', method: 'DELETE', url: '/sessions/..', status: 404 },
+      // (Not `/sessions/..`: the URL would be resolved to `/` before it is sent.)
+      { what: 'delete of a non-UUID', method: 'DELETE', url: '/sessions/..%2Fx', status: 404 },
       {
         what: 'upper-case UUID',
         method: 'GET',
@@ -139,7 +140,9 @@ describe('bad input', () => {
       },
       { what: 'bad percent-encoding', method: 'GET', url: '/sessions/%zz', status: 404 },
       { what: 'unknown route', method: 'GET', url: '/nope', status: 404 },
-      { what: 'unknown method on a route', method: 'DELETE', url: '/sessions', status: 404 },
+      { what: 'unknown method on a route', method: 'DELETE', url: '/sessions', status: 405 },
+      { what: 'unknown method on an id', method: 'POST', url: `/sessions/${kept.id}`, status: 405 },
+      { what: 'a method no route takes', method: 'OPTIONS', url: '/state', status: 405 },
     ];
     for (const c of cases) {
       const answer = await app.inject({
@@ -184,5 +187,39 @@ describe('bad input', () => {
     });
     assert.equal(tooLarge.statusCode, 413);
     assert.equal(tooLarge.headers.connection, 'close');
+  });
+
+  it('answers a method a path does not take with 405 and its Allow header, a path that does not exist with 404', async (t) => {
+    const { app } = await build(t);
+    const id = '00000000-0000-4000-8000-000000000000';
+    const cases = [
+      { method: 'DELETE', url: '/sessions', allow: 'GET, HEAD, POST' },
+      { method: 'PUT', url: '/sessions?limit=1', allow: 'GET, HEAD, POST' },
+      { method: 'POST', url: `/sessions/${id}`, allow: 'DELETE, GET, HEAD, PATCH, PUT' },
+      { method: 'POST', url: '/sessions/not-even-a-uuid', allow: 'DELETE, GET, HEAD, PATCH, PUT' },
+      { method: 'DELETE', url: '/events', allow: 'GET, HEAD' },
+      { method: 'OPTIONS', url: '/health', allow: 'GET, HEAD' },
+      { method: 'GET', url: '/crash', allow: 'POST' },
+    ] as const;
+    for (const c of cases) {
+      const answer = await app.inject({ method: c.method, url: c.url });
+      const where = `${c.method} ${c.url}`;
+      assert.equal(answer.statusCode, 405, `${where}: ${answer.body}`);
+      assert.equal(answer.headers.allow, c.allow, where);
+      assert.match(String(answer.headers['content-type']), /^application\/json/, where);
+      const body = answer.json();
+      assert.deepEqual(Object.keys(body), ['error', 'message'], where);
+      assert.equal(body.error, 'method_not_allowed', where);
+      assert.ok(body.message.includes(c.allow), `${where}: ${body.message}`);
+    }
+    for (const url of ['/nope', '/sessions/a/b', '/events/streams', '/sessions/']) {
+      const answer = await app.inject({ method: 'DELETE', url });
+      assert.equal(answer.statusCode, 404, `DELETE ${url}: ${answer.body}`);
+      assert.equal(answer.json().error, 'not_found');
+      assert.equal(answer.headers.allow, undefined);
+    }
+    const long = await app.inject({ method: 'POST', url: `/sessions/${'x'.repeat(5000)}` });
+    assert.equal(long.statusCode, 405, 'a long id is still the path of a session');
+    assert.ok(long.json().message.length < 400, 'and the message stays short');
   });
 });
