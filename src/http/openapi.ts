@@ -28,13 +28,14 @@ interface Media {
 }
 
 interface Operation {
+  security?: Record<string, string[]>[];
   requestBody?: { required?: boolean; content?: Record<string, Media> };
   responses?: Record<string, { content?: Record<string, Media> }>;
 }
 
 interface OpenApiDocument {
   paths?: Record<string, Record<string, Operation>>;
-  components?: { schemas?: Record<string, Schema> };
+  components?: { schemas?: Record<string, Schema>; securitySchemes?: Record<string, unknown> };
 }
 
 /**
@@ -122,6 +123,14 @@ export function registerOpenApi(app: FastifyInstance): void {
           showExamples(document, operation);
         }
       }
+      // The bearer scheme is there only while a route takes it (POST /crash, with an ADMIN_TOKEN).
+      const schemes = document.components?.securitySchemes ?? {};
+      const used = new Set(
+        Object.values(document.paths ?? {})
+          .flatMap((operations) => Object.values(operations))
+          .flatMap((operation) => (operation.security ?? []).flatMap(Object.keys)),
+      );
+      for (const name of Object.keys(schemes)) if (!used.has(name)) delete schemes[name];
       return document;
     },
   });
