@@ -268,6 +268,50 @@ describe('the OpenAPI document', () => {
     assert.equal(without.paths['/crash']?.post?.responses['401'], undefined);
   });
 
+  it('states the query strings the domain takes: each bound accepted, one past it refused', async (t) => {
+    const { app } = await build(t);
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Document;
+    const tried: string[] = [];
+    // HEAD: the same checks as GET, and an event stream answers without staying open.
+    const status = async (path: string, query: string) =>
+      (await app.inject({ method: 'HEAD', url: `${path}?${query}` })).statusCode;
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const parameter of methods.get?.parameters ?? []) {
+        if (parameter.in !== 'query') continue;
+        const { name } = parameter;
+        const schema = parameter.schema as {
+          type?: string;
+          minimum?: number;
+          maximum?: number;
+          maxLength?: number;
+          enum?: string[];
+        };
+        const take = async (value: string) => {
+          tried.push(`${path}?${name}=${value.slice(0, 20)}`);
+          assert.equal(await status(path, `${name}=${value}`), 200, `${path}?${name}=${value}`);
+        };
+        const refuse = async (value: string) => {
+          tried.push(`${path}?${name}=${value.slice(0, 20)}`);
+          const query = `${name}=${value}`;
+          assert.equal(await status(path, query), 400, `${path}?${query.slice(0, 60)}`);
+        };
+        if (schema.type === 'integer') {
+          await take(String(schema.minimum));
+          await take(String(schema.maximum));
+          await refuse(String((schema.minimum as number) - 1));
+          await refuse(String((schema.maximum as number) + 1));
+          await refuse('1.5');
+        } else if (schema.enum !== undefined) {
+          for (const value of schema.enum) await take(value);
+          await refuse('sideways');
+        } else if (schema.maxLength !== undefined) {
+          await refuse('x'.repeat(schema.maxLength + 1));
+        }
+      }
+    }
+    assert.ok(tried.length >= 25, tried.join('\n'));
+  });
+
   it('is shown at /docs from the package’s own files, asking nothing of any other host', async (t) => {
     const { app } = await build(t);
     const page = await app.inject({ method: 'GET', url: '/docs/' });
