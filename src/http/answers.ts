@@ -22,6 +22,7 @@ import {
   HeadersTooLarge,
   PayloadTooLarge,
   RequestTimeout,
+  Starting,
 } from './errors.js';
 import { MAX_NESTING } from './json-body.js';
 import type { ErrorAnswer } from './schemas.js';
@@ -90,6 +91,7 @@ export function guardRefusals(kind: RouteKind): Refusal[] {
   if (kind !== 'health') {
     refusals.push(
       refusal(TooBusyError, 'unread answers fill UNREAD_ANSWERS_MB; retry after Retry-After'),
+      refusal(Starting, 'the service is still starting (`progress` says how far); retry'),
     );
   }
   if (kind === 'write') {

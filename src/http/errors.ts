@@ -28,6 +28,8 @@ export const MethodNotAllowed = { code: 'method_not_allowed', status: 405 } as c
 export const RequestTimeout = { code: 'request_timeout', status: 408 } as const;
 export const HeadersTooLarge = { code: 'headers_too_large', status: 431 } as const;
 export const ExpectationFailed = { code: 'expectation_failed', status: 417 } as const;
+/** What every request but GET /health and GET / gets while the service starts (starting.ts). */
+export const Starting = { code: 'starting', status: 503 } as const;
 
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: PayloadTooLarge.code,

@@ -11,6 +11,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONTENT_SECURITY_POLICY } from './dashboard.js';
+import { Starting } from './errors.js';
 
 /** What the boot last said it was doing (the store's "starting" report). */
 export type StartingProgress = () => Record<string, unknown>;
@@ -28,7 +29,7 @@ const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 `;
 
 function answer(response: ServerResponse, type: string, body: string): void {
-  response.writeHead(503, {
+  response.writeHead(Starting.status, {
     'content-type': type,
     'cache-control': 'no-store',
     'retry-after': '1',
@@ -64,7 +65,7 @@ export async function answerWhileStarting(
         response,
         'application/json; charset=utf-8',
         JSON.stringify({
-          error: 'starting',
+          error: Starting.code,
           message: `The service is starting (${seconds} s${phase}); retry in a moment.`,
           progress: detail,
         }),

@@ -228,6 +228,7 @@ describe('the OpenAPI document', () => {
       '507',
     ]);
     assert.deepEqual(documentedCodes(post?.responses['503']).sort(), [
+      'starting',
       'stopping',
       'storage_unavailable',
       'too_busy',
@@ -241,7 +242,7 @@ describe('the OpenAPI document', () => {
     ]);
     assert.deepEqual(
       documentedCodes(document.paths['/events/stream']?.get?.responses['503']).sort(),
-      ['stopping', 'too_busy', 'too_many_streams'],
+      ['starting', 'stopping', 'too_busy', 'too_many_streams'],
     );
     assert.deepEqual(documentedCodes(document.paths['/health']?.get?.responses['503']), [
       'stopping',
