@@ -313,6 +313,34 @@ describe('the OpenAPI document', () => {
     assert.ok(tried.length >= 25, tried.join('\n'));
   });
 
+  it('states the body the domain takes: SessionInput', async (t) => {
+    const { app } = await build(t);
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Document;
+    const input = document.components.schemas.SessionInput as {
+      properties: { name: { type: string; maxLength: number }; data: { type: string } };
+    };
+    assert.deepEqual(
+      [input.properties.name.type, input.properties.data.type],
+      ['string', 'object'],
+    );
+    const create = async (payload: unknown) =>
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/sessions',
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify(payload),
+        })
+      ).statusCode;
+    const longest = input.properties.name.maxLength;
+    assert.equal(await create({ name: 'x'.repeat(longest), data: { a: [1] } }), 201);
+    assert.equal(await create({}), 201, 'each field optional');
+    assert.equal(await create({ name: 'x'.repeat(longest + 1) }), 400);
+    assert.equal(await create({ name: 7 }), 400);
+    assert.equal(await create({ data: [] }), 400);
+    assert.equal(await create({ data: 'text' }), 400);
+  });
+
   it('is shown at /docs from the package’s own files, asking nothing of any other host', async (t) => {
     const { app } = await build(t);
     const page = await app.inject({ method: 'GET', url: '/docs/' });
