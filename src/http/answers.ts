@@ -2,7 +2,7 @@
  * The error answers of a route's schema, built from the error kinds
  * themselves (the domain's error classes and this layer's in errors.ts), so
  * the document's codes are the ones the service sends: each status lists its
- * codes (an enum on the Error shape) with an example each. `guardAnswers`
+ * codes (an enum on the Error shape) with an example each. `guardRefusals`
  * are the ones every request may get before its route runs (request-guards,
  * the body reader, the bounds on unread answers, a stopping service, Node's
  * own limits), by kind of route.
