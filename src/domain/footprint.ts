@@ -7,7 +7,7 @@
  * each where a string needs UTF-16. It errs on the generous side, so a budget
  * of footprints is a ceiling on the heap the sessions take.
  */
-import type { Session } from './session.js';
+import { assertSessionKeys, type Session } from './schemas.js';
 
 /** Heap bytes counted for each value (object, array, string, number, …) and each key. */
 export const NODE_BYTES = 80;
@@ -55,14 +55,41 @@ export function measureJson(value: unknown): Footprint {
   return { nodes, bytes };
 }
 
+/**
+ * What each of a session's fields costs beyond SESSION_OVERHEAD_BYTES: null
+ * for a field of bounded size (counted in the overhead), else how to measure
+ * it. Every field of SessionSchema has an entry (a type error otherwise).
+ */
+export const FIELD_BYTES: {
+  readonly [K in keyof Session]: ((value: Session[K]) => number) | null;
+} = {
+  id: null,
+  name: stringBytes,
+  data: (data) => measureJson(data).bytes,
+  created_at: null,
+  last_active: null,
+  access_count: null,
+};
+assertSessionKeys('footprint.ts FIELD_BYTES', Object.keys(FIELD_BYTES));
+
+/** The fields whose size varies, each with its measure. */
+const MEASURED = Object.entries(FIELD_BYTES).filter(([, measure]) => measure !== null) as [
+  keyof Session,
+  (value: unknown) => number,
+][];
+
 /** The footprint of a stored session: what holding it in memory costs. */
 export function sessionFootprint(session: Session): number {
-  return SESSION_OVERHEAD_BYTES + stringBytes(session.name) + measureJson(session.data).bytes;
+  let bytes = SESSION_OVERHEAD_BYTES;
+  for (const [key, measure] of MEASURED) bytes += measure(session[key]);
+  return bytes;
 }
 
-/** How much an update changes a session's footprint; its data is not walked when it is kept. */
+/** How much an update changes a session's footprint; a field it kept (its data, say) is not walked. */
 export function footprintGrowth(before: Session, after: Session): number {
-  const data =
-    after.data === before.data ? 0 : measureJson(after.data).bytes - measureJson(before.data).bytes;
-  return data + stringBytes(after.name) - stringBytes(before.name);
+  let growth = 0;
+  for (const [key, measure] of MEASURED) {
+    if (after[key] !== before[key]) growth += measure(after[key]) - measure(before[key]);
+  }
+  return growth;
 }

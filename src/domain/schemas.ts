@@ -21,6 +21,8 @@ export const TimestampSchema = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z$',
   description: 'UTC, YYYY-MM-DDTHH:MM:SSZ',
 });
+/** TimestampSchema's pattern, for the checks made without a schema. */
+export const TIMESTAMP_PATTERN = new RegExp(TimestampSchema.pattern as string);
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -30,7 +32,14 @@ export const JsonObjectSchema = Type.Unsafe<JsonObject>({
   additionalProperties: true,
 });
 
-/** A session exactly as the original's wire and disk formats carry it, in its key order. */
+/**
+ * A session exactly as the original's wire and disk formats carry it, in its
+ * key order. The one place a session's fields are written out: the domain
+ * (session.ts), the footprint, the PostgreSQL codec, `stateful migrate` and
+ * the dashboard's types all take them from here, and each mapping of them
+ * is checked against SESSION_KEYS (a field added here and missing there is a
+ * type error, or an error when the module loads).
+ */
 export const SessionSchema = Type.Object({
   id: Type.String({ description: 'a lower-case UUID' }),
   name: Type.String(),
@@ -40,6 +49,27 @@ export const SessionSchema = Type.Object({
   access_count: Type.Integer({ minimum: 0 }),
 });
 export type Session = Static<typeof SessionSchema>;
+
+/** A session's keys in the canonical order: the order its JSON is written in, on disk and on the wire. */
+export const SESSION_KEYS = Object.freeze(
+  Object.keys(SessionSchema.properties),
+) as readonly (keyof Session)[];
+
+/**
+ * Throws unless `keys` are exactly the session's keys (in any order): for the
+ * tables that map each field (the footprint, the PostgreSQL columns), so one
+ * that misses a field, or maps one the schema lacks, fails when it loads.
+ */
+export function assertSessionKeys(what: string, keys: readonly string[]): void {
+  const missing = SESSION_KEYS.filter((key) => !keys.includes(key));
+  const extra = keys.filter((key) => !(SESSION_KEYS as readonly string[]).includes(key));
+  if (missing.length > 0 || extra.length > 0 || keys.length !== SESSION_KEYS.length) {
+    throw new Error(
+      `${what} must map each of SessionSchema's keys once: ` +
+        `missing ${JSON.stringify(missing)}, not in the schema ${JSON.stringify(extra)}`,
+    );
+  }
+}
 
 /** The body of a create or an update: each field is optional; others are ignored. */
 export const SessionInputSchema = Type.Object({

@@ -11,9 +11,12 @@ import {
   type JsonObject,
   MAX_BODY_BYTES,
   MAX_NAME_LENGTH,
+  SESSION_KEYS,
   type Session,
   type SessionInput,
   SessionInputSchema,
+  SessionSchema,
+  TIMESTAMP_PATTERN,
 } from './schemas.js';
 import { unstorableIn, unstorableMessage } from './text.js';
 import { utcTimestamp } from './time.js';
@@ -56,7 +59,16 @@ export const DEFAULT_SESSION_NAME = 'unnamed';
 export const DEFAULT_SESSION_MAX_NODES = 10_000;
 
 const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+/** The fields a client may send (SessionInputSchema's), each a field of the session. */
+const INPUT_KEYS = Object.keys(SessionInputSchema.properties) as (keyof SessionInput)[];
+
+/** A session's fields in the canonical key order (SESSION_KEYS), whatever order `value` holds them in. */
+function inCanonicalOrder(value: Session): Session {
+  const session: Record<string, unknown> = {};
+  for (const key of SESSION_KEYS) session[key] = value[key];
+  return session as Session;
+}
 
 /** Only canonical lower-case UUIDs name sessions; anything else cannot exist. */
 export function isSessionId(value: string): boolean {
@@ -95,8 +107,6 @@ export function validateSessionInput(
 ): SessionInput {
   if (body === undefined) return {};
   if (!checkInput(body)) throw new InvalidInputError(describeInputError(checkInput.errors?.[0]));
-  const input: SessionInput = {};
-  if (body.name !== undefined) input.name = body.name;
   if (body.data !== undefined) {
     const { nodes } = measureJson(body.data);
     if (nodes > maxNodes) {
@@ -105,12 +115,13 @@ export function validateSessionInput(
           '(SESSION_MAX_NODES).',
       );
     }
-    input.data = body.data;
   }
+  const input: Record<string, unknown> = {};
+  for (const key of INPUT_KEYS) if (body[key] !== undefined) input[key] = body[key];
   // After the bound on nodes: a refused body is walked once.
   const unstorable = unstorableIn(input);
   if (unstorable !== null) throw new InvalidInputError(unstorableMessage(unstorable));
-  return input;
+  return input as SessionInput;
 }
 
 /**
@@ -119,7 +130,7 @@ export function validateSessionInput(
  */
 export function validatePatchInput(body: unknown, maxNodes: number): SessionInput {
   if (isJsonObject(body)) {
-    for (const key of ['name', 'data'] as const) {
+    for (const key of INPUT_KEYS) {
       if (body[key] === null) {
         throw new InvalidInputError(
           `"${key}" cannot be removed: a session always has one (send a new value${key === 'data' ? ', or null for each key to remove' : ''}).`,
@@ -132,30 +143,33 @@ export function validatePatchInput(body: unknown, maxNodes: number): SessionInpu
 
 export function createSession(input: SessionInput, now: Date = new Date()): Session {
   const timestamp = utcTimestamp(now);
-  return {
+  return inCanonicalOrder({
     id: randomUUID(),
     name: input.name ?? DEFAULT_SESSION_NAME,
     data: input.data ?? {},
     created_at: timestamp,
     last_active: timestamp,
     access_count: 0,
-  };
+  });
 }
 
-/** A PUT replaces the fields it names, marks the session active and counts the access. */
+/**
+ * A PUT replaces the fields it names, marks the session active and counts
+ * the access. Every other field is kept, in its place in the key order.
+ */
 export function applyUpdate(
   session: Session,
   input: SessionInput,
   now: Date = new Date(),
 ): Session {
-  return {
-    id: session.id,
-    name: input.name ?? session.name,
-    data: input.data ?? session.data,
-    created_at: session.created_at,
-    last_active: utcTimestamp(now),
-    access_count: session.access_count + 1,
-  };
+  const next: Session = { ...session };
+  for (const key of INPUT_KEYS) {
+    const value = input[key];
+    if (value !== undefined) (next as Record<string, unknown>)[key] = value;
+  }
+  next.last_active = utcTimestamp(now);
+  next.access_count = session.access_count + 1;
+  return next;
 }
 
 /**
@@ -358,31 +372,64 @@ export function applyPatch(
   return applyUpdate(session, { ...input, data }, now);
 }
 
+const storedAjv = new Ajv({ allErrors: false });
+/** SessionSchema, compiled once: what a stored session must be. */
+const checkStored = storedAjv.compile<Session>(SessionSchema);
+
 /**
- * Checks a session read back from storage (ours or the original's). Returns a
- * description of what is wrong, or the session in its canonical key order.
+ * What a stored session takes for a field it lacks or holds malformed, for
+ * the fields that files written before may lack: the original's may have no
+ * `last_active`. A field added to SessionSchema needs an entry here, as no
+ * file written before it holds it (a test reads the original's files).
+ */
+const STORED_FALLBACKS: readonly [keyof Session, (stored: JsonObject) => unknown][] = [
+  ['last_active', (stored) => stored.created_at],
+];
+const fallbacks = STORED_FALLBACKS.map(
+  ([key, fallback]) => [key, storedAjv.compile(SessionSchema.properties[key]), fallback] as const,
+);
+/** The session's integer fields: JSON Schema's integers, which must also be exact in a double. */
+const INTEGER_KEYS = SESSION_KEYS.filter((key) => SessionSchema.properties[key].type === 'integer');
+
+/** What is wrong with a stored session, in words, from the first thing the schema found. */
+function describeStoredError(error: ErrorObject | undefined): string {
+  const key =
+    error?.keyword === 'required'
+      ? String(error.params.missingProperty)
+      : (error?.instancePath.split('/')[1] ?? '');
+  const schema = (SessionSchema.properties as Record<string, { type?: string } | undefined>)[key];
+  if (error?.keyword === 'required' || error?.keyword === 'pattern' || schema === undefined) {
+    return `missing or malformed "${key}"`;
+  }
+  const expected =
+    schema.type === 'object'
+      ? 'an object'
+      : schema.type === 'integer'
+        ? 'a non-negative integer'
+        : `a ${schema.type}`;
+  return `"${key}" is not ${expected}`;
+}
+
+/**
+ * Checks a session read back from storage (ours or the original's) against
+ * SessionSchema. Returns a description of what is wrong, or the session in
+ * its canonical key order, without the keys the schema does not name (a
+ * file's `seq`). A field missing or malformed that STORED_FALLBACKS names
+ * takes its fallback (`last_active`, `created_at`, as the original did).
  */
 export function parseStoredSession(value: unknown): Session | string {
   if (!isJsonObject(value)) return 'not a JSON object';
-  const { id, name, data, created_at, last_active, access_count } = value;
-  if (typeof id !== 'string' || !isSessionId(id)) return 'missing or malformed "id"';
-  if (typeof name !== 'string') return '"name" is not a string';
-  if (!isJsonObject(data)) return '"data" is not an object';
-  if (typeof created_at !== 'string' || !TIMESTAMP_PATTERN.test(created_at)) {
-    return 'missing or malformed "created_at"';
+  let stored = value;
+  for (const [key, valid, fallback] of fallbacks) {
+    if (!valid(stored[key])) stored = { ...stored, [key]: fallback(stored) };
   }
-  const lastActive = typeof last_active === 'string' && TIMESTAMP_PATTERN.test(last_active);
-  if (!Number.isSafeInteger(access_count) || (access_count as number) < 0) {
-    return '"access_count" is not a non-negative integer';
+  // The id's rule is more than its schema says: a lower-case UUID.
+  if (typeof stored.id !== 'string' || !isSessionId(stored.id)) return 'missing or malformed "id"';
+  if (!checkStored(stored)) return describeStoredError(checkStored.errors?.[0]);
+  for (const key of INTEGER_KEYS) {
+    if (!Number.isSafeInteger(stored[key])) return `"${key}" is not a non-negative integer`;
   }
-  return {
-    id,
-    name,
-    data,
-    created_at,
-    last_active: lastActive ? (last_active as string) : created_at,
-    access_count: access_count as number,
-  };
+  return inCanonicalOrder(stored);
 }
 
 /**
