@@ -37,13 +37,14 @@ import {
 } from '../store/file/format.js';
 import { inTransaction } from '../store/postgres/database.js';
 import { migrate } from '../store/postgres/migrations.js';
+import { type CounterRow, toStats } from '../store/postgres/rows.js';
 import {
-  type CounterRow,
   SESSION_COLUMNS,
   type SessionRow,
+  sessionArrayParameters,
+  sessionParameters,
   toSession,
-  toStats,
-} from '../store/postgres/rows.js';
+} from '../store/postgres/session-codec.js';
 
 export class TransferError extends Error {
   constructor(message: string) {
@@ -184,16 +185,9 @@ export async function importDataDirectory(
         let batch: Session[] = [];
         const flush = async () => {
           await client.query(
-            `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])`,
-            [
-              batch.map((session) => session.id),
-              batch.map((session) => session.name),
-              batch.map((session) => JSON.stringify(session.data)),
-              batch.map((session) => session.created_at),
-              batch.map((session) => session.last_active),
-              batch.map((session) => session.access_count),
-            ],
+            `INSERT INTO sessions (${SESSION_COLUMNS})
+             SELECT * FROM unnest(${sessionArrayParameters()})`,
+            sessionParameters(batch),
           );
           copied += batch.length;
           batch = [];

@@ -10,6 +10,14 @@ import { type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import type { Session } from '../../domain/session.js';
 import { Batcher } from './batcher.js';
 import { type Client, type Database, EVENT_CHANNEL, unavailable } from './database.js';
+import {
+  assertMapped,
+  SESSION_ASSIGNMENTS,
+  SESSION_COLUMNS,
+  type SessionValues,
+  sessionArrayParameters,
+  sessionParameters,
+} from './session-codec.js';
 
 /** A session write: the new session (none for a delete) and its event. */
 export interface SessionWrite {
@@ -29,15 +37,14 @@ export interface SessionWrite {
 /** Each kind of write: the statement that applies it, and its counters. */
 const STATEMENTS = {
   create: {
-    sql: `INSERT INTO sessions (id, name, data, created_at, last_active, access_count)
-          SELECT id, name, data, created_at, last_active, access_count FROM input ORDER BY n
+    sql: `INSERT INTO sessions (${SESSION_COLUMNS})
+          SELECT ${SESSION_COLUMNS} FROM input ORDER BY n
           RETURNING id`,
     counters: ', total_sessions = total_sessions + (SELECT count(*) FROM done)',
     doing: 'creating a session',
   },
   update: {
-    sql: `UPDATE sessions SET name = input.name, data = COALESCE(input.data, sessions.data),
-            last_active = input.last_active, access_count = input.access_count
+    sql: `UPDATE sessions SET ${SESSION_ASSIGNMENTS}
           FROM input WHERE sessions.id = input.id AND sessions.access_count = input.version
           RETURNING sessions.id`,
     counters: '',
@@ -66,12 +73,18 @@ export async function commitWrites(
   writes: readonly SessionWrite[],
 ): Promise<(number | undefined)[]> {
   const column = <T>(pick: (write: SessionWrite) => T) => writes.map(pick);
+  // A delete names only its id; an update that keeps `data` sends none (null: kept).
+  const sessions = writes.map((write): SessionValues => {
+    if (write.session === undefined) return { id: write.id };
+    return write.dataKept === true ? { ...write.session, data: undefined } : write.session;
+  });
+  const sessionColumns = sessionParameters(sessions);
+  const n = sessionColumns.length;
   const { rows } = await client.query<{ id: string; position: string }>(
     `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                            $6::bigint[], $7::bigint[], $8::text[])
+       SELECT * FROM unnest(${sessionArrayParameters(1)}, $${n + 1}::bigint[], $${n + 2}::text[])
          WITH ORDINALITY
-         AS input(id, name, data, created_at, last_active, access_count, version, line, n)
+         AS input(${SESSION_COLUMNS}, version, line, n)
      ),
      done AS (${STATEMENTS[kind].sql}),
      counted AS (
@@ -90,16 +103,7 @@ export async function commitWrites(
        pg_notify('${EVENT_CHANNEL}', counted.event_count::text)
      FROM numbered CROSS JOIN counted`,
     [
-      column((write) => write.id),
-      column((write) => write.session?.name ?? null),
-      column((write) =>
-        write.session === undefined || write.dataKept === true
-          ? null
-          : JSON.stringify(write.session.data),
-      ),
-      column((write) => write.session?.created_at ?? null),
-      column((write) => write.session?.last_active ?? null),
-      column((write) => write.session?.access_count ?? null),
+      ...sessionColumns,
       column((write) => write.version ?? null),
       column((write) => serializeEvent(write.event)),
     ],
@@ -138,6 +142,8 @@ export class SessionWrites {
 
   /** Commits `write` with the others of its kind; its event's position, undefined if it did not apply. */
   async submit(kind: WriteKind, write: SessionWrite): Promise<number | undefined> {
+    // Before it joins a batch: a session PostgreSQL cannot hold whole fails alone.
+    if (write.session !== undefined) assertMapped(write.session);
     try {
       return await this.batchers[kind].submit(write);
     } catch (error) {

@@ -1,0 +1,111 @@
+/**
+ * A session's columns in PostgreSQL: each field of SessionSchema, its column
+ * type and how its value goes in and comes out. The store's reads and
+ * writes, the inspector and `stateful migrate` all take the column list,
+ * the parameters and the rows from here, so a field cannot be written in
+ * one place and forgotten in another: a field the schema has and this table
+ * lacks is a type error (and an error when the module loads), and a session
+ * carrying a key the table does not map is refused, never silently dropped.
+ * The columns themselves are created by migrations.ts (a test compares the
+ * table with this one).
+ */
+import {
+  assertSessionKeys,
+  type JsonObject,
+  SESSION_KEYS,
+  type Session,
+} from '../../domain/schemas.js';
+import type { SessionJson } from '../../domain/session.js';
+
+/** One field's column. The pg client hands each of these types over as text. */
+interface Column<T> {
+  /** The column's SQL type: the table's, and the array a batch's values are sent in. */
+  type: 'uuid' | 'text' | 'bigint';
+  encode(value: T): string | number;
+  decode(text: string): T;
+}
+
+const text: Column<string> = { type: 'text', encode: (value) => value, decode: (value) => value };
+
+/** Every field of a session, its column. */
+export const SESSION_CODEC: { readonly [K in keyof Session]: Column<Session[K]> } = {
+  id: { type: 'uuid', encode: (value) => value, decode: (value) => value },
+  name: text,
+  // JSON text, not jsonb: jsonb reorders keys, and `data` keeps the client's.
+  data: {
+    type: 'text',
+    encode: (value) => JSON.stringify(value),
+    decode: (value) => JSON.parse(value) as JsonObject,
+  },
+  created_at: text,
+  last_active: text,
+  // bigint comes back as text; the domain keeps counts within 2^53.
+  access_count: { type: 'bigint', encode: (value) => value, decode: Number },
+};
+assertSessionKeys('session-codec.ts SESSION_CODEC', Object.keys(SESSION_CODEC));
+
+/** The session's columns in SESSION_KEYS order (no `seq`, the table's own). */
+export const SESSION_COLUMNS = SESSION_KEYS.join(', ');
+
+/** A session row as the pg client returns it: each column as text. */
+export type SessionRow = { [K in keyof Session]: string };
+
+const columns = SESSION_KEYS.map((key) => [key, SESSION_CODEC[key] as Column<unknown>] as const);
+
+export function toSession(row: SessionRow): Session {
+  const session: Record<string, unknown> = {};
+  for (const [key, column] of columns) session[key] = column.decode(row[key]);
+  return session as Session;
+}
+
+/** A row as the listings and pages send it. */
+export function toSessionJson(row: SessionRow): SessionJson {
+  return JSON.stringify(toSession(row));
+}
+
+/**
+ * `$first::uuid[], $(first+1)::text[], …`: the arrays of sessionParameters,
+ * in SESSION_COLUMNS order, for `unnest`.
+ */
+export function sessionArrayParameters(first = 1): string {
+  return columns.map(([, column], i) => `$${first + i}::${column.type}[]`).join(', ');
+}
+
+/**
+ * `SET` assignments from a row of sessionArrayParameters named `input`:
+ * every column but the id, a null keeping what the row holds (see
+ * sessionParameters).
+ */
+export const SESSION_ASSIGNMENTS = columns
+  .filter(([key]) => key !== 'id')
+  .map(([key]) => `${key} = COALESCE(input.${key}, sessions.${key})`)
+  .join(', ');
+
+/** A session, part of one (a delete's id; an update that keeps a field leaves it undefined). */
+export type SessionValues = { readonly [K in keyof Session]?: Session[K] | undefined };
+
+/**
+ * One array a column, in SESSION_COLUMNS order, holding each session's
+ * value (null where it has none): the parameters of sessionArrayParameters.
+ * Throws if a session holds a key no column maps: PostgreSQL would lose it.
+ */
+export function sessionParameters(sessions: readonly SessionValues[]): unknown[][] {
+  for (const session of sessions) assertMapped(session);
+  return columns.map(([key, column]) =>
+    sessions.map((session) => {
+      const value = session[key];
+      return value === undefined ? null : column.encode(value);
+    }),
+  );
+}
+
+/** Throws if `session` holds a key no column maps (see sessionParameters). */
+export function assertMapped(session: SessionValues): void {
+  const keys = Object.keys(session);
+  if (keys.every((key) => Object.hasOwn(SESSION_CODEC, key))) return;
+  const unmapped = keys.filter((key) => !Object.hasOwn(SESSION_CODEC, key));
+  throw new Error(
+    `a session holds ${unmapped.map((key) => `"${key}"`).join(', ')}, which no PostgreSQL column ` +
+      'maps (SessionSchema and session-codec.ts): refused rather than dropped',
+  );
+}
