@@ -3,9 +3,8 @@
 import { byId } from './dom.js';
 
 /**
- * @typedef {{ [key: string]: unknown }} JsonObject
- * @typedef {{ id: string, name: string, data: JsonObject, created_at: string,
- *   last_active: string, access_count: number }} Session
+ * @typedef {import('../src/domain/schemas.js').JsonObject} JsonObject
+ * @typedef {import('../src/domain/schemas.js').Session} Session
  * @typedef {{ container_id: string, uptime_seconds: number, requests_this_instance: number,
  *   startup_count: number, crash_count: number, total_sessions: number, total_requests: number,
  *   live_sessions: number, live_replicas: number, status: string, problems: string[] }} State
