@@ -8,6 +8,7 @@
  */
 import type { LoggedEvent, Session } from '../client/index.js';
 import { printable } from '../domain/printable.js';
+import { SESSION_KEYS } from '../domain/schemas.js';
 
 export interface Style {
   bold(text: string): string;
@@ -146,16 +147,14 @@ export function sessionTable(style: Style, terminalWidth: number | undefined): T
   );
 }
 
+/** Every field of a session, in the schema's order but `data` (the longest) last. */
 export function sessionFields(session: Session, style: Style): string {
+  const keys = [...SESSION_KEYS.filter((key) => key !== 'data'), 'data' as const];
   return keyValues(
-    [
-      ['id', session.id],
-      ['name', printable(session.name)],
-      ['created_at', session.created_at],
-      ['last_active', session.last_active],
-      ['access_count', String(session.access_count)],
-      ['data', printable(JSON.stringify(session.data))],
-    ],
+    keys.map((key) => {
+      const value = session[key];
+      return [key, printable(typeof value === 'string' ? value : JSON.stringify(value))];
+    }),
     style,
   );
 }
