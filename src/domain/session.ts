@@ -61,7 +61,8 @@ export const DEFAULT_SESSION_MAX_NODES = 10_000;
 const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The fields a client may send (SessionInputSchema's), each a field of the session. */
-const INPUT_KEYS = Object.keys(SessionInputSchema.properties) as (keyof SessionInput)[];
+const INPUT_KEYS = Object.keys(SessionInputSchema.properties) as (keyof SessionInput &
+  keyof Session)[];
 
 /** A session's fields in the canonical key order (SESSION_KEYS), whatever order `value` holds them in. */
 function inCanonicalOrder(value: Session): Session {
@@ -183,12 +184,10 @@ export function applyUpdate(
  * was before them, or to any later version up to them, gives exactly the
  * session they made.
  */
-export interface SessionPatch {
-  name?: string;
-  data?: JsonObject;
+export type SessionPatch = SessionInput & {
   last_active: string;
   access_count: number;
-}
+};
 
 /**
  * A session after a write, and the write as a patch when one says it in no
@@ -236,9 +235,14 @@ function patchOf(current: Session, next: Session, data: JsonObject | undefined):
     last_active: next.last_active,
     access_count: next.access_count,
   };
-  if (next.name !== current.name) patch.name = next.name;
-  // Unchanged parts of a merge are the same objects: compared at once.
-  if (data !== undefined && !sameJson(next.data, current.data)) patch.data = data;
+  for (const key of INPUT_KEYS) {
+    if (key === 'data') {
+      // Unchanged parts of a merge are the same objects: compared at once.
+      if (data !== undefined && !sameJson(next.data, current.data)) patch.data = data;
+    } else if (!sameJson(next[key], current[key])) {
+      (patch as Record<string, unknown>)[key] = next[key];
+    }
+  }
   return patch;
 }
 
@@ -250,8 +254,12 @@ function patchOf(current: Session, next: Session, data: JsonObject | undefined):
  */
 export function applySessionPatch(session: Session, patch: SessionPatch): void {
   if (patch.access_count <= session.access_count) return; // already in it
-  if (patch.name !== undefined) session.name = patch.name;
-  if (patch.data !== undefined) mergeInto(session.data, patch.data);
+  for (const key of INPUT_KEYS) {
+    const value = patch[key];
+    if (value === undefined) continue;
+    if (key === 'data') mergeInto(session.data, value as JsonObject);
+    else (session as Record<string, unknown>)[key] = value;
+  }
   session.last_active = patch.last_active;
   session.access_count = patch.access_count;
 }
@@ -397,18 +405,28 @@ function describeStoredError(error: ErrorObject | undefined): string {
     error?.keyword === 'required'
       ? String(error.params.missingProperty)
       : (error?.instancePath.split('/')[1] ?? '');
-  const schema = (SessionSchema.properties as Record<string, { type?: string } | undefined>)[key];
-  if (error?.keyword === 'required' || error?.keyword === 'pattern' || schema === undefined) {
+  if (
+    error?.keyword === 'required' ||
+    error?.keyword === 'pattern' ||
+    !Object.hasOwn(SessionSchema.properties, key)
+  ) {
     return `missing or malformed "${key}"`;
   }
-  const expected =
-    schema.type === 'object'
-      ? 'an object'
-      : schema.type === 'integer'
-        ? 'a non-negative integer'
-        : `a ${schema.type}`;
-  return `"${key}" is not ${expected}`;
+  return `"${key}" is not ${expectedOf(key as keyof Session)}`;
 }
+
+/** What a field must be, in words (what the messages say it is not). */
+function expectedOf(key: keyof Session): string {
+  const type: unknown = SessionSchema.properties[key].type;
+  if (type === 'object') return 'an object';
+  if (type === 'integer') return 'a non-negative integer';
+  return `a ${String(type)}`;
+}
+
+/** The fields a patch may set, each checked as the session's schema has it (no input limits). */
+const patchFieldChecks = INPUT_KEYS.map(
+  (key) => [key, storedAjv.compile(SessionSchema.properties[key])] as const,
+);
 
 /**
  * Checks a session read back from storage (ours or the original's) against
@@ -438,19 +456,19 @@ export function parseStoredSession(value: unknown): Session | string {
  */
 export function parseStoredPatch(value: unknown): SessionPatch | string {
   if (!isJsonObject(value)) return 'not a JSON object';
-  const { name, data, last_active, access_count } = value;
-  if (name !== undefined && typeof name !== 'string') return '"name" is not a string';
-  if (data !== undefined && !isJsonObject(data)) return '"data" is not an object';
+  const { last_active, access_count } = value;
+  for (const [key, valid] of patchFieldChecks) {
+    if (value[key] !== undefined && !valid(value[key])) return `"${key}" is not ${expectedOf(key)}`;
+  }
   if (typeof last_active !== 'string' || !TIMESTAMP_PATTERN.test(last_active)) {
     return 'missing or malformed "last_active"';
   }
   if (!Number.isSafeInteger(access_count) || (access_count as number) < 0) {
     return '"access_count" is not a non-negative integer';
   }
-  const patch: SessionPatch = { last_active, access_count: access_count as number };
-  if (name !== undefined) patch.name = name;
-  if (data !== undefined) patch.data = data;
-  return patch;
+  const patch: Record<string, unknown> = { last_active, access_count };
+  for (const key of INPUT_KEYS) if (value[key] !== undefined) patch[key] = value[key];
+  return patch as SessionPatch;
 }
 
 export function sessionNotFound(id: string): NotFoundError {
