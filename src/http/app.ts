@@ -7,8 +7,10 @@
  * request guards (Host, cross-site writes, Content-Encoding) and the bound
  * on pipelined requests.
  */
+import type { Server } from 'node:http';
 import Fastify, {
   type FastifyBaseLogger,
+  type FastifyHttpOptions,
   type FastifyInstance,
   type FastifyReply,
   LogController,
@@ -68,7 +70,50 @@ function heartbeatMs(limits: HttpLimits): number {
 export function buildApp(service: StatefulService, options: AppOptions): FastifyInstance {
   const { limits } = options;
   const proxies = new TrustedProxies(options.trustProxy ?? []);
-  const app = Fastify({
+  const app = Fastify(fastifyOptions(options, proxies));
+  readEveryBodyAsJson(app);
+  guardRequests(app, service, limits, proxies, options.allowedHosts);
+  registerErrorHandlers(app);
+  const metrics = options.metrics ?? new ServiceMetrics();
+  metrics.watch(service);
+  // The document collects routes as they are registered: its plugin loads first.
+  registerOpenApi(app);
+  app.register(
+    fastifyPlugin(async (root) => {
+      metricsRoutes(root, metrics);
+      dashboardRoutes(root, options.publicDir);
+      healthRoutes(root, service);
+      stateRoutes(root, service);
+      sessionRoutes(root, service.sessions, limits.pageMaxBytes);
+      eventRoutes(root, service);
+      eventStreamRoutes(root, service, {
+        heartbeatMs: heartbeatMs(limits),
+        maxStreams: limits.maxStreams,
+      });
+      crashRoutes(root, service, options.crash);
+    }),
+  );
+  app.server.maxConnections = limits.maxConnections;
+  if (limits.maxConnectionsPerAddress > 0) {
+    limitConnectionsPerAddress(
+      app.server,
+      limits.maxConnectionsPerAddress,
+      (fields) => app.log.warn(fields, 'refused connections past MAX_CONNECTIONS_PER_ADDRESS'),
+      proxies,
+    );
+  }
+  app.server.on('checkExpectation', answerUnmetExpectation);
+  app.server.on('connect', refuseConnect);
+  return app;
+}
+
+/** Fastify's own settings: the logger, the body limit, Node's timeouts, how framework errors answer. */
+function fastifyOptions(
+  options: AppOptions,
+  proxies: TrustedProxies,
+): FastifyHttpOptions<Server, FastifyBaseLogger> {
+  const { limits } = options;
+  return {
     // request.ip: the address a trusted proxy forwarded, else the peer's.
     ...(proxies.none ? {} : { trustProxy: (address: string) => proxies.trusts(address) }),
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
@@ -101,8 +146,11 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
         message: badUrl ? 'The URL is not validly percent-encoded.' : error.message,
       });
     },
-  });
+  };
+}
 
+/** Every body is read as JSON (json-body.ts); one it refuses is refused before validation. */
+function readEveryBodyAsJson(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   // Never fails (which would close the connection): a refused body is refused just after.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
@@ -112,22 +160,40 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
     if (request.body instanceof RefusedBody) done(request.body.error);
     else done();
   });
+}
 
+/**
+ * What every request meets before its route (onRequest): it is counted,
+ * refused while the service stops, checked by the guards (Host, cross-site,
+ * Content-Encoding, PATCH's media type, the unread-answers bound), then
+ * admitted past the pipelining bound and, a read, given its turn.
+ */
+function guardRequests(
+  app: FastifyInstance,
+  service: StatefulService,
+  limits: HttpLimits,
+  proxies: TrustedProxies,
+  allowedHosts: AppOptions['allowedHosts'],
+): void {
   const admit = limitPipelining(app, limits.maxPipelinedRequests);
   const turns = new AnswerTurns();
   const unreadGate = boundUnreadAnswers(
     app,
     new UnreadAnswers(
-      limits.unreadAnswersBytes,
-      limits.unreadAnswersPerAddressBytes,
-      (fields) => app.log.warn(fields, 'closed the connections holding the most unread answers'),
-      undefined,
-      // A trusted proxy that forwarded no client address carries many clients.
-      (address) => isLoopback(address) || proxies.trusts(address),
+      {
+        maxWeight: limits.unreadAnswersBytes,
+        maxPerAddress: limits.unreadAnswersPerAddressBytes,
+      },
+      {
+        say: (fields) =>
+          app.log.warn(fields, 'closed the connections holding the most unread answers'),
+        // A trusted proxy that forwarded no client address carries many clients.
+        unshared: (address) => isLoopback(address) || proxies.trusts(address),
+      },
     ),
     turns,
   );
-  const checkHost = hostGuard(options.allowedHosts);
+  const checkHost = hostGuard(allowedHosts);
   let stopping = false;
   app.addHook('preClose', (done) => {
     stopping = true;
@@ -167,37 +233,4 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
       else void turn.then(() => done(unreadGate.refusalAfterTurn(request, reply) ?? undefined));
     });
   });
-
-  registerErrorHandlers(app);
-  const metrics = options.metrics ?? new ServiceMetrics();
-  metrics.watch(service);
-  // The document collects routes as they are registered: its plugin loads first.
-  registerOpenApi(app);
-  app.register(
-    fastifyPlugin(async (root) => {
-      metricsRoutes(root, metrics);
-      dashboardRoutes(root, options.publicDir);
-      healthRoutes(root, service);
-      stateRoutes(root, service);
-      sessionRoutes(root, service.sessions, limits.pageMaxBytes);
-      eventRoutes(root, service);
-      eventStreamRoutes(root, service, {
-        heartbeatMs: heartbeatMs(limits),
-        maxStreams: limits.maxStreams,
-      });
-      crashRoutes(root, service, options.crash);
-    }),
-  );
-  app.server.maxConnections = limits.maxConnections;
-  if (limits.maxConnectionsPerAddress > 0) {
-    limitConnectionsPerAddress(
-      app.server,
-      limits.maxConnectionsPerAddress,
-      (fields) => app.log.warn(fields, 'refused connections past MAX_CONNECTIONS_PER_ADDRESS'),
-      proxies,
-    );
-  }
-  app.server.on('checkExpectation', answerUnmetExpectation);
-  app.server.on('connect', refuseConnect);
-  return app;
 }

@@ -181,79 +181,111 @@ export function eventStreamRoutes(
     const response = reply.raw;
     response.writeHead(200, STREAM_HEADERS);
     open.add(response);
-    const gone = () => response.destroyed || response.writableEnded;
-
-    // Subscribe first and hold what arrives while the backlog is read and
-    // sent: nothing falls between them, nothing is sent twice.
-    let held: Positioned[] | null = [];
-    let lastSent = since ?? 0;
-    const unsubscribe = service.onEvent((event, position) => {
-      if (held !== null) {
-        held.push({ event, position });
-        // A client this far behind catches up faster by reconnecting.
-        if (held.length > MAX_EVENT_LIMIT) response.destroy();
-        return;
-      }
-      if (position <= lastSent || gone()) return;
-      if (response.writableLength > MAX_UNREAD_BYTES) {
-        response.destroy(); // it reconnects with Last-Event-ID and gets a backlog
-        return;
-      }
-      lastSent = position;
-      response.write(message({ event, position }));
-    });
-    const heartbeat = setInterval(() => {
-      if (held === null && response.writableLength === 0) response.write(': keep-alive\n\n');
-    }, options.heartbeatMs);
+    const stream = new OneStream(response, since ?? 0);
+    const unsubscribe = service.onEvent((event, position) => stream.live({ event, position }));
+    const heartbeat = setInterval(() => stream.keepAlive(), options.heartbeatMs);
     response.on('close', () => {
       statePush.remove(response);
       unsubscribe();
       clearInterval(heartbeat);
       open.delete(response);
     });
-
-    /** Writes events in slices, waiting for the client to read each. */
-    const sendInSlices = async (events: Positioned[]): Promise<void> => {
-      let slice = '';
-      for (const entry of events) {
-        if (entry.position <= lastSent) continue;
-        lastSent = entry.position;
-        slice += message(entry);
-        if (slice.length >= BACKLOG_SLICE_BYTES) {
-          if (gone()) return;
-          if (!response.write(slice)) await drained(response);
-          slice = '';
-          await yieldToLoop();
-        }
-      }
-      if (slice !== '' && !gone()) response.write(slice);
-    };
-
-    void (async () => {
-      response.write(`retry: ${RETRY_MS}\n\n`);
-      if (withState) statePush.add(response);
-      try {
-        // A new client wants the last `limit`; a resuming one up to the most a
-        // backlog holds (a database reads no more than it must).
-        const { events: recent, count } = await service.eventTail(
-          since === undefined ? limit : MAX_EVENT_LIMIT,
-        );
-        const first = count - recent.length + 1;
-        if (since === undefined) lastSent = count - Math.min(limit, recent.length);
-        else if (since > count) lastSent = count; // from the end: see the header comment
-        await sendInSlices(recent.map((event, index) => ({ event, position: first + index })));
-        // What arrived meanwhile, until nothing is held (more may arrive while we wait).
-        while (held !== null && held.length > 0 && !gone()) {
-          const waiting: Positioned[] = held;
-          held = [];
-          await sendInSlices(waiting);
-        }
-      } catch (error) {
-        // The backlog could not be read (the store is away): the client reconnects and tries again.
-        request.log.warn({ err: error }, 'an event stream failed to send its backlog; closed it');
-        response.destroy();
-      }
-      held = null;
-    })();
+    response.write(`retry: ${RETRY_MS}\n\n`);
+    if (withState) statePush.add(response);
+    void stream.sendBacklog(service, { limit, since }).catch((error: unknown) => {
+      // The backlog could not be read (the store is away): the client reconnects and tries again.
+      request.log.warn({ err: error }, 'an event stream failed to send its backlog; closed it');
+      response.destroy();
+    });
   });
+}
+
+/**
+ * One client's stream. It subscribes before it reads the backlog and holds
+ * what arrives meanwhile, so nothing falls between the backlog and the live
+ * events and nothing is sent twice (each position once, in order).
+ */
+class OneStream {
+  private readonly response: ServerResponse;
+  /** Live events that arrived while the backlog is sent; null once it is. */
+  private held: Positioned[] | null = [];
+  private lastSent: number;
+
+  constructor(response: ServerResponse, since: number) {
+    this.response = response;
+    this.lastSent = since;
+  }
+
+  private gone(): boolean {
+    return this.response.destroyed || this.response.writableEnded;
+  }
+
+  /** A live event: held while the backlog is sent, else sent unless the client is too far behind. */
+  live(entry: Positioned): void {
+    const { response } = this;
+    if (this.held !== null) {
+      this.held.push(entry);
+      // A client this far behind catches up faster by reconnecting.
+      if (this.held.length > MAX_EVENT_LIMIT) response.destroy();
+      return;
+    }
+    if (entry.position <= this.lastSent || this.gone()) return;
+    if (response.writableLength > MAX_UNREAD_BYTES) {
+      response.destroy(); // it reconnects with Last-Event-ID and gets a backlog
+      return;
+    }
+    this.lastSent = entry.position;
+    response.write(message(entry));
+  }
+
+  keepAlive(): void {
+    if (this.held === null && this.response.writableLength === 0) {
+      this.response.write(': keep-alive\n\n');
+    }
+  }
+
+  /** The backlog, then what arrived meanwhile; from then on live events go straight out. */
+  async sendBacklog(
+    service: StatefulService,
+    asked: { limit: number; since: number | undefined },
+  ): Promise<void> {
+    const { limit, since } = asked;
+    try {
+      // A new client wants the last `limit`; a resuming one up to the most a
+      // backlog holds (a database reads no more than it must).
+      const { events: recent, count } = await service.eventTail(
+        since === undefined ? limit : MAX_EVENT_LIMIT,
+      );
+      const first = count - recent.length + 1;
+      if (since === undefined) this.lastSent = count - Math.min(limit, recent.length);
+      else if (since > count) this.lastSent = count; // from the end: see the header comment
+      await this.sendInSlices(recent.map((event, index) => ({ event, position: first + index })));
+      // What arrived meanwhile, until nothing is held (more may arrive while we wait).
+      while (this.held !== null && this.held.length > 0 && !this.gone()) {
+        const waiting: Positioned[] = this.held;
+        this.held = [];
+        await this.sendInSlices(waiting);
+      }
+    } finally {
+      this.held = null;
+    }
+  }
+
+  /** Writes events in slices, waiting for the client to read each. */
+  private async sendInSlices(events: Positioned[]): Promise<void> {
+    const { response } = this;
+    let slice = '';
+    for (const entry of events) {
+      if (entry.position <= this.lastSent) continue;
+      this.lastSent = entry.position;
+      slice += message(entry);
+      if (slice.length >= BACKLOG_SLICE_BYTES) {
+        if (this.gone()) return;
+        if (!response.write(slice)) await drained(response);
+        slice = '';
+        await yieldToLoop();
+      }
+    }
+    if (slice !== '' && !this.gone()) response.write(slice);
+  }
 }

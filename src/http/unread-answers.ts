@@ -94,17 +94,27 @@ export class UnreadAnswers {
   private lastShed = Number.NEGATIVE_INFINITY;
   private readonly closed: OnceASecond;
 
+  /** The most all connections may hold, and one client address (0: no share of its own). */
+  readonly maxWeight: number;
+  readonly maxPerAddress: number;
+  private readonly now: () => number;
+  private readonly unshared: (address: string) => boolean;
+
   constructor(
-    readonly maxWeight: number,
-    /** What one client address may hold; 0: no share. */
-    readonly maxPerAddress: number,
-    /** Told, at most once a second, how many connections the bound closed. */
-    say: (fields: Record<string, number | string>) => void = () => undefined,
-    private readonly now: () => number = () => performance.now(),
-    /** The addresses that have no share of their own: loopback, and trusted proxies that forwarded none. */
-    private readonly unshared: (address: string) => boolean = isLoopback,
+    bounds: { maxWeight: number; maxPerAddress: number },
+    options: {
+      /** Told, at most once a second, how many connections the bound closed. */
+      say?: (fields: Record<string, number | string>) => void;
+      now?: () => number;
+      /** The addresses that have no share of their own: loopback by default (and trusted proxies). */
+      unshared?: (address: string) => boolean;
+    } = {},
   ) {
-    this.closed = new OnceASecond(say, now);
+    this.maxWeight = bounds.maxWeight;
+    this.maxPerAddress = bounds.maxPerAddress;
+    this.now = options.now ?? (() => performance.now());
+    this.unshared = options.unshared ?? isLoopback;
+    this.closed = new OnceASecond(options.say ?? (() => undefined), this.now);
   }
 
   /** The weight of answers built and not yet handed to the kernel, over all connections. */

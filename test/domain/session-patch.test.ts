@@ -5,18 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isJsonObject, mergeInto, mergePatch, sameJson } from '../../src/domain/merge-patch.js';
 import {
   applySessionPatch,
   createSession,
-  isJsonObject,
   type JsonObject,
-  mergeInto,
-  mergePatch,
   parseStoredPatch,
   patchSession,
   type Session,
   type SessionPatch,
-  sameJson,
   updateSession,
 } from '../../src/domain/session.js';
 import { seeded } from '../helpers/seeded.js';

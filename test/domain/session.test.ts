@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidInputError } from '../../src/domain/errors.js';
+import { mergePatch } from '../../src/domain/merge-patch.js';
 import {
   applyUpdate,
   createSession,
   isSessionId,
-  mergePatch,
   nameInSessionJson,
   parseStoredSession,
   validateSessionInput,

@@ -23,7 +23,7 @@ function socket(): Socket & FakeSocket {
 
 describe('the bound on unread answers over all connections', () => {
   it('counts an answer until it is finished, once', () => {
-    const unread = new UnreadAnswers(100, 0);
+    const unread = new UnreadAnswers({ maxWeight: 100, maxPerAddress: 0 });
     const connection = socket();
     const [first, second] = [new EventEmitter(), new EventEmitter()];
     unread.hold(connection, first, 60, '10.0.0.1');
@@ -37,7 +37,7 @@ describe('the bound on unread answers over all connections', () => {
   });
 
   it('releases every answer of a connection when the connection closes, even queued ones that never hear of it', () => {
-    const unread = new UnreadAnswers(100, 0);
+    const unread = new UnreadAnswers({ maxWeight: 100, maxPerAddress: 0 });
     const connection = socket();
     for (let i = 0; i < 12; i++) unread.hold(connection, new EventEmitter(), 10, '10.0.0.1');
     assert.equal(
@@ -53,10 +53,8 @@ describe('the bound on unread answers over all connections', () => {
     let now = 0;
     const said: Record<string, unknown>[] = [];
     const unread = new UnreadAnswers(
-      100,
-      0,
-      (fields) => said.push(fields),
-      () => now,
+      { maxWeight: 100, maxPerAddress: 0 },
+      { say: (fields) => said.push(fields), now: () => now },
     );
     const [old, older, reading, fresh] = [socket(), socket(), socket(), socket()];
     unread.hold(older, new EventEmitter(), 30, '10.0.0.1');
@@ -78,7 +76,7 @@ describe('the bound on unread answers over all connections', () => {
   });
 
   it('refuses the requests of one address past its share, and serves everyone else’s', async (t) => {
-    const unread = new UnreadAnswers(1_000, 100);
+    const unread = new UnreadAnswers({ maxWeight: 1_000, maxPerAddress: 100 });
     const app = Fastify({ trustProxy: (address: string) => address === '127.0.0.1' });
     registerErrorHandlers(app);
     t.after(() => app.close());
@@ -91,7 +89,10 @@ describe('the bound on unread answers over all connections', () => {
     unread.hold(socket(), held, 150, '10.0.0.7');
     unread.hold(socket(), new EventEmitter(), 150, '127.0.0.1');
     assert.equal(unread.overShare('127.0.0.1'), false, 'loopback is never limited');
-    const proxied = new UnreadAnswers(1_000, 100, undefined, undefined, (a) => a === '10.9.0.1');
+    const proxied = new UnreadAnswers(
+      { maxWeight: 1_000, maxPerAddress: 100 },
+      { unshared: (a) => a === '10.9.0.1' },
+    );
     proxied.hold(socket(), new EventEmitter(), 150, '10.9.0.1');
     assert.equal(proxied.overShare('10.9.0.1'), false, 'nor an address given as unshared');
     const refused = await from('10.0.0.7');
@@ -105,12 +106,7 @@ describe('the bound on unread answers over all connections', () => {
 
   it('while nothing is stale, closes nothing and stays full', () => {
     let now = 0;
-    const unread = new UnreadAnswers(
-      100,
-      0,
-      () => undefined,
-      () => now,
-    );
+    const unread = new UnreadAnswers({ maxWeight: 100, maxPerAddress: 0 }, { now: () => now });
     const connection = socket();
     unread.hold(connection, new EventEmitter(), 150, '10.0.0.1');
     now = STALE_MS - 1;
@@ -119,7 +115,7 @@ describe('the bound on unread answers over all connections', () => {
   });
 
   it('past the bound, refuses new requests and replaces a read’s large answer by the 503, never a write’s', async (t) => {
-    const unread = new UnreadAnswers(100, 0);
+    const unread = new UnreadAnswers({ maxWeight: 100, maxPerAddress: 0 });
     const app = Fastify();
     t.after(() => app.close());
     const gate = boundUnreadAnswers(app, unread, new AnswerTurns());
@@ -147,7 +143,7 @@ describe('the bound on unread answers over all connections', () => {
   });
 
   it('lets a write that committed while the bound filled answer as it did', async (t) => {
-    const unread = new UnreadAnswers(100, 0);
+    const unread = new UnreadAnswers({ maxWeight: 100, maxPerAddress: 0 });
     const app = Fastify();
     t.after(() => app.close());
     boundUnreadAnswers(app, unread, new AnswerTurns());
