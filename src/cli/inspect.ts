@@ -17,7 +17,7 @@ import {
   DataDirectoryBusyError,
   UnsafeDataDirectoryError,
   UnsafeFileError,
-} from '../store/file/format.js';
+} from '../store/file/index.js';
 
 function printVerifyReport(report: VerifyReport, json: boolean): void {
   if (json) {

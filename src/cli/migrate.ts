@@ -12,7 +12,7 @@ import {
   TransferError,
   type TransferReport,
 } from '../migrate/transfer.js';
-import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/format.js';
+import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/index.js';
 
 const USAGE =
   'usage: stateful migrate --from-dir DATA_DIR --to DATABASE_URL\n' +

@@ -15,7 +15,7 @@ import {
 } from '../lifecycle/exit-codes.js';
 import type { SupervisedMessage } from '../lifecycle/supervisor.js';
 import { startService } from '../lifecycle/wiring.js';
-import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/format.js';
+import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/index.js';
 import { makeLogger } from './logger.js';
 
 /** A message to the supervisor over its IPC channel, when there is one (see SupervisedMessage). */

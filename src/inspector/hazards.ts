@@ -4,8 +4,8 @@
  * see store/file/data-dir-safety.ts): a finding each, naming the path and
  * what to do. What is unsafe is never followed, opened or read.
  */
-import type { DataDirectoryHazard } from '../store/file/format.js';
-import { hazardAdvice } from '../store/file/format.js';
+import type { DataDirectoryHazard } from '../store/file/index.js';
+import { hazardAdvice } from '../store/file/index.js';
 
 /** One line for a person: what the name is, and what to do about it. */
 export function describeHazard(hazard: DataDirectoryHazard): string {

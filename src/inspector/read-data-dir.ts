@@ -30,7 +30,7 @@ import {
   TEMP_SUFFIX,
   trustedSeal,
   type UnreadableSession,
-} from '../store/file/format.js';
+} from '../store/file/index.js';
 import { describeHazard, hazardAt, hidesSessions } from './hazards.js';
 
 export class NotADataDirectoryError extends Error {

@@ -32,7 +32,7 @@ import {
   sealedChangeTime,
   trustedSeal,
   writeViewFromSnapshot,
-} from '../store/file/format.js';
+} from '../store/file/index.js';
 import { assertDataDirectory } from './read-data-dir.js';
 
 /** Repairs what is safe to repair; returns one line per thing done. */

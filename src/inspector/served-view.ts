@@ -30,7 +30,7 @@ import {
   startLooksAt,
   trustedSeal,
   whereToLook,
-} from '../store/file/format.js';
+} from '../store/file/index.js';
 import type { Finding } from './finding.js';
 
 function digest(json: string): string {

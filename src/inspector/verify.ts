@@ -36,7 +36,7 @@ import {
   sessionFileEntries,
   sessionsPatchedFirst,
   TEMP_SUFFIX,
-} from '../store/file/format.js';
+} from '../store/file/index.js';
 import type { Finding } from './finding.js';
 import { describeHazard } from './hazards.js';
 import { assertDataDirectory } from './read-data-dir.js';

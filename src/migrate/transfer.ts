@@ -21,6 +21,7 @@ import { unstorableIn } from '../domain/text.js';
 import {
   acquireInstanceLock,
   assertSafeDataDirectory,
+  type DataLayout,
   DurableFiles,
   dataLayout,
   formatSessionFile,
@@ -29,12 +30,13 @@ import {
   readdirIfPresent,
   readLogLines,
   readStats,
+  type SessionsAsServed,
   scanEventLog,
   sessionFileEntries,
   sessionFileName,
   sessionsAsServed,
   TEMP_SUFFIX,
-} from '../store/file/format.js';
+} from '../store/file/index.js';
 import { inTransaction } from '../store/postgres/database.js';
 import { migrate } from '../store/postgres/migrations.js';
 import { type CounterRow, toStats } from '../store/postgres/rows.js';
@@ -103,114 +105,15 @@ export async function importDataDirectory(
   assertSafeDataDirectory(layout);
   const lock = acquireInstanceLock(layout.lockFile);
   try {
-    // Streamed: only the sessions' creation keys are held (see sessionsAsServed).
-    const served = sessionsAsServed(layout.sessionsDir, layout.journalDir);
-    if (served.unreadable.length > 0) {
-      throw new TransferError(
-        `${served.unreadable.length} session files are unreadable; run \`stateful inspect --repair\` first.`,
-      );
-    }
-    const scan = await scanEventLog(layout.eventsFile, 0);
-    if (scan.validEnd < scan.size) {
-      throw new TransferError(
-        'events.jsonl ends with a torn line; run `stateful inspect --repair` first.',
-      );
-    }
-    const total = scan.count;
-    const statsRead = await readStats(layout.statsFile);
-    if (statsRead.kind === 'corrupt') {
-      throw new TransferError('stats.json is unreadable; run `stateful inspect --repair` first.');
-    }
-    const base = statsRead.kind === 'ok' ? statsRead.stats : EMPTY_STATS;
-    // As a start would: total_sessions reaches stats.json lazily, the log has every create.
-    const stats: Stats = {
-      ...base,
-      total_sessions: Math.max(base.total_sessions, scan.createdEvents, served.count),
-    };
-
+    const source = await readForImport(layout);
+    const { served, total, stats } = source;
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     try {
       await migrate(pool);
       let eventsAdded = 0;
       await inTransaction(await pool.connect(), async (client) => {
-        const { rows } = await client.query<{ event_count: string }>(
-          'SELECT event_count FROM counters FOR UPDATE',
-        );
-        const existing = Number(rows[0]?.event_count ?? 0);
-        if (existing > total) {
-          throw new TransferError(
-            `the database has ${existing} events and the directory ${total}: it holds other data, or moved on since an earlier migration.`,
-          );
-        }
-        // The log streams through in batches: what the database has must match
-        // it line for line, what it lacks is added.
-        let position = 0;
-        for await (const batch of eventLineBatches(layout.eventsFile, scan.validEnd)) {
-          const first = position + 1;
-          const known = Math.max(0, Math.min(batch.length, existing - position));
-          if (known > 0) {
-            const { rows: present } = await client.query<{ position: string; line: string }>(
-              'SELECT position, line FROM events WHERE position >= $1 AND position < $2 ORDER BY position',
-              [first, first + known],
-            );
-            for (const row of present) {
-              if (row.line !== batch[Number(row.position) - first]) {
-                throw new TransferError(
-                  `event ${row.position} in the database differs from the directory's: the database holds other data.`,
-                );
-              }
-            }
-          }
-          if (known < batch.length) {
-            const added = batch.slice(known);
-            await client.query(
-              `INSERT INTO events (position, line)
-               SELECT * FROM unnest($1::bigint[], $2::text[])`,
-              [added.map((_, i) => first + known + i), added],
-            );
-            eventsAdded += added.length;
-          }
-          position += batch.length;
-          onProgress({ what: 'events', done: position, total });
-        }
-        if (position !== total) {
-          throw new TransferError(
-            `events.jsonl changed while it was read (${position} lines, ${total} before); is a service running on it?`,
-          );
-        }
-        // The directory is the truth: its sessions, in its creation order
-        // (inserted in that order, so the database's sequence keeps it).
-        await client.query('DELETE FROM sessions');
-        let copied = 0;
-        let batch: Session[] = [];
-        const flush = async () => {
-          await client.query(
-            `INSERT INTO sessions (${SESSION_COLUMNS})
-             SELECT * FROM unnest(${sessionArrayParameters()})`,
-            sessionParameters(batch),
-          );
-          copied += batch.length;
-          batch = [];
-          onProgress({ what: 'sessions', done: copied, total: served.count });
-        };
-        for (const session of served.sessions()) {
-          // The file store holds what an older version or another program
-          // wrote; PostgreSQL cannot hold U+0000 (text.ts): said, not a raw error.
-          const problem = unstorableIn(session);
-          if (problem !== null) {
-            throw new TransferError(
-              `session ${session.id}: ${problem}; PostgreSQL cannot store it. Change that session (PUT or PATCH) or delete it, then migrate again.`,
-            );
-          }
-          batch.push(session);
-          if (batch.length === PROGRESS_EVERY) await flush();
-        }
-        if (batch.length > 0) await flush();
-        if (copied !== served.count) {
-          throw new TransferError(
-            `session files changed while they were read (${copied} copied, ${served.count} before); is a service running on it?`,
-          );
-        }
+        eventsAdded = await copyEvents(client, layout, source, onProgress);
+        await copySessions(client, served, onProgress);
         await client.query(
           `UPDATE counters SET startup_count = $1, crash_count = $2, total_sessions = $3,
              total_requests = $4, event_count = $5`,
@@ -223,28 +126,169 @@ export async function importDataDirectory(
           ],
         );
       });
-
-      const check = await pool.query<{ sessions: string; events: string; rows: string }>(
-        `SELECT (SELECT count(*) FROM sessions) AS sessions,
-                (SELECT event_count FROM counters) AS events,
-                (SELECT count(*) FROM events) AS rows`,
-      );
-      const counted = check.rows[0];
-      if (
-        Number(counted?.sessions) !== served.count ||
-        Number(counted?.events) !== total ||
-        Number(counted?.rows) !== total
-      ) {
-        throw new TransferError(
-          `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${served.count} and ${total}.`,
-        );
-      }
+      await checkCopied(pool, served.count, total);
       return { sessions: served.count, events: total, eventsAdded, stats };
     } finally {
       await pool.end();
     }
   } finally {
     lock.release();
+  }
+}
+
+/** What an import copies: the sessions as a start serves them, the log's extent, the counters. */
+interface ImportSource {
+  served: SessionsAsServed;
+  /** Where the log's whole lines end, and how many there are. */
+  logEnd: number;
+  total: number;
+  stats: Stats;
+}
+
+/** Reads the directory for an import, refusing what a repair must mend first. */
+async function readForImport(layout: DataLayout): Promise<ImportSource> {
+  // Streamed: only the sessions' creation keys are held (see sessionsAsServed).
+  const served = sessionsAsServed(layout.sessionsDir, layout.journalDir);
+  if (served.unreadable.length > 0) {
+    throw new TransferError(
+      `${served.unreadable.length} session files are unreadable; run \`stateful inspect --repair\` first.`,
+    );
+  }
+  const scan = await scanEventLog(layout.eventsFile, 0);
+  if (scan.validEnd < scan.size) {
+    throw new TransferError(
+      'events.jsonl ends with a torn line; run `stateful inspect --repair` first.',
+    );
+  }
+  const statsRead = await readStats(layout.statsFile);
+  if (statsRead.kind === 'corrupt') {
+    throw new TransferError('stats.json is unreadable; run `stateful inspect --repair` first.');
+  }
+  const base = statsRead.kind === 'ok' ? statsRead.stats : EMPTY_STATS;
+  // As a start would: total_sessions reaches stats.json lazily, the log has every create.
+  const stats: Stats = {
+    ...base,
+    total_sessions: Math.max(base.total_sessions, scan.createdEvents, served.count),
+  };
+  return { served, logEnd: scan.validEnd, total: scan.count, stats };
+}
+
+/**
+ * Streams the log through in batches: what the database has must match it
+ * line for line, what it lacks is added. Returns how many were added.
+ */
+async function copyEvents(
+  client: pg.PoolClient,
+  layout: DataLayout,
+  source: ImportSource,
+  onProgress: ProgressListener,
+): Promise<number> {
+  const { total } = source;
+  const { rows } = await client.query<{ event_count: string }>(
+    'SELECT event_count FROM counters FOR UPDATE',
+  );
+  const existing = Number(rows[0]?.event_count ?? 0);
+  if (existing > total) {
+    throw new TransferError(
+      `the database has ${existing} events and the directory ${total}: it holds other data, or moved on since an earlier migration.`,
+    );
+  }
+  let eventsAdded = 0;
+  let position = 0;
+  for await (const batch of eventLineBatches(layout.eventsFile, source.logEnd)) {
+    const first = position + 1;
+    const known = Math.max(0, Math.min(batch.length, existing - position));
+    if (known > 0) {
+      const { rows: present } = await client.query<{ position: string; line: string }>(
+        'SELECT position, line FROM events WHERE position >= $1 AND position < $2 ORDER BY position',
+        [first, first + known],
+      );
+      for (const row of present) {
+        if (row.line !== batch[Number(row.position) - first]) {
+          throw new TransferError(
+            `event ${row.position} in the database differs from the directory's: the database holds other data.`,
+          );
+        }
+      }
+    }
+    if (known < batch.length) {
+      const added = batch.slice(known);
+      await client.query(
+        `INSERT INTO events (position, line)
+         SELECT * FROM unnest($1::bigint[], $2::text[])`,
+        [added.map((_, i) => first + known + i), added],
+      );
+      eventsAdded += added.length;
+    }
+    position += batch.length;
+    onProgress({ what: 'events', done: position, total });
+  }
+  if (position !== total) {
+    throw new TransferError(
+      `events.jsonl changed while it was read (${position} lines, ${total} before); is a service running on it?`,
+    );
+  }
+  return eventsAdded;
+}
+
+/**
+ * The directory is the truth: its sessions replace the database's, in its
+ * creation order (inserted in that order, so the database's sequence keeps it).
+ */
+async function copySessions(
+  client: pg.PoolClient,
+  served: SessionsAsServed,
+  onProgress: ProgressListener,
+): Promise<void> {
+  await client.query('DELETE FROM sessions');
+  let copied = 0;
+  let batch: Session[] = [];
+  const flush = async () => {
+    await client.query(
+      `INSERT INTO sessions (${SESSION_COLUMNS})
+       SELECT * FROM unnest(${sessionArrayParameters()})`,
+      sessionParameters(batch),
+    );
+    copied += batch.length;
+    batch = [];
+    onProgress({ what: 'sessions', done: copied, total: served.count });
+  };
+  for (const session of served.sessions()) {
+    // The file store holds what an older version or another program
+    // wrote; PostgreSQL cannot hold U+0000 (text.ts): said, not a raw error.
+    const problem = unstorableIn(session);
+    if (problem !== null) {
+      throw new TransferError(
+        `session ${session.id}: ${problem}; PostgreSQL cannot store it. Change that session (PUT or PATCH) or delete it, then migrate again.`,
+      );
+    }
+    batch.push(session);
+    if (batch.length === PROGRESS_EVERY) await flush();
+  }
+  if (batch.length > 0) await flush();
+  if (copied !== served.count) {
+    throw new TransferError(
+      `session files changed while they were read (${copied} copied, ${served.count} before); is a service running on it?`,
+    );
+  }
+}
+
+/** Counts what the database holds after the copy against what was copied. */
+async function checkCopied(pool: pg.Pool, sessions: number, events: number): Promise<void> {
+  const check = await pool.query<{ sessions: string; events: string; rows: string }>(
+    `SELECT (SELECT count(*) FROM sessions) AS sessions,
+            (SELECT event_count FROM counters) AS events,
+            (SELECT count(*) FROM events) AS rows`,
+  );
+  const counted = check.rows[0];
+  if (
+    Number(counted?.sessions) !== sessions ||
+    Number(counted?.events) !== events ||
+    Number(counted?.rows) !== events
+  ) {
+    throw new TransferError(
+      `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${sessions} and ${events}.`,
+    );
   }
 }
 

@@ -18,7 +18,7 @@ import { SESSION_KEYS, type Session, SessionSchema } from '../../src/domain/sche
 import { parseStoredSession } from '../../src/domain/session.js';
 import { exportToDataDirectory, importDataDirectory } from '../../src/migrate/transfer.js';
 import { FileStore } from '../../src/store/file/file-store.js';
-import { formatSessionFile, sessionFileName } from '../../src/store/file/format.js';
+import { formatSessionFile, sessionFileName } from '../../src/store/file/index.js';
 import { SNAPSHOT_FORMAT } from '../../src/store/file/snapshot.js';
 import { migrate } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';

@@ -6,7 +6,7 @@
  * `session_adopted` event, as a change of ours is, so the next start has it
  * without looking again; the file stays as that program left it.
  */
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { makeEvent } from '../../domain/event.js';
 import type { BootProgress, ProgressReport } from './boot-progress.js';
 import type { Commits } from './commits.js';
@@ -14,8 +14,8 @@ import type { WritableFileSystem } from './file-system.js';
 import { type ForeignChange, type ForeignScope, findForeignChanges } from './foreign-changes.js';
 import type { InstanceAccounting } from './instance-accounting.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
-import type { RecoveryReport } from './recovery.js';
-import { quarantineFile, removeTempFile } from './session-files.js';
+import { quarantineSessionFile, type RecoveryReport } from './recovery.js';
+import { removeTempFile } from './session-files.js';
 import { residentOf, type SessionTable, sessionOf } from './session-table.js';
 import type { WriteBehind } from './write-behind.js';
 
@@ -51,17 +51,7 @@ export async function adoptForeignChanges(
     report.boot.sessionNamesSeen = names;
   });
   for (const bad of found.unusable) {
-    const savedAs = await quarantineFile(
-      fileSystem,
-      join(layout.sessionsDir, bad.file),
-      layout.quarantineDir,
-      `session-${bad.file}`,
-    );
-    recovery.quarantined.push({
-      file: `sessions/${bad.file}`,
-      problem: bad.problem,
-      savedAs: relative(layout.root, savedAs),
-    });
+    await quarantineSessionFile(fileSystem, layout, bad, recovery);
     const id = bad.file.slice(0, -'.json'.length);
     if (table.has(id)) view.mustWrite(id);
   }

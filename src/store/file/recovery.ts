@@ -125,6 +125,26 @@ async function settleTempFile(
   }
 }
 
+/** Moves a session file that cannot be a session to quarantine/, and reports it in `recovery`. */
+export async function quarantineSessionFile(
+  fs: WritableFileSystem,
+  layout: DataLayout,
+  bad: { file: string; problem: string },
+  recovery: RecoveryReport,
+): Promise<void> {
+  const savedAs = await quarantineFile(
+    fs,
+    join(layout.sessionsDir, bad.file),
+    layout.quarantineDir,
+    `session-${bad.file}`,
+  );
+  recovery.quarantined.push({
+    file: `sessions/${bad.file}`,
+    problem: bad.problem,
+    savedAs: relative(layout.root, savedAs),
+  });
+}
+
 /**
  * Reads every session file and rolls the journal forward into them: how a
  * directory is taken over when no snapshot can be trusted (the original's
@@ -159,19 +179,7 @@ export async function recoverDataDirectory(
   }
   for (const name of tempFiles)
     await settleTempFile(fs, layout, layout.sessionsDir, name, recovery);
-  for (const bad of unreadable) {
-    const savedAs = await quarantineFile(
-      fs,
-      join(layout.sessionsDir, bad.file),
-      layout.quarantineDir,
-      `session-${bad.file}`,
-    );
-    recovery.quarantined.push({
-      file: `sessions/${bad.file}`,
-      problem: bad.problem,
-      savedAs: relative(layout.root, savedAs),
-    });
-  }
+  for (const bad of unreadable) await quarantineSessionFile(fs, layout, bad, recovery);
 
   let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT);
   if (eventLog.validEnd < eventLog.size) {
