@@ -71,7 +71,7 @@ const FAILURE_LOG_INTERVAL_MS = 10_000;
 function logBackgroundWork(logger: FastifyBaseLogger, metrics: ServiceMetrics): BackgroundReporter {
   const lastLogged = new Map<BackgroundTask, { at: number; since: number; failures: number }>();
   return {
-    failed(task, error) {
+    failed(task, error, passing) {
       metrics.backgroundFailures.inc({ task });
       const now = performance.now();
       const last = lastLogged.get(task);
@@ -83,7 +83,7 @@ function logBackgroundWork(logger: FastifyBaseLogger, metrics: ServiceMetrics): 
       lastLogged.set(task, { at: now, since: 0, failures: (last?.failures ?? 0) + 1 });
       logger.warn(
         { task, err: error, failures_since_last_line: last?.since ?? 0 },
-        'background work failed; it is retried',
+        passing ? 'background work failed' : 'background work failed; it is retried',
       );
     },
     succeeded(task) {

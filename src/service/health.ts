@@ -27,7 +27,9 @@ export class BackgroundHealth implements BackgroundReporter {
 
   constructor(private readonly next: BackgroundReporter) {}
 
-  failed(task: BackgroundTask, error: unknown): void {
+  failed(task: BackgroundTask, error: unknown, passing = false): void {
+    this.next.failed(task, error, passing);
+    if (passing) return;
     const current = this.failing.get(task);
     if (current === undefined) {
       this.failing.set(task, { count: 1, since: new Date().toISOString(), cause: describe(error) });
@@ -35,7 +37,6 @@ export class BackgroundHealth implements BackgroundReporter {
       current.count++;
       current.cause = describe(error);
     }
-    this.next.failed(task, error);
   }
 
   succeeded(task: BackgroundTask): void {
@@ -47,7 +48,7 @@ export class BackgroundHealth implements BackgroundReporter {
   problems(): string[] {
     const lines: string[] = [];
     for (const [task, failing] of this.failing) {
-      if (task === 'idle_connection' || failing.count < FAILURES_BEFORE_DEGRADED) continue;
+      if (failing.count < FAILURES_BEFORE_DEGRADED) continue;
       lines.push(
         `${task} has failed ${failing.count} times in a row since ${failing.since} (retried): ${failing.cause}`,
       );

@@ -66,7 +66,10 @@ export class StatefulService {
 
   /** Degraded while background work keeps failing or the store reports a problem. */
   health(): ServiceHealth {
-    const problems = [...(this.background?.problems() ?? []), ...this.store.problems()];
+    const problems = [
+      ...(this.background?.problems() ?? []),
+      ...(this.store.inProcess?.problems() ?? []),
+    ];
     return { status: problems.length === 0 ? 'ok' : 'degraded', problems };
   }
 
@@ -97,7 +100,7 @@ export class StatefulService {
 
   /** The storage budget's use; null when the store has none. */
   storageUsage(): StorageUsage | null {
-    return this.store.storageUsage();
+    return this.store.inProcess?.storageUsage() ?? null;
   }
 
   // Events

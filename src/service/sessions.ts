@@ -78,8 +78,8 @@ export class SessionService {
     return this.store.sessionPage(query);
   }
 
-  /** See Store.sessionsVersion. */
+  /** See InProcessFacts.sessionsVersion; null when the store cannot know (other replicas write too). */
   version(): number | null {
-    return this.store.sessionsVersion();
+    return this.store.inProcess?.sessionsVersion() ?? null;
   }
 }

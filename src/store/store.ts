@@ -41,26 +41,23 @@ export interface InstanceStart {
 }
 
 /**
- * Work a store does on its own, between requests; it retries what fails.
- * `idle_connection` is a pooled database connection lost while idle: not a
- * task that succeeds later, so it is logged and counted but never makes the
- * service degraded by itself (the next query reconnects, or fails loudly).
+ * Work a store does on its own, between requests, by the name the store
+ * gives it (the file store's `checkpoint`, `snapshot`, `stats_flush`;
+ * PostgreSQL's `stats_flush`, `lease_renewal`, `event_feed`,
+ * `idle_connection`): a new store names its own without changing the port.
  */
-export type BackgroundTask =
-  | 'checkpoint'
-  | 'snapshot'
-  | 'stats_flush'
-  | 'lease_renewal'
-  | 'event_feed'
-  | 'idle_connection';
+export type BackgroundTask = string;
 
 /**
  * Told how each run of background work went: every failure with its cause,
  * so that none goes unseen (the service logs it, counts it in /metrics, and
  * says it is degraded while one persists), and every success, which ends it.
+ * A `passing` failure is not of work that is retried and succeeds later (a
+ * pooled connection lost while idle: the next query reconnects, or fails
+ * loudly): it is logged and counted, but never makes the service degraded.
  */
 export interface BackgroundReporter {
-  failed(task: BackgroundTask, error: unknown): void;
+  failed(task: BackgroundTask, error: unknown, passing?: boolean): void;
   succeeded(task: BackgroundTask): void;
 }
 
@@ -80,6 +77,22 @@ export function runInBackground(
     () => reporter.succeeded(task),
     (error: unknown) => reporter.failed(task, error),
   );
+}
+
+/** What a store that holds its data in this process can tell of it (see Store.inProcess). */
+export interface InProcessFacts {
+  /**
+   * Changes whenever any session is created, updated or deleted, so a
+   * listing can be cached (another replica's writes would not change it).
+   */
+  sessionsVersion(): number;
+  /** Where the sessions stand against the storage budget. */
+  storageUsage(): StorageUsage;
+  /**
+   * What keeps the store from working as it should, in words for an
+   * operator (e.g. write-behind that has fallen far behind); none when all is well.
+   */
+  problems(): string[];
 }
 
 /** A value now, or a promise of it. */
@@ -122,23 +135,15 @@ export interface Store {
    * Throws InvalidInputError for a cursor this store did not give out.
    */
   sessionPage(query: PageQuery): Awaitable<Page<SessionJson>>;
-  /**
-   * Changes whenever any session is created, updated or deleted, so a listing
-   * can be cached; null when this store cannot know (other replicas write too).
-   */
-  sessionsVersion(): number | null;
   sessionCount(): Awaitable<number>;
-  /** Where the sessions stand against the storage budget; null when this store has none. */
-  storageUsage(): StorageUsage | null;
   /**
-   * What keeps this store from working as it should, in words for an
-   * operator (e.g. write-behind that has fallen far behind); none when all is well.
+   * What only a store that holds its data in this process (the file store)
+   * can tell of it; absent on a store shared by replicas.
    */
-  problems(): string[];
+  readonly inProcess?: InProcessFacts;
 
   // Events
 
-  appendEvent(event: ServiceEvent): Promise<void>;
   /**
    * Calls `listener` with every event from now on, once it is in the log, in
    * log order, with its line number in the log (the position: 1, 2, …);

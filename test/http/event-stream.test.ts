@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { makeEvent } from '../../src/domain/event.js';
+import { appendEvent } from '../helpers/append-event.js';
 import { build } from '../helpers/build-app.js';
 import { openStream } from '../helpers/event-stream.js';
 
@@ -9,7 +10,7 @@ describe('GET /events/stream', () => {
     const { app, store } = await build(t);
     // Positions 2 to 4, after the service's own startup event.
     for (let i = 10; i < 13; i++) {
-      await store.appendEvent(makeEvent('startup', store.instanceId, { startup_count: i }));
+      await appendEvent(store, makeEvent('startup', store.instanceId, { startup_count: i }));
     }
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { makeEvent } from '../../src/domain/event.js';
+import { appendEvent } from '../helpers/append-event.js';
 import { build } from '../helpers/build-app.js';
 
 describe('health, state, events and crash', () => {
@@ -43,7 +44,7 @@ describe('health, state, events and crash', () => {
     const { app, store } = await build(t);
     // After the service's own startup event (startup_count 1).
     for (let i = 2; i <= 6; i++) {
-      await store.appendEvent(makeEvent('startup', store.instanceId, { startup_count: i }));
+      await appendEvent(store, makeEvent('startup', store.instanceId, { startup_count: i }));
     }
     const answer = await app.inject({ method: 'GET', url: '/events?limit=2' });
     const body = answer.json();
@@ -60,7 +61,7 @@ describe('health, state, events and crash', () => {
     const { app, store } = await build(t);
     // After the service's own startup event: positions 2 to 8.
     for (let i = 2; i <= 8; i++) {
-      await store.appendEvent(makeEvent('startup', store.instanceId, { startup_count: i }));
+      await appendEvent(store, makeEvent('startup', store.instanceId, { startup_count: i }));
     }
     const latest = await app.inject({ method: 'GET', url: '/events?limit=3' });
     assert.deepEqual(Object.keys(latest.json()), ['events', 'count'], "the original's answer");

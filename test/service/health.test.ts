@@ -32,10 +32,18 @@ describe('background health', () => {
     ]);
   });
 
-  it('never degrades for idle database connections lost (no later success ends them)', () => {
-    const health = new BackgroundHealth({ failed() {}, succeeded() {} });
-    for (let i = 0; i < 10; i++) health.failed('idle_connection', new Error('terminated'));
+  it('never degrades for a passing failure (an idle database connection lost: no later success ends it), but still reports it', () => {
+    const told: [string, boolean | undefined][] = [];
+    const health = new BackgroundHealth({
+      failed: (task, _error, passing) => told.push([task, passing]),
+      succeeded() {},
+    });
+    for (let i = 0; i < 10; i++) health.failed('idle_connection', new Error('terminated'), true);
     assert.deepEqual(health.problems(), []);
+    assert.equal(told.length, 10, 'each is passed on to be logged and counted');
+    assert.deepEqual(told[0], ['idle_connection', true]);
+    for (let i = 0; i < FAILURES_BEFORE_DEGRADED; i++) health.failed('idle_connection', 'x');
+    assert.equal(health.problems().length, 1, 'the same task failing as retried work does degrade');
   });
 
   it('shortens a long cause', () => {

@@ -12,6 +12,7 @@ import { DEFAULT_PAGE_MAX_BYTES } from '../../src/domain/page.js';
 import type { Session } from '../../src/domain/session.js';
 import { StatefulService } from '../../src/service/service.js';
 import type { BackgroundReporter, Store } from '../../src/store/store.js';
+import { appendEvent } from '../helpers/append-event.js';
 
 export interface StoreFactory {
   /**
@@ -55,7 +56,7 @@ const allSessions = async (store: Store) =>
 const statsOf = async (store: Store) => (await store.overview()).stats;
 const recentEvents = async (store: Store, limit: number) => (await store.eventTail(limit)).events;
 const logged = (store: Store, kind: 'startup' | 'shutdown', extra = {}) =>
-  store.appendEvent(makeEvent(kind, store.instanceId, extra));
+  appendEvent(store, makeEvent(kind, store.instanceId, extra));
 
 export function storeContract(factory: StoreFactory): void {
   /** Reopens the store as the next instance once a death would be visible, and counts its start. */
@@ -346,7 +347,8 @@ export function storeContract(factory: StoreFactory): void {
       await Promise.all(
         Array.from({ length: 500 }, (_, i) =>
           // Some lines carry multi-byte characters, so reads split them across chunks.
-          store.appendEvent(
+          appendEvent(
+            store,
             makeEvent('startup', store.instanceId, {
               n: start + i,
               ...((start + i) % 7 === 0 ? { u: 'é😀ß'.repeat((start + i) % 40) } : {}),

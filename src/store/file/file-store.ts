@@ -33,9 +33,9 @@ import { cleanUpAfter } from '../cleanup.js';
 import {
   type EventListener,
   type EventTail,
+  type InProcessFacts,
   type InstanceStart,
   runInBackground,
-  type StorageUsage,
   type Store,
   type StoreOverview,
 } from '../store.js';
@@ -70,6 +70,7 @@ export class FileStore implements Store {
   readonly instance: InstanceAccounting;
   /** events.jsonl. */
   readonly events: EventLog;
+  readonly inProcess: InProcessFacts;
   private readonly parts: FileStoreParts;
   private readonly ticker: NodeJS.Timeout;
   /** Files this start moved to quarantine/, and when it last looked whether they are still there. */
@@ -84,6 +85,11 @@ export class FileStore implements Store {
     this.instance = parts.instance;
     this.events = parts.events;
     this.quarantinedAtStart = quarantined;
+    this.inProcess = {
+      sessionsVersion: () => this.table.version,
+      storageUsage: () => this.table.usage(),
+      problems: () => this.problems(),
+    };
     this.ticker = setInterval(() => {
       const flushing = this.instance.flushIfBehind();
       // Retried on the next tick.
@@ -189,19 +195,12 @@ export class FileStore implements Store {
     return this.table.page(query);
   }
 
-  sessionsVersion(): number {
-    return this.table.version;
-  }
-
   sessionCount(): number {
     return this.table.size;
   }
 
-  storageUsage(): StorageUsage {
-    return this.table.usage();
-  }
-
-  problems(): string[] {
+  /** Write-behind that has fallen behind, files this start set aside: in words for an operator. */
+  private problems(): string[] {
     const now = performance.now();
     return [...this.quarantineProblems(now), ...this.view.problems(now)];
   }
@@ -226,10 +225,6 @@ export class FileStore implements Store {
   }
 
   // Events
-
-  appendEvent(event: ServiceEvent): Promise<void> {
-    return this.events.append(event);
-  }
 
   onEvent(listener: EventListener): () => void {
     return this.events.onEvent(listener);

@@ -76,7 +76,7 @@ export class SessionTable {
   private readonly order = new CreationIndex();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly limits: TableLimits;
-  /** Bumped by every change of a session (see Store.sessionsVersion). */
+  /** Bumped by every change of a session (see InProcessFacts.sessionsVersion). */
   private changes = 0;
   private nextSeq: number;
   /** The sessions' footprints added up, reservations for writes in flight included. */
@@ -107,7 +107,7 @@ export class SessionTable {
     return this.changes;
   }
 
-  /** Says that a session changed (see Store.sessionsVersion). */
+  /** Says that a session changed (see InProcessFacts.sessionsVersion). */
   changed(): void {
     this.changes++;
   }

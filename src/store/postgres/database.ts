@@ -68,7 +68,7 @@ export class Database {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, options: '-c jit=off' });
     // An idle client's error (the server restarted, the network dropped it):
     // reported; the pool replaces the client, the next query reconnects.
-    pool.on('error', (error) => background.failed('idle_connection', error));
+    pool.on('error', (error) => background.failed('idle_connection', error, true));
     return new Database(pool);
   }
 

@@ -148,10 +148,6 @@ export class PostgresStore implements Store {
     }
   }
 
-  problems(): string[] {
-    return []; // the database keeps its own health; background failures are reported
-  }
-
   /**
    * By seq (unique, indexed): a page is one index range scan, whatever the
    * table's size. A search looks at no more than SEARCH_SCAN_LIMIT sessions
@@ -225,14 +221,6 @@ export class PostgresStore implements Store {
       next = Number(bounds?.last_seq); // the scan stopped; go on from where it did
     }
     return { items, next: next === null ? null : encodeCursor([next]) };
-  }
-
-  storageUsage(): null {
-    return null; // no session is held in memory: the database's disk is the bound
-  }
-
-  sessionsVersion(): null {
-    return null; // other replicas write too: never cache a listing
   }
 
   async sessionCount(): Promise<number> {

@@ -446,7 +446,7 @@ describe('the file store', () => {
     // index entry at 257, are read from the file.
     await Promise.all(
       Array.from({ length: 20_500 }, () =>
-        reopened.store.appendEvent(shutdownEvent('filler00', { reason: 'x', uptimeSeconds: 0 })),
+        reopened.store.events.append(shutdownEvent('filler00', { reason: 'x', uptimeSeconds: 0 })),
       ),
     );
     const { events } = await reopened.store.eventRange(260, 280);

@@ -289,17 +289,17 @@ describe('storage faults', () => {
     try {
       await sessionsOf(store).create({ name: 'waiting' });
       await store.view.checkpoint();
-      assert.deepEqual(store.problems(), [], 'nothing waits after a checkpoint');
+      assert.deepEqual(store.inProcess.problems(), [], 'nothing waits after a checkpoint');
       fs.fail('write', 'EIO', { pathIncludes: 'sessions/' });
       await sessionsOf(store).create({ name: 'stuck' });
       await assert.rejects(store.view.checkpoint());
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const [problem, ...more] = store.problems();
+      const [problem, ...more] = store.inProcess.problems();
       assert.match(problem ?? '', /^no checkpoint has finished for \d+ s: 1 changed sessions wait/);
       assert.deepEqual(more, []);
       fs.heal();
       await store.view.checkpoint();
-      assert.deepEqual(store.problems(), [], 'a checkpoint that lands ends it');
+      assert.deepEqual(store.inProcess.problems(), [], 'a checkpoint that lands ends it');
     } finally {
       await store.close();
     }
