@@ -28,6 +28,7 @@ import { dashboardRoutes } from './dashboard.js';
 import {
   answerUnmetExpectation,
   clientErrorHandler,
+  MAX_PARAM_LENGTH,
   refuseConnect,
   registerErrorHandlers,
 } from './errors.js';
@@ -120,7 +121,7 @@ function fastifyOptions(
     // One log line per event worth knowing, not two per request.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
-    routerOptions: { maxParamLength: 16 * 1024 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ajv: { customOptions: { coerceTypes: false } },
     requestTimeout: limits.requestTimeoutMs,
     // Node checks those timeouts only every 30 s by default: a slow client

@@ -31,6 +31,9 @@ export const ExpectationFailed = { code: 'expectation_failed', status: 417 } as 
 /** What every request but GET /health and GET / gets while the service starts (starting.ts). */
 export const Starting = { code: 'starting', status: 503 } as const;
 
+/** The longest path parameter the router takes (a longer id is a 404, not a 414). */
+export const MAX_PARAM_LENGTH = 16 * 1024;
+
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: PayloadTooLarge.code,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: UnsupportedMediaTypeError.code,
@@ -69,7 +72,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
   });
 
   // The paths the app serves, to tell a method a path lacks (405) from a path it lacks (404).
-  const paths = FindMyWay({ maxParamLength: 16 * 1024 });
+  const paths = FindMyWay({ maxParamLength: MAX_PARAM_LENGTH });
   const methods = new Set<HTTPMethod>();
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat() as HTTPMethod[]) {
@@ -82,7 +85,12 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     const target = request.url.split('?')[0] ?? '';
     const path = target.slice(0, 200);
     const allowed = [...methods].filter((method) => paths.find(method, target) !== null).sort();
-    if (allowed.length > 0) {
+    // A route that takes the method and found nothing under the path (a
+    // static file that is not there) calls this too: that is a 404.
+    const takes =
+      allowed.includes(request.method as HTTPMethod) ||
+      (request.method === 'HEAD' && allowed.includes('GET'));
+    if (allowed.length > 0 && !takes) {
       reply
         .code(MethodNotAllowed.status)
         .header('allow', allowed.join(', '))

@@ -218,6 +218,13 @@ describe('bad input', () => {
       assert.equal(answer.json().error, 'not_found');
       assert.equal(answer.headers.allow, undefined);
     }
+    // A route that takes the method but finds nothing under the path is a 404, not a
+    // 405 that names the very method asked for.
+    for (const method of ['GET', 'HEAD'] as const) {
+      const missing = await app.inject({ method, url: '/docs/static/no-such-file.js' });
+      assert.equal(missing.statusCode, 404, `${method} of a missing static file: ${missing.body}`);
+      assert.equal(missing.headers.allow, undefined);
+    }
     const long = await app.inject({ method: 'POST', url: `/sessions/${'x'.repeat(5000)}` });
     assert.equal(long.statusCode, 405, 'a long id is still the path of a session');
     assert.ok(long.json().message.length < 400, 'and the message stays short');
