@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { shutdownEvent } from '../../src/domain/event.js';
+import { readDataDirectory } from '../../src/inspector/read-data-dir.js';
 import { repairDataDirectory } from '../../src/inspector/repair.js';
 import { verifyDataDirectory } from '../../src/inspector/verify.js';
 import { FileStore } from '../../src/store/file/file-store.js';
@@ -27,6 +29,25 @@ describe('verifying a data directory', () => {
     assert.deepEqual(report.findings, []);
     assert.equal(report.checked.sessionFiles, 2);
     assert.equal(report.checked.eventLines, 3);
+  });
+
+  it('says no journal change is pending after a clean stop, and those a start replays otherwise', async (t) => {
+    const dir = await tempDir(t);
+    const { store } = await FileStore.open(dir, 'aaaaaaaa');
+    await store.startInstance();
+    await sessionsOf(store).create({ name: 'a' });
+    await sessionsOf(store).create({ name: 'b' });
+    await store.stopInstance(shutdownEvent('aaaaaaaa', { reason: 'test', uptimeSeconds: 0 }));
+    await store.close();
+    const stopped = await readDataDirectory(dir, 10);
+    assert.equal(stopped.journalChanges, 0, 'the sealed files hold every change');
+    assert.equal(stopped.sessionCount, 2);
+
+    const { store: next } = await FileStore.open(dir, 'bbbbbbbb');
+    await next.startInstance();
+    await sessionsOf(next).create({ name: 'c' });
+    await next.close(); // no clean stop: no seal
+    assert.ok((await readDataDirectory(dir, 10)).journalChanges > 0);
   });
 
   it("finds nothing wrong with the original implementation's directory but its temp file", async (t) => {
@@ -178,7 +199,7 @@ describe('verifying a data directory', () => {
       const a = await sessions.create({ name: 'a' });
       await sessions.create({ name: 'b' });
       await sessions.create({ name: 'c' });
-      await store.view.snapshot(); // holds a, b and c; the journal after it:
+      await store.writeBehind.snapshot(); // holds a, b and c; the journal after it:
       await sessions.create({ name: 'd' }); // one more
       await sessions.delete(a.id); // one fewer of the snapshot's
       const e = await sessions.create({ name: 'e' });

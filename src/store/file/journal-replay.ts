@@ -1,3 +1,10 @@
+/**
+ * Replaying journal segments (see journal.ts) over the sessions they change:
+ * a start's replay over the snapshot, a roll-forward over the session files,
+ * the inspector's view of the sessions as the service would serve them. A
+ * patch applies to the last put before it or, failing that, to a base (the
+ * snapshot's session or the file's); one with neither is not guessed.
+ */
 import { type ServiceEvent, serializeEvent } from '../../domain/event.js';
 import { applySessionPatch, type Session, type SessionPatch } from '../../domain/session.js';
 import { type JournalSegmentRead, readJournal, recordSessionId } from './journal-records.js';
@@ -271,7 +278,8 @@ export function sessionsAsServed(
     unreadable,
     tempFiles,
     segments,
-    pendingChanges: records,
+    // After a sealed clean stop the files hold every change the journal does.
+    pendingChanges: filesCurrent ? 0 : records,
     *sessions(limit = null) {
       const shown =
         limit === null || keys.length <= 2 * limit
