@@ -187,6 +187,11 @@ export type SessionPatch = SessionInput & {
   access_count: number;
 };
 
+/** Whether a patch changes none of what clients set (only the access it counted). */
+export function countsOnly(patch: SessionPatch): boolean {
+  return INPUT_KEYS.every((key) => patch[key] === undefined);
+}
+
 /**
  * A session after a write, and the write as a patch when one says it in no
  * more than the request did; null when only the whole session says it (a PUT

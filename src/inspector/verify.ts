@@ -196,6 +196,12 @@ async function checkSessions(
       repair: 'move the journal segments holding their changes to quarantine/',
     });
   }
+  if (files.unreadable > MAX_LISTED_FILES) {
+    findings.push({
+      problem: `${files.unreadable - MAX_LISTED_FILES} more unreadable session files`,
+      repair: 'move them to quarantine/',
+    });
+  }
   if (snapshot.kind === 'ok') {
     asServed = snapshot.count;
     const after = segments.filter((segment) => segment.number >= snapshot.header.journal_from);
@@ -210,7 +216,8 @@ async function checkSessions(
 /**
  * Reads every session file once: the unreadable ones, those that differ
  * from what a start serves, and how many sessions the files hold that the
- * journal does not change. Temp files found are added to `temps`.
+ * journal does not change (and how many are unreadable: the findings list
+ * the first MAX_LISTED_FILES). Temp files found are added to `temps`.
  */
 function checkSessionFiles(
   layout: DataLayout,
@@ -218,7 +225,7 @@ function checkSessionFiles(
   served: ServedView | null,
   temps: string[],
   findings: Finding[],
-): { read: number; fromFiles: number } {
+): { read: number; fromFiles: number; unreadable: number } {
   const differences: Finding[] = [];
   let read = 0;
   let fromFiles = 0;
@@ -253,13 +260,7 @@ function checkSessionFiles(
       problem: `${differences.length - MAX_LISTED_FILES} more session files differ from what a start serves`,
     });
   }
-  if (unreadable > MAX_LISTED_FILES) {
-    findings.push({
-      problem: `${unreadable - MAX_LISTED_FILES} more unreadable session files`,
-      repair: 'move them to quarantine/',
-    });
-  }
-  return { read, fromFiles };
+  return { read, fromFiles, unreadable };
 }
 
 /** Temp files of unfinished writes, unless a live service holds the directory. */

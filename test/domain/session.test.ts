@@ -93,6 +93,14 @@ describe('session rules', () => {
     assert.equal(typeof parseStoredSession({ ...session, access_count: -1 }), 'string');
     assert.equal(typeof parseStoredSession({ ...session, data: [] }), 'string');
     assert.equal(typeof parseStoredSession([]), 'string');
+    // What a quarantine event and the inspector say of a file: the field, and what is wrong.
+    const { name: _name, ...nameless } = session;
+    assert.equal(parseStoredSession(nameless), 'missing or malformed "name"');
+    assert.equal(parseStoredSession({ ...session, name: 5 }), '"name" is not a string');
+    assert.equal(
+      parseStoredSession({ ...session, access_count: -1 }),
+      '"access_count" is not a non-negative integer',
+    );
   });
 
   it('merges as RFC 7396 says (its appendix A examples), keys defined, never assigned', () => {

@@ -155,9 +155,9 @@ async function record(seed: number): Promise<Recorded> {
         await service.sessions.delete(id);
         sessions.delete(id);
       } else if (roll < 0.95) {
-        await store.view.checkpoint();
+        await store.writeBehind.checkpoint();
       } else {
-        await store.view.snapshot();
+        await store.writeBehind.snapshot();
       }
       recorder.ack(`op ${i}`);
       expected.push({ sessions: new Map(sessions), total });
@@ -321,7 +321,7 @@ async function check(
     problems.push(`crash_count ${started.crashCount}, expected ${crashOptions.join(' or ')}`);
   }
   // What a start after a power cut writes again in the background: done before the stop.
-  await store.view.rebuilt();
+  await store.writeBehind.rebuilt();
   await service.stop('checked');
   await store.close();
   const created = createdEvents(dir);

@@ -19,7 +19,7 @@
  * a view written behind, within five seconds; a snapshot, once the journal
  * has grown past a threshold, makes every session durable in snapshot.jsonl
  * and deletes the segments it covers. A boot reads the snapshot and replays
- * the journal after it (recovery.ts); it reads every session file only when
+ * the journal after it (snapshot-boot.ts); it reads every session file only when
  * no snapshot can be used. docs/architecture.md follows a write through these
  * parts.
  */
@@ -28,7 +28,12 @@ import { join } from 'node:path';
 import type { ServiceEvent } from '../../domain/event.js';
 import { footprintGrowth } from '../../domain/footprint.js';
 import type { Page, PageQuery } from '../../domain/page.js';
-import type { Session, SessionChange, SessionJson } from '../../domain/session.js';
+import {
+  countsOnly,
+  type Session,
+  type SessionChange,
+  type SessionJson,
+} from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
 import {
   type EventListener,
@@ -65,7 +70,7 @@ export class FileStore implements Store {
   /** The sessions in memory (tests and tools read them here). */
   readonly table: SessionTable;
   /** Checkpoints and snapshots (tests run them here). */
-  readonly view: WriteBehind;
+  readonly writeBehind: WriteBehind;
   /** The counters and the instance marker. */
   readonly instance: InstanceAccounting;
   /** events.jsonl. */
@@ -81,7 +86,7 @@ export class FileStore implements Store {
     this.parts = parts;
     this.instanceId = parts.instanceId;
     this.table = parts.table;
-    this.view = parts.view;
+    this.writeBehind = parts.view;
     this.instance = parts.instance;
     this.events = parts.events;
     this.quarantinedAtStart = quarantined;
@@ -94,7 +99,7 @@ export class FileStore implements Store {
       const flushing = this.instance.flushIfBehind();
       // Retried on the next tick.
       if (flushing !== null) runInBackground(parts.background, 'stats_flush', () => flushing);
-      this.view.tick();
+      this.writeBehind.tick();
     }, TICK_MS);
     this.ticker.unref();
   }
@@ -159,10 +164,7 @@ export class FileStore implements Store {
             resident.footprint += growth;
           },
           // A file that lacks only a count is written less often (see write-behind.ts).
-          leaves:
-            patch !== null && patch.name === undefined && patch.data === undefined
-              ? 'counted'
-              : 'changed',
+          leaves: patch !== null && countsOnly(patch) ? 'counted' : 'changed',
         }),
       );
       return next;
@@ -202,7 +204,7 @@ export class FileStore implements Store {
   /** Write-behind that has fallen behind, files this start set aside: in words for an operator. */
   private problems(): string[] {
     const now = performance.now();
-    return [...this.quarantineProblems(now), ...this.view.problems(now)];
+    return [...this.quarantineProblems(now), ...this.writeBehind.problems(now)];
   }
 
   /** The files this start moved to quarantine/, until a person has moved them out. */
@@ -269,15 +271,16 @@ export class FileStore implements Store {
     clearInterval(this.ticker);
     try {
       // The files current; the journal keeps what no snapshot covers yet.
-      await this.view.finish();
+      await this.writeBehind.finish();
       await this.instance.flush();
+      await this.writeBehind.removeSpares();
       // A clean stop seals what it leaves: the next start sees in O(1)
       // whether another program changed the directory since (directory-seal.ts).
       // Only files that hold every change may be sealed: from here on no
       // write commits (one still in flight after the shutdown timeout is
       // refused), and one that did since the checkpoint leaves no seal.
       await this.parts.commits.refuseMore();
-      if (this.view.filesCurrent()) await this.instance.sealStopped();
+      if (this.writeBehind.filesCurrent()) await this.instance.sealStopped();
     } catch (error) {
       // What the checkpoint could not cover stays in the journal for the next boot.
       await cleanUpAfter(error, () => closeParts(this.parts));

@@ -51,14 +51,14 @@ export async function adoptForeignChanges(
     report.boot.sessionNamesSeen = names;
   });
   for (const bad of found.unusable) {
-    await quarantineSessionFile(fileSystem, layout, bad, recovery);
+    await quarantineSessionFile(fileSystem, layout, bad, recovery.quarantined);
     const id = bad.file.slice(0, -'.json'.length);
     if (table.has(id)) view.mustWrite(id);
   }
   // Their files already hold what memory will: no checkpoint may write them
   // from the journal's older version meanwhile (a commit that finds the
   // backlog full runs one), nor after.
-  for (const change of found.changes) view.current(change.id);
+  for (const change of found.changes) view.alreadyWritten(change.id);
   for (const change of found.changes) {
     await adopt(parts, change);
     if (change.kind === 'created' && !createdInLog.has(change.id)) {
@@ -111,7 +111,7 @@ async function adopt(parts: AdoptionParts, change: ForeignChange): Promise<void>
   }
   // The file already says what memory now holds: not written again (a temp
   // file of ours a kill left beside it goes, as a checkpoint's write would).
-  view.current(id);
+  view.alreadyWritten(id);
   if (view.repairingView) {
     const temp = `${sessionFileName(id)}${TEMP_SUFFIX}`;
     await removeTempFile(

@@ -69,5 +69,6 @@ export {
   type UnreadableSession,
 } from './session-files.js';
 export { readSnapshot, type SnapshotHeader, type SnapshotScan, scanSnapshot } from './snapshot.js';
-export { recoverFromSnapshot, writeViewFromSnapshot } from './snapshot-boot.js';
+export { recoverFromSnapshot } from './snapshot-boot.js';
 export { formatStats, readStats } from './stats-file.js';
+export { writeViewFromSnapshot } from './view-repair.js';

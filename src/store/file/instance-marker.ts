@@ -62,7 +62,7 @@ export interface MarkerExtras {
   sessionsBeforeLog: number | null;
   /** What a clean stop left; null unless the marker says `stopped` and the stop finished. */
   seal: DirectorySeal | null;
-  /** How far into events.jsonl others' logged changes have been adopted (recovery.ts). */
+  /** How far into events.jsonl others' logged changes have been adopted (log-after-mark.ts). */
   adoptedThrough: LogPoint | null;
 }
 

@@ -1,8 +1,7 @@
 /**
- * A journal segment's records (journal.ts says the format) and how
- * segments are read: at a boot, a
- * step at a time between turns of the event loop; offline (the inspector,
- * a repair, migrate) at once. A torn last line (an append a kill cut short)
+ * A journal segment's records (journal.ts says the format) and how segments
+ * are read: at a boot, a step at a time between turns of the event loop;
+ * offline (the inspector, a repair, migrate) at once. A torn last line (an append a kill cut short)
  * is dropped; a complete line that is not a change is damage, set aside.
  */
 import { readdirSync } from 'node:fs';

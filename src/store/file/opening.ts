@@ -1,13 +1,13 @@
 /**
  * Opening the data directory: take its lock, recover what a crash can leave
  * behind (stray temp files, a torn event-log tail, unreadable files, journal
- * segments to replay: recovery.ts), load the sessions (from the snapshot and
- * the journal after it, or, taking a directory over, from every file) and
- * the recent events, then adopt what another program changed while no
- * instance ran (foreign-adoption.ts), and leave the write-behind what the
- * last stop did not: the files a kill left behind, every file after a power
- * cut, a first snapshot after a takeover. What it found and mended is
- * logged as events and returned.
+ * segments to replay), load the sessions (from the snapshot and the journal
+ * after it, snapshot-boot.ts; or, taking a directory over, from every file,
+ * recovery.ts) and the recent events, then adopt what another program
+ * changed while no instance ran (foreign-adoption.ts), and leave the
+ * write-behind what the last stop did not: the files a kill left behind,
+ * every file after a power cut, a first snapshot after a takeover. What it
+ * found and mended is logged as events and returned.
  */
 import { relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, type Stats } from '../../domain/counters.js';

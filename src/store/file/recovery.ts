@@ -1,3 +1,17 @@
+/**
+ * What a crash can leave in a data directory, and the safe repairs: our own
+ * temp files of unfinished writes are removed (their targets still hold the
+ * old content; another program's, such as the original's `<id>.tmp`, are
+ * moved to quarantine/), unreadable session files and damaged event-log
+ * lines are moved into quarantine/ (never deleted), a torn last line (an interrupted append,
+ * never acknowledged) is dropped, and the journal's committed changes are rolled
+ * forward into sessions/ and events.jsonl. Run by the service at boot when
+ * no snapshot can be trusted (recoverDataDirectory; with one, a boot takes
+ * recoverFromSnapshot's way, snapshot-boot.ts, and reads no session file) and by `stateful
+ * inspect --repair`, always under the directory's lock. Session files are
+ * read one at a time and kept only when the caller wants them (the file
+ * store does; a repair does not, so it works in bounded memory).
+ */
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_EVENT_LIMIT, serializeEvent } from '../../domain/event.js';
@@ -125,12 +139,19 @@ async function settleTempFile(
   }
 }
 
-/** Moves a session file that cannot be a session to quarantine/, and reports it in `recovery`. */
+/** A file moved to quarantine/: where it was, why, and where it went (relative to the directory). */
+export interface MovedFile {
+  file: string;
+  problem: string;
+  savedAs: string;
+}
+
+/** Moves sessions/`bad.file` to quarantine/, and says so in `moved`. */
 export async function quarantineSessionFile(
   fs: WritableFileSystem,
   layout: DataLayout,
   bad: { file: string; problem: string },
-  recovery: RecoveryReport,
+  moved: MovedFile[],
 ): Promise<void> {
   const savedAs = await quarantineFile(
     fs,
@@ -138,7 +159,7 @@ export async function quarantineSessionFile(
     layout.quarantineDir,
     `session-${bad.file}`,
   );
-  recovery.quarantined.push({
+  moved.push({
     file: `sessions/${bad.file}`,
     problem: bad.problem,
     savedAs: relative(layout.root, savedAs),
@@ -179,7 +200,7 @@ export async function recoverDataDirectory(
   }
   for (const name of tempFiles)
     await settleTempFile(fs, layout, layout.sessionsDir, name, recovery);
-  for (const bad of unreadable) await quarantineSessionFile(fs, layout, bad, recovery);
+  for (const bad of unreadable) await quarantineSessionFile(fs, layout, bad, recovery.quarantined);
 
   let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT);
   if (eventLog.validEnd < eventLog.size) {

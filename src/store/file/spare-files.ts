@@ -27,7 +27,7 @@
  *   if it held more) before the rename that names it; a clean stop removes
  *   every spare, a start those a kill left, in the background after its
  *   first checkpoint (`removeSpareFiles`); after a power cut the view is
- *   written again anyway (see FileStore.rebuildView).
+ *   written again anyway (see WriteBehind.rebuildAfterPowerCut).
  * - The pool is bounded: at most `maxFiles` spares of at most
  *   `SPARE_MAX_BYTES` each (`SPARE_FILES`; 0 turns it off).
  */

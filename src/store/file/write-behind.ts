@@ -144,7 +144,7 @@ export class WriteBehind {
   }
 
   /** Says that `id`'s file already holds what memory does (another program wrote it). */
-  current(id: string): void {
+  alreadyWritten(id: string): void {
     this.dirty.delete(id);
     this.touched.delete(id);
   }
@@ -299,14 +299,17 @@ export class WriteBehind {
    * went was reported; the journal keeps what a snapshot did not cover, the
    * marker asks the next start to rebuild), then a last checkpoint leaves
    * every file current (a stop writes no snapshot, so it takes seconds
-   * whatever came before), then the spares go.
+   * whatever came before). Then removeSpares.
    */
   async finish(): Promise<void> {
     this.stopping = true;
     await Promise.allSettled([this.latestSnapshot, this.viewRebuild, this.viewRepair]);
     this.queueTouchedFiles();
     await this.checkpoint();
-    // Nothing else writes now. What a failure leaves, the next start removes.
+  }
+
+  /** Once nothing else writes (a clean stop): what a failure leaves, the next start removes. */
+  async removeSpares(): Promise<void> {
     const { fileSystem, layout } = this.settings;
     await removeSpareFiles(fileSystem, layout.spareDir, layout.quarantineDir).catch(
       () => undefined,

@@ -74,7 +74,10 @@ export function sessionArrayParameters(first = 1): string {
 /**
  * `SET` assignments from a row of sessionArrayParameters named `input`:
  * every column but the id, a null keeping what the row holds (see
- * sessionParameters).
+ * sessionParameters), so an update writes only what it changes (an
+ * unchanged `data` is not written again, nor its TOAST). A field that may
+ * be null in a session could therefore never be cleared by an update: one
+ * such field needs an assignment of its own here.
  */
 export const SESSION_ASSIGNMENTS = columns
   .filter(([key]) => key !== 'id')

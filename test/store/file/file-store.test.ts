@@ -33,7 +33,7 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const session = await sessionsOf(store).create({ name: 'alice', data: { note: 'hi' } });
-    await store.view.checkpoint(); // session files are written behind the journal
+    await store.writeBehind.checkpoint(); // session files are written behind the journal
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.name, 'alice');
     assert.deepEqual(onDisk.data, { note: 'hi' });
@@ -54,7 +54,7 @@ describe('the file store', () => {
     );
     assert.equal(store.instance.stats().total_sessions, 200);
     await store.instance.flush();
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     assert.equal((await readJson(join(dir, 'stats.json'))).total_sessions, 200);
     assert.equal((await readdir(join(dir, 'sessions'))).length, 200);
   });
@@ -67,7 +67,7 @@ describe('the file store', () => {
       Array.from({ length: 100 }, (_, i) => sessionsOf(store).update(session.id, { data: { i } })),
     );
     assert.equal(store.getSession(session.id)?.access_count, 100);
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     const onDisk = await readJson(join(dir, 'sessions', `${session.id}.json`));
     assert.equal(onDisk.access_count, 100);
   });
@@ -89,10 +89,10 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const session = await sessionsOf(store).create({});
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     await stat(join(dir, 'sessions', `${session.id}.json`));
     await sessionsOf(store).delete(session.id);
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     await assert.rejects(stat(join(dir, 'sessions', `${session.id}.json`)), { code: 'ENOENT' });
     await assert.rejects(sessionsOf(store).delete(session.id), NotFoundError);
     await assert.rejects(sessionsOf(store).update(session.id, {}), NotFoundError);
@@ -208,11 +208,11 @@ describe('the file store', () => {
       segments.flatMap((segment) => segment.records.map((record) => record.event?.event)),
       ['session_created', 'session_updated'],
     );
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     assert.deepEqual((await readJson(file)).data, { v: 2 });
     const records = () => readJournal(join(dir, 'journal')).flatMap((segment) => segment.records);
     assert.equal(records().length, 2, 'the journal holds the changes until a snapshot');
-    await store.view.snapshot();
+    await store.writeBehind.snapshot();
     assert.deepEqual(records(), [], 'the snapshot retired the segment that held the changes');
     await sessionsOf(store).update(session.id, { data: { v: 3 } });
     await store.close();
@@ -227,7 +227,7 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const { store } = await openStore(t, dir);
     const kept = await sessionsOf(store).create({ name: 'kept' });
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     await sessionsOf(store).update(kept.id, { name: 'renamed', data: { v: 2 } });
     const gone = await sessionsOf(store).create({ name: 'gone' });
     await sessionsOf(store).delete(gone.id);
@@ -244,7 +244,7 @@ describe('the file store', () => {
         ['added', 0],
       ],
     );
-    await reopened.store.view.checkpoint(); // the files follow within seconds
+    await reopened.store.writeBehind.checkpoint(); // the files follow within seconds
     assert.deepEqual(await readdir(join(copy, 'sessions')), [
       ...[`${kept.id}.json`, `${added.id}.json`].sort(),
     ]);
@@ -284,7 +284,7 @@ describe('the file store', () => {
       await Promise.all(
         Array.from({ length: 20 }, async (_, i) => {
           await sessionsOf(store).create({ name: `w${wave}-${i}` });
-          most = Math.max(most, store.view.backlog());
+          most = Math.max(most, store.writeBehind.backlog());
         }),
       );
     }
@@ -303,9 +303,9 @@ describe('the file store', () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
       ids.push((await sessionsOf(first.store).create({ name: `s${i}` })).id);
-    await first.store.view.checkpoint();
+    await first.store.writeBehind.checkpoint();
     for (const id of ids) await sessionsOf(first.store).update(id, { data: { v: 2 } });
-    await first.store.view.checkpoint();
+    await first.store.writeBehind.checkpoint();
     assert.equal((await readdir(spareDir)).length, 5, 'each replaced file kept');
     await first.store.close();
     assert.deepEqual(await readdir(spareDir), []);
@@ -317,7 +317,7 @@ describe('the file store', () => {
     await link(join(dir, 'sessions', `${ids[0]}.json`), join(spareDir, 'linked'));
     const { store } = await openStore(t, dir);
     // Removed in the background once the store is open.
-    await store.view.rebuilt();
+    await store.writeBehind.rebuilt();
     // (The start rewrote the replayed sessions' files, so it may hold spares of its own.)
     const left = await readdir(spareDir);
     assert.ok(!left.includes('left-by-a-kill') && !left.includes('linked'), left.join(', '));
@@ -339,10 +339,10 @@ describe('the file store', () => {
     t.after(() => store.close().catch(() => undefined));
     const sessions = sessionsOf(store);
     const a = await sessions.create({ name: 'a' });
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     const b = await sessions.create({ name: 'b' });
     await sessions.update(a.id, { data: { v: 2 } });
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     const fresh = (id: string) =>
       writes.filter((write) => write.target.endsWith(`${id}.json`)).map((write) => write.fresh);
     assert.deepEqual(fresh(a.id), [true, false], 'created, then changed');
@@ -355,7 +355,7 @@ describe('the file store', () => {
     const first = await FileStore.open(dir, 'aaaaaaaa');
     const kept = await sessionsOf(first.store).create({ name: 'kept', data: { v: 1 } });
     const gone = await sessionsOf(first.store).create({ name: 'gone' });
-    await first.store.view.snapshot();
+    await first.store.writeBehind.snapshot();
     await sessionsOf(first.store).update(kept.id, { data: { v: 2 } });
     await sessionsOf(first.store).delete(gone.id);
     const added = await sessionsOf(first.store).create({ name: 'added' });
@@ -383,7 +383,7 @@ describe('the file store', () => {
     const dir = await tempDir(t);
     const first = await FileStore.open(dir, 'aaaaaaaa');
     const session = await sessionsOf(first.store).create({ name: 'ours' });
-    await first.store.view.snapshot();
+    await first.store.writeBehind.snapshot();
     await first.store.close();
     // What the original does on a PUT: the file rewritten, an event appended.
     const file = join(dir, 'sessions', `${session.id}.json`);
@@ -406,7 +406,7 @@ describe('the file store', () => {
     const ids: string[] = [];
     for (let i = 0; i < 30; i++)
       ids.push((await sessionsOf(first.store).create({ name: `s${i}` })).id);
-    await first.store.view.snapshot();
+    await first.store.writeBehind.snapshot();
     await first.store.stopInstance(shutdownEvent('aaaaaaaa', { reason: 'test', uptimeSeconds: 1 }));
     await first.store.close();
     const marker = await readJson(join(dir, 'instance.json'));
@@ -469,7 +469,7 @@ describe('the file store', () => {
       const dir = await tempDir(t);
       const first = await FileStore.open(dir, 'aaaaaaaa');
       for (let i = 0; i < 5; i++) await sessionsOf(first.store).create({ name: `s${i}` });
-      await first.store.view.snapshot();
+      await first.store.writeBehind.snapshot();
       await first.store.close();
       const path = join(dir, 'snapshot.jsonl');
       await writeFile(path, damage(await readFile(path, 'utf8')));

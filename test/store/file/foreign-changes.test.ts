@@ -66,7 +66,7 @@ describe('changes another program made to sessions/', () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
       ids.push((await sessionsOf(first.store).create({ name: `s${i}` })).id);
-    await first.store.view.checkpoint();
+    await first.store.writeBehind.checkpoint();
     for (const id of ids) await sessionsOf(first.store).update(id, { name: 'ours' });
     const copy = await killedCopy(t, dir); // the updates are in the journal only
     await first.store.close();

@@ -39,7 +39,7 @@ async function writeLittle(t: TestContext, dir: string) {
   const { store } = await openStore(t, dir);
   const sessions = sessionsOf(store);
   const created = await sessions.create({ name: 'big', data: BIG });
-  await store.view.snapshot(); // the session is in the snapshot (and its file), the journal empty
+  await store.writeBehind.snapshot(); // the session is in the snapshot (and its file), the journal empty
   await sessions.patch(created.id, {});
   await sessions.update(created.id, { data: structuredClone(BIG) });
   await sessions.update(created.id, { name: 'renamed' });
@@ -78,16 +78,16 @@ describe('journal records of what a write changed', () => {
     const { store } = await openStore(t, dir);
     const sessions = sessionsOf(store);
     const created = await sessions.create({ name: 'counted', data: { a: 1 } });
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     const file = join(dir, 'sessions', `${created.id}.json`);
     const accessCount = async () =>
       (JSON.parse(await readFile(file, 'utf8')) as { access_count: number }).access_count;
     await sessions.patch(created.id, {});
     await sessions.update(created.id, {});
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     assert.equal(await accessCount(), 0, 'the file lags by the accesses only');
     await sessions.patch(created.id, { data: { a: 2 } });
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     assert.equal(await accessCount(), 3, 'a change of data writes it, counts and all');
     await sessions.patch(created.id, {});
     await store.close();
@@ -100,7 +100,7 @@ describe('journal records of what a write changed', () => {
     await store.startInstance();
     const sessions = sessionsOf(store);
     const created = await sessions.create({ name: 'n', data: { a: 1 } });
-    await store.view.checkpoint();
+    await store.writeBehind.checkpoint();
     await store.stopInstance(shutdownEvent('deadbeef', { reason: 'test', uptimeSeconds: 1 }));
     const counted = sessions.patch(created.id, {}); // commits during the close's checkpoint
     await store.close();

@@ -65,7 +65,7 @@ describe('the file store after a power cut', () => {
     const ids: string[] = [];
     await run(dir, async (store) => {
       for (let i = 0; i < 5; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
-      await store.view.snapshot(); // the journal segments with the creates are gone now
+      await store.writeBehind.snapshot(); // the journal segments with the creates are gone now
       await sessionsOf(store).update(ids[0] as string, { name: 'changed' });
     });
     // The session files are a view written unsynced: a cut can leave them empty.
@@ -104,7 +104,7 @@ describe('the file store after a power cut', () => {
     await run(dir, async (store) => {
       kept = (await sessionsOf(store).create({ name: 'kept' })).id;
       deleted = (await sessionsOf(store).create({ name: 'deleted' })).id;
-      await store.view.snapshot();
+      await store.writeBehind.snapshot();
       await sessionsOf(store).delete(deleted);
     });
     // The unlink undone (its directory was never synced after it); a temp file left behind.
@@ -113,7 +113,7 @@ describe('the file store after a power cut', () => {
     await markEarlierBoot(dir);
     const store = await reopen(t, dir);
     await store.startInstance();
-    await store.view.rebuilt();
+    await store.writeBehind.rebuilt();
     assert.deepEqual(await readdir(join(dir, 'sessions')), [`${kept}.json`]);
   });
 
@@ -147,7 +147,7 @@ describe('the file store after a power cut', () => {
       for (let i = 0; i < 3; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
       deleted = (await sessionsOf(store).create({ name: 'deleted' })).id;
       await sessionsOf(store).delete(deleted);
-      await store.view.snapshot();
+      await store.writeBehind.snapshot();
       await sessionsOf(store).update(ids[1] as string, { name: 'renamed' });
     });
     // The view as a cut left it: one file empty, one stale, a deleted one back.
@@ -203,7 +203,7 @@ describe('the file store after a power cut', () => {
     const ids: string[] = [];
     await run(dir, async (store) => {
       for (let i = 0; i < 2; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
-      await store.view.snapshot();
+      await store.writeBehind.snapshot();
       for (let i = 2; i < 4; i++) ids.push((await sessionsOf(store).create({ name: `s${i}` })).id);
     });
     // The page that held the start of s2's event never reached the disk (zeros);
@@ -229,7 +229,7 @@ describe('the file store after a power cut', () => {
       ['s0', 's1', 's2', 's3'],
     );
     await store.startInstance();
-    await store.view.rebuilt();
+    await store.writeBehind.rebuilt();
     await store.stopInstance(shutdownEvent('bbbbbbbb', { reason: 'test', uptimeSeconds: 1 }));
     await store.close();
     const after = await verifyDataDirectory(dir);

@@ -32,7 +32,7 @@ async function setUp(t: TestContext) {
   const fs = new FaultyFileSystem();
   const { store } = await FileStore.open(dir, 'faultyfs', fs);
   const kept = await sessionsOf(store).create({ name: 'kept', data: { a: 1 } });
-  await store.view.checkpoint();
+  await store.writeBehind.checkpoint();
   return { dir, fs, store, kept };
 }
 
@@ -223,7 +223,7 @@ describe('storage faults', () => {
           pathIncludes: fault.path,
           ...('pathEndsWith' in fault ? { pathEndsWith: fault.pathEndsWith } : {}),
         });
-        await assert.rejects(store.view.snapshot());
+        await assert.rejects(store.writeBehind.snapshot());
         assert.ok(fs.injected > 0);
         const next = await afterAKill(t, dir);
         assert.deepEqual(
@@ -232,7 +232,7 @@ describe('storage faults', () => {
           'every acknowledged change survives a kill now',
         );
         fs.heal();
-        await store.view.snapshot();
+        await store.writeBehind.snapshot();
         await assert.rejects(readFile(file), { code: 'ENOENT' });
         assert.equal(
           JSON.parse(await readFile(join(dir, 'sessions', `${other.id}.json`), 'utf8')).name,
@@ -288,17 +288,17 @@ describe('storage faults', () => {
     const { store } = await FileStore.open(dir, 'faultyfs', fs, { checkpointBehindMs: 200 });
     try {
       await sessionsOf(store).create({ name: 'waiting' });
-      await store.view.checkpoint();
+      await store.writeBehind.checkpoint();
       assert.deepEqual(store.inProcess.problems(), [], 'nothing waits after a checkpoint');
       fs.fail('write', 'EIO', { pathIncludes: 'sessions/' });
       await sessionsOf(store).create({ name: 'stuck' });
-      await assert.rejects(store.view.checkpoint());
+      await assert.rejects(store.writeBehind.checkpoint());
       await new Promise((resolve) => setTimeout(resolve, 300));
       const [problem, ...more] = store.inProcess.problems();
       assert.match(problem ?? '', /^no checkpoint has finished for \d+ s: 1 changed sessions wait/);
       assert.deepEqual(more, []);
       fs.heal();
-      await store.view.checkpoint();
+      await store.writeBehind.checkpoint();
       assert.deepEqual(store.inProcess.problems(), [], 'a checkpoint that lands ends it');
     } finally {
       await store.close();
@@ -317,7 +317,7 @@ describe('storage faults', () => {
       fs.heal();
       await sessionsOf(store).create({ name: 'after' });
       assert.equal(store.sessionCount(), 6);
-      assert.ok(store.view.backlog() < 5, 'a checkpoint wrote the backlog');
+      assert.ok(store.writeBehind.backlog() < 5, 'a checkpoint wrote the backlog');
     } finally {
       await store.close();
     }
@@ -332,22 +332,22 @@ describe('storage faults', () => {
       const sessions = sessionsOf(store);
       const spared = await sessions.create({ name: 'its old file becomes a spare' });
       const failing = await sessions.create({ name: 'its write fails' });
-      await store.view.checkpoint();
+      await store.writeBehind.checkpoint();
       await sessions.update(spared.id, { data: { v: 2 } });
-      await store.view.checkpoint(); // spared's old file: a spare, too young to write yet
+      await store.writeBehind.checkpoint(); // spared's old file: a spare, too young to write yet
       // The write goes to the temp file (the only spare is too young), is
       // torn, and even removing the temp file fails.
       fs.fail('write', 'EIO', { pathIncludes: `${failing.id}.json.tmp`, torn: true });
       fs.fail('unlink', 'EIO', { pathIncludes: `${failing.id}.json.tmp` });
       await sessions.update(failing.id, { data: { v: 2 } });
-      await assert.rejects(store.view.checkpoint(), StorageUnavailableError);
+      await assert.rejects(store.writeBehind.checkpoint(), StorageUnavailableError);
       assert.ok(
         (await readdir(join(dir, 'sessions'))).includes(`${failing.id}.json.tmp`),
         'the torn temp file is left',
       );
       fs.heal();
       await new Promise((resolve) => setTimeout(resolve, spareMinAgeMs + 10));
-      await store.view.checkpoint(); // into the spare, now old enough
+      await store.writeBehind.checkpoint(); // into the spare, now old enough
       assert.equal(
         (await readdir(join(dir, 'spare'))).length,
         1,
