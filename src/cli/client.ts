@@ -26,6 +26,7 @@ export class UsageError extends Error {}
 interface Output {
   json: boolean;
   style: Style;
+  /** The terminal's width; undefined when stdout is no terminal. */
   width: number | undefined;
 }
 
@@ -172,7 +173,8 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
   const out: Output = {
     json: values.json,
     style: styleFor(process.stdout),
-    width: process.stdout.isTTY === true ? process.stdout.columns : undefined,
+    // On a terminal, tables fit it; elsewhere lists are tab-separated, never cut.
+    width: process.stdout.isTTY === true ? (process.stdout.columns ?? 80) : undefined,
   };
   try {
     return await run(client, out, command, values, positionals);

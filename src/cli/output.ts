@@ -1,6 +1,7 @@
 /**
- * How the CLI shows answers to people: aligned tables for lists, `key  value`
- * lines for one object, colour only on a terminal and never with NO_COLOR
+ * How the CLI shows answers to people: lists as aligned tables on a terminal
+ * and as tab-separated values, never cut, into a pipe or a file; `key  value`
+ * lines for one object; colour only on a terminal and never with NO_COLOR
  * (https://no-color.org). Scripts ask for `--json` and get the API's JSON.
  * Every text a server or a store gave goes through `printable` before it is
  * shown: a name holding an escape sequence is printed as `\u001b…`, never
@@ -74,11 +75,18 @@ export interface Column<T> {
 }
 
 /**
- * A table whose widths are set by its first rows, so the rows of later pages
- * can be printed as they arrive under the same header. The last column is
- * cut to the terminal's width when there is one.
+ * A list as rows under a header, printed page by page as pages arrive.
+ *
+ * - On a terminal (`terminalWidth` given): aligned columns, as wide as their
+ *   `max` or else as the first rows set, a cell past its column's `max` cut
+ *   with `…`, the last column cut to the terminal's width.
+ * - Elsewhere (a pipe, a file): tab-separated values (as `gh` writes them),
+ *   a header line, then one line a row, nothing cut: `grep`, `cut -f` and
+ *   `awk -F'\t'` see every value whole. No value holds a raw tab or newline
+ *   (`printable` writes them as `\u0009`, `\u000a`).
  */
 export class Table<T> {
+  /** The aligned columns' widths, once the header is printed (none for tab-separated values). */
   private widths: number[] | null = null;
 
   constructor(
@@ -89,6 +97,7 @@ export class Table<T> {
 
   /** The header (with the first rows) and the rows, as text. */
   rows(rows: readonly T[]): string {
+    if (this.terminalWidth === undefined) return this.separated(rows);
     const cells = rows.map((row) =>
       this.columns.map((column, i) => {
         const value = printable(column.value(row));
@@ -99,8 +108,14 @@ export class Table<T> {
     );
     let text = '';
     if (this.widths === null) {
+      // A column with a `max` is that wide whatever the first rows hold: a
+      // later page's longer values are cut at the same place, not at the
+      // first page's longest.
       this.widths = this.columns.map((column, i) =>
-        Math.max(column.title.length, ...cells.map((row) => visibleLength(row[i] ?? ''))),
+        Math.max(
+          column.title.length,
+          column.max ?? Math.max(0, ...cells.map((row) => visibleLength(row[i] ?? ''))),
+        ),
       );
       text += `${this.line(
         this.columns.map((column) => column.title),
@@ -108,6 +123,18 @@ export class Table<T> {
       )}\n`;
     }
     for (const row of cells) text += `${this.line(row, (cell) => cell)}\n`;
+    return text;
+  }
+
+  private separated(rows: readonly T[]): string {
+    let text = '';
+    if (this.widths === null) {
+      this.widths = [];
+      text += `${this.columns.map((column) => column.title).join('\t')}\n`;
+    }
+    for (const row of rows) {
+      text += `${this.columns.map((column) => printable(column.value(row))).join('\t')}\n`;
+    }
     return text;
   }
 

@@ -79,23 +79,37 @@ describe('the stateful CLI client', () => {
     assert.match(made.stdout, /^data +\{"plan":"pro"\}$/m);
     await runToEnd(['session', 'create', '--name', 'bob', ...url], {});
 
+    // Into a pipe: tab-separated values under a header line.
     const list = await runToEnd(['session', 'list', ...url], {});
     const lines = list.stdout.trimEnd().split('\n');
-    assert.match(lines[0] as string, /^ID +NAME +ACCESSES +LAST ACTIVE +DATA$/);
+    assert.equal(lines[0], 'ID\tNAME\tACCESSES\tLAST ACTIVE\tDATA');
     assert.equal(lines.length, 3, 'a header and a row a session');
-    assert.ok(lines[1]?.startsWith(`${id}  alice`), lines[1]);
-    // Aligned: every column starts where its title does.
-    const at = (lines[0] as string).indexOf('LAST ACTIVE');
-    assert.match((lines[2] as string).slice(at), /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(lines[1]?.split('\t').slice(0, 3), [id, 'alice', '0']);
+    assert.equal(lines[1]?.split('\t')[4], '{"plan":"pro"}');
     assert.equal(list.stderr, '2 sessions\n');
     assert.ok(!list.stdout.includes(ESC), 'no colour into a pipe');
+    // On a terminal: aligned, every column starting where its title does.
+    const listed = spawnSync(
+      'script',
+      [
+        '-qec',
+        `env -u NO_COLOR TERM=dumb COLUMNS=120 "${process.execPath}" "${CLI}" session list --url ${service.url}`,
+        '/dev/null',
+      ],
+      { encoding: 'utf8' },
+    ).stdout.replace(/\r/g, '');
+    const rows = listed.trimEnd().split('\n');
+    assert.match(rows[0] as string, /^ID +NAME +ACCESSES +LAST ACTIVE +DATA$/);
+    assert.ok(rows[1]?.startsWith(`${id}  alice`), rows[1]);
+    const at = (rows[0] as string).indexOf('LAST ACTIVE');
+    assert.match((rows[2] as string).slice(at), /^\d{4}-\d\d-\d\dT/);
 
     const state = await runToEnd(['state', ...url], {});
     assert.match(state.stdout, /^live_sessions +2$/m);
     assert.match(state.stdout, /^status +ok$/m);
     const events = await runToEnd(['events', ...url], {});
-    assert.match(events.stdout, /^TIME +INSTANCE +EVENT +DETAILS$/m);
-    assert.match(events.stdout, new RegExp(`session_created +session_id=${id} name=alice`));
+    assert.match(events.stdout, /^TIME\tINSTANCE\tEVENT\tDETAILS$/m);
+    assert.match(events.stdout, new RegExp(`\tsession_created\tsession_id=${id} name=alice$`, 'm'));
     const missing = await runToEnd(['session', 'get', 'nope', ...url], {});
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, 'stateful: No session with id nope. (HTTP 404 not_found)\n');
@@ -109,6 +123,58 @@ describe('the stateful CLI client', () => {
       ).stdout;
     assert.ok(onTerminal('env -u NO_COLOR TERM=xterm').includes(`${ESC}[32mok${ESC}[39m`));
     assert.ok(!onTerminal('NO_COLOR=1 TERM=xterm').includes(ESC), 'NO_COLOR');
+  });
+
+  it('pipes every listed value whole, past the first page and past any width; a terminal gets them cut with …', async (t) => {
+    const dir = await tempDir(t);
+    const service = await spawnService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    // The first page (1,000) sets no width: names after it are longer than any on it.
+    const names = [
+      ...Array.from({ length: 1000 }, (_, i) => `s${i}`),
+      ...Array.from({ length: 20 }, (_, i) => `late-and-long-${i}-${'x'.repeat(40 + i)}`),
+      'tab\there',
+    ];
+    for (let i = 0; i < names.length; i += 50) {
+      await Promise.all(
+        names
+          .slice(i, i + 50)
+          .map((name) => postJson(`${service.url}/sessions`, { name, data: { n: name.length } })),
+      );
+    }
+    const listed = await runToEnd(['session', 'list', '--url', service.url], {});
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, names.length + 1, 'a header and a line a session');
+    const cells = lines.slice(1).map((line) => line.split('\t'));
+    assert.ok(
+      cells.every((row) => row.length === 5),
+      'five values on every line: no raw tab inside one',
+    );
+    assert.deepEqual(
+      cells.map((row) => row[1]),
+      names.map((name) => name.replace('\t', '\\u0009')),
+      'every name whole, in creation order',
+    );
+    assert.ok(!listed.stdout.includes('…'), 'nothing cut');
+
+    // On a terminal: the long names cut to the name column's 30 characters, with …
+    const onTerminal = spawnSync(
+      'script',
+      [
+        '-qec',
+        `stty cols 80; env -u NO_COLOR TERM=dumb "${process.execPath}" "${CLI}" session list --url ${service.url}`,
+        '/dev/null',
+      ],
+      { encoding: 'utf8' },
+    ).stdout.replace(/\r/g, '');
+    const long = onTerminal.split('\n').find((line) => line.includes('late-and-long-19'));
+    assert.ok(long !== undefined, onTerminal.slice(-500));
+    assert.match(
+      long,
+      /late-and-long-19-x{12}… /,
+      'cut at the column of 30, not at the first page',
+    );
   });
 
   it('lists a page at a time, newest first, and every page as one listing', async (t) => {
