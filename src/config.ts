@@ -135,7 +135,10 @@ export interface HttpLimits {
 }
 
 export interface ClientConfig {
-  /** APP_PORT: the port the service is published on, for the CLI client's default URL. */
+  /**
+   * The CLI client's default URL: APP_PORT (the port Compose publishes it
+   * on) on loopback, else PORT and HOST (where `npm start` listens), else 8091.
+   */
   url: string;
 }
 
@@ -371,8 +374,20 @@ function storeConfig(env: Env): StoreConfig {
 }
 
 export function loadClientConfig(env: Env = process.env): Readonly<ClientConfig> {
-  const port = integer(env, 'APP_PORT', 8091, 1, 65535);
-  return Object.freeze({ url: `http://127.0.0.1:${port}` });
+  // APP_PORT (where Compose publishes it) first; else where `npm start` listens: PORT and HOST.
+  const published = env.APP_PORT !== undefined && env.APP_PORT !== '';
+  const listening = !published && env.PORT !== undefined && env.PORT !== '' && env.PORT !== '0';
+  const port = listening
+    ? integer(env, 'PORT', 8091, 1, 65535)
+    : integer(env, 'APP_PORT', 8091, 1, 65535);
+  const host = listening ? clientHost(env.HOST) : '127.0.0.1';
+  return Object.freeze({ url: `http://${host}:${port}` });
+}
+
+/** The address a client reaches a service listening on HOST at: loopback for a wildcard. */
+function clientHost(host: string | undefined): string {
+  if (host === undefined || host === '' || host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 /** Set by the supervisor for the service it runs, so the service follows its parent. */

@@ -168,6 +168,11 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
     strict: true,
   });
   const url = values.url ?? loadClientConfig().url;
+  if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
+    throw new UsageError(
+      `--url must be an http:// or https:// URL, such as http://127.0.0.1:8091; got "${printable(url)}".`,
+    );
+  }
   const token = process.env.ADMIN_TOKEN;
   const client = new StatefulClient({ url, ...(token ? { token } : {}) });
   const out: Output = {
@@ -218,9 +223,13 @@ async function run(
   positionals: string[],
 ): Promise<number> {
   switch (command) {
-    case 'health':
-      await showObject(out, await client.health());
+    case 'health': {
+      // For people, once each: `container` and `uptime` are the original's names of the same.
+      const answer = await client.health();
+      const { container: _container, uptime: _uptime, ...health } = answer;
+      await showObject(out, out.json ? answer : health);
       return 0;
+    }
     case 'state':
       await showObject(out, await client.state());
       return 0;
@@ -311,10 +320,15 @@ async function runSession(
     case 'get':
       await showSession(out, await client.getSession(id()));
       return 0;
-    case 'update':
+    case 'update': {
       // A merge patch: keys of data it does not name are kept (null removes one).
-      await showSession(out, await client.patchSession(id(), sessionBody(values)));
+      const body = sessionBody(values);
+      if (Object.keys(body).length === 0) {
+        throw new UsageError('Nothing to update: give --name, --note or --data.');
+      }
+      await showSession(out, await client.patchSession(id(), body));
       return 0;
+    }
     case 'delete': {
       const target = id();
       if (!values.yes && !(await confirm(`Delete session ${target}?`))) return 1;

@@ -28,16 +28,17 @@ The service
   migrate --from DATABASE_URL --to-dir DIR
                                 write a PostgreSQL database out as a data directory
 
-The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091)
-Every client command prints a table or \`key  value\` lines (colour on a
-terminal unless NO_COLOR is set); --json prints the API's JSON instead.
+The client (--url URL, default http://127.0.0.1:$APP_PORT, APP_PORT=8091; or $HOST:$PORT)
+Every client command prints a table (tab-separated into a pipe, nothing cut)
+or \`key  value\` lines (colour on a terminal unless NO_COLOR is set); --json
+prints the API's JSON instead.
   session create [--name N] [--note TEXT] [--data JSON]
   session list [--all] [--newest] [--limit N [--after CURSOR]]
                                 every session, a page of 1,000 at a time (--json:
                                 as the original's listing); --limit: one page
                                 (stderr says how to get the next)
   session get ID
-  session update ID [--name N] [--note TEXT] [--data JSON]
+  session update ID --name N | --note TEXT | --data JSON (one or more)
                                 merges (PATCH): data keys it does not name are
                                 kept; --data '{"k":null}' removes k
   session delete ID [--yes]     on a terminal it asks first, unless --yes

@@ -228,6 +228,49 @@ describe('the stateful CLI client', () => {
     assert.match(run.stderr, /Is it running\?/);
   });
 
+  it('finds the service where npm start listens (PORT, HOST) when APP_PORT is not set, and says a bad --url is a usage error', async (t) => {
+    const dir = await tempDir(t);
+    const service = await spawnService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const port = new URL(service.url).port;
+    const byPort = await runToEnd(['health'], { PORT: port, HOST: '127.0.0.1' });
+    assert.equal(byPort.code, 0, byPort.stderr);
+    assert.match(byPort.stdout, /^container_id +[0-9a-f]{8}$/m);
+    assert.doesNotMatch(
+      byPort.stdout,
+      /^(container|uptime) /m,
+      'the original names, not shown twice',
+    );
+    const wildcard = await runToEnd(['health'], { PORT: port, HOST: '0.0.0.0' });
+    assert.equal(wildcard.code, 0, 'a wildcard HOST is reached on loopback');
+    const published = await runToEnd(['health'], {
+      PORT: port,
+      APP_PORT: String(await freePort()),
+    });
+    assert.equal(published.code, 3, 'APP_PORT, where Compose publishes it, comes first');
+
+    for (const url of ['notaurl', 'ftp://127.0.0.1:1', 'http://']) {
+      const bad = await runToEnd(['state', '--url', url], {});
+      assert.equal(bad.code, 2, `--url ${url}: ${bad.stderr}`);
+      assert.match(bad.stderr, /--url must be an http:\/\/ or https:\/\/ URL/);
+    }
+  });
+
+  it('refuses an update that names nothing to change, and changes nothing', async (t) => {
+    const dir = await tempDir(t);
+    const service = await spawnService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const url = ['--url', service.url, '--json'];
+    const made = JSON.parse(
+      (await runToEnd(['session', 'create', '--name', 'a', ...url], {})).stdout,
+    );
+    const nothing = await runToEnd(['session', 'update', made.id, ...url], {});
+    assert.equal(nothing.code, 2, nothing.stderr);
+    assert.match(nothing.stderr, /Nothing to update: give --name, --note or --data/);
+    const after = JSON.parse((await runToEnd(['session', 'get', made.id, ...url], {})).stdout);
+    assert.equal(after.access_count, made.access_count, 'no request was sent');
+  });
+
   it('rejects bad configuration at start with a message naming the variable', async () => {
     const run = await runToEnd(['serve'], { PORT: 'eighty' });
     assert.equal(run.code, 78);
