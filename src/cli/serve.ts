@@ -84,6 +84,16 @@ export async function serveCommand(): Promise<number | undefined> {
   return undefined;
 }
 
+/** Why an address cannot be listened on, and what to change; a restart would meet the same. */
+const CANNOT_LISTEN: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the port is already in use by another program. Stop that program, or set PORT.',
+  EACCES: 'this user may not listen on that port. Set PORT to one above 1023.',
+  EADDRNOTAVAIL:
+    'HOST is not an address of this machine. Set HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for all).',
+  ENOTFOUND:
+    'HOST is no name this machine can resolve. Set HOST to an address of this machine (127.0.0.1, or 0.0.0.0 for all).',
+};
+
 /**
  * Says why the start failed, once, and returns the exit status: a restart
  * would meet the same busy or unsafe directory, or the same address.
@@ -107,15 +117,10 @@ function startFailure(error: unknown, config: ServiceConfig, logger: Logger): nu
     return EXIT_DATA_DIR_UNSAFE;
   }
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+  const cannotListen = code === undefined ? undefined : CANNOT_LISTEN[code];
+  if (cannotListen !== undefined) {
     // A restart would meet the same: say what to change, once.
-    const what =
-      code === 'EADDRINUSE'
-        ? 'is already in use by another program'
-        : code === 'EACCES'
-          ? 'may not be listened on by this user'
-          : 'is not an address of this machine';
-    const message = `cannot listen on ${config.host}:${config.port}: it ${what}. Stop that program, or set PORT (or HOST).`;
+    const message = `cannot listen on ${config.host}:${config.port}: ${cannotListen}`;
     logger.fatal({ code }, message);
     process.stderr.write(`stateful: ${message}\n`);
     return EXIT_CANNOT_LISTEN;

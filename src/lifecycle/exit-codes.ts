@@ -7,7 +7,7 @@ export const EXIT_CLEAN = 0;
 export const EXIT_CRASH = 1;
 /** Another live instance owns the data directory. */
 export const EXIT_DATA_DIR_BUSY = 3;
-/** The address cannot be listened on: the port is taken, or not allowed. */
+/** The address cannot be listened on: the port is taken or not allowed, HOST is none of this machine's. */
 export const EXIT_CANNOT_LISTEN = 4;
 /** A name in the data directory is a symlink, a FIFO...: never used (see data-dir-safety.ts). */
 export const EXIT_DATA_DIR_UNSAFE = 5;
