@@ -15,6 +15,15 @@ describe('the logs', () => {
     const lines = service.stdout.trim().split('\n');
     const listening = lines.filter((line) => /listening/i.test(line));
     assert.equal(listening.length, 1, `one "listening" line a start:\n${service.stdout}`);
+    // A new directory has nothing to take over: one line says so, not four.
+    assert.equal(
+      lines.filter((line) => /new data directory: nothing to take over/.test(line)).length,
+      1,
+    );
+    assert.ok(
+      !lines.some((line) => /taking over|took the directory over/.test(line)),
+      `no takeover lines for an empty directory:\n${service.stdout}`,
+    );
     assert.match(
       listening[0] as string,
       /^\[\d\d:\d\d:\d\d\] INFO \(\d+\): listening \{"url":"http:\/\/127\.0\.0\.1:\d+",.*"container_id":"[0-9a-f]{8}".*\}$/,

@@ -9,6 +9,8 @@
  * every file after a power cut, a first snapshot after a takeover. What it
  * found and mended is logged as events and returned.
  */
+import type { Dir } from 'node:fs';
+import { opendir } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, type Stats } from '../../domain/counters.js';
 import { cleanUpAfter } from '../cleanup.js';
@@ -59,6 +61,8 @@ interface SessionsRead {
   eventLog: EventLogScan;
   /** The boot from the snapshot; null when the directory was taken over from its files. */
   snapshot: SnapshotBoot | null;
+  /** Taken over with no session in it: a new directory (its first snapshot goes unannounced). */
+  fresh: boolean;
 }
 
 /** What the steps of an opening share. */
@@ -188,12 +192,17 @@ async function readSessions(opening: Opening, markerRead: MarkerRead): Promise<S
       filesCurrent,
       eventLog: snapshot.eventLog,
       snapshot,
+      fresh: false,
     };
   }
   // A snapshot that cannot be trusted must not outlive the takeover: it
   // would cover segments this run writes.
   await files.removeIfPresent(layout.snapshotFile);
-  progress('taking over the directory: reading every session file', { why: snapshot.unusable });
+  // A new directory has nothing to take over: one line says so, not four.
+  const fresh = await holdsNoSession(layout);
+  const say: ProgressReport = fresh ? () => undefined : progress;
+  if (fresh) progress('a new data directory: nothing to take over', {});
+  say('taking over the directory: reading every session file', { why: snapshot.unusable });
   const started = performance.now();
   boot.phase = 'taking over the directory: reading session files';
   const read = await recoverDataDirectory(
@@ -207,7 +216,7 @@ async function readSessions(opening: Opening, markerRead: MarkerRead): Promise<S
     },
     fileSystem,
   );
-  progress('taking over the directory: session files read', {
+  say('taking over the directory: session files read', {
     sessions: read.sessions.length,
     seconds: Math.round(performance.now() - started) / 1000,
   });
@@ -220,7 +229,24 @@ async function readSessions(opening: Opening, markerRead: MarkerRead): Promise<S
     filesCurrent: true,
     eventLog: read.eventLog,
     snapshot: null,
+    fresh,
   };
+}
+
+/** Whether sessions/ holds nothing (or is not there): a directory no one has written sessions to. */
+async function holdsNoSession(layout: DataLayout): Promise<boolean> {
+  let dir: Dir;
+  try {
+    dir = await opendir(layout.sessionsDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
+  }
+  try {
+    return (await dir.read()) === null;
+  } finally {
+    await dir.close();
+  }
 }
 
 /** stats.json, or zeros; an unreadable one goes to quarantine/. */
@@ -301,9 +327,10 @@ async function settle(
   if (snapshot === null) {
     // The next boot reads this instead of every file.
     const started = performance.now();
-    progress('taking over the directory: writing snapshot.jsonl', { sessions: table.size });
+    const say: ProgressReport = read.fresh ? () => undefined : progress;
+    say('taking over the directory: writing snapshot.jsonl', { sessions: table.size });
     await view.snapshot();
-    progress('took the directory over', {
+    say('took the directory over', {
       sessions: table.size,
       seconds: Math.round(performance.now() - started) / 1000,
     });
