@@ -76,7 +76,8 @@ async function listPage(
   if (page.next !== null) {
     const newest = values.newest ? ' --newest' : '';
     process.stderr.write(
-      `more: stateful session list --limit ${limit}${newest} --after ${printable(page.next)}\n`,
+      `more: stateful session list --limit ${limit}${newest} --after ${printable(page.next)}` +
+        ' (--all: every session)\n',
     );
   }
 }
@@ -311,12 +312,18 @@ async function runSession(
     case 'create':
       await showSession(out, await client.createSession(sessionBody(values)));
       return 0;
-    case 'list':
-      // No page asked for: every session (with --json, in the shape of the original's listing).
-      if (values.all || (values.limit === undefined && values.after === undefined)) {
-        await listAll(client, out, values.newest);
-      } else await listPage(client, out, values);
+    case 'list': {
+      const paged = values.limit !== undefined || values.after !== undefined;
+      if (values.all && paged) {
+        throw new UsageError('--all lists every session: it takes no --limit or --after.');
+      }
+      // No page asked for: every session into a pipe or with --json (there in the
+      // shape of the original's listing), one page on a terminal (--all: every one).
+      const onTerminal = out.width !== undefined && !out.json;
+      if (values.all || (!paged && !onTerminal)) await listAll(client, out, values.newest);
+      else await listPage(client, out, values);
       return 0;
+    }
     case 'get':
       await showSession(out, await client.getSession(id()));
       return 0;

@@ -33,10 +33,10 @@ Every client command prints a table (tab-separated into a pipe, nothing cut)
 or \`key  value\` lines (colour on a terminal unless NO_COLOR is set); --json
 prints the API's JSON instead.
   session create [--name N] [--note TEXT] [--data JSON]
-  session list [--all] [--newest] [--limit N [--after CURSOR]]
-                                every session, a page of 1,000 at a time (--json:
-                                as the original's listing); --limit: one page
-                                (stderr says how to get the next)
+  session list [--all | --limit N [--after CURSOR]] [--newest]
+                                on a terminal one page of 100 (stderr says how to
+                                get the next); into a pipe, with --json (as the
+                                original's listing) or with --all every session
   session get ID
   session update ID --name N | --note TEXT | --data JSON (one or more)
                                 merges (PATCH): data keys it does not name are

@@ -125,7 +125,7 @@ describe('the stateful CLI client', () => {
     assert.ok(!onTerminal('NO_COLOR=1 TERM=xterm').includes(ESC), 'NO_COLOR');
   });
 
-  it('pipes every listed value whole, past the first page and past any width; a terminal gets them cut with …', async (t) => {
+  it('pipes every listed value whole, past the first page and past any width; a terminal gets one page, cut with …', async (t) => {
     const dir = await tempDir(t);
     const service = await spawnService(dir);
     t.after(() => service.process.kill('SIGKILL'));
@@ -163,7 +163,7 @@ describe('the stateful CLI client', () => {
       'script',
       [
         '-qec',
-        `stty cols 80; env -u NO_COLOR TERM=dumb "${process.execPath}" "${CLI}" session list --url ${service.url}`,
+        `stty cols 80; env -u NO_COLOR TERM=dumb "${process.execPath}" "${CLI}" session list --all --url ${service.url}`,
         '/dev/null',
       ],
       { encoding: 'utf8' },
@@ -175,6 +175,29 @@ describe('the stateful CLI client', () => {
       /late-and-long-19-x{12}… /,
       'cut at the column of 30, not at the first page',
     );
+
+    // On a terminal without --all: one page, and how to get the next.
+    const onePage = spawnSync(
+      'script',
+      [
+        '-qec',
+        `env -u NO_COLOR TERM=dumb "${process.execPath}" "${CLI}" session list --url ${service.url}`,
+        '/dev/null',
+      ],
+      { encoding: 'utf8' },
+    ).stdout.replace(/\r/g, '');
+    const shown = onePage.split('\n').filter((line) => /^[0-9a-f]{8}-/.test(line));
+    assert.equal(shown.length, 100, onePage.slice(-300));
+    assert.match(
+      onePage,
+      /more: stateful session list --limit 100 --after \S+ \(--all: every session\)/,
+    );
+    const contradicting = await runToEnd(
+      ['session', 'list', '--all', '--limit', '2', '--url', service.url],
+      {},
+    );
+    assert.equal(contradicting.code, 2);
+    assert.match(contradicting.stderr, /--all lists every session: it takes no --limit or --after/);
   });
 
   it('lists a page at a time, newest first, and every page as one listing', async (t) => {
