@@ -19,8 +19,37 @@ import {
   sessionTable,
   styleFor,
 } from './output.js';
+import { didYouMean } from './suggest.js';
 
 export class UsageError extends Error {}
+
+/** Every command `stateful` takes, and `session`'s own (for "did you mean"). */
+export const COMMANDS = [
+  ...['serve', 'supervise', 'inspect', 'migrate', 'help', 'version'],
+  ...['session', 'state', 'health', 'events', 'crash'],
+] as const;
+const SESSION_COMMANDS = ['create', 'list', 'get', 'update', 'delete'];
+
+/** The flags the client commands take, as parseArgs reads them. */
+const CLIENT_OPTIONS = {
+  url: { type: 'string' },
+  name: { type: 'string' },
+  note: { type: 'string' },
+  data: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+  before: { type: 'string' },
+  newest: { type: 'boolean', default: false },
+  all: { type: 'boolean', default: false },
+  wait: { type: 'boolean', default: false },
+  yes: { type: 'boolean', short: 'y', default: false },
+  json: { type: 'boolean', default: false },
+} as const;
+
+/** The client commands' flags as typed (`--url`), for "did you mean". */
+export const CLIENT_FLAGS: readonly string[] = Object.keys(CLIENT_OPTIONS).map(
+  (flag) => `--${flag}`,
+);
 
 /** Where the answers go, and how. */
 interface Output {
@@ -151,20 +180,7 @@ async function confirm(question: string): Promise<boolean> {
 export async function clientCommand(command: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: {
-      url: { type: 'string' },
-      name: { type: 'string' },
-      note: { type: 'string' },
-      data: { type: 'string' },
-      limit: { type: 'string' },
-      after: { type: 'string' },
-      before: { type: 'string' },
-      newest: { type: 'boolean', default: false },
-      all: { type: 'boolean', default: false },
-      wait: { type: 'boolean', default: false },
-      yes: { type: 'boolean', short: 'y', default: false },
-      json: { type: 'boolean', default: false },
-    },
+    options: CLIENT_OPTIONS,
     allowPositionals: true,
     strict: true,
   });
@@ -241,7 +257,7 @@ async function run(
     case 'session':
       return runSession(client, out, values, positionals);
     default:
-      throw new UsageError(`Unknown command "${command}".`);
+      throw new UsageError(`Unknown command "${command}".${didYouMean(command, COMMANDS)}`);
   }
 }
 
@@ -345,6 +361,10 @@ async function runSession(
       return 0;
     }
     default:
-      throw new UsageError('Usage: stateful session create|list|get|update|delete …');
+      throw new UsageError(
+        positionals[0] === undefined
+          ? 'Usage: stateful session create|list|get|update|delete …'
+          : `Unknown session command "${positionals[0]}".${didYouMean(positionals[0], SESSION_COMMANDS)}`,
+      );
   }
 }

@@ -4,10 +4,11 @@ import { UnreachableError } from '../client/index.js';
 import { ConfigError } from '../config.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { packageVersion } from '../version.js';
-import { clientCommand, UsageError } from './client.js';
+import { CLIENT_FLAGS, clientCommand, UsageError } from './client.js';
 import { inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
+import { didYouMean } from './suggest.js';
 import { superviseCommand } from './supervise.js';
 
 const USAGE = `Usage: stateful <command> [options]
@@ -75,8 +76,40 @@ export function usageOf(words: readonly string[]): string {
     picked.push(line);
     while ((lines[i + 1] ?? '').startsWith('      ')) picked.push(lines[++i] as string);
   }
-  return picked.length === 0 ? USAGE : `Usage: stateful\n${picked.join('\n')}\n`;
+  if (picked.length === 0) return USAGE;
+  const example = EXAMPLES[words.join(' ')];
+  const client = CLIENT_WORDS.has(words[0] ?? '');
+  return (
+    `Usage: stateful\n${picked.join('\n')}\n` +
+    (client ? CLIENT_FLAGS_USAGE : '') +
+    (example === undefined ? '' : `\nExample:\n  ${example}\n`)
+  );
 }
+
+/** The commands that talk to a running service. */
+const CLIENT_WORDS = new Set(['session', 'state', 'health', 'events', 'crash']);
+
+const CLIENT_FLAGS_USAGE = `
+Every client command also takes
+  --url URL                     the service (default http://127.0.0.1:$APP_PORT,
+                                APP_PORT=8091; or $HOST:$PORT)
+  --json                        the API's JSON instead of a table or key/value lines
+`;
+
+const EXAMPLES: Readonly<Record<string, string>> = {
+  'session create': 'stateful session create --name alice --data \'{"plan":"pro"}\'',
+  'session list': 'stateful session list --limit 20 --newest',
+  'session get': 'stateful session get 3f2c9a4e-0b1d-4c8e-9f00-6a7b8c9d0e1f',
+  'session update':
+    'stateful session update 3f2c9a4e-0b1d-4c8e-9f00-6a7b8c9d0e1f --note "called back"',
+  'session delete': 'stateful session delete 3f2c9a4e-0b1d-4c8e-9f00-6a7b8c9d0e1f --yes',
+  state: 'stateful state --json',
+  health: 'stateful health',
+  events: 'stateful events --limit 20',
+  crash: 'stateful crash --wait',
+  inspect: 'stateful inspect --data-dir ./data --verify',
+  migrate: 'stateful migrate --from-dir ./data --to postgres://localhost/stateful',
+};
 
 /** The command's words, for its usage: `session update ID --x` is ["session", "update"]. */
 function commandWords(argv: readonly string[]): string[] {
@@ -135,10 +168,15 @@ main(process.argv.slice(2)).then(
       // One line, and where the usage is: not the whole of it.
       const words = commandWords(process.argv.slice(2)).join(' ');
       // Node's parser adds advice on positionals that only confuses here.
-      const message = ((error as Error).message.split('\n')[0] ?? '').replace(
+      let message = ((error as Error).message.split('\n')[0] ?? '').replace(
         /\. To specify .*$/,
         '.',
       );
+      const unknown = /^Unknown option '(--[^']+)'/.exec(message)?.[1];
+      const first = process.argv[2] ?? '';
+      if (unknown !== undefined && CLIENT_WORDS.has(first)) {
+        message += didYouMean(unknown, CLIENT_FLAGS);
+      }
       process.stderr.write(
         `stateful: ${message}\nRun \`stateful ${words === '' ? '' : `${words} `}--help\` for its usage.\n`,
       );

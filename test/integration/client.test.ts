@@ -314,6 +314,19 @@ describe('the stateful CLI client', () => {
     assert.equal(help.code, 0, 'help is not an error');
     assert.match(help.stdout, /session update ID/);
     assert.doesNotMatch(help.stdout, /session create/, 'the usage of that command only');
+    assert.match(help.stdout, /--url URL +the service/, 'the flags every client command takes');
+    assert.match(help.stdout, /--json +the API's JSON/);
+    assert.match(help.stdout, /Example:\n {2}stateful session update \S+ --note/);
+    // A typo gets the nearest word, a command or a flag.
+    const typo = await runToEnd(['sesion', 'list'], {});
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /Unknown command "sesion"\. Did you mean "session"\?/);
+    const subTypo = await runToEnd(['session', 'lsit', '--url', 'http://127.0.0.1:1'], {});
+    assert.equal(subTypo.code, 2);
+    assert.match(subTypo.stderr, /Unknown session command "lsit"\. Did you mean "list"\?/);
+    const flagTypo = await runToEnd(['session', 'create', '--nmae', 'x'], {});
+    assert.equal(flagTypo.code, 2);
+    assert.match(flagTypo.stderr, /Unknown option '--nmae'\. Did you mean "--name"\?/);
     const bad = await runToEnd(['session', 'create', '--bogus'], {});
     assert.equal(bad.code, 2);
     assert.deepEqual(bad.stderr.trim().split('\n'), [
