@@ -2,7 +2,7 @@
  * The client for people: `stateful session …`, `state`, `events`, `health`,
  * `crash`, on the package's typed client (src/client). Shows tables and
  * `key  value` lines (colour on a terminal), or with `--json` the API's JSON
- * as it came, for scripts. Bodies are built with JSON.stringify, so quotes,
+ * (its values as they came, indented), for scripts. Bodies are built with JSON.stringify, so quotes,
  * spaces and any Unicode in names and notes just work.
  */
 import { once } from 'node:events';

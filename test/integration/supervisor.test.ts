@@ -110,6 +110,7 @@ describe('the supervisor (restart: unless-stopped, locally)', () => {
       1,
       'started once',
     );
+    assert.deepEqual(await readdir(dir), [], 'a start that never listened writes nothing');
   });
   it('ends with the reason when HOST names no address it can listen on, and writes nothing into the directory', async (t) => {
     // 192.0.2.1 (TEST-NET-1) is no address of this machine; a name under .invalid never
