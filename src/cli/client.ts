@@ -23,11 +23,18 @@ import { didYouMean } from './suggest.js';
 
 export class UsageError extends Error {}
 
+/** The commands that talk to a running service. */
+export const CLIENT_COMMANDS: readonly string[] = ['session', 'state', 'health', 'events', 'crash'];
 /** Every command `stateful` takes, and `session`'s own (for "did you mean"). */
-export const COMMANDS = [
-  ...['serve', 'supervise', 'inspect', 'migrate', 'help', 'version'],
-  ...['session', 'state', 'health', 'events', 'crash'],
-] as const;
+const COMMANDS = [
+  'serve',
+  'supervise',
+  'inspect',
+  'migrate',
+  'help',
+  'version',
+  ...CLIENT_COMMANDS,
+];
 const SESSION_COMMANDS = ['create', 'list', 'get', 'update', 'delete'];
 
 /** The flags the client commands take, as parseArgs reads them. */

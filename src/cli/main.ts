@@ -4,7 +4,7 @@ import { UnreachableError } from '../client/index.js';
 import { ConfigError } from '../config.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { packageVersion } from '../version.js';
-import { CLIENT_FLAGS, clientCommand, UsageError } from './client.js';
+import { CLIENT_COMMANDS, CLIENT_FLAGS, clientCommand, UsageError } from './client.js';
 import { inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -86,8 +86,7 @@ export function usageOf(words: readonly string[]): string {
   );
 }
 
-/** The commands that talk to a running service. */
-const CLIENT_WORDS = new Set(['session', 'state', 'health', 'events', 'crash']);
+const CLIENT_WORDS = new Set(CLIENT_COMMANDS);
 
 const CLIENT_FLAGS_USAGE = `
 Every client command also takes
