@@ -150,6 +150,7 @@ export class Supervisor {
   /** Restarts the service cleanly, without backoff. */
   restart(): void {
     if (this.stopping || this.child === null) return;
+    this.logger.info({ service_pid: this.child.pid }, 'restarting the service cleanly, as asked');
     this.restartRequested = true;
     this.child.kill('SIGTERM');
   }

@@ -80,6 +80,26 @@ describe('the supervisor', () => {
     assert.equal(await supervisor.done, 0);
   });
 
+  it('restarts the service cleanly when asked (SIGHUP), and says so', async () => {
+    const { lines, logger } = capture();
+    const supervisor = supervisorFor(
+      'process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1000)',
+      logger,
+    );
+    supervisor.start();
+    await until(
+      () => lines.filter((line) => line.msg === 'supervisor started the service').length === 1,
+    );
+    supervisor.restart();
+    await until(
+      () => lines.filter((line) => line.msg === 'supervisor started the service').length === 2,
+    );
+    assert.ok(lines.some((line) => line.msg === 'restarting the service cleanly, as asked'));
+    assert.equal(supervisor.restarts, 0, 'a restart asked for is no crash');
+    supervisor.stop('SIGTERM');
+    assert.equal(await supervisor.done, 0);
+  });
+
   it('gives up on a start that can never succeed, with its exit status', async () => {
     const { lines, logger } = capture();
     const supervisor = supervisorFor('process.exit(3)', logger);
