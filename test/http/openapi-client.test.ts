@@ -5,9 +5,8 @@
  * misuses the types should catch, and the program runs against the app.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { promisify } from 'node:util';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { build } from '../helpers/build-app.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { typeCheck, writeStrictTsconfig } from '../helpers/type-check.js';
 
 const PROGRAM = `
 import type { components, operations } from './api.js';
@@ -111,25 +111,8 @@ describe('a client generated from the OpenAPI document', () => {
     await writeFile(join(dir, 'api.ts'), astToString(await openapiTS(document)));
     await writeFile(join(dir, 'client.ts'), PROGRAM);
     await writeFile(join(dir, 'package.json'), '{"type":"module"}');
-    await writeFile(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          lib: ['ES2022', 'DOM'],
-          strict: true,
-          noEmit: true,
-          noUnusedLocals: true,
-          skipLibCheck: false,
-          types: [],
-        },
-        files: ['client.ts'],
-      }),
-    );
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    const check = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+    await writeStrictTsconfig(dir, 'client.ts', { lib: ['ES2022', 'DOM'], noUnusedLocals: true });
+    const check = typeCheck(dir);
     assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
 
     // The same program with a misuse left unmarked fails: the check above checks.
@@ -137,7 +120,7 @@ describe('a client generated from the OpenAPI document', () => {
       join(dir, 'client.ts'),
       PROGRAM.replace('// @ts-expect-error: a name', '// a name'),
     );
-    const refused = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+    const refused = typeCheck(dir);
     assert.notEqual(refused.status, 0);
     assert.match(
       refused.stdout,

@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiError, StatefulClient, UnreachableError } from '../../src/client/index.js';
 import { freePort, spawnService } from '../../tools/service-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { typeCheck, writeStrictTsconfig } from '../helpers/type-check.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -72,23 +72,8 @@ describe('the typed client', () => {
     ]);
 
     await writeFile(join(project, 'use.ts'), TYPED_USE);
-    await writeFile(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-          types: [],
-        },
-        files: ['use.ts'],
-      }),
-    );
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    const check = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+    await writeStrictTsconfig(project, 'use.ts');
+    const check = typeCheck(project);
     assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
   });
 
