@@ -8,6 +8,7 @@
  */
 import { type SchemaOptions, type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { SEARCH_SCAN_LIMIT } from '../domain/page.js';
 import {
   SessionInputSchema as DomainSessionInputSchema,
   SessionSchema as DomainSessionSchema,
@@ -73,6 +74,11 @@ export const SessionPageSchema = Type.Object(
       type: ['string', 'null'],
       description: 'the cursor of the next page (pass it as after=), null on the last page',
     }),
+    scanned: Type.Optional(
+      Type.Integer({
+        description: `with q: how many sessions this page looked at (at most ${SEARCH_SCAN_LIMIT}) to find its matches`,
+      }),
+    ),
   },
   {
     $id: 'SessionPage',

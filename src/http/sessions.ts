@@ -278,7 +278,11 @@ export function sessionRoutes(
       const next = page.next === null ? 'null' : JSON.stringify(page.next);
       return reply
         .type('application/json; charset=utf-8')
-        .send(`{"sessions":[${page.items.join(',')}],"count":${page.items.length},"next":${next}}`);
+        .send(
+          `{"sessions":[${page.items.join(',')}],"count":${page.items.length},"next":${next}${
+            page.scanned === undefined ? '' : `,"scanned":${page.scanned}`
+          }}`,
+        );
     },
   );
 

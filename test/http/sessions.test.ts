@@ -140,6 +140,9 @@ describe('the sessions API', () => {
       ['p3'],
       'a search by name, any case',
     );
+    assert.equal(found.scanned, 5, 'a search says how many sessions it looked at');
+    const plain = (await app.inject({ method: 'GET', url: '/sessions?limit=2' })).json();
+    assert.deepEqual(Object.keys(plain), ['sessions', 'count', 'next'], 'no scanned without q');
     const byDefault = (await app.inject({ method: 'GET', url: '/sessions?order=newest' })).json();
     assert.equal(byDefault.count, 5, 'a page holds 100 unless asked');
     const whole = (await app.inject({ method: 'GET', url: '/sessions' })).json();

@@ -405,6 +405,7 @@ export function storeContract(factory: StoreFactory): void {
     for (const name of names) created.push(await sessions.create({ name }));
     const find = async (search: string, limit: number, newestFirst = false) => {
       const found: string[] = [];
+      let scanned = 0;
       let after: string | null = null;
       do {
         const page: Awaited<ReturnType<Store['sessionPage']>> = await store.sessionPage({
@@ -416,8 +417,10 @@ export function storeContract(factory: StoreFactory): void {
         });
         assert.ok(page.items.length <= limit);
         found.push(...page.items.map((json) => (JSON.parse(json) as Session).name));
+        scanned += page.scanned ?? Number.NaN;
         after = page.next;
       } while (after !== null);
+      assert.equal(scanned, names.length, 'the pages looked at every session once');
       return found;
     };
     assert.deepEqual(await find('alic', 2), ['Alice', 'ALICE B', 'malice', 'alicia']);

@@ -84,7 +84,7 @@ export class CreationIndex {
     newestFirst: boolean,
     budget: number,
     accept: (key: IndexKey) => 'take' | 'skip' | 'stop',
-  ): { keys: IndexKey[]; last: IndexKey | null; more: boolean } {
+  ): { keys: IndexKey[]; last: IndexKey | null; more: boolean; examined: number } {
     const keys: IndexKey[] = [];
     let last: IndexKey | null = null;
     let examined = 0;
@@ -109,21 +109,21 @@ export class CreationIndex {
         const chunk = this.chunks[chunkIndex];
         if (chunk === undefined) continue; // an empty index
         for (let i = Math.min(position, chunk.length - 1); i >= 0; i--) {
-          if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true };
+          if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true, examined };
         }
         position = Number.POSITIVE_INFINITY;
       }
-      return { keys, last, more: false };
+      return { keys, last, more: false, examined };
     }
     let [chunkIndex, position] = cursor === null ? [0, 0] : this.locateAfter(cursor);
     for (; chunkIndex < this.chunks.length; chunkIndex++) {
       const chunk = this.chunks[chunkIndex] as IndexKey[];
       for (let i = position; i < chunk.length; i++) {
-        if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true };
+        if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true, examined };
       }
       position = 0;
     }
-    return { keys, last, more: false };
+    return { keys, last, more: false, examined };
   }
 
   /** Where the first key >= `key` is (or would go): [chunk, position in it]. */

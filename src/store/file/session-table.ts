@@ -246,7 +246,7 @@ export class SessionTable {
     const items: SessionJson[] = [];
     let bytes = 0;
     // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
-    const { last, more } = this.order.scan(
+    const { last, more, examined } = this.order.scan(
       after,
       query.limit,
       query.newestFirst,
@@ -269,6 +269,7 @@ export class SessionTable {
     return {
       items,
       next: more && last !== null ? encodeCursor(cursorOf(last)) : null,
+      ...(search === null ? {} : { scanned: examined }),
     };
   }
 

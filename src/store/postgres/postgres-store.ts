@@ -173,11 +173,12 @@ export class PostgresStore implements Store {
     // which says there is more. $1 the page + 1 (to know whether there is
     // more), $2 the scan, $3 the cursor, $4 maxBytes, $5 the search.
     const { rows } = await this.database.query<
-      SessionRow & { seq: string; last_seq: string | null; scanned: string }
+      SessionRow & { seq: string; position: string; last_seq: string | null; scanned: string }
     >(
       'reading a page of sessions',
       `WITH scanned AS (
-         SELECT ${SESSION_COLUMNS}, seq FROM sessions ${range} ORDER BY seq ${order} LIMIT $2
+         SELECT ${SESSION_COLUMNS}, seq, row_number() OVER (ORDER BY seq ${order}) AS position
+           FROM sessions ${range} ORDER BY seq ${order} LIMIT $2
        ),
        bounds AS (
          SELECT count(*) AS scanned,
@@ -217,10 +218,16 @@ export class PostgresStore implements Store {
       bytes += json.length;
     }
     const bounds = rows[0];
-    if (next === null && search && Number(bounds?.scanned) === SEARCH_SCAN_LIMIT) {
+    // A full page was looked at up to its last session; any other, the whole scan.
+    const scanned = Number(next === null ? bounds?.scanned : rows[items.length - 1]?.position);
+    if (next === null && search && scanned === SEARCH_SCAN_LIMIT) {
       next = Number(bounds?.last_seq); // the scan stopped; go on from where it did
     }
-    return { items, next: next === null ? null : encodeCursor([next]) };
+    return {
+      items,
+      next: next === null ? null : encodeCursor([next]),
+      ...(search ? { scanned } : {}),
+    };
   }
 
   async sessionCount(): Promise<number> {
