@@ -5,7 +5,6 @@
  * (its values as they came, indented), for scripts. Bodies are built with JSON.stringify, so quotes,
  * spaces and any Unicode in names and notes just work.
  */
-import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { ApiError, type Session, StatefulClient } from '../client/index.js';
@@ -13,15 +12,17 @@ import { loadClientConfig } from '../config.js';
 import { printable } from '../domain/printable.js';
 import {
   eventTable,
+  type Output,
   objectFields,
-  type Style,
+  sayHidden,
   sessionFields,
-  sessionTable,
   styleFor,
+  write,
+  writeJson,
 } from './output.js';
+import { listSessions } from './session-list.js';
 import { didYouMean } from './suggest.js';
-
-export class UsageError extends Error {}
+import { UsageError } from './usage-error.js';
 
 /** The commands that talk to a running service. */
 export const CLIENT_COMMANDS: readonly string[] = ['session', 'state', 'health', 'events', 'crash'];
@@ -46,6 +47,7 @@ const CLIENT_OPTIONS = {
   limit: { type: 'string' },
   after: { type: 'string' },
   before: { type: 'string' },
+  search: { type: 'string' },
   newest: { type: 'boolean', default: false },
   all: { type: 'boolean', default: false },
   wait: { type: 'boolean', default: false },
@@ -57,22 +59,6 @@ const CLIENT_OPTIONS = {
 export const CLIENT_FLAGS: readonly string[] = Object.keys(CLIENT_OPTIONS).map(
   (flag) => `--${flag}`,
 );
-
-/** Where the answers go, and how. */
-interface Output {
-  json: boolean;
-  style: Style;
-  /** The terminal's width; undefined when stdout is no terminal. */
-  width: number | undefined;
-}
-
-async function write(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
-}
-
-function writeJson(value: unknown): Promise<void> {
-  return write(`${JSON.stringify(value, null, 2)}\n`);
-}
 
 function sessionBody(values: { name?: string; note?: string; data?: string }): {
   name?: string;
@@ -91,63 +77,6 @@ function sessionBody(values: { name?: string; note?: string; data?: string }): {
   if (values.note !== undefined) data = { ...(data ?? {}), note: values.note };
   if (data !== undefined) body.data = data;
   return body;
-}
-
-/** One page of sessions; says on stderr how to ask for the next. */
-async function listPage(
-  client: StatefulClient,
-  out: Output,
-  values: { limit?: string; after?: string; newest: boolean },
-): Promise<void> {
-  const limit = values.limit ?? '100';
-  if (!/^\d+$/.test(limit)) throw new UsageError('--limit must be a whole number.');
-  const page = await client.sessionPage({
-    limit: Number(limit),
-    newest: values.newest,
-    ...(values.after === undefined ? {} : { after: values.after }),
-  });
-  if (out.json) await writeJson(page);
-  else if (page.sessions.length === 0) process.stderr.write('No sessions.\n');
-  else await write(sessionTable(out.style, out.width).rows(page.sessions));
-  if (page.next !== null) {
-    const newest = values.newest ? ' --newest' : '';
-    process.stderr.write(
-      `more: stateful session list --limit ${limit}${newest} --after ${printable(page.next)}` +
-        ' (--all: every session)\n',
-    );
-  }
-}
-
-/**
- * Every session, a page of 1,000 at a time, printed as each page arrives:
- * with --json in the shape of the whole listing (`{"sessions":[…],"count":N}`),
- * else as one table; a listing of any size, never held whole in memory.
- */
-async function listAll(client: StatefulClient, out: Output, newest: boolean): Promise<void> {
-  let count = 0;
-  let pageRows: Session[] = [];
-  const table = sessionTable(out.style, out.width);
-  if (out.json) await write('{\n  "sessions": [');
-  const flush = async () => {
-    if (out.json) {
-      let text = '';
-      for (const session of pageRows) {
-        text += `${count++ === 0 ? '' : ','}\n    ${JSON.stringify(session, null, 2).replace(/\n/g, '\n    ')}`;
-      }
-      await write(text);
-    } else if (pageRows.length > 0) {
-      count += pageRows.length;
-      await write(table.rows(pageRows));
-    }
-    pageRows = [];
-  };
-  for await (const session of client.sessions({ newest })) {
-    pageRows.push(session);
-    if (pageRows.length === 1000) await flush();
-  }
-  await flush();
-  if (out.json) await write(`${count === 0 ? '' : '\n  '}],\n  "count": ${count}\n}\n`);
-  else process.stderr.write(count === 0 ? 'No sessions.\n' : `${count} sessions\n`);
 }
 
 async function waitForNewInstance(
@@ -203,7 +132,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
     json: values.json,
     style: styleFor(process.stdout),
     // On a terminal, tables fit it; elsewhere lists are tab-separated, never cut.
-    width: process.stdout.isTTY === true ? (process.stdout.columns ?? 80) : undefined,
+    width: process.stdout.isTTY === true ? terminalWidth() : undefined,
   };
   try {
     return await run(client, out, command, values, positionals);
@@ -226,6 +155,12 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
   }
 }
 
+/** The terminal's columns; COLUMNS (else 80) where the terminal does not say (0, e.g. under `script`). */
+function terminalWidth(): number {
+  const columns = Number(process.env.COLUMNS);
+  return process.stdout.columns || (Number.isInteger(columns) && columns > 0 ? columns : 80);
+}
+
 type Values = {
   name?: string;
   note?: string;
@@ -233,6 +168,7 @@ type Values = {
   limit?: string;
   after?: string;
   before?: string;
+  search?: string;
   newest: boolean;
   all: boolean;
   wait: boolean;
@@ -289,7 +225,11 @@ async function runEvents(client: StatefulClient, out: Output, values: Values): P
     ...(before === undefined ? {} : { before }),
   });
   if (out.json) await writeJson(page);
-  else await write(eventTable(out.style, out.width).rows(page.events));
+  else {
+    const rows = eventTable(out.style, out.width);
+    await write(rows.rows(page.events));
+    sayHidden(rows.hidden(), out);
+  }
   const older = page.next ?? (before === undefined ? page.count - page.events.length + 1 : 1);
   if (older > 1) {
     process.stderr.write(
@@ -335,18 +275,9 @@ async function runSession(
     case 'create':
       await showSession(out, await client.createSession(sessionBody(values)));
       return 0;
-    case 'list': {
-      const paged = values.limit !== undefined || values.after !== undefined;
-      if (values.all && paged) {
-        throw new UsageError('--all lists every session: it takes no --limit or --after.');
-      }
-      // No page asked for: every session into a pipe or with --json (there in the
-      // shape of the original's listing), one page on a terminal (--all: every one).
-      const onTerminal = out.width !== undefined && !out.json;
-      if (values.all || (!paged && !onTerminal)) await listAll(client, out, values.newest);
-      else await listPage(client, out, values);
+    case 'list':
+      await listSessions(client, out, values);
       return 0;
-    }
     case 'get':
       await showSession(out, await client.getSession(id()));
       return 0;

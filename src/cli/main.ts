@@ -4,12 +4,13 @@ import { UnreachableError } from '../client/index.js';
 import { ConfigError } from '../config.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { packageVersion } from '../version.js';
-import { CLIENT_COMMANDS, CLIENT_FLAGS, clientCommand, UsageError } from './client.js';
+import { CLIENT_COMMANDS, CLIENT_FLAGS, clientCommand } from './client.js';
 import { inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { didYouMean } from './suggest.js';
 import { superviseCommand } from './supervise.js';
+import { UsageError } from './usage-error.js';
 
 const USAGE = `Usage: stateful <command> [options]
 
@@ -34,10 +35,13 @@ Every client command prints a table (tab-separated into a pipe, nothing cut)
 or \`key  value\` lines (colour on a terminal unless NO_COLOR is set); --json
 prints the API's JSON instead.
   session create [--name N] [--note TEXT] [--data JSON]
-  session list [--all | --limit N [--after CURSOR]] [--newest]
+  session list [--all | --limit N [--after CURSOR]] [--newest] [--search TEXT]
                                 on a terminal one page of 100 (stderr says how to
                                 get the next); into a pipe, with --json (as the
-                                original's listing) or with --all every session
+                                original's listing) or with --all every session;
+                                --search: names holding TEXT (any case) or ids
+                                starting with it, page after page for up to a
+                                second on a terminal, to the end into a pipe
   session get ID
   session update ID --name N | --note TEXT | --data JSON (one or more)
                                 merges (PATCH): data keys it does not name are
@@ -97,7 +101,7 @@ Every client command also takes
 
 const EXAMPLES: Readonly<Record<string, string>> = {
   'session create': 'stateful session create --name alice --data \'{"plan":"pro"}\'',
-  'session list': 'stateful session list --limit 20 --newest',
+  'session list': 'stateful session list --newest --search alice',
   'session get': 'stateful session get 3f2c9a4e-0b1d-4c8e-9f00-6a7b8c9d0e1f',
   'session update':
     'stateful session update 3f2c9a4e-0b1d-4c8e-9f00-6a7b8c9d0e1f --note "called back"',

@@ -7,6 +7,7 @@
  * shown: a name holding an escape sequence is printed as `\u001b…`, never
  * acted on by the terminal.
  */
+import { once } from 'node:events';
 import type { LoggedEvent, Session } from '../client/index.js';
 import { printable } from '../domain/printable.js';
 import { SESSION_KEYS } from '../domain/schemas.js';
@@ -40,6 +41,32 @@ const coloured: Style = {
   red: sgr(31, 39),
 };
 
+/** Where the answers go, and how. */
+export interface Output {
+  json: boolean;
+  style: Style;
+  /** The terminal's width; undefined when stdout is no terminal. */
+  width: number | undefined;
+}
+
+/** Writes to stdout, waiting while it is full (a slow pipe holds the CLI, not its memory). */
+export async function write(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+}
+
+/** A value as indented JSON. */
+export function writeJson(value: unknown): Promise<void> {
+  return write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Says on stderr which columns a narrow terminal had no room for, and where to see them. */
+export function sayHidden(hidden: readonly string[], out: Output): void {
+  if (hidden.length === 0) return;
+  process.stderr.write(
+    `(not shown, to fit ${out.width} columns: ${hidden.join(', ')}; --json shows every field)\n`,
+  );
+}
+
 /** Colour for a stream: only a terminal, and not when NO_COLOR is set to anything. */
 export function styleFor(
   stream: { isTTY?: boolean },
@@ -71,7 +98,53 @@ export interface Column<T> {
   value(row: T): string;
   /** The most characters it shows (the last column also fits the terminal). */
   max?: number;
+  /** The fewest it may be cut to on a narrow terminal (else it keeps its width). */
+  min?: number;
+  /** Hidden on a terminal too narrow for the table: 1 goes first, then 2… (else always shown). */
+  hideOrder?: number;
   align?: 'right';
+}
+
+/** The last column's narrowest: less than this and it hides rather than shows a stub. */
+const LAST_COLUMN_MIN = 10;
+const GAP = 2;
+
+/**
+ * Which columns a terminal `width` wide shows, and how wide each is: the
+ * columns as wide as `natural`, those with a `min` cut towards it and those
+ * with a `hideOrder` hidden, in that order, until the table fits; the last
+ * column takes what is left. Returns the shown columns' indexes and widths.
+ */
+export function layOut(
+  columns: readonly Pick<Column<unknown>, 'min' | 'hideOrder'>[],
+  natural: readonly number[],
+  width: number,
+): { shown: number[]; widths: number[] } {
+  let shown = columns.map((_, i) => i);
+  const narrowest = (i: number, last: boolean) =>
+    last ? LAST_COLUMN_MIN : Math.min(natural[i] ?? 0, columns[i]?.min ?? Infinity);
+  const needs = (indexes: number[]) =>
+    indexes.reduce((sum, i, at) => sum + narrowest(i, at === indexes.length - 1), 0) +
+    GAP * (indexes.length - 1);
+  const hideable = columns
+    .map((column, i) => ({ i, order: column.hideOrder }))
+    .filter((column): column is { i: number; order: number } => column.order !== undefined)
+    .sort((a, b) => a.order - b.order);
+  for (const { i } of hideable) {
+    if (needs(shown) <= width) break;
+    shown = shown.filter((index) => index !== i);
+  }
+  const last = shown.length - 1;
+  const widths = shown.map((i, at) => narrowest(i, at === last));
+  let room = width - needs(shown);
+  // What is left widens the cut columns back towards their natural width, then the last.
+  for (let at = 0; at < last && room > 0; at++) {
+    const grow = Math.min(room, (natural[shown[at] as number] ?? 0) - (widths[at] as number));
+    widths[at] = (widths[at] as number) + grow;
+    room -= grow;
+  }
+  widths[last] = (widths[last] as number) + Math.max(0, room);
+  return { shown, widths };
 }
 
 /**
@@ -79,7 +152,8 @@ export interface Column<T> {
  *
  * - On a terminal (`terminalWidth` given): aligned columns, as wide as their
  *   `max` or else as the first rows set, a cell past its column's `max` cut
- *   with `…`, the last column cut to the terminal's width.
+ *   with `…`; on a terminal too narrow for them, columns are cut and hidden
+ *   (layOut) so no line is wider than the terminal.
  * - Elsewhere (a pipe, a file): tab-separated values (as `gh` writes them),
  *   a header line, then one line a row, nothing cut: `grep`, `cut -f` and
  *   `awk -F'\t'` see every value whole. No value holds a raw tab or newline
@@ -88,6 +162,8 @@ export interface Column<T> {
 export class Table<T> {
   /** The aligned columns' widths, once the header is printed (none for tab-separated values). */
   private widths: number[] | null = null;
+  /** The columns a terminal shows (indexes), once the header is printed. */
+  private shown: number[] = [];
 
   constructor(
     private readonly columns: readonly Column<T>[],
@@ -97,13 +173,12 @@ export class Table<T> {
 
   /** The header (with the first rows) and the rows, as text. */
   rows(rows: readonly T[]): string {
-    if (this.terminalWidth === undefined) return this.separated(rows);
+    const terminalWidth = this.terminalWidth;
+    if (terminalWidth === undefined) return this.separated(rows);
     const cells = rows.map((row) =>
-      this.columns.map((column, i) => {
+      this.columns.map((column) => {
         const value = printable(column.value(row));
-        return column.max === undefined || i === this.columns.length - 1
-          ? value
-          : fit(value, column.max);
+        return column.max === undefined ? value : fit(value, column.max);
       }),
     );
     let text = '';
@@ -111,12 +186,15 @@ export class Table<T> {
       // A column with a `max` is that wide whatever the first rows hold: a
       // later page's longer values are cut at the same place, not at the
       // first page's longest.
-      this.widths = this.columns.map((column, i) =>
+      const natural = this.columns.map((column, i) =>
         Math.max(
           column.title.length,
           column.max ?? Math.max(0, ...cells.map((row) => visibleLength(row[i] ?? ''))),
         ),
       );
+      const { shown, widths } = layOut(this.columns, natural, terminalWidth);
+      this.shown = shown;
+      this.widths = widths;
       text += `${this.line(
         this.columns.map((column) => column.title),
         (cell) => this.style.bold(cell),
@@ -124,6 +202,12 @@ export class Table<T> {
     }
     for (const row of cells) text += `${this.line(row, (cell) => cell)}\n`;
     return text;
+  }
+
+  /** The titles of the columns the terminal had no room for (none before the header). */
+  hidden(): string[] {
+    if (this.widths === null || this.terminalWidth === undefined) return [];
+    return this.columns.filter((_, i) => !this.shown.includes(i)).map((column) => column.title);
   }
 
   private separated(rows: readonly T[]): string {
@@ -138,35 +222,35 @@ export class Table<T> {
     return text;
   }
 
+  /** The shown columns of a row, each cut and padded to its width. */
   private line(cells: readonly string[], paint: (cell: string) => string): string {
     const widths = this.widths ?? [];
-    const last = cells.length - 1;
-    let used = 0;
-    const parts = cells.map((raw, i) => {
+    const last = this.shown.length - 1;
+    const parts = this.shown.map((i, at) => {
       const column = this.columns[i] as Column<T>;
-      const width = widths[i] ?? 0;
-      let cell = i < last ? fit(raw, width) : raw;
-      if (i === last) {
-        const room = this.terminalWidth === undefined ? Infinity : this.terminalWidth - used;
-        cell = fit(cell, Math.max(room, 10));
-      } else {
-        const pad = ' '.repeat(Math.max(0, width - visibleLength(cell)));
-        cell = column.align === 'right' ? pad + cell : cell + pad;
-        used += width + 2;
-      }
-      return paint(cell);
+      const width = widths[at] ?? 0;
+      const cell = fit(cells[i] ?? '', width);
+      if (at === last) return paint(cell);
+      const pad = ' '.repeat(Math.max(0, width - visibleLength(cell)));
+      return paint(column.align === 'right' ? pad + cell : cell + pad);
     });
-    return parts.join('  ').trimEnd();
+    return parts.join(' '.repeat(GAP)).trimEnd();
   }
 }
 
 export function sessionTable(style: Style, terminalWidth: number | undefined): Table<Session> {
   return new Table<Session>(
     [
+      // The id whole, whatever the width: it is what `session get` takes.
       { title: 'ID', value: (session) => session.id },
-      { title: 'NAME', value: (session) => session.name, max: 30 },
-      { title: 'ACCESSES', value: (session) => String(session.access_count), align: 'right' },
-      { title: 'LAST ACTIVE', value: (session) => session.last_active },
+      { title: 'NAME', value: (session) => session.name, max: 30, min: 12 },
+      {
+        title: 'ACCESSES',
+        value: (session) => String(session.access_count),
+        align: 'right',
+        hideOrder: 2,
+      },
+      { title: 'LAST ACTIVE', value: (session) => session.last_active, hideOrder: 1 },
       { title: 'DATA', value: (session) => JSON.stringify(session.data) },
     ],
     style,
@@ -200,8 +284,8 @@ export function eventTable(style: Style, terminalWidth: number | undefined): Tab
   return new Table<LoggedEvent>(
     [
       { title: 'TIME', value: (event) => event.time },
-      { title: 'INSTANCE', value: (event) => event.container },
-      { title: 'EVENT', value: (event) => event.event },
+      { title: 'INSTANCE', value: (event) => event.container, hideOrder: 1 },
+      { title: 'EVENT', value: (event) => event.event, min: 12 },
       { title: 'DETAILS', value: eventDetails },
     ],
     style,

@@ -159,15 +159,17 @@ describe('the stateful CLI client', () => {
     assert.ok(!listed.stdout.includes('…'), 'nothing cut');
 
     // On a terminal: the long names cut to the name column's 30 characters, with …
-    const onTerminal = spawnSync(
-      'script',
-      [
-        '-qec',
-        `stty cols 80; env -u NO_COLOR TERM=dumb "${process.execPath}" "${CLI}" session list --all --url ${service.url}`,
-        '/dev/null',
-      ],
-      { encoding: 'utf8' },
-    ).stdout.replace(/\r/g, '');
+    const listedOn = (columns: number) =>
+      spawnSync(
+        'script',
+        [
+          '-qec',
+          `stty cols ${columns}; env -u NO_COLOR TERM=dumb "${process.execPath}" "${CLI}" session list --all --url ${service.url}`,
+          '/dev/null',
+        ],
+        { encoding: 'utf8' },
+      ).stdout.replace(/\r/g, '');
+    const onTerminal = listedOn(120);
     const long = onTerminal.split('\n').find((line) => line.includes('late-and-long-19'));
     assert.ok(long !== undefined, onTerminal.slice(-500));
     assert.match(
@@ -175,6 +177,12 @@ describe('the stateful CLI client', () => {
       /late-and-long-19-x{12}… /,
       'cut at the column of 30, not at the first page',
     );
+    // In 80 columns: no line wider; LAST ACTIVE gives way, and stderr says so.
+    const narrow = listedOn(80);
+    const wide = narrow.split('\n').filter((line) => [...line].length > 80);
+    assert.deepEqual(wide, [], 'every line fits 80 columns');
+    assert.match(narrow, /^ID +NAME +ACCESSES +DATA$/m);
+    assert.match(narrow, /\(not shown, to fit 80 columns: LAST ACTIVE; --json shows every field\)/);
 
     // On a terminal without --all: one page, and how to get the next.
     const onePage = spawnSync(

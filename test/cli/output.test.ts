@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { layOut } from '../../src/cli/output.js';
+
+describe('a table laid out on a terminal', () => {
+  // ID 36, NAME (30, down to 12), ACCESSES 8 (hidden second), LAST ACTIVE 20 (hidden first), DATA.
+  const columns = [{}, { min: 12 }, { hideOrder: 2 }, { hideOrder: 1 }, {}];
+  const natural = [36, 30, 8, 20, 40];
+
+  it('shows every column at its width where there is room, the last taking the rest', () => {
+    assert.deepEqual(layOut(columns, natural, 200), {
+      shown: [0, 1, 2, 3, 4],
+      widths: [36, 30, 8, 20, 200 - 36 - 30 - 8 - 20 - 8],
+    });
+  });
+
+  it('hides columns in their order, then cuts towards their least, to fit', () => {
+    // 80: without LAST ACTIVE, 36 + 12 + 8 + 10 and three gaps is 72; NAME gets the 8 left.
+    assert.deepEqual(layOut(columns, natural, 80), {
+      shown: [0, 1, 2, 4],
+      widths: [36, 20, 8, 10],
+    });
+    // 70: ACCESSES goes too; NAME 36 + 30 + 10 + 4 = 80 is too wide, so NAME is cut to 20.
+    assert.deepEqual(layOut(columns, natural, 70), { shown: [0, 1, 4], widths: [36, 20, 10] });
+  });
+
+  it('never cuts a column below its least, nor one without a least', () => {
+    const { shown, widths } = layOut(columns, natural, 30);
+    assert.deepEqual(shown, [0, 1, 4]);
+    assert.deepEqual(widths, [36, 12, 10], 'wider than 30: the id is never cut');
+  });
+});
