@@ -514,6 +514,7 @@ async function main(): Promise<void> {
       killRestartLine(scale.kill),
       sharedDirectoryLine(scale.shared),
       `Pages of 100 at ${scale.sessions.toLocaleString('en')} sessions: GET /sessions p50 ${pages.sessionsP50} ms, p99 ${pages.sessionsP99} ms; GET /events?before= p50 ${pages.eventsP50} ms, p99 ${pages.eventsP99} ms.`,
+      `A search newest first, page after page, at ${scale.sessions.toLocaleString('en')} sessions: an old name (90 % of the way) in ${scale.search.byNameMs} ms (${scale.search.pages} pages), the oldest session by its id's first 8 characters in ${scale.search.byIdMs} ms.`,
       `Sustained PUTs spread over ${sustained.sessions.toLocaleString('en')} sessions for ${sustained.seconds} s: ${sustained.puts.toLocaleString('en')} answered; first 15 s ${sustained.firstQuarterPerSecond.toLocaleString('en')}/s, last 15 s ${sustained.lastQuarterPerSecond.toLocaleString('en')}/s (${(sustained.lastQuarterPerSecond / Math.max(1, sustained.firstQuarterPerSecond)).toFixed(2)} of the first), ${((sustained.firstQuarterPerSecond + sustained.lastQuarterPerSecond) / 2 / Math.max(1, sustained.ceiling)).toFixed(2)} of the ceiling (${sustained.ceiling.toLocaleString('en')}/s); the directory grew ${mib(sustained.grewBytes)} MiB, of which the data needs ${mib(sustained.dataBytes)} MiB (the journal holds ${mib(sustained.journalBytes)} MiB at the end, the snapshot ${mib(sustained.snapshotBytes)} MiB).`,
     );
   }

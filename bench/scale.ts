@@ -6,6 +6,9 @@
  *              10,000,000): reads every file, writes snapshot.jsonl
  *   pages      GET /sessions?limit=100 walked by cursor, both orders, and
  *              GET /events?limit=100&before=… from the middle of the log
+ *   search     finding the oldest session newest first (the last a search
+ *              comes to), by name and by an id prefix, following the
+ *              search's pages as the dashboard and the CLI do
  *   restart    a clean stop, then a boot from the snapshot: time to /health, RSS
  *   kill       a clean restart again, PUTs until the journal is nearly full,
  *              kill -9, and the start after it (kill-restart.ts)
@@ -36,6 +39,8 @@ export interface ScaleResult {
   kill: KillRestartResult;
   shared: SharedDirectoryResult;
   pages: { sessionsP50: number; sessionsP99: number; eventsP50: number; eventsP99: number };
+  /** Newest first: an old name (90 % of the way), the oldest id's prefix (all the way). */
+  search: { byNameMs: number; byIdMs: number; pages: number };
   sustained: {
     seconds: number;
     sessions: number;
@@ -81,6 +86,27 @@ async function timeGets(urls: string[]): Promise<number[]> {
     times.push(performance.now() - started);
   }
   return times.sort((a, b) => a - b);
+}
+
+/**
+ * A search newest first (`limit` 50, the dashboard's page) followed page by
+ * page until it finds something: how long it took, and in how many pages.
+ */
+async function timeSearch(base: string, text: string): Promise<{ ms: number; pages: number }> {
+  const started = performance.now();
+  let next: string | null = null;
+  for (let pages = 1; ; pages++) {
+    const after = next === null ? '' : `&after=${encodeURIComponent(next)}`;
+    const response = await fetch(
+      `${base}/sessions?limit=50&order=newest&q=${encodeURIComponent(text)}${after}`,
+    );
+    const body = (await response.json()) as { count: number; next: string | null };
+    if (body.count > 0 || body.next === null) {
+      if (body.count === 0) throw new Error(`a search for ${text} found nothing`);
+      return { ms: Math.round(performance.now() - started), pages };
+    }
+    next = body.next;
+  }
 }
 
 /** Walks `pages` pages of `limit` by their `next` cursors, timing each. */
@@ -145,6 +171,15 @@ export async function scaleBench(options: {
   };
   log(
     `  pages of 100: sessions p50 ${pages.sessionsP50} ms p99 ${pages.sessionsP99} ms; events p50 ${pages.eventsP50} ms p99 ${pages.eventsP99} ms`,
+  );
+  // The oldest sessions are the last a newest-first search comes to: the
+  // oldest id, and the oldest name no later one holds (user-K with K > N/10:
+  // no user-K0 exists), 90 % of the way.
+  const byName = await timeSearch(first.url, `user-${Math.floor(options.sessions / 10) + 1}`);
+  const byId = await timeSearch(first.url, (bigIds[0] as string).slice(0, 8));
+  const search = { byNameMs: byName.ms, byIdMs: byId.ms, pages: byName.pages };
+  log(
+    `  search newest first for an old session: by name ${search.byNameMs} ms (${search.pages} pages), the oldest by id prefix ${search.byIdMs} ms`,
   );
 
   // Restart: a clean stop, then a boot from the snapshot.
@@ -229,6 +264,7 @@ export async function scaleBench(options: {
     kill,
     shared,
     pages,
+    search,
     sustained,
   };
 }

@@ -2,6 +2,7 @@
 import { UnreachableError } from '../client/index.js';
 /** `stateful`: the one command. Parses the first word and hands over; no logic lives here. */
 import { ConfigError } from '../config.js';
+import { printable } from '../domain/printable.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { packageVersion } from '../version.js';
 import { CLIENT_COMMANDS, CLIENT_FLAGS, clientCommand } from './client.js';
@@ -175,6 +176,13 @@ main(process.argv.slice(2)).then(
         /\. To specify .*$/,
         '.',
       );
+      // `--before -1`: the parser takes -1 for a flag; the value is what is wrong.
+      const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
+      if (ambiguous !== undefined) {
+        const argv = process.argv.slice(2);
+        const value = printable(argv[argv.indexOf(ambiguous) + 1] ?? '');
+        message = `${ambiguous} ${value}: a value starting with "-" reads as a flag; write ${ambiguous}=${value} to mean it.`;
+      }
       const unknown = /^Unknown option '(--[^']+)'/.exec(message)?.[1];
       const first = process.argv[2] ?? '';
       if (unknown !== undefined && CLIENT_WORDS.has(first)) {

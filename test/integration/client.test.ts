@@ -335,6 +335,14 @@ describe('the stateful CLI client', () => {
     const flagTypo = await runToEnd(['session', 'create', '--nmae', 'x'], {});
     assert.equal(flagTypo.code, 2);
     assert.match(flagTypo.stderr, /Unknown option '--nmae'\. Did you mean "--name"\?/);
+    const negative = await runToEnd(['events', '--before', '-1'], {});
+    assert.equal(negative.code, 2);
+    assert.deepEqual(negative.stderr.trim().split('\n'), [
+      'stateful: --before -1: a value starting with "-" reads as a flag; write --before=-1 to mean it.',
+      'Run `stateful events --help` for its usage.',
+    ]);
+    const meant = await runToEnd(['events', '--before=-1'], {});
+    assert.match(meant.stderr, /^stateful: --before must be a whole number\.\n/);
     const bad = await runToEnd(['session', 'create', '--bogus'], {});
     assert.equal(bad.code, 2);
     assert.deepEqual(bad.stderr.trim().split('\n'), [
