@@ -55,6 +55,34 @@ const CLIENT_OPTIONS = {
   json: { type: 'boolean', default: false },
 } as const;
 
+type Flag = keyof typeof CLIENT_OPTIONS;
+
+/** The flags each command takes beyond --url and --json (a flag it does not take is a usage error). */
+export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
+  'session create': ['name', 'note', 'data'],
+  'session list': ['limit', 'after', 'newest', 'all', 'search'],
+  'session get': [],
+  'session update': ['name', 'note', 'data'],
+  'session delete': ['yes'],
+  state: [],
+  health: [],
+  events: ['limit', 'before'],
+  crash: ['wait', 'yes'],
+};
+
+/** Refuses a flag the command does not take: `health --name x` would be ignored silently. */
+function refuseForeignFlags(command: string, given: readonly string[]): void {
+  const takes = COMMAND_FLAGS[command];
+  if (takes === undefined) return; // an unknown command: refused with its own message
+  const foreign = given.find(
+    (flag) => flag !== 'url' && flag !== 'json' && !takes.includes(flag as Flag),
+  );
+  if (foreign === undefined) return;
+  const its =
+    takes.length === 0 ? 'only --url and --json' : takes.map((flag) => `--${flag}`).join(', ');
+  throw new UsageError(`${command} takes no --${foreign} (it takes ${its}).`);
+}
+
 /** The client commands' flags as typed (`--url`), for "did you mean". */
 export const CLIENT_FLAGS: readonly string[] = Object.keys(CLIENT_OPTIONS).map(
   (flag) => `--${flag}`,
@@ -114,12 +142,17 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 export async function clientCommand(command: string, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args: argv,
     options: CLIENT_OPTIONS,
     allowPositionals: true,
     strict: true,
+    tokens: true,
   });
+  refuseForeignFlags(
+    command === 'session' ? `session ${positionals[0]}` : command,
+    tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])),
+  );
   const url = values.url ?? loadClientConfig().url;
   if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
     throw new UsageError(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { COMMAND_FLAGS } from '../../src/cli/client.js';
 import { CLI, freePort, runToEnd, spawnService } from '../../tools/service-process.js';
 import { postJson } from '../helpers/http.js';
 import { storedSessions } from '../helpers/stored-sessions.js';
@@ -335,6 +336,18 @@ describe('the stateful CLI client', () => {
     const flagTypo = await runToEnd(['session', 'create', '--nmae', 'x'], {});
     assert.equal(flagTypo.code, 2);
     assert.match(flagTypo.stderr, /Unknown option '--nmae'\. Did you mean "--name"\?/);
+    // Each command's help names every flag it takes; a flag it does not take is refused.
+    for (const [command, flags] of Object.entries(COMMAND_FLAGS)) {
+      const usage = await runToEnd([...command.split(' '), '--help'], {});
+      for (const flag of flags)
+        assert.match(usage.stdout, new RegExp(`--${flag}\\b`), `${command} --${flag}`);
+    }
+    const foreign = await runToEnd(['health', '--name', 'x'], {});
+    assert.equal(foreign.code, 2);
+    assert.match(
+      foreign.stderr,
+      /^stateful: health takes no --name \(it takes only --url and --json\)\.\n/,
+    );
     const negative = await runToEnd(['events', '--before', '-1'], {});
     assert.equal(negative.code, 2);
     assert.deepEqual(negative.stderr.trim().split('\n'), [
