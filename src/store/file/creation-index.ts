@@ -12,8 +12,8 @@ const CHUNK_SIZE = 512;
 
 export type IndexKey = CreationKey;
 
-export class CreationIndex {
-  private chunks: IndexKey[][] = [];
+export class CreationIndex<K extends CreationKey = CreationKey> {
+  private chunks: K[][] = [];
   private count = 0;
 
   get size(): number {
@@ -21,7 +21,7 @@ export class CreationIndex {
   }
 
   /** Adds a key; a key newer than every other (the usual case) is appended. */
-  add(key: IndexKey): void {
+  add(key: K): void {
     const last = this.chunks.at(-1);
     const newest = last?.at(-1);
     if (last === undefined || newest === undefined || compareCreationOrder(newest, key) < 0) {
@@ -29,7 +29,7 @@ export class CreationIndex {
       else last.push(key);
     } else {
       const [chunkIndex, position] = this.locate(key);
-      const chunk = this.chunks[chunkIndex] as IndexKey[];
+      const chunk = this.chunks[chunkIndex] as K[];
       chunk.splice(position, 0, key);
       if (chunk.length > 2 * CHUNK_SIZE) {
         this.chunks.splice(chunkIndex, 1, chunk.slice(0, CHUNK_SIZE), chunk.slice(CHUNK_SIZE));
@@ -39,7 +39,7 @@ export class CreationIndex {
   }
 
   /** Removes the key equal to `key`; false when there is none. */
-  remove(key: IndexKey): boolean {
+  remove(key: CreationKey): boolean {
     const [chunkIndex, position] = this.locate(key);
     const chunk = this.chunks[chunkIndex];
     const found = chunk?.[position];
@@ -58,10 +58,10 @@ export class CreationIndex {
    * any key follows the last one returned.
    */
   page(
-    cursor: IndexKey | null,
+    cursor: CreationKey | null,
     limit: number,
     newestFirst: boolean,
-  ): { keys: IndexKey[]; more: boolean } {
+  ): { keys: K[]; more: boolean } {
     const { keys, more } = this.scan(
       cursor,
       limit,
@@ -79,20 +79,20 @@ export class CreationIndex {
    * any key follows it.
    */
   scan(
-    cursor: IndexKey | null,
+    cursor: CreationKey | null,
     limit: number,
     newestFirst: boolean,
     budget: number,
-    accept: (key: IndexKey) => 'take' | 'skip' | 'stop',
-  ): { keys: IndexKey[]; last: IndexKey | null; more: boolean; examined: number } {
-    const keys: IndexKey[] = [];
-    let last: IndexKey | null = null;
+    accept: (key: K) => 'take' | 'skip' | 'stop',
+  ): { keys: K[]; last: K | null; more: boolean; examined: number } {
+    const keys: K[] = [];
+    let last: K | null = null;
     let examined = 0;
     /**
      * Looks at one key; false once the page is full, the budget spent or
      * `accept` says stop (the key is not taken).
      */
-    const visit = (key: IndexKey): boolean => {
+    const visit = (key: K): boolean => {
       if (keys.length === limit || examined === budget) return false;
       const verdict = accept(key);
       if (verdict === 'stop') return false;
@@ -109,7 +109,7 @@ export class CreationIndex {
         const chunk = this.chunks[chunkIndex];
         if (chunk === undefined) continue; // an empty index
         for (let i = Math.min(position, chunk.length - 1); i >= 0; i--) {
-          if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true, examined };
+          if (!visit(chunk[i] as K)) return { keys, last, more: true, examined };
         }
         position = Number.POSITIVE_INFINITY;
       }
@@ -117,9 +117,9 @@ export class CreationIndex {
     }
     let [chunkIndex, position] = cursor === null ? [0, 0] : this.locateAfter(cursor);
     for (; chunkIndex < this.chunks.length; chunkIndex++) {
-      const chunk = this.chunks[chunkIndex] as IndexKey[];
+      const chunk = this.chunks[chunkIndex] as K[];
       for (let i = position; i < chunk.length; i++) {
-        if (!visit(chunk[i] as IndexKey)) return { keys, last, more: true, examined };
+        if (!visit(chunk[i] as K)) return { keys, last, more: true, examined };
       }
       position = 0;
     }
@@ -127,25 +127,25 @@ export class CreationIndex {
   }
 
   /** Where the first key >= `key` is (or would go): [chunk, position in it]. */
-  private locate(key: IndexKey): [number, number] {
+  private locate(key: CreationKey): [number, number] {
     const chunkIndex = this.firstChunkEndingAtOrAfter(key);
     const chunk = this.chunks[chunkIndex];
     if (chunk === undefined) {
       const last = this.chunks.length - 1;
-      return last < 0 ? [0, 0] : [last, (this.chunks[last] as IndexKey[]).length];
+      return last < 0 ? [0, 0] : [last, (this.chunks[last] as CreationKey[]).length];
     }
     let low = 0;
     let high = chunk.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (compareCreationOrder(chunk[middle] as IndexKey, key) < 0) low = middle + 1;
+      if (compareCreationOrder(chunk[middle] as CreationKey, key) < 0) low = middle + 1;
       else high = middle;
     }
     return [chunkIndex, low];
   }
 
   /** Where the first key > `key` is: [chunk, position in it]. */
-  private locateAfter(key: IndexKey): [number, number] {
+  private locateAfter(key: CreationKey): [number, number] {
     const [chunkIndex, position] = this.locate(key);
     const found = this.chunks[chunkIndex]?.[position];
     if (found !== undefined && compareCreationOrder(found, key) === 0) {
@@ -155,13 +155,13 @@ export class CreationIndex {
   }
 
   /** The first chunk whose last key is >= `key` (chunks.length when none). */
-  private firstChunkEndingAtOrAfter(key: IndexKey): number {
+  private firstChunkEndingAtOrAfter(key: CreationKey): number {
     let low = 0;
     let high = this.chunks.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      const chunk = this.chunks[middle] as IndexKey[];
-      if (compareCreationOrder(chunk[chunk.length - 1] as IndexKey, key) < 0) low = middle + 1;
+      const chunk = this.chunks[middle] as CreationKey[];
+      if (compareCreationOrder(chunk[chunk.length - 1] as CreationKey, key) < 0) low = middle + 1;
       else high = middle;
     }
     return low;

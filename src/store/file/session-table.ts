@@ -73,7 +73,7 @@ export class SessionTable {
    * update replaces in place (the creation index holds the same objects).
    */
   private readonly sessions = new Map<string, ResidentSession>();
-  private readonly order = new CreationIndex();
+  private readonly order = new CreationIndex<ResidentSession>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly limits: TableLimits;
   /** Bumped by every change of a session (see InProcessFacts.sessionsVersion). */
@@ -251,8 +251,9 @@ export class SessionTable {
       query.limit,
       query.newestFirst,
       search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
-      (key) => {
-        const resident = this.sessions.get(key.id) as ResidentSession;
+      (resident) => {
+        // The index holds the residents themselves: no lookup by id (a
+        // search at a million sessions is bound by memory reads, not work).
         if (search !== null) {
           const found = matchesSearch(
             { id: resident.id, name: nameInSessionJson(resident.json) },
@@ -281,7 +282,7 @@ export class SessionTable {
     let cursor: CreationKey | null = null;
     for (;;) {
       const { keys, more } = this.order.page(cursor, BATCH_SESSIONS, false);
-      if (keys.length > 0) yield keys as ResidentSession[];
+      if (keys.length > 0) yield keys;
       if (!more) return;
       cursor = keys.at(-1) ?? null;
       await new Promise<void>((resolve) => setImmediate(resolve));
