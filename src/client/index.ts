@@ -1,8 +1,10 @@
 /**
- * The typed client of the HTTP API (`import { StatefulClient } from
- * 'stateful-service/client'`): one method an endpoint, typed by the same
- * schemas the service answers with, on the platform's fetch (Node 18+ and
- * browsers alike). The CLI is built on it.
+ * The typed client of the HTTP API: one method an endpoint, on the
+ * platform's fetch (Node 18+ and browsers alike). The CLI is built on it,
+ * and it is a package of its own, `stateful-service-client` (client/, built
+ * from this folder alone by its tsconfig.json: it imports nothing else of
+ * ours and needs no dependency); the service's package exports it too, as
+ * `stateful-service/client`.
  *
  * An answer with an error status throws ApiError (its `status`, the body's
  * `error` code and `message`); no answer at all throws UnreachableError; an
@@ -10,23 +12,27 @@
  * cursor that repeats) throws UntrustedAnswerError. The server is not
  * trusted: the admin token goes only to the route that needs it.
  */
-import type { JsonObject, Session, SessionInput } from '../domain/schemas.js';
+import { ApiError, UnreachableError, UntrustedAnswerError } from './errors.js';
 import type {
   CrashAnswer,
   Deleted,
   EventPage,
   Health,
-  LoggedEvent,
+  JsonObject,
+  Session,
+  SessionInput,
   SessionListing,
   SessionPage,
   State,
-} from '../http/schemas.js';
+} from './wire.js';
 
+export { ApiError, UnreachableError, UntrustedAnswerError } from './errors.js';
 export type {
   CrashAnswer,
   Deleted,
   EventPage,
   Health,
+  HealthStatus,
   JsonObject,
   LoggedEvent,
   Session,
@@ -34,7 +40,7 @@ export type {
   SessionListing,
   SessionPage,
   State,
-};
+} from './wire.js';
 
 export interface ClientOptions {
   /** Where the service answers, e.g. `http://127.0.0.1:8091`. */
@@ -57,43 +63,6 @@ export interface ClientOptions {
 
 /** The default of ClientOptions.maxAnswerBytes. */
 export const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
-
-/** The service answered with an error status. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    /** The answer's `error` code (`not_found`, `invalid_input`, …), or `http_<status>`. */
-    readonly code: string,
-    message: string,
-    /** The answer's body as it came (parsed when it was JSON). */
-    readonly body: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
-/** An answer this service never gives: too large, or pages that go round in circles. */
-export class UntrustedAnswerError extends Error {
-  constructor(
-    readonly url: string,
-    reason: string,
-  ) {
-    super(`The answer from ${url} cannot be from this service: ${reason}.`);
-    this.name = 'UntrustedAnswerError';
-  }
-}
-
-/** No answer at all: nothing listens at the URL, or it took longer than timeoutMs. */
-export class UnreachableError extends Error {
-  constructor(
-    readonly url: string,
-    readonly reason: string,
-  ) {
-    super(`Cannot reach the service at ${url} (${reason}).`);
-    this.name = 'UnreachableError';
-  }
-}
 
 export interface PageOptions {
   /** Sessions on the page, 1 to 1,000 (default 100). */
@@ -147,7 +116,8 @@ export class StatefulClient {
     const query = new URLSearchParams();
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     if (options.before !== undefined) query.set('before', String(options.before));
-    return this.request('GET', `/events${query.size > 0 ? `?${query}` : ''}`);
+    const search = query.toString(); // not query.size: Node 18 has none
+    return this.request('GET', `/events${search === '' ? '' : `?${search}`}`);
   }
 
   /** Every session in one answer (the original's listing, any size): prefer pages at scale. */

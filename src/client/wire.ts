@@ -1,0 +1,114 @@
+/**
+ * The answers' shapes as the client sees them, written out as plain types so
+ * the client package needs nothing of the server (no TypeBox, no schemas) to
+ * be type-checked. They are the schemas' in http/schemas.ts and
+ * domain/schemas.ts, key for key: test/client/wire-types.test.ts checks each
+ * against its schema when the tests compile, so neither can change alone.
+ */
+
+/** Any JSON object: a session's `data`. */
+export type JsonObject = { [key: string]: unknown };
+
+/** A session, in the original's key order. */
+export interface Session {
+  /** A lower-case UUID. */
+  id: string;
+  name: string;
+  data: JsonObject;
+  /** UTC, `YYYY-MM-DDTHH:MM:SSZ`. */
+  created_at: string;
+  /** UTC, `YYYY-MM-DDTHH:MM:SSZ`. */
+  last_active: string;
+  access_count: number;
+}
+
+/** The body of a create or an update: each field optional, others ignored. */
+export interface SessionInput {
+  /** At most 200 characters. */
+  name?: string;
+  data?: JsonObject;
+}
+
+/** GET /sessions?limit=…: a page of sessions. */
+export interface SessionPage {
+  sessions: Session[];
+  /** Sessions on this page. */
+  count: number;
+  /** The cursor of the next page (pass it as `after`), null on the last page. */
+  next: string | null;
+  /** With a search: how many sessions this page looked at to find its matches. */
+  scanned?: number;
+}
+
+/** GET /sessions with no parameters: every live session (the original's listing). */
+export interface SessionListing {
+  sessions: Session[];
+  /** Every live session. */
+  count: number;
+}
+
+/** One line of the event log: the original's four keys, then the kind's own. */
+export interface LoggedEvent {
+  /** Epoch seconds. */
+  ts: number;
+  /** UTC, `YYYY-MM-DDTHH:MM:SSZ`. */
+  time: string;
+  /** The kind: `startup`, `session_created`, … */
+  event: string;
+  /** The instance that logged it. */
+  container: string;
+  /** The kind's own keys (`session_id`, `crash_count`, …). */
+  [key: string]: unknown;
+}
+
+/** GET /events: `next` (only with before=) is the `before` of the page older still. */
+export interface EventPage {
+  /** Oldest first. */
+  events: LoggedEvent[];
+  /** Every event in the log. */
+  count: number;
+  /** With `before=`: the `before` of the older page, null at the log's start. */
+  next?: number | null;
+}
+
+/** `ok`, or `degraded` with the reasons in `problems`. */
+export type HealthStatus = 'ok' | 'degraded';
+
+/** GET /health: the original's keys (status, container, uptime), then ours. */
+export interface Health {
+  status: HealthStatus;
+  container: string;
+  uptime: number;
+  container_id: string;
+  uptime_seconds: number;
+  /** Why the service is degraded, in words; empty when it is not. */
+  problems: string[];
+}
+
+/** GET /state: this instance and the counters kept across instances. */
+export interface State {
+  container_id: string;
+  uptime_seconds: number;
+  requests_this_instance: number;
+  startup_count: number;
+  crash_count: number;
+  total_sessions: number;
+  total_requests: number;
+  live_sessions: number;
+  /** Replicas serving this data now. */
+  live_replicas: number;
+  status: HealthStatus;
+  problems: string[];
+}
+
+/** DELETE /sessions/{id}. */
+export interface Deleted {
+  status: 'deleted';
+  id: string;
+}
+
+/** POST /crash: the crash_count that counts this crash. */
+export interface CrashAnswer {
+  status: 'crashing';
+  crash_count: number;
+}
