@@ -9,16 +9,18 @@
  * An answer with an error status throws ApiError (its `status`, the body's
  * `error` code and `message`); no answer at all throws UnreachableError; an
  * answer no service of ours gives (larger than `maxAnswerBytes`, a page
- * cursor that repeats) throws UntrustedAnswerError. The server is not
- * trusted: the admin token goes only to the route that needs it.
+ * cursor that repeats, an event page whose positions cannot be) throws
+ * UntrustedAnswerError. The server is not trusted: the admin token goes
+ * only to the route that needs it.
  */
 import { ApiError, UnreachableError, UntrustedAnswerError } from './errors.js';
+import { type EventPage, eventPage, type PositionedEvent } from './event-pages.js';
 import type {
   CrashAnswer,
   Deleted,
-  EventPage,
   Health,
   JsonObject,
+  LoggedEvent,
   Session,
   SessionInput,
   SessionListing,
@@ -27,10 +29,11 @@ import type {
 } from './wire.js';
 
 export { ApiError, UnreachableError, UntrustedAnswerError } from './errors.js';
+export type { EventPage, PositionedEvent } from './event-pages.js';
 export type {
   CrashAnswer,
   Deleted,
-  EventPage,
+  EventPageAnswer,
   Health,
   HealthStatus,
   JsonObject,
@@ -78,7 +81,10 @@ export interface PageOptions {
 export interface EventOptions {
   /** Events on the page, 1 to 10,000 (default 50). */
   limit?: number;
-  /** The page that ends just before this position (an event's id; a page's `next`). */
+  /**
+   * The page that ends just before this position (an event's position, its
+   * SSE id; a page's `next`). One beyond the log gives its last page.
+   */
   before?: number;
 }
 
@@ -111,13 +117,41 @@ export class StatefulClient {
     return this.request('GET', '/state');
   }
 
-  /** The last `limit` events, oldest first; with `before`, the page that ends before it. */
-  events(options: EventOptions = {}): Promise<EventPage> {
+  /**
+   * The last `limit` events, oldest first; with `before`, the page that ends
+   * just before that position. Each event's position is in `positions`, and
+   * `next` (the `before` of the page older still) is given on every page.
+   */
+  async events(options: EventOptions = {}): Promise<EventPage> {
     const query = new URLSearchParams();
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     if (options.before !== undefined) query.set('before', String(options.before));
     const search = query.toString(); // not query.size: Node 18 has none
-    return this.request('GET', `/events${search === '' ? '' : `?${search}`}`);
+    const answer = await this.request('GET', `/events${search === '' ? '' : `?${search}`}`);
+    return eventPage(answer, options.before, this.url);
+  }
+
+  /**
+   * Every event with its position, newest first, from the log's end (or from
+   * just before `before`) back to its first event: a page of `limit` (default
+   * 1,000) at a time, following each page's `next`. Events logged after it
+   * starts are not in it. A `next` that does not go back would loop for
+   * ever: UntrustedAnswerError instead (see eventPage).
+   */
+  async *eventHistory(options: EventOptions = {}): AsyncGenerator<PositionedEvent> {
+    const limit = options.limit ?? 1000;
+    let before = options.before;
+    for (;;) {
+      const page = await this.events(before === undefined ? { limit } : { limit, before });
+      for (let index = page.events.length - 1; index >= 0; index--) {
+        yield {
+          position: page.positions[index] as number,
+          event: page.events[index] as LoggedEvent,
+        };
+      }
+      if (page.next === null) return;
+      before = page.next;
+    }
   }
 
   /** Every session in one answer (the original's listing, any size): prefer pages at scale. */

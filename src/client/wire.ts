@@ -61,8 +61,11 @@ export interface LoggedEvent {
   [key: string]: unknown;
 }
 
-/** GET /events: `next` (only with before=) is the `before` of the page older still. */
-export interface EventPage {
+/**
+ * GET /events as the service sends it. `next` comes only with `before=`;
+ * the client's EventPage (event-pages.ts) always has it, and the positions.
+ */
+export interface EventPageAnswer {
   /** Oldest first. */
   events: LoggedEvent[];
   /** Every event in the log. */

@@ -33,7 +33,7 @@ const shapes = {
   SessionPage: true satisfies Same<Wire.SessionPage, Static<typeof SessionPageSchema>>,
   SessionListing: true satisfies Same<Wire.SessionListing, Static<typeof SessionListingSchema>>,
   LoggedEvent: true satisfies Same<Wire.LoggedEvent, Static<typeof EventSchema>>,
-  EventPage: true satisfies Same<Wire.EventPage, Static<typeof EventPageSchema>>,
+  EventPageAnswer: true satisfies Same<Wire.EventPageAnswer, Static<typeof EventPageSchema>>,
   Health: true satisfies Same<Wire.Health, Static<typeof HealthSchema>>,
   State: true satisfies Same<Wire.State, Static<typeof StateSchema>>,
   Deleted: true satisfies Same<Wire.Deleted, Static<typeof DeletedSchema>>,

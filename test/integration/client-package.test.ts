@@ -58,27 +58,28 @@ const client = new StatefulClient(process.argv[2]);
 await client.createSession({ name: 'alice' });
 await client.createSession({ name: 'bob' });
 const page = await client.events({ limit: 2 });
-console.log(page.events.map((event) => event.name).join(' '), page.count);
-const names = [];
-for await (const session of client.sessions({ limit: 1, newest: true })) names.push(session.name);
-console.log(names.join(' '), typeof UntrustedAnswerError);
+console.log(page.events.map((event) => event.name).join(' '), page.positions.join(' '));
+const positions = [];
+for await (const { position } of client.eventHistory({ limit: 1 })) positions.push(position);
+console.log(positions.join(' '), typeof UntrustedAnswerError);
 `;
 
 const TYPED_USE = `
 import './docs-example.js';
-import { type EventPage, type Session, StatefulClient } from 'stateful-service-client';
+import { type EventPage, type PositionedEvent, type Session, StatefulClient } from 'stateful-service-client';
 
 const client = new StatefulClient({ url: 'http://127.0.0.1:8091', maxAnswerBytes: 1 << 20 });
 export async function newest(): Promise<number[]> {
   const page: EventPage = await client.events({ limit: 10, before: 100 });
+  const next: number | null = page.next;
   const first: Session | undefined = (await client.sessionPage()).sessions[0];
-  const seen: Session[] = [];
-  for await (const session of client.sessions()) seen.push(session);
-  // @ts-expect-error: an access count is a number
-  const wrong: string = seen[0]?.access_count;
+  const seen: PositionedEvent[] = [];
+  for await (const entry of client.eventHistory()) seen.push(entry);
+  // @ts-expect-error: a position is a number
+  const wrong: string = seen[0]?.position;
   // @ts-expect-error: before is a position, not a cursor
   await client.events({ before: 'abc' });
-  return [page.count, first?.access_count ?? 0, wrong.length];
+  return [...page.positions, next ?? 0, first?.access_count ?? 0, wrong.length];
 }
 `;
 
@@ -140,7 +141,13 @@ describe('the client package', () => {
       encoding: 'utf8',
     });
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /^alice bob \d+\nbob alice function\n$/);
+    const [names, history] = run.stdout.trim().split('\n');
+    assert.match(names as string, /^alice bob (\d+) (\d+)$/);
+    const count = Number((names as string).split(' ')[3]);
+    assert.equal(
+      history,
+      `${Array.from({ length: count }, (_, index) => count - index).join(' ')} function`,
+    );
 
     const docs = await docsExample(service.url);
     await writeFile(join(project, 'docs-example.mjs'), docs);
@@ -150,7 +157,11 @@ describe('the client package', () => {
     });
     assert.equal(runDocs.status, 0, runDocs.stderr);
     assert.match(runDocs.stdout, /^alice .* 1\n/);
-    assert.match(runDocs.stdout, /\n404 not_found\n$/);
+    assert.match(
+      runDocs.stdout,
+      /\n1 startup\n404 not_found\n$/,
+      'history back to the first event',
+    );
 
     await writeFile(join(project, 'docs-example.ts'), docs);
     await writeFile(join(project, 'use.ts'), TYPED_USE);

@@ -1,7 +1,8 @@
 /**
- * The typed client (`stateful-service/client`) against the real service: as a
- * program that installed the package uses it (the example in docs/api.md, run and
- * type-checked in a project of its own), and each of its methods and errors.
+ * The typed client against the real service: as a program that installed the
+ * service's package uses it (`stateful-service/client`, run and type-checked
+ * in a project of its own; test/integration/client-package.test.ts does the
+ * same for the client's own package), and each of its methods and errors.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiError, StatefulClient, UnreachableError } from '../../src/client/index.js';
 import { freePort, spawnService } from '../../tools/service-process.js';
+import { openStream, type StreamMessage } from '../helpers/event-stream.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { typeCheck, writeStrictTsconfig } from '../helpers/type-check.js';
 
@@ -51,7 +53,7 @@ export async function names(): Promise<string[]> {
 `;
 
 describe('the typed client', () => {
-  it('is what a project that installed the package imports: the example in docs/api.md runs and type-checks', async (t) => {
+  it("is what a project that installed the service's package imports (stateful-service/client): a program runs and type-checks", async (t) => {
     const dir = await tempDir(t);
     const service = await spawnService(join(dir, 'data'));
     t.after(() => service.process.kill('SIGKILL'));
@@ -147,5 +149,64 @@ describe('the typed client', () => {
       );
       return true;
     });
+  });
+
+  it("pages the event log: next on every page, each event's position (its SSE id), and every event newest first", async (t) => {
+    const dir = await tempDir(t);
+    const service = await spawnService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const client = new StatefulClient(service.url);
+    for (let i = 0; i < 6; i++) await client.createSession({ name: `s${i}` });
+    const { count } = await client.events({ limit: 1 });
+    assert.ok(count >= 7, `the startup and six creations: ${count}`);
+    // The stream says where each event is: its id, the event's position.
+    const stream = await openStream(`${service.url}/events/stream?limit=${count}`);
+    const logged: StreamMessage[] = [];
+    while (logged.length < count) logged.push((await stream.next()) as StreamMessage);
+    stream.close();
+    assert.deepEqual(
+      logged.map((message) => message.id),
+      Array.from({ length: count }, (_, index) => index + 1),
+    );
+    const at = (position: number) => logged[position - 1]?.event;
+
+    const tail = await client.events({ limit: 3 });
+    assert.deepEqual(tail.positions, [count - 2, count - 1, count]);
+    assert.deepEqual(tail.events, tail.positions.map(at), 'each event is the one at its position');
+    assert.equal(tail.next, count - 2, 'the tail has a next too');
+    const older = await client.events({ limit: 3, before: tail.next as number });
+    assert.deepEqual(older.positions, [count - 5, count - 4, count - 3]);
+    assert.deepEqual(older.events, older.positions.map(at));
+    assert.equal(older.next, count - 5);
+    const first = await client.events({ limit: 3, before: 3 });
+    assert.deepEqual([first.positions, first.next], [[1, 2], null]);
+    const beyond = await client.events({ limit: 2, before: count + 100 });
+    assert.deepEqual(
+      beyond.positions,
+      [count - 1, count],
+      'a position beyond the log: its last page',
+    );
+    const whole = await client.events({ limit: count });
+    assert.deepEqual([whole.positions.length, whole.next], [count, null]);
+
+    // As JSON, a page is the answer as it came: no positions, and no next on the tail.
+    const raw = (await (await fetch(`${service.url}/events?limit=3`)).json()) as object;
+    assert.deepEqual(JSON.parse(JSON.stringify(tail)), raw);
+    assert.deepEqual(Object.keys(raw), ['events', 'count']);
+
+    const history = [];
+    for await (const entry of client.eventHistory({ limit: 2 })) history.push(entry);
+    assert.deepEqual(
+      history.map((entry) => entry.position),
+      Array.from({ length: count }, (_, index) => count - index),
+      'every event, newest first',
+    );
+    assert.deepEqual(
+      history.map((entry) => entry.event),
+      history.map((entry) => at(entry.position)),
+    );
+    const fromFour = [];
+    for await (const { position } of client.eventHistory({ before: 4 })) fromFour.push(position);
+    assert.deepEqual(fromFour, [3, 2, 1]);
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The typed client and the CLI against a malicious server (a small one in
  * this test, on 127.0.0.1): an answer that never ends is given up at the
- * size bound, a page cursor that repeats stops the listing with an error
- * instead of looping for ever, and the admin token goes to POST /crash only.
+ * size bound, a page cursor that repeats stops the listing (of sessions, of
+ * events) with an error instead of looping for ever, an event page whose
+ * positions cannot be is refused, and the admin token goes to POST /crash
+ * only.
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -19,6 +21,23 @@ const SESSION = {
   last_active: '2026-12-06T00:00:00Z',
   access_count: 0,
 };
+
+const EVENT = { ts: 1796169600.5, time: '2026-12-06T00:00:00Z', event: 'startup', container: 'x' };
+
+/**
+ * GET /events as no service of ours answers it: the tail is two events, and
+ * each older page says the one before it starts where it was asked to end
+ * (a `next` that repeats); `limit=7` gets more events than the log holds,
+ * `limit=8` an answer of 2 MB, and `before=100` the tail without `next` (what
+ * a server that ignores `before`, as the original does, sends).
+ */
+function eventAnswer(query: URLSearchParams): unknown {
+  const before = query.get('before');
+  if (query.get('limit') === '7') return { events: [EVENT, EVENT, EVENT], count: 2 };
+  if (query.get('limit') === '8') return { events: [{ ...EVENT, pad: 'x'.repeat(2 << 20) }] };
+  if (before === null || before === '100') return { events: [EVENT, EVENT], count: 9 };
+  return { events: [EVENT], count: 9, next: Number(before) };
+}
 
 async function malicious(t: { after(fn: () => unknown): void }): Promise<{
   url: string;
@@ -45,6 +64,11 @@ async function malicious(t: { after(fn: () => unknown): void }): Promise<{
       // Every page says there is a next one, always the same.
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ sessions: [SESSION], next: 'again' }));
+      return;
+    }
+    if (request.url?.startsWith('/events')) {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(eventAnswer(new URL(request.url, 'http://x').searchParams)));
       return;
     }
     response.writeHead(200, { 'content-type': 'application/json' });
@@ -83,6 +107,30 @@ describe('a client that does not trust the server', () => {
     const cli = await runToEnd(['session', 'list', '--all', '--url', url], {});
     assert.equal(cli.code, 1, cli.stderr);
     assert.match(cli.stderr, /cannot be from this service: a page cursor \(next\) repeats/);
+  });
+
+  it('stops an event history whose next page cursor repeats, and refuses event pages that cannot be', async (t) => {
+    const { url } = await malicious(t);
+    const client = new StatefulClient({ url, maxAnswerBytes: 1 << 20 });
+    const positions: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const { position } of client.eventHistory()) positions.push(position);
+      })(),
+      (error: unknown) => {
+        assert.ok(error instanceof UntrustedAnswerError, String(error));
+        assert.match(error.message, /a page cursor \(next\) repeats/);
+        return true;
+      },
+    );
+    assert.deepEqual(positions, [9, 8], 'the tail, then the stop');
+    await assert.rejects(client.events({ limit: 7 }), /a page of 3 events in a log of 2/);
+    await assert.rejects(client.events({ limit: 8 }), /over 1048576 bytes/);
+    await assert.rejects(client.events({ before: 100 }), /it answered before=100 without next/);
+    await assert.rejects(
+      client.events({ before: 5 }),
+      (error: unknown) => error instanceof UntrustedAnswerError && /repeats/.test(error.message),
+    );
   });
 
   it('sends the admin token to POST /crash only', async (t) => {
