@@ -39,8 +39,13 @@ export interface ScaleResult {
   kill: KillRestartResult;
   shared: SharedDirectoryResult;
   pages: { sessionsP50: number; sessionsP99: number; eventsP50: number; eventsP99: number };
-  /** Newest first: an old name (90 % of the way), the oldest id's prefix (all the way). */
-  search: { byNameMs: number; byIdMs: number; pages: number };
+  /**
+   * Newest first: an old name (90 % of the way), the oldest id's prefix (all
+   * the way); after the takeover (the sessions in memory in the order the
+   * files were read) and after the restart (in creation order, as the
+   * snapshot holds them: a search reads memory in order).
+   */
+  search: { byNameMs: number; byIdMs: number; pages: number; afterRestart: SearchTimes };
   sustained: {
     seconds: number;
     sessions: number;
@@ -109,6 +114,23 @@ async function timeSearch(base: string, text: string): Promise<{ ms: number; pag
   }
 }
 
+interface SearchTimes {
+  byNameMs: number;
+  byIdMs: number;
+  pages: number;
+}
+
+/**
+ * The oldest sessions are the last a newest-first search comes to: the
+ * oldest id, and the oldest name no later one holds (user-K with K > N/10:
+ * no user-K0 exists), 90 % of the way.
+ */
+async function searchTimes(base: string, sessions: number, oldestId: string): Promise<SearchTimes> {
+  const byName = await timeSearch(base, `user-${Math.floor(sessions / 10) + 1}`);
+  const byId = await timeSearch(base, oldestId.slice(0, 8));
+  return { byNameMs: byName.ms, byIdMs: byId.ms, pages: byName.pages };
+}
+
 /** Walks `pages` pages of `limit` by their `next` cursors, timing each. */
 async function walkPages(base: string, query: string, pages: number): Promise<number[]> {
   const times: number[] = [];
@@ -172,14 +194,9 @@ export async function scaleBench(options: {
   log(
     `  pages of 100: sessions p50 ${pages.sessionsP50} ms p99 ${pages.sessionsP99} ms; events p50 ${pages.eventsP50} ms p99 ${pages.eventsP99} ms`,
   );
-  // The oldest sessions are the last a newest-first search comes to: the
-  // oldest id, and the oldest name no later one holds (user-K with K > N/10:
-  // no user-K0 exists), 90 % of the way.
-  const byName = await timeSearch(first.url, `user-${Math.floor(options.sessions / 10) + 1}`);
-  const byId = await timeSearch(first.url, (bigIds[0] as string).slice(0, 8));
-  const search = { byNameMs: byName.ms, byIdMs: byId.ms, pages: byName.pages };
+  const searched = await searchTimes(first.url, options.sessions, bigIds[0] as string);
   log(
-    `  search newest first for an old session: by name ${search.byNameMs} ms (${search.pages} pages), the oldest by id prefix ${search.byIdMs} ms`,
+    `  search newest first for an old session: by name ${searched.byNameMs} ms (${searched.pages} pages), the oldest by id prefix ${searched.byIdMs} ms`,
   );
 
   // Restart: a clean stop, then a boot from the snapshot.
@@ -195,6 +212,11 @@ export async function scaleBench(options: {
   log(
     `  restart: stop ${restart.stopSeconds} s, boot ${restart.seconds} s, ${restart.residentMiB} MiB resident`,
   );
+  const afterRestart = await searchTimes(second.url, options.sessions, bigIds[0] as string);
+  log(
+    `  search after the restart: by name ${afterRestart.byNameMs} ms, by id prefix ${afterRestart.byIdMs} ms`,
+  );
+  const search = { ...searched, afterRestart };
   const kill = await killRestartBench(second, big, bigIds, {
     connections: options.connections,
     maxBurstSeconds: 120,
