@@ -5,7 +5,12 @@
  * (about a second on a terminal; into a pipe it searches to the end), and
  * says how far it looked.
  */
-import type { Session, SessionPage, StatefulClient } from '../client/index.js';
+import {
+  type Session,
+  type SessionPage,
+  type StatefulClient,
+  UntrustedAnswerError,
+} from '../client/index.js';
 import { printable } from '../domain/printable.js';
 import { type Output, sayHidden, sessionTable, write } from './output.js';
 import { UsageError } from './usage-error.js';
@@ -93,8 +98,11 @@ async function searchOn(
     const page = await client.sessionPage({ ...query, limit: query.limit - found.length, after });
     found.push(...page.sessions);
     scanned += page.scanned ?? 0;
-    // A cursor seen before would search for ever: stop there.
-    after = page.next !== null && !seen.has(page.next) ? page.next : null;
+    after = page.next;
+    if (after !== null && seen.has(after)) {
+      // A cursor seen before would search for ever.
+      throw new UntrustedAnswerError(client.url, 'a page cursor (next) repeats');
+    }
     if (after !== null) seen.add(after);
     if (progress)
       process.stderr.write(
