@@ -7,7 +7,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { ApiError, type Session, StatefulClient } from '../client/index.js';
+import { ApiError, type Session, StatefulClient, wrongBaseUrl } from '../client/index.js';
 import { loadClientConfig } from '../config.js';
 import { printable } from '../domain/printable.js';
 import {
@@ -154,9 +154,10 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
     tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])),
   );
   const url = values.url ?? loadClientConfig().url;
-  if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
+  const wrong = wrongBaseUrl(url);
+  if (wrong !== null) {
     throw new UsageError(
-      `--url must be an http:// or https:// URL, such as http://127.0.0.1:8091; got "${printable(url)}".`,
+      `--url must be the service's http:// or https:// URL, such as http://127.0.0.1:8091; "${printable(url)}": ${wrong}.`,
     );
   }
   const token = process.env.ADMIN_TOKEN;

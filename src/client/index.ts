@@ -13,6 +13,16 @@
  * UntrustedAnswerError. The server is not trusted: the admin token goes
  * only to the route that needs it.
  */
+import {
+  isAnyObject,
+  isCrashAnswer,
+  isDeleted,
+  isHealth,
+  isSession,
+  isSessionListing,
+  isSessionPage,
+  isState,
+} from './answer-shapes.js';
 import { ApiError, UnreachableError, UntrustedAnswerError } from './errors.js';
 import { type EventPage, eventPage, type PositionedEvent } from './event-pages.js';
 import type {
@@ -94,6 +104,27 @@ export interface SessionPatch {
   data?: JsonObject;
 }
 
+/**
+ * What is wrong with `url` as the service's address, or null: http(s), a
+ * host, and no query, fragment or credentials (the client adds paths to it,
+ * so `?x=1` would turn /health into a query; fetch refuses credentials).
+ */
+export function wrongBaseUrl(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'the URL cannot be parsed';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return 'it is not http:// or https://';
+  if (!/^https?:\/\/[^/]/.test(url)) return 'it names no host';
+  if (parsed.search !== '' || url.includes('?')) return 'it has a query (?…)';
+  if (parsed.hash !== '' || url.includes('#')) return 'it has a fragment (#…)';
+  if (parsed.username !== '' || parsed.password !== '') return 'it holds a user name or password';
+  return null;
+}
+
 export class StatefulClient {
   readonly url: string;
   private readonly token: string | undefined;
@@ -103,6 +134,8 @@ export class StatefulClient {
   constructor(options: ClientOptions | string) {
     const { url, token, timeoutMs, maxAnswerBytes } =
       typeof options === 'string' ? ({ url: options } as ClientOptions) : options;
+    const wrong = wrongBaseUrl(url);
+    if (wrong !== null) throw new TypeError(wrong);
     this.url = url.replace(/\/+$/, '');
     this.token = token;
     this.timeoutMs = timeoutMs ?? 30_000;
@@ -110,11 +143,11 @@ export class StatefulClient {
   }
 
   health(): Promise<Health> {
-    return this.request('GET', '/health');
+    return this.request('GET', '/health', undefined, { check: isHealth });
   }
 
   state(): Promise<State> {
-    return this.request('GET', '/state');
+    return this.request('GET', '/state', undefined, { check: isState });
   }
 
   /**
@@ -156,7 +189,10 @@ export class StatefulClient {
 
   /** Every session in one answer (the original's listing, any size): prefer pages at scale. */
   listSessions(): Promise<SessionListing> {
-    return this.request('GET', '/sessions', undefined, { maxAnswerBytes: Infinity });
+    return this.request('GET', '/sessions', undefined, {
+      maxAnswerBytes: Infinity,
+      check: isSessionListing,
+    });
   }
 
   /** One page of sessions; its `next` is the `after` of the page that follows. */
@@ -165,7 +201,7 @@ export class StatefulClient {
     query.set('order', options.newest === true ? 'newest' : 'oldest');
     if (options.search !== undefined) query.set('q', options.search);
     if (options.after !== undefined && options.after !== null) query.set('after', options.after);
-    return this.request('GET', `/sessions?${query}`);
+    return this.request('GET', `/sessions?${query}`, undefined, { check: isSessionPage });
   }
 
   /**
@@ -191,37 +227,47 @@ export class StatefulClient {
   }
 
   getSession(id: string): Promise<Session> {
-    return this.request('GET', `/sessions/${encodeURIComponent(id)}`);
+    return this.request('GET', `/sessions/${encodeURIComponent(id)}`, undefined, {
+      check: isSession,
+    });
   }
 
   createSession(input: SessionInput = {}): Promise<Session> {
-    return this.request('POST', '/sessions', input);
+    return this.request('POST', '/sessions', input, { check: isSession });
   }
 
   /** PUT, as the original: `name` and `data`, when given, replace what the session had. */
   replaceSession(id: string, input: SessionInput): Promise<Session> {
-    return this.request('PUT', `/sessions/${encodeURIComponent(id)}`, input);
+    return this.request('PUT', `/sessions/${encodeURIComponent(id)}`, input, { check: isSession });
   }
 
   /** PATCH: merges `data` (keys it does not name are kept; null removes one). */
   patchSession(id: string, patch: SessionPatch): Promise<Session> {
-    return this.request('PATCH', `/sessions/${encodeURIComponent(id)}`, patch);
+    return this.request('PATCH', `/sessions/${encodeURIComponent(id)}`, patch, {
+      check: isSession,
+    });
   }
 
   deleteSession(id: string): Promise<Deleted> {
-    return this.request('DELETE', `/sessions/${encodeURIComponent(id)}`);
+    return this.request('DELETE', `/sessions/${encodeURIComponent(id)}`, undefined, {
+      check: isDeleted,
+    });
   }
 
   /** Ends the service on purpose (a supervisor starts a new one): the crash_count it counted. */
   crash(): Promise<CrashAnswer> {
-    return this.request('POST', '/crash', undefined, { admin: true });
+    return this.request('POST', '/crash', undefined, { admin: true, check: isCrashAnswer });
   }
 
   private async request<T>(
     method: string,
     path: string,
     body?: unknown,
-    { admin = false, maxAnswerBytes = this.maxAnswerBytes } = {},
+    {
+      admin = false,
+      maxAnswerBytes = this.maxAnswerBytes,
+      check = isAnyObject,
+    }: { admin?: boolean; maxAnswerBytes?: number; check?: (value: unknown) => string | null } = {},
   ): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) {
@@ -262,6 +308,8 @@ export class StatefulClient {
         parsed,
       );
     }
+    const wrong = check(parsed);
+    if (wrong !== null) throw new UntrustedAnswerError(this.url, `${wrong} (${method} ${path})`);
     return parsed as T;
   }
 

@@ -281,10 +281,23 @@ describe('the stateful CLI client', () => {
     });
     assert.equal(published.code, 3, 'APP_PORT, where Compose publishes it, comes first');
 
-    for (const url of ['notaurl', 'ftp://127.0.0.1:1', 'http://']) {
-      const bad = await runToEnd(['state', '--url', url], {});
+    for (const [url, why] of [
+      ['notaurl', 'the URL cannot be parsed'],
+      ['ftp://127.0.0.1:1', 'it is not http:// or https://'],
+      ['http://', 'the URL cannot be parsed'],
+      // The client adds paths to it: /health would become a query; fetch refuses credentials.
+      [`http://127.0.0.1:${port}?x=1`, 'it has a query (?…)'],
+      [`http://127.0.0.1:${port}/#top`, 'it has a fragment (#…)'],
+      [`http://u:p@127.0.0.1:${port}`, 'it holds a user name or password'],
+    ]) {
+      const bad = await runToEnd(['state', '--url', url as string], {});
       assert.equal(bad.code, 2, `--url ${url}: ${bad.stderr}`);
-      assert.match(bad.stderr, /--url must be an http:\/\/ or https:\/\/ URL/);
+      assert.ok(
+        bad.stderr.startsWith(
+          `stateful: --url must be the service's http:// or https:// URL, such as http://127.0.0.1:8091; "${url}": ${why}.\n`,
+        ),
+        bad.stderr,
+      );
     }
   });
 

@@ -3,7 +3,8 @@
  * this test, on 127.0.0.1): an answer that never ends is given up at the
  * size bound, a page cursor that repeats stops the listing (of sessions, of
  * events) with an error instead of looping for ever, an event page whose
- * positions cannot be is refused, and the admin token goes to POST /crash
+ * positions cannot be is refused, an answer of another shape is refused
+ * naming the call, and the admin token goes to POST /crash
  * only.
  */
 import assert from 'node:assert/strict';
@@ -20,6 +21,14 @@ const SESSION = {
   created_at: '2026-12-06T00:00:00Z',
   last_active: '2026-12-06T00:00:00Z',
   access_count: 0,
+};
+
+const STATE = {
+  container_id: 'abcd1234',
+  startup_count: 1,
+  crash_count: 0,
+  total_sessions: 1,
+  live_sessions: 1,
 };
 
 const EVENT = { ts: 1796169600.5, time: '2026-12-06T00:00:00Z', event: 'startup', container: 'x' };
@@ -63,7 +72,18 @@ async function malicious(t: { after(fn: () => unknown): void }): Promise<{
     if (request.url?.startsWith('/sessions?')) {
       // Every page says there is a next one, always the same.
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ sessions: [SESSION], next: 'again' }));
+      response.end(JSON.stringify({ sessions: [SESSION], count: 1, next: 'again' }));
+      return;
+    }
+    if (request.url?.startsWith('/sessions/')) {
+      // Not a session: what a server of something else might send.
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ id: 1, name: null }));
+      return;
+    }
+    if (request.url === '/state') {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(STATE));
       return;
     }
     if (request.url?.startsWith('/events')) {
@@ -72,7 +92,7 @@ async function malicious(t: { after(fn: () => unknown): void }): Promise<{
       return;
     }
     response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(request.url === '/crash' ? '{"crash_count":1}' : '{"live_sessions":1}');
+    response.end(request.url === '/crash' ? '{"status":"crashing","crash_count":1}' : '{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
@@ -131,6 +151,30 @@ describe('a client that does not trust the server', () => {
       client.events({ before: 5 }),
       (error: unknown) => error instanceof UntrustedAnswerError && /repeats/.test(error.message),
     );
+  });
+
+  it('refuses an answer that is not the shape this service gives, naming the call', async (t) => {
+    const { url } = await malicious(t);
+    const client = new StatefulClient(url);
+    await assert.rejects(
+      client.getSession(SESSION.id),
+      (error: unknown) =>
+        error instanceof UntrustedAnswerError &&
+        /a session has no string "id" \(GET \/sessions\/3f2a1b0c-/.test(error.message),
+    );
+    const cli = await runToEnd(['session', 'get', SESSION.id, '--url', url], {});
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(
+      cli.stderr,
+      /^stateful: The answer from http:\S+ cannot be from this service: a session has no string "id"/,
+    );
+    const dashboardPage = new StatefulClient(url.replace(/\/?$/, '/nowhere'));
+    await assert.rejects(
+      dashboardPage.health(),
+      UntrustedAnswerError,
+      'an answer that is not JSON',
+    );
+    assert.throws(() => new StatefulClient(`${url}?x=1`), /it has a query/);
   });
 
   it('sends the admin token to POST /crash only', async (t) => {
