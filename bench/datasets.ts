@@ -4,7 +4,9 @@
  * boots against large data without creating it through the API. The data is
  * on the disk when `writeDataset` returns (`sync -f`), so what is measured
  * next does not share the disk with the writeback of its own setup (a
- * million files, gigabytes of blocks).
+ * million files, gigabytes of blocks). The sessions are `user-1` (the oldest)
+ * to `user-N` unless `nameOf` names them (a test that looks for particular
+ * ones); the ids it returns are in that order.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +22,7 @@ export async function writeDataset(
   dir: string,
   sessions: number,
   events: number,
+  nameOf: (seq: number) => string = (seq) => `user-${seq}`,
 ): Promise<string[]> {
   await mkdir(join(dir, 'sessions'), { recursive: true });
   const ids: string[] = [];
@@ -32,7 +35,7 @@ export async function writeDataset(
       ids.push(id);
       const session = {
         id,
-        name: `user-${seq}`,
+        name: nameOf(seq),
         data: { note: 'benchmark session', plan: seq % 3 === 0 ? 'pro' : 'free', visits: seq % 17 },
         created_at: created,
         last_active: created,

@@ -10,20 +10,23 @@ import { byId } from './dom.js';
  *   live_sessions: number, live_replicas: number, status: string, problems: string[] }} State
  * @typedef {{ ts: number, time: string, event: string, container: string,
  *   [key: string]: unknown }} ServiceEvent
- * @typedef {{ error?: string, message?: string, sessions?: Session[], next?: string | null }
+ * @typedef {{ error?: string, message?: string, sessions?: Session[], next?: string | null,
+ *   scanned?: number }
  *   & Partial<State>
  *   & Partial<Session>} AnswerBody
  * @typedef {{ status: number, ok: boolean, json: AnswerBody | null }} Answer
  */
 
 /**
- * One request to the service; the admin token goes only to /crash.
+ * One request to the service; the admin token goes only to /crash. Aborting
+ * `signal` drops the request (a newer one took its place).
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body]
+ * @param {AbortSignal} [signal]
  * @returns {Promise<Answer>}
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, signal) {
   /** @type {Record<string, string>} */
   const headers = {};
   if (body !== undefined) {
@@ -36,6 +39,7 @@ export async function api(method, path, body) {
     method,
     headers,
     cache: 'no-store',
+    ...(signal === undefined ? {} : { signal }),
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   /** @type {AnswerBody | null} */

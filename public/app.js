@@ -6,7 +6,13 @@
 // crash, every open tab waits for the next instance and shows what changed
 // and what did not.
 import { followLive } from './live.js';
-import { loadSessions, loadSessionsSoon, setUpCreateForm, setUpPager } from './sessions.js';
+import {
+  loadSessions,
+  loadSessionsSoon,
+  setLiveSessions,
+  setUpCreateForm,
+  setUpPager,
+} from './sessions.js';
 import { setUpCrashButton, showConnection, stateArrived } from './status.js';
 import { addToTimeline } from './timeline.js';
 
@@ -18,7 +24,10 @@ followLive({
     addToTimeline(event);
     if (event.event.startsWith('session_')) loadSessionsSoon();
   },
-  onState: (state) => void stateArrived(state),
+  onState(state) {
+    setLiveSessions(state.live_sessions);
+    void stateArrived(state);
+  },
   onConnection: showConnection,
 });
 void loadSessions();

@@ -2,23 +2,42 @@
 // The sessions table: listing, creating, editing (name and note) and deleting.
 import { api, showError } from './api.js';
 import { byId, confirmAction, element, within } from './dom.js';
+import { isWholeId, searchSessions } from './search.js';
 
 /** @typedef {import('./api.js').Session} Session */
 
 /** Sessions a page shows. */
 const PAGE_SIZE = 50;
+/** A live change lists a page again after this long; a search's page, which may look through every session, after SEARCH_REFRESH_MS. */
+const REFRESH_MS = 100;
+const SEARCH_REFRESH_MS = 2000;
+
+/**
+ * Where a page starts: after a cursor (null: the newest session), and, for a
+ * search, how many sessions the pages before it looked at.
+ * @typedef {{ after: string | null, searchedBefore: number }} PageStart
+ */
 
 /** @type {Session[]} */
 let sessions = [];
-/** The cursor the shown page starts after (null: the newest page), and those of the pages before it. */
-/** @type {string | null} */
-let pageAfter = null;
-/** @type {(string | null)[]} */
+/** @type {PageStart} */
+let shownPage = { after: null, searchedBefore: 0 };
+/** The starts of the pages before the shown one, for Newer. @type {PageStart[]} */
 const newerPages = [];
 /** @type {string | null} */
 let olderPage = null;
 /** What the search box asks for ('' for every session). */
 let searchText = '';
+/** The shown page's search: how many sessions it looked at, and whether it still looks. */
+let searched = { scanned: 0, looking: false };
+/** live_sessions, from the state the stream pushes (null until the first). */
+/** @type {number | null} */
+let liveSessions = null;
+/** The load under way: a newer one aborts it, so nothing stale is shown. */
+/** @type {AbortController | null} */
+let loading = null;
+/** A live change arrived while a load was under way: list the page again after it. */
+let changedMeanwhile = false;
 
 /** The sessions of the page shown. */
 export function currentSessions() {
@@ -146,57 +165,134 @@ function startEdit(row, session) {
   name.focus();
 }
 
-/** Lists the page shown again (the service pages newest first, by cursor). */
+/**
+ * Lists the page shown again (the service pages newest first, by cursor); a
+ * search looks on, answer after answer, showing what it found as it goes.
+ * Whatever load was under way stops: only the newest one's answers are shown.
+ */
 export async function loadSessions() {
-  const query = new URLSearchParams({ limit: String(PAGE_SIZE), order: 'newest' });
-  if (searchText !== '') query.set('q', searchText);
-  if (pageAfter !== null) query.set('after', pageAfter);
+  loading?.abort();
+  const load = new AbortController();
+  loading = load;
   try {
-    const answer = await api('GET', `/sessions?${query}`);
-    if (answer.ok && answer.json?.sessions !== undefined) {
-      sessions = answer.json.sessions;
-      olderPage = typeof answer.json.next === 'string' ? answer.json.next : null;
-      render();
-      showPager();
-    }
+    if (searchText === '') await loadPage(load.signal);
+    else await loadSearch(load.signal);
   } catch {
-    // down: the event stream reports it (live.js)
+    // aborted (a newer load took over), or down: the event stream reports that (live.js)
+  } finally {
+    if (loading === load) {
+      loading = null;
+      if (changedMeanwhile) loadSessionsSoon();
+    }
   }
 }
 
-function showPager() {
-  byId('newer', HTMLButtonElement).disabled = newerPages.length === 0;
-  byId('older', HTMLButtonElement).disabled = olderPage === null;
-  const number = newerPages.length + 1;
-  const paged = number === 1 && olderPage === null ? '' : `page ${number}`;
-  // A search looks at 10,000 sessions a page: it may find few, with more to look through.
-  const further = searchText !== '' && olderPage !== null ? ' · Older looks further' : '';
-  element('page-info').textContent = `${paged}${further}`;
-  element('no-sessions').textContent =
-    searchText === '' ? 'No sessions yet.' : `No session here matches “${searchText}”.`;
+/** @param {AbortSignal} signal */
+async function loadPage(signal) {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE), order: 'newest' });
+  if (shownPage.after !== null) query.set('after', shownPage.after);
+  const answer = await api('GET', `/sessions?${query}`, undefined, signal);
+  if (signal.aborted || !answer.ok || answer.json?.sessions === undefined) return;
+  sessions = answer.json.sessions;
+  olderPage = typeof answer.json.next === 'string' ? answer.json.next : null;
+  searched = { scanned: 0, looking: false };
+  render();
+  showPager();
 }
 
-/** Wires the pager: Older follows the cursor, Newer goes back the way it came. */
+/** @param {AbortSignal} signal */
+async function loadSearch(signal) {
+  /** @param {import('./search.js').Found} found */
+  const show = (found) => {
+    sessions = found.sessions;
+    olderPage = found.next;
+    searched = { scanned: found.scanned, looking: found.looking };
+    render();
+    showPager();
+  };
+  searched = { scanned: 0, looking: true };
+  showPager();
+  const found = await searchSessions({
+    text: searchText,
+    after: shownPage.after,
+    limit: PAGE_SIZE,
+    signal,
+    onProgress: show,
+  });
+  if (found !== null) show(found);
+}
+
+/** @param {number} count */
+const formatCount = (count) => count.toLocaleString('en');
+
+/** "of 1,000,000", the sessions there are, when the page has heard. */
+const ofAll = () => (liveSessions === null ? '' : ` of ${formatCount(liveSessions)}`);
+
+/** The pager, and for a search how far it looked (as it goes) and what it found. */
+function showPager() {
+  const { looking } = searched;
+  byId('newer', HTMLButtonElement).disabled = newerPages.length === 0 || looking;
+  byId('older', HTMLButtonElement).disabled = olderPage === null || looking;
+  const number = newerPages.length + 1;
+  const paged = number === 1 && olderPage === null ? '' : `page ${number}`;
+  // The search stopped for its time budget with sessions left to look through.
+  const cut = searchText !== '' && !looking && olderPage !== null && sessions.length < PAGE_SIZE;
+  element('page-info').textContent = `${paged}${cut ? ' · Older searches on' : ''}`;
+
+  const status = element('search-status');
+  status.setAttribute('aria-busy', String(looking));
+  const total = shownPage.searchedBefore + searched.scanned;
+  let said = '';
+  if (searchText === '') said = '';
+  else if (isWholeId(searchText)) said = sessions.length > 0 ? 'found by its id' : '';
+  else if (looking) said = `searched ${formatCount(total)}${ofAll()}…`;
+  else if (olderPage === null) said = `searched all ${formatCount(total)}`;
+  else said = `searched ${formatCount(total)}${ofAll()}${cut ? ', Older searches on' : ''}`;
+  status.textContent = said;
+  status.hidden = said === '';
+
+  let empty = 'No sessions yet.';
+  if (searchText !== '' && looking) empty = 'Searching…';
+  else if (searchText !== '' && olderPage !== null) {
+    empty = `No match for “${searchText}” yet (searched ${formatCount(total)}${ofAll()}): Older searches on.`;
+  } else if (searchText !== '') empty = `No session matches “${searchText}”.`;
+  element('no-sessions').textContent = empty;
+}
+
+/**
+ * The number of sessions there are (live_sessions), for "searched N of M".
+ * @param {number} count
+ */
+export function setLiveSessions(count) {
+  if (count === liveSessions) return;
+  liveSessions = count;
+  if (searchText !== '') showPager();
+}
+
+/** Wires the pager and the search: Older follows the cursor, Newer goes back the way it came. */
 export function setUpPager() {
   byId('older', HTMLButtonElement).addEventListener('click', async () => {
     if (olderPage === null) return;
-    newerPages.push(pageAfter);
-    pageAfter = olderPage;
+    newerPages.push(shownPage);
+    shownPage = { after: olderPage, searchedBefore: shownPage.searchedBefore + searched.scanned };
     await loadSessions();
   });
   byId('newer', HTMLButtonElement).addEventListener('click', async () => {
-    if (newerPages.length === 0) return;
-    pageAfter = newerPages.pop() ?? null;
+    const previous = newerPages.pop();
+    if (previous === undefined) return;
+    shownPage = previous;
     await loadSessions();
   });
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let typing;
   const search = byId('search', HTMLInputElement);
   search.addEventListener('input', () => {
+    // What an older search still finds is for text no longer asked for.
+    loading?.abort();
     clearTimeout(typing);
     typing = setTimeout(async () => {
       searchText = search.value.trim();
-      pageAfter = null;
+      shownPage = { after: null, searchedBefore: 0 };
       newerPages.length = 0;
       await loadSessions();
     }, 250);
@@ -205,10 +301,24 @@ export function setUpPager() {
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let sessionsTimer;
-/** Lists the sessions again shortly (changes come in bursts). */
+/**
+ * Lists the sessions again shortly: changes come in bursts, and one listing
+ * follows the burst. While a load is under way, it follows that load.
+ */
 export function loadSessionsSoon() {
-  clearTimeout(sessionsTimer);
-  sessionsTimer = setTimeout(loadSessions, 100);
+  if (loading !== null) {
+    changedMeanwhile = true;
+    return;
+  }
+  changedMeanwhile = false;
+  if (sessionsTimer !== undefined) return;
+  sessionsTimer = setTimeout(
+    () => {
+      sessionsTimer = undefined;
+      void loadSessions();
+    },
+    searchText === '' ? REFRESH_MS : SEARCH_REFRESH_MS,
+  );
 }
 
 /** Wires the create form. */

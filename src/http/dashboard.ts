@@ -34,6 +34,7 @@ const MODULES = [
   'api.js',
   'dom.js',
   'live.js',
+  'search.js',
   'sessions.js',
   'status.js',
   'timeline.js',

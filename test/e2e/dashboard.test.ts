@@ -7,30 +7,16 @@
  * request beyond its event stream; instance colours at 4.5:1 or better; the
  * "no instance running" state; a phone's width. The service runs
  * supervised, as under Docker's restart policy. Screenshots at 1366×900 and
- * 390×844 go to test-artifacts/.
+ * 390×844 go to test-artifacts/. The same page at 100,000 sessions:
+ * dashboard-at-scale.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
 import { spawnService, supervise } from '../../tools/service-process.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
-
-async function launch(): Promise<Browser | string> {
-  if (!existsSync(CHROMIUM)) {
-    const why = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-    // CI installs it: there a missing browser is a failure, never a skip.
-    if (process.env.CI !== undefined) throw new Error(why);
-    return why;
-  }
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-}
+import { ARTIFACTS, launch } from './browser.js';
 
 /**
  * A supervised service on a fresh directory. One cleanup, in this order: stop
