@@ -77,17 +77,33 @@ function noteOf(session) {
   return typeof note === 'string' ? note : JSON.stringify(note);
 }
 
+/**
+ * A timestamp to the minute ("2026-02-21 10:00", UTC as the service gives
+ * it), so the columns stay narrow; the whole of it is its title.
+ * @param {HTMLElement} time
+ * @param {string} timestamp
+ */
+function showTime(time, timestamp) {
+  time.textContent = `${timestamp.slice(0, 10)} ${timestamp.slice(11, 16)}`;
+  time.setAttribute('datetime', timestamp);
+  time.title = timestamp;
+}
+
 /** @param {Session} session */
 function sessionRow(session) {
   const template = byId('session-row', HTMLTemplateElement);
   const row = template.content.firstElementChild?.cloneNode(true);
   if (!(row instanceof HTMLTableRowElement)) throw new Error('#session-row holds no row');
   row.dataset.id = session.id;
+  // The whole id is in the cell (copied whole), drawn as its first characters; its title shows it all.
+  const id = within(row, '.id code');
+  id.textContent = session.id;
+  id.title = session.id;
   within(row, '.name').textContent = session.name;
   within(row, '.note').textContent = noteOf(session);
   within(row, '.count').textContent = String(session.access_count);
-  within(row, '.created').textContent = session.created_at;
-  within(row, '.active').textContent = session.last_active;
+  showTime(within(row, '.created time'), session.created_at);
+  showTime(within(row, '.active time'), session.last_active);
   within(row, '.edit').addEventListener('click', () => startEdit(row, session));
   within(row, '.delete').addEventListener('click', async () => {
     if (

@@ -152,7 +152,10 @@ function report(was, state) {
       return item;
     }),
   );
-  element('change-report').hidden = false;
+  const changeReport = element('change-report');
+  changeReport.hidden = false;
+  // Wherever the page was scrolled to, the report is what to see now.
+  changeReport.scrollIntoView({ block: 'nearest' });
   for (const id of ['container_id', 'crash_count', 'startup_count']) flash(id);
 }
 

@@ -41,7 +41,12 @@ export function addToTimeline(event) {
     .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
     .join(' ');
   item.append(
-    Object.assign(document.createElement('time'), { textContent: event.time }),
+    // The time of day; the whole timestamp is its title.
+    Object.assign(document.createElement('time'), {
+      textContent: event.time.slice(11, 19),
+      dateTime: event.time,
+      title: event.time,
+    }),
     span('span', 'container', event.container),
     span('span', 'kind', event.event),
     span('span', 'extras', extras),

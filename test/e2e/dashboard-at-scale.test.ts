@@ -4,22 +4,29 @@
  * takes it over), once for every test here, the oldest sessions given names
  * and ids a test looks for. A search finds the oldest of them, which a
  * newest-first page reaches last, with no click on Older, saying how far it
- * looked; a newer search stops an older one.
+ * looked; a newer search stops an older one. Crash, the counters and the event
+ * log stay in view beside the list on a desktop and above it on a phone; the
+ * ids are shown; a row being edited keeps the table's width; after a crash the
+ * report of what changed is in view in every tab, on a phone too. Screenshots at 1366×900 and 390×844 go
+ * to test-artifacts/dashboard-100k-*.png.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { writeDataset } from '../../bench/datasets.js';
 import { type RunningProcess, supervise } from '../../tools/service-process.js';
-import { launch } from './browser.js';
+import { ARTIFACTS, boxOf, launch, outOfView } from './browser.js';
 
 const SESSIONS = 100_000;
 /** The third oldest session's name: found only once every other session was looked at. */
 const OLD_NAME = 'frank-big12345';
 const DESKTOP = { width: 1366, height: 900 };
+const PHONE = { width: 390, height: 844 };
+/** What must stay in view: Crash, the counters, the container's identity, the event log. */
+const LIFECYCLE = ['#crash', '#crash_count', '#startup_count', '#live_sessions', '#container_id'];
 
 let browser: Browser | string = 'not launched';
 let url = '';
@@ -142,5 +149,88 @@ describe('the dashboard at 100,000 sessions', () => {
     await page.waitForTimeout(1500); // the held answer came back, or was dropped
     assert.deepEqual(await rows(page).locator('.name').allTextContents(), ['user-99999']);
     assert.match((await page.textContent('#search-status')) ?? '', /^searched all 100,000$/);
+  });
+
+  it('keeps Crash, the counters and the event log in view beside the list and above it on a phone, shows ids, and edits within the table', async (t) => {
+    const page = await openPage(t);
+    if (page === null) return;
+    for (const selector of [...LIFECYCLE, '#timeline']) {
+      assert.equal(await outOfView(page, selector), null);
+    }
+    // Scrolled down the list, they are still in view (the column is sticky).
+    await page.evaluate('window.scrollTo(0, document.documentElement.scrollHeight)');
+    assert.ok(Number(await page.evaluate('window.scrollY')) > 1000, 'a long list, scrolled down');
+    for (const selector of LIFECYCLE) assert.equal(await outOfView(page, selector), null);
+    await page.evaluate('window.scrollTo(0, 0)');
+
+    // The ids: the first 8 characters drawn; the whole id in the cell (copied whole) and its title.
+    const first = rows(page).first();
+    const id = (await first.getAttribute('data-id')) ?? '';
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f-]{27}$/);
+    assert.equal(await first.locator('.id code').textContent(), id);
+    assert.equal(await first.locator('.id code').getAttribute('title'), id);
+    const drawn = await page.evaluate(`(() => {
+      const code = document.querySelector('#sessions tbody tr .id code');
+      const eight = document.createRange();
+      eight.setStart(code.firstChild, 0);
+      eight.setEnd(code.firstChild, 8);
+      const box = code.getBoundingClientRect();
+      const text = eight.getBoundingClientRect();
+      return { fits: text.right <= box.right + 0.5 && text.width > 0, clipped: code.scrollWidth > code.clientWidth };
+    })()`);
+    assert.deepEqual(drawn, { fits: true, clipped: true }, 'the first 8 characters of the id show');
+
+    // Editing a row: the table keeps its width, its inputs and buttons lie within it.
+    const table = await boxOf(page, '#sessions');
+    await first.locator('button.edit').click();
+    await page.locator('#sessions tbody tr.editing input[aria-label="new name"]').waitFor();
+    const editing = await boxOf(page, '#sessions');
+    assert.ok(Math.abs(editing.right - table.right) < 1, 'the table does not grow');
+    const outside =
+      await page.evaluate(`[...document.querySelectorAll('#sessions tr.editing button, #sessions tr.editing input')]
+      .filter((control) => {
+        const box = control.getBoundingClientRect();
+        const cell = control.closest('td').getBoundingClientRect();
+        return box.left < cell.left || box.right > cell.right;
+      }).map((control) => control.textContent || control.getAttribute('aria-label'))`);
+    assert.deepEqual(outside, [], 'every input and button of the edited row within its cell');
+    await page.keyboard.press('Escape');
+
+    // A phone: the lifecycle column above the list, compact, without scrolling.
+    await page.setViewportSize(PHONE);
+    await page.evaluate('window.scrollTo(0, 0)');
+    const list = await boxOf(page, '#sessions');
+    for (const selector of LIFECYCLE) {
+      assert.equal(await outOfView(page, selector), null);
+      assert.ok((await boxOf(page, selector)).bottom <= list.top, `${selector} above the list`);
+    }
+    const overflow = await page.evaluate(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
+    assert.ok(Number(overflow) <= 0, `the page is ${overflow}px wider than a phone screen`);
+  });
+
+  it('shows the report of what changed in view after a crash, in every tab, wherever its list was scrolled to', async (t) => {
+    const page = await openPage(t);
+    const phone = await openPage(t, PHONE);
+    if (page === null || phone === null) return;
+    // Far down the list in both: on a phone the report appears above the list, off-screen.
+    for (const tab of [page, phone]) {
+      await tab.evaluate('window.scrollTo(0, document.documentElement.scrollHeight)');
+    }
+    await page.click('#crash');
+    await page.click('#confirm-yes');
+    for (const tab of [page, phone]) {
+      const report = tab.locator('#change-report');
+      await report.waitFor({ state: 'visible', timeout: 60_000 });
+      assert.equal(await outOfView(tab, '#change-report'), null);
+      assert.equal(await report.locator('li[data-key="sessions"]').getAttribute('class'), 'kept');
+    }
+    for (const selector of LIFECYCLE) assert.equal(await outOfView(page, selector), null);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-100k-1366x900.png') });
+
+    await phone.evaluate('window.scrollTo(0, 0)');
+    await phone.screenshot({ path: join(ARTIFACTS, 'dashboard-100k-390x844.png') });
   });
 });
