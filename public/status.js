@@ -103,6 +103,12 @@ export async function stateArrived(state) {
     before = null;
     await loadSessions();
     report(was, state);
+  } else if (state.crash_count > previous.crash_count) {
+    // This instance counted its crash (on disk, before it exits): the report
+    // compares with what was shown before the count (kept if remembered
+    // already), or it would read crash_count 1 → 1 and call the crash
+    // another instance answering.
+    before ??= { state: previous, sessionIds: currentSessions().map((session) => session.id) };
   } else if (before !== null) {
     before = null; // the same instance again: a broken connection, nothing more
     await loadSessions();
