@@ -263,14 +263,14 @@ function showPager() {
   else if (isWholeId(searchText)) said = sessions.length > 0 ? 'found by its id' : '';
   else if (looking) said = `searched ${formatCount(total)}${ofAll()}…`;
   else if (olderPage === null) said = `searched all ${formatCount(total)}`;
-  else said = `searched ${formatCount(total)}${ofAll()}${cut ? ', Older searches on' : ''}`;
+  else said = `searched ${formatCount(total)}${ofAll()}`;
   status.textContent = said;
   status.hidden = said === '';
 
   let empty = 'No sessions yet.';
   if (searchText !== '' && looking) empty = 'Searching…';
   else if (searchText !== '' && olderPage !== null) {
-    empty = `No match for “${searchText}” yet (searched ${formatCount(total)}${ofAll()}): Older searches on.`;
+    empty = `No match for “${searchText}” yet.`;
   } else if (searchText !== '') empty = `No session matches “${searchText}”.`;
   element('no-sessions').textContent = empty;
 }

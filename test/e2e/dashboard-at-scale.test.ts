@@ -4,7 +4,8 @@
  * takes it over), once for every test here, the oldest sessions given names
  * and ids a test looks for. A search finds the oldest of them, which a
  * newest-first page reaches last, with no click on Older, saying how far it
- * looked; a newer search stops an older one. Crash, the counters and the event
+ * looked; one that runs out of time says so and Older searches on; a newer
+ * search stops an older one. Crash, the counters and the event
  * log stay in view beside the list on a desktop and above it on a phone; the
  * ids are shown; a row being edited keeps the table's width; after a crash the
  * report of what changed is in view in every tab, on a phone too. Screenshots at 1366×900 and 390×844 go
@@ -163,6 +164,27 @@ describe('the dashboard at 100,000 sessions', () => {
     await page.waitForTimeout(1500); // the held answer came back, or was dropped
     assert.deepEqual(await rows(page).locator('.name').allTextContents(), ['user-99999']);
     assert.match((await page.textContent('#search-status')) ?? '', /^searched all 100,000$/);
+  });
+
+  it('stops at its time budget with more to search, says so, and Older searches on from there', async (t) => {
+    const page = await openPage(t);
+    if (page === null) return;
+    // A slow service: one answer (50,000 sessions looked at) uses up the second.
+    await page.route(/\/sessions\?/, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await route.continue().catch(() => undefined);
+    });
+    await page.fill('#search', OLD_NAME);
+    await page.locator('#page-info', { hasText: 'Older searches on' }).waitFor();
+    assert.equal(await page.textContent('#search-status'), 'searched 50,000 of 100,000');
+    assert.equal(await page.textContent('#no-sessions'), `No match for “${OLD_NAME}” yet.`);
+    assert.equal(await rows(page).count(), 0);
+    await page.click('#older');
+    await rows(page).filter({ hasText: OLD_NAME }).waitFor();
+    await page.locator('#search-status[aria-busy="false"]').waitFor();
+    assert.equal(await page.textContent('#search-status'), 'searched all 100,000');
+    assert.equal(await page.textContent('#page-info'), 'page 2');
+    assert.equal(await page.isDisabled('#newer'), false);
   });
 
   it('keeps Crash, the counters and the event log in view beside the list and above it on a phone, shows ids, and edits within the table', async (t) => {
