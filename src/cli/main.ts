@@ -55,7 +55,9 @@ prints the API's JSON instead.
                                 as its bearer token); --wait for the next instance
 
 Exit status: 0 done, 1 failed (e.g. not found), 2 usage error, 3 the service
-did not answer; serve and supervise: 78 bad configuration, 4 cannot listen.
+did not answer; serve and supervise: 3 to 6 a start that cannot succeed as
+configured (the line says why: the address, the data directory), 78 bad
+configuration.
 
 Configuration comes from the environment: PORT, HOST, DATA_DIR, STORE and
 DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (all

@@ -6,16 +6,10 @@
 
 import type { Logger } from 'pino';
 import { isSupervised, loadServiceConfig, type ServiceConfig, tuneRuntime } from '../config.js';
-import {
-  EXIT_CANNOT_LISTEN,
-  EXIT_CLEAN,
-  EXIT_CRASH,
-  EXIT_DATA_DIR_BUSY,
-  EXIT_DATA_DIR_UNSAFE,
-} from '../lifecycle/exit-codes.js';
+import { EXIT_CLEAN, EXIT_CRASH } from '../lifecycle/exit-codes.js';
+import { startRefusal } from '../lifecycle/start-refusal.js';
 import type { SupervisedMessage } from '../lifecycle/supervisor.js';
 import { startService } from '../lifecycle/wiring.js';
-import { DataDirectoryBusyError, UnsafeDataDirectoryError } from '../store/file/index.js';
 import { makeLogger } from './logger.js';
 
 /** A message to the supervisor over its IPC channel, when there is one (see SupervisedMessage). */
@@ -84,48 +78,20 @@ export async function serveCommand(): Promise<number | undefined> {
   return undefined;
 }
 
-/** Why an address cannot be listened on, and what to change; a restart would meet the same. */
-const CANNOT_LISTEN: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'the port is already in use by another program. Stop that program, or set PORT.',
-  EACCES: 'this user may not listen on that port. Set PORT to one above 1023.',
-  EADDRNOTAVAIL:
-    'HOST is not an address of this machine. Set HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for all).',
-  ENOTFOUND:
-    'HOST is no name this machine can resolve. Set HOST to an address of this machine (127.0.0.1, or 0.0.0.0 for all).',
-};
-
 /**
- * Says why the start failed, once, and returns the exit status: a restart
- * would meet the same busy or unsafe directory, or the same address.
+ * Says why the start failed, once, and returns the exit status. A refusal
+ * (startRefusal: a restart would meet the same) is one line on stderr with
+ * the cause and what to do, and a fatal log line for machines. Any other
+ * failure is logged with its stack and restarted by a supervisor.
  */
 function startFailure(error: unknown, config: ServiceConfig, logger: Logger): number {
-  if (error instanceof DataDirectoryBusyError) {
-    logger.fatal({ data_dir: config.dataDir }, error.message);
-    process.stderr.write(`stateful: ${error.message}\n`);
-    return EXIT_DATA_DIR_BUSY;
+  const refusal = startRefusal(error, config);
+  if (refusal === null) {
+    logger.fatal({ err: error }, 'cannot start');
+    process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
+    return EXIT_CRASH;
   }
-  if (error instanceof UnsafeDataDirectoryError) {
-    // A restart would meet the same: say which path, and what to do, once.
-    logger.fatal(
-      {
-        data_dir: config.dataDir,
-        unsafe: error.hazards.map(({ path, problem }) => ({ path, problem: problem.kind })),
-      },
-      error.message,
-    );
-    process.stderr.write(`stateful: ${error.message}\n`);
-    return EXIT_DATA_DIR_UNSAFE;
-  }
-  const code = (error as NodeJS.ErrnoException).code;
-  const cannotListen = code === undefined ? undefined : CANNOT_LISTEN[code];
-  if (cannotListen !== undefined) {
-    // A restart would meet the same: say what to change, once.
-    const message = `cannot listen on ${config.host}:${config.port}: ${cannotListen}`;
-    logger.fatal({ code }, message);
-    process.stderr.write(`stateful: ${message}\n`);
-    return EXIT_CANNOT_LISTEN;
-  }
-  logger.fatal({ err: error }, 'cannot start');
-  process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
-  return EXIT_CRASH;
+  logger.fatal(refusal.fields, refusal.message);
+  process.stderr.write(`stateful: ${refusal.message}\n`);
+  return refusal.status;
 }

@@ -10,7 +10,7 @@ import type { ServiceConfig } from '../config.js';
 import { newInstanceId } from '../domain/instance.js';
 import { buildApp } from '../http/app.js';
 import { ServiceMetrics } from '../http/metrics.js';
-import { answerWhileStarting } from '../http/starting.js';
+import { answerWhileStarting, type StartingServer } from '../http/starting.js';
 import { BackgroundHealth } from '../service/health.js';
 import { StatefulService } from '../service/service.js';
 import { type BootRecoveryReport, FileStore } from '../store/file/file-store.js';
@@ -18,6 +18,7 @@ import { nodeFileSystem, type WritableFileSystem } from '../store/file/file-syst
 import { timedFileSystem } from '../store/file/timed-file-system.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { BackgroundReporter, BackgroundTask, InstanceStart, Store } from '../store/store.js';
+import { CannotListenError } from './start-refusal.js';
 
 export interface ServiceHooks {
   /** Ends the process after a /crash answer (process.exit(1) in production). */
@@ -185,9 +186,15 @@ export async function wireService(
     try {
       address = await app.listen({ port: listenPort, host: config.host });
     } catch (error) {
-      logger.error({ err: error }, 'cannot listen');
+      // Counted already: the start is stopped cleanly, and says why once (no stack).
+      const failure = new CannotListenError(
+        config.host,
+        listenPort,
+        error as NodeJS.ErrnoException,
+      );
+      logger.error({ code: failure.code }, failure.message);
       await stop('listen_failed');
-      throw error;
+      throw failure;
     }
     const port = app.server.address();
     logger.info(
@@ -280,7 +287,13 @@ export async function startService(
   onProgress: (message: string, detail: Record<string, unknown>) => void = () => undefined,
 ): Promise<RunningService> {
   let latest: Record<string, unknown> = { phase: 'opening the data directory' };
-  const starting = await answerWhileStarting(config.host, config.port, () => latest);
+  let starting: StartingServer;
+  try {
+    starting = await answerWhileStarting(config.host, config.port, () => latest);
+  } catch (error) {
+    // Before the store is opened: nothing counted, nothing written.
+    throw new CannotListenError(config.host, config.port, error as NodeJS.ErrnoException);
+  }
   logger.debug({ port: starting.port }, 'answering 503 "starting" until the store is open');
   let created: WiredService;
   try {
@@ -295,6 +308,16 @@ export async function startService(
     throw error;
   }
   // The same port: with PORT=0 the one the starting answer was given on.
+  // The app is made ready first, so the port is free only for the moment
+  // the app takes to bind it (another program taking it then fails this
+  // start after it was counted).
+  try {
+    await created.app.ready();
+  } catch (error) {
+    await starting.close();
+    await created.stop('ready_failed');
+    throw error;
+  }
   await starting.close();
   return { ...created, url: await created.listen(starting.port) };
 }

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { lookup } from 'node:dns/promises';
-import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { freePort, runStateful, supervise } from '../../tools/service-process.js';
+import { supervise } from '../../tools/service-process.js';
 import { field, postJson, request } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -77,76 +73,6 @@ describe('the supervisor (restart: unless-stopped, locally)', () => {
     again.supervisor.kill('SIGTERM');
     await again.supervisor.exited;
   });
-
-  it('does not restart in a loop when another instance owns the data directory', async (t) => {
-    const dir = await tempDir(t);
-    const { supervisor } = await supervise(dir);
-    t.after(() => supervisor.kill('SIGKILL'));
-    const second = runStateful(['supervise'], { DATA_DIR: dir, PORT: String(await freePort()) });
-    const exit = await second.exited;
-    assert.equal(exit.code, 3);
-    assert.match(second.stderr, /Another live instance owns this data directory/);
-    supervisor.kill('SIGTERM');
-    await supervisor.exited;
-  });
-
-  it('ends with the reason, not a restart loop, when the port is taken by another program', async (t) => {
-    const dir = await tempDir(t);
-    const taken = createServer().listen(0, '127.0.0.1');
-    await once(taken, 'listening');
-    t.after(() => taken.close());
-    const port = (taken.address() as AddressInfo).port;
-    const supervisor = runStateful(['supervise'], { DATA_DIR: dir, PORT: String(port) });
-    const exit = await supervisor.exited;
-    assert.equal(exit.code, 4);
-    assert.match(
-      supervisor.stderr,
-      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use`),
-    );
-    assert.equal(
-      supervisor.stdout
-        .split('\n')
-        .filter((line) => line.includes('supervisor started the service')).length,
-      1,
-      'started once',
-    );
-    assert.deepEqual(await readdir(dir), [], 'a start that never listened writes nothing');
-  });
-  it('ends with the reason when HOST names no address it can listen on, and writes nothing into the directory', async (t) => {
-    // 192.0.2.1 (TEST-NET-1) is no address of this machine; a name under .invalid never
-    // resolves, where the resolver says so (ENOTFOUND; a resolver that cannot be asked
-    // says EAI_AGAIN, a passing failure the supervisor rightly retries).
-    const resolves = await lookup('nosuchhost.invalid').then(
-      () => 'resolved',
-      (error: NodeJS.ErrnoException) => error.code,
-    );
-    const hosts = resolves === 'ENOTFOUND' ? ['nosuchhost.invalid', '192.0.2.1'] : ['192.0.2.1'];
-    for (const host of hosts) {
-      const dir = await tempDir(t);
-      const supervisor = runStateful(['supervise'], {
-        DATA_DIR: dir,
-        HOST: host,
-        PORT: String(await freePort()),
-      });
-      const exit = await supervisor.exited;
-      assert.equal(exit.code, 4, `${host}: ${supervisor.stderr}`);
-      assert.match(
-        supervisor.stderr,
-        /HOST is (no name this machine can resolve|not an address of this machine)\. Set HOST/,
-      );
-      assert.doesNotMatch(supervisor.stderr, /Stop that program/);
-      assert.equal(
-        supervisor.stdout
-          .split('\n')
-          .filter((line) => line.includes('supervisor started the service')).length,
-        1,
-        `${host}: started once, not restarted`,
-      );
-      assert.deepEqual(
-        await readdir(dir),
-        [],
-        `${host}: a start that never listened writes nothing`,
-      );
-    }
-  });
+  // A start that cannot succeed (the port, HOST, the data directory, a setting) ends the
+  // supervisor without a restart: start-refusals.test.ts, one case each.
 });

@@ -5,6 +5,7 @@
  * lock that keeps a live service out. The rest of store/file/ is the store's
  * own and may change with it; this is the public surface.
  */
+export { DataDirectoryUnusableError } from './data-dir-access.js';
 export {
   assertSafeDataDirectory,
   type DataDirectoryHazard,

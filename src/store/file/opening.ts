@@ -15,6 +15,7 @@ import { relative } from 'node:path';
 import { EMPTY_STATS, type InstanceMarker, type Stats } from '../../domain/counters.js';
 import { cleanUpAfter } from '../cleanup.js';
 import { BootProgress, type ProgressReport } from './boot-progress.js';
+import { assertUsableDataDirectory } from './data-dir-access.js';
 import { assertSafeDataDirectory } from './data-dir-safety.js';
 import { DurableFiles } from './durable-file.js';
 import { EventLog } from './event-log.js';
@@ -76,8 +77,10 @@ interface Opening {
 }
 
 /**
- * Takes ownership of `dataDir` (throws DataDirectoryBusyError if a live
- * instance holds it; nothing on disk is changed then) and recovers it.
+ * Takes ownership of `dataDir` and recovers it. Throws, with nothing on disk
+ * changed, DataDirectoryUnusableError when this user may not use it,
+ * UnsafeDataDirectoryError when a name in it is a link or a FIFO, and
+ * DataDirectoryBusyError when a live instance holds it.
  */
 export async function openDirectory(
   dataDir: string,
@@ -86,6 +89,8 @@ export async function openDirectory(
   options: FileStoreOptions,
 ): Promise<OpenedDirectory> {
   const layout = dataLayout(dataDir);
+  // A directory this user may not make, read or write: refused before anything is made.
+  assertUsableDataDirectory(layout);
   await fileSystem.mkdir(layout.root, { recursive: true });
   // A symlinked sessions/, a FIFO as events.jsonl...: refused, never used.
   assertSafeDataDirectory(layout);
