@@ -20,3 +20,11 @@ export function makeLogger(
     pretty({ sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'hostname' }),
   );
 }
+
+/**
+ * Whether a person reads stdout and stderr on a terminal: a line written to
+ * stderr for them need not be logged too (they would read it twice).
+ */
+export function personWatching(): boolean {
+  return process.stdout.isTTY === true && process.stderr.isTTY === true;
+}

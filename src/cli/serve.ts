@@ -10,7 +10,7 @@ import { EXIT_CLEAN, EXIT_CRASH } from '../lifecycle/exit-codes.js';
 import { startRefusal } from '../lifecycle/start-refusal.js';
 import type { SupervisedMessage } from '../lifecycle/supervisor.js';
 import { startService } from '../lifecycle/wiring.js';
-import { makeLogger } from './logger.js';
+import { makeLogger, personWatching } from './logger.js';
 
 /** A message to the supervisor over its IPC channel, when there is one (see SupervisedMessage). */
 function tellSupervisor(message: SupervisedMessage): void {
@@ -81,8 +81,9 @@ export async function serveCommand(): Promise<number | undefined> {
 /**
  * Says why the start failed, once, and returns the exit status. A refusal
  * (startRefusal: a restart would meet the same) is one line on stderr with
- * the cause and what to do, and a fatal log line for machines. Any other
- * failure is logged with its stack and restarted by a supervisor.
+ * the cause and what to do, and a fatal log line for machines, left out when
+ * a person watches both on one terminal (it would say the same again). Any
+ * other failure is logged with its stack and restarted by a supervisor.
  */
 function startFailure(error: unknown, config: ServiceConfig, logger: Logger): number {
   const refusal = startRefusal(error, config);
@@ -91,7 +92,7 @@ function startFailure(error: unknown, config: ServiceConfig, logger: Logger): nu
     process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
     return EXIT_CRASH;
   }
-  logger.fatal(refusal.fields, refusal.message);
+  if (!personWatching()) logger.fatal(refusal.fields, refusal.message);
   process.stderr.write(`stateful: ${refusal.message}\n`);
   return refusal.status;
 }

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { loadServiceConfig } from '../config.js';
 import { DEFAULT_SUPERVISOR_TIMINGS, Supervisor } from '../lifecycle/supervisor.js';
-import { makeLogger } from './logger.js';
+import { makeLogger, personWatching } from './logger.js';
 
 export async function superviseCommand(): Promise<number> {
   const config = loadServiceConfig(); // fail fast here rather than in a restart loop
@@ -14,6 +14,8 @@ export async function superviseCommand(): Promise<number> {
       env: process.env,
       ...DEFAULT_SUPERVISOR_TIMINGS,
       stopTimeoutMs: config.shutdownTimeoutMs + 10_000,
+      // The service's own line on stderr says why it cannot start.
+      logGivingUp: !personWatching(),
     },
     logger,
   );

@@ -4,8 +4,10 @@
  * (a crash, a kill, any exit), after a backoff that doubles while it keeps
  * dying and resets once a run has been stable. SIGINT/SIGTERM are forwarded
  * and the supervisor exits when the service has stopped cleanly; SIGHUP
- * restarts the service cleanly. A start that can never succeed (another
- * instance owns the data directory, bad configuration) is not retried.
+ * restarts the service cleanly. A start that can never succeed (its address
+ * cannot be listened on, the data directory is held, unsafe or closed to
+ * this user, bad configuration: exit-codes.ts) is not retried: the
+ * supervisor exits with the service's status.
  * Until the service says it is listening (over the IPC channel), the
  * supervisor logs "starting (N s)" every second, with what the service last
  * said it was doing: a start after a kill may replay seconds of journal.
@@ -25,6 +27,12 @@ export interface SupervisorOptions {
   stableAfterMs: number;
   /** How long a stop waits for the service before SIGKILL. */
   stopTimeoutMs: number;
+  /**
+   * Whether to log that a start which cannot succeed is not restarted (true
+   * by default). The service has said why on stderr; a person reading both
+   * on a terminal needs it once.
+   */
+  logGivingUp?: boolean;
 }
 
 /** What the service tells its supervisor over the IPC channel. */
@@ -109,7 +117,9 @@ export class Supervisor {
         return;
       }
       if (code !== null && PERMANENT_FAILURES.has(code)) {
-        this.logger.error({ code }, 'the service cannot start; not restarting it');
+        if (this.options.logGivingUp !== false) {
+          this.logger.error({ code }, 'the service cannot start; not restarting it');
+        }
         this.finished(code);
         return;
       }

@@ -5,8 +5,9 @@
  * user may take, the data directory held, unsafe, a file, closed to this
  * user or read-only, a bad setting. Each ends the supervisor after one start
  * with its own exit status and one line saying the cause and what to do (no
- * stack), and leaves the data directory byte for byte as it was, fresh or
- * holding data: no start counted, no event, no file made.
+ * stack, not said twice on a terminal), and leaves the data directory byte
+ * for byte as it was, fresh or holding data: no start counted, no event, no
+ * file made. Each case runs with JSON logs (a pipe) and on a terminal.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -380,7 +381,7 @@ describe('a start that cannot succeed, under the supervisor (npm start)', {
   const prefix = unprivilegedPrefix();
   for (const refusal of REFUSALS) {
     for (const state of refusal.states ?? (['fresh', 'holding data'] as const)) {
-      for (const terminal of [false]) {
+      for (const terminal of [false, true]) {
         const how = terminal ? 'on a terminal' : 'with JSON logs';
         it(`${refusal.what} (${state}, ${how}): exit ${refusal.status}, one line, nothing written`, async (t) => {
           if (refusal.unprivileged === true && prefix === null) {
