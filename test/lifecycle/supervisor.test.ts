@@ -101,12 +101,35 @@ describe('the supervisor', () => {
   });
 
   it('gives up on a start that can never succeed, with its exit status', async () => {
+    // 3 the directory held, 4 the address, 5 unsafe, 6 unusable, 78 configuration.
+    for (const status of [3, 4, 5, 6, 78]) {
+      const { lines, logger } = capture();
+      const supervisor = supervisorFor(`process.exit(${status})`, logger);
+      supervisor.start();
+      assert.equal(await supervisor.done, status);
+      assert.equal(supervisor.restarts, 0);
+      assert.ok(lines.some((line) => line.msg.includes('not restarting')));
+    }
+  });
+
+  it('leaves the giving up unsaid when asked (the service has said why, on a terminal)', async () => {
     const { lines, logger } = capture();
-    const supervisor = supervisorFor('process.exit(3)', logger);
+    const supervisor = new Supervisor(
+      {
+        command: process.execPath,
+        args: ['-e', 'process.exit(6)'],
+        env: { PATH: process.env.PATH ?? '' },
+        initialBackoffMs: 20,
+        maxBackoffMs: 80,
+        stableAfterMs: 60_000,
+        stopTimeoutMs: 2000,
+        logGivingUp: false,
+      },
+      logger,
+    );
     supervisor.start();
-    assert.equal(await supervisor.done, 3);
-    assert.equal(supervisor.restarts, 0);
-    assert.ok(lines.some((line) => line.msg.includes('not restarting')));
+    assert.equal(await supervisor.done, 6);
+    assert.ok(!lines.some((line) => line.msg.includes('not restarting')));
   });
 
   it('forwards a stop and waits for the service to end', async () => {
