@@ -6,6 +6,7 @@
 
 import type { Logger } from 'pino';
 import { isSupervised, loadServiceConfig, type ServiceConfig, tuneRuntime } from '../config.js';
+import { AppError } from '../domain/errors.js';
 import { EXIT_CLEAN, EXIT_CRASH } from '../lifecycle/exit-codes.js';
 import { startRefusal } from '../lifecycle/start-refusal.js';
 import type { SupervisedMessage } from '../lifecycle/supervisor.js';
@@ -83,13 +84,17 @@ export async function serveCommand(): Promise<number | undefined> {
  * (startRefusal: a restart would meet the same) is one line on stderr with
  * the cause and what to do, and a fatal log line for machines, left out when
  * a person watches both on one terminal (it would say the same again). Any
- * other failure is logged with its stack and restarted by a supervisor.
+ * other failure is restarted by a supervisor: one the application explains
+ * (a full disk: space may come back) in its words, anything else with its stack.
  */
 function startFailure(error: unknown, config: ServiceConfig, logger: Logger): number {
   const refusal = startRefusal(error, config);
   if (refusal === null) {
-    logger.fatal({ err: error }, 'cannot start');
-    process.stderr.write(`stateful: cannot start: ${(error as Error).message}\n`);
+    const message = `cannot start: ${(error as Error).message}`;
+    // An error the application explains (a full disk) needs no stack; anything else may be a bug.
+    if (!(error instanceof AppError)) logger.fatal({ err: error }, 'cannot start');
+    else if (!personWatching()) logger.fatal({ code: error.code }, message);
+    process.stderr.write(`stateful: ${message}\n`);
     return EXIT_CRASH;
   }
   if (!personWatching()) logger.fatal(refusal.fields, refusal.message);
