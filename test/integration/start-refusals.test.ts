@@ -119,7 +119,11 @@ function readOnlyCopy(defer: Defer, mountPoint: string, source: string | null): 
   return true;
 }
 
-type DirectoryState = 'fresh' | 'holding data';
+/** DATA_DIR not there yet (`npm start`'s ./data the first time), empty, or used. */
+type DirectoryState = 'missing' | 'fresh' | 'holding data';
+
+/** Where the address or a setting is refused, the directory's state is none of its business. */
+const EVERY_STATE: DirectoryState[] = ['missing', 'fresh', 'holding data'];
 
 /** Registers what to undo when the test ends; undone last first. */
 type Defer = (undo: () => unknown) => void;
@@ -139,7 +143,7 @@ interface Refusal {
   line: RegExp;
   /** Runs the supervisor as an unprivileged user. */
   unprivileged?: boolean;
-  /** The directory states it is tried with (both by default). */
+  /** The directory states it is tried with (fresh and holding data by default). */
   states?: DirectoryState[];
   /** Sets the failure up around `dir`, the data directory in its state. */
   arrange?: (dir: string, defer: Defer) => Promise<Arranged>;
@@ -161,6 +165,7 @@ async function takenPort(defer: Defer): Promise<number> {
 const REFUSALS: Refusal[] = [
   {
     what: 'HOST is a name that does not resolve',
+    states: EVERY_STATE,
     status: 4,
     line: /^cannot listen on nosuchhost\.invalid:\d+: HOST is no name this machine can resolve\. Set HOST to an address of this machine/,
     async arrange() {
@@ -172,12 +177,14 @@ const REFUSALS: Refusal[] = [
   },
   {
     what: 'HOST is no address of this machine',
+    states: EVERY_STATE,
     status: 4,
     line: /^cannot listen on 192\.0\.2\.1:\d+: HOST is not an address of this machine\. Set HOST to one of its addresses/,
     arrange: async () => ({ env: { HOST: '192.0.2.1' } }),
   },
   {
     what: 'the port is in use by another program',
+    states: EVERY_STATE,
     status: 4,
     line: /^cannot listen on 127\.0\.0\.1:\d+: the port is in use by another program\. Stop that program, or set PORT\.$/,
     arrange: async (_dir, defer) => ({ env: { PORT: String(await takenPort(defer)) } }),
@@ -297,6 +304,7 @@ const REFUSALS: Refusal[] = [
   },
   {
     what: 'a setting is not valid',
+    states: EVERY_STATE,
     status: 78,
     line: /^configuration error: PORT must be an integer from 0 to 65535; got "abc"\.$/,
     arrange: async () => ({ env: { PORT: 'abc' } }),
@@ -325,7 +333,8 @@ async function prepare(
   });
   const dir = join(parent, 'data');
   if (state === 'fresh') await mkdir(dir);
-  else await cp(seeded, dir, { recursive: true, preserveTimestamps: true });
+  else if (state === 'holding data')
+    await cp(seeded, dir, { recursive: true, preserveTimestamps: true });
   return { parent, dir, defer: (step) => undo.push(step) };
 }
 
@@ -380,7 +389,7 @@ describe('a start that cannot succeed, under the supervisor (npm start)', {
 
   const prefix = unprivilegedPrefix();
   for (const refusal of REFUSALS) {
-    for (const state of refusal.states ?? (['fresh', 'holding data'] as const)) {
+    for (const state of refusal.states ?? ['fresh', 'holding data']) {
       for (const terminal of [false, true]) {
         const how = terminal ? 'on a terminal' : 'with JSON logs';
         it(`${refusal.what} (${state}, ${how}): exit ${refusal.status}, one line, nothing written`, async (t) => {
