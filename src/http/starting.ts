@@ -6,7 +6,8 @@
  * `GET /health` answers `{"status":"starting",…}`; anything else
  * `{"error":"starting","message":…}`; a browser asking for `/` gets a page
  * that reloads itself. It changes nothing and reads nothing from clients;
- * once the service is ready it is closed and the app listens on the same port.
+ * once the service is ready the app listens on its socket (`handle()`) and
+ * it stops answering (`release()`): the port is never free in between.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +20,22 @@ export type StartingProgress = () => Record<string, unknown>;
 export interface StartingServer {
   /** The port bound (PORT=0 picks one: the app listens on the same). */
   port: number;
+  /** The address bound (HOST resolved). */
+  address: string;
   /** Stops answering and frees the port (its connections are closed). */
   close(): Promise<void>;
+  /**
+   * The listening socket, for the app to listen on (`listen({ handle })`),
+   * so the port is never free between the two: after the app has taken it,
+   * `release()` stops this server's answers without closing the socket.
+   */
+  handle(): object;
+  release(): Promise<void>;
+}
+
+/** A server's listening socket: Node's `listen(handle)` takes it, as a cluster worker's does. */
+interface WithHandle {
+  _handle: object | null;
 }
 
 const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -79,12 +94,25 @@ export async function answerWhileStarting(
       resolve();
     });
   });
+  const bound = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    port: bound.port,
+    address: bound.address,
+    close,
+    handle() {
+      const handle = (server as unknown as WithHandle)._handle;
+      if (handle === null) throw new Error('the starting answer is no longer listening');
+      return handle;
+    },
+    release() {
+      // The socket is the app's now: closing this server must not close it.
+      (server as unknown as WithHandle)._handle = null;
+      return close();
+    },
   };
 }

@@ -5,7 +5,7 @@
  * instance stopped and releases the directory. A `/crash` counts itself
  * durably, answers, and exits with status 1 without any cleanup.
  */
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyListenOptions } from 'fastify';
 import type { ServiceConfig } from '../config.js';
 import { newInstanceId } from '../domain/instance.js';
 import { buildApp } from '../http/app.js';
@@ -39,8 +39,11 @@ export interface WiredService {
   app: FastifyInstance;
   service: StatefulService;
   store: Store;
-  /** Listens on config.host and `port` (config.port by default); resolves with the URL. */
-  listen(port?: number): Promise<string>;
+  /**
+   * Listens on config.host and `port` (config.port by default), or on a
+   * socket already bound (`bound`: the starting answer's); resolves with the URL.
+   */
+  listen(port?: number, bound?: { handle: object; address: string }): Promise<string>;
   /** A clean stop; safe to call more than once. */
   stop(reason: string): Promise<void>;
 }
@@ -181,10 +184,18 @@ export async function wireService(
   const app = buildServiceApp(service, config, logger, { hooks, metrics, wiring });
   const stop = stopOnce(app, service, store, { config, logger });
 
-  const listen = async (listenPort = config.port): Promise<string> => {
+  const listen = async (
+    listenPort = config.port,
+    bound?: { handle: object; address: string },
+  ): Promise<string> => {
     let address: string;
     try {
-      address = await app.listen({ port: listenPort, host: config.host });
+      // On a bound socket, its address as the host: Fastify would bind more for "localhost".
+      address = await app.listen(
+        bound === undefined
+          ? { port: listenPort, host: config.host }
+          : ({ handle: bound.handle, host: bound.address } as FastifyListenOptions),
+      );
     } catch (error) {
       // Counted already: the start is stopped cleanly, and says why once (no stack).
       const failure = new CannotListenError(
@@ -307,17 +318,19 @@ export async function startService(
     await starting.close();
     throw error;
   }
-  // The same port: with PORT=0 the one the starting answer was given on.
-  // The app is made ready first, so the port is free only for the moment
-  // the app takes to bind it (another program taking it then fails this
-  // start after it was counted).
+  // The app listens on the starting answer's socket itself: the port is
+  // never free between the two, so no other program can take it from a
+  // start that has been counted (and with PORT=0 it is the same port).
+  let url: string;
   try {
-    await created.app.ready();
+    url = await created.listen(starting.port, {
+      handle: starting.handle(),
+      address: starting.address,
+    });
   } catch (error) {
     await starting.close();
-    await created.stop('ready_failed');
     throw error;
   }
-  await starting.close();
-  return { ...created, url: await created.listen(starting.port) };
+  await starting.release();
+  return { ...created, url };
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { answerWhileStarting } from '../../src/http/starting.js';
 
@@ -38,5 +40,24 @@ describe('the port while the service starts', () => {
     const again = await answerWhileStarting('127.0.0.1', starting.port, () => ({}));
     assert.equal(again.port, starting.port);
     await again.close();
+  });
+
+  it('hands its socket to the app, so the port is never free, and stops answering without closing it', async (t) => {
+    const starting = await answerWhileStarting('127.0.0.1', 0, () => ({}));
+    const app = createServer((_request, response) => response.end('the app'));
+    await new Promise<void>((resolve) => app.listen({ handle: starting.handle() }, resolve));
+    t.after(() => app.close());
+    await starting.release();
+    assert.equal((app.address() as AddressInfo).port, starting.port);
+    const answer = await fetch(`http://127.0.0.1:${starting.port}/health`);
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), 'the app');
+    // Nothing else may bind it meanwhile.
+    await assert.rejects(
+      answerWhileStarting('127.0.0.1', starting.port, () => ({})),
+      {
+        code: 'EADDRINUSE',
+      },
+    );
   });
 });
