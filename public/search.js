@@ -1,6 +1,6 @@
 // @ts-check
 // Finding sessions by name or id. One search page of the service looks at no
-// more than 50,000 sessions (it says how many in `scanned`), so a page may
+// more than 20,000 sessions (it says how many in `scanned`), so a page may
 // hold few matches, or none, with more still to look through: a search here
 // follows `next` until it has a page's worth, the sessions end, or
 // SEARCH_BUDGET_MS have passed, telling how far it got after each answer. A

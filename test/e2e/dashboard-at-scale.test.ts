@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { writeDataset } from '../../bench/datasets.js';
+import { SEARCH_SCAN_LIMIT } from '../../src/domain/page.js';
 import { type RunningProcess, supervise } from '../../tools/service-process.js';
 import { ARTIFACTS, boxOf, launch, outOfView } from './browser.js';
 
@@ -169,16 +170,22 @@ describe('the dashboard at 100,000 sessions', () => {
   it('stops at its time budget with more to search, says so, and Older searches on from there', async (t) => {
     const page = await openPage(t);
     if (page === null) return;
-    // A slow service: one answer (50,000 sessions looked at) uses up the second.
-    await page.route(/\/sessions\?/, async (route) => {
+    // A slow service: one answer (SEARCH_SCAN_LIMIT sessions looked at) uses up the second.
+    const slowly = /\/sessions\?/;
+    await page.route(slowly, async (route) => {
       await new Promise((resolve) => setTimeout(resolve, 1100));
       await route.continue().catch(() => undefined);
     });
     await page.fill('#search', OLD_NAME);
     await page.locator('#page-info', { hasText: 'Older searches on' }).waitFor();
-    assert.equal(await page.textContent('#search-status'), 'searched 50,000 of 100,000');
+    assert.equal(
+      await page.textContent('#search-status'),
+      `searched ${SEARCH_SCAN_LIMIT.toLocaleString('en')} of 100,000`,
+    );
     assert.equal(await page.textContent('#no-sessions'), `No match for “${OLD_NAME}” yet.`);
     assert.equal(await rows(page).count(), 0);
+    // The service quick again: Older goes on from where the search stopped.
+    await page.unroute(slowly);
     await page.click('#older');
     await rows(page).filter({ hasText: OLD_NAME }).waitFor();
     await page.locator('#search-status[aria-busy="false"]').waitFor();
