@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { ApiError, type Session, StatefulClient, wrongBaseUrl } from '../client/index.js';
 import { loadClientConfig } from '../config.js';
+import { MAX_EVENT_LIMIT } from '../domain/event.js';
 import { printable } from '../domain/printable.js';
 import {
   eventTable,
@@ -21,13 +22,14 @@ import {
   writeJson,
 } from './output.js';
 import { listSessions } from './session-list.js';
+import { flagWords } from './shell-words.js';
 import { didYouMean } from './suggest.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, wholeNumber } from './usage-error.js';
 
 /** The commands that talk to a running service. */
 export const CLIENT_COMMANDS: readonly string[] = ['session', 'state', 'health', 'events', 'crash'];
 /** Every command `stateful` takes, and `session`'s own (for "did you mean"). */
-const COMMANDS = [
+export const COMMANDS: readonly string[] = [
   'serve',
   'supervise',
   'inspect',
@@ -36,7 +38,7 @@ const COMMANDS = [
   'version',
   ...CLIENT_COMMANDS,
 ];
-const SESSION_COMMANDS = ['create', 'list', 'get', 'update', 'delete'];
+export const SESSION_COMMANDS: readonly string[] = ['create', 'list', 'get', 'update', 'delete'];
 
 /** The flags the client commands take, as parseArgs reads them. */
 const CLIENT_OPTIONS = {
@@ -96,11 +98,16 @@ function sessionBody(values: { name?: string; note?: string; data?: string }): {
   if (values.name !== undefined) body.name = values.name;
   let data: Record<string, unknown> | undefined;
   if (values.data !== undefined) {
+    let parsed: unknown;
     try {
-      data = JSON.parse(values.data) as Record<string, unknown>;
+      parsed = JSON.parse(values.data);
     } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new UsageError('--data must be a JSON object, e.g. --data \'{"plan":"pro"}\'');
     }
+    data = parsed as Record<string, unknown>;
   }
   if (values.note !== undefined) data = { ...(data ?? {}), note: values.note };
   if (data !== undefined) body.data = data;
@@ -153,6 +160,9 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
     command === 'session' ? `session ${positionals[0]}` : command,
     tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])),
   );
+  if (command !== 'session' && CLIENT_COMMANDS.includes(command) && positionals[0] !== undefined) {
+    throw new UsageError(`${command} takes no "${positionals[0]}".`);
+  }
   const url = values.url ?? loadClientConfig().url;
   const wrong = wrongBaseUrl(url);
   if (wrong !== null) {
@@ -167,6 +177,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
     style: styleFor(process.stdout),
     // On a terminal, tables fit it; elsewhere lists are tab-separated, never cut.
     width: process.stdout.isTTY === true ? terminalWidth() : undefined,
+    again: `${values.url === undefined ? '' : ` ${flagWords('url', values.url)}`}${values.json ? ' --json' : ''}`,
   };
   try {
     return await run(client, out, command, values, positionals);
@@ -244,22 +255,18 @@ const showObject = (out: Output, value: object) =>
 const showSession = (out: Output, session: Session) =>
   out.json ? writeJson(session) : write(sessionFields(session, out.style));
 
-function wholeNumber(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} must be a whole number.`);
-  return Number(value);
-}
-
 /** `stateful events`: a page of the log, and the command for the page before it. */
 async function runEvents(client: StatefulClient, out: Output, values: Values): Promise<number> {
-  const limit = wholeNumber('limit', values.limit);
-  const before = wholeNumber('before', values.before);
+  const limit = wholeNumber('limit', values.limit, 1, MAX_EVENT_LIMIT);
+  const before = wholeNumber('before', values.before, 1);
   const page = await client.events({
     ...(limit === undefined ? {} : { limit }),
     ...(before === undefined ? {} : { before }),
   });
   if (out.json) await writeJson(page);
-  else {
+  else if (page.events.length === 0) {
+    process.stderr.write(before === undefined ? 'No events.\n' : `No events before ${before}.\n`);
+  } else {
     const rows = eventTable(out.style, out.width);
     await write(rows.rows(page.events));
     sayHidden(rows.hidden(), out);
@@ -267,7 +274,7 @@ async function runEvents(client: StatefulClient, out: Output, values: Values): P
   const older = page.next ?? (before === undefined ? page.count - page.events.length + 1 : 1);
   if (older > 1) {
     process.stderr.write(
-      `older: stateful events --limit ${limit ?? 50} --before ${printable(String(older))}\n`,
+      `older: stateful events --limit ${limit ?? 50} --before ${older}${out.again}\n`,
     );
   }
   return 0;
@@ -305,6 +312,13 @@ async function runSession(
     if (value === undefined) throw new UsageError('This command needs a session id.');
     return value;
   };
+  // `session create alice` would make a session named "unnamed": say so instead.
+  const words = positionals[0] === 'create' || positionals[0] === 'list' ? 1 : 2;
+  const extra = positionals[words];
+  if (extra !== undefined && SESSION_COMMANDS.includes(positionals[0] ?? '')) {
+    const hint = positionals[0] === 'create' ? ' (a name is given as --name NAME)' : '';
+    throw new UsageError(`session ${positionals[0]} takes no "${extra}"${hint}.`);
+  }
   switch (positionals[0]) {
     case 'create':
       await showSession(out, await client.createSession(sessionBody(values)));
@@ -326,7 +340,7 @@ async function runSession(
     }
     case 'delete': {
       const target = id();
-      if (!values.yes && !(await confirm(`Delete session ${target}?`))) return 1;
+      if (!values.yes && !(await confirm(`Delete session ${printable(target)}?`))) return 1;
       const deleted = await client.deleteSession(target);
       if (out.json) await writeJson(deleted);
       else await write(`Deleted session ${printable(deleted.id)}.\n`);

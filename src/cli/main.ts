@@ -5,10 +5,18 @@ import { ConfigError } from '../config.js';
 import { printable } from '../domain/printable.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { packageVersion } from '../version.js';
-import { CLIENT_COMMANDS, CLIENT_FLAGS, clientCommand } from './client.js';
+import {
+  CLIENT_COMMANDS,
+  CLIENT_FLAGS,
+  COMMAND_FLAGS,
+  COMMANDS,
+  clientCommand,
+  SESSION_COMMANDS,
+} from './client.js';
 import { inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
+import { flagWords } from './shell-words.js';
 import { didYouMean } from './suggest.js';
 import { superviseCommand } from './supervise.js';
 import { UsageError } from './usage-error.js';
@@ -48,14 +56,15 @@ prints the API's JSON instead.
                                 merges (PATCH): data keys it does not name are
                                 kept; --data '{"k":null}' removes k
   session delete ID [--yes]     on a terminal it asks first, unless --yes
-  state | health
+  state                         this instance and the counters on the volume
+  health                        whether it is ready, and why not
   events [--limit N] [--before POSITION]
                                 the last N events (50), or the N before POSITION
   crash [--wait] [--yes]        ends the service on purpose (ADMIN_TOKEN is sent
                                 as its bearer token); --wait for the next instance
 
 Exit status: 0 done, 1 failed (e.g. not found), 2 usage error, 3 the service
-did not answer; serve and supervise: 3 to 6 a start that cannot succeed as
+did not answer, 78 a bad setting (PORT, HOST, APP_PORT); serve and supervise: 3 to 6 a start that cannot succeed as
 configured (the line says why: the address, the data directory), 78 bad
 configuration.
 
@@ -117,6 +126,37 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   migrate: 'stateful migrate --from-dir ./data --to postgres://localhost/stateful',
 };
 
+/**
+ * A usage error as one line (what the person typed shown, never acted on)
+ * and the help to run: the command's, or the whole usage when the command
+ * itself is unknown.
+ */
+function usageMessage(error: Error, argv: readonly string[]): string {
+  // Node's parser adds advice on positionals that only confuses here.
+  let message = (error.message.split('\n')[0] ?? '').replace(/\. To specify .*$/, '.');
+  // `--before -1`: the parser takes -1 for a flag; the value is what is wrong.
+  const ambiguous = /^Option '--([\w-]+)' argument is ambiguous/.exec(message)?.[1];
+  if (ambiguous !== undefined) {
+    const value = argv[argv.indexOf(`--${ambiguous}`) + 1] ?? '';
+    message = `--${ambiguous} ${value}: a value starting with "-" reads as a flag; write ${flagWords(ambiguous, value)} to mean it.`;
+  }
+  const words = commandWords(argv);
+  const command = words.join(' ');
+  const unknown = /^Unknown option '(--[^']+)'/.exec(message)?.[1];
+  if (unknown !== undefined && CLIENT_WORDS.has(words[0] ?? '')) {
+    const takes = COMMAND_FLAGS[command];
+    const flags =
+      takes === undefined ? CLIENT_FLAGS : ['--url', '--json', ...takes.map((flag) => `--${flag}`)];
+    message += didYouMean(unknown, flags);
+  }
+  let help = `stateful ${command} --help`;
+  if (!COMMANDS.includes(words[0] ?? '')) help = 'stateful --help';
+  else if (words[0] === 'session' && !SESSION_COMMANDS.includes(words[1] ?? '')) {
+    help = 'stateful session --help';
+  }
+  return `stateful: ${printable(message)}\nRun \`${printable(help)}\` for its usage.\n`;
+}
+
 /** The command's words, for its usage: `session update ID --x` is ["session", "update"]. */
 function commandWords(argv: readonly string[]): string[] {
   const words = argv.filter((word) => !word.startsWith('-'));
@@ -149,6 +189,9 @@ async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(USAGE);
       return command === undefined ? EXIT_USAGE : 0;
     default:
+      if (command.startsWith('-')) {
+        throw new UsageError(`Flags go after the command, as in \`stateful health ${command} …\`.`);
+      }
       return clientCommand(command, rest);
   }
 }
@@ -171,28 +214,7 @@ main(process.argv.slice(2)).then(
       error instanceof UsageError ||
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
     ) {
-      // One line, and where the usage is: not the whole of it.
-      const words = commandWords(process.argv.slice(2)).join(' ');
-      // Node's parser adds advice on positionals that only confuses here.
-      let message = ((error as Error).message.split('\n')[0] ?? '').replace(
-        /\. To specify .*$/,
-        '.',
-      );
-      // `--before -1`: the parser takes -1 for a flag; the value is what is wrong.
-      const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
-      if (ambiguous !== undefined) {
-        const argv = process.argv.slice(2);
-        const value = printable(argv[argv.indexOf(ambiguous) + 1] ?? '');
-        message = `${ambiguous} ${value}: a value starting with "-" reads as a flag; write ${ambiguous}=${value} to mean it.`;
-      }
-      const unknown = /^Unknown option '(--[^']+)'/.exec(message)?.[1];
-      const first = process.argv[2] ?? '';
-      if (unknown !== undefined && CLIENT_WORDS.has(first)) {
-        message += didYouMean(unknown, CLIENT_FLAGS);
-      }
-      process.stderr.write(
-        `stateful: ${message}\nRun \`stateful ${words === '' ? '' : `${words} `}--help\` for its usage.\n`,
-      );
+      process.stderr.write(usageMessage(error as Error, process.argv.slice(2)));
       process.exitCode = EXIT_USAGE;
     } else {
       const hint =

@@ -47,6 +47,8 @@ export interface Output {
   style: Style;
   /** The terminal's width; undefined when stdout is no terminal. */
   width: number | undefined;
+  /** The flags a printed command repeats to ask the same service the same way (` --url … --json`). */
+  again: string;
 }
 
 /** Writes to stdout, waiting while it is full (a slow pipe holds the CLI, not its memory). */
@@ -76,15 +78,42 @@ export function styleFor(
   return stream.isTTY === true && !noColor && env.TERM !== 'dumb' ? coloured : plain;
 }
 
-/** `text` cut to `width` characters, with an ellipsis when cut. */
-function fit(text: string, width: number): string {
-  const chars = [...text];
-  if (chars.length <= width) return text;
-  return `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
+/** Marks drawn on the character before them: no column of their own. */
+const COMBINING = /\p{Mn}|\p{Me}/u;
+/**
+ * Characters a terminal draws two columns wide: emoji, and East Asian wide
+ * and fullwidth ones (Hangul Jamo, CJK, Hiragana to Yi, Hangul, CJK
+ * compatibility, vertical and small forms, fullwidth forms, the
+ * supplementary ideographic planes).
+ */
+const WIDE =
+  /\p{Extended_Pictographic}|[\u1100-\u115f\u2e80-\u303e\u3041-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u;
+
+/** The columns a character takes on a terminal: 0, 1 or 2. */
+function columnsOf(char: string): number {
+  if (COMBINING.test(char)) return 0;
+  return WIDE.test(char) ? 2 : 1;
 }
 
-function visibleLength(text: string): number {
-  return [...text].length;
+/** The columns `text` takes on a terminal (after `printable`: no controls in it). */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += columnsOf(char);
+  return width;
+}
+
+/** `text` cut to `width` columns, with an ellipsis when cut. */
+export function fit(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  let kept = '';
+  let used = 0;
+  for (const char of text) {
+    const columns = columnsOf(char);
+    if (used + columns > width - 1) break;
+    kept += char;
+    used += columns;
+  }
+  return `${kept}…`;
 }
 
 /** One line per value: `key  value`, the keys aligned. */
@@ -134,6 +163,8 @@ export function layOut(
     if (needs(shown) <= width) break;
     shown = shown.filter((index) => index !== i);
   }
+  // Still too wide: the last column gives way too (the first never does).
+  while (needs(shown) > width && shown.length > 2) shown = shown.slice(0, -1);
   const last = shown.length - 1;
   const widths = shown.map((i, at) => narrowest(i, at === last));
   let room = width - needs(shown);
@@ -189,7 +220,7 @@ export class Table<T> {
       const natural = this.columns.map((column, i) =>
         Math.max(
           column.title.length,
-          column.max ?? Math.max(0, ...cells.map((row) => visibleLength(row[i] ?? ''))),
+          column.max ?? Math.max(0, ...cells.map((row) => displayWidth(row[i] ?? ''))),
         ),
       );
       const { shown, widths } = layOut(this.columns, natural, terminalWidth);
@@ -231,7 +262,7 @@ export class Table<T> {
       const width = widths[at] ?? 0;
       const cell = fit(cells[i] ?? '', width);
       if (at === last) return paint(cell);
-      const pad = ' '.repeat(Math.max(0, width - visibleLength(cell)));
+      const pad = ' '.repeat(Math.max(0, width - displayWidth(cell)));
       return paint(column.align === 'right' ? pad + cell : cell + pad);
     });
     return parts.join(' '.repeat(GAP)).trimEnd();

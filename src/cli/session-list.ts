@@ -11,9 +11,10 @@ import {
   type StatefulClient,
   UntrustedAnswerError,
 } from '../client/index.js';
-import { printable } from '../domain/printable.js';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_SEARCH_LENGTH } from '../domain/page.js';
 import { type Output, sayHidden, sessionTable, write } from './output.js';
-import { UsageError } from './usage-error.js';
+import { flagWords } from './shell-words.js';
+import { UsageError, wholeNumber } from './usage-error.js';
 
 /** How long a search on a terminal goes on before it shows what it found. */
 const SEARCH_BUDGET_MS = 1000;
@@ -36,6 +37,9 @@ export async function listSessions(
     throw new UsageError('--all lists every session: it takes no --limit or --after.');
   }
   if (values.search === '') throw new UsageError('--search needs the text to look for.');
+  if (values.search !== undefined && [...values.search].length > MAX_SEARCH_LENGTH) {
+    throw new UsageError(`--search takes at most ${MAX_SEARCH_LENGTH} characters.`);
+  }
   // No page asked for: every session into a pipe or with --json (there in the
   // shape of the original's listing), one page on a terminal (--all: every one).
   const onTerminal = out.width !== undefined && !out.json;
@@ -44,23 +48,20 @@ export async function listSessions(
 }
 
 /** The command that asks for the page after `next`, for people to copy. */
-function nextCommand(values: ListValues, limit: string, next: string): string {
-  const search = values.search === undefined ? '' : ` --search ${shellWord(values.search)}`;
+function nextCommand(values: ListValues, out: Output, limit: string, next: string): string {
+  const search = values.search === undefined ? '' : ` ${flagWords('search', values.search)}`;
   const newest = values.newest ? ' --newest' : '';
-  return `stateful session list${search} --limit ${limit}${newest} --after ${printable(next)}`;
-}
-
-/** `text` as one word for a POSIX shell (quoted unless plainly safe), shown printable. */
-function shellWord(text: string): string {
-  const shown = printable(text);
-  return /^[\w@%+=:,./-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+  return `stateful session list${search} --limit ${limit}${newest} ${flagWords('after', next)}${out.again}`;
 }
 
 /** One page of sessions (of matches, with --search); says on stderr how to ask for the next. */
 async function listPage(client: StatefulClient, out: Output, values: ListValues): Promise<void> {
-  const limit = values.limit ?? '100';
-  if (!/^\d+$/.test(limit)) throw new UsageError('--limit must be a whole number.');
-  const options = { limit: Number(limit), newest: values.newest, after: values.after ?? null };
+  const limit = values.limit ?? String(DEFAULT_PAGE_LIMIT);
+  const options = {
+    limit: wholeNumber('limit', limit, 1, MAX_PAGE_LIMIT) as number,
+    newest: values.newest,
+    after: values.after ?? null,
+  };
   const page =
     values.search === undefined
       ? await client.sessionPage(options)
@@ -73,9 +74,11 @@ async function listPage(client: StatefulClient, out: Output, values: ListValues)
   } else process.stderr.write(values.search === undefined ? 'No sessions.\n' : 'None found.\n');
   if (page.next !== null) {
     const all = values.search === undefined ? 'every session' : 'every match';
-    process.stderr.write(`more: ${nextCommand(values, limit, page.next)} (--all: ${all})\n`);
+    process.stderr.write(`more: ${nextCommand(values, out, limit, page.next)} (--all: ${all})\n`);
   }
 }
+
+const sessionsWord = (count: number) => (count === 1 ? 'session' : 'sessions');
 
 /**
  * A page of matches: pages of the search one after another until `limit`
@@ -114,7 +117,7 @@ async function searchOn(
     const of = progress ? ` of ${total.toLocaleString('en')}` : '';
     const end = after === null ? ', to the end' : '';
     process.stderr.write(
-      `${found.length} found; searched ${scanned.toLocaleString('en')}${of} sessions${end}\n`,
+      `${found.length} found; searched ${scanned.toLocaleString('en')}${of} ${sessionsWord(progress ? total : scanned)}${end}\n`,
     );
   }
   return { sessions: found, count: found.length, next: after, scanned };
@@ -156,6 +159,7 @@ async function listAll(client: StatefulClient, out: Output, values: ListValues):
   if (out.json) await write(`${count === 0 ? '' : '\n  '}],\n  "count": ${count}\n}\n`);
   else {
     sayHidden(rows.hidden(), out);
-    process.stderr.write(count === 0 ? 'No sessions.\n' : `${count} sessions\n`);
+    if (count > 0) process.stderr.write(`${count} ${sessionsWord(count)}\n`);
+    else process.stderr.write(search === undefined ? 'No sessions.\n' : 'None found.\n');
   }
 }

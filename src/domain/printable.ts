@@ -8,13 +8,21 @@
 /**
  * What a terminal acts on rather than shows, or shows misleadingly: C0 and C1
  * control characters (ESC starts a sequence that can retitle the window, set
- * the clipboard, open links), DEL, the line and paragraph separators, and the
+ * the clipboard, open links), DEL, the line and paragraph separators, the
  * bidirectional controls and marks that reorder what is printed after them
- * (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069).
+ * (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), and the characters
+ * that show as nothing (U+200B–U+200D, U+2060–U+2064, U+FEFF), with which
+ * two different names look the same.
  */
 const TERMINAL_CONTROLS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+/** Whether `text` holds a character `printable` would write visibly. */
+export function holdsTerminalControls(text: string): boolean {
+  TERMINAL_CONTROLS.lastIndex = 0;
+  return TERMINAL_CONTROLS.test(text);
+}
 
 /**
  * `text` as a person's terminal may print it: each character of

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { layOut } from '../../src/cli/output.js';
+import { displayWidth, fit, layOut } from '../../src/cli/output.js';
 
 describe('a table laid out on a terminal', () => {
   // ID 36, NAME (30, down to 12), ACCESSES 8 (hidden second), LAST ACTIVE 20 (hidden first), DATA.
@@ -24,9 +24,20 @@ describe('a table laid out on a terminal', () => {
     assert.deepEqual(layOut(columns, natural, 70), { shown: [0, 1, 4], widths: [36, 20, 10] });
   });
 
-  it('never cuts a column below its least, nor one without a least', () => {
+  it('lets the last column go when even the least widths do not fit, never the first', () => {
+    // 60: 36 + 12 + 10 and two gaps is 62; without DATA, NAME takes the 22 left.
+    assert.deepEqual(layOut(columns, natural, 60), { shown: [0, 1], widths: [36, 22] });
     const { shown, widths } = layOut(columns, natural, 30);
-    assert.deepEqual(shown, [0, 1, 4]);
-    assert.deepEqual(widths, [36, 12, 10], 'wider than 30: the id is never cut');
+    assert.deepEqual(shown, [0, 1]);
+    assert.deepEqual(widths, [36, 10], 'wider than 30: the id is never cut');
+  });
+
+  it('counts the columns a terminal draws: wide characters two, combining marks none', () => {
+    assert.equal(displayWidth('ＦＵＬＬ全角'), 12);
+    assert.equal(displayWidth('e\u0301te\u0301'), 3);
+    assert.equal(displayWidth('🙂 ok'), 5);
+    assert.equal(fit('全角全角全角', 7), '全角全…', 'cut at a whole character, within 7 columns');
+    assert.equal(displayWidth(fit('全角全角全角', 7)), 7);
+    assert.equal(fit('short', 10), 'short');
   });
 });

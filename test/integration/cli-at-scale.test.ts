@@ -100,9 +100,9 @@ describe('the CLI at 100,000 sessions', () => {
     const table = page.filter((line) => /^[0-9a-f]{8}-/.test(line));
     assert.equal(table.length, 100, page.slice(-5).join('\n'));
     assert.deepEqual(
-      page.filter((line) => [...line].length > 100),
+      page.filter((line) => [...line].length > 100 && !line.startsWith('more: ')),
       [],
-      'every line fits 100 columns',
+      'every line of the table fits 100 columns (the command to paste is whole)',
     );
     assert.ok(
       page.some((line) => /^more: stateful session list --limit 100 --after \S+/.test(line)),

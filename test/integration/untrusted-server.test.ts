@@ -72,7 +72,9 @@ async function malicious(t: { after(fn: () => unknown): void }): Promise<{
     if (request.url?.startsWith('/sessions?')) {
       // Every page says there is a next one, always the same.
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ sessions: [SESSION], count: 1, next: 'again' }));
+      // limit=1: a cursor written to run a command if pasted unquoted.
+      const next = request.url.includes('limit=1&') ? 'x; touch /tmp/PWNED #' : 'again';
+      response.end(JSON.stringify({ sessions: [SESSION], count: 1, next }));
       return;
     }
     if (request.url?.startsWith('/sessions/')) {
@@ -161,6 +163,13 @@ describe('a client that does not trust the server', () => {
       (error: unknown) =>
         error instanceof UntrustedAnswerError &&
         /a session has no string "id" \(GET \/sessions\/3f2a1b0c-/.test(error.message),
+    );
+    // A cursor is printed for pasting quoted: the same text, never more shell.
+    const hinted = await runToEnd(['session', 'list', '--limit', '1', '--url', url], {});
+    assert.equal(hinted.code, 0, hinted.stderr);
+    assert.match(
+      hinted.stderr,
+      /^more: stateful session list --limit 1 --after 'x; touch \/tmp\/PWNED #' --url http:\S+ /m,
     );
     const cli = await runToEnd(['session', 'get', SESSION.id, '--url', url], {});
     assert.equal(cli.code, 1, cli.stderr);
