@@ -9,6 +9,7 @@ import { followLive } from './live.js';
 import {
   loadSessions,
   loadSessionsSoon,
+  searchAgainIfCutShort,
   setLiveSessions,
   setUpCreateForm,
   setUpPager,
@@ -28,6 +29,9 @@ followLive({
     setLiveSessions(state.live_sessions);
     void stateArrived(state);
   },
-  onConnection: showConnection,
+  onConnection(connection) {
+    showConnection(connection);
+    if (connection === 'up') searchAgainIfCutShort();
+  },
 });
 void loadSessions();

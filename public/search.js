@@ -10,9 +10,11 @@ import { api } from './api.js';
 /** @typedef {import('./api.js').Session} Session */
 /**
  * What a search has found so far: the sessions, where to go on from (null:
- * nowhere, every session was looked at), how many sessions it looked at, and
- * whether it is still looking.
- * @typedef {{ sessions: Session[], next: string | null, scanned: number, looking: boolean }} Found
+ * nowhere, every session was looked at), how many sessions it looked at,
+ * whether it is still looking, and whether the service refused it (then it
+ * stopped where it got to, and says so rather than "no match").
+ * @typedef {{ sessions: Session[], next: string | null, scanned: number, looking: boolean,
+ *   failed?: boolean }} Found
  */
 
 /** How long one search goes on before it stops to show what it found (Older goes on). */
@@ -44,7 +46,7 @@ export async function searchSessions({ text, after, limit, signal, onProgress })
     if (signal.aborted) return null;
     const session = answer.ok ? /** @type {Session} */ (answer.json) : null;
     const found = { sessions: session === null ? [] : [session], next: null, scanned: 0 };
-    return { ...found, looking: false };
+    return { ...found, looking: false, failed: !answer.ok && answer.status !== 404 };
   }
   const started = performance.now();
   /** @type {Found} */
@@ -59,8 +61,9 @@ export async function searchSessions({ text, after, limit, signal, onProgress })
     const answer = await api('GET', `/sessions?${query}`, undefined, signal);
     if (signal.aborted) return null;
     const page = answer.json;
-    // A refusal (the service restarting, say) ends the search where it got to: Older tries again.
-    if (!answer.ok || page?.sessions === undefined) return { ...found, looking: false };
+    // A refusal (the service restarting, say) ends the search where it got to.
+    if (!answer.ok || page?.sessions === undefined)
+      return { ...found, looking: false, failed: true };
     const sessions = [...found.sessions, ...page.sessions];
     const next = typeof page.next === 'string' ? page.next : null;
     const looking =

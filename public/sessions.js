@@ -28,8 +28,8 @@ const newerPages = [];
 let olderPage = null;
 /** What the search box asks for ('' for every session). */
 let searchText = '';
-/** The shown page's search: how many sessions it looked at, and whether it still looks. */
-let searched = { scanned: 0, looking: false };
+/** The shown page's search: how many sessions it looked at, whether it still looks, whether it was refused. */
+let searched = { scanned: 0, looking: false, failed: false };
 /** live_sessions, from the state the stream pushes (null until the first). */
 /** @type {number | null} */
 let liveSessions = null;
@@ -186,15 +186,20 @@ function startEdit(row, session) {
  * search looks on, answer after answer, showing what it found as it goes.
  * Whatever load was under way stops: only the newest one's answers are shown.
  */
-export async function loadSessions() {
+export async function loadSessions({ refresh = false } = {}) {
   loading?.abort();
   const load = new AbortController();
   loading = load;
   try {
     if (searchText === '') await loadPage(load.signal);
-    else await loadSearch(load.signal);
+    else await loadSearch(load.signal, refresh);
   } catch {
-    // aborted (a newer load took over), or down: the event stream reports that (live.js)
+    // Aborted (a newer load took over), or down: the event stream reports that
+    // (live.js); a search cut short by it is not "still looking".
+    if (!load.signal.aborted && searched.looking) {
+      searched = { ...searched, looking: false, failed: true };
+      showPager();
+    }
   } finally {
     if (loading === load) {
       loading = null;
@@ -211,31 +216,40 @@ async function loadPage(signal) {
   if (signal.aborted || !answer.ok || answer.json?.sessions === undefined) return;
   sessions = answer.json.sessions;
   olderPage = typeof answer.json.next === 'string' ? answer.json.next : null;
-  searched = { scanned: 0, looking: false };
+  searched = { scanned: 0, looking: false, failed: false };
   render();
   showPager();
 }
 
-/** @param {AbortSignal} signal */
-async function loadSearch(signal) {
+/**
+ * A search's page: shown as it is found, answer after answer; a `refresh`
+ * (sessions changed elsewhere) keeps what is shown, and the row being
+ * edited, until the search has looked again, then shows it at once.
+ * @param {AbortSignal} signal
+ * @param {boolean} refresh
+ */
+async function loadSearch(signal, refresh) {
   /** @param {import('./search.js').Found} found */
   const show = (found) => {
     sessions = found.sessions;
     olderPage = found.next;
-    searched = { scanned: found.scanned, looking: found.looking };
+    searched = { scanned: found.scanned, looking: found.looking, failed: found.failed === true };
     render();
     showPager();
   };
-  searched = { scanned: 0, looking: true };
-  showPager();
+  if (!refresh) {
+    searched = { scanned: 0, looking: true, failed: false };
+    showPager();
+  }
   const found = await searchSessions({
     text: searchText,
     after: shownPage.after,
     limit: PAGE_SIZE,
     signal,
-    onProgress: show,
+    onProgress: refresh ? () => undefined : show,
   });
-  if (found !== null) show(found);
+  // A refresh the service refused leaves the page as it was.
+  if (found !== null && !(refresh && found.failed === true)) show(found);
 }
 
 /** @param {number} count */
@@ -261,6 +275,8 @@ function showPager() {
   let said = '';
   if (searchText === '') said = '';
   else if (isWholeId(searchText)) said = sessions.length > 0 ? 'found by its id' : '';
+  else if (searched.failed)
+    said = `searched ${formatCount(total)}${ofAll()}, then the service did not answer`;
   else if (looking) said = `searched ${formatCount(total)}${ofAll()}…`;
   else if (olderPage === null) said = `searched all ${formatCount(total)}`;
   else said = `searched ${formatCount(total)}${ofAll()}`;
@@ -269,7 +285,9 @@ function showPager() {
 
   let empty = 'No sessions yet.';
   if (searchText !== '' && looking) empty = 'Searching…';
-  else if (searchText !== '' && olderPage !== null) {
+  else if (searchText !== '' && searched.failed) {
+    empty = `The search for “${searchText}” was cut short: it goes on once the service is back.`;
+  } else if (searchText !== '' && olderPage !== null) {
     empty = `No match for “${searchText}” yet.`;
   } else if (searchText !== '') empty = `No session matches “${searchText}”.`;
   element('no-sessions').textContent = empty;
@@ -283,6 +301,11 @@ export function setLiveSessions(count) {
   if (count === liveSessions) return;
   liveSessions = count;
   if (searchText !== '') showPager();
+}
+
+/** A search the service cut short (it was restarting, say) looks again, now that it answers. */
+export function searchAgainIfCutShort() {
+  if (searchText !== '' && searched.failed && loading === null) void loadSessions();
 }
 
 /** Wires the pager and the search: Older follows the cursor, Newer goes back the way it came. */
@@ -331,7 +354,7 @@ export function loadSessionsSoon() {
   sessionsTimer = setTimeout(
     () => {
       sessionsTimer = undefined;
-      void loadSessions();
+      void loadSessions({ refresh: true });
     },
     searchText === '' ? REFRESH_MS : SEARCH_REFRESH_MS,
   );

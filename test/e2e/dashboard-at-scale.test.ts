@@ -167,6 +167,31 @@ describe('the dashboard at 100,000 sessions', () => {
     assert.match((await page.textContent('#search-status')) ?? '', /^searched all 100,000$/);
   });
 
+  it('says a search the service refused was cut short, never "no match"', async (t) => {
+    const page = await openPage(t);
+    if (page === null) return;
+    // The service answers the search's second request 503, as while it restarts.
+    let asked = 0;
+    await page.route(/\/sessions\?/, async (route) => {
+      asked++;
+      if (asked === 2) {
+        await route.fulfill({
+          status: 503,
+          contentType: 'application/json',
+          body: '{"error":"starting","message":"starting"}',
+        });
+      } else await route.continue().catch(() => undefined);
+    });
+    await page.fill('#search', OLD_NAME);
+    await page.locator('#search-status', { hasText: 'then the service did not answer' }).waitFor();
+    assert.equal(
+      await page.textContent('#search-status'),
+      `searched ${SEARCH_SCAN_LIMIT.toLocaleString('en')} of 100,000, then the service did not answer`,
+    );
+    assert.match((await page.textContent('#no-sessions')) ?? '', /was cut short/);
+    assert.doesNotMatch((await page.textContent('#no-sessions')) ?? '', /No session matches/);
+  });
+
   it('stops at its time budget with more to search, says so, and Older searches on from there', async (t) => {
     const page = await openPage(t);
     if (page === null) return;
