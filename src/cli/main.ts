@@ -45,12 +45,13 @@ or \`key  value\` lines (colour on a terminal unless NO_COLOR is set); --json
 prints the API's JSON instead.
   session create [--name N] [--note TEXT] [--data JSON]
   session list [--all | --limit N [--after CURSOR]] [--newest] [--search TEXT]
-                                on a terminal one page of 100 (stderr says how to
-                                get the next); into a pipe, with --json (as the
-                                original's listing) or with --all every session;
-                                --search: names holding TEXT (any case) or ids
-                                starting with it, page after page for up to a
-                                second on a terminal, to the end into a pipe
+                                on a terminal one page of 100 (stderr says how
+                                to get the next); into a pipe, with --json (as
+                                the original's listing) or with --all every
+                                session; --search: names holding TEXT (any
+                                case) or ids starting with it, page after page
+                                for up to a second on a terminal, to the end
+                                into a pipe or with --json
   session get ID
   session update ID --name N | --note TEXT | --data JSON (one or more)
                                 merges (PATCH): data keys it does not name are
@@ -64,9 +65,9 @@ prints the API's JSON instead.
                                 as its bearer token); --wait for the next instance
 
 Exit status: 0 done, 1 failed (e.g. not found), 2 usage error, 3 the service
-did not answer, 78 a bad setting (PORT, HOST, APP_PORT); serve and supervise: 3 to 6 a start that cannot succeed as
-configured (the line says why: the address, the data directory), 78 bad
-configuration.
+did not answer, 78 a bad setting (PORT, HOST, APP_PORT); serve and supervise:
+3 to 6 a start that cannot succeed as configured (the line says why: the
+address, the data directory), 78 bad configuration.
 
 Configuration comes from the environment: PORT, HOST, DATA_DIR, STORE and
 DATABASE_URL, LOG_LEVEL, CRASH_ENDPOINT, ADMIN_TOKEN, timeouts and limits (all
@@ -138,7 +139,9 @@ function usageMessage(error: Error, argv: readonly string[]): string {
   const ambiguous = /^Option '--([\w-]+)' argument is ambiguous/.exec(message)?.[1];
   if (ambiguous !== undefined) {
     const value = argv[argv.indexOf(`--${ambiguous}`) + 1] ?? '';
-    message = `--${ambiguous} ${value}: a value starting with "-" reads as a flag; write ${flagWords(ambiguous, value)} to mean it.`;
+    message = /^-\d/.test(value)
+      ? `--${ambiguous} must be a whole number; got ${value}.`
+      : `--${ambiguous} ${value}: a value starting with "-" reads as a flag; write ${flagWords(ambiguous, value)} to mean it.`;
   }
   const words = commandWords(argv);
   const command = words.join(' ');

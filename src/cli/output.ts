@@ -81,13 +81,14 @@ export function styleFor(
 /** Marks drawn on the character before them: no column of their own. */
 const COMBINING = /\p{Mn}|\p{Me}/u;
 /**
- * Characters a terminal draws two columns wide: emoji, and East Asian wide
- * and fullwidth ones (Hangul Jamo, CJK, Hiragana to Yi, Hangul, CJK
+ * Characters a terminal draws two columns wide: emoji shown as emoji (not
+ * ©, ™ or ♥, which are drawn one column wide unless followed by U+FE0F),
+ * and East Asian wide and fullwidth ones (Hangul Jamo, CJK, Hiragana to Yi, Hangul, CJK
  * compatibility, vertical and small forms, fullwidth forms, the
  * supplementary ideographic planes).
  */
 const WIDE =
-  /\p{Extended_Pictographic}|[\u1100-\u115f\u2e80-\u303e\u3041-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u;
+  /\p{Emoji_Presentation}|[\u1100-\u115f\u2e80-\u303e\u3041-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u;
 
 /** The columns a character takes on a terminal: 0, 1 or 2. */
 function columnsOf(char: string): number {
@@ -184,7 +185,8 @@ export function layOut(
  * - On a terminal (`terminalWidth` given): aligned columns, as wide as their
  *   `max` or else as the first rows set, a cell past its column's `max` cut
  *   with `…`; on a terminal too narrow for them, columns are cut and hidden
- *   (layOut) so no line is wider than the terminal.
+ *   (layOut) so no line is wider than the terminal, down to the first
+ *   column and the least of the second (48 for sessions, the id whole).
  * - Elsewhere (a pipe, a file): tab-separated values (as `gh` writes them),
  *   a header line, then one line a row, nothing cut: `grep`, `cut -f` and
  *   `awk -F'\t'` see every value whole. No value holds a raw tab or newline

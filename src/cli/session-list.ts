@@ -90,7 +90,8 @@ async function searchOn(
   out: Output,
   query: { limit: number; newest: boolean; after: string | null; search: string },
 ): Promise<SessionPage> {
-  const deadline = Date.now() + SEARCH_BUDGET_MS;
+  // On a terminal a person waits about a second; a pipe or --json waits for the page.
+  const deadline = out.width === undefined || out.json ? Infinity : Date.now() + SEARCH_BUDGET_MS;
   const progress = process.stderr.isTTY === true && !out.json;
   const total = progress ? (await client.state()).live_sessions : 0;
   const found: Session[] = [];

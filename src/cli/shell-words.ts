@@ -8,7 +8,8 @@
  */
 import { holdsTerminalControls } from '../domain/printable.js';
 
-const PLAIN = /^[\w@%+=:,./-]+$/;
+/** Safe as it is: no quoting needed (not starting with = or ~, which zsh and bash expand). */
+const PLAIN = /^[\w@%+:,./-][\w@%+=:,./-]*$/;
 
 /** `text` as one shell word: as it is when plainly safe, else quoted. */
 export function shellWord(text: string): string {
@@ -16,13 +17,12 @@ export function shellWord(text: string): string {
   if (!holdsTerminalControls(text)) return `'${text.replace(/'/g, `'\\''`)}'`;
   let quoted = '';
   for (const char of text) {
-    const code = char.codePointAt(0) as number;
     if (char === '\\' || char === "'") quoted += `\\${char}`;
     else if (holdsTerminalControls(char)) {
-      quoted +=
-        code <= 0xff
-          ? `\\x${code.toString(16).padStart(2, '0')}`
-          : `\\u${code.toString(16).padStart(4, '0')}`;
+      // Its UTF-8 bytes as \xHH: bash 3.2 (macOS's /bin/bash) has no \u.
+      for (const byte of new TextEncoder().encode(char)) {
+        quoted += `\\x${byte.toString(16).padStart(2, '0')}`;
+      }
     } else quoted += char;
   }
   return `$'${quoted}'`;

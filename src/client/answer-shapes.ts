@@ -82,5 +82,16 @@ export const isDeleted: Check = objectWith('a deletion', { status: 'string', id:
 
 export const isCrashAnswer: Check = objectWith('a crash answer', { crash_count: 'count' });
 
-/** Any JSON object (the event page has checks of its own: event-pages.ts). */
+/** A line of the event log: the original's four keys (`ts` a number), then the kind's own. */
+export const isLoggedEvent: Check = (value) => {
+  const wrong = objectWith('an event', { time: 'string', event: 'string', container: 'string' })(
+    value,
+  );
+  if (wrong !== null) return wrong;
+  return typeof (value as Record<string, unknown>).ts === 'number'
+    ? null
+    : 'an event has no number "ts"';
+};
+
+/** Any JSON object (the event page is checked further in event-pages.ts). */
 export const isAnyObject: Check = (value) => (isObject(value) ? null : 'not a JSON object');

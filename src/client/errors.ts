@@ -19,7 +19,7 @@ export class ApiError extends Error {
   }
 }
 
-/** An answer this service never gives: too large, or pages that go round in circles. */
+/** An answer this service never gives: too large, of another shape, or pages that go round in circles. */
 export class UntrustedAnswerError extends Error {
   constructor(
     readonly url: string,

@@ -7,6 +7,7 @@
  * ends: with `before=`, the page starts at its `next` (at 1 when `next` is
  * null); the tail ends at `count`, the position of the last event logged.
  */
+import { isLoggedEvent } from './answer-shapes.js';
 import { UntrustedAnswerError } from './errors.js';
 import type { EventPageAnswer, LoggedEvent } from './wire.js';
 
@@ -49,6 +50,10 @@ export function eventPage(answer: unknown, before: number | undefined, url: stri
   const { events, count, next } = (answer ?? {}) as Partial<Record<string, unknown>>;
   if (!Array.isArray(events) || !isCount(count)) {
     throw untrusted('an event page needs an events array and a count');
+  }
+  for (const event of events) {
+    const wrong = isLoggedEvent(event);
+    if (wrong !== null) throw untrusted(`an event page holds what is not an event: ${wrong}`);
   }
   let first: number;
   if (before === undefined) {

@@ -8,9 +8,9 @@
  *
  * An answer with an error status throws ApiError (its `status`, the body's
  * `error` code and `message`); no answer at all throws UnreachableError; an
- * answer no service of ours gives (larger than `maxAnswerBytes`, a page
- * cursor that repeats, an event page whose positions cannot be) throws
- * UntrustedAnswerError. The server is not trusted: the admin token goes
+ * answer no service of ours gives (larger than `maxAnswerBytes`, not the
+ * shape of the call's answer, a page cursor that repeats, an event page whose
+ * positions cannot be) throws UntrustedAnswerError. The server is not trusted: the admin token goes
  * only to the route that needs it.
  */
 import {
@@ -219,7 +219,7 @@ export class StatefulClient {
       });
       yield* page.sessions;
       after = page.next;
-      if (after !== null && (typeof after !== 'string' || seen.has(after))) {
+      if (after !== null && seen.has(after)) {
         throw new UntrustedAnswerError(this.url, 'a page cursor (next) repeats');
       }
       if (after !== null) seen.add(after);

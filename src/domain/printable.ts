@@ -11,12 +11,13 @@
  * the clipboard, open links), DEL, the line and paragraph separators, the
  * bidirectional controls and marks that reorder what is printed after them
  * (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), and the characters
- * that show as nothing (U+200B–U+200D, U+2060–U+2064, U+FEFF), with which
- * two different names look the same.
+ * that show as nothing (U+200B, U+2060–U+2064, U+FEFF), with which two
+ * different names look the same. (The zero-width joiner and non-joiner,
+ * U+200C and U+200D, are text: Persian, the Indic scripts and emoji need them.)
  */
 const TERMINAL_CONTROLS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /** Whether `text` holds a character `printable` would write visibly. */
 export function holdsTerminalControls(text: string): boolean {

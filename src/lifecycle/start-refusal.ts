@@ -8,11 +8,11 @@
  * written), so a refused start leaves the directory as it found it.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ServiceConfig } from '../config.js';
 import {
   DataDirectoryBusyError,
   DataDirectoryUnusableError,
+  dataLayout,
   isLockHeld,
   UnsafeDataDirectoryError,
 } from '../store/file/index.js';
@@ -58,7 +58,7 @@ function lowestUnprivilegedPort(): number {
 /** Whether a live instance holds `dataDir` (the lock is tried shared, read-only, and let go). */
 function instanceRunsOn(dataDir: string): boolean {
   try {
-    return isLockHeld(join(dataDir, 'instance.lock'));
+    return isLockHeld(dataLayout(dataDir).lockFile);
   } catch {
     return false;
   }

@@ -189,6 +189,14 @@ export async function wireService(
     bound?: { handle: object; address: string },
   ): Promise<string> => {
     let address: string;
+    // Made ready first: a plugin that fails is not a port that cannot be
+    // listened on (and keeps its own message and stack).
+    try {
+      await app.ready();
+    } catch (error) {
+      await stop('ready_failed');
+      throw error;
+    }
     try {
       // On a bound socket, its address as the host: Fastify would bind more for "localhost".
       address = await app.listen(

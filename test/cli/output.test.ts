@@ -36,6 +36,7 @@ describe('a table laid out on a terminal', () => {
     assert.equal(displayWidth('ＦＵＬＬ全角'), 12);
     assert.equal(displayWidth('e\u0301te\u0301'), 3);
     assert.equal(displayWidth('🙂 ok'), 5);
+    assert.equal(displayWidth('Acme™ ©'), 7, 'symbols drawn as text are one column');
     assert.equal(fit('全角全角全角', 7), '全角全…', 'cut at a whole character, within 7 columns');
     assert.equal(displayWidth(fit('全角全角全角', 7)), 7);
     assert.equal(fit('short', 10), 'short');

@@ -26,6 +26,8 @@ describe('words printed for a shell', () => {
       'tab\there, new\nline',
       'esc \u001b]0;title\u0007 bidi \u202e zero\u200bwidth',
       'back\\slash \\u001b',
+      '=ls',
+      '~root',
       '',
     ]) {
       const word = shellWord(text);
@@ -39,5 +41,6 @@ describe('words printed for a shell', () => {
     assert.equal(flagWords('name', "-dash it's $x"), "--name='-dash it'\\''s $x'");
     assert.deepEqual(pasted(flagWords('name', "-dash it's $x")), ["--name=-dash it's $x"]);
     assert.equal(flagWords('after', 'WzEwMF0'), '--after WzEwMF0');
+    assert.equal(shellWord('=ls'), "'=ls'", 'zsh would run =ls as a path');
   });
 });

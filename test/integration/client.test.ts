@@ -401,7 +401,7 @@ describe('the stateful CLI client', () => {
     const negative = await runToEnd(['events', '--before', '-1'], {});
     assert.equal(negative.code, 2);
     assert.deepEqual(negative.stderr.trim().split('\n'), [
-      'stateful: --before -1: a value starting with "-" reads as a flag; write --before=-1 to mean it.',
+      'stateful: --before must be a whole number; got -1.',
       'Run `stateful events --help` for its usage.',
     ]);
     const meant = await runToEnd(['events', '--before=-1'], {});

@@ -257,7 +257,7 @@ const REFUSALS: Refusal[] = [
   {
     what: 'the data directory is not writable by this user',
     status: 6,
-    line: /^Cannot use the data directory .*: this user .*may not write in it\. Give it to this user \(chown\), or set DATA_DIR to a directory it may write\. Nothing was changed\.$/,
+    line: /^Cannot use the data directory .*: this user .*may not read and write in it\. Give it to this user \(chown\), or set DATA_DIR to a directory it may write\. Nothing was changed\.$/,
     unprivileged: true,
     async arrange(dir) {
       await giveAway(dir);

@@ -61,7 +61,7 @@ function accessProblem(path: string, mode: number, name: string): string | null 
     return `${name} is on a read-only file system. Set DATA_DIR to a directory on a writable one.`;
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    const may = mode === READ_WRITE ? 'read and write' : 'write in';
+    const may = mode === READ_WRITE ? 'read and write' : 'read and write in';
     return `${thisUser()} may not ${may} ${name}. Give it to this user (chown), or set DATA_DIR to a directory it may write.`;
   }
   return `${name} cannot be used (${code}).`;
