@@ -245,6 +245,16 @@ const REFUSALS: Refusal[] = [
     },
   },
   {
+    what: 'DATA_DIR is a link to nothing',
+    status: 6,
+    line: /^Cannot use the data directory .*: it is a link to .*-gone, which does not exist\. Make that directory, or set DATA_DIR to a directory \(it is made if missing\)\. Nothing was changed\.$/,
+    async arrange(dir) {
+      const link = `${dir}.link`;
+      await symlink(`${dir}-gone`, link);
+      return { dataDir: link };
+    },
+  },
+  {
     what: 'DATA_DIR is under a file',
     status: 6,
     line: /^Cannot use the data directory .*: .* is a file, so no directory can be made under it\./,

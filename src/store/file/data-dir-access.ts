@@ -9,7 +9,7 @@
  * process's own user, root included (root is refused a read-only mount).
  * Links and other odd types inside are data-dir-safety.ts's to refuse.
  */
-import { accessSync, constants, lstatSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import type { DataLayout } from './layout.js';
@@ -96,6 +96,13 @@ export function dataDirectoryAccessProblem(
 ): { path: string; reason: string } | null {
   const { root } = layout;
   const code = failure(() => statSync(root));
+  if (code === 'ENOENT' && failure(() => lstatSync(root)) === null) {
+    // A link to nothing: mkdir would fail on the link, at every restart.
+    return {
+      path: root,
+      reason: `it is a link to ${readlinkSync(root)}, which does not exist. Make that directory, or set DATA_DIR to a directory (it is made if missing).`,
+    };
+  }
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     const reason = cannotMake(root);
     return reason === null ? null : { path: root, reason };
