@@ -5,12 +5,7 @@
  * (about a second on a terminal; into a pipe it searches to the end), and
  * says how far it looked.
  */
-import {
-  type Session,
-  type SessionPage,
-  type StatefulClient,
-  UntrustedAnswerError,
-} from '../client/index.js';
+import type { Session, SessionPage, StatefulClient } from '../client/index.js';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_SEARCH_LENGTH } from '../domain/page.js';
 import { type Output, sayHidden, sessionTable, write } from './output.js';
 import { flagWords } from './shell-words.js';
@@ -94,34 +89,28 @@ async function searchOn(
   const deadline = out.width === undefined || out.json ? Infinity : Date.now() + SEARCH_BUDGET_MS;
   const progress = process.stderr.isTTY === true && !out.json;
   const total = progress ? (await client.state()).live_sessions : 0;
-  const found: Session[] = [];
-  const seen = new Set<string>();
-  let scanned = 0;
-  let after = query.after;
-  do {
-    const page = await client.sessionPage({ ...query, limit: query.limit - found.length, after });
-    found.push(...page.sessions);
-    scanned += page.scanned ?? 0;
-    after = page.next;
-    if (after !== null && seen.has(after)) {
-      // A cursor seen before would search for ever.
-      throw new UntrustedAnswerError(client.url, 'a page cursor (next) repeats');
-    }
-    if (after !== null) seen.add(after);
-    if (progress)
-      process.stderr.write(
-        `\rsearched ${scanned.toLocaleString('en')} of ${total.toLocaleString('en')}…`,
-      );
-  } while (after !== null && found.length < query.limit && Date.now() < deadline);
+  const page = await client.searchSessions({
+    ...query,
+    deadline,
+    ...(progress
+      ? {
+          onProgress: (scanned: number) =>
+            process.stderr.write(
+              `\rsearched ${scanned.toLocaleString('en')} of ${total.toLocaleString('en')}…`,
+            ),
+        }
+      : {}),
+  });
   if (progress) process.stderr.write('\r\u001b[K');
   if (!out.json) {
+    const { scanned } = page;
     const of = progress ? ` of ${total.toLocaleString('en')}` : '';
-    const end = after === null ? ', to the end' : '';
+    const end = page.next === null ? ', to the end' : '';
     process.stderr.write(
-      `${found.length} found; searched ${scanned.toLocaleString('en')}${of} ${sessionsWord(progress ? total : scanned)}${end}\n`,
+      `${page.count} found; searched ${scanned.toLocaleString('en')}${of} ${sessionsWord(progress ? total : scanned)}${end}\n`,
     );
   }
-  return { sessions: found, count: found.length, next: after, scanned };
+  return page;
 }
 
 /**

@@ -209,15 +209,52 @@ export class StatefulClient {
    * `next` seen before would loop for ever: UntrustedAnswerError instead.
    */
   async *sessions(options: Omit<PageOptions, 'after'> = {}): AsyncGenerator<Session> {
+    for await (const page of this.pages({ limit: 1000, ...options })) yield* page.sessions;
+  }
+
+  /**
+   * A page of up to `limit` matches of `search`: a search page looks at no
+   * more than 20,000 sessions, so this follows its `next` until the page is
+   * full, the sessions end, or `deadline` (epoch milliseconds) has passed.
+   * `scanned` adds up what the pages looked at; `next` goes on from where it
+   * stopped (null: to the end). `onProgress` hears the total after each.
+   */
+  async searchSessions(
+    options: PageOptions & {
+      search: string;
+      deadline?: number;
+      onProgress?: (scanned: number) => void;
+    },
+  ): Promise<SessionPage & { scanned: number }> {
+    const { deadline = Number.POSITIVE_INFINITY, onProgress, ...query } = options;
+    const limit = query.limit ?? 100;
+    const sessions: Session[] = [];
+    let scanned = 0;
+    let next: string | null = query.after ?? null;
+    for await (const page of this.pages(query, () => limit - sessions.length)) {
+      sessions.push(...page.sessions);
+      scanned += page.scanned ?? 0;
+      next = page.next;
+      onProgress?.(scanned);
+      if (sessions.length >= limit || Date.now() >= deadline) break;
+    }
+    return { sessions, count: sessions.length, next, scanned };
+  }
+
+  /**
+   * The pages from `options.after` on, following `next` (each asking for
+   * `limit()` sessions) until it is null; one seen before would loop for
+   * ever: UntrustedAnswerError instead.
+   */
+  private async *pages(
+    options: PageOptions,
+    limit: () => number = () => options.limit ?? 100,
+  ): AsyncGenerator<SessionPage> {
     const seen = new Set<string>();
-    let after: string | null = null;
+    let after = options.after ?? null;
     do {
-      const page: SessionPage = await this.sessionPage({
-        limit: 1000,
-        ...options,
-        after,
-      });
-      yield* page.sessions;
+      const page: SessionPage = await this.sessionPage({ ...options, limit: limit(), after });
+      yield page;
       after = page.next;
       if (after !== null && seen.has(after)) {
         throw new UntrustedAnswerError(this.url, 'a page cursor (next) repeats');

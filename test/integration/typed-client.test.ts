@@ -116,6 +116,24 @@ describe('the typed client', () => {
       ['s3', 's2', 's1'],
     );
     assert.equal(typeof page.next, 'string');
+    // A search of pages: a page of matches, then on from where it stopped.
+    const first = await client.searchSessions({ search: 'S', limit: 3, newest: true });
+    assert.deepEqual(
+      first.sessions.map((session) => session.name),
+      ['s3', 's2', 's1'],
+    );
+    assert.ok(first.next !== null && first.scanned === 3, JSON.stringify(first));
+    const rest = await client.searchSessions({
+      search: 'S',
+      limit: 3,
+      newest: true,
+      after: first.next,
+    });
+    assert.deepEqual(
+      [rest.sessions.map((session) => session.name), rest.next, rest.scanned],
+      [['s0'], null, 1],
+      'the rest, to the end: every session looked at once',
+    );
     const tail = await client.events({ limit: 2 });
     assert.equal(tail.events.length, 2);
     const older = await client.events({ limit: 2, before: tail.count - 1 });
