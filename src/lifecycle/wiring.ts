@@ -184,7 +184,26 @@ export async function wireService(
   const app = buildServiceApp(service, config, logger, { hooks, metrics, wiring });
   const stop = stopOnce(app, service, store, { config, logger });
 
-  const listen = async (
+  const listen = listenerOf(app, service, verdict, { config, logger, stop });
+  return { app, service, store, listen, stop };
+}
+
+/**
+ * WiredService.listen: makes the app ready, listens (on `bound`, the
+ * starting answer's socket, when given), and logs `listening`; a failure to
+ * listen stops the counted start cleanly and says why once.
+ */
+function listenerOf(
+  app: FastifyInstance,
+  service: StatefulService,
+  verdict: InstanceStart,
+  {
+    config,
+    logger,
+    stop,
+  }: { config: ServiceConfig; logger: FastifyBaseLogger; stop: WiredService['stop'] },
+): WiredService['listen'] {
+  return async (
     listenPort = config.port,
     bound?: { handle: object; address: string },
   ): Promise<string> => {
@@ -229,7 +248,6 @@ export async function wireService(
     );
     return address;
   };
-  return { app, service, store, listen, stop };
 }
 
 /** The HTTP app over `service`, with the config's limits and guards. */
