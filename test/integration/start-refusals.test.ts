@@ -17,6 +17,7 @@ import { once } from 'node:events';
 import {
   chmod,
   chown,
+  copyFile,
   cp,
   lstat,
   mkdir,
@@ -70,21 +71,40 @@ async function listing(path: string): Promise<string[]> {
   return entries.length === 0 ? ['absent'] : entries;
 }
 
+/** How a case runs the supervisor: the words before Node, and the Node it runs. */
+interface Runner {
+  prefix: string[];
+  node: string;
+}
+
 /**
  * How to run the supervisor as a user who may not take a port below 1024
- * nor write what root made: setpriv to nobody when this is root (if nobody
- * can run the built CLI from where it is), as is otherwise; null when it cannot.
+ * nor write what root made: setpriv to nobody when this is root, as is
+ * otherwise; null when nobody cannot run the built CLI from where it is.
+ *
+ * The probe runs what the supervisor does: Node as nobody starting Node
+ * again. setpriv itself still holds root's capabilities when it looks up the
+ * program it runs, so only a process started by nobody shows whether nobody
+ * may reach that Node (a Node under a closed home directory, as CI's cached
+ * Node 22 is, cannot be). Then nobody gets a copy of it in a folder it may
+ * enter, removed by `defer`.
  */
-function unprivilegedPrefix(): string[] | null {
-  if (!isRoot) return [];
+async function unprivilegedRunner(defer: Defer): Promise<Runner | null> {
+  if (!isRoot) return { prefix: [], node: process.execPath };
   const prefix = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-  const probe = spawnSync(prefix[0] as string, [
-    ...prefix.slice(1),
-    process.execPath,
-    CLI,
-    '--version',
-  ]);
-  return probe.status === 0 ? prefix : null;
+  const runs = (node: string): boolean => {
+    const again = `const r = require('node:child_process').spawnSync(process.execPath, ${JSON.stringify([CLI, '--version'])}); process.exit(r.status ?? 1);`;
+    const probe = spawnSync(prefix[0] as string, [...prefix.slice(1), node, '-e', again]);
+    return probe.status === 0;
+  };
+  if (runs(process.execPath)) return { prefix, node: process.execPath };
+  const folder = await mkdtemp(join(tmpdir(), 'stateful-node-'));
+  defer(() => rm(folder, { recursive: true, force: true }));
+  await chmod(folder, 0o755);
+  const node = join(folder, 'node');
+  await copyFile(process.execPath, node);
+  await chmod(node, 0o755);
+  return runs(node) ? { prefix, node } : null;
 }
 
 /** The lowest port an unprivileged user may take here. */
@@ -351,9 +371,9 @@ async function prepare(
 /** Runs `stateful supervise` to its end, with JSON logs or on a terminal; what it wrote. */
 async function supervise(
   env: Record<string, string>,
-  options: { prefix: string[]; terminal: boolean },
+  options: { runner: Runner; terminal: boolean },
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const words = [...options.prefix, process.execPath, CLI, 'supervise'];
+  const words = [...options.runner.prefix, options.runner.node, CLI, 'supervise'];
   const fullEnv = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env };
   const child = options.terminal
     ? spawn(
@@ -394,16 +414,22 @@ describe('a start that cannot succeed, under the supervisor (npm start)', {
     const service = await spawnService(seeded);
     await postJson(`${service.url}/sessions`, { name: 'alice', data: { plan: 'pro' } });
     await service.process.stop('SIGTERM');
+    unprivileged = await unprivilegedRunner((step) => cleanups.push(step));
   });
-  after(() => rm(dirname(seeded), { recursive: true, force: true }));
+  after(async () => {
+    for (const step of cleanups) await step();
+    await rm(dirname(seeded), { recursive: true, force: true });
+  });
 
-  const prefix = unprivilegedPrefix();
+  const privileged: Runner = { prefix: [], node: process.execPath };
+  let unprivileged: Runner | null = null;
+  const cleanups: (() => unknown)[] = [];
   for (const refusal of REFUSALS) {
     for (const state of refusal.states ?? ['fresh', 'holding data']) {
       for (const terminal of [false, true]) {
         const how = terminal ? 'on a terminal' : 'with JSON logs';
         it(`${refusal.what} (${state}, ${how}): exit ${refusal.status}, one line, nothing written`, async (t) => {
-          if (refusal.unprivileged === true && prefix === null) {
+          if (refusal.unprivileged === true && unprivileged === null) {
             t.skip('nobody (uid 65534) cannot run the built CLI from here');
             return;
           }
@@ -424,7 +450,10 @@ describe('a start that cannot succeed, under the supervisor (npm start)', {
               PORT: String(await freePort()),
               ...arranged.env,
             },
-            { prefix: refusal.unprivileged === true ? (prefix ?? []) : [], terminal },
+            {
+              runner: refusal.unprivileged === true ? (unprivileged ?? privileged) : privileged,
+              terminal,
+            },
           );
           const output = `${run.stdout}${run.stderr}`;
           assert.equal(run.code, refusal.status, output);
