@@ -5,9 +5,11 @@
  * process at start with a message that names the variable and what it
  * accepts.
  */
+
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { type ExpiryDefaults, parseDuration } from './domain/expiry.js';
 import { DEFAULT_PAGE_MAX_BYTES } from './domain/page.js';
 import { DEFAULT_SESSION_MAX_NODES } from './domain/session.js';
 
@@ -38,6 +40,8 @@ export interface ServiceConfig {
   shutdownTimeoutMs: number;
   /** CRASH_ENDPOINT: `on` (the demo default) or `off` (POST /crash is a 404). */
   crashEndpoint: boolean;
+  /** SESSION_TTL, SESSION_IDLE_TIMEOUT, SESSION_TOUCH: when sessions expire (default: never). */
+  expiry: ExpiryDefaults;
   /** ADMIN_TOKEN: when set, POST /crash needs `Authorization: Bearer <token>`. */
   adminToken: string | null;
   /**
@@ -151,6 +155,29 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}; got "${raw}".`);
   }
   return Number(raw);
+}
+
+/** A duration setting (`90`, `90s`, `15m`, `1h`, `30d`; unset or `never`: null). */
+function duration(env: Env, name: string): number | null {
+  const seconds = parseDuration(env[name] ?? '');
+  if (seconds === undefined) {
+    throw new ConfigError(
+      `${name} must be a duration such as 3600, 90s, 15m, 1h or 30d (up to 100 years), or "never"; got "${env[name]}".`,
+    );
+  }
+  return seconds;
+}
+
+function expiryDefaults(env: Env): ExpiryDefaults {
+  const touch = text(env, 'SESSION_TOUCH', 'writes');
+  if (touch !== 'writes' && touch !== 'reads') {
+    throw new ConfigError(`SESSION_TOUCH must be "writes" or "reads"; got "${touch}".`);
+  }
+  return Object.freeze({
+    ttlSeconds: duration(env, 'SESSION_TTL'),
+    idleSeconds: duration(env, 'SESSION_IDLE_TIMEOUT'),
+    touch,
+  });
 }
 
 function onOff(env: Env, name: string, fallback: boolean): boolean {
@@ -351,6 +378,7 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
     trustProxy: trustProxy(env),
     limits: httpLimits(env),
     storage: storageLimits(env),
+    expiry: expiryDefaults(env),
   });
 }
 

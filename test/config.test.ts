@@ -76,6 +76,27 @@ describe('configuration', () => {
     assert.equal(loadServiceConfig({ MAX_STREAMS: '0' }).limits.maxStreams, 0);
   });
 
+  it('expires no session unless asked; reads SESSION_TTL and SESSION_IDLE_TIMEOUT as durations', () => {
+    assert.deepEqual(loadServiceConfig({}).expiry, {
+      ttlSeconds: null,
+      idleSeconds: null,
+      touch: 'writes',
+    });
+    assert.deepEqual(
+      loadServiceConfig({ SESSION_TTL: '1h', SESSION_IDLE_TIMEOUT: '900', SESSION_TOUCH: 'reads' })
+        .expiry,
+      { ttlSeconds: 3600, idleSeconds: 900, touch: 'reads' },
+    );
+    assert.throws(
+      () => loadServiceConfig({ SESSION_TTL: '1w' }),
+      /SESSION_TTL must be a duration such as 3600, 90s, 15m, 1h or 30d/,
+    );
+    assert.throws(
+      () => loadServiceConfig({ SESSION_TOUCH: 'always' }),
+      /SESSION_TOUCH must be "writes" or "reads"/,
+    );
+  });
+
   it('takes the storage budget in MiB and refuses what is not an integer', () => {
     assert.equal(
       loadServiceConfig({ STORAGE_BUDGET_MB: '64' }).storage.budgetBytes,
