@@ -295,10 +295,12 @@ export function sessionTable(style: Style, terminalWidth: number | undefined): T
 export function sessionFields(session: Session, style: Style): string {
   const keys = [...SESSION_KEYS.filter((key) => key !== 'data'), 'data' as const];
   return keyValues(
-    keys.map((key) => {
-      const value = session[key];
-      return [key, printable(typeof value === 'string' ? value : JSON.stringify(value))];
-    }),
+    keys
+      .filter((key) => session[key] !== undefined)
+      .map((key) => {
+        const value = session[key];
+        return [key, printable(typeof value === 'string' ? value : JSON.stringify(value))];
+      }),
     style,
   );
 }

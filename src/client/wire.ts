@@ -20,6 +20,12 @@ export interface Session {
   /** UTC, `YYYY-MM-DDTHH:MM:SSZ`. */
   last_active: string;
   access_count: number;
+  /** When it is gone (UTC, `YYYY-MM-DDTHH:MM:SSZ`): only on a session that expires. */
+  expires_at?: string;
+  /** The end of its lifetime, never moved; null: none. Only on a session that expires. */
+  ends_at?: string | null;
+  /** Its idle timeout in seconds; null: none. Only on a session that expires. */
+  idle_seconds?: number | null;
 }
 
 /** The body of a create or an update: each field optional, others ignored. */
@@ -27,6 +33,10 @@ export interface SessionInput {
   /** At most 200 characters. */
   name?: string;
   data?: JsonObject;
+  /** A lifetime from now, in seconds (1 to about 100 years); null: none; absent: kept (SESSION_TTL on a create). */
+  ttl_seconds?: number | null;
+  /** An idle timeout in seconds; null: none; absent: kept (SESSION_IDLE_TIMEOUT on a create). */
+  idle_seconds?: number | null;
 }
 
 /** GET /sessions?limit=…: a page of sessions. */

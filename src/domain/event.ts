@@ -14,6 +14,7 @@ export type EventKind =
   | 'session_created'
   | 'session_updated'
   | 'session_deleted'
+  | 'session_expired'
   | 'session_adopted'
   | 'crash_triggered'
   | 'crash_detected'
@@ -78,6 +79,24 @@ export function sessionUpdatedEvent(container: string, id: string): ServiceEvent
 
 export function sessionDeletedEvent(container: string, id: string): ServiceEvent {
   return makeEvent('session_deleted', container, { session_id: id });
+}
+
+/**
+ * Logged by the sweep that removed an expired session: who (its id and
+ * name), when it expired (its `expires_at`) and why (its lifetime ended, or
+ * it sat idle).
+ */
+export function sessionExpiredEvent(
+  container: string,
+  session: { id: string; name: string; expires_at: string },
+  reason: 'lifetime' | 'idle',
+): ServiceEvent {
+  return makeEvent('session_expired', container, {
+    session_id: session.id,
+    name: session.name,
+    reason,
+    expired_at: session.expires_at,
+  });
 }
 
 export function startupEvent(

@@ -60,9 +60,7 @@ export function expiryFrom(
   idleSeconds: number | null,
   now: Date,
 ): SessionExpiry | null {
-  if (ttlSeconds === null && idleSeconds === null) return null;
-  const endsAt = ttlSeconds === null ? null : secondsFrom(now, ttlSeconds);
-  return { ...withIdle(endsAt, idleSeconds, now), ends_at: endsAt, idle_seconds: idleSeconds };
+  return expiryAfterWrite(null, ttlSeconds, idleSeconds, now);
 }
 
 /** `expires_at` for a lifetime ending at `endsAt` and an idle timeout counted from `now`. */
@@ -86,6 +84,43 @@ export function touched(expiry: SessionExpiry, now: Date, throttle = 0.1): Sessi
   const next = { ...expiry, ...withIdle(expiry.ends_at, expiry.idle_seconds, now) };
   const moved = (Date.parse(next.expires_at) - Date.parse(expiry.expires_at)) / 1000;
   return moved >= Math.max(1, expiry.idle_seconds * throttle) ? next : null;
+}
+
+/** The expiry keys of a session that has them; null for one that never expires. */
+export function expiryOf(session: Partial<SessionExpiry>): SessionExpiry | null {
+  if (session.expires_at === undefined) return null;
+  return {
+    expires_at: session.expires_at,
+    ends_at: session.ends_at ?? null,
+    idle_seconds: session.idle_seconds ?? null,
+  };
+}
+
+/**
+ * The expiry after a write at `now` that gives `ttlSeconds` and/or
+ * `idleSeconds` (undefined: not given; null: none). A lifetime given starts
+ * again from now (as Redis's EXPIRE); one not given keeps its end; an idle
+ * timeout given or kept counts from now, the write being a touch. A write
+ * that gives neither only touches.
+ */
+export function expiryAfterWrite(
+  current: SessionExpiry | null,
+  ttlSeconds: number | null | undefined,
+  idleSeconds: number | null | undefined,
+  now: Date,
+): SessionExpiry | null {
+  if (ttlSeconds === undefined && idleSeconds === undefined) {
+    return current === null ? null : (touched(current, now, 0) ?? current);
+  }
+  const endsAt =
+    ttlSeconds === undefined
+      ? (current?.ends_at ?? null)
+      : ttlSeconds === null
+        ? null
+        : secondsFrom(now, ttlSeconds);
+  const idle = idleSeconds === undefined ? (current?.idle_seconds ?? null) : idleSeconds;
+  if (endsAt === null && idle === null) return null;
+  return { ...withIdle(endsAt, idle, now), ends_at: endsAt, idle_seconds: idle };
 }
 
 /** Whether a session whose expiry is `expiresAt` (undefined: none) is gone at `now`. */

@@ -61,7 +61,7 @@ export function measureJson(value: unknown): Footprint {
  * it. Every field of SessionSchema has an entry (a type error otherwise).
  */
 export const FIELD_BYTES: {
-  readonly [K in keyof Session]: ((value: Session[K]) => number) | null;
+  readonly [K in keyof Session]-?: ((value: Session[K]) => number) | null;
 } = {
   id: null,
   name: stringBytes,
@@ -69,6 +69,9 @@ export const FIELD_BYTES: {
   created_at: null,
   last_active: null,
   access_count: null,
+  expires_at: null,
+  ends_at: null,
+  idle_seconds: null,
 };
 assertSessionKeys('footprint.ts FIELD_BYTES', Object.keys(FIELD_BYTES));
 

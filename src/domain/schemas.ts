@@ -6,6 +6,7 @@
  * document can be built from the same schemas.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { MAX_EXPIRY_SECONDS } from './expiry.js';
 
 export const MAX_NAME_LENGTH = 200;
 /**
@@ -17,14 +18,20 @@ export const MAX_NAME_LENGTH = 200;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** `YYYY-MM-DDTHH:MM:SSZ`, UTC, one-second resolution: the original's timestamps. */
+const TIMESTAMP_PATTERN_TEXT = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z$';
 export const TimestampSchema = Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z$',
+  pattern: TIMESTAMP_PATTERN_TEXT,
   description: 'UTC, YYYY-MM-DDTHH:MM:SSZ',
 });
 /** TimestampSchema's pattern, for the checks made without a schema. */
 export const TIMESTAMP_PATTERN = new RegExp(TimestampSchema.pattern as string);
 
 export type JsonObject = { [key: string]: unknown };
+
+/** A lifetime or an idle timeout in whole seconds: 1 s to about 100 years. */
+function ExpirySecondsSchema(description: string) {
+  return Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_SECONDS, description });
+}
 
 /** Any JSON object (the session's `data`: the client's, kept as sent). */
 export const JsonObjectSchema = Type.Unsafe<JsonObject>({
@@ -47,6 +54,26 @@ export const SessionSchema = Type.Object({
   created_at: TimestampSchema,
   last_active: TimestampSchema,
   access_count: Type.Integer({ minimum: 0 }),
+  // A session that expires carries these three (see domain/expiry.ts); one
+  // that never does has none of them, byte for byte the original's.
+  expires_at: Type.Optional(
+    Type.String({
+      pattern: TIMESTAMP_PATTERN_TEXT,
+      description:
+        'when the session is gone: the earlier of ends_at and its idle timeout after the last touch',
+    }),
+  ),
+  ends_at: Type.Optional(
+    Type.Union([TimestampSchema, Type.Null()], {
+      description: 'the end of its lifetime (ttl_seconds), never moved; null: none',
+    }),
+  ),
+  idle_seconds: Type.Optional(
+    Type.Union([ExpirySecondsSchema('its idle timeout'), Type.Null()], {
+      description:
+        'its idle timeout: a touch moves expires_at to this many seconds later; null: none',
+    }),
+  ),
 });
 export type Session = Static<typeof SessionSchema>;
 
@@ -75,5 +102,17 @@ export function assertSessionKeys(what: string, keys: readonly string[]): void {
 export const SessionInputSchema = Type.Object({
   name: Type.Optional(Type.String({ maxLength: MAX_NAME_LENGTH })),
   data: Type.Optional(JsonObjectSchema),
+  ttl_seconds: Type.Optional(
+    Type.Union([ExpirySecondsSchema('its lifetime, from now'), Type.Null()], {
+      description:
+        'a lifetime from now: the session is gone this many seconds later, whatever happens (null: none; absent: kept, or SESSION_TTL on a create)',
+    }),
+  ),
+  idle_seconds: Type.Optional(
+    Type.Union([ExpirySecondsSchema('its idle timeout'), Type.Null()], {
+      description:
+        'an idle timeout: the session is gone this many seconds after the last touch (null: none; absent: kept, or SESSION_IDLE_TIMEOUT on a create)',
+    }),
+  ),
 });
 export type SessionInput = Static<typeof SessionInputSchema>;

@@ -7,6 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { InvalidInputError, NotFoundError, SessionTooLargeError } from './errors.js';
+import {
+  type ExpiryDefaults,
+  expiryAfterWrite,
+  expiryFrom,
+  expiryOf,
+  NEVER,
+  type SessionExpiry,
+} from './expiry.js';
 import { measureJson } from './footprint.js';
 import { isJsonObject, mergeInto, mergePatch, sameJson } from './merge-patch.js';
 import {
@@ -24,6 +32,13 @@ import { unstorableIn, unstorableMessage } from './text.js';
 import { utcTimestamp } from './time.js';
 
 export { type JsonObject, MAX_NAME_LENGTH, type Session, type SessionInput };
+
+/** The keys of a session that expires, in their order (after access_count). */
+const EXPIRY_KEYS = [
+  'expires_at',
+  'ends_at',
+  'idle_seconds',
+] as const satisfies readonly (keyof Session & keyof SessionExpiry)[];
 
 /**
  * A session as compact JSON, exactly as `JSON.stringify` writes it (keys in
@@ -62,15 +77,30 @@ export const DEFAULT_SESSION_MAX_NODES = 10_000;
 
 const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The fields a client may send (SessionInputSchema's), each a field of the session. */
-const INPUT_KEYS = Object.keys(SessionInputSchema.properties) as (keyof SessionInput &
+/** The fields a client sets as they are sent, each a field of the session (expiry is worked out). */
+const INPUT_KEYS = ['name', 'data'] as const satisfies readonly (keyof SessionInput &
   keyof Session)[];
 
-/** A session's fields in the canonical key order (SESSION_KEYS), whatever order `value` holds them in. */
+/** What a client may send: INPUT_KEYS and the expiry it asks for. */
+const ACCEPTED_KEYS = Object.keys(SessionInputSchema.properties) as (keyof SessionInput)[];
+
+/**
+ * A session's fields in the canonical key order (SESSION_KEYS), whatever
+ * order `value` holds them in; an optional field it lacks stays absent.
+ */
 function inCanonicalOrder(value: Session): Session {
   const session: Record<string, unknown> = {};
-  for (const key of SESSION_KEYS) session[key] = value[key];
+  for (const key of SESSION_KEYS) if (value[key] !== undefined) session[key] = value[key];
   return session as Session;
+}
+
+/**
+ * Sets a session's expiry keys in place, after every other key (the
+ * canonical order), or takes them away when it no longer expires.
+ */
+function setExpiry(session: Session, expiry: SessionExpiry | null): void {
+  for (const key of EXPIRY_KEYS) delete session[key];
+  if (expiry !== null) Object.assign(session, expiry);
 }
 
 /** Only canonical lower-case UUIDs name sessions; anything else cannot exist. */
@@ -116,7 +146,7 @@ export function validateSessionInput(
     }
   }
   const input: Record<string, unknown> = {};
-  for (const key of INPUT_KEYS) if (body[key] !== undefined) input[key] = body[key];
+  for (const key of ACCEPTED_KEYS) if (body[key] !== undefined) input[key] = body[key];
   // After the bound on nodes: a refused body is walked once.
   const unstorable = unstorableIn(input);
   if (unstorable !== null) throw new InvalidInputError(unstorableMessage(unstorable));
@@ -140,16 +170,34 @@ export function validatePatchInput(body: unknown, maxNodes: number): SessionInpu
   return validateSessionInput(body, maxNodes);
 }
 
-export function createSession(input: SessionInput, now: Date = new Date()): Session {
+/**
+ * A new session from a create's input. Its expiry is the input's lifetime
+ * and idle timeout, or the server's defaults for those not given (`null`
+ * given: none, whatever the default).
+ */
+export function createSession(
+  input: SessionInput,
+  now: Date = new Date(),
+  defaults: ExpiryDefaults = NEVER,
+): Session {
   const timestamp = utcTimestamp(now);
-  return inCanonicalOrder({
+  const session: Session = {
     id: randomUUID(),
     name: input.name ?? DEFAULT_SESSION_NAME,
     data: input.data ?? {},
     created_at: timestamp,
     last_active: timestamp,
     access_count: 0,
-  });
+  };
+  setExpiry(
+    session,
+    expiryFrom(
+      input.ttl_seconds === undefined ? defaults.ttlSeconds : input.ttl_seconds,
+      input.idle_seconds === undefined ? defaults.idleSeconds : input.idle_seconds,
+      now,
+    ),
+  );
+  return session;
 }
 
 /**
@@ -168,6 +216,7 @@ export function applyUpdate(
   }
   next.last_active = utcTimestamp(now);
   next.access_count = session.access_count + 1;
+  setExpiry(next, expiryAfterWrite(expiryOf(session), input.ttl_seconds, input.idle_seconds, now));
   return next;
 }
 
@@ -182,9 +231,11 @@ export function applyUpdate(
  * was before them, or to any later version up to them, gives exactly the
  * session they made.
  */
-export type SessionPatch = SessionInput & {
+export type SessionPatch = Pick<SessionInput, 'name' | 'data'> & {
   last_active: string;
   access_count: number;
+  /** The expiry after the write when it moved: its keys, or null when it no longer expires. */
+  expiry?: SessionExpiry | null;
 };
 
 /** Whether a patch changes none of what clients set (only the access it counted). */
@@ -246,6 +297,8 @@ function patchOf(current: Session, next: Session, data: JsonObject | undefined):
       (patch as Record<string, unknown>)[key] = next[key];
     }
   }
+  const expiry = expiryOf(next);
+  if (!sameJson(expiry, expiryOf(current))) patch.expiry = expiry;
   return patch;
 }
 
@@ -265,6 +318,7 @@ export function applySessionPatch(session: Session, patch: SessionPatch): void {
   }
   session.last_active = patch.last_active;
   session.access_count = patch.access_count;
+  if (patch.expiry !== undefined) setExpiry(session, patch.expiry);
 }
 
 /**
@@ -345,6 +399,13 @@ function expectedOf(key: keyof Session): string {
   return `a ${String(type)}`;
 }
 
+/** A patch's `expiry`: the three keys of an expiring session, expires_at required. */
+const checkExpiry = storedAjv.compile<SessionExpiry>({
+  type: 'object',
+  required: ['expires_at', 'ends_at', 'idle_seconds'],
+  properties: Object.fromEntries(EXPIRY_KEYS.map((key) => [key, SessionSchema.properties[key]])),
+});
+
 /** The fields a patch may set, each checked as the session's schema has it (no input limits). */
 const patchFieldChecks = INPUT_KEYS.map(
   (key) => [key, storedAjv.compile(SessionSchema.properties[key])] as const,
@@ -369,7 +430,10 @@ export function parseStoredSession(value: unknown): Session | string {
   for (const key of INTEGER_KEYS) {
     if (!Number.isSafeInteger(stored[key])) return `"${key}" is not a non-negative integer`;
   }
-  return inCanonicalOrder(stored);
+  const session = inCanonicalOrder(stored);
+  // The three keys go together: without expires_at, the others say nothing.
+  setExpiry(session, expiryOf(session));
+  return session;
 }
 
 /**
@@ -390,6 +454,10 @@ export function parseStoredPatch(value: unknown): SessionPatch | string {
   }
   const patch: Record<string, unknown> = { last_active, access_count };
   for (const key of INPUT_KEYS) if (value[key] !== undefined) patch[key] = value[key];
+  if (value.expiry !== undefined) {
+    if (value.expiry !== null && !checkExpiry(value.expiry)) return '"expiry" is malformed';
+    patch.expiry = value.expiry;
+  }
   return patch as SessionPatch;
 }
 

@@ -14,7 +14,12 @@ import type { JournalSegmentRead } from './journal-records.js';
 import type { DataLayout } from './layout.js';
 
 /** The kinds of event a session change logs, ours and the original's alike. */
-const SESSION_CHANGE_KINDS = new Set(['session_created', 'session_updated', 'session_deleted']);
+const SESSION_CHANGE_KINDS = new Set([
+  'session_created',
+  'session_updated',
+  'session_deleted',
+  'session_expired',
+]);
 
 /** A point in events.jsonl: its byte offset, and a digest of the bytes just before it. */
 export interface LogPoint {

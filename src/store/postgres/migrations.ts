@@ -54,6 +54,19 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 2,
+    name: 'session expiry',
+    // NULL in all three: a session that never expires (every session before).
+    // The partial index holds only the sessions that expire, for the sweep.
+    sql: `
+      ALTER TABLE sessions
+        ADD COLUMN expires_at text,
+        ADD COLUMN ends_at text,
+        ADD COLUMN idle_seconds bigint;
+      CREATE INDEX sessions_expiring ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** Brings the schema up to date; returns the versions it applied. */

@@ -21,14 +21,20 @@ import type { SessionJson } from '../../domain/session.js';
 interface Column<T> {
   /** The column's SQL type: the table's, and the array a batch's values are sent in. */
   type: 'uuid' | 'text' | 'bigint';
-  encode(value: T): string | number;
-  decode(text: string): T;
+  encode(value: NonNullable<T>): string | number;
+  decode(text: string): NonNullable<T>;
+  /**
+   * A field a session may lack or hold null (its expiry): the column is NULL
+   * then, and an update writes it whatever it is, so it can be cleared.
+   */
+  optional?: true;
 }
 
 const text: Column<string> = { type: 'text', encode: (value) => value, decode: (value) => value };
+const optionalText: Column<string> = { ...text, optional: true };
 
 /** Every field of a session, its column. */
-export const SESSION_CODEC: { readonly [K in keyof Session]: Column<Session[K]> } = {
+export const SESSION_CODEC: { readonly [K in keyof Session]-?: Column<Session[K]> } = {
   id: { type: 'uuid', encode: (value) => value, decode: (value) => value },
   name: text,
   // JSON text, not jsonb: jsonb reorders keys, and `data` keeps the client's.
@@ -41,20 +47,33 @@ export const SESSION_CODEC: { readonly [K in keyof Session]: Column<Session[K]> 
   last_active: text,
   // bigint comes back as text; the domain keeps counts within 2^53.
   access_count: { type: 'bigint', encode: (value) => value, decode: Number },
+  // NULL when the session never expires; the three go together (see toSession).
+  expires_at: optionalText,
+  ends_at: optionalText,
+  idle_seconds: { type: 'bigint', encode: (value) => value, decode: Number, optional: true },
 };
 assertSessionKeys('session-codec.ts SESSION_CODEC', Object.keys(SESSION_CODEC));
 
 /** The session's columns in SESSION_KEYS order (no `seq`, the table's own). */
 export const SESSION_COLUMNS = SESSION_KEYS.join(', ');
 
-/** A session row as the pg client returns it: each column as text. */
-export type SessionRow = { [K in keyof Session]: string };
+/** A session row as the pg client returns it: each column as text, an optional one NULL when none. */
+export type SessionRow = {
+  [K in keyof Session]-?: string | (undefined extends Session[K] ? null : never);
+};
 
 const columns = SESSION_KEYS.map((key) => [key, SESSION_CODEC[key] as Column<unknown>] as const);
 
 export function toSession(row: SessionRow): Session {
   const session: Record<string, unknown> = {};
-  for (const [key, column] of columns) session[key] = column.decode(row[key]);
+  for (const [key, column] of columns) {
+    const value = row[key];
+    session[key] = value === null ? null : column.decode(value);
+  }
+  // A session that never expires has none of the expiry keys (NULL in all three).
+  if (session.expires_at === null) {
+    for (const [key, column] of columns) if (column.optional === true) delete session[key];
+  }
   return session as Session;
 }
 
@@ -76,12 +95,16 @@ export function sessionArrayParameters(first = 1): string {
  * every column but the id, a null keeping what the row holds (see
  * sessionParameters), so an update writes only what it changes (an
  * unchanged `data` is not written again, nor its TOAST). A field that may
- * be null in a session could therefore never be cleared by an update: one
- * such field needs an assignment of its own here.
+ * be null in a session could therefore never be cleared by an update: such
+ * a field's column is `optional`, and an update writes it as it is.
  */
 export const SESSION_ASSIGNMENTS = columns
   .filter(([key]) => key !== 'id')
-  .map(([key]) => `${key} = COALESCE(input.${key}, sessions.${key})`)
+  .map(([key, column]) =>
+    column.optional === true
+      ? `${key} = input.${key}`
+      : `${key} = COALESCE(input.${key}, sessions.${key})`,
+  )
   .join(', ');
 
 /** A session, part of one (a delete's id; an update that keeps a field leaves it undefined). */
@@ -97,7 +120,7 @@ export function sessionParameters(sessions: readonly SessionValues[]): unknown[]
   return columns.map(([key, column]) =>
     sessions.map((session) => {
       const value = session[key];
-      return value === undefined ? null : column.encode(value);
+      return value === undefined || value === null ? null : column.encode(value);
     }),
   );
 }
