@@ -3,6 +3,9 @@
  * (`YYYY-MM-DDTHH:MM:SSZ`) for people, epoch seconds with a fraction for `ts`.
  */
 
+/** Now, in epoch milliseconds: Date.now, or a clock a test moves. */
+export type Clock = () => number;
+
 /** The last second formatted, and its text: a write formats the time two or three times. */
 let formattedSecond = Number.NaN;
 let formattedText = '';

@@ -169,6 +169,7 @@ export async function wireService(
     sessionMaxNodes: config.storage.sessionMaxNodes,
     startedAt,
     background,
+    expiry: config.expiry,
   });
   let verdict: InstanceStart;
   try {

@@ -5,7 +5,10 @@
  * before it), a `/crash`, a clean stop. HTTP routes call this, never a
  * store's internals.
  */
+
 import { shutdownEvent } from '../domain/event.js';
+import { type ExpiryDefaults, NEVER } from '../domain/expiry.js';
+import type { Clock } from '../domain/time.js';
 import type {
   EventListener,
   EventTail,
@@ -24,6 +27,10 @@ export interface ServiceOptions {
   startedAt?: number;
   /** What the store's background work reported (see health.ts). */
   background?: BackgroundHealth;
+  /** Now, in epoch milliseconds: the store's clock too (tests move it). Date.now by default. */
+  clock?: Clock;
+  /** What a create gives a session that asks for no expiry (SESSION_TTL, SESSION_IDLE_TIMEOUT). */
+  expiry?: ExpiryDefaults;
 }
 
 /** Whether the service works as it should; `problems` says why not, in words. */
@@ -50,7 +57,11 @@ export class StatefulService {
     private readonly store: Store,
     options: ServiceOptions,
   ) {
-    this.sessions = new SessionService(store, options.sessionMaxNodes);
+    this.sessions = new SessionService(store, {
+      maxNodes: options.sessionMaxNodes,
+      clock: options.clock ?? Date.now,
+      expiry: options.expiry ?? NEVER,
+    });
     this.startedAt = options.startedAt ?? performance.now();
     this.background = options.background;
   }

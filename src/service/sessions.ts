@@ -4,7 +4,9 @@
  * counts, what a delete logs. The store makes each change and its event
  * durable as one.
  */
+
 import { sessionCreatedEvent, sessionDeletedEvent, sessionUpdatedEvent } from '../domain/event.js';
+import type { ExpiryDefaults } from '../domain/expiry.js';
 import type { Page, PageQuery } from '../domain/page.js';
 import {
   createSession,
@@ -16,18 +18,36 @@ import {
   validatePatchInput,
   validateSessionInput,
 } from '../domain/session.js';
+import type { Clock } from '../domain/time.js';
 import type { Store } from '../store/store.js';
 
+export interface SessionRules {
+  /** SESSION_MAX_NODES: the most values and keys a session's data may hold. */
+  maxNodes: number;
+  /** Now (the store's clock). */
+  clock: Clock;
+  /** The expiry a create gives when the request asks for none. */
+  expiry: ExpiryDefaults;
+}
+
 export class SessionService {
+  private readonly maxNodes: number;
+
   constructor(
     private readonly store: Store,
-    /** SESSION_MAX_NODES: the most values and keys a session's data may hold. */
-    private readonly maxNodes: number,
-  ) {}
+    private readonly rules: SessionRules,
+  ) {
+    this.maxNodes = rules.maxNodes;
+  }
+
+  private now(): Date {
+    return new Date(this.rules.clock());
+  }
 
   /** Creates a session from a request body (throws InvalidInputError, SessionTooLargeError). */
   async create(body: unknown): Promise<Session> {
-    const session = createSession(validateSessionInput(body, this.maxNodes));
+    const input = validateSessionInput(body, this.maxNodes);
+    const session = createSession(input, this.now(), this.rules.expiry);
     await this.store.insertSession(session, sessionCreatedEvent(this.store.instanceId, session));
     return session;
   }
@@ -44,7 +64,7 @@ export class SessionService {
     const input = validateSessionInput(body, this.maxNodes);
     return this.store.changeSession(
       id,
-      (current) => updateSession(current, input),
+      (current) => updateSession(current, input, this.now()),
       sessionUpdatedEvent(this.store.instanceId, id),
     );
   }
@@ -58,7 +78,7 @@ export class SessionService {
     const input = validatePatchInput(body, this.maxNodes);
     return this.store.changeSession(
       id,
-      (current) => patchSession(current, input, this.maxNodes),
+      (current) => patchSession(current, input, this.maxNodes, this.now()),
       sessionUpdatedEvent(this.store.instanceId, id),
     );
   }

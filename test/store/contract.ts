@@ -10,6 +10,7 @@ import { NotFoundError } from '../../src/domain/errors.js';
 import { makeEvent } from '../../src/domain/event.js';
 import { DEFAULT_PAGE_MAX_BYTES } from '../../src/domain/page.js';
 import type { Session } from '../../src/domain/session.js';
+import type { Clock } from '../../src/domain/time.js';
 import { StatefulService } from '../../src/service/service.js';
 import type { BackgroundReporter, Store } from '../../src/store/store.js';
 import { appendEvent } from '../helpers/append-event.js';
@@ -22,6 +23,8 @@ export interface StoreFactory {
   open(
     t: TestContext,
     background?: BackgroundReporter,
+    /** The store's clock (Date.now when absent). */
+    clock?: Clock,
   ): Promise<{
     store: Store;
     reopen(): Promise<Store>;

@@ -3,15 +3,19 @@ import { FileStore } from '../../../src/store/file/file-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { FaultyFileSystem } from '../../helpers/faulty-file-system.js';
 import { tempDir } from '../../helpers/temp-dir.js';
-import { storeContract } from '../contract.js';
+import { type StoreFactory, storeContract } from '../contract.js';
+import { expiryContract } from '../expiry-contract.js';
 
 describe('the Store contract: file store', () => {
-  storeContract({
+  const factory: StoreFactory = {
     deathVisibleAfterMs: 0, // the instance marker still says running
-    async open(t, background) {
+    async open(t, background, clock) {
       const dir = await tempDir(t);
       const fs = new FaultyFileSystem();
-      const options = background === undefined ? {} : { background };
+      const options = {
+        ...(background === undefined ? {} : { background }),
+        ...(clock === undefined ? {} : { clock }),
+      };
       let current: Store = (await FileStore.open(dir, 'c0ffee00', fs, options)).store;
       // Closed explicitly: the temp directory's cleanup is registered first and runs first.
       t.after(() => current.close().catch(() => undefined));
@@ -28,5 +32,7 @@ describe('the Store contract: file store', () => {
         },
       };
     },
-  });
+  };
+  storeContract(factory);
+  describe('sessions that expire', () => expiryContract(factory));
 });

@@ -1,18 +1,24 @@
+import { describe } from 'node:test';
 import pg from 'pg';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { describeOnPostgres } from '../../helpers/postgres.js';
-import { storeContract } from '../contract.js';
+import { type StoreFactory, storeContract } from '../contract.js';
+import { expiryContract } from '../expiry-contract.js';
 
 describeOnPostgres('the Store contract: PostgreSQL store', (server) => {
   // Short leases, so a death is visible soon after it.
   const leaseMs = 500;
-  storeContract({
+  const factory: StoreFactory = {
     deathVisibleAfterMs: 2 * leaseMs,
-    async open(t, background) {
+    async open(t, background, clock) {
       // A fresh database a test, on the one throwaway server.
       const url = await server().createDatabase();
-      const options = { leaseMs, ...(background === undefined ? {} : { background }) };
+      const options = {
+        leaseMs,
+        ...(background === undefined ? {} : { background }),
+        ...(clock === undefined ? {} : { clock }),
+      };
       let current: Store = await PostgresStore.open(url, 'c0ffee00', options);
       t.after(() => current.close().catch(() => undefined));
       return {
@@ -38,5 +44,7 @@ describeOnPostgres('the Store contract: PostgreSQL store', (server) => {
         },
       };
     },
-  });
+  };
+  storeContract(factory);
+  describe('sessions that expire', () => expiryContract(factory));
 });
