@@ -71,6 +71,27 @@ export function nameInSessionJson(json: SessionJson): string {
   return (JSON.parse(json) as Session).name;
 }
 
+const ACCESS_COUNT_KEY = ',"access_count":';
+const EXPIRES_AT_KEY = ',"expires_at":"';
+
+/**
+ * When a session expires (epoch ms) from its JSON, read without parsing it
+ * (a boot reads a million sessions): in the canonical key order the
+ * session's own access_count is the last one (after `data`, whatever `data`
+ * holds), and `expires_at`, when it has one, comes right after its number.
+ * Undefined when it never expires.
+ */
+export function expiresAtInSessionJson(json: SessionJson): number | undefined {
+  const count = json.lastIndexOf(ACCESS_COUNT_KEY);
+  if (count === -1) return undefined;
+  let at = count + ACCESS_COUNT_KEY.length;
+  while (at < json.length && json.charCodeAt(at) >= 0x30 && json.charCodeAt(at) <= 0x39) at++;
+  if (!json.startsWith(EXPIRES_AT_KEY, at)) return undefined;
+  const start = at + EXPIRES_AT_KEY.length;
+  const ms = Date.parse(json.slice(start, start + 20));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 export const DEFAULT_SESSION_NAME = 'unnamed';
 /** SESSION_MAX_NODES by default: values and keys in one session's `data`. */
 export const DEFAULT_SESSION_MAX_NODES = 10_000;

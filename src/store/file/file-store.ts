@@ -9,6 +9,8 @@
  *                          pages, the storage budget, a lock a session
  *   commits.ts             one change made durable: journal line, event,
  *                          memory, in that order
+ *   expiry-sweep.ts        removes expired sessions (due-sessions.ts
+ *                          knows which), each as a delete
  *   write-behind.ts        what is written behind the journal: session
  *                          files (checkpoints), snapshot.jsonl
  *   instance-accounting.ts stats.json and instance.json: starts, crashes,
@@ -45,11 +47,13 @@ import {
   type StoreOverview,
 } from '../store.js';
 import type { EventLog } from './event-log.js';
+import { ExpirySweep } from './expiry-sweep.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import type { InstanceAccounting } from './instance-accounting.js';
 import { type BootRecoveryReport, openDirectory } from './opening.js';
 import { closeParts, type FileStoreOptions, type FileStoreParts } from './parts.js';
 import { type SessionTable, sessionOf } from './session-table.js';
+import type { ResidentSession } from './snapshot.js';
 import type { WriteBehind } from './write-behind.js';
 
 export type { BootRecoveryReport } from './opening.js';
@@ -78,6 +82,8 @@ export class FileStore implements Store {
   readonly inProcess: InProcessFacts;
   private readonly parts: FileStoreParts;
   private readonly ticker: NodeJS.Timeout;
+  /** Removes the sessions that have expired (see expiry-sweep.ts). */
+  private readonly sweep: ExpirySweep;
   /** Files this start moved to quarantine/, and when it last looked whether they are still there. */
   private quarantinedAtStart: string[];
   private quarantineLookedAt = 0;
@@ -102,6 +108,12 @@ export class FileStore implements Store {
       this.writeBehind.tick();
     }, TICK_MS);
     this.ticker.unref();
+    this.sweep = new ExpirySweep({
+      table: this.table,
+      instanceId: this.instanceId,
+      background: parts.background,
+      remove: (resident, event) => this.remove(resident, event),
+    });
   }
 
   /**
@@ -159,10 +171,7 @@ export class FileStore implements Store {
               : { op: 'patch', id, patch },
           event,
           revert: { op: 'put', session: current, seq: resident.seq, revert: true },
-          apply: () => {
-            resident.json = JSON.stringify(next);
-            resident.footprint += growth;
-          },
+          apply: () => this.table.rewrite(resident, next, growth),
           // A file that lacks only a count is written less often (see write-behind.ts).
           leaves: patch !== null && countsOnly(patch) ? 'counted' : 'changed',
         }),
@@ -172,15 +181,17 @@ export class FileStore implements Store {
   }
 
   removeSession(id: string, event: ServiceEvent): Promise<void> {
-    return this.table.withLock(id, async () => {
-      const resident = this.table.require(id);
-      await this.parts.commits.commit({
-        record: { op: 'delete', id },
-        event,
-        revert: { op: 'put', session: sessionOf(resident), seq: resident.seq, revert: true },
-        apply: () => this.table.remove(resident),
-        leaves: 'changed',
-      });
+    return this.table.withLock(id, () => this.remove(this.table.require(id), event));
+  }
+
+  /** Removes a held session durably, logging `event` (a delete, or the sweep's expiry). */
+  private remove(resident: ResidentSession, event: ServiceEvent): Promise<void> {
+    return this.parts.commits.commit({
+      record: { op: 'delete', id: resident.id },
+      event,
+      revert: { op: 'put', session: sessionOf(resident), seq: resident.seq, revert: true },
+      apply: () => this.table.remove(resident),
+      leaves: 'changed',
     });
   }
 
@@ -198,7 +209,7 @@ export class FileStore implements Store {
   }
 
   sessionCount(): number {
-    return this.table.size;
+    return this.table.liveCount();
   }
 
   /** Write-behind that has fallen behind, files this start set aside: in words for an operator. */
@@ -252,7 +263,7 @@ export class FileStore implements Store {
   }
 
   overview(): StoreOverview {
-    return { stats: this.instance.stats(), liveSessions: this.table.size, liveInstances: 1 };
+    return { stats: this.instance.stats(), liveSessions: this.table.liveCount(), liveInstances: 1 };
   }
 
   startInstance(): Promise<InstanceStart> {
@@ -270,6 +281,7 @@ export class FileStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.ticker);
     try {
+      await this.sweep.stop();
       // The files current; the journal keeps what no snapshot covers yet.
       await this.writeBehind.finish();
       await this.instance.flush();

@@ -2,7 +2,9 @@
  * The parts a file store is made of (see file-store.ts for what each does),
  * how they are put together with their settings, and how they are closed.
  */
+
 import { type EventExtra, type EventKind, makeEvent } from '../../domain/event.js';
+import type { Clock } from '../../domain/time.js';
 import { type BackgroundReporter, UNREPORTED } from '../store.js';
 import type { ProgressReport } from './boot-progress.js';
 import { Commits } from './commits.js';
@@ -23,6 +25,8 @@ const SNAPSHOT_JOURNAL_BYTES = 64 * 1024 * 1024;
 export interface FileStoreOptions {
   /** The most the sessions' footprints may add up to (STORAGE_BUDGET_MB); no limit by default. */
   budgetBytes?: number;
+  /** Now, in epoch ms (Date.now by default): what expiry is judged by; tests move it. */
+  clock?: Clock;
   /** Told how each checkpoint and lazy stats flush went (a failed one is retried). */
   background?: BackgroundReporter;
   /**
@@ -110,6 +114,7 @@ export function assembleParts(assembly: Assembly): FileStoreParts {
     budgetBytes: options.budgetBytes ?? Number.POSITIVE_INFINITY,
     minFreeBytes: options.minFreeBytes ?? 0,
     root: layout.root,
+    clock: options.clock ?? Date.now,
   });
   const log = (kind: EventKind, extra: EventExtra) =>
     events.append(makeEvent(kind, instanceId, extra));

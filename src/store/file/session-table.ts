@@ -26,8 +26,10 @@ import {
   type SessionJson,
   sessionNotFound,
 } from '../../domain/session.js';
+import type { Clock } from '../../domain/time.js';
 import type { StorageUsage } from '../store.js';
 import { CreationIndex } from './creation-index.js';
+import { DueSessions } from './due-sessions.js';
 import { storageError } from './durable-file.js';
 import type { CreationKey, StoredSession } from './session-files.js';
 import type { ResidentSession } from './snapshot.js';
@@ -43,6 +45,7 @@ export function residentOf(session: Session, seq: number | undefined): ResidentS
     created_at: session.created_at,
     footprint: sessionFootprint(session),
     json: JSON.stringify(session),
+    expiresAt: session.expires_at === undefined ? undefined : Date.parse(session.expires_at),
   };
 }
 
@@ -65,6 +68,8 @@ export interface TableLimits {
   minFreeBytes: number;
   /** Where free space is measured. */
   root: string;
+  /** Now (epoch ms): a session is gone from its expires_at on. */
+  clock: Clock;
 }
 
 export class SessionTable {
@@ -75,6 +80,8 @@ export class SessionTable {
   private readonly sessions = new Map<string, ResidentSession>();
   private readonly order = new CreationIndex<ResidentSession>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** The sessions that expire, by when (see due-sessions.ts). */
+  private readonly expiring = new DueSessions<ResidentSession>();
   private readonly limits: TableLimits;
   /** Bumped by every change of a session (see InProcessFacts.sessionsVersion). */
   private changes = 0;
@@ -92,6 +99,7 @@ export class SessionTable {
     let maxSeq = 0;
     for (const resident of this.sessions.values()) {
       this.order.add(resident);
+      this.expiring.add(resident);
       // What was stored is loaded whatever the budget says now: it only stops growth.
       this.storedBytes += resident.footprint;
       if (resident.seq !== undefined && resident.seq > maxSeq) maxSeq = resident.seq;
@@ -99,8 +107,30 @@ export class SessionTable {
     this.nextSeq = maxSeq + 1;
   }
 
+  /** The sessions held: the live ones, and the expired ones the sweep has not yet removed. */
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** The sessions not expired: what is served and counted. */
+  liveCount(): number {
+    this.expiring.advance(this.limits.clock());
+    return this.sessions.size - this.expiring.dueCount;
+  }
+
+  /** Whether `resident` has expired (it is held until the sweep removes it, never served). */
+  private expired(resident: ResidentSession, now: number): boolean {
+    return resident.expiresAt !== undefined && resident.expiresAt <= now;
+  }
+
+  /**
+   * The expired sessions not yet removed, in the order they expired (the
+   * sweep's work): each may have been removed, or changed by another
+   * program, since; the sweep looks again under its lock.
+   */
+  expiredSessions(): IterableIterator<ResidentSession> {
+    this.expiring.advance(this.limits.clock());
+    return this.expiring.dueSessions();
   }
 
   get version(): number {
@@ -121,9 +151,27 @@ export class SessionTable {
     return this.sessions.has(id);
   }
 
-  /** The held session of `id`; undefined for an id that is none (never a lookup). */
+  /**
+   * The held session of `id`, unless it has expired; undefined for an id
+   * that is none (never a lookup).
+   */
   get(id: string): ResidentSession | undefined {
-    return isSessionId(id) ? this.sessions.get(id) : undefined;
+    const resident = isSessionId(id) ? this.sessions.get(id) : undefined;
+    return resident === undefined || this.expired(resident, this.limits.clock())
+      ? undefined
+      : resident;
+  }
+
+  /** Queues `resident` by its expiry again if the sweep found it held and not expired. */
+  requeue(resident: ResidentSession): void {
+    if (this.sessions.get(resident.id) === resident) this.expiring.requeue(resident);
+  }
+
+  /** Whether `resident` is still held and has expired: the sweep's check, under its lock. */
+  isExpiredHeld(resident: ResidentSession): boolean {
+    return (
+      this.sessions.get(resident.id) === resident && this.expired(resident, this.limits.clock())
+    );
   }
 
   /** The held session of `id`, or NotFoundError. */
@@ -152,16 +200,28 @@ export class SessionTable {
   add(resident: ResidentSession): void {
     this.sessions.set(resident.id, resident);
     this.order.add(resident);
+    this.expiring.add(resident);
+  }
+
+  /** A held session changed in place: its JSON, its footprint by `growth`, its expiry. */
+  rewrite(resident: ResidentSession, next: Session, growth: number): void {
+    this.expiring.remove(resident);
+    resident.json = JSON.stringify(next);
+    resident.footprint += growth;
+    resident.expiresAt = next.expires_at === undefined ? undefined : Date.parse(next.expires_at);
+    this.expiring.add(resident);
   }
 
   /** Replaces a held session whole (another program's change; created_at may differ). */
   replace(current: ResidentSession | undefined, next: ResidentSession): void {
     if (current !== undefined) {
       this.order.remove(current);
+      this.expiring.remove(current);
       this.storedBytes -= current.footprint;
     }
     this.sessions.set(next.id, next);
     this.order.add(next);
+    this.expiring.add(next);
     this.storedBytes += next.footprint;
   }
 
@@ -169,6 +229,7 @@ export class SessionTable {
   remove(resident: ResidentSession): void {
     this.sessions.delete(resident.id);
     this.order.remove(resident);
+    this.expiring.remove(resident);
     this.storedBytes -= resident.footprint;
   }
 
@@ -232,7 +293,11 @@ export class SessionTable {
   *jsonBatches(batchSize: number): Iterable<readonly SessionJson[]> {
     // The sessions' JSON is copied at once (a reference a session): the
     // listing is the store as of the request, whatever changes while it is sent.
-    const snapshot = Array.from(this.sessions.values(), (resident) => resident.json);
+    const now = this.limits.clock();
+    const snapshot: SessionJson[] = [];
+    for (const resident of this.sessions.values()) {
+      if (!this.expired(resident, now)) snapshot.push(resident.json);
+    }
     for (let start = 0; start < snapshot.length; start += batchSize) {
       yield snapshot.slice(start, start + batchSize);
     }
@@ -242,6 +307,7 @@ export class SessionTable {
   page(query: PageQuery): Page<SessionJson> {
     const after = query.after === null ? null : cursorKey(decodeCursor(query.after));
     const { search } = query;
+    const now = this.limits.clock();
     // The held JSON is the answer's; a search reads only the names it looks at.
     const items: SessionJson[] = [];
     let bytes = 0;
@@ -254,6 +320,7 @@ export class SessionTable {
       (resident) => {
         // The index holds the residents themselves: no lookup by id (a
         // search at a million sessions is bound by memory reads, not work).
+        if (this.expired(resident, now)) return 'skip';
         if (search !== null) {
           const found = matchesSearch(
             { id: resident.id, name: nameInSessionJson(resident.json) },

@@ -23,7 +23,7 @@
  */
 import type { ReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { isSessionId, type SessionJson } from '../../domain/session.js';
+import { expiresAtInSessionJson, isSessionId, type SessionJson } from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
 import { storageError } from './durable-file.js';
 import type { LogMark } from './event-log-reader.js';
@@ -54,6 +54,8 @@ export interface ResidentSession {
   created_at: string;
   footprint: number;
   json: SessionJson;
+  /** When it expires (epoch ms; its JSON's expires_at), undefined for never. */
+  expiresAt: number | undefined;
 }
 
 /** Bytes written at a time; the event loop runs between writes. */
@@ -246,5 +248,13 @@ function parseLine(line: string): ResidentSession | null {
   const footprint = Number(line.slice(c + 1, d));
   if ((seq !== undefined && !Number.isSafeInteger(seq)) || !isSessionId(id)) return null;
   if (!Number.isSafeInteger(footprint)) return null;
-  return { seq, id, created_at: line.slice(b + 1, c), footprint, json: line.slice(d + 1) };
+  const json = line.slice(d + 1);
+  return {
+    seq,
+    id,
+    created_at: line.slice(b + 1, c),
+    footprint,
+    json,
+    expiresAt: expiresAtInSessionJson(json),
+  };
 }

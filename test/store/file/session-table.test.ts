@@ -10,7 +10,12 @@ import type { PageQuery } from '../../../src/domain/page.js';
 import { createSession } from '../../../src/domain/session.js';
 import { residentOf, SessionTable } from '../../../src/store/file/session-table.js';
 
-const UNBOUNDED = { budgetBytes: Number.POSITIVE_INFINITY, minFreeBytes: 0, root: '/' };
+const UNBOUNDED = {
+  budgetBytes: Number.POSITIVE_INFINITY,
+  minFreeBytes: 0,
+  root: '/',
+  clock: Date.now,
+};
 
 function tableOf(names: string[], limits = UNBOUNDED): SessionTable {
   const table = new SessionTable({ sessions: [], outcome: new Map() }, limits);
