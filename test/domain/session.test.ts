@@ -5,6 +5,7 @@ import { mergePatch } from '../../src/domain/merge-patch.js';
 import {
   applyUpdate,
   createSession,
+  expiresAtInSessionJson,
   isSessionId,
   nameInSessionJson,
   parseStoredSession,
@@ -35,6 +36,22 @@ describe('session rules', () => {
     // Another key order (not what a store holds): parsed whole, still right.
     const other = JSON.stringify({ name: 'first', id: createSession({}).id, data: {} });
     assert.equal(nameInSessionJson(other), 'first');
+  });
+
+  it('reads when a session expires from its JSON, whatever its data holds', () => {
+    const now = new Date('2026-12-07T10:00:00Z');
+    const tricky = {
+      access_count: 7,
+      text: ',"access_count":1,"expires_at":"2000-01-01T00:00:00Z"',
+      expires_at: '2000-01-01T00:00:00Z',
+    };
+    const never = createSession({ name: 'never', data: tricky }, now);
+    assert.equal(expiresAtInSessionJson(JSON.stringify(never)), undefined);
+    const brief = createSession({ name: 'brief', data: tricky, ttl_seconds: 90 }, now);
+    assert.equal(brief.expires_at, '2026-12-07T10:01:30Z');
+    assert.equal(expiresAtInSessionJson(JSON.stringify(brief)), Date.parse('2026-12-07T10:01:30Z'));
+    const counted = { ...applyUpdate(brief, {}, now), access_count: 123_456 };
+    assert.equal(expiresAtInSessionJson(JSON.stringify(counted)), Date.parse(brief.expires_at));
   });
 
   it('a new session defaults its name to "unnamed" and its data to {}', () => {
