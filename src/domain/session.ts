@@ -12,6 +12,7 @@ import {
   expiryAfterWrite,
   expiryFrom,
   expiryOf,
+  MAX_EXPIRY_SECONDS,
   NEVER,
   type SessionExpiry,
 } from './expiry.js';
@@ -86,6 +87,9 @@ const checkInput = new Ajv({ allErrors: false }).compile<SessionInput>(SessionIn
 function describeInputError(error: ErrorObject | undefined): string {
   const field = error?.instancePath.slice(1) ?? '';
   if (field === '') return 'The body must be a JSON object like {"name":"…","data":{…}}.';
+  if (field === 'ttl_seconds' || field === 'idle_seconds') {
+    return `"${field}" must be a whole number of seconds from 1 to ${MAX_EXPIRY_SECONDS}, or null for none.`;
+  }
   if (error?.keyword === 'maxLength') {
     return `"${field}" must be at most ${error.params.limit} characters.`;
   }
