@@ -58,7 +58,13 @@ export async function writeDataset(
   );
   await writeFile(
     join(dir, 'stats.json'),
-    formatStats({ startup_count: 1, crash_count: 0, total_sessions: sessions, total_requests: 0 }),
+    formatStats({
+      startup_count: 1,
+      crash_count: 0,
+      total_sessions: sessions,
+      total_requests: 0,
+      expired_sessions: 0,
+    }),
   );
   // syncfs(2) of the file system holding `dir` (GNU coreutils).
   await promisify(execFile)('sync', ['-f', dir]);

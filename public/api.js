@@ -7,7 +7,7 @@ import { byId } from './dom.js';
  * @typedef {import('../src/domain/schemas.js').Session} Session
  * @typedef {{ container_id: string, uptime_seconds: number, requests_this_instance: number,
  *   startup_count: number, crash_count: number, total_sessions: number, total_requests: number,
- *   live_sessions: number, live_replicas: number, status: string, problems: string[] }} State
+ *   live_sessions: number, live_replicas: number, expired_sessions: number, status: string, problems: string[] }} State
  * @typedef {{ ts: number, time: string, event: string, container: string,
  *   [key: string]: unknown }} ServiceEvent
  * @typedef {{ error?: string, message?: string, sessions?: Session[], next?: string | null,

@@ -18,6 +18,7 @@ const SHOWN = /** @type {const} */ ([
   'total_sessions',
   'total_requests',
   'live_sessions',
+  'expired_sessions',
 ]);
 
 /** @type {State | null} */

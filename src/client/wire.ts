@@ -110,6 +110,8 @@ export interface State {
   live_sessions: number;
   /** Replicas serving this data now. */
   live_replicas: number;
+  /** Sessions the sweep removed once they expired (durable). */
+  expired_sessions: number;
   status: HealthStatus;
   problems: string[];
 }

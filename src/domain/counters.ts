@@ -13,6 +13,8 @@ export interface Stats {
   crash_count: number;
   total_sessions: number;
   total_requests: number;
+  /** Sessions the sweep removed once they expired (stats.json has it once it is not 0). */
+  expired_sessions: number;
 }
 
 export const EMPTY_STATS: Readonly<Stats> = Object.freeze({
@@ -20,6 +22,7 @@ export const EMPTY_STATS: Readonly<Stats> = Object.freeze({
   crash_count: 0,
   total_sessions: 0,
   total_requests: 0,
+  expired_sessions: 0,
 });
 
 /**

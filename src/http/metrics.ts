@@ -92,6 +92,10 @@ export class ServiceMetrics {
       'Requests served on this volume (durable, lazily)',
     );
     const live = gauge('stateful_live_sessions', 'Sessions stored now');
+    const expired = gauge(
+      'stateful_expired_sessions',
+      'Sessions the sweep removed once they expired on this volume (durable, lazily)',
+    );
     const events = gauge('stateful_event_log_events', 'Lines in events.jsonl');
     const here = gauge(
       'stateful_requests_this_instance',
@@ -121,6 +125,7 @@ export class ServiceMetrics {
       created.set(state.stats.total_sessions);
       served.set(state.stats.total_requests);
       live.set(state.liveSessions);
+      expired.set(state.stats.expired_sessions);
       events.set(eventCount);
       here.set(state.requestsThisInstance);
       uptime.set(state.uptimeSeconds);

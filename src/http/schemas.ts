@@ -216,6 +216,9 @@ export const StateSchema = Type.Object(
     total_requests: Type.Integer(),
     live_sessions: Type.Integer(),
     live_replicas: Type.Integer({ description: 'replicas serving this data now (ours)' }),
+    expired_sessions: Type.Integer({
+      description: 'sessions the sweep removed once they expired (ours; durable)',
+    }),
     status: HealthStatus,
     problems: Problems,
   },
@@ -231,6 +234,7 @@ export const StateSchema = Type.Object(
         total_requests: 230,
         live_sessions: 9,
         live_replicas: 1,
+        expired_sessions: 4,
         status: 'ok',
         problems: [],
       },

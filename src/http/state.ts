@@ -26,6 +26,8 @@ export async function stateAnswer(service: StatefulService): Promise<State> {
     live_sessions: state.liveSessions,
     // Ours: how many replicas serve this data now (container_id says which one answered).
     live_replicas: state.liveInstances,
+    // Ours: sessions the sweep removed once they expired.
+    expired_sessions: stats.expired_sessions,
     // Ours: "ok", or "degraded" with the reasons (see GET /health).
     status: state.status,
     problems: state.problems,

@@ -116,13 +116,14 @@ export async function importDataDirectory(
         await copySessions(client, served, onProgress);
         await client.query(
           `UPDATE counters SET startup_count = $1, crash_count = $2, total_sessions = $3,
-             total_requests = $4, event_count = $5`,
+             total_requests = $4, event_count = $5, expired_sessions = $6`,
           [
             stats.startup_count,
             stats.crash_count,
             stats.total_sessions,
             stats.total_requests,
             total,
+            stats.expired_sessions,
           ],
         );
       });
@@ -165,10 +166,12 @@ async function readForImport(layout: DataLayout): Promise<ImportSource> {
     throw new TransferError('stats.json is unreadable; run `stateful inspect --repair` first.');
   }
   const base = statsRead.kind === 'ok' ? statsRead.stats : EMPTY_STATS;
-  // As a start would: total_sessions reaches stats.json lazily, the log has every create.
+  // As a start would: total_sessions and expired_sessions reach stats.json
+  // lazily, the log has every create and every expiry.
   const stats: Stats = {
     ...base,
     total_sessions: Math.max(base.total_sessions, scan.createdEvents, served.count),
+    expired_sessions: Math.max(base.expired_sessions, scan.expiredEvents),
   };
   return { served, logEnd: scan.validEnd, total: scan.count, stats };
 }

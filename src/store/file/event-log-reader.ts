@@ -28,6 +28,8 @@ export interface EventLogScan {
   count: number;
   /** How many of them are `session_created` events: sessions ever created. */
   createdEvents: number;
+  /** How many are `session_expired` events: sessions the sweep removed. */
+  expiredEvents: number;
   /** The last events (at most the requested number), oldest first. */
   tail: ServiceEvent[];
   /** Byte offset after the last valid line: everything from here on is cut. */
@@ -50,6 +52,7 @@ export const NO_EVENT_LOG: Readonly<EventLogScan> = Object.freeze({
   exists: false,
   count: 0,
   createdEvents: 0,
+  expiredEvents: 0,
   tail: [],
   validEnd: 0,
   lineStarts: [0],
@@ -73,7 +76,9 @@ const CREATED_MARKS = [
   Buffer.from('"event":"session_created"'),
   Buffer.from('"event": "session_created"'),
 ];
-const CARRY = Math.max(...CREATED_MARKS.map((mark) => mark.length)) - 1;
+/** `"event":"session_expired"`: only this service logs it. */
+const EXPIRED_MARK = Buffer.from('"event":"session_expired"');
+const CARRY = Math.max(...[...CREATED_MARKS, EXPIRED_MARK].map((mark) => mark.length)) - 1;
 
 function countMatches(buffer: Buffer, mark: Buffer): number {
   let count = 0;
@@ -85,20 +90,25 @@ function countMatches(buffer: Buffer, mark: Buffer): number {
   return count;
 }
 
+/** What countLines counts. */
+interface LineCounts {
+  lines: number;
+  created: number;
+  expired: number;
+  lineStarts: number[];
+}
+
 /**
- * Counts the complete lines before `end`, and the `session_created` events
- * among them (without parsing a line: a quote inside a JSON string is always
+ * Counts the complete lines before `end`, and the `session_created` and
+ * `session_expired` events among them (without parsing a line: a quote inside a JSON string is always
  * escaped, so the mark cannot occur inside a value).
  */
-async function countLines(
-  path: string,
-  end: number,
-  from: LogMark,
-): Promise<{ lines: number; created: number; lineStarts: number[] }> {
+async function countLines(path: string, end: number, from: LogMark): Promise<LineCounts> {
   const lineStarts = [...from.lineStarts];
   let lines = from.count;
   let created = from.created;
-  if (end <= from.offset) return { lines, created, lineStarts };
+  let expired = from.expired ?? 0;
+  if (end <= from.offset) return { lines, created, expired, lineStarts };
   let carry = Buffer.alloc(0);
   let chunkStart = from.offset;
   const stream = await openReadStream(path, {
@@ -106,7 +116,7 @@ async function countLines(
     end: end - 1,
     highWaterMark: CHUNK,
   });
-  if (stream === null) return { lines, created, lineStarts };
+  if (stream === null) return { lines, created, expired, lineStarts };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let at = chunk.indexOf(NEWLINE);
     while (at !== -1) {
@@ -120,9 +130,10 @@ async function countLines(
     // The carry is shorter than a mark, so no match is counted twice.
     const window = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
     for (const mark of CREATED_MARKS) created += countMatches(window, mark);
+    expired += countMatches(window, EXPIRED_MARK);
     carry = Buffer.from(window.subarray(Math.max(0, window.length - CARRY)));
   }
-  return { lines, created, lineStarts };
+  return { lines, created, expired, lineStarts };
 }
 
 interface Line {
@@ -228,7 +239,9 @@ export async function* readLogLines(path: string, end: number, start = 0): Async
 
 /**
  * A place in the log and what precedes it: the byte offset of a line start,
- * the lines before it, how many of them are `session_created` events, and
+ * the lines before it, how many of them are `session_created` and
+ * `session_expired` events (a snapshot written before expiry has no
+ * `expired`: none), and
  * where every LINE_INDEX_STEP-th line starts up to it. A snapshot keeps one,
  * so a boot counts only the lines after it.
  */
@@ -236,10 +249,11 @@ export interface LogMark {
   offset: number;
   count: number;
   created: number;
+  expired?: number;
   lineStarts: number[];
 }
 
-export const LOG_START: LogMark = { offset: 0, count: 0, created: 0, lineStarts: [0] };
+export const LOG_START: LogMark = { offset: 0, count: 0, created: 0, expired: 0, lineStarts: [0] };
 
 /**
  * Reads the log's tail and counts its lines; with `from`, counts only the
@@ -306,6 +320,7 @@ export async function scanEventLog(
     exists: true,
     count: totals.lines,
     createdEvents: totals.created,
+    expiredEvents: totals.expired,
     tail: tailSize === 0 ? [] : tail.slice(-tailSize),
     validEnd,
     lineStarts: totals.lineStarts,

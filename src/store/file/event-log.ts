@@ -37,6 +37,8 @@ export class EventLog {
     private lineCount: number,
     /** How many lines are `session_created` events. */
     private created: number,
+    /** How many lines are `session_expired` events. */
+    private expired: number,
     recent: ServiceEvent[],
     /** Where every LINE_INDEX_STEP-th line starts (see EventLogScan.lineStarts). */
     private readonly lineStarts: number[],
@@ -53,7 +55,9 @@ export class EventLog {
       scan.validEnd,
       (events, start, lines) => log?.committed(events, start, lines),
     );
-    log = new EventLog(path, file, scan.count, scan.createdEvents, scan.tail, [...scan.lineStarts]);
+    log = new EventLog(path, file, scan.count, scan.createdEvents, scan.expiredEvents, scan.tail, [
+      ...scan.lineStarts,
+    ]);
     return log;
   }
 
@@ -76,6 +80,7 @@ export class EventLog {
       offset: this.file.size(),
       count: this.lineCount,
       created: this.created,
+      expired: this.expired,
       lineStarts: [...this.lineStarts],
     };
   }
@@ -156,6 +161,7 @@ export class EventLog {
       offset += Buffer.byteLength(lines[index] ?? '');
       this.lineCount++;
       if (event.event === 'session_created') this.created++;
+      else if (event.event === 'session_expired') this.expired++;
       this.recent.push(event);
       this.listeners.tell(event, this.lineCount);
     }

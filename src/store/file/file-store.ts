@@ -112,7 +112,7 @@ export class FileStore implements Store {
       table: this.table,
       instanceId: this.instanceId,
       background: parts.background,
-      remove: (resident, event) => this.remove(resident, event),
+      remove: (resident, event) => this.remove(resident, event, true),
     });
   }
 
@@ -184,13 +184,19 @@ export class FileStore implements Store {
     return this.table.withLock(id, () => this.remove(this.table.require(id), event));
   }
 
-  /** Removes a held session durably, logging `event` (a delete, or the sweep's expiry). */
-  private remove(resident: ResidentSession, event: ServiceEvent): Promise<void> {
+  /**
+   * Removes a held session durably, logging `event`: a delete, or the
+   * sweep's expiry (`expired`), which counts it in expired_sessions.
+   */
+  private remove(resident: ResidentSession, event: ServiceEvent, expired = false): Promise<void> {
     return this.parts.commits.commit({
       record: { op: 'delete', id: resident.id },
       event,
       revert: { op: 'put', session: sessionOf(resident), seq: resident.seq, revert: true },
-      apply: () => this.table.remove(resident),
+      apply: () => {
+        this.table.remove(resident);
+        if (expired) this.instance.sessionExpired();
+      },
       leaves: 'changed',
     });
   }

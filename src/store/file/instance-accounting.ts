@@ -4,8 +4,9 @@
  * of an earlier instance nobody saw (judged by the marker, domain/counters.ts);
  * `/crash`; a clean stop, which seals the directory (directory-seal.ts).
  * Counters that change with every request (total_requests) or every create
- * (total_sessions) reach stats.json lazily, within a second; a boot recounts
- * total_sessions from the durable `session_created` events.
+ * (total_sessions) or every expiry (expired_sessions) reach stats.json
+ * lazily, within a second; a boot recounts them from the durable
+ * `session_created` and `session_expired` events.
  */
 import { type InstanceMarker, judgeStart, type Stats } from '../../domain/counters.js';
 import {
@@ -94,6 +95,16 @@ export class InstanceAccounting {
     this.counters.total_sessions++;
   }
 
+  /** Counts a session the sweep removed; its durable event is what counts it at the next boot. */
+  sessionExpired(): void {
+    this.counters.expired_sessions++;
+  }
+
+  /** Recounts expired_sessions from the log, as recountSessions does total_sessions. */
+  recountExpired(expiredEvents: number): void {
+    this.counters.expired_sessions = Math.max(this.counters.expired_sessions, expiredEvents);
+  }
+
   /** Counts a session another program created that the log has no `session_created` for. */
   sessionBeforeLog(): void {
     this.sessionsBeforeLog++;
@@ -115,10 +126,11 @@ export class InstanceAccounting {
 
   /** Whether the lazy counters have moved since stats.json got them. */
   private behind(): boolean {
-    const { total_requests, total_sessions } = this.counters;
+    const { total_requests, total_sessions, expired_sessions } = this.counters;
     return (
       total_requests !== this.flushed.total_requests ||
-      total_sessions !== this.flushed.total_sessions
+      total_sessions !== this.flushed.total_sessions ||
+      expired_sessions !== this.flushed.expired_sessions
     );
   }
 

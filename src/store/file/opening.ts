@@ -304,6 +304,7 @@ async function settle(
   const { table, view, instance } = parts;
   const { recovery, snapshot, eventLog } = read;
   instance.recountSessions(eventLog.createdEvents, table.size);
+  instance.recountExpired(eventLog.expiredEvents);
   if (snapshot !== null) {
     const foreign = whereToLook(
       layout,

@@ -338,6 +338,8 @@ export async function restoreMissingEvents(
         count,
         createdEvents:
           eventLog.createdEvents + missing.filter((e) => e.event === 'session_created').length,
+        expiredEvents:
+          eventLog.expiredEvents + missing.filter((e) => e.event === 'session_expired').length,
         tail: [...eventLog.tail, ...missing].slice(-MAX_EVENT_LIMIT),
         lineStarts,
         validEnd: log.size(),

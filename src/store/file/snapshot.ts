@@ -226,6 +226,7 @@ function parseHeader(line: string): SnapshotHeader | null {
       !Number.isSafeInteger(events.offset) ||
       !Number.isSafeInteger(events.count) ||
       !Number.isSafeInteger(events.created) ||
+      (events.expired !== undefined && !Number.isSafeInteger(events.expired)) ||
       !Array.isArray(events.lineStarts)
     ) {
       return null;

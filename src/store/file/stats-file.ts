@@ -1,6 +1,8 @@
 /**
  * `stats.json`: the lifecycle counters, in the original's format (four
- * integers, pretty-printed). Written whole through `DurableFiles.write`, so a
+ * integers, pretty-printed), and `expired_sessions` after them once a
+ * session has expired (the original's inspector prints every key: before the
+ * first expiry the file is byte for byte the original's). Written whole through `DurableFiles.write`, so a
  * reader sees the old counters or the new ones.
  */
 
@@ -8,7 +10,13 @@ import { EMPTY_STATS, type Stats } from '../../domain/counters.js';
 import { readTextIfPresent } from './layout.js';
 import { isFileProblem } from './safe-open.js';
 
-const KEYS = ['startup_count', 'crash_count', 'total_sessions', 'total_requests'] as const;
+const KEYS = [
+  'startup_count',
+  'crash_count',
+  'total_sessions',
+  'total_requests',
+  'expired_sessions',
+] as const;
 
 export type StatsRead =
   | { kind: 'missing' }
@@ -46,11 +54,12 @@ export async function readStats(path: string): Promise<StatsRead> {
 }
 
 export function formatStats(stats: Stats): string {
-  const ordered: Stats = {
+  const ordered: Partial<Stats> = {
     startup_count: stats.startup_count,
     crash_count: stats.crash_count,
     total_sessions: stats.total_sessions,
     total_requests: stats.total_requests,
   };
+  if (stats.expired_sessions > 0) ordered.expired_sessions = stats.expired_sessions;
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

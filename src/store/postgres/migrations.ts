@@ -67,6 +67,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX sessions_expiring ON sessions (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'expired_sessions',
+    sql: 'ALTER TABLE counters ADD COLUMN expired_sessions bigint NOT NULL DEFAULT 0;',
+  },
 ];
 
 /** Brings the schema up to date; returns the versions it applied. */

@@ -13,6 +13,7 @@ export interface CounterRow {
   crash_count: string;
   total_sessions: string;
   total_requests: string;
+  expired_sessions: string;
   event_count: string;
 }
 
@@ -22,5 +23,6 @@ export function toStats(row: CounterRow): Stats {
     crash_count: Number(row.crash_count),
     total_sessions: Number(row.total_sessions),
     total_requests: Number(row.total_requests),
+    expired_sessions: Number(row.expired_sessions),
   };
 }
