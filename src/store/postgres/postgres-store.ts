@@ -7,12 +7,15 @@
  *                      and one WAL flush for each batch of a kind
  *   event-feed.ts      every replica's events for onEvent (LISTEN/NOTIFY)
  *   replicas.ts        leases: starts, clean stops, crashes, unseen deaths
+ *   expiry-sweep.ts    expired sessions removed, once, by whichever replica
  *
  * Reads go to the database, so every replica sees every replica's writes.
  * Event positions are taken from counters.event_count under that row's lock,
  * held only for the statement and its commit: dense, one total order,
  * committed in that order across replicas. total_requests is counted in
  * memory and added to the row about once a second, as the file store does.
+ * A session is expired from its expires_at on by the store's clock: every
+ * read hides it and every write finds it gone, before the sweep removes it.
  */
 import { InvalidInputError, StorageUnavailableError } from '../../domain/errors.js';
 import type { ServiceEvent } from '../../domain/event.js';
@@ -31,6 +34,7 @@ import {
   type SessionJson,
   sessionNotFound,
 } from '../../domain/session.js';
+import { type Clock, utcTimestamp } from '../../domain/time.js';
 import {
   type BackgroundReporter,
   type EventListener,
@@ -43,6 +47,7 @@ import {
 } from '../store.js';
 import { Database, unavailable } from './database.js';
 import { EventFeed } from './event-feed.js';
+import { ExpirySweep } from './expiry-sweep.js';
 import { migrate } from './migrations.js';
 import { LIVE_REPLICAS, Replicas } from './replicas.js';
 import {
@@ -53,6 +58,7 @@ import {
   toSessionJson,
   toStats,
 } from './rows.js';
+import { liveSessionCount, unexpired } from './session-codec.js';
 import { commitWrites, SessionWrites } from './session-writes.js';
 
 const REQUEST_FLUSH_INTERVAL_MS = 1000;
@@ -67,6 +73,8 @@ export interface PostgresStoreOptions {
   onLeaseLost: () => void;
   /** Told how each stats flush, lease renewal and event-feed read went (a failed one is retried). */
   background: BackgroundReporter;
+  /** Now, in epoch milliseconds (Date.now; a test moves its own): when sessions expire. */
+  clock: Clock;
 }
 
 export class PostgresStore implements Store {
@@ -74,6 +82,8 @@ export class PostgresStore implements Store {
   private readonly requestTimer: NodeJS.Timeout;
   private readonly writes: SessionWrites;
   private readonly replicas: Replicas;
+  private readonly sweeper: ExpirySweep;
+  private readonly clock: Clock;
 
   private constructor(
     readonly instanceId: string,
@@ -81,8 +91,10 @@ export class PostgresStore implements Store {
     private readonly feed: EventFeed,
     options: PostgresStoreOptions,
   ) {
-    this.writes = new SessionWrites(database);
+    this.clock = options.clock;
+    this.writes = new SessionWrites(database, options.clock);
     this.replicas = new Replicas(instanceId, database, feed, options);
+    this.sweeper = new ExpirySweep(instanceId, database, feed, options.clock, options.background);
     this.requestTimer = setInterval(() => {
       // Retried on the next tick.
       runInBackground(options.background, 'stats_flush', () => this.flushRequests());
@@ -111,7 +123,13 @@ export class PostgresStore implements Store {
       leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
       onLeaseLost: options.onLeaseLost ?? (() => undefined),
       background,
+      clock: options.clock ?? Date.now,
     });
+  }
+
+  /** Now by the store's clock, as expires_at is written (see unexpired). */
+  private now(): string {
+    return utcTimestamp(new Date(this.clock()));
   }
 
   // Sessions
@@ -128,8 +146,8 @@ export class PostgresStore implements Store {
     if (!isSessionId(id)) return undefined;
     const { rows } = await this.database.query<SessionRow>(
       'reading a session',
-      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1`,
-      [id],
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1 AND ${unexpired('$2')}`,
+      [id, this.now()],
     );
     return rows[0] === undefined ? undefined : toSession(rows[0]);
   }
@@ -139,8 +157,9 @@ export class PostgresStore implements Store {
     for (;;) {
       const { rows } = await this.database.query<SessionRow & { seq: string }>(
         'listing sessions',
-        `SELECT ${SESSION_COLUMNS}, seq FROM sessions WHERE seq > $1 ORDER BY seq LIMIT $2`,
-        [after, batchSize],
+        `SELECT ${SESSION_COLUMNS}, seq FROM sessions
+         WHERE seq > $1 AND ${unexpired('$3')} ORDER BY seq LIMIT $2`,
+        [after, batchSize, this.now()],
       );
       if (rows.length > 0) yield rows.map(toSessionJson);
       if (rows.length < batchSize) return;
@@ -171,14 +190,15 @@ export class PostgresStore implements Store {
     // no more than maxBytes in characters of name and data (never more than
     // their JSON): every match the page can take comes, and the one after it,
     // which says there is more. $1 the page + 1 (to know whether there is
-    // more), $2 the scan, $3 the cursor, $4 maxBytes, $5 the search.
+    // more), $2 the scan, $3 the cursor, $4 maxBytes, $5 now (what has expired
+    // is not looked at), $6 the search.
     const { rows } = await this.database.query<
       SessionRow & { seq: string; position: string; last_seq: string | null; scanned: string }
     >(
       'reading a page of sessions',
       `WITH scanned AS (
          SELECT ${SESSION_COLUMNS}, seq, row_number() OVER (ORDER BY seq ${order}) AS position
-           FROM sessions ${range} ORDER BY seq ${order} LIMIT $2
+           FROM sessions ${range} AND ${unexpired('$5')} ORDER BY seq ${order} LIMIT $2
        ),
        bounds AS (
          SELECT count(*) AS scanned,
@@ -191,7 +211,7 @@ export class PostgresStore implements Store {
                ORDER BY seq ${order} ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING
              ), 0) AS chars_before_previous
              FROM scanned
-             ${search ? 'WHERE left(id::text, length($5)) = $5 OR strpos(lower(name), $5) > 0' : ''}
+             ${search ? 'WHERE left(id::text, length($6)) = $6 OR strpos(lower(name), $6) > 0' : ''}
            ) matches
            WHERE chars_before_previous <= $4
            ORDER BY seq ${order} LIMIT $1
@@ -201,6 +221,7 @@ export class PostgresStore implements Store {
         search ? SEARCH_SCAN_LIMIT : query.limit + 1,
         after,
         query.maxBytes,
+        this.now(),
         ...(search ? [query.search] : []),
       ],
     );
@@ -233,7 +254,8 @@ export class PostgresStore implements Store {
   async sessionCount(): Promise<number> {
     const { rows } = await this.database.query<{ count: string }>(
       'counting sessions',
-      'SELECT count(*) AS count FROM sessions',
+      `SELECT ${liveSessionCount('$1')} AS count`,
+      [this.now()],
     );
     return Number(rows[0]?.count ?? 0);
   }
@@ -244,7 +266,8 @@ export class PostgresStore implements Store {
    * access_count, bumped by every update, is the version). A session many
    * write at once falls back to holding its row lock from the read to the
    * commit. Either way no update is lost, and the counters lock is held only
-   * for the last statement.
+   * for the last statement. A session that expires before the write commits
+   * is not written (commitWrites): the write finds it gone.
    */
   async changeSession(
     id: string,
@@ -270,22 +293,23 @@ export class PostgresStore implements Store {
     }
     const locked = await this.database.transaction('updating a session', async (client) => {
       const { rows } = await client.query<SessionRow>(
-        `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE`,
-        [id],
+        `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1 AND ${unexpired('$2')} FOR UPDATE`,
+        [id, this.now()],
       );
       if (rows[0] === undefined) throw sessionNotFound(id);
       const current = toSession(rows[0]);
       const { session: next, patch } = change(current);
-      const [position] = await commitWrites(client, 'update', [
-        {
-          id,
-          session: next,
-          event,
-          version: current.access_count,
-          dataKept: patch !== null && patch.data === undefined,
-        },
-      ]);
-      return { next, position: position as number };
+      const write = {
+        id,
+        session: next,
+        event,
+        version: current.access_count,
+        dataKept: patch !== null && patch.data === undefined,
+      };
+      const [position] = await commitWrites(client, 'update', [write], this.now());
+      // The lock keeps other writes and the sweep away, not time: it expired meanwhile.
+      if (position === undefined) throw sessionNotFound(id);
+      return { next, position };
     });
     await this.feed.announce(event, locked.position);
     return locked.next;
@@ -374,10 +398,10 @@ export class PostgresStore implements Store {
       CounterRow & { live_sessions: string; live_replicas: string }
     >(
       'reading the state',
-      `SELECT counters.*, (SELECT count(*) FROM sessions) AS live_sessions,
+      `SELECT counters.*, ${liveSessionCount('$2')} AS live_sessions,
          ${LIVE_REPLICAS} AS live_replicas
        FROM counters`,
-      [this.replicas.leaseSeconds],
+      [this.replicas.leaseSeconds, this.now()],
     );
     const row = rows[0] as CounterRow & { live_sessions: string; live_replicas: string };
     const stats = toStats(row);
@@ -402,9 +426,15 @@ export class PostgresStore implements Store {
     return this.replicas.stop(event);
   }
 
+  /** Removes the sessions expired by now (the sweep runs every second anyway); how many. */
+  sweepExpired(): Promise<number> {
+    return this.sweeper.sweep();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.requestTimer);
     this.replicas.close();
+    await this.sweeper.close();
     await this.feed.close();
     try {
       await this.flushRequests();

@@ -57,6 +57,27 @@ assertSessionKeys('session-codec.ts SESSION_CODEC', Object.keys(SESSION_CODEC));
 /** The session's columns in SESSION_KEYS order (no `seq`, the table's own). */
 export const SESSION_COLUMNS = SESSION_KEYS.join(', ');
 
+/**
+ * The condition a session row meets while it has not expired at `now` (a
+ * parameter holding the store's clock as utcTimestamp writes it: one
+ * fixed-width format, so the text order is the time order). The store's
+ * clock, never the database's now(): tests move it, and every replica then
+ * agrees with the service on the second. `table` qualifies the column.
+ */
+export function unexpired(now: string, table?: string): string {
+  const column = table === undefined ? 'expires_at' : `${table}.expires_at`;
+  return `(${column} IS NULL OR ${column} > ${now})`;
+}
+
+/**
+ * The sessions not expired at `now` (a parameter), counted as all of them
+ * less those expired and not yet swept: the first count's plan is the one
+ * it always had, the second reads the few due ones on the partial index.
+ */
+export function liveSessionCount(now: string): string {
+  return `(SELECT count(*) FROM sessions) - (SELECT count(*) FROM sessions WHERE expires_at <= ${now})`;
+}
+
 /** A session row as the pg client returns it: each column as text, an optional one NULL when none. */
 export type SessionRow = {
   [K in keyof Session]-?: string | (undefined extends Session[K] ? null : never);
