@@ -33,18 +33,23 @@ import { describeOnPostgres } from '../helpers/postgres.js';
 import { SESSION_KEYS as ORIGINAL_KEYS } from '../helpers/session-keys.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
+type FieldSchema = { type?: string; pattern?: string; anyOf?: FieldSchema[] };
+
 /**
  * A session with a value in every field of the schema, each unlike the
  * defaults and unlike the others (so a field dropped, defaulted or swapped
- * shows). A field of a type not known here fails loudly.
+ * shows). A field that may be null gets a value of its other type. A field
+ * of a type not known here fails loudly. Its times are decades ahead: an
+ * expired session is hidden by every store, and this one must be seen.
  */
 function sampleSession(): Session {
   const sample: Record<string, unknown> = {};
   SESSION_KEYS.forEach((key, i) => {
-    const schema = SessionSchema.properties[key] as { type?: string; pattern?: string };
+    const field = SessionSchema.properties[key] as FieldSchema;
+    const schema = field.anyOf?.find((each) => each.type !== 'null') ?? field;
     if (key === 'id') sample[key] = randomUUID();
     else if (schema.type === 'string' && schema.pattern !== undefined) {
-      sample[key] = `2026-0${1 + (i % 9)}-1${i % 10}T0${i % 10}:3${i % 10}:4${i % 10}Z`;
+      sample[key] = `2096-0${1 + (i % 9)}-1${i % 10}T0${i % 10}:3${i % 10}:4${i % 10}Z`;
     } else if (schema.type === 'string') sample[key] = `the ${key}: é😀 "quoted" \\ ${i}`;
     else if (schema.type === 'integer') sample[key] = 40 + i;
     else if (schema.type === 'object') sample[key] = { z: [i, null, true], a: { key } };
@@ -162,40 +167,63 @@ describeOnPostgres("a session's shape in PostgreSQL", (server) => {
   });
 
   it('keeps every field through migrate both ways, in both stores, the file byte for byte', async (t) => {
-    const session = sampleSession();
+    const sample = sampleSession();
+    // And a field that may be null, null: an idle timeout alone, a lifetime alone.
+    const sessions: Session[] = [
+      sample,
+      { ...sample, id: randomUUID(), ends_at: null },
+      { ...sample, id: randomUUID(), idle_seconds: null },
+    ];
     const dir = await tempDir(t);
     await mkdir(join(dir, 'sessions'));
     await writeFile(join(dir, 'events.jsonl'), '');
-    const file = join('sessions', sessionFileName(session.id));
-    const bytes = formatSessionFile({ session, seq: 1 });
-    await writeFile(join(dir, file), bytes);
+    const files = sessions.map((session, i) => ({
+      session,
+      file: join('sessions', sessionFileName(session.id)),
+      bytes: formatSessionFile({ session, seq: i + 1 }),
+    }));
+    for (const { file, bytes } of files) await writeFile(join(dir, file), bytes);
     const url = await server().createDatabase();
 
     await importDataDirectory(dir, url);
     const client = new pg.Client(url);
     await client.connect();
     try {
-      const { rows } = await client.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions`);
-      assert.equal(rows.length, 1);
-      assertWhole(toSession(rows[0] as SessionRow), session, 'migrate into PostgreSQL');
+      const { rows } = await client.query<SessionRow>(
+        `SELECT ${SESSION_COLUMNS} FROM sessions ORDER BY seq`,
+      );
+      assert.equal(rows.length, sessions.length);
+      for (const [i, row] of rows.entries()) {
+        assertWhole(toSession(row), sessions[i] as Session, `migrate into PostgreSQL (${i})`);
+      }
     } finally {
       await client.end();
     }
 
     const postgres = await PostgresStore.open(url, 'c0ffee00');
     try {
-      assertWhole(await postgres.getSession(session.id), session, 'the PostgreSQL store');
+      for (const [i, session] of sessions.entries()) {
+        assertWhole(await postgres.getSession(session.id), session, `the PostgreSQL store (${i})`);
+      }
     } finally {
       await postgres.close();
     }
 
     const out = join(await tempDir(t), 'exported');
     await exportToDataDirectory(url, out);
-    assert.equal(await readFile(join(out, file), 'utf8'), bytes, 'migrate out: the same file');
+    for (const [i, { file, bytes }] of files.entries()) {
+      assert.equal(
+        await readFile(join(out, file), 'utf8'),
+        bytes,
+        `migrate out: the same file (${i})`,
+      );
+    }
 
     const { store } = await FileStore.open(out, 'c0ffee01');
     try {
-      assertWhole(await store.getSession(session.id), session, 'the file store');
+      for (const [i, session] of sessions.entries()) {
+        assertWhole(await store.getSession(session.id), session, `the file store (${i})`);
+      }
     } finally {
       await store.close();
     }
