@@ -82,21 +82,22 @@ export function sessionDeletedEvent(container: string, id: string): ServiceEvent
 }
 
 /**
- * Logged by the sweep that removed an expired session: who (its id and
- * name), when it expired (its `expires_at`) and why (its lifetime ended, or
- * it sat idle).
+ * Logged by the sweep that removed an expired session at `now` (the store's
+ * clock): who (its id and name), when it expired (its `expires_at`) and why
+ * (its lifetime ended, or it sat idle).
  */
 export function sessionExpiredEvent(
   container: string,
   session: { id: string; name: string; expires_at: string },
   reason: 'lifetime' | 'idle',
+  now: Date,
 ): ServiceEvent {
-  return makeEvent('session_expired', container, {
-    session_id: session.id,
-    name: session.name,
-    reason,
-    expired_at: session.expires_at,
-  });
+  return makeEvent(
+    'session_expired',
+    container,
+    { session_id: session.id, name: session.name, reason, expired_at: session.expires_at },
+    now,
+  );
 }
 
 export function startupEvent(

@@ -153,6 +153,31 @@ describe('sessions that expire, over HTTP', () => {
     assert.equal(field(await request(`${second.url}/state`)).live_sessions, 1);
     const event = await within(3000, () => expiredEventOf(second.url, brief.id), 'swept');
     assert.equal(event.container, second.containerId);
+    assert.equal(field(await request(`${second.url}/state`)).expired_sessions, 1);
+    // Killed again at once, maybe before stats.json had it: the log recounts it.
+    second.process.kill('SIGKILL');
+    await second.process.exited;
+    const third = await spawnService(dir);
+    t.after(() => third.process.kill('SIGKILL'));
+    assert.equal(field(await request(`${third.url}/state`)).expired_sessions, 1);
+    const metrics = (await request(`${third.url}/metrics`)).text;
+    assert.match(metrics, /^stateful_expired_sessions 1$/m);
+    // stats.json: the original's four keys, then expired_sessions.
+    const stats = await within(
+      3000,
+      async () => {
+        const read = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8'));
+        return read.expired_sessions === 1 ? read : undefined;
+      },
+      'stats.json has expired_sessions',
+    );
+    assert.deepEqual(Object.keys(stats), [
+      'startup_count',
+      'crash_count',
+      'total_sessions',
+      'total_requests',
+      'expired_sessions',
+    ]);
   });
 
   it("leaves a directory the original's reader reads, expiring sessions and their events included", async (t) => {

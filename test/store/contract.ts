@@ -192,6 +192,7 @@ export function storeContract(factory: StoreFactory): void {
       crash_count: 1,
       total_sessions: 1,
       total_requests: 5,
+      expired_sessions: 0,
     });
     const kept = await again.getSession(session.id);
     assert.deepEqual(kept?.data, { n: 2 });

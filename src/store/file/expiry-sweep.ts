@@ -10,6 +10,7 @@
 import type { ServiceEvent } from '../../domain/event.js';
 import { sessionExpiredEvent } from '../../domain/event.js';
 import { expiryOf, expiryReason } from '../../domain/expiry.js';
+import type { Clock } from '../../domain/time.js';
 import { type BackgroundReporter, runInBackground } from '../store.js';
 import { type SessionTable, sessionOf } from './session-table.js';
 import type { ResidentSession } from './snapshot.js';
@@ -25,6 +26,8 @@ export interface SweepDoors {
   table: SessionTable;
   instanceId: string;
   background: BackgroundReporter;
+  /** Now (the table's clock): the time of each session_expired event. */
+  clock: Clock;
   /** Removes `resident` durably, logging `event` (the store's delete). */
   remove(resident: ResidentSession, event: ServiceEvent): Promise<void>;
 }
@@ -93,6 +96,7 @@ export class ExpirySweep {
         instanceId,
         { id: session.id, name: session.name, expires_at: expiry.expires_at },
         expiryReason(expiry),
+        new Date(this.doors.clock()),
       );
       await this.doors.remove(resident, event);
       return true;

@@ -112,6 +112,7 @@ export class FileStore implements Store {
       table: this.table,
       instanceId: this.instanceId,
       background: parts.background,
+      clock: this.table.clock,
       remove: (resident, event) => this.remove(resident, event, true),
     });
   }

@@ -107,6 +107,11 @@ export class SessionTable {
     this.nextSeq = maxSeq + 1;
   }
 
+  /** What expiry is judged by (see TableLimits.clock). */
+  get clock(): Clock {
+    return this.limits.clock;
+  }
+
   /** The sessions held: the live ones, and the expired ones the sweep has not yet removed. */
   get size(): number {
     return this.sessions.size;

@@ -100,7 +100,7 @@ export class ExpirySweep {
       ends_at: row.ends_at,
       idle_seconds: row.idle_seconds === null ? null : Number(row.idle_seconds),
     };
-    return sessionExpiredEvent(this.instanceId, row, expiryReason(expiry));
+    return sessionExpiredEvent(this.instanceId, row, expiryReason(expiry), new Date(this.clock()));
   }
 
   /** Stops sweeping, and waits for a sweep at work to finish its transaction. */

@@ -74,7 +74,7 @@ const STATEMENTS = {
     sql: `DELETE FROM sessions USING input
           WHERE sessions.id = input.id AND sessions.expires_at <= ${NOW}
           RETURNING sessions.id`,
-    counters: '',
+    counters: ', expired_sessions = expired_sessions + (SELECT count(*) FROM done)',
     doing: 'removing expired sessions',
   },
 } as const;
