@@ -15,6 +15,7 @@ export type EventKind =
   | 'session_updated'
   | 'session_deleted'
   | 'session_expired'
+  | 'session_touched'
   | 'session_adopted'
   | 'crash_triggered'
   | 'crash_detected'
@@ -98,6 +99,21 @@ export function sessionExpiredEvent(
     { session_id: session.id, name: session.name, reason, expired_at: session.expires_at },
     now,
   );
+}
+
+/**
+ * Logged when a read moved a session's idle expiry (SESSION_TOUCH=reads):
+ * the session and its new expires_at. Throttled: at most about ten an idle
+ * period a session (see domain/expiry.ts `touched`).
+ */
+export function sessionTouchedEvent(
+  container: string,
+  session: { id: string; expires_at: string },
+): ServiceEvent {
+  return makeEvent('session_touched', container, {
+    session_id: session.id,
+    expires_at: session.expires_at,
+  });
 }
 
 export function startupEvent(

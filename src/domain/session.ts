@@ -15,6 +15,7 @@ import {
   MAX_EXPIRY_SECONDS,
   NEVER,
   type SessionExpiry,
+  touched,
 } from './expiry.js';
 import { measureJson } from './footprint.js';
 import { isJsonObject, mergeInto, mergePatch, sameJson } from './merge-patch.js';
@@ -192,6 +193,21 @@ export function applyUpdate(
   next.last_active = utcTimestamp(now);
   next.access_count = session.access_count + 1;
   setExpiry(next, expiryAfterWrite(expiryOf(session), input.ttl_seconds, input.idle_seconds, now));
+  return next;
+}
+
+/**
+ * A read's touch (SESSION_TOUCH=reads): the session with its idle expiry
+ * counted again from `now`, or null when the touch is not worth a write
+ * (it would move expires_at by less than a tenth of the idle timeout).
+ * Nothing else changes: a read is not an access the original counted.
+ */
+export function touchSession(session: Session, now: Date, throttle?: number): Session | null {
+  const current = expiryOf(session);
+  const moved = current === null ? null : touched(current, now, throttle);
+  if (moved === null) return null;
+  const next = { ...session };
+  setExpiry(next, moved);
   return next;
 }
 

@@ -5,7 +5,12 @@
  * durable as one.
  */
 
-import { sessionCreatedEvent, sessionDeletedEvent, sessionUpdatedEvent } from '../domain/event.js';
+import {
+  sessionCreatedEvent,
+  sessionDeletedEvent,
+  sessionTouchedEvent,
+  sessionUpdatedEvent,
+} from '../domain/event.js';
 import type { ExpiryDefaults } from '../domain/expiry.js';
 import type { Page, PageQuery } from '../domain/page.js';
 import {
@@ -14,6 +19,7 @@ import {
   type Session,
   type SessionJson,
   sessionNotFound,
+  touchSession,
   updateSession,
   validatePatchInput,
   validateSessionInput,
@@ -52,11 +58,24 @@ export class SessionService {
     return session;
   }
 
-  /** Throws NotFoundError. */
+  /**
+   * Throws NotFoundError. With SESSION_TOUCH=reads a read is a touch: it
+   * moves an idle expiry, written when it moves it by a tenth of the idle
+   * timeout or more (a `session_touched` event), never otherwise.
+   */
   async get(id: string): Promise<Session> {
     const session = await this.store.getSession(id);
     if (session === undefined) throw sessionNotFound(id);
-    return session;
+    if (this.rules.expiry.touch !== 'reads') return session;
+    const now = this.now();
+    const touched = touchSession(session, now);
+    if (touched === null) return session;
+    return this.store.changeSession(
+      id,
+      // Under the session's lock, from its latest version (a write since may have moved it).
+      (current) => ({ session: touchSession(current, now, 0) ?? current, patch: null }),
+      sessionTouchedEvent(this.store.instanceId, touched as { id: string; expires_at: string }),
+    );
   }
 
   /** A PUT: replaces the fields the body names and counts the access. Throws NotFoundError. */

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { NotFoundError } from '../../src/domain/errors.js';
+import type { TouchRule } from '../../src/domain/expiry.js';
 import type { Session } from '../../src/domain/session.js';
 import { StatefulService } from '../../src/service/service.js';
 import type { Store } from '../../src/store/store.js';
@@ -25,8 +26,12 @@ export class TestClock {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The application over `store` with `clock`, as production wires it. */
-const serve = (store: Store, clock: TestClock) =>
-  new StatefulService(store, { sessionMaxNodes: 10_000, clock: clock.now });
+const serve = (store: Store, clock: TestClock, touch: TouchRule = 'writes') =>
+  new StatefulService(store, {
+    sessionMaxNodes: 10_000,
+    clock: clock.now,
+    expiry: { ttlSeconds: null, idleSeconds: null, touch },
+  });
 
 /** What every read of the store shows of `id`: served, listed, paged, found, counted. */
 async function seen(store: Store, id: string, name: string) {
@@ -132,6 +137,32 @@ export function expiryContract(factory: StoreFactory): void {
     ]);
     clock.advance(3600);
     assert.deepEqual(await store.getSession(idle.id), never);
+  });
+
+  it('lets a read move an idle expiry only with SESSION_TOUCH=reads, written a tenth at a time', async (t) => {
+    const clock = new TestClock();
+    const { store, reopen } = await factory.open(t, undefined, clock.now);
+    const made = await serve(store, clock).sessions.create({ name: 'read', idle_seconds: 100 });
+    clock.advance(50);
+    // By default a read is no touch.
+    assert.deepEqual(await serve(store, clock).sessions.get(made.id), made);
+    const reads = serve(store, clock, 'reads').sessions;
+    const events = await store.eventCount();
+    clock.advance(-45); // 5 s after the create: a touch would move it by 5 s, under a tenth
+    assert.deepEqual(await reads.get(made.id), made);
+    assert.equal(await store.eventCount(), events, 'a touch under a tenth is not written');
+    clock.advance(15); // 20 s after the create
+    const touched = await reads.get(made.id);
+    assert.equal(touched.expires_at, '2026-12-07T10:02:00Z');
+    assert.equal(touched.access_count, 0, 'a read is not an access');
+    assert.equal(touched.last_active, made.last_active);
+    const [event] = (await store.eventTail(1)).events;
+    assert.deepEqual(
+      [event?.event, event?.session_id, event?.expires_at],
+      ['session_touched', made.id, '2026-12-07T10:02:00Z'],
+    );
+    const again = await reopen();
+    assert.deepEqual(await again.getSession(made.id), touched, 'the touch is durable');
   });
 
   it('sweeps an expired session away for good, logging session_expired with who, when and why', async (t) => {
