@@ -12,6 +12,9 @@ export interface Expiring {
   expiresAt: number | undefined;
 }
 
+/** Seconds of emptied buckets the heap may hold beyond twice the buckets before it is rebuilt. */
+const STALE_SECONDS_KEPT = 1024;
+
 export class DueSessions<T extends Expiring> {
   /** The sessions by the second they expire in (epoch seconds), for seconds not yet due. */
   private readonly buckets = new Map<number, Set<T>>();
@@ -40,8 +43,27 @@ export class DueSessions<T extends Expiring> {
     const second = Math.floor(session.expiresAt / 1000);
     const bucket = this.buckets.get(second);
     bucket?.delete(session);
-    // An emptied bucket stays in the heap until its second comes: popped then, cheaply.
-    if (bucket?.size === 0) this.buckets.delete(second);
+    if (bucket?.size === 0) {
+      // An emptied bucket's second stays in the heap until it comes (popped
+      // then, cheaply), unless such seconds outnumber the buckets: a client
+      // creating and deleting sessions that expire years ahead would grow the
+      // heap without end. Then it is built again from the buckets, a cost of
+      // O(b log b) for at least b removals.
+      this.buckets.delete(second);
+      if (this.seconds.length > 2 * this.buckets.size + STALE_SECONDS_KEPT) this.rebuild();
+    }
+  }
+
+  /** How many seconds the heap holds (tests watch it stay bounded). */
+  get heapSize(): number {
+    return this.seconds.length;
+  }
+
+  private rebuild(): void {
+    // A sorted array is a binary min-heap.
+    const seconds = [...this.buckets.keys()].sort((a, b) => a - b);
+    this.seconds.length = 0;
+    this.seconds.push(...seconds);
   }
 
   /** Queues a due session by its expiry again (it was found not expired: the clock went back). */
