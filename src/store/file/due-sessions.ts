@@ -71,8 +71,9 @@ export class DueSessions<T extends Expiring> {
     if (this.due.delete(session)) this.add(session);
   }
 
-  /** Moves every session expired at `nowMs` to the due ones. */
-  advance(nowMs: number): void {
+  /** Moves every session expired at `nowMs` to the due ones; how many it moved. */
+  advance(nowMs: number): number {
+    let moved = 0;
     // expires_at is a whole second: expired when it is at or before now.
     while (this.seconds.length > 0 && (this.seconds[0] as number) * 1000 <= nowMs) {
       const second = this.pop();
@@ -80,7 +81,9 @@ export class DueSessions<T extends Expiring> {
       if (bucket === undefined) continue;
       this.buckets.delete(second);
       for (const session of bucket) this.due.add(session);
+      moved += bucket.size;
     }
+    return moved;
   }
 
   /** How many sessions have expired and are not yet swept, as of the last advance. */

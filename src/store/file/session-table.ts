@@ -119,7 +119,7 @@ export class SessionTable {
 
   /** The sessions not expired: what is served and counted. */
   liveCount(): number {
-    this.expiring.advance(this.limits.clock());
+    this.advance();
     return this.sessions.size - this.expiring.dueCount;
   }
 
@@ -134,12 +134,19 @@ export class SessionTable {
    * program, since; the sweep looks again under its lock.
    */
   expiredSessions(): IterableIterator<ResidentSession> {
-    this.expiring.advance(this.limits.clock());
+    this.advance();
     return this.expiring.dueSessions();
   }
 
+  /** See InProcessFacts.sessionsVersion: a session expiring changes it too (a listing loses it). */
   get version(): number {
+    this.advance();
     return this.changes;
+  }
+
+  /** Moves what has expired to the due sessions: a change of what is served. */
+  private advance(): void {
+    if (this.expiring.advance(this.limits.clock()) > 0) this.changes++;
   }
 
   /** Says that a session changed (see InProcessFacts.sessionsVersion). */
@@ -169,7 +176,9 @@ export class SessionTable {
 
   /** Queues `resident` by its expiry again if the sweep found it held and not expired. */
   requeue(resident: ResidentSession): void {
-    if (this.sessions.get(resident.id) === resident) this.expiring.requeue(resident);
+    if (this.sessions.get(resident.id) !== resident) return;
+    this.expiring.requeue(resident);
+    this.changes++; // served again
   }
 
   /** Whether `resident` is still held and has expired: the sweep's check, under its lock. */

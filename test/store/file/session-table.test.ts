@@ -73,6 +73,25 @@ describe('the session table', () => {
     assert.equal(table.size, 2);
   });
 
+  it('changes its version when a session expires, so no cached listing serves it', () => {
+    let now = Date.parse('2026-12-07T10:00:00Z');
+    const table = tableOf([], { ...UNBOUNDED, clock: () => now });
+    const brief = table.newResident(
+      createSession({ name: 'brief', ttl_seconds: 5 }, new Date(now)),
+    );
+    table.add(brief);
+    table.add(table.newResident(createSession({ name: 'kept' }, new Date(now))));
+    table.changed();
+    const before = table.version;
+    now += 4000;
+    assert.equal(table.version, before, 'nothing expired yet');
+    now += 1000;
+    assert.notEqual(table.version, before, 'brief expired: what a listing holds changed');
+    assert.deepEqual(names([...table.jsonBatches(10)].flat()), ['kept']);
+    assert.equal(table.liveCount(), 1);
+    assert.equal(table.size, 2, 'held until the sweep removes it');
+  });
+
   it('refuses growth past the budget before writing, and gives back a failed write’s reservation', async () => {
     const session = createSession({ name: 'x', data: { text: 'y'.repeat(1000) } });
     const footprint = residentOf(session, 1).footprint;
