@@ -1,7 +1,9 @@
 // @ts-check
-// The sessions table: listing, creating, editing (name and note) and deleting.
+// The sessions table: listing, creating, editing (name, note, lifetime and
+// idle timeout) and deleting.
 import { api, showError } from './api.js';
 import { byId, confirmAction, element, within } from './dom.js';
+import { formatDuration, parseDuration, showTimeLeft } from './expiry.js';
 import { isWholeId, searchSessions } from './search.js';
 
 /** @typedef {import('./api.js').Session} Session */
@@ -104,6 +106,7 @@ function sessionRow(session) {
   within(row, '.count').textContent = String(session.access_count);
   showTime(within(row, '.created time'), session.created_at);
   showTime(within(row, '.active time'), session.last_active);
+  showTimeLeft(row, within(row, '.expires time'), session);
   within(row, '.edit').addEventListener('click', () => startEdit(row, session));
   within(row, '.delete').addEventListener('click', async () => {
     if (
@@ -136,8 +139,19 @@ function startEdit(row, session) {
   name.setAttribute('aria-label', 'new name');
   const note = Object.assign(document.createElement('input'), { value: noteOf(session) });
   note.setAttribute('aria-label', 'new note');
+  // A new lifetime (from now) and idle timeout; left empty, each stays as it is.
+  const ttl = Object.assign(document.createElement('input'), { placeholder: 'lifetime' });
+  ttl.setAttribute('aria-label', 'new lifetime');
+  ttl.title = 'A new lifetime, from now: 90, 90s, 15m, 2h, 30d, or never. Empty: kept.';
+  const idle = Object.assign(document.createElement('input'), {
+    placeholder:
+      session.idle_seconds == null ? 'idle' : `idle ${formatDuration(session.idle_seconds)}`,
+  });
+  idle.setAttribute('aria-label', 'new idle timeout');
+  idle.title = 'A new idle timeout: 90, 90s, 15m, 2h, 30d, or never. Empty: kept.';
   within(row, '.name').replaceChildren(name);
   within(row, '.note').replaceChildren(note);
+  within(row, '.expires').replaceChildren(ttl, idle);
   const save = button('Save');
   const cancel = button('Cancel');
   save.className = 'save';
@@ -151,7 +165,7 @@ function startEdit(row, session) {
     if (again instanceof HTMLElement) again.focus();
   };
   // Enter saves, Escape puts the row back as it was.
-  for (const input of [name, note]) {
+  for (const input of [name, note, ttl, idle]) {
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') {
         event.preventDefault();
@@ -166,13 +180,14 @@ function startEdit(row, session) {
     // A merge patch: only what was edited is sent, so the other keys of data
     // stay as they are now (whoever changed them since the page was drawn),
     // and a note left as it was stays what it was, a string or not.
-    const answer = await api(
-      'PATCH',
-      `/sessions/${session.id}`,
-      note.value === noteOf(session)
-        ? { name: name.value }
-        : { name: name.value, data: { note: note.value } },
-    );
+    const expiry = expiryOf(ttl, idle);
+    if (expiry instanceof Error)
+      return showError({ status: 0, ok: false, json: { message: expiry.message } });
+    const answer = await api('PATCH', `/sessions/${session.id}`, {
+      name: name.value,
+      ...(note.value === noteOf(session) ? {} : { data: { note: note.value } }),
+      ...expiry,
+    });
     if (!answer.ok) return showError(answer);
     row.classList.remove('editing');
     await loadSessions();
@@ -360,17 +375,58 @@ export function loadSessionsSoon() {
   );
 }
 
+/**
+ * `ttl_seconds` and `idle_seconds` as typed in two inputs (what is left empty
+ * is not sent), or an Error saying what is wrong with them.
+ * @param {HTMLInputElement} ttl
+ * @param {HTMLInputElement} idle
+ * @returns {{ ttl_seconds?: number | null, idle_seconds?: number | null } | Error}
+ */
+function expiryOf(ttl, idle) {
+  const ttlSeconds = parseDuration(ttl.value);
+  const idleSeconds = parseDuration(idle.value);
+  if (ttlSeconds instanceof Error) return new Error(`Lifetime: ${ttlSeconds.message}`);
+  if (idleSeconds instanceof Error) return new Error(`Idle timeout: ${idleSeconds.message}`);
+  return {
+    ...(ttlSeconds === undefined ? {} : { ttl_seconds: ttlSeconds }),
+    ...(idleSeconds === undefined ? {} : { idle_seconds: idleSeconds }),
+  };
+}
+
+/** Takes a session deleted or expired off the page at once (the listing that follows agrees). @param {string} id */
+export function forgetSession(id) {
+  if (!sessions.some((session) => session.id === id)) return;
+  sessions = sessions.filter((session) => session.id !== id);
+  render();
+}
+
 /** Wires the create form. */
 export function setUpCreateForm() {
   const form = byId('create', HTMLFormElement);
+  /** @param {string} field */
+  const input = (field) => {
+    const found = form.elements.namedItem(field);
+    if (!(found instanceof HTMLInputElement)) throw new Error(`#create has no input ${field}`);
+    return found;
+  };
+  const [name, note, ttl, idle] = ['name', 'note', 'ttl', 'idle'].map(input);
+  if (name === undefined || note === undefined || ttl === undefined || idle === undefined) return;
+  // A duration the service would refuse is refused by the form, as a missing name is.
+  for (const duration of [ttl, idle]) {
+    duration.addEventListener('input', () => {
+      const parsed = parseDuration(duration.value);
+      duration.setCustomValidity(parsed instanceof Error ? parsed.message : '');
+    });
+  }
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const name = form.elements.namedItem('name');
-    const note = form.elements.namedItem('note');
-    if (!(name instanceof HTMLInputElement) || !(note instanceof HTMLInputElement)) return;
+    const expiry = expiryOf(ttl, idle);
+    if (expiry instanceof Error)
+      return showError({ status: 0, ok: false, json: { message: expiry.message } });
     const answer = await api('POST', '/sessions', {
       name: name.value,
       data: note.value === '' ? {} : { note: note.value },
+      ...expiry,
     });
     if (!answer.ok) return showError(answer);
     element('form-error').hidden = true;

@@ -33,6 +33,7 @@ const MODULES = [
   'app.js',
   'api.js',
   'dom.js',
+  'expiry.js',
   'live.js',
   'search.js',
   'sessions.js',
