@@ -5,9 +5,11 @@
  * the button (confirmed, not the first Tab stop) and every open tab coming
  * back by itself with the report of what changed; an idle page making no
  * request beyond its event stream; instance colours at 4.5:1 or better; the
- * "no instance running" state; a phone's width. The service runs
- * supervised, as under Docker's restart policy. Screenshots at 1366×900 and
- * 390×844 go to test-artifacts/. The same page at 100,000 sessions:
+ * "no instance running" state; a phone's width; each session's time left
+ * counting down, an expired one greyed, then gone on session_expired, and a
+ * lifetime and an idle timeout set from the form and the edit row. The
+ * service runs supervised, as under Docker's restart policy. Screenshots at
+ * 1366×900 and 390×844 go to test-artifacts/. The same page at 100,000 sessions:
  * dashboard-at-scale.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -229,6 +231,201 @@ describe('the dashboard in a browser', () => {
 
     assert.deepEqual(foreign, [], 'no request leaves the service');
     assert.deepEqual(problems, [], 'no script error, no Content-Security-Policy violation');
+  });
+
+  it("counts each session's time left down, greys it when its time comes, drops it on session_expired, and sets expiry from the form and the edit row", async (t) => {
+    const browser = await launch();
+    if (typeof browser === 'string') return t.skip(browser);
+    t.after(() => browser.close());
+    const { url } = await supervisedService(t);
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (entry) => {
+      if (entry.type() === 'error') problems.push(entry.text());
+    });
+    await page.goto(`${url}/`);
+    await page.locator('#connection[data-state="up"]').waitFor();
+
+    // Every text the time left of "short-lived" shows, recorded in the page as it changes.
+    await page.evaluate(`(() => {
+      window.seen = [];
+      setInterval(() => {
+        const row = [...document.querySelectorAll('#sessions tbody tr')]
+          .find((row) => row.querySelector('.name').textContent === 'short-lived');
+        const text = row === undefined ? 'absent' : row.querySelector('td.expires').textContent;
+        if (window.seen.at(-1) !== text) window.seen.push(text);
+      }, 20);
+    })()`);
+    const never = await fetch(`${url}/sessions`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'forever' }),
+    });
+    assert.equal(never.status, 201);
+    const created = await fetch(`${url}/sessions`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'short-lived', ttl_seconds: 2 }),
+    });
+    assert.equal(created.status, 201);
+    const short = (await created.json()) as { id: string; expires_at?: string };
+    assert.ok(short.expires_at !== undefined, 'a session with a lifetime carries expires_at');
+    const row = page.locator(`#sessions tbody tr[data-id="${short.id}"]`);
+    await row.waitFor();
+    assert.match((await row.locator('td.expires').textContent()) ?? '', /^([12]s|expired)$/);
+    assert.equal(
+      await page
+        .locator('#sessions tbody tr', { hasText: 'forever' })
+        .locator('td.expires')
+        .textContent(),
+      'never',
+    );
+
+    // The sweep (each second) removes it: its event is in the log with its
+    // reason, and the row leaves the list.
+    const expired = page.locator('#timeline li[data-event="session_expired"]', {
+      hasText: short.id,
+    });
+    await expired.waitFor({ timeout: 10_000 });
+    assert.match(
+      (await expired.textContent()) ?? '',
+      /name=short-lived reason=lifetime expired_at=/,
+    );
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await fetch(`${url}/sessions/${short.id}`)).status, 404);
+    const seen = (await page.evaluate('window.seen')) as string[];
+    // Seen counting down (a second or two, then perhaps "expired" for the
+    // moment before the sweep), then gone.
+    const counted = seen
+      .filter((text) => /^\d+s$/.test(text))
+      .map((text) => Number.parseInt(text, 10));
+    assert.ok(counted.length >= 1, `a time left was shown: ${JSON.stringify(seen)}`);
+    assert.deepEqual(
+      counted,
+      [...counted].sort((a, b) => b - a),
+      `counting down: ${JSON.stringify(seen)}`,
+    );
+    assert.equal(seen.at(-1), 'absent', `then gone: ${JSON.stringify(seen)}`);
+    assert.deepEqual(
+      seen.filter((text) => text !== 'absent' && text !== 'expired' && !/^\d+s$/.test(text)),
+      [],
+      `nothing else shown: ${JSON.stringify(seen)}`,
+    );
+
+    // A duration the service would refuse is refused by the form.
+    const ttl = page.locator('#create input[name="ttl"]');
+    await page.fill('#create input[name="name"]', 'from-form');
+    await ttl.fill('soon');
+    assert.equal(
+      await page.evaluate(`document.querySelector('#create input[name="ttl"]').validity.valid`),
+      false,
+    );
+    // A lifetime and an idle timeout from the form, sent as ttl_seconds and idle_seconds.
+    await ttl.fill('15m');
+    await page.fill('#create input[name="idle"]', '1h');
+    await page.click('#create button[type="submit"]');
+    const formRow = page.locator('#sessions tbody tr', { hasText: 'from-form' });
+    await formRow.waitFor();
+    assert.match((await formRow.locator('td.expires').textContent()) ?? '', /^1[45]m$/);
+    assert.equal(await ttl.inputValue(), '', 'the form is cleared');
+    type Listed = {
+      sessions: {
+        id: string;
+        expires_at?: string;
+        ends_at?: string | null;
+        idle_seconds?: number | null;
+      }[];
+    };
+    const listed = (await fetch(`${url}/sessions?q=from-form`).then((answer) =>
+      answer.json(),
+    )) as Listed;
+    const fromForm = listed.sessions[0];
+    assert.ok(fromForm?.expires_at !== undefined, 'the session made in the form expires');
+    assert.equal(fromForm.ends_at, fromForm.expires_at, 'its lifetime ends first');
+    assert.equal(fromForm.idle_seconds, 3600);
+    const left = (Date.parse(fromForm.expires_at) - Date.now()) / 1000;
+    assert.ok(left > 890 && left <= 900, `15 minutes left: ${left} s`);
+
+    // The edit row: a new lifetime, then none.
+    await formRow.locator('button.edit').click();
+    const editing = page.locator('#sessions tbody tr.editing');
+    assert.equal(
+      await editing.locator('input[aria-label="new idle timeout"]').getAttribute('placeholder'),
+      'idle 1h',
+    );
+    await editing.locator('input[aria-label="new lifetime"]').fill('2h');
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-expiry-editing-1366x900.png') });
+    await editing.locator('button.save').click();
+    await editing.waitFor({ state: 'detached' });
+    const read = async () =>
+      (await fetch(`${url}/sessions/${fromForm.id}`).then((answer) =>
+        answer.json(),
+      )) as Listed['sessions'][number];
+    const longer = await read();
+    const ends = (Date.parse(longer.ends_at ?? '') - Date.now()) / 1000;
+    assert.ok(ends > 7190 && ends <= 7200, `a lifetime of 2 h from now: ${ends} s`);
+    assert.ok(longer.expires_at !== undefined);
+    const idleLeft = (Date.parse(longer.expires_at) - Date.now()) / 1000;
+    assert.ok(
+      idleLeft > 3590 && idleLeft <= 3600,
+      `the write moved the idle expiry: ${idleLeft} s`,
+    );
+    await formRow.locator('button.edit').click();
+    await editing.locator('input[aria-label="new lifetime"]').fill('never');
+    await editing.locator('input[aria-label="new lifetime"]').press('Enter');
+    await editing.waitFor({ state: 'detached' });
+    assert.equal((await read()).ends_at, null, 'never: no lifetime');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-expiry-1366x900.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({
+      path: join(ARTIFACTS, 'dashboard-expiry-390x844.png'),
+      fullPage: true,
+    });
+
+    // Its time come, a session shows as expired (greyed, its buttons off)
+    // until the sweep removes it: seen on a page whose clock is moved on a
+    // minute, while the service's session still has its minute.
+    const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const later = await context.newPage();
+    later.on('pageerror', (error) => problems.push(error.message));
+    await later.clock.install();
+    const minute = (await fetch(`${url}/sessions`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'a-minute', ttl_seconds: 60 }),
+    }).then((answer) => answer.json())) as { id: string };
+    const hours = (await fetch(`${url}/sessions`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'some-hours', ttl_seconds: 7500 }),
+    }).then((answer) => answer.json())) as { id: string };
+    await later.goto(`${url}/`);
+    const minuteRow = later.locator(`#sessions tbody tr[data-id="${minute.id}"]`);
+    await minuteRow.waitFor();
+    assert.match((await minuteRow.locator('td.expires').textContent()) ?? '', /^(1m|5\ds)$/);
+    assert.match(
+      (await later.locator(`#sessions tbody tr[data-id="${hours.id}"] td.expires`).textContent()) ??
+        '',
+      /^2h [45]m$/,
+    );
+    await later.clock.fastForward(61_000);
+    await minuteRow.locator('td.expires', { hasText: 'expired' }).waitFor();
+    assert.equal(await minuteRow.getAttribute('class'), 'expired');
+    assert.equal(await minuteRow.locator('button.delete').isDisabled(), true);
+    assert.ok(
+      Number(
+        await later.evaluate(
+          `getComputedStyle(document.querySelector('#sessions tr[data-id="${minute.id}"] td.name')).opacity`,
+        ),
+      ) < 1,
+      'greyed',
+    );
+    assert.match(
+      (await later.locator(`#sessions tbody tr[data-id="${hours.id}"] td.expires`).textContent()) ??
+        '',
+      /^2h [34]m$/,
+    );
+    await later.screenshot({ path: join(ARTIFACTS, 'dashboard-expired-1366x900.png') });
+    await context.close();
+    assert.deepEqual(problems, [], 'no script error');
   });
 
   it('asks for the admin token when /crash needs one, and crashes with it', async (t) => {
