@@ -293,6 +293,7 @@ describe('the dashboard in a browser', () => {
     await row.waitFor({ state: 'detached' });
     assert.equal((await fetch(`${url}/sessions/${short.id}`)).status, 404);
     const seen = (await page.evaluate('window.seen')) as string[];
+    t.diagnostic(`time left shown: ${JSON.stringify(seen)}`);
     // Seen counting down (a second or two, then perhaps "expired" for the
     // moment before the sweep), then gone.
     const counted = seen
