@@ -7,6 +7,7 @@ import { api, showError } from './api.js';
 import { byId, confirmAction, element, flash, hueOf } from './dom.js';
 import { currentSessions, loadSessions } from './sessions.js';
 
+/** @typedef {import('./api.js').Session} Session */
 /** @typedef {import('./api.js').State} State */
 /** @typedef {import('./live.js').Connection} Connection */
 
@@ -24,7 +25,7 @@ const SHOWN = /** @type {const} */ ([
 /** @type {State | null} */
 let lastState = null;
 /** What the page showed when the instance went away (or the crash was asked for). */
-/** @type {{ state: State, sessionIds: string[] } | null} */
+/** @type {{ state: State, sessions: Session[] } | null} */
 let before = null;
 let crashing = false;
 
@@ -55,7 +56,7 @@ function showState(state) {
 
 function remember() {
   if (lastState === null || before !== null) return;
-  before = { state: lastState, sessionIds: currentSessions().map((session) => session.id) };
+  before = { state: lastState, sessions: currentSessions() };
 }
 
 /**
@@ -97,10 +98,7 @@ export async function stateArrived(state) {
   if (previous === null) return;
   if (state.container_id !== previous.container_id) {
     crashing = false;
-    const was = before ?? {
-      state: previous,
-      sessionIds: currentSessions().map((session) => session.id),
-    };
+    const was = before ?? { state: previous, sessions: currentSessions() };
     before = null;
     await loadSessions();
     report(was, state);
@@ -109,7 +107,7 @@ export async function stateArrived(state) {
     // compares with what was shown before the count (kept if remembered
     // already), or it would read crash_count 1 → 1 and call the crash
     // another instance answering.
-    before ??= { state: previous, sessionIds: currentSessions().map((session) => session.id) };
+    before ??= { state: previous, sessions: currentSessions() };
   } else if (before !== null) {
     before = null; // the same instance again: a broken connection, nothing more
     await loadSessions();
@@ -117,14 +115,23 @@ export async function stateArrived(state) {
 }
 
 /**
- * @param {{ state: State, sessionIds: string[] }} was
+ * @param {{ state: State, sessions: Session[] }} was
  * @param {State} state
  */
 function report(was, state) {
   const crashed = state.crash_count > was.state.crash_count;
   const ids = new Set(currentSessions().map((session) => session.id));
-  const kept = was.sessionIds.filter((id) => ids.has(id));
-  const all = kept.length === was.sessionIds.length;
+  const kept = was.sessions.filter((session) => ids.has(session.id));
+  // A session whose time came meanwhile expired: it was not lost.
+  const now = Date.now();
+  const expired = was.sessions.filter(
+    (session) =>
+      !ids.has(session.id) &&
+      session.expires_at !== undefined &&
+      Date.parse(session.expires_at) <= now,
+  ).length;
+  const all = kept.length + expired === was.sessions.length;
+  const meanwhile = expired > 0 ? `, ${expired} expired meanwhile` : '';
   const old = was.state;
   /** @type {[string, string, string][]} */
   const items = [
@@ -146,7 +153,7 @@ function report(was, state) {
     ],
     [
       'sessions',
-      `sessions: ${kept.length} of ${was.sessionIds.length} still there${all ? ', every one' : ''}`,
+      `sessions: ${kept.length} of ${was.sessions.length} still there${meanwhile}${all && expired === 0 ? ', every one' : ''}`,
       all ? 'kept' : 'lost',
     ],
   ];
