@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { ApiError, type Session, StatefulClient, wrongBaseUrl } from '../client/index.js';
 import { loadClientConfig } from '../config.js';
 import { MAX_EVENT_LIMIT } from '../domain/event.js';
+import { parseDuration } from '../domain/expiry.js';
 import { printable } from '../domain/printable.js';
 import {
   eventTable,
@@ -46,6 +47,8 @@ const CLIENT_OPTIONS = {
   name: { type: 'string' },
   note: { type: 'string' },
   data: { type: 'string' },
+  ttl: { type: 'string' },
+  idle: { type: 'string' },
   limit: { type: 'string' },
   after: { type: 'string' },
   before: { type: 'string' },
@@ -61,10 +64,10 @@ type Flag = keyof typeof CLIENT_OPTIONS;
 
 /** The flags each command takes beyond --url and --json (a flag it does not take is a usage error). */
 export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
-  'session create': ['name', 'note', 'data'],
+  'session create': ['name', 'note', 'data', 'ttl', 'idle'],
   'session list': ['limit', 'after', 'newest', 'all', 'search'],
   'session get': [],
-  'session update': ['name', 'note', 'data'],
+  'session update': ['name', 'note', 'data', 'ttl', 'idle'],
   'session delete': ['yes'],
   state: [],
   health: [],
@@ -90,11 +93,39 @@ export const CLIENT_FLAGS: readonly string[] = Object.keys(CLIENT_OPTIONS).map(
   (flag) => `--${flag}`,
 );
 
-function sessionBody(values: { name?: string; note?: string; data?: string }): {
+/** What a create or an update sends: name, data, and the expiry each flag gives. */
+type SessionBody = {
   name?: string;
   data?: Record<string, unknown>;
-} {
-  const body: { name?: string; data?: Record<string, unknown> } = {};
+  ttl_seconds?: number | null;
+  idle_seconds?: number | null;
+};
+
+/**
+ * `--ttl` or `--idle` as seconds for the body: `never` is null (no expiry of
+ * that kind), anything parseDuration does not read is a usage error naming
+ * the flag, before any request.
+ */
+function durationFlag(flag: 'ttl' | 'idle', value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  const seconds = parseDuration(value);
+  // '' reads as never for a setting; a flag given empty is more likely a slip.
+  if (seconds === undefined || value.trim() === '') throw new UsageError(badDuration(flag, value));
+  return seconds;
+}
+
+/** What a duration flag takes, for the usage error of one that is wrong (`--idle -1` too). */
+export const badDuration = (flag: string, value: string) =>
+  `--${flag} must be a duration such as 90, 90s, 15m, 1h or 30d (at most 100 years), or never; got "${value}".`;
+
+function sessionBody(values: {
+  name?: string;
+  note?: string;
+  data?: string;
+  ttl?: string;
+  idle?: string;
+}): SessionBody {
+  const body: SessionBody = {};
   if (values.name !== undefined) body.name = values.name;
   let data: Record<string, unknown> | undefined;
   if (values.data !== undefined) {
@@ -111,6 +142,10 @@ function sessionBody(values: { name?: string; note?: string; data?: string }): {
   }
   if (values.note !== undefined) data = { ...(data ?? {}), note: values.note };
   if (data !== undefined) body.data = data;
+  const ttl = durationFlag('ttl', values.ttl);
+  if (ttl !== undefined) body.ttl_seconds = ttl;
+  const idle = durationFlag('idle', values.idle);
+  if (idle !== undefined) body.idle_seconds = idle;
   return body;
 }
 
@@ -210,6 +245,8 @@ type Values = {
   name?: string;
   note?: string;
   data?: string;
+  ttl?: string;
+  idle?: string;
   limit?: string;
   after?: string;
   before?: string;
@@ -330,10 +367,11 @@ async function runSession(
       await showSession(out, await client.getSession(id()));
       return 0;
     case 'update': {
-      // A merge patch: keys of data it does not name are kept (null removes one).
+      // A merge patch: keys of data it does not name are kept (null removes one);
+      // --ttl starts the lifetime again from now, --idle sets the idle timeout.
       const body = sessionBody(values);
       if (Object.keys(body).length === 0) {
-        throw new UsageError('Nothing to update: give --name, --note or --data.');
+        throw new UsageError('Nothing to update: give --name, --note, --data, --ttl or --idle.');
       }
       await showSession(out, await client.patchSession(id(), body));
       return 0;

@@ -6,6 +6,7 @@ import { printable } from '../domain/printable.js';
 import { EXIT_CONFIG } from '../lifecycle/exit-codes.js';
 import { packageVersion } from '../version.js';
 import {
+  badDuration,
   CLIENT_COMMANDS,
   CLIENT_FLAGS,
   COMMAND_FLAGS,
@@ -44,6 +45,11 @@ Every client command prints a table (tab-separated into a pipe, nothing cut)
 or \`key  value\` lines (colour on a terminal unless NO_COLOR is set); --json
 prints the API's JSON instead.
   session create [--name N] [--note TEXT] [--data JSON]
+                 [--ttl DURATION] [--idle DURATION]
+                                --ttl: gone that long from now; --idle: gone
+                                after that long without a write; DURATION is
+                                90, 90s, 15m, 1h, 30d or never (none; unset:
+                                the server's SESSION_TTL, SESSION_IDLE_TIMEOUT)
   session list [--all | --limit N [--after CURSOR]] [--newest] [--search TEXT]
                                 on a terminal one page of 100 (stderr says how
                                 to get the next); into a pipe, with --json (as
@@ -51,11 +57,15 @@ prints the API's JSON instead.
                                 session; --search: names holding TEXT (any
                                 case) or ids starting with it, page after page
                                 for up to a second on a terminal, to the end
-                                into a pipe or with --json
+                                into a pipe or with --json; EXPIRES: time left
+                                (— never) on a terminal, expires_at in a pipe
   session get ID
-  session update ID --name N | --note TEXT | --data JSON (one or more)
+  session update ID --name N | --note TEXT | --data JSON
+                    | --ttl DURATION | --idle DURATION (one or more)
                                 merges (PATCH): data keys it does not name are
-                                kept; --data '{"k":null}' removes k
+                                kept; --data '{"k":null}' removes k; --ttl
+                                starts the lifetime again from now; never
+                                removes that kind of expiry
   session delete ID [--yes]     on a terminal it asks first, unless --yes
   state                         this instance and the counters on the volume
   health                        whether it is ready, and why not
@@ -104,6 +114,8 @@ export function usageOf(words: readonly string[]): string {
 }
 
 const CLIENT_WORDS = new Set(CLIENT_COMMANDS);
+/** The flags that take a duration (`--idle -1` is a wrong duration, not a flag). */
+const DURATION_FLAGS = new Set(['ttl', 'idle']);
 
 const CLIENT_FLAGS_USAGE = `
 Every client command also takes
@@ -113,7 +125,7 @@ Every client command also takes
 `;
 
 const EXAMPLES: Readonly<Record<string, string>> = {
-  'session create': 'stateful session create --name alice --data \'{"plan":"pro"}\'',
+  'session create': 'stateful session create --name alice --data \'{"plan":"pro"}\' --idle 15m',
   'session list': 'stateful session list --newest --search alice',
   'session get': 'stateful session get 3f2c9a4e-0b1d-4c8e-9f00-6a7b8c9d0e1f',
   'session update':
@@ -140,7 +152,9 @@ function usageMessage(error: Error, argv: readonly string[]): string {
   if (ambiguous !== undefined) {
     const value = argv[argv.indexOf(`--${ambiguous}`) + 1] ?? '';
     message = /^-\d/.test(value)
-      ? `--${ambiguous} must be a whole number; got ${value}.`
+      ? DURATION_FLAGS.has(ambiguous)
+        ? badDuration(ambiguous, value)
+        : `--${ambiguous} must be a whole number; got ${value}.`
       : `--${ambiguous} ${value}: a value starting with "-" reads as a flag; write ${flagWords(ambiguous, value)} to mean it.`;
   }
   const words = commandWords(argv);

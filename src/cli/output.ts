@@ -126,6 +126,8 @@ export function keyValues(entries: [string, string][], style: Style): string {
 export interface Column<T> {
   title: string;
   value(row: T): string;
+  /** The value into a pipe, where it differs from the terminal's (a time as is, not how long from now). */
+  separated?(row: T): string;
   /** The most characters it shows (the last column also fits the terminal). */
   max?: number;
   /** The fewest it may be cut to on a narrow terminal (else it keeps its width). */
@@ -250,7 +252,8 @@ export class Table<T> {
       text += `${this.columns.map((column) => column.title).join('\t')}\n`;
     }
     for (const row of rows) {
-      text += `${this.columns.map((column) => printable(column.value(row))).join('\t')}\n`;
+      const values = this.columns.map((column) => (column.separated ?? column.value)(row));
+      text += `${values.map((value) => printable(value)).join('\t')}\n`;
     }
     return text;
   }
@@ -271,7 +274,25 @@ export class Table<T> {
   }
 }
 
-export function sessionTable(style: Style, terminalWidth: number | undefined): Table<Session> {
+/**
+ * The time from `now` to `at`, short, as a person reads it at a glance:
+ * `45s`, `14m`, `2h`, `3d` (rounded down: a session shown with `1h` may be
+ * gone in 61 minutes, never sooner than it says less a unit).
+ */
+export function timeLeft(at: string, now: number): string {
+  const seconds = Math.max(0, Math.floor((Date.parse(at) - now) / 1000));
+  if (Number.isNaN(seconds)) return at;
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+export function sessionTable(
+  style: Style,
+  terminalWidth: number | undefined,
+  now: () => number = Date.now,
+): Table<Session> {
   return new Table<Session>(
     [
       // The id whole, whatever the width: it is what `session get` takes.
@@ -281,9 +302,19 @@ export function sessionTable(style: Style, terminalWidth: number | undefined): T
         title: 'ACCESSES',
         value: (session) => String(session.access_count),
         align: 'right',
-        hideOrder: 2,
+        hideOrder: 3,
       },
-      { title: 'LAST ACTIVE', value: (session) => session.last_active, hideOrder: 1 },
+      // How long it has left on a terminal (— never expires); into a pipe
+      // expires_at as is (empty: never), for a script to compare.
+      {
+        title: 'EXPIRES',
+        value: (session) =>
+          session.expires_at === undefined ? '—' : timeLeft(session.expires_at, now()),
+        separated: (session) => session.expires_at ?? '',
+        align: 'right',
+        hideOrder: 1,
+      },
+      { title: 'LAST ACTIVE', value: (session) => session.last_active, hideOrder: 2 },
       { title: 'DATA', value: (session) => JSON.stringify(session.data) },
     ],
     style,

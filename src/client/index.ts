@@ -98,10 +98,16 @@ export interface EventOptions {
   before?: number;
 }
 
-/** A merge patch (RFC 7396) of a session: `data` keys set to null are removed. */
+/**
+ * A merge patch (RFC 7396) of a session: `data` keys set to null are
+ * removed; `ttl_seconds` and `idle_seconds` set its expiry as on a create
+ * (null: none of that kind; absent: kept).
+ */
 export interface SessionPatch {
   name?: string;
   data?: JsonObject;
+  ttl_seconds?: number | null;
+  idle_seconds?: number | null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { displayWidth, fit, layOut } from '../../src/cli/output.js';
+import { displayWidth, fit, layOut, timeLeft } from '../../src/cli/output.js';
 
 describe('a table laid out on a terminal', () => {
   // ID 36, NAME (30, down to 12), ACCESSES 8 (hidden second), LAST ACTIVE 20 (hidden first), DATA.
@@ -40,5 +40,18 @@ describe('a table laid out on a terminal', () => {
     assert.equal(fit('全角全角全角', 7), '全角全…', 'cut at a whole character, within 7 columns');
     assert.equal(displayWidth(fit('全角全角全角', 7)), 7);
     assert.equal(fit('short', 10), 'short');
+  });
+});
+
+describe('the time a session has left, as the EXPIRES column shows it', () => {
+  const now = Date.parse('2026-12-07T12:00:00Z');
+  it('is short, in the largest whole unit, rounded down', () => {
+    assert.equal(timeLeft('2026-12-07T12:00:45Z', now), '45s');
+    assert.equal(timeLeft('2026-12-07T12:14:59Z', now), '14m');
+    assert.equal(timeLeft('2026-12-07T14:30:00Z', now), '2h');
+    assert.equal(timeLeft('2026-12-10T13:00:00Z', now), '3d');
+  });
+  it('is 0s once past (the clock of the CLI behind the service), never negative', () => {
+    assert.equal(timeLeft('2026-12-07T11:59:00Z', now), '0s');
   });
 });

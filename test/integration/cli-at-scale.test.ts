@@ -74,7 +74,7 @@ describe('the CLI at 100,000 sessions', () => {
     const piped = await intoPipe(['session', 'list', ...url]);
     assert.equal(piped.code, 0, piped.stderr);
     const rows = piped.stdout.trimEnd().split('\n');
-    assert.equal(rows[0], 'ID\tNAME\tACCESSES\tLAST ACTIVE\tDATA');
+    assert.equal(rows[0], 'ID\tNAME\tACCESSES\tEXPIRES\tLAST ACTIVE\tDATA');
     assert.equal(rows.length, SESSIONS + 1);
     const names = new Set(rows.slice(1).map((row) => row.split('\t')[1]));
     assert.equal(names.size, SESSIONS, 'every name once');

@@ -83,10 +83,10 @@ describe('the stateful CLI client', () => {
     // Into a pipe: tab-separated values under a header line.
     const list = await runToEnd(['session', 'list', ...url], {});
     const lines = list.stdout.trimEnd().split('\n');
-    assert.equal(lines[0], 'ID\tNAME\tACCESSES\tLAST ACTIVE\tDATA');
+    assert.equal(lines[0], 'ID\tNAME\tACCESSES\tEXPIRES\tLAST ACTIVE\tDATA');
     assert.equal(lines.length, 3, 'a header and a row a session');
-    assert.deepEqual(lines[1]?.split('\t').slice(0, 3), [id, 'alice', '0']);
-    assert.equal(lines[1]?.split('\t')[4], '{"plan":"pro"}');
+    assert.deepEqual(lines[1]?.split('\t').slice(0, 4), [id, 'alice', '0', ''], 'never: empty');
+    assert.equal(lines[1]?.split('\t')[5], '{"plan":"pro"}');
     assert.equal(list.stderr, '2 sessions\n');
     assert.ok(!list.stdout.includes(ESC), 'no colour into a pipe');
     // On a terminal: aligned, every column starting where its title does.
@@ -100,7 +100,7 @@ describe('the stateful CLI client', () => {
       { encoding: 'utf8' },
     ).stdout.replace(/\r/g, '');
     const rows = listed.trimEnd().split('\n');
-    assert.match(rows[0] as string, /^ID +NAME +ACCESSES +LAST ACTIVE +DATA$/);
+    assert.match(rows[0] as string, /^ID +NAME +ACCESSES +EXPIRES +LAST ACTIVE +DATA$/);
     assert.ok(rows[1]?.startsWith(`${id}  alice`), rows[1]);
     const at = (rows[0] as string).indexOf('LAST ACTIVE');
     assert.match((rows[2] as string).slice(at), /^\d{4}-\d\d-\d\dT/);
@@ -149,8 +149,8 @@ describe('the stateful CLI client', () => {
     assert.equal(lines.length, names.length + 1, 'a header and a line a session');
     const cells = lines.slice(1).map((line) => line.split('\t'));
     assert.ok(
-      cells.every((row) => row.length === 5),
-      'five values on every line: no raw tab inside one',
+      cells.every((row) => row.length === 6),
+      'six values on every line: no raw tab inside one',
     );
     assert.deepEqual(
       cells.map((row) => row[1]),
@@ -170,7 +170,8 @@ describe('the stateful CLI client', () => {
         ],
         { encoding: 'utf8' },
       ).stdout.replace(/\r/g, '');
-    const onTerminal = listedOn(120);
+    // 130: room for every column at its width (ID 36, NAME 30, ACCESSES, EXPIRES, LAST ACTIVE, DATA).
+    const onTerminal = listedOn(130);
     const long = onTerminal.split('\n').find((line) => line.includes('late-and-long-19'));
     assert.ok(long !== undefined, onTerminal.slice(-500));
     assert.match(
@@ -178,14 +179,17 @@ describe('the stateful CLI client', () => {
       /late-and-long-19-x{12}… /,
       'cut at the column of 30, not at the first page',
     );
-    // In 80 columns: no line wider; LAST ACTIVE gives way, and stderr says so.
+    // In 80 columns: no line wider; EXPIRES and LAST ACTIVE give way, and stderr says so.
     const narrow = listedOn(80);
     const wide = narrow
       .split('\n')
       .filter((line) => [...line].length > 80 && !line.startsWith('more: '));
     assert.deepEqual(wide, [], 'every line of the table fits 80 columns');
     assert.match(narrow, /^ID +NAME +ACCESSES +DATA$/m);
-    assert.match(narrow, /\(not shown, to fit 80 columns: LAST ACTIVE; --json shows every field\)/);
+    assert.match(
+      narrow,
+      /\(not shown, to fit 80 columns: EXPIRES, LAST ACTIVE; --json shows every field\)/,
+    );
 
     // On a terminal without --all: one page, and how to get the next.
     const onePage = spawnSync(
@@ -209,6 +213,90 @@ describe('the stateful CLI client', () => {
     );
     assert.equal(contradicting.code, 2);
     assert.match(contradicting.stderr, /--all lists every session: it takes no --limit or --after/);
+  });
+
+  it('sets expiry with --ttl and --idle (never removes one), shows time left on a terminal and expires_at in a pipe', async (t) => {
+    const dir = await tempDir(t);
+    const service = await spawnService(dir);
+    t.after(() => service.process.kill('SIGKILL'));
+    const url = ['--url', service.url];
+    const json = async (...args: string[]) => {
+      const run = await runToEnd([...args, '--json', ...url], {});
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout);
+    };
+    const before = Date.now();
+    const both = await json('session', 'create', '--name', 'both', '--ttl', '1h', '--idle', '15m');
+    assert.equal(both.idle_seconds, 900);
+    const ends = Date.parse(both.ends_at) - before;
+    assert.ok(ends >= 3599_000 && ends <= 3602_000, both.ends_at);
+    assert.equal(Date.parse(both.expires_at) - Date.parse(both.last_active), 900_000, 'idle first');
+    const never = await json('session', 'create', '--name', 'never');
+    assert.equal(never.expires_at, undefined, 'no flag, no default: none of the three keys');
+    assert.equal('ends_at' in never || 'idle_seconds' in never, false);
+
+    // `session get` for people prints the three keys when there, none when not.
+    const got = await runToEnd(['session', 'get', both.id, ...url], {});
+    assert.match(got.stdout, new RegExp(`^expires_at +${both.expires_at}$`, 'm'));
+    assert.match(got.stdout, new RegExp(`^ends_at +${both.ends_at}$`, 'm'));
+    assert.match(got.stdout, /^idle_seconds +900$/m);
+    const gotNever = await runToEnd(['session', 'get', never.id, ...url], {});
+    assert.doesNotMatch(gotNever.stdout, /expires_at|ends_at|idle_seconds/);
+
+    // update: --ttl never keeps only the idle timeout; --idle 3d alone adds one.
+    const idleOnly = await json('session', 'update', both.id, '--ttl', 'never', '--idle', '90');
+    assert.equal(idleOnly.ends_at, null);
+    assert.equal(idleOnly.idle_seconds, 90);
+    const gotIdle = await json('session', 'update', never.id, '--idle', '3d');
+    assert.equal(gotIdle.idle_seconds, 259_200);
+    assert.equal(gotIdle.name, 'never', 'an update of the expiry alone keeps the rest');
+    const gone = await json('session', 'update', never.id, '--idle', 'never');
+    assert.equal(gone.expires_at, undefined, 'no expiry left: none of the three keys');
+
+    // Into a pipe: expires_at as is, empty for never.
+    const piped = (await runToEnd(['session', 'list', ...url], {})).stdout.trimEnd().split('\n');
+    assert.equal(piped[0], 'ID\tNAME\tACCESSES\tEXPIRES\tLAST ACTIVE\tDATA');
+    assert.deepEqual(
+      piped.slice(1).map((line) => line.split('\t').slice(0, 4)),
+      [
+        [both.id, 'both', '1', idleOnly.expires_at],
+        [never.id, 'never', '2', ''],
+      ],
+    );
+    // On a terminal: the time left, short; — for never.
+    const listed = spawnSync(
+      'script',
+      [
+        '-qec',
+        `env -u NO_COLOR TERM=dumb COLUMNS=150 "${process.execPath}" "${CLI}" session list --url ${service.url}`,
+        '/dev/null',
+      ],
+      { encoding: 'utf8' },
+    ).stdout.replace(/\r/g, '');
+    assert.match(listed, new RegExp(`^${both.id}  both +1 +(1m|\\d\\ds)  \\d{4}-`, 'm'));
+    assert.match(listed, new RegExp(`^${never.id}  never +2 +—  \\d{4}-`, 'm'));
+
+    // A duration it cannot read: a usage error naming the flag, before any request.
+    for (const [flag, value] of [
+      ['--ttl', '5x'],
+      ['--idle', '-1'],
+      ['--ttl', '0'],
+      ['--idle', ''],
+      ['--ttl', '101000d'],
+    ] as const) {
+      const bad = await runToEnd(['session', 'create', flag, value, ...url], {});
+      assert.equal(bad.code, 2, `${flag} ${value}: ${bad.stderr}`);
+      assert.match(
+        bad.stderr,
+        new RegExp(
+          `^stateful: ${flag} (must be a duration such as 90, 90s, 15m, 1h or 30d|-1: a value)`,
+        ),
+      );
+    }
+    const badUpdate = await runToEnd(['session', 'update', both.id, '--ttl', '1w', ...url], {});
+    assert.equal(badUpdate.code, 2);
+    assert.match(badUpdate.stderr, /--ttl must be a duration .*got "1w"/);
+    assert.equal((await json('state')).live_sessions, 2, 'no bad flag made a session');
   });
 
   it('lists a page at a time, newest first, and every page as one listing', async (t) => {
@@ -313,7 +401,7 @@ describe('the stateful CLI client', () => {
     );
     const nothing = await runToEnd(['session', 'update', made.id, ...url], {});
     assert.equal(nothing.code, 2, nothing.stderr);
-    assert.match(nothing.stderr, /Nothing to update: give --name, --note or --data/);
+    assert.match(nothing.stderr, /Nothing to update: give --name, --note, --data, --ttl or --idle/);
     const after = JSON.parse((await runToEnd(['session', 'get', made.id, ...url], {})).stdout);
     assert.equal(after.access_count, made.access_count, 'no request was sent');
   });
