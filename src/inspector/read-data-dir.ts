@@ -15,6 +15,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import type { InstanceMarker, Stats } from '../domain/counters.js';
 import type { ServiceEvent } from '../domain/event.js';
+import { expiryOf, expiryReason } from '../domain/expiry.js';
 import type { Session } from '../domain/session.js';
 import {
   currentBootId,
@@ -40,6 +41,40 @@ export class NotADataDirectoryError extends Error {
   }
 }
 
+/** A session expired and not yet swept, as the report lists it. */
+export interface ExpiredSession {
+  id: string;
+  name: string;
+  expires_at: string;
+  /** What ran out: its lifetime, or its idle timeout. */
+  reason: 'lifetime' | 'idle';
+}
+
+/**
+ * Sessions past their expires_at that no sweep has removed yet (the service
+ * stopped before its sweep ran, or is running and about to): the service
+ * serves none of them, and its sweep removes each with its session_expired
+ * event. Not damage: reported apart from the problems.
+ */
+export interface ExpiredSessions {
+  count: number;
+  /** The first MAX_LISTED_EXPIRED of them, in creation order. */
+  sessions: ExpiredSession[];
+}
+
+/** How many expired sessions a report lists one by one (their count is always whole). */
+export const MAX_LISTED_EXPIRED = 20;
+
+export function expiredSession(session: Session): ExpiredSession {
+  const expiry = expiryOf(session);
+  return {
+    id: session.id,
+    name: session.name,
+    expires_at: session.expires_at ?? '',
+    reason: expiry === null ? 'lifetime' : expiryReason(expiry),
+  };
+}
+
 /** What the inspector reports of a store, whatever holds it. */
 export interface StoreReport {
   stats: Stats | null;
@@ -56,6 +91,8 @@ export interface StoreReport {
   lastInstance: InstanceMarker | null;
   /** Changes in journal/ that sessions/ does not have yet; `sessions` shows them applied. */
   journalChanges: number;
+  /** Sessions expired (by the inspector's clock) and not yet swept; `sessions` still shows them. */
+  expired: ExpiredSessions;
 }
 
 export interface DataDirectoryReport extends StoreReport {
@@ -70,6 +107,7 @@ const NOTHING_SERVED: SessionsAsServed = {
   segments: [],
   pendingChanges: 0,
   *sessions() {},
+  expired: () => ({ count: 0, sessions: [] }),
 };
 
 function describeEventLogDamage(scan: EventLogScan): string[] {
@@ -86,6 +124,11 @@ function describeEventLogDamage(scan: EventLogScan): string[] {
     );
   }
   return problems;
+}
+
+function expiredOf(served: SessionsAsServed, now: Date): ExpiredSessions {
+  const { count, sessions } = served.expired(now, MAX_LISTED_EXPIRED);
+  return { count, sessions: sessions.map(expiredSession) };
 }
 
 /** Throws NotADataDirectoryError unless `dataDir` looks like a data directory; returns its entries. */
@@ -177,5 +220,6 @@ export async function readDataDirectory(
     eventCount: scan.count,
     lastInstance: markerRead.kind === 'ok' ? markerRead.marker : null,
     journalChanges: served.pendingChanges,
+    expired: expiredOf(served, new Date()),
   };
 }

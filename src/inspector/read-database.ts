@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import type { ServiceEvent } from '../domain/event.js';
+import { utcTimestamp } from '../domain/time.js';
 import {
   type CounterRow,
   SESSION_COLUMNS,
@@ -13,7 +14,12 @@ import {
   toSession,
   toStats,
 } from '../store/postgres/rows.js';
-import type { StoreReport } from './read-data-dir.js';
+import {
+  type ExpiredSessions,
+  expiredSession,
+  MAX_LISTED_EXPIRED,
+  type StoreReport,
+} from './read-data-dir.js';
 
 export interface ReplicaRow {
   container_id: string;
@@ -45,6 +51,27 @@ export class NotAStoreDatabaseError extends Error {
     super(message);
     this.name = 'NotAStoreDatabaseError';
   }
+}
+
+/**
+ * The sessions expired at `now` that no replica's sweep has removed yet
+ * (replicas hide them from that second on): how many, and the first few.
+ */
+async function readExpired(client: pg.Client, now: Date): Promise<ExpiredSessions> {
+  // As the store's sweep asks (its partial index on expires_at): one format, text order is time order.
+  const at = utcTimestamp(now);
+  const count = await client.query<{ count: string }>(
+    `SELECT count(*) AS count FROM sessions WHERE expires_at <= $1`,
+    [at],
+  );
+  const rows = await client.query<SessionRow>(
+    `SELECT ${SESSION_COLUMNS} FROM sessions WHERE expires_at <= $1 ORDER BY seq LIMIT $2`,
+    [at, MAX_LISTED_EXPIRED],
+  );
+  return {
+    count: Number(count.rows[0]?.count),
+    sessions: rows.rows.map(toSession).map(expiredSession),
+  };
 }
 
 /**
@@ -92,6 +119,7 @@ export async function readDatabase(
       'SELECT line FROM events ORDER BY position DESC LIMIT $1',
       [eventLimit],
     );
+    const expired = await readExpired(client, new Date());
     const replicas = await client.query<ReplicaRow>(
       `SELECT container_id, pid, started_at, state, heartbeat_at::text AS heartbeat_at
        FROM replicas ORDER BY started_at, container_id`,
@@ -108,6 +136,7 @@ export async function readDatabase(
       eventCount: Number(counters.event_count),
       lastInstance: null,
       journalChanges: 0,
+      expired,
       replicas: replicas.rows,
     };
   } finally {

@@ -135,6 +135,8 @@ function* reportLines(
     }
   }
 
+  yield* expiredLines(report);
+
   if (report.lastInstance !== null) {
     const last = report.lastInstance;
     yield '';
@@ -145,6 +147,20 @@ function* reportLines(
     yield* section('PROBLEMS');
     for (const problem of report.problems) yield `  ! ${problem}`;
   }
+}
+
+/** The sessions expired and not yet swept, if any: a section of their own, as they are not damage. */
+function* expiredLines(report: StoreReport): Generator<string> {
+  const { count, sessions } = report.expired;
+  if (count === 0) return;
+  yield '';
+  yield* section(`EXPIRED, NOT YET SWEPT  (${count})`);
+  yield `  Listed above but served by no request; the service's sweep removes each, with a session_expired event.`;
+  for (const session of sessions) {
+    const name = [...printable(session.name)].slice(0, 20).join('');
+    yield `  ${session.id.padEnd(38)}${name.padEnd(22)}expired ${session.expires_at} (${session.reason})`;
+  }
+  if (count > sessions.length) yield `  … ${count - sessions.length} more`;
 }
 
 /**

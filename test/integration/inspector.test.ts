@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { CLI, runToEnd, spawnService } from '../../tools/service-process.js';
 import { field, postJson } from '../helpers/http.js';
 import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** Runs `stateful` to completion for output too large to go through the log-line reader. */
@@ -54,6 +55,60 @@ describe('the offline inspector', () => {
       ['session_created', 'shutdown'],
     );
     assert.deepEqual(report.problems, []);
+  });
+
+  it('reports sessions expired and not yet swept apart from problems, and expired_sessions with the counters', async (t) => {
+    const dir = await tempDir(t);
+    const service = await spawnService(dir);
+    // One swept while the service runs (counted in expired_sessions)…
+    await postJson(`${service.url}/sessions`, { name: 'swept', ttl_seconds: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // …and one that expires after the service stopped, before any sweep could see it.
+    const late = field(await postJson(`${service.url}/sessions`, { name: 'late', ttl_seconds: 1 }));
+    const idle = field(
+      await postJson(`${service.url}/sessions`, { name: 'idle', idle_seconds: 1 }),
+    );
+    const kept = field(await postJson(`${service.url}/sessions`, { name: 'kept' }));
+    service.process.kill('SIGTERM');
+    await service.process.exited;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+
+    const run = await runToEnd(['inspect', '--data-dir', dir], {});
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, / {2}expired_sessions {13}1\n/);
+    assert.match(run.stdout, / {2}Total: 3\n/, 'still on disk, so still listed');
+    assert.match(run.stdout, /─{62}\n {2}EXPIRED, NOT YET SWEPT {2}\(2\)\n─{62}\n/);
+    assert.match(
+      run.stdout,
+      new RegExp(`  ${late.id}  late {18}expired ${late.expires_at} \\(lifetime\\)\n`),
+    );
+    assert.match(
+      run.stdout,
+      new RegExp(`  ${idle.id}  idle {18}expired ${idle.expires_at} \\(idle\\)\n`),
+    );
+    assert.doesNotMatch(run.stdout, new RegExp(`${kept.id}  kept +expired`));
+    assert.doesNotMatch(run.stdout, /PROBLEMS/, 'not damage');
+
+    const json = await runToEnd(['inspect', '--data-dir', dir, '--json'], {});
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.stats.expired_sessions, 1);
+    assert.deepEqual(report.expired, {
+      count: 2,
+      sessions: [
+        { id: late.id, name: 'late', expires_at: late.expires_at, reason: 'lifetime' },
+        { id: idle.id, name: 'idle', expires_at: idle.expires_at, reason: 'idle' },
+      ],
+    });
+    assert.deepEqual(report.problems, []);
+    // The next start's sweep removes both, each with its event, and counts them.
+    const again = await spawnService(dir);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    again.process.kill('SIGTERM');
+    await again.process.exited;
+    const after = JSON.parse((await runToEnd(['inspect', '--data-dir', dir, '--json'], {})).stdout);
+    assert.equal(after.expired.count, 0);
+    assert.equal(after.stats.expired_sessions, 3);
+    assert.equal(after.sessionCount, 1);
   });
 
   it('shows the first and last sessions of a large store, every one when asked', async (t) => {
@@ -205,5 +260,33 @@ describe('the offline inspector in a small heap', () => {
     assert.match(repair.stderr, /dropped a torn last line/);
     assert.match(repair.stdout, /clean/);
     assert.equal((await readdir(join(dir, 'sessions'))).length, HEAVY, 'every session kept');
+  });
+});
+
+describeOnPostgres('the offline inspector on a PostgreSQL store', (server) => {
+  it('reports sessions expired and not yet swept, and expired_sessions with the counters', async (t) => {
+    const url = await server().createDatabase();
+    const replica = await spawnService(await tempDir(t), { STORE: 'postgres', DATABASE_URL: url });
+    await postJson(`${replica.url}/sessions`, { name: 'swept', ttl_seconds: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const late = field(await postJson(`${replica.url}/sessions`, { name: 'late', ttl_seconds: 1 }));
+    await postJson(`${replica.url}/sessions`, { name: 'kept' });
+    replica.process.kill('SIGTERM');
+    await replica.process.exited;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+
+    const json = await runToEnd(['inspect', '--database-url', url, '--json'], {});
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.stats.expired_sessions, 1);
+    assert.equal(report.sessionCount, 2);
+    assert.deepEqual(report.expired, {
+      count: 1,
+      sessions: [{ id: late.id, name: 'late', expires_at: late.expires_at, reason: 'lifetime' }],
+    });
+    const text = await runToEnd(['inspect', '--database-url', url], {});
+    assert.match(text.stdout, / {2}expired_sessions {13}1\n/);
+    assert.match(text.stdout, /EXPIRED, NOT YET SWEPT {2}\(1\)/);
+    assert.match(text.stdout, new RegExp(`  ${late.id}  late +expired ${late.expires_at}`));
   });
 });

@@ -6,6 +6,7 @@
  * snapshot's session or the file's); one with neither is not guessed.
  */
 import { type ServiceEvent, serializeEvent } from '../../domain/event.js';
+import { isExpired } from '../../domain/expiry.js';
 import { applySessionPatch, type Session, type SessionPatch } from '../../domain/session.js';
 import { type JournalSegmentRead, readJournal, recordSessionId } from './journal-records.js';
 import { sessionFileName } from './layout.js';
@@ -234,6 +235,21 @@ export interface SessionsAsServed {
    * `limit`, only the first and the last `limit` of them are read.
    */
   sessions(limit?: number | null): Generator<Session>;
+  /**
+   * The sessions expired at `now` that no sweep has removed yet (the service
+   * serves none of them): how many, and the first `limit` in creation order.
+   */
+  expired(now: Date, limit: number): { count: number; sessions: Session[] };
+}
+
+/** A creation key and, for a session that expires, when: what tells expired ones apart. */
+type ServedKey = CreationKey & { expires_at?: string };
+
+/** Only a session that expires pays for the extra key (a never-expiring million pays nothing). */
+function servedKeyOf(stored: StoredSession): ServedKey {
+  const key: ServedKey = creationKeyOf(stored);
+  if (stored.session.expires_at !== undefined) key.expires_at = stored.session.expires_at;
+  return key;
 }
 
 /**
@@ -253,14 +269,14 @@ export function sessionsAsServed(
   // The files are the base of the sessions the journal patches first.
   const patchedFirst = filesCurrent ? new Set<string>() : sessionsPatchedFirst(segments);
   const bases = new Map<string, StoredSession>();
-  const fromFiles: CreationKey[] = [];
+  const fromFiles: ServedKey[] = [];
   const unreadable: UnreadableSession[] = [];
   const tempFiles: string[] = [];
   for (const entry of sessionFileEntries(sessionsDir)) {
     if (entry.kind === 'temp') tempFiles.push(entry.file);
     else if (entry.kind === 'unreadable') unreadable.push(entry);
     else {
-      fromFiles.push(creationKeyOf(entry.stored));
+      fromFiles.push(servedKeyOf(entry.stored));
       if (patchedFirst.has(entry.stored.session.id))
         bases.set(entry.stored.session.id, entry.stored);
     }
@@ -271,8 +287,15 @@ export function sessionsAsServed(
     ? new Map()
     : replay.outcome;
   const keys = fromFiles.filter((key) => !outcome.has(key.id));
-  for (const last of outcome.values()) if (last !== null) keys.push(creationKeyOf(last));
+  for (const last of outcome.values()) if (last !== null) keys.push(servedKeyOf(last));
   keys.sort(compareCreationOrder);
+  // The session as served: the journal's last change of it, else its file as it is now.
+  const read = (key: ServedKey): Session | undefined => {
+    const fromJournal = outcome.get(key.id);
+    if (fromJournal) return fromJournal.session;
+    const entry = readSessionFile(sessionsDir, sessionFileName(key.id));
+    return entry?.kind === 'session' ? entry.stored.session : undefined;
+  };
   return {
     count: keys.length,
     unreadable,
@@ -286,14 +309,18 @@ export function sessionsAsServed(
           ? keys
           : [...keys.slice(0, limit), ...keys.slice(keys.length - limit)];
       for (const key of shown) {
-        const fromJournal = outcome.get(key.id);
-        if (fromJournal) {
-          yield fromJournal.session;
-          continue;
-        }
-        const entry = readSessionFile(sessionsDir, sessionFileName(key.id));
-        if (entry?.kind === 'session') yield entry.stored.session;
+        const session = read(key);
+        if (session !== undefined) yield session;
       }
+    },
+    expired(now, limit) {
+      const due = keys.filter((key) => isExpired(key.expires_at, now));
+      const sessions = due.slice(0, limit).flatMap((key) => {
+        const session = read(key);
+        // Read again, it may have been written since: shown only if still expired.
+        return session !== undefined && isExpired(session.expires_at, now) ? [session] : [];
+      });
+      return { count: due.length, sessions };
     },
   };
 }
