@@ -47,9 +47,10 @@ prints the API's JSON instead.
   session create [--name N] [--note TEXT] [--data JSON]
                  [--ttl DURATION] [--idle DURATION]
                                 --ttl: gone that long from now; --idle: gone
-                                after that long without a write; DURATION is
-                                90, 90s, 15m, 1h, 30d or never (none; unset:
-                                the server's SESSION_TTL, SESSION_IDLE_TIMEOUT)
+                                after that long without a write (or a read,
+                                with SESSION_TOUCH=reads); DURATION is 90,
+                                90s, 15m, 1h, 30d or never (none; unset: the
+                                server's SESSION_TTL, SESSION_IDLE_TIMEOUT)
   session list [--all | --limit N [--after CURSOR]] [--newest] [--search TEXT]
                                 on a terminal one page of 100 (stderr says how
                                 to get the next); into a pipe, with --json (as
