@@ -11,7 +11,9 @@ type Check = (value: unknown) => string | null;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
+/** A whole number ≥ 0 that a double holds exactly: every count and position the service sends. */
+export const isCount = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0;
 
 /** An object whose `keys` hold values of the given types ('count': a whole number ≥ 0). */
 function objectWith(what: string, keys: Record<string, 'string' | 'count' | 'object'>): Check {

@@ -7,7 +7,7 @@
  * ends: with `before=`, the page starts at its `next` (at 1 when `next` is
  * null); the tail ends at `count`, the position of the last event logged.
  */
-import { isLoggedEvent } from './answer-shapes.js';
+import { isCount, isLoggedEvent } from './answer-shapes.js';
 import { UntrustedAnswerError } from './errors.js';
 import type { EventPageAnswer, LoggedEvent } from './wire.js';
 
@@ -33,9 +33,6 @@ export interface PositionedEvent {
   position: number;
   event: LoggedEvent;
 }
-
-const isCount = (value: unknown): value is number =>
-  Number.isSafeInteger(value) && (value as number) >= 0;
 
 /**
  * The page for `answer`, the service's answer to GET /events with `before`

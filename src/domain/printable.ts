@@ -19,10 +19,12 @@ const TERMINAL_CONTROLS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
   /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
+/** TERMINAL_CONTROLS without the global flag: `test` on it keeps no position between calls. */
+const ANY_TERMINAL_CONTROL = new RegExp(TERMINAL_CONTROLS.source);
+
 /** Whether `text` holds a character `printable` would write visibly. */
 export function holdsTerminalControls(text: string): boolean {
-  TERMINAL_CONTROLS.lastIndex = 0;
-  return TERMINAL_CONTROLS.test(text);
+  return ANY_TERMINAL_CONTROL.test(text);
 }
 
 /**
