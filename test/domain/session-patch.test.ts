@@ -10,12 +10,12 @@ import {
   applySessionPatch,
   createSession,
   type JsonObject,
-  parseStoredPatch,
   patchSession,
   type Session,
   type SessionPatch,
   updateSession,
 } from '../../src/domain/session.js';
+import { parseStoredPatch } from '../../src/domain/stored-session.js';
 import { seeded } from '../helpers/seeded.js';
 
 const MAX_NODES = 10_000;

@@ -8,9 +8,9 @@ import {
   expiresAtInSessionJson,
   isSessionId,
   nameInSessionJson,
-  parseStoredSession,
   validateSessionInput,
 } from '../../src/domain/session.js';
+import { parseStoredSession } from '../../src/domain/stored-session.js';
 import { SESSION_KEYS } from '../helpers/session-keys.js';
 
 describe('session rules', () => {

@@ -15,7 +15,7 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { FIELD_BYTES, sessionFootprint } from '../../src/domain/footprint.js';
 import { SESSION_KEYS, type Session, SessionSchema } from '../../src/domain/schemas.js';
-import { parseStoredSession } from '../../src/domain/session.js';
+import { parseStoredSession } from '../../src/domain/stored-session.js';
 import { exportToDataDirectory, importDataDirectory } from '../../src/migrate/transfer.js';
 import { FileStore } from '../../src/store/file/file-store.js';
 import { formatSessionFile, sessionFileName } from '../../src/store/file/index.js';

@@ -7,13 +7,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
-import {
-  isSessionId,
-  parseStoredPatch,
-  parseStoredSession,
-  type Session,
-  type SessionPatch,
-} from '../../domain/session.js';
+import { isSessionId, type Session, type SessionPatch } from '../../domain/session.js';
+import { parseStoredPatch, parseStoredSession } from '../../domain/stored-session.js';
 import { yieldToEventLoop } from './boot-progress.js';
 import {
   checkDirectorySync,

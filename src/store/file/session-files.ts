@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { type Dir, opendirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseStoredSession, type Session } from '../../domain/session.js';
+import type { Session } from '../../domain/session.js';
+import { parseStoredSession } from '../../domain/stored-session.js';
 import type { WritableFileSystem } from './file-system.js';
 import { isOwnTempName, isSessionFileName, sessionFileName, TEMP_SUFFIX } from './layout.js';
 import {
