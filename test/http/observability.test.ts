@@ -31,9 +31,11 @@ describe('health, state, events and crash', () => {
       'total_requests',
       'live_sessions',
       'live_replicas',
+      'expired_sessions',
       'status',
       'problems',
     ]);
+    assert.equal(body.expired_sessions, 0);
     assert.equal(body.status, 'ok');
     assert.deepEqual(body.problems, []);
     assert.equal(body.requests_this_instance, 3);
