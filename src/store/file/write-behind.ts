@@ -334,7 +334,10 @@ export class WriteBehind {
       let batch: UnsyncedWrite[] = [];
       let bytes = 0;
       for (const id of ids) {
-        const resident = this.sources.table.get(id);
+        // Held, not served: an expired session keeps its file until the sweep's
+        // delete commits (a file gone with no delete in the journal is a
+        // foreign delete to the next start, and a missing file to verify).
+        const resident = this.sources.table.held.get(id);
         const content =
           resident === undefined
             ? null

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { NotFoundError, StorageFullError } from '../../../src/domain/errors.js';
 import { shutdownEvent } from '../../../src/domain/event.js';
+import { StatefulService } from '../../../src/service/service.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import { nodeFileSystem, type WritableFileSystem } from '../../../src/store/file/file-system.js';
 import { DataDirectoryBusyError } from '../../../src/store/file/instance-lock.js';
@@ -83,6 +84,26 @@ describe('the file store', () => {
       store.table.list().map((session) => session.name),
       names,
     );
+  });
+
+  it("keeps an expired session's file until the sweep removes it: a checkpoint never deletes it", async (t) => {
+    // A checkpoint of a session that expired before the sweep got to it had
+    // written "no session" and deleted its file, with no delete in the
+    // journal: a clean stop then sealed a snapshot holding a session whose
+    // file was gone (inspect --verify: "missing, its session served").
+    const dir = await tempDir(t);
+    let now = Date.parse('2026-12-07T10:00:00Z');
+    const { store } = await FileStore.open(dir, 'deadbeef', undefined, { clock: () => now });
+    t.after(() => store.close().catch(() => undefined));
+    const service = new StatefulService(store, { sessionMaxNodes: 10_000, clock: () => now });
+    const brief = await service.sessions.create({ name: 'brief', ttl_seconds: 5 });
+    now += 5_000; // expired: hidden at once, swept within a second
+    assert.equal(store.getSession(brief.id), undefined);
+    assert.equal(store.table.has(brief.id), true);
+    await store.writeBehind.checkpoint();
+    if (store.table.has(brief.id)) {
+      await stat(join(dir, 'sessions', `${brief.id}.json`)); // throws if the checkpoint deleted it
+    }
   });
 
   it('deletes durably and answers NotFound afterwards', async (t) => {
