@@ -3,7 +3,9 @@
  * kills. A run records the file store through its file-system seam
  * (recording-file-system.ts) while it takes over a directory the original
  * implementation wrote, then creates, replaces, merges and deletes sessions
- * one at a time, with checkpoints and snapshots among them, and stops. Then,
+ * one at a time, with checkpoints and snapshots among them, and stops. Some
+ * expire: the run's clock moves now and then, and the store's sweep removes
+ * what came due before that step is acknowledged (expiring.ts). Then,
  * for N crash states (a point of the trace and a model of what the disk kept:
  * crash-states.ts), it builds the directory, checks it with `inspect --verify`
  * (everything it finds must be repairable), boots the real store on it as a
@@ -13,6 +15,8 @@
  *     and the one change in flight, whole (nothing unacknowledged half there);
  *   - total_sessions matches them, and the log holds a session_created for
  *     every session ever created;
+ *   - booted at the run's last time or later, nothing expired is served, no
+ *     swept session held, expired_sessions the log's session_expired events;
  *   - startup_count and crash_count are exact: the cut instance counted as
  *     crashed unless its clean stop had been acknowledged;
  *   - the boot succeeds, and after it and a clean stop verify finds nothing;
@@ -30,7 +34,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Session } from '../../src/domain/schemas.js';
+import type { Clock } from '../../src/domain/time.js';
 import { repairDataDirectory } from '../../src/inspector/repair.js';
 import { verifyDataDirectory } from '../../src/inspector/verify.js';
 import { StatefulService } from '../../src/service/service.js';
@@ -40,13 +44,24 @@ import { writeOriginalDataDir } from '../helpers/original-data-dir.js';
 import { OriginalWriter } from '../helpers/original-writer.js';
 import { seeded } from '../helpers/seeded.js';
 import { type CrashModel, DiskModel } from './crash-states.js';
+import {
+  expiredAt,
+  expiredEvents,
+  expiredInStats,
+  expiryAsked,
+  expiryAtBoot,
+  type Kept,
+  kept,
+  RunClock,
+  served,
+  servedAt,
+  sweptAll,
+} from './expiring.js';
 import { RecordingFileSystem, type Trace } from './recording-file-system.js';
 
 const STATES_PER_RUN = 1000;
 const OPERATIONS_PER_RUN = 60;
 const MODELS: readonly CrashModel[] = ['lost', 'pages', 'names'];
-
-type Kept = Pick<Session, 'name' | 'data' | 'access_count'>;
 
 interface Expected {
   sessions: Map<string, Kept>;
@@ -62,6 +77,8 @@ interface Recorded {
   firstBoot: { startups: number; crashes: number };
   /** session_created lines of the log minus total_sessions (constant through any run). */
   createdMinusTotal: number;
+  /** The run's clock when it stopped: every crash state boots at or after it. */
+  lastTime: number;
 }
 
 const STORE_OPTIONS = {
@@ -72,9 +89,14 @@ const STORE_OPTIONS = {
   spareMinAgeMs: 0,
 };
 
-async function boot(dir: string, instanceId: string, fs?: WritableFileSystem) {
-  const { store } = await FileStore.open(dir, instanceId, fs, STORE_OPTIONS);
-  const service = new StatefulService(store, { sessionMaxNodes: 10_000 });
+async function boot(
+  dir: string,
+  instanceId: string,
+  fs?: WritableFileSystem,
+  clock: Clock = Date.now,
+) {
+  const { store } = await FileStore.open(dir, instanceId, fs, { ...STORE_OPTIONS, clock });
+  const service = new StatefulService(store, { sessionMaxNodes: 10_000, clock });
   try {
     const started = await service.start();
     return { store, service, started };
@@ -82,10 +104,6 @@ async function boot(dir: string, instanceId: string, fs?: WritableFileSystem) {
     await store.close();
     throw error;
   }
-}
-
-function kept(session: Session): Kept {
-  return { name: session.name, data: session.data, access_count: session.access_count };
 }
 
 function createdEvents(dir: string): number {
@@ -123,7 +141,8 @@ async function record(seed: number): Promise<Recorded> {
     await writeOriginalDataDir(dir);
     const first = await firstBootOf(dir);
     const recorder = new RecordingFileSystem(dir);
-    const { store, service } = await boot(dir, 'aaaaaaaa', recorder);
+    const clock = new RunClock(Date.now());
+    const { store, service } = await boot(dir, 'aaaaaaaa', recorder, clock.now);
     recorder.ack('started');
     const sessions = new Map(store.table.list().map((session) => [session.id, kept(session)]));
     let total = store.instance.stats().total_sessions;
@@ -134,12 +153,17 @@ async function record(seed: number): Promise<Recorded> {
       const roll = next();
       if (roll < 0.4 || ids.length === 0) {
         const text = 'x'.repeat(Math.floor(next() * 3000)); // some sessions span pages
-        const made = await service.sessions.create({ name: `s${i}`, data: { i, text } });
+        const made = await service.sessions.create({
+          name: `s${i}`,
+          data: { i, text },
+          ...expiryAsked(next),
+        });
         sessions.set(made.id, kept(made));
         total++;
       } else if (roll < 0.6) {
         const id = pick();
-        sessions.set(id, kept(await service.sessions.update(id, { data: { put: i } })));
+        const body = { data: { put: i }, ...expiryAsked(next) };
+        sessions.set(id, kept(await service.sessions.update(id, body)));
       } else if (roll < 0.72) {
         const id = pick();
         sessions.set(
@@ -161,6 +185,18 @@ async function record(seed: number): Promise<Recorded> {
       }
       recorder.ack(`op ${i}`);
       expected.push({ sessions: new Map(sessions), total });
+      if (next() < 0.15) {
+        // Time passes: what came due is swept (by the store's own timer) before the ack.
+        clock.advance(2 + Math.floor(next() * 20));
+        const due = [...sessions].filter(([, session]) => expiredAt(session, clock.now()));
+        await sweptAll(
+          store,
+          due.map(([id]) => id),
+        );
+        for (const [id] of due) sessions.delete(id);
+        recorder.ack(`swept after op ${i}`);
+        expected.push({ sessions: new Map(sessions), total });
+      }
     }
     recorder.ack('stopping');
     await service.stop('test_ended');
@@ -171,6 +207,7 @@ async function record(seed: number): Promise<Recorded> {
       expected,
       firstBoot: { startups: first.startups, crashes: first.crashes },
       createdMinusTotal: first.created - first.total,
+      lastTime: clock.now(),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -256,9 +293,16 @@ async function check(
   const candidates = acked.started
     ? [run.expected[acked.operations], run.expected[acked.operations + 1]]
     : [run.expected[0]];
+  // The machine comes back at the run's last time or later: what expired by
+  // then is not served, whether the sweep removed it before the cut or not.
+  const bootAt = run.lastTime + (seed % 2) * 30_000;
+  const clock = () => bootAt;
+  // Both may match (a create in flight of a session expired by then): the
+  // session_created events below say which, exactly.
   const matching = (found: Map<string, Kept>) =>
-    candidates.find(
-      (candidate) => candidate !== undefined && sameSessions(found, candidate.sessions),
+    candidates.filter(
+      (candidate): candidate is Expected =>
+        candidate !== undefined && sameSessions(found, servedAt(candidate.sessions, bootAt)),
     );
   if (steps.repair) {
     // `inspect --repair` on a copy, then a start on it: the same sessions.
@@ -266,11 +310,9 @@ async function check(
     cpSync(dir, copy, { recursive: true });
     try {
       await repairDataDirectory(copy);
-      const repaired = await boot(copy, 'cccccccc');
-      const found = new Map(
-        repaired.store.table.list().map((session) => [session.id, kept(session)]),
-      );
-      if (matching(found) === undefined) {
+      const repaired = await boot(copy, 'cccccccc', undefined, clock);
+      const found = served(repaired.store);
+      if (matching(found).length === 0) {
         problems.push(`after inspect --repair: ${found.size} sessions, not what was acknowledged`);
       }
       await repaired.store.close();
@@ -283,12 +325,13 @@ async function check(
 
   let opened: Awaited<ReturnType<typeof boot>>;
   try {
-    opened = await boot(dir, 'bbbbbbbb');
+    opened = await boot(dir, 'bbbbbbbb', undefined, clock);
   } catch (error) {
     return [...problems, `the boot failed: ${(error as Error).message}`];
   }
   const { store, service, started } = opened;
-  const found = new Map(store.table.list().map((session) => [session.id, kept(session)]));
+  problems.push(...expiryAtBoot(store, dir));
+  const found = served(store);
   let total = store.instance.stats().total_sessions;
   if (byOriginal !== null) {
     if (found.get(byOriginal)?.name !== 'by-the-original') {
@@ -297,14 +340,14 @@ async function check(
     found.delete(byOriginal);
     total--;
   }
-  const match = matching(found);
-  if (match === undefined) {
+  const matches = matching(found);
+  if (matches.length === 0) {
     const want = candidates.map((candidate) => candidate?.sessions.size).join(' or ');
     problems.push(
       `sessions: ${found.size} found, not the ${want} acknowledged after ${acked.operations} operations`,
     );
-  } else if (total !== match.total) {
-    problems.push(`total_sessions ${total}, expected ${match.total}`);
+  } else if (!matches.some((match) => match.total === total)) {
+    problems.push(`total_sessions ${total}, expected ${matches.map((m) => m.total).join(' or ')}`);
   }
   const { startups, crashes } = run.firstBoot;
   // The cut instance was the first boot after the original; this one is the second.
@@ -327,6 +370,10 @@ async function check(
   const created = createdEvents(dir);
   if (created - total !== run.createdMinusTotal) {
     problems.push(`${created} session_created events for total_sessions ${total}`);
+  }
+  const expired = expiredEvents(dir).length;
+  if (expiredInStats(dir) !== expired) {
+    problems.push(`expired_sessions ${expiredInStats(dir)} after the stop, ${expired} in the log`);
   }
   const after = await verifyDataDirectory(dir);
   for (const finding of after.findings) {
