@@ -161,4 +161,95 @@ describe('the torture checker', () => {
       ],
     );
   });
+
+  describe('with expiry', () => {
+    const EXPIRES = '2026-12-07T10:00:05Z';
+    /** A model on a clock the test sets, with one session expiring at EXPIRES, updated once. */
+    function expiring() {
+      let now = Date.parse('2026-12-07T10:00:00Z');
+      const model = new TortureModel(() => now);
+      model.cycle = 1;
+      const created = { token: 'c', pad: '' };
+      const name = model.createSent(created);
+      const session: SessionBody = {
+        id: ID,
+        name,
+        data: created,
+        access_count: 0,
+        expires_at: EXPIRES,
+      };
+      model.createAnswered(name, created, { status: 201, json: session });
+      const target = model.known.get(ID);
+      assert.ok(target !== undefined);
+      model.updateSent(target, 'u1');
+      model.updateAnswered(target, 'u1', {
+        status: 200,
+        json: { ...session, data: { token: 'u1', pad: '' }, access_count: 1 },
+      });
+      return { model, target, at: (iso: string) => (now = Date.parse(iso)) };
+    }
+    const sweptAt = (expiredAt: string) => ({
+      event: 'session_expired',
+      session_id: ID,
+      expired_at: expiredAt,
+    });
+
+    it('takes a 404 once the acknowledged expiry has passed, never before', () => {
+      const early = expiring();
+      early.at('2026-12-07T10:00:04Z');
+      early.model.readAnswered(early.target, 1, { status: 404, json: {} });
+      assert.match(early.model.violations.join('\n'), /read of live session .* answered 404/);
+
+      const late = expiring();
+      late.at(EXPIRES);
+      late.model.readAnswered(late.target, 1, { status: 404, json: {} });
+      late.model.touchSent(late.target);
+      late.model.touchAnswered(late.target, { status: 404, json: {} });
+      assert.deepEqual(late.model.violations, []);
+    });
+
+    it('takes a session gone with its session_expired event, or expired and not yet swept', () => {
+      const swept = expiring();
+      const events = observed([]).events;
+      swept.model.checkAfterRestart(observed([], { events: [...events, sweptAt(EXPIRES)] }));
+      assert.deepEqual(swept.model.violations, []);
+      assert.equal(swept.model.known.size, 0);
+
+      const hidden = expiring();
+      hidden.at(EXPIRES);
+      hidden.model.checkAfterRestart(observed([]));
+      assert.deepEqual(hidden.model.violations, []);
+
+      const early = expiring();
+      early.model.checkAfterRestart(observed([]));
+      assert.match(early.model.violations.join('\n'), /acknowledged session .* is gone/);
+    });
+
+    it('catches a sweep by an expiry older than one acknowledged, a write after it, and a return', () => {
+      const older = expiring();
+      const events = observed([]).events;
+      older.model.checkAfterRestart(
+        observed([], { events: [...events, sweptAt('2026-12-07T10:00:04Z')] }),
+      );
+      assert.match(older.model.violations.join('\n'), /swept by expiry .* before the acknowledged/);
+
+      const after = expiring();
+      after.model.checkAfterRestart(
+        observed([], {
+          events: [...events, sweptAt(EXPIRES), { event: 'session_updated', session_id: ID }],
+        }),
+      );
+      assert.match(
+        after.model.violations.join('\n'),
+        /session_updated .* after its session_expired/,
+      );
+
+      const back = expiring();
+      const session = { id: ID, name: 'n-c', data: { token: 'u1', pad: '' }, access_count: 1 };
+      back.model.checkAfterRestart(
+        observed([{ ...session, expires_at: EXPIRES }], { events: [...events, sweptAt(EXPIRES)] }),
+      );
+      assert.match(back.model.violations.join('\n'), /is back after its session_expired/);
+    });
+  });
 });

@@ -9,10 +9,22 @@
  *     unacknowledged operations are fully there or fully absent, never half;
  *   - every acknowledged write has its event;
  *   - crash_count = kills + simulated crashes, startup_count = starts,
- *     total_sessions >= acknowledged creates.
+ *     total_sessions >= acknowledged creates;
+ *   - a session goes only once its acknowledged expiry has passed, logged
+ *     session_expired after all its writes, never back (expiry-model.ts).
  *
  * The driver (torture.ts) does the HTTP, the processes and the kills.
  */
+
+import {
+  type ExpiredEvent,
+  type ExpiryKnown,
+  expiredInLog,
+  expiresAtOf,
+  goneByExpiry,
+  learnExpiry,
+  mayHaveExpired,
+} from './expiry-model.js';
 
 /** A session as the torture's clients write it. */
 export interface SessionBody {
@@ -20,6 +32,7 @@ export interface SessionBody {
   name: string;
   data: { token: string; pad: string };
   access_count: number;
+  expires_at?: string;
 }
 
 /** What a request got back: a status and a body, or null when the service died under it. */
@@ -39,7 +52,7 @@ function refusedWhileStopping(answer: { status: number; json: unknown }): boolea
   return answer.status === 503 && (answer.json as { error?: unknown } | null)?.error === 'stopping';
 }
 
-export interface Known {
+export interface Known extends ExpiryKnown {
   id: string;
   name: string;
   createToken: string;
@@ -82,7 +95,12 @@ export interface HistoryEntry {
 export interface Observed {
   sessions: readonly SessionBody[];
   events: readonly Record<string, unknown>[];
-  counters: { crash_count: number; startup_count: number; total_sessions: number };
+  counters: {
+    crash_count: number;
+    startup_count: number;
+    total_sessions: number;
+    expired_sessions?: number;
+  };
   /** `inspect --verify`'s complaint, or null when it found nothing. */
   verifyFailure: string | null;
   expected: { kills: number; crashes: number; starts: number };
@@ -99,6 +117,13 @@ export class TortureModel {
   acknowledged = 0;
   ackedCreates = 0;
   landedUnacknowledged = 0;
+
+  /** `clock`: now (epoch ms), read once an answer came, to judge a 404 of an expiring session. */
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  private expired(target: Known): boolean {
+    return mayHaveExpired(target, this.clock());
+  }
 
   /** Records a violation seen by the driver (or by the model itself). */
   violation(message: string): void {
@@ -152,6 +177,7 @@ export class TortureModel {
       ackedUpdates: 0,
       deleted: null,
       deletesSent: 0,
+      expiresAt: expiresAtOf(session),
     });
   }
 
@@ -199,7 +225,7 @@ export class TortureModel {
       return null;
     }
     if (answer.status === 404) {
-      if (target.deleted === null)
+      if (target.deleted === null && !this.expired(target))
         this.violation(`${op} of live session ${target.id} answered 404`);
       return null;
     }
@@ -213,6 +239,7 @@ export class TortureModel {
     target.ackedUpdates++;
     target.maxAckedCount = Math.max(target.maxAckedCount, session.access_count);
     entry.access_count = session.access_count;
+    learnExpiry(target, session);
     return session;
   }
 
@@ -243,7 +270,7 @@ export class TortureModel {
     } else if (answer.status === 404) {
       // Fine if it was deleted before, or if another delete was sent since this
       // one: the service may have served that one first.
-      if (sent.before === null && target.deletesSent === sent.serial) {
+      if (sent.before === null && target.deletesSent === sent.serial && !this.expired(target)) {
         this.violation(`delete of live session ${target.id} answered 404`);
       }
     } else {
@@ -263,12 +290,13 @@ export class TortureModel {
     if (answer?.status === 200) {
       this.acknowledged++;
       const session = answer.json as SessionBody;
+      learnExpiry(target, session);
       if (session.access_count < floor) {
         this.violation(
           `read of ${target.id} saw access_count ${session.access_count} < acknowledged ${floor}`,
         );
       }
-    } else if (answer?.status === 404 && target.deleted === null) {
+    } else if (answer?.status === 404 && target.deleted === null && !this.expired(target)) {
       this.violation(`read of live session ${target.id} answered 404`);
     }
   }
@@ -281,7 +309,9 @@ export class TortureModel {
       this.violation(`inspect --verify failed: ${observed.verifyFailure}`);
     }
     const stored = new Map(observed.sessions.map((session) => [session.id, session]));
-    this.checkKnown(stored);
+    const log = expiredInLog(observed.events);
+    for (const problem of log.problems) this.violation(problem);
+    this.checkKnown(stored, log.expired);
     this.learnUnacknowledged(stored);
     this.checkEvents(observed.events);
     const { counters, expected } = observed;
@@ -293,6 +323,9 @@ export class TortureModel {
     if (counters.startup_count !== expected.starts) {
       this.violation(`startup_count ${counters.startup_count} != ${expected.starts} starts`);
     }
+    // The log is read after the counters: a sweep in between logs more, never fewer.
+    const counted = counters.expired_sessions ?? 0;
+    if (counted > log.expired.size) this.violation(`expired_sessions ${counted} > the log's`);
     if (counters.total_sessions < this.ackedCreates) {
       this.violation(
         `total_sessions ${counters.total_sessions} < ${this.ackedCreates} acknowledged creates`,
@@ -300,12 +333,24 @@ export class TortureModel {
     }
   }
 
-  private checkKnown(stored: ReadonlyMap<string, SessionBody>): void {
+  private checkKnown(
+    stored: ReadonlyMap<string, SessionBody>,
+    expired: ReadonlyMap<unknown, ExpiredEvent>,
+  ): void {
+    const now = this.clock();
     for (const entry of this.known.values()) {
       const session = stored.get(entry.id);
       if (session === undefined) {
-        if (entry.deleted === null) this.violation(`acknowledged session ${entry.id} is gone`);
-        else this.known.delete(entry.id); // deleted for good: forget it
+        const problem =
+          entry.deleted === null ? goneByExpiry(entry, expired.get(entry.id), now) : null;
+        // Deleted or expired for good: forgotten (were it back, nobody created it).
+        if (problem === null) this.known.delete(entry.id);
+        else this.violation(problem);
+        continue;
+      }
+      learnExpiry(entry, session);
+      if (expired.has(entry.id)) {
+        this.violation(`${entry.id} is back after its session_expired event`);
         continue;
       }
       if (entry.deleted === 'acknowledged') {
@@ -372,6 +417,7 @@ export class TortureModel {
         ackedUpdates: 0,
         deleted: null,
         deletesSent: 0,
+        expiresAt: expiresAtOf(session),
       });
     }
     // After a restart an unacknowledged create is either stored or never will be.

@@ -1,7 +1,8 @@
 /**
  * Crash torture (`npm run test:torture`): runs the real service, drives it
- * with concurrent clients doing a random mix of create / update (PUT or
- * PATCH) / empty PATCH / delete / read, records every request and whether it
+ * with concurrent clients doing a random mix of create (a quarter of them
+ * expiring in a few seconds) / update (PUT or PATCH) / empty PATCH / delete
+ * / read, records every request and whether it
  * was acknowledged, and kills the process with SIGKILL at random moments (now
  * and then a POST /crash instead), restarting it each time; snapshots are
  * written often, and now and then the snapshot is removed before a start, so
@@ -45,6 +46,8 @@ const SEED = Number(flags.seed);
 const random = seeded(SEED);
 const model = new TortureModel();
 let tokenSequence = 0;
+/** session_expired events in the log at the last restart: that expiry did happen. */
+let expiredInLog = 0;
 
 function payload(): { token: string; pad: string } {
   return { token: `t${SEED}-${tokenSequence++}`, pad: 'x'.repeat(Math.floor(random() * 3000)) };
@@ -65,10 +68,23 @@ async function call(url: string, method: string, body?: unknown): Promise<Answer
   }
 }
 
+/**
+ * The expiry a create asks for: a quarter of the sessions a few seconds of
+ * lifetime or idle time, so sessions expire, and are swept, across the kills.
+ */
+function expiryAsked(): { ttl_seconds?: number; idle_seconds?: number } {
+  const roll = random();
+  const seconds = 2 + Math.floor(random() * 4);
+  if (roll < 0.125) return { ttl_seconds: seconds };
+  if (roll < 0.25) return { idle_seconds: seconds };
+  return {};
+}
+
 async function createOne(base: string): Promise<void> {
   const data = payload();
   const name = model.createSent(data);
-  model.createAnswered(name, data, await call(`${base}/sessions`, 'POST', { name, data }));
+  const body = { name, data, ...expiryAsked() };
+  model.createAnswered(name, data, await call(`${base}/sessions`, 'POST', body));
 }
 
 async function updateOne(base: string): Promise<void> {
@@ -133,15 +149,17 @@ async function originalChanges(dataDir: string, afterCleanStop: boolean): Promis
     model.createAnswered(name, data, { status: 201, json: session });
   }
   if (!afterCleanStop) return 0;
+  // Not an expiring session: the original knows nothing of expiry, and the
+  // sweep may have removed it unseen (its file gone before the original looks).
   const updated = model.livePick(random);
-  if (updated !== undefined && updated.deleted === null) {
+  if (updated !== undefined && updated.deleted === null && updated.expiresAt === null) {
     const data = payload();
     model.updateSent(updated, data.token);
     const session = await original.update(updated.id, { data });
     model.updateAnswered(updated, data.token, { status: 200, json: session });
   }
   const deleted = model.livePick(random);
-  if (deleted !== undefined && deleted.deleted === null) {
+  if (deleted !== undefined && deleted.deleted === null && deleted.expiresAt === null) {
     const sent = model.deleteSent(deleted);
     await original.delete(deleted.id);
     model.deleteAnswered(deleted, sent, { status: 200, json: null });
@@ -171,9 +189,11 @@ async function checkAfterRestart(
       `after a restart: GET /sessions ${listed?.status}, GET /state ${state?.status}`,
     );
   }
+  const events = await readEvents(dataDir);
+  expiredInLog = events.filter((event) => event.event === 'session_expired').length;
   model.checkAfterRestart({
     sessions: (listed.json as { sessions: SessionBody[] }).sessions,
-    events: await readEvents(dataDir),
+    events,
     counters: state.json as { crash_count: number; startup_count: number; total_sessions: number },
     verifyFailure: verify.code === 0 ? null : verify.stdout || verify.stderr,
     expected,
@@ -244,7 +264,7 @@ async function main(): Promise<number> {
     console.log(
       `torture: kills=${kills} crashes=${crashes} starts=${starts} operations=${model.operations} ` +
         `acknowledged=${model.acknowledged} unacknowledged_landed=${model.landedUnacknowledged} ` +
-        `sessions_tracked=${model.known.size} violations=${violations.length} ` +
+        `sessions_tracked=${model.known.size} expired_in_log=${expiredInLog} violations=${violations.length} ` +
         `seed=${SEED} seconds=${seconds}`,
     );
     if (violations.length > 0) {
