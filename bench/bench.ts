@@ -28,6 +28,11 @@
  * right after a write burst, beside a clean restart (kill-restart.ts; 100,000
  * sessions without --scale; alone: --only "start after a kill"), then the starts
  * after another program changed the stopped directory (shared-directory.ts).
+ *
+ * --sweep runs only the expiry sweep at scale (sweep.ts: --sweep-sessions N,
+ * 1,000,000; a tenth expiring over a minute; --sweep-rate R GETs a second,
+ * 2,000): the event-loop delay and request p99 during the sweep against a
+ * baseline in the same run, and the restart with the expiring sessions in it.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -45,6 +50,7 @@ import {
   sharedDirectoryBench,
   sharedDirectoryLine,
 } from './shared-directory.js';
+import { sweepBench, sweepLines } from './sweep.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -58,6 +64,9 @@ const { values: flags } = parseArgs({
     scale: { type: 'boolean', default: false },
     'scale-sessions': { type: 'string', default: '1000000' },
     'scale-events': { type: 'string', default: '10000000' },
+    sweep: { type: 'boolean', default: false },
+    'sweep-sessions': { type: 'string', default: '1000000' },
+    'sweep-rate': { type: 'string', default: '2000' },
   },
 });
 const DURATION = Number(flags.duration);
@@ -317,7 +326,30 @@ async function createSessions(url: string, count: number): Promise<string[]> {
   return ids;
 }
 
+function machineLine(): string {
+  return `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/** --sweep: the sweep at scale alone (sweep.ts), its lines printed and its figures written. */
+async function sweepOnly(): Promise<void> {
+  const sweep = await sweepBench({
+    dir: () => tempDir(),
+    sessions: Number(flags['sweep-sessions']),
+    rate: Number(flags['sweep-rate']),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${sweepLines(sweep).join('\n')}\n`);
+  const out =
+    flags.out ??
+    join('bench-results', `sweep-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFile(out, JSON.stringify({ machine: machineLine(), sweep }, null, 2));
+  process.stderr.write(`written to ${out}\n`);
+  if (sweep.baseline.errors + sweep.sweep.errors > 0) process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
+  if (flags.sweep) return sweepOnly();
   process.stderr.write(
     `bench: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s a workload\n`,
   );
@@ -488,7 +520,7 @@ async function main(): Promise<void> {
   await plain.stop();
   const low = Math.round(Math.min(...ceilings));
   const high = Math.round(Math.max(...ceilings));
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const header =
     '| workload | requests/s | p50 ms | p99 ms | errors | ceiling beside it | ratio to ceiling | service CPU µs/request |';
   const lines = [header, '|---|---:|---:|---:|---:|---:|---:|---:|'];

@@ -6,7 +6,8 @@
  * next does not share the disk with the writeback of its own setup (a
  * million files, gigabytes of blocks). The sessions are `user-1` (the oldest)
  * to `user-N` unless `nameOf` names them (a test that looks for particular
- * ones); the ids it returns are in that order.
+ * ones); the ids it returns are in that order. `expiryOf` gives a session
+ * the expiry keys (after access_count, as the service writes them), or none.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -15,6 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeEvent } from '../src/domain/event.js';
+import type { SessionExpiry } from '../src/domain/expiry.js';
 import { formatSessionFile } from '../src/store/file/session-files.js';
 import { formatStats } from '../src/store/file/stats-file.js';
 
@@ -23,6 +25,7 @@ export async function writeDataset(
   sessions: number,
   events: number,
   nameOf: (seq: number) => string = (seq) => `user-${seq}`,
+  expiryOf: (seq: number) => SessionExpiry | null = () => null,
 ): Promise<string[]> {
   await mkdir(join(dir, 'sessions'), { recursive: true });
   const ids: string[] = [];
@@ -40,6 +43,7 @@ export async function writeDataset(
         created_at: created,
         last_active: created,
         access_count: 0,
+        ...expiryOf(seq),
       };
       await writeFile(join(dir, 'sessions', `${id}.json`), formatSessionFile({ session, seq }));
     }
