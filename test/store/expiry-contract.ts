@@ -168,6 +168,7 @@ export function expiryContract(factory: StoreFactory): void {
   it('sweeps an expired session away for good, logging session_expired with who, when and why', async (t) => {
     const clock = new TestClock();
     const { store, reopen } = await factory.open(t, undefined, clock.now);
+    await store.startInstance(); // the sweep starts with the instance
     const service = serve(store, clock);
     const gone = await service.sessions.create({ name: 'gone', ttl_seconds: 10 });
     const idle = await service.sessions.create({ name: 'idler', idle_seconds: 5 });
@@ -198,7 +199,13 @@ export function expiryContract(factory: StoreFactory): void {
     const next = await reopen();
     assert.equal(await next.getSession(stale.id), undefined);
     assert.equal((await next.getSession(fresh.id))?.name, 'fresh');
+    await next.startInstance();
     assert.equal((await expiredEvent(next, stale.id)).reason, 'lifetime');
+    const kinds = (await next.eventTail(5)).events.map((event) => event.event);
+    assert.ok(
+      kinds.lastIndexOf('startup') < kinds.indexOf('session_expired'),
+      `the start is logged before its sweep's work: ${kinds.join(' ')}`,
+    );
     assert.equal(await next.sessionCount(), 1);
     assert.equal((await next.overview()).stats.expired_sessions, 1);
   });
@@ -206,6 +213,7 @@ export function expiryContract(factory: StoreFactory): void {
   it('lets a write racing its expiry land before it or get NotFound, never bring it back', async (t) => {
     const clock = new TestClock();
     const { store } = await factory.open(t, undefined, clock.now);
+    await store.startInstance();
     const service = serve(store, clock);
     const sessions = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

@@ -33,11 +33,19 @@ export interface SweepDoors {
 }
 
 export class ExpirySweep {
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
   private stopped = false;
 
-  constructor(private readonly doors: SweepDoors) {
+  constructor(private readonly doors: SweepDoors) {}
+
+  /**
+   * Sweeps every second from now on: once the instance has counted its
+   * start, so its session_expired events come after its startup event (a
+   * session that expired while no instance ran is hidden meanwhile).
+   */
+  begin(): void {
+    if (this.timer !== undefined || this.stopped) return;
     this.timer = setInterval(() => this.start(), SWEEP_INTERVAL_MS);
     this.timer.unref();
   }

@@ -273,8 +273,10 @@ export class FileStore implements Store {
     return { stats: this.instance.stats(), liveSessions: this.table.liveCount(), liveInstances: 1 };
   }
 
-  startInstance(): Promise<InstanceStart> {
-    return this.instance.start();
+  async startInstance(): Promise<InstanceStart> {
+    const started = await this.instance.start();
+    this.sweep.begin();
+    return started;
   }
 
   recordCrash(): Promise<number> {

@@ -28,7 +28,7 @@ interface DueRow {
 }
 
 export class ExpirySweep {
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   /** The sweep at work, if one is: the next tick does not start another beside it. */
   private running: Promise<void> | undefined;
   private closed = false;
@@ -38,14 +38,23 @@ export class ExpirySweep {
     private readonly database: Database,
     private readonly feed: EventFeed,
     private readonly clock: Clock,
-    background: BackgroundReporter,
-  ) {
+    private readonly background: BackgroundReporter,
+  ) {}
+
+  /**
+   * Sweeps every second from now on: once this replica has counted its
+   * start, so its session_expired events come after its startup event.
+   */
+  begin(): void {
+    if (this.timer !== undefined || this.closed) return;
     this.timer = setInterval(() => {
       if (this.running !== undefined) return;
       // A failed sweep is reported; the next tick sweeps again.
-      this.running = runInBackground(background, 'expiry_sweep', () => this.sweep()).finally(() => {
-        this.running = undefined;
-      });
+      this.running = runInBackground(this.background, 'expiry_sweep', () => this.sweep()).finally(
+        () => {
+          this.running = undefined;
+        },
+      );
     }, SWEEP_INTERVAL_MS);
     this.timer.unref();
   }

@@ -414,8 +414,10 @@ export class PostgresStore implements Store {
 
   // Replicas: starts, crashes and leases (replicas.ts)
 
-  startInstance(): Promise<InstanceStart> {
-    return this.replicas.start();
+  async startInstance(): Promise<InstanceStart> {
+    const started = await this.replicas.start();
+    this.sweeper.begin();
+    return started;
   }
 
   recordCrash(): Promise<number> {

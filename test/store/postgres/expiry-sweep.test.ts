@@ -20,6 +20,8 @@ describeOnPostgres('the expiry sweep of several PostgreSQL-store replicas', (ser
       ['aaaaaaaa', 'bbbbbbbb'].map((id) => PostgresStore.open(url, id, { clock: clock.now })),
     );
     t.after(() => Promise.all(replicas.map((replica) => replica.close())));
+    // Each sweeps on its timer once it has counted its start.
+    for (const replica of replicas) await replica.startInstance();
     const [a, b] = replicas as [PostgresStore, PostgresStore];
     const sessionsOf = (store: PostgresStore) =>
       new SessionService(store, {
@@ -46,7 +48,8 @@ describeOnPostgres('the expiry sweep of several PostgreSQL-store replicas', (ser
     assert.equal((await b.getSession(kept.id))?.name, 'kept');
 
     const { count, events } = await a.eventTail(1000);
-    assert.equal(count, 201 + 200, 'one event a create, one an expiry, and no other');
+    assert.equal(count, 2 + 201 + 200, 'two starts, one event a create, one an expiry, no other');
+    assert.equal((await a.overview()).stats.expired_sessions, 200);
     const expired = events.filter((event) => event.event === 'session_expired');
     assert.equal(expired.length, 200);
     assert.deepEqual(
