@@ -173,7 +173,8 @@ export class FileStore implements Store {
           event,
           revert: { op: 'put', session: current, seq: resident.seq, revert: true },
           apply: () => this.table.rewrite(resident, next, growth),
-          // A file that lacks only a count is written less often (see write-behind.ts).
+          // A file that lacks only a count (and the expiry a write moves) is written
+          // less often (see write-behind.ts); the journal and snapshots hold it whole.
           leaves: patch !== null && countsOnly(patch) ? 'counted' : 'changed',
         }),
       );
@@ -283,8 +284,10 @@ export class FileStore implements Store {
     return this.instance.recordCrash();
   }
 
-  stopInstance(event: ServiceEvent): Promise<void> {
-    return this.instance.stop(event);
+  async stopInstance(event: ServiceEvent): Promise<void> {
+    // No sweep after the shutdown event: the stop is the instance's last word.
+    await this.sweep.stop();
+    await this.instance.stop(event);
   }
 
   async close(): Promise<void> {

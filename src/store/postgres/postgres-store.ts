@@ -424,8 +424,10 @@ export class PostgresStore implements Store {
     return this.replicas.crash();
   }
 
-  stopInstance(event: ServiceEvent): Promise<void> {
-    return this.replicas.stop(event);
+  async stopInstance(event: ServiceEvent): Promise<void> {
+    // No sweep after the shutdown event, nor once the lease is given back.
+    await this.sweeper.close();
+    await this.replicas.stop(event);
   }
 
   /** Removes the sessions expired by now (the sweep runs every second anyway); how many. */
