@@ -38,6 +38,8 @@ export interface SessionRules {
 
 export class SessionService {
   private readonly maxNodes: number;
+  /** The read touches being written, by session (see get). */
+  private readonly touching = new Map<string, Promise<Session>>();
 
   constructor(
     private readonly store: Store,
@@ -70,12 +72,20 @@ export class SessionService {
     const now = this.now();
     const touched = touchSession(session, now);
     if (touched === null) return session;
-    return this.store.changeSession(
-      id,
-      // Under the session's lock, from its latest version (a write since may have moved it).
-      (current) => ({ session: touchSession(current, now, 0) ?? current, patch: null }),
-      sessionTouchedEvent(this.store.instanceId, touched as { id: string; expires_at: string }),
-    );
+    // Reads of one session that come due for a touch together share one:
+    // a burst of them is one write, not one each.
+    const pending = this.touching.get(id);
+    if (pending !== undefined) return pending;
+    const touch = this.store
+      .changeSession(
+        id,
+        // Under the session's lock, from its latest version (a write since may have moved it).
+        (current) => ({ session: touchSession(current, now, 0) ?? current, patch: null }),
+        sessionTouchedEvent(this.store.instanceId, touched as { id: string; expires_at: string }),
+      )
+      .finally(() => this.touching.delete(id));
+    this.touching.set(id, touch);
+    return touch;
   }
 
   /** A PUT: replaces the fields the body names and counts the access. Throws NotFoundError. */
