@@ -67,7 +67,7 @@ function expiryTitle(session) {
   const why = [];
   if (session.ends_at != null) why.push(`lifetime ends ${session.ends_at}`);
   if (session.idle_seconds != null) {
-    why.push(`idle timeout ${formatDuration(session.idle_seconds)}, moved by each write`);
+    why.push(`idle timeout ${formatDuration(session.idle_seconds)}, moved by each touch`);
   }
   return `gone at ${session.expires_at}${why.length > 0 ? ` (${why.join('; ')})` : ''}`;
 }

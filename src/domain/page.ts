@@ -11,7 +11,8 @@ import { unstorableMessage, unstorableText } from './text.js';
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
 /**
- * The most sessions one search page looks at: a search costs a bounded
+ * The most sessions one page looks at (a search's misses, and on the file
+ * store expired sessions the sweep has not yet removed): a page costs a bounded
  * amount whatever the store holds (on the file store 3 ms of the event loop
  * with the sessions in memory in creation order, as after a boot from the
  * snapshot, up to about 25 ms in the order a takeover read them), and a page

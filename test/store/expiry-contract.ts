@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { NotFoundError } from '../../src/domain/errors.js';
+import { makeEvent } from '../../src/domain/event.js';
 import type { TouchRule } from '../../src/domain/expiry.js';
 import type { Session } from '../../src/domain/session.js';
 import { StatefulService } from '../../src/service/service.js';
@@ -161,8 +162,26 @@ export function expiryContract(factory: StoreFactory): void {
       [event?.event, event?.session_id, event?.expires_at],
       ['session_touched', made.id, '2026-12-07T10:02:00Z'],
     );
+    // A burst of reads that come due together is one write.
+    clock.advance(20);
+    const before = await store.eventCount();
+    const burst = await Promise.all(Array.from({ length: 50 }, () => reads.get(made.id)));
+    assert.equal(await store.eventCount(), before + 1, 'one session_touched for the burst');
+    assert.ok(burst.every((read) => read.expires_at === '2026-12-07T10:02:20Z'));
     const again = await reopen();
-    assert.deepEqual(await again.getSession(made.id), touched, 'the touch is durable');
+    assert.deepEqual(await again.getSession(made.id), burst[0], 'the touch is durable');
+  });
+
+  it('sweeps nothing once the instance has logged its stop', async (t) => {
+    const clock = new TestClock();
+    const { store } = await factory.open(t, undefined, clock.now);
+    await store.startInstance();
+    await serve(store, clock).sessions.create({ name: 'late', ttl_seconds: 1 });
+    await store.stopInstance(makeEvent('shutdown', store.instanceId));
+    clock.advance(5);
+    await sleep(1500); // a sweep's tick, were it still running
+    const [last] = (await store.eventTail(1)).events;
+    assert.equal(last?.event, 'shutdown');
   });
 
   it('sweeps an expired session away for good, logging session_expired with who, when and why', async (t) => {

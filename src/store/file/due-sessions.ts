@@ -1,9 +1,10 @@
 /**
  * The file store's expiring sessions by the second they expire in: a bucket
  * a second, and the seconds in a min-heap, so finding what is due costs the
- * due sessions, never a pass over every session. What has come due and is
- * not yet swept is held apart (`due`): it is counted out of the live
- * sessions at once, and the sweep takes it from there. A session that never
+ * due seconds, never a pass over every session. What has come due and is
+ * not yet swept is held apart, a bucket at a time (`dueBuckets`): it is
+ * counted out of the live sessions at once, and the sweep takes it from
+ * there. A session that never
  * expires is in none of this.
  */
 
@@ -19,9 +20,14 @@ export class DueSessions<T extends Expiring> {
   /** The sessions by the second they expire in (epoch seconds), for seconds not yet due. */
   private readonly buckets = new Map<number, Set<T>>();
   /** Every bucket's second, smallest first (a binary heap). */
-  private readonly seconds: number[] = [];
-  /** Sessions whose second has come, not yet swept. */
-  private readonly due = new Set<T>();
+  private seconds: number[] = [];
+  /**
+   * The buckets whose second has come, not yet swept, in the order they came
+   * due: moved here whole, so a second that a million sessions share comes
+   * due in one step.
+   */
+  private readonly dueBuckets = new Map<number, Set<T>>();
+  private due = 0;
 
   /** Holds `session` by its expiry (none: nothing to hold). */
   add(session: T): void {
@@ -39,16 +45,21 @@ export class DueSessions<T extends Expiring> {
   /** Lets go of `session` (removed, or about to get another expiry). */
   remove(session: T): void {
     if (session.expiresAt === undefined) return;
-    if (this.due.delete(session)) return;
     const second = Math.floor(session.expiresAt / 1000);
+    const due = this.dueBuckets.get(second);
+    if (due?.delete(session) === true) {
+      this.due--;
+      if (due.size === 0) this.dueBuckets.delete(second);
+      return;
+    }
     const bucket = this.buckets.get(second);
     bucket?.delete(session);
     if (bucket?.size === 0) {
       // An emptied bucket's second stays in the heap until it comes (popped
       // then, cheaply), unless such seconds outnumber the buckets: a client
       // creating and deleting sessions that expire years ahead would grow the
-      // heap without end. Then it is built again from the buckets, a cost of
-      // O(b log b) for at least b removals.
+      // heap without end. Then it is built again from the buckets, O(b) for
+      // at least b removals.
       this.buckets.delete(second);
       if (this.seconds.length > 2 * this.buckets.size + STALE_SECONDS_KEPT) this.rebuild();
     }
@@ -59,19 +70,24 @@ export class DueSessions<T extends Expiring> {
     return this.seconds.length;
   }
 
+  /** The heap from the buckets' seconds, sifted down from the middle (Floyd's: O(b)). */
   private rebuild(): void {
-    // A sorted array is a binary min-heap.
-    const seconds = [...this.buckets.keys()].sort((a, b) => a - b);
-    this.seconds.length = 0;
-    this.seconds.push(...seconds);
+    this.seconds = Array.from(this.buckets.keys());
+    for (let at = (this.seconds.length >> 1) - 1; at >= 0; at--) {
+      this.siftDown(at, this.seconds[at] as number);
+    }
   }
 
   /** Queues a due session by its expiry again (it was found not expired: the clock went back). */
   requeue(session: T): void {
-    if (this.due.delete(session)) this.add(session);
+    if (session.expiresAt === undefined) return;
+    const due = this.dueBuckets.get(Math.floor(session.expiresAt / 1000));
+    if (due?.has(session) !== true) return;
+    this.remove(session);
+    this.add(session);
   }
 
-  /** Moves every session expired at `nowMs` to the due ones; how many it moved. */
+  /** Moves every bucket expired at `nowMs` to the due ones; how many sessions it moved. */
   advance(nowMs: number): number {
     let moved = 0;
     // expires_at is a whole second: expired when it is at or before now.
@@ -80,20 +96,23 @@ export class DueSessions<T extends Expiring> {
       const bucket = this.buckets.get(second);
       if (bucket === undefined) continue;
       this.buckets.delete(second);
-      for (const session of bucket) this.due.add(session);
+      const due = this.dueBuckets.get(second);
+      if (due === undefined) this.dueBuckets.set(second, bucket);
+      else for (const session of bucket) due.add(session);
       moved += bucket.size;
     }
+    this.due += moved;
     return moved;
   }
 
   /** How many sessions have expired and are not yet swept, as of the last advance. */
   get dueCount(): number {
-    return this.due.size;
+    return this.due;
   }
 
-  /** The due sessions, in the order they came due (the sweep's work). */
-  dueSessions(): IterableIterator<T> {
-    return this.due.values();
+  /** The due sessions, in the order their seconds came due (the sweep's work). */
+  *dueSessions(): IterableIterator<T> {
+    for (const bucket of this.dueBuckets.values()) yield* bucket;
   }
 
   private push(second: number): void {
@@ -113,19 +132,23 @@ export class DueSessions<T extends Expiring> {
     const heap = this.seconds;
     const top = heap[0] as number;
     const last = heap.pop() as number;
-    if (heap.length === 0) return top;
-    let at = 0;
+    if (heap.length > 0) this.siftDown(0, last);
+    return top;
+  }
+
+  /** Puts `second` at `at` and moves it down below every smaller child. */
+  private siftDown(at: number, second: number): void {
+    const heap = this.seconds;
     for (;;) {
       const left = 2 * at + 1;
       if (left >= heap.length) break;
       const right = left + 1;
       const child =
         right < heap.length && (heap[right] as number) < (heap[left] as number) ? right : left;
-      if ((heap[child] as number) >= last) break;
+      if ((heap[child] as number) >= second) break;
       heap[at] = heap[child] as number;
       at = child;
     }
-    heap[at] = last;
-    return top;
+    heap[at] = second;
   }
 }

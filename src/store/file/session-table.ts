@@ -325,12 +325,14 @@ export class SessionTable {
     // The held JSON is the answer's; a search reads only the names it looks at.
     const items: SessionJson[] = [];
     let bytes = 0;
-    // A search looks at no more than SEARCH_SCAN_LIMIT sessions a page.
+    // A page looks at no more than SEARCH_SCAN_LIMIT sessions: a search's
+    // misses, or expired sessions the sweep has not yet removed (after a
+    // restart, say), never make one page walk the whole table.
     const { last, more, examined } = this.order.scan(
       after,
       query.limit,
       query.newestFirst,
-      search === null ? Number.POSITIVE_INFINITY : SEARCH_SCAN_LIMIT,
+      SEARCH_SCAN_LIMIT,
       (resident) => {
         // The index holds the residents themselves: no lookup by id (a
         // search at a million sessions is bound by memory reads, not work).

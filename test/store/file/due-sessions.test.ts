@@ -61,4 +61,20 @@ describe("the file store's sessions by when they expire", () => {
     queue.advance(at(10));
     assert.deepEqual(names(queue), ['kept']);
   });
+
+  it('rebuilds a heap of hundreds of thousands of seconds, and still gives them in order', () => {
+    const queue = new DueSessions<Held>();
+    for (let i = 0; i < 300_000; i++) queue.add({ name: `s${i}`, expiresAt: at(300_000 - i) });
+    // Enough churn far ahead to rebuild the heap from 300,000 buckets.
+    for (let i = 0; i < 700_000; i++) {
+      const passing = { name: 'p', expiresAt: at(10_000_000 + i) };
+      queue.add(passing);
+      queue.remove(passing);
+    }
+    assert.ok(queue.heapSize < 700_000, `the heap holds ${queue.heapSize} seconds`);
+    queue.advance(at(3));
+    assert.deepEqual(names(queue), ['s299999', 's299998', 's299997']);
+    assert.equal(queue.advance(at(300_000)), 299_997);
+    assert.equal(queue.dueCount, 300_000);
+  });
 });

@@ -92,6 +92,24 @@ describe('the session table', () => {
     assert.equal(table.size, 2, 'held until the sweep removes it');
   });
 
+  it('looks at no more than 20,000 sessions a page, however many expired ones wait for the sweep', () => {
+    let now = Date.parse('2026-12-07T10:00:00Z');
+    const table = tableOf([], { ...UNBOUNDED, clock: () => now });
+    for (let i = 0; i < 25_000; i++) {
+      table.add(
+        table.newResident(createSession({ name: `gone${i}`, ttl_seconds: 1 }, new Date(now))),
+      );
+    }
+    table.add(table.newResident(createSession({ name: 'live' }, new Date(now))));
+    now += 1000;
+    const first = table.page(query({ limit: 10 }));
+    assert.deepEqual(names(first.items), [], 'the budget spent on expired sessions');
+    assert.notEqual(first.next, null, 'and the page says where to go on');
+    const second = table.page(query({ limit: 10, after: first.next }));
+    assert.deepEqual(names(second.items), ['live']);
+    assert.equal(second.next, null);
+  });
+
   it('refuses growth past the budget before writing, and gives back a failed write’s reservation', async () => {
     const session = createSession({ name: 'x', data: { text: 'y'.repeat(1000) } });
     const footprint = residentOf(session, 1).footprint;
