@@ -28,6 +28,9 @@ export interface SessionExpiry {
   idle_seconds: number | null;
 }
 
+/** How often a store's sweep removes the sessions that have expired (both stores). */
+export const SWEEP_INTERVAL_MS = 1000;
+
 /** The longest lifetime or idle timeout: about 100 years, so every time stays a valid date. */
 export const MAX_EXPIRY_SECONDS = 100 * 365 * 24 * 3600;
 

@@ -13,6 +13,13 @@ import { assertSessionKeys, type Session } from './schemas.js';
 export const NODE_BYTES = 80;
 /** What a session costs before its name and data: the object, its id and timestamps, the map entry. */
 export const SESSION_OVERHEAD_BYTES = 512;
+/**
+ * What a session that expires costs besides: its three keys, and the file
+ * store's place for it among the sessions by expiry (a set entry, and its
+ * second's bucket and heap slot when it has a second of its own: about 200
+ * bytes measured).
+ */
+export const EXPIRY_BYTES = 256;
 
 export interface Footprint {
   /** Values and keys, containers included. */
@@ -69,7 +76,7 @@ export const FIELD_BYTES: {
   created_at: null,
   last_active: null,
   access_count: null,
-  expires_at: null,
+  expires_at: (value) => (value === undefined ? 0 : EXPIRY_BYTES),
   ends_at: null,
   idle_seconds: null,
 };

@@ -9,14 +9,12 @@
  */
 import type { ServiceEvent } from '../../domain/event.js';
 import { sessionExpiredEvent } from '../../domain/event.js';
-import { expiryOf, expiryReason } from '../../domain/expiry.js';
+import { expiryOf, expiryReason, SWEEP_INTERVAL_MS } from '../../domain/expiry.js';
 import type { Clock } from '../../domain/time.js';
 import { type BackgroundReporter, runInBackground } from '../store.js';
 import { type SessionTable, sessionOf } from './session-table.js';
 import type { ResidentSession } from './snapshot.js';
 
-/** How often the sweep looks for what is due. */
-export const SWEEP_INTERVAL_MS = 1000;
 /** The event loop time one batch may take to start its removals. */
 const BATCH_MS = 5;
 /** The most removals one batch starts (each a journal line in a shared flush). */

@@ -7,14 +7,13 @@
  * logged, exactly once however many sweep at the same moment.
  */
 import { type ServiceEvent, sessionExpiredEvent } from '../../domain/event.js';
-import { expiryReason } from '../../domain/expiry.js';
+import { expiryReason, SWEEP_INTERVAL_MS } from '../../domain/expiry.js';
 import { type Clock, utcTimestamp } from '../../domain/time.js';
 import { type BackgroundReporter, runInBackground } from '../store.js';
 import type { Database } from './database.js';
 import type { EventFeed } from './event-feed.js';
 import { commitWrites } from './session-writes.js';
 
-const SWEEP_INTERVAL_MS = 1000;
 /** The most sessions one transaction removes: its locks and its statement stay small. */
 export const SWEEP_BATCH = 500;
 
