@@ -94,7 +94,14 @@ export interface HistoryEntry {
 /** What a restart shows: the service's listing, the log's events, the counters, the inspector. */
 export interface Observed {
   sessions: readonly SessionBody[];
+  /** The log read after the listing and the counters. */
   events: readonly Record<string, unknown>[];
+  /**
+   * The log read before the listing (the started service sweeps meanwhile:
+   * a session listed a moment before its session_expired was logged is no
+   * resurrection); `events` when not given.
+   */
+  eventsBeforeListing?: readonly Record<string, unknown>[];
   counters: {
     crash_count: number;
     startup_count: number;
@@ -311,7 +318,9 @@ export class TortureModel {
     const stored = new Map(observed.sessions.map((session) => [session.id, session]));
     const log = expiredInLog(observed.events);
     for (const problem of log.problems) this.violation(problem);
-    this.checkKnown(stored, log.expired);
+    const before =
+      observed.eventsBeforeListing === undefined ? log : expiredInLog(observed.eventsBeforeListing);
+    this.checkKnown(stored, before.expired, log.expired);
     this.learnUnacknowledged(stored);
     this.checkEvents(observed.events);
     const { counters, expected } = observed;
@@ -333,8 +342,14 @@ export class TortureModel {
     }
   }
 
+  /**
+   * `expiredBefore`: the session_expired events logged before the listing
+   * (a session listed is back only after one of those); `expired`: all of
+   * them, read after (what tells a missing session's expiry).
+   */
   private checkKnown(
     stored: ReadonlyMap<string, SessionBody>,
+    expiredBefore: ReadonlyMap<unknown, ExpiredEvent>,
     expired: ReadonlyMap<unknown, ExpiredEvent>,
   ): void {
     const now = this.clock();
@@ -349,7 +364,7 @@ export class TortureModel {
         continue;
       }
       learnExpiry(entry, session);
-      if (expired.has(entry.id)) {
+      if (expiredBefore.has(entry.id)) {
         this.violation(`${entry.id} is back after its session_expired event`);
         continue;
       }

@@ -182,6 +182,10 @@ async function checkAfterRestart(
   expected: { kills: number; crashes: number; starts: number },
 ): Promise<void> {
   const verify = await runToEnd(['inspect', '--verify', '--data-dir', dataDir], {});
+  // The log before the listing too: the started service sweeps meanwhile, and
+  // a session listed a moment before its session_expired is logged is no
+  // resurrection. Every session_expired read here came before the listing.
+  const eventsBeforeListing = await readEvents(dataDir);
   const listed = await call(`${base}/sessions`, 'GET');
   const state = await call(`${base}/state`, 'GET');
   if (listed?.status !== 200 || state?.status !== 200) {
@@ -194,6 +198,7 @@ async function checkAfterRestart(
   model.checkAfterRestart({
     sessions: (listed.json as { sessions: SessionBody[] }).sessions,
     events,
+    eventsBeforeListing,
     counters: state.json as { crash_count: number; startup_count: number; total_sessions: number },
     verifyFailure: verify.code === 0 ? null : verify.stdout || verify.stderr,
     expected,
