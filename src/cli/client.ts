@@ -19,6 +19,7 @@ import {
   sayHidden,
   sessionFields,
   styleFor,
+  tableWidth,
   write,
   writeJson,
 } from './output.js';
@@ -210,8 +211,7 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
   const out: Output = {
     json: values.json,
     style: styleFor(process.stdout),
-    // On a terminal, tables fit it; elsewhere lists are tab-separated, never cut.
-    width: process.stdout.isTTY === true ? terminalWidth() : undefined,
+    width: tableWidth(process.stdout),
     again: `${values.url === undefined ? '' : ` ${flagWords('url', values.url)}`}${values.json ? ' --json' : ''}`,
   };
   try {
@@ -233,12 +233,6 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
     }
     return 1;
   }
-}
-
-/** The terminal's columns; COLUMNS (else 80) where the terminal does not say (0, e.g. under `script`). */
-function terminalWidth(): number {
-  const columns = Number(process.env.COLUMNS);
-  return process.stdout.columns || (Number.isInteger(columns) && columns > 0 ? columns : 80);
 }
 
 type Values = {

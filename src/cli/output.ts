@@ -78,6 +78,17 @@ export function styleFor(
   return stream.isTTY === true && !noColor && env.TERM !== 'dumb' ? coloured : plain;
 }
 
+/**
+ * How wide a table on `stream` may be: a terminal's columns (COLUMNS, else
+ * 80, where the terminal does not say: 0 under `script`, say); undefined
+ * into a pipe or a file, where lists are tab-separated and never cut.
+ */
+export function tableWidth(stream: NodeJS.WriteStream): number | undefined {
+  if (stream.isTTY !== true) return undefined;
+  const columns = Number(process.env.COLUMNS);
+  return stream.columns || (Number.isInteger(columns) && columns > 0 ? columns : 80);
+}
+
 /** Marks drawn on the character before them: no column of their own. */
 const COMBINING = /\p{Mn}|\p{Me}/u;
 /**

@@ -10,6 +10,23 @@ import { tempDir } from '../helpers/temp-dir.js';
 /** The escape that starts every colour code. */
 const ESC = '\u001b';
 
+/**
+ * What `stateful <args>` prints on a terminal of `columns` (script(1) gives
+ * it one; COLUMNS where the terminal does not say), without colour and
+ * without the terminal's carriage returns.
+ */
+function onTerminalOf(url: string, args: string, columns?: number): string {
+  const width = columns === undefined ? '' : ` COLUMNS=${columns}`;
+  return spawnSync(
+    'script',
+    [
+      '-qec',
+      `env -u NO_COLOR TERM=dumb${width} "${process.execPath}" "${CLI}" ${args} --url ${url}`,
+      '/dev/null',
+    ],
+    { encoding: 'utf8' },
+  ).stdout.replace(/\r/g, '');
+}
 describe('the stateful CLI client', () => {
   it('creates, lists, updates and deletes sessions with quotes, spaces and non-ASCII text', async (t) => {
     const dir = await tempDir(t);
@@ -90,15 +107,7 @@ describe('the stateful CLI client', () => {
     assert.equal(list.stderr, '2 sessions\n');
     assert.ok(!list.stdout.includes(ESC), 'no colour into a pipe');
     // On a terminal: aligned, every column starting where its title does.
-    const listed = spawnSync(
-      'script',
-      [
-        '-qec',
-        `env -u NO_COLOR TERM=dumb COLUMNS=120 "${process.execPath}" "${CLI}" session list --url ${service.url}`,
-        '/dev/null',
-      ],
-      { encoding: 'utf8' },
-    ).stdout.replace(/\r/g, '');
+    const listed = onTerminalOf(service.url, 'session list', 120);
     const rows = listed.trimEnd().split('\n');
     assert.match(rows[0] as string, /^ID +NAME +ACCESSES +EXPIRES +LAST ACTIVE +DATA$/);
     assert.ok(rows[1]?.startsWith(`${id}  alice`), rows[1]);
@@ -192,15 +201,7 @@ describe('the stateful CLI client', () => {
     );
 
     // On a terminal without --all: one page, and how to get the next.
-    const onePage = spawnSync(
-      'script',
-      [
-        '-qec',
-        `env -u NO_COLOR TERM=dumb "${process.execPath}" "${CLI}" session list --url ${service.url}`,
-        '/dev/null',
-      ],
-      { encoding: 'utf8' },
-    ).stdout.replace(/\r/g, '');
+    const onePage = onTerminalOf(service.url, 'session list');
     const shown = onePage.split('\n').filter((line) => /^[0-9a-f]{8}-/.test(line));
     assert.equal(shown.length, 100, onePage.slice(-300));
     assert.match(
@@ -264,15 +265,7 @@ describe('the stateful CLI client', () => {
       ],
     );
     // On a terminal: the time left, short; — for never.
-    const listed = spawnSync(
-      'script',
-      [
-        '-qec',
-        `env -u NO_COLOR TERM=dumb COLUMNS=150 "${process.execPath}" "${CLI}" session list --url ${service.url}`,
-        '/dev/null',
-      ],
-      { encoding: 'utf8' },
-    ).stdout.replace(/\r/g, '');
+    const listed = onTerminalOf(service.url, 'session list', 150);
     assert.match(listed, new RegExp(`^${both.id}  both +1 +(1m|\\d\\ds)  \\d{4}-`, 'm'));
     assert.match(listed, new RegExp(`^${never.id}  never +2 +—  \\d{4}-`, 'm'));
 
