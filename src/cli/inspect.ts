@@ -77,20 +77,23 @@ async function verifyCommand(dataDir: string, repair: boolean, json: boolean): P
   return remaining.length === 0 ? 0 : 1;
 }
 
+const INSPECT_OPTIONS = {
+  'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  events: { type: 'string', default: '10' },
+  sessions: { type: 'string' },
+  verify: { type: 'boolean', default: false },
+  repair: { type: 'boolean', default: false },
+} as const;
+
+/** `stateful inspect`'s flags, as typed (for "did you mean"). */
+export const INSPECT_FLAGS: readonly string[] = Object.keys(INSPECT_OPTIONS).map(
+  (flag) => `--${flag}`,
+);
+
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'data-dir': { type: 'string' },
-      'database-url': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      events: { type: 'string', default: '10' },
-      sessions: { type: 'string' },
-      verify: { type: 'boolean', default: false },
-      repair: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: INSPECT_OPTIONS, strict: true });
   const eventLimit = Number(values.events);
   if (!Number.isSafeInteger(eventLimit) || eventLimit < 0 || eventLimit > 10_000) {
     process.stderr.write('stateful inspect: --events must be an integer from 0 to 10000\n');

@@ -14,7 +14,7 @@ import {
   clientCommand,
   SESSION_COMMANDS,
 } from './client.js';
-import { inspectCommand } from './inspect.js';
+import { INSPECT_FLAGS, inspectCommand } from './inspect.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { flagWords } from './shell-words.js';
@@ -161,11 +161,14 @@ function usageMessage(error: Error, argv: readonly string[]): string {
   const words = commandWords(argv);
   const command = words.join(' ');
   const unknown = /^Unknown option '(--[^']+)'/.exec(message)?.[1];
+  if (unknown !== undefined && !message.endsWith('.')) message += '.';
   if (unknown !== undefined && CLIENT_WORDS.has(words[0] ?? '')) {
     const takes = COMMAND_FLAGS[command];
     const flags =
       takes === undefined ? CLIENT_FLAGS : ['--url', '--json', ...takes.map((flag) => `--${flag}`)];
     message += didYouMean(unknown, flags);
+  } else if (unknown !== undefined && words[0] === 'inspect') {
+    message += didYouMean(unknown, INSPECT_FLAGS);
   }
   let help = `stateful ${command} --help`;
   if (!COMMANDS.includes(words[0] ?? '')) help = 'stateful --help';

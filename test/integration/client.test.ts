@@ -432,6 +432,9 @@ describe('the stateful CLI client', () => {
     const flagTypo = await runToEnd(['session', 'create', '--nmae', 'x'], {});
     assert.equal(flagTypo.code, 2);
     assert.match(flagTypo.stderr, /Unknown option '--nmae'\. Did you mean "--name"\?/);
+    const inspectTypo = await runToEnd(['inspect', '--verfy'], {});
+    assert.equal(inspectTypo.code, 2);
+    assert.match(inspectTypo.stderr, /Unknown option '--verfy'\. Did you mean "--verify"\?/);
     // Each command's help names every flag it takes; a flag it does not take is refused.
     for (const [command, flags] of Object.entries(COMMAND_FLAGS)) {
       const usage = await runToEnd([...command.split(' '), '--help'], {});
