@@ -7,7 +7,9 @@
 // after OFFLINE_AFTER_MS without a connection the page says no instance runs.
 // A service that answers 503 "starting" on /health is one restarting (it binds
 // its port before it reads its data): the page says so, and tries again every
-// second, instead of counting towards "no instance".
+// second, instead of counting towards "no instance". When the retention
+// policy has dropped events after the last one seen (the stream answers 410),
+// it starts again from the recent ones.
 
 /** @typedef {import('./api.js').ServiceEvent} ServiceEvent */
 /** @typedef {import('./api.js').State} State */
@@ -30,6 +32,21 @@ async function startingAnswer() {
     return body?.status === 'starting' ? body : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Whether the retention policy dropped events after position `lastId` (a
+ * stream from there is a 410 `events_dropped`).
+ * @param {string} lastId
+ */
+async function droppedAfter(lastId) {
+  try {
+    const response = await fetch('/events?limit=1', { cache: 'no-store' });
+    const body = await response.json();
+    return typeof body?.oldest === 'number' && Number(lastId) < body.oldest - 1;
+  } catch {
+    return false;
   }
 }
 
@@ -83,6 +100,11 @@ export function followLive(handlers) {
           handlers.onConnection('starting', starting); // each time: its seconds go on
           setTimeout(open, FIRST_RETRY_MS);
           return;
+        }
+        if (lastId !== null) {
+          void droppedAfter(lastId).then((dropped) => {
+            if (dropped) lastId = null;
+          });
         }
         if (connection !== 'offline') setConnection('reconnecting');
         offlineTimer ??= setTimeout(() => setConnection('offline'), OFFLINE_AFTER_MS);

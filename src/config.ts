@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { type ExpiryDefaults, parseDuration } from './domain/expiry.js';
 import { DEFAULT_PAGE_MAX_BYTES } from './domain/page.js';
+import { type RetentionPolicy, retentionPolicy } from './domain/retention.js';
 import { DEFAULT_SESSION_MAX_NODES } from './domain/session.js';
 
 export class ConfigError extends Error {
@@ -42,6 +43,8 @@ export interface ServiceConfig {
   crashEndpoint: boolean;
   /** SESSION_TTL, SESSION_IDLE_TIMEOUT, SESSION_TOUCH: when sessions expire (default: never). */
   expiry: ExpiryDefaults;
+  /** EVENTS_RETAIN_COUNT, _DAYS, _MB: what the event log keeps (default: everything). */
+  retention: RetentionPolicy;
   /** ADMIN_TOKEN: when set, POST /crash needs `Authorization: Bearer <token>`. */
   adminToken: string | null;
   /**
@@ -379,7 +382,14 @@ export function loadServiceConfig(env: Env = process.env): Readonly<ServiceConfi
     limits: httpLimits(env),
     storage: storageLimits(env),
     expiry: expiryDefaults(env),
+    retention: retention(env),
   });
+}
+
+function retention(env: Env): RetentionPolicy {
+  const policy = retentionPolicy(env);
+  if (typeof policy === 'string') throw new ConfigError(policy);
+  return policy;
 }
 
 function storeConfig(env: Env): StoreConfig {

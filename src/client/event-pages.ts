@@ -4,8 +4,10 @@
  * SSE id). The service does not send positions (an event on the wire stays
  * the original's line); the client works them out, because a page's events
  * have consecutive positions and the answer says where the page starts or
- * ends: with `before=`, the page starts at its `next` (at 1 when `next` is
- * null); the tail ends at `count`, the position of the last event logged.
+ * ends: with `before=`, the page starts at its `next` (at `oldest` when
+ * `next` is null); the tail ends at `count`, the position of the last event
+ * logged. `oldest` is the oldest position kept: 1 unless the service's
+ * retention policy dropped events (then the answer says it).
  */
 import { isCount, isLoggedEvent } from './answer-shapes.js';
 import { UntrustedAnswerError } from './errors.js';
@@ -15,11 +17,13 @@ import type { EventPageAnswer, LoggedEvent } from './wire.js';
 export interface EventPage {
   /** Oldest first. */
   events: LoggedEvent[];
-  /** Every event in the log. */
+  /** Every event ever logged: the position of the last. */
   count: number;
+  /** The position of the oldest event kept (1 unless retention dropped some). */
+  oldest: number;
   /**
    * The `before` of the page older still, which is the position of this
-   * page's first event; null when the page starts at the log's first event.
+   * page's first event; null when the page starts at the oldest event kept.
    */
   next: number | null;
   /** `positions[i]` is the position of `events[i]`: its line in the log, its SSE id. */
@@ -44,10 +48,16 @@ export interface PositionedEvent {
  */
 export function eventPage(answer: unknown, before: number | undefined, url: string): EventPage {
   const untrusted = (reason: string) => new UntrustedAnswerError(url, reason);
-  const { events, count, next } = (answer ?? {}) as Partial<Record<string, unknown>>;
+  const { events, count, next, oldest: told } = (answer ?? {}) as Partial<Record<string, unknown>>;
   if (!Array.isArray(events) || !isCount(count)) {
     throw untrusted('an event page needs an events array and a count');
   }
+  if (told !== undefined && !(isCount(told) && told >= 1 && told <= count + 1)) {
+    throw untrusted(
+      `an oldest position that is none in a log of ${count}: ${JSON.stringify(told)}`,
+    );
+  }
+  const oldest = told ?? 1;
   for (const event of events) {
     const wrong = isLoggedEvent(event);
     if (wrong !== null) throw untrusted(`an event page holds what is not an event: ${wrong}`);
@@ -55,7 +65,9 @@ export function eventPage(answer: unknown, before: number | undefined, url: stri
   let first: number;
   if (before === undefined) {
     first = count - events.length + 1;
-    if (first < 1) throw untrusted(`a page of ${events.length} events in a log of ${count}`);
+    if (first < oldest) {
+      throw untrusted(`a page of ${events.length} events from ${oldest} to ${count}`);
+    }
   } else {
     if (next === undefined) throw untrusted(`it answered before=${before} without next`);
     if (next !== null && !(isCount(next) && next >= 1)) {
@@ -66,7 +78,8 @@ export function eventPage(answer: unknown, before: number | undefined, url: stri
     if (next !== null && next >= before) {
       throw untrusted(`a page cursor (next) ${next === before ? 'repeats' : 'goes forward'}`);
     }
-    first = next ?? 1;
+    if (next !== null && next < oldest) throw untrusted(`a page cursor (next) before ${oldest}`);
+    first = next ?? oldest;
     const last = first + events.length - 1;
     if (events.length > 0 && (last >= before || last > count)) {
       throw untrusted(
@@ -77,7 +90,8 @@ export function eventPage(answer: unknown, before: number | undefined, url: stri
   const page = {
     events: events as LoggedEvent[],
     count,
-    next: first > 1 ? first : null,
+    oldest,
+    next: first > oldest ? first : null,
     positions: events.map((_, index) => first + index),
   };
   // Not enumerable: a copy or a deepEqual of the page sees its data only.

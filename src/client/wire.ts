@@ -78,9 +78,11 @@ export interface LoggedEvent {
 export interface EventPageAnswer {
   /** Oldest first. */
   events: LoggedEvent[];
-  /** Every event in the log. */
+  /** Every event ever logged: the position of the last. */
   count: number;
-  /** With `before=`: the `before` of the older page, null at the log's start. */
+  /** Once the retention policy dropped events: the position of the oldest kept. */
+  oldest?: number;
+  /** With `before=`: the `before` of the older page, null at the oldest event kept. */
   next?: number | null;
 }
 

@@ -22,7 +22,8 @@ export type EventKind =
   | 'log_repaired'
   | 'session_quarantined'
   | 'stats_recovered'
-  | 'journal_replayed';
+  | 'journal_replayed'
+  | 'log_compacted';
 
 export type EventExtra = Record<string, string | number | boolean | null>;
 
@@ -114,6 +115,30 @@ export function sessionTouchedEvent(
     session_id: session.id,
     expires_at: session.expires_at,
   });
+}
+
+/**
+ * The first line of events.jsonl once retention dropped its head (see
+ * store/file/log-head.ts): how many events came before it and, of them, how
+ * many created or expired a session, and the byte offset the line stands at
+ * in the log's whole history.
+ */
+export function logCompactedEvent(
+  container: string,
+  head: { dropped: number; offset: number; created: number; expired: number },
+  now: Date,
+): ServiceEvent {
+  return makeEvent(
+    'log_compacted',
+    container,
+    {
+      dropped: head.dropped,
+      offset: head.offset,
+      created: head.created,
+      expired: head.expired,
+    },
+    now,
+  );
 }
 
 export function startupEvent(

@@ -51,7 +51,9 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       if (error.statusCode >= 500 && !LOAD_REFUSALS.has(error.code)) {
         request.log.warn({ err: error }, 'storage error');
       }
-      return reply.code(error.statusCode).send({ error: error.code, message: error.message });
+      return reply
+        .code(error.statusCode)
+        .send({ error: error.code, message: error.message, ...error.details });
     }
     if (error.validation !== undefined) {
       return reply

@@ -4,7 +4,9 @@
  * default), then every event as it reaches the log. Each message's `id` is
  * the event's line number in the log; a client that reconnects with
  * `Last-Event-ID` (browsers do it by themselves) or `?since=N` gets only what
- * came after, as far as the events kept in memory reach. A position beyond
+ * came after, as far as the events kept in memory reach; when the retention
+ * policy dropped some of them, it gets 410 `events_dropped` with the oldest
+ * position kept instead. A position beyond
  * the end of the log (the log was replaced, say) starts the client at the end.
  *
  * What a stream may cost is bounded: at most MAX_STREAMS are open (more get a
@@ -20,7 +22,7 @@ import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { InvalidInputError, StreamLimitError } from '../domain/errors.js';
+import { EventsDroppedError, InvalidInputError, StreamLimitError } from '../domain/errors.js';
 import {
   MAX_EVENT_LIMIT,
   MAX_POSITION,
@@ -100,6 +102,7 @@ const streamSchema = {
       'read',
       refusal(InvalidInputError, 'a bad limit, since, state or Last-Event-ID'),
       refusal(StreamLimitError, 'MAX_STREAMS streams are open; retry after Retry-After seconds'),
+      refusal(EventsDroppedError, 'the retention policy dropped events after since/Last-Event-ID'),
     ),
   },
 };
@@ -160,44 +163,55 @@ export function eventStreamRoutes(
     done();
   });
 
-  app.get<StreamRoute>('/events/stream', { schema: streamSchema, ...checked }, (request, reply) => {
-    // Validate before taking the socket over, so bad input gets a JSON answer.
-    const limit = parseEventLimit(request.query.limit);
-    const header = request.headers['last-event-id'];
-    const since =
-      parsePosition(request.query.since, '"since"') ??
-      parsePosition(Array.isArray(header) ? header[0] : header, 'Last-Event-ID');
-    const withState = wantsState(request.query.state);
-    if (request.method === 'HEAD') return reply.headers(STREAM_HEADERS).code(200).send();
-    if (open.size >= options.maxStreams) {
-      reply.header('retry-after', '5');
-      throw new StreamLimitError(
-        `${open.size} event streams are open, the most this service allows (MAX_STREAMS); ` +
-          'retry in a few seconds.',
-      );
-    }
+  app.get<StreamRoute>(
+    '/events/stream',
+    { schema: streamSchema, ...checked },
+    async (request, reply) => {
+      // Validate before taking the socket over, so bad input gets a JSON answer.
+      const limit = parseEventLimit(request.query.limit);
+      const header = request.headers['last-event-id'];
+      const since =
+        parsePosition(request.query.since, '"since"') ??
+        parsePosition(Array.isArray(header) ? header[0] : header, 'Last-Event-ID');
+      const withState = wantsState(request.query.state);
+      if (since !== undefined) {
+        // Events after `since` that retention dropped: said, never skipped silently.
+        const { oldest } = await service.eventTail(0);
+        if (oldest > 1 && since < oldest - 1) {
+          throw new EventsDroppedError(`The event after position ${since}`, oldest);
+        }
+      }
+      if (request.method === 'HEAD') return reply.headers(STREAM_HEADERS).code(200).send();
+      if (open.size >= options.maxStreams) {
+        reply.header('retry-after', '5');
+        throw new StreamLimitError(
+          `${open.size} event streams are open, the most this service allows (MAX_STREAMS); ` +
+            'retry in a few seconds.',
+        );
+      }
 
-    reply.hijack();
-    const response = reply.raw;
-    response.writeHead(200, STREAM_HEADERS);
-    open.add(response);
-    const stream = new OneStream(response, since ?? 0);
-    const unsubscribe = service.onEvent((event, position) => stream.live({ event, position }));
-    const heartbeat = setInterval(() => stream.keepAlive(), options.heartbeatMs);
-    response.on('close', () => {
-      statePush.remove(response);
-      unsubscribe();
-      clearInterval(heartbeat);
-      open.delete(response);
-    });
-    response.write(`retry: ${RETRY_MS}\n\n`);
-    if (withState) statePush.add(response);
-    void stream.sendBacklog(service, { limit, since }).catch((error: unknown) => {
-      // The backlog could not be read (the store is away): the client reconnects and tries again.
-      request.log.warn({ err: error }, 'an event stream failed to send its backlog; closed it');
-      response.destroy();
-    });
-  });
+      reply.hijack();
+      const response = reply.raw;
+      response.writeHead(200, STREAM_HEADERS);
+      open.add(response);
+      const stream = new OneStream(response, since ?? 0);
+      const unsubscribe = service.onEvent((event, position) => stream.live({ event, position }));
+      const heartbeat = setInterval(() => stream.keepAlive(), options.heartbeatMs);
+      response.on('close', () => {
+        statePush.remove(response);
+        unsubscribe();
+        clearInterval(heartbeat);
+        open.delete(response);
+      });
+      response.write(`retry: ${RETRY_MS}\n\n`);
+      if (withState) statePush.add(response);
+      void stream.sendBacklog(service, { limit, since }).catch((error: unknown) => {
+        // The backlog could not be read (the store is away): the client reconnects and tries again.
+        request.log.warn({ err: error }, 'an event stream failed to send its backlog; closed it');
+        response.destroy();
+      });
+    },
+  );
 }
 
 /**

@@ -2,12 +2,14 @@
  * GET /events?limit=N: the tail of the event log, oldest first, and how many
  * there are (the original's answer). With `before=P`, the `limit` events
  * before position P, to page back through history: the answer adds `next`,
- * the `before` of the page older still (null at the log's start). Both carry
- * a `Link: <…>; rel="next"` header while older events exist.
+ * the `before` of the page older still (null at the oldest event kept). Both
+ * carry a `Link: <…>; rel="next"` header while older events exist. Once the
+ * retention policy dropped events, answers add `oldest` (the first position
+ * kept), and a `before` at or below it gets 410 `events_dropped`.
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { InvalidInputError } from '../domain/errors.js';
+import { EventsDroppedError, InvalidInputError } from '../domain/errors.js';
 import {
   MAX_EVENT_LIMIT,
   MAX_POSITION,
@@ -54,7 +56,14 @@ const eventsSchema = {
         }),
       },
     },
-    ...routeErrors('read', refusal(InvalidInputError, 'a bad limit or before')),
+    ...routeErrors(
+      'read',
+      refusal(InvalidInputError, 'a bad limit or before'),
+      refusal(
+        EventsDroppedError,
+        'every event before `before` was dropped by the retention policy',
+      ),
+    ),
   },
 };
 
@@ -62,8 +71,10 @@ interface EventsRoute {
   Querystring: { limit?: unknown; before?: unknown };
 }
 
-function linkOlder(reply: FastifyReply, limit: number, before: number): void {
-  if (before > 1) reply.header('link', `</events?limit=${limit}&before=${before}>; rel="next"`);
+function linkOlder(reply: FastifyReply, limit: number, before: number, oldest: number): void {
+  if (before > oldest) {
+    reply.header('link', `</events?limit=${limit}&before=${before}>; rel="next"`);
+  }
 }
 
 /**
@@ -73,14 +84,16 @@ function linkOlder(reply: FastifyReply, limit: number, before: number): void {
  */
 function answer(
   reply: FastifyReply,
-  events: readonly ServiceEvent[],
-  count: number,
+  page: { events: readonly ServiceEvent[]; count: number; oldest: number },
   next?: number | null,
 ): FastifyReply {
+  // Nothing dropped: the original's answer, byte for byte.
+  const oldest = page.oldest > 1 ? `,"oldest":${page.oldest}` : '';
   const tail = next === undefined ? '' : `,"next":${next}`;
+  const events = page.events.map(serializeEvent).join(',');
   return reply
     .type('application/json; charset=utf-8')
-    .send(`{"events":[${events.map(serializeEvent).join(',')}],"count":${count}${tail}}`);
+    .send(`{"events":[${events}],"count":${page.count}${oldest}${tail}}`);
 }
 
 export function eventRoutes(app: FastifyInstance, service: StatefulService): void {
@@ -91,9 +104,9 @@ export function eventRoutes(app: FastifyInstance, service: StatefulService): voi
       const limit = parseEventLimit(request.query.limit);
       const before = parsePosition(request.query.before, '"before"');
       if (before === undefined) {
-        const { events, count } = await service.eventTail(limit);
-        linkOlder(reply, limit, count - events.length + 1);
-        return answer(reply, events, count);
+        const tail = await service.eventTail(limit);
+        linkOlder(reply, limit, tail.count - tail.events.length + 1, tail.oldest);
+        return answer(reply, tail);
       }
       let from = Math.max(1, before - limit);
       let page = await service.eventRange(from, before - 1);
@@ -102,8 +115,12 @@ export function eventRoutes(app: FastifyInstance, service: StatefulService): voi
         from = Math.max(1, page.count + 1 - limit);
         page = await service.eventRange(from, page.count);
       }
-      linkOlder(reply, limit, from);
-      return answer(reply, page.events, page.count, from > 1 ? from : null);
+      if (page.oldest > 1 && before <= page.oldest && before <= page.count + 1) {
+        throw new EventsDroppedError(`Every event before position ${before}`, page.oldest);
+      }
+      from = Math.max(from, page.oldest);
+      linkOlder(reply, limit, from, page.oldest);
+      return answer(reply, page, from > page.oldest ? from : null);
     },
   );
 }

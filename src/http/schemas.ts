@@ -113,11 +113,19 @@ export type LoggedEvent = Static<typeof EventSchema>;
 export const EventPageSchema = Type.Object(
   {
     events: Type.Array(Type.Ref(EventSchema), { description: 'oldest first' }),
-    count: Type.Integer({ description: 'every event in the log' }),
+    count: Type.Integer({
+      description: 'every event ever logged (the position of the last), the dropped ones too',
+    }),
+    oldest: Type.Optional(
+      Type.Integer({
+        description:
+          'once the retention policy dropped events (EVENTS_RETAIN_*): the position of the oldest kept',
+      }),
+    ),
     next: Type.Optional(
       Type.Unsafe<number | null>({
         type: ['integer', 'null'],
-        description: 'with before=: the before of the older page, null at the start of the log',
+        description: 'with before=: the before of the older page, null at the oldest event kept',
       }),
     ),
   },
@@ -132,6 +140,11 @@ export const ErrorSchema = Type.Object(
         'a stable code (each answer of each operation lists the ones it can carry; docs/api.md, Errors, lists them all)',
     }),
     message: Type.String({ description: 'what went wrong, for people' }),
+    oldest: Type.Optional(
+      Type.Integer({
+        description: 'with `events_dropped` (410): the position of the oldest event kept',
+      }),
+    ),
   },
   {
     $id: 'Error',

@@ -87,7 +87,10 @@ export interface StoreReport {
   sessions(): Iterable<Session>;
   unreadableSessions: UnreadableSession[];
   events: ServiceEvent[];
+  /** Every event ever logged (the position of the last). */
   eventCount: number;
+  /** Events the retention policy dropped, the oldest first (positions 1 to this); 0: none. */
+  eventsDropped: number;
   lastInstance: InstanceMarker | null;
   /** Changes in journal/ that sessions/ does not have yet; `sessions` shows them applied. */
   journalChanges: number;
@@ -218,6 +221,7 @@ export async function readDataDirectory(
     unreadableSessions: unreadable,
     events: scan.tail,
     eventCount: scan.count,
+    eventsDropped: scan.head.dropped,
     lastInstance: markerRead.kind === 'ok' ? markerRead.marker : null,
     journalChanges: served.pendingChanges,
     expired: expiredOf(served, new Date()),

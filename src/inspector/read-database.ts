@@ -120,6 +120,9 @@ export async function readDatabase(
       [eventLimit],
     );
     const expired = await readExpired(client, new Date());
+    const { rows: oldest } = await client.query<{ oldest: string | null }>(
+      'SELECT min(position) AS oldest FROM events',
+    );
     const replicas = await client.query<ReplicaRow>(
       `SELECT container_id, pid, started_at, state, heartbeat_at::text AS heartbeat_at
        FROM replicas ORDER BY started_at, container_id`,
@@ -134,6 +137,8 @@ export async function readDatabase(
       unreadableSessions: [],
       events: events.rows.reverse().map((row) => JSON.parse(row.line) as ServiceEvent),
       eventCount: Number(counters.event_count),
+      eventsDropped:
+        oldest[0]?.oldest == null ? Number(counters.event_count) : Number(oldest[0].oldest) - 1,
       lastInstance: null,
       journalChanges: 0,
       expired,

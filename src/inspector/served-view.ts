@@ -17,6 +17,7 @@ import {
   type DataLayout,
   type DirectorySeal,
   type ForeignScope,
+  firstKept,
   type JournalSegmentRead,
   type MarkerRead,
   readLogAfterMark,
@@ -135,11 +136,12 @@ async function adoptionScope(
   after: readonly JournalSegmentRead[],
   marker: MarkerRead,
 ): Promise<{ scope: ForeignScope | null; seal: DirectorySeal | null }> {
-  const logEnd = (await scanEventLog(layout.eventsFile, 0, header.events)).size;
+  const log = await scanEventLog(layout.eventsFile, 0, header.events);
   const { foreignLog } = await readLogAfterMark(
     layout,
-    header.events.offset,
-    logEnd,
+    log.head,
+    Math.max(header.events.offset, firstKept(log.head)),
+    log.size,
     after,
     marker.kind === 'ok' ? marker.adoptedThrough : null,
   );

@@ -125,6 +125,9 @@ function* reportLines(
   for (const event of report.events) yield eventLine(event);
   yield '';
   yield `  Total events: ${report.eventCount}`;
+  if (report.eventsDropped > 0) {
+    yield `  (the retention policy dropped the oldest ${report.eventsDropped}; the oldest kept is number ${report.eventsDropped + 1})`;
+  }
 
   const replicas = (report as { replicas?: ReplicaRow[] }).replicas;
   if (replicas !== undefined) {

@@ -310,9 +310,11 @@ async function checkLogTail(
   // crash or power cut left unsynced (zeros, pages out of order): a start
   // cuts them off, from the first line that is not an event (the journal
   // holds every change that was acknowledged).
+  // The snapshot's point is in the log's whole history (log-positions.ts).
+  const mark = snapshot.kind === 'ok' ? snapshot.header.events.offset - tail.head.base : -1;
   const badAfterSnapshot =
-    snapshot.kind === 'ok' && tail.validEnd >= snapshot.header.events.offset
-      ? await firstBadLine(layout.eventsFile, snapshot.header.events.offset)
+    mark >= tail.head.length && tail.validEnd >= mark
+      ? await firstBadLine(layout.eventsFile, mark)
       : null;
   if (badAfterSnapshot !== null) {
     findings.push({

@@ -112,6 +112,7 @@ async function openStore(
   if (config.store.kind === 'postgres') {
     return PostgresStore.open(config.store.databaseUrl, instanceId, {
       leaseMs: config.store.leaseMs,
+      retention: config.retention,
       background,
       onLeaseLost() {
         logger.fatal('another replica found this lease expired and counted a crash: exiting');
@@ -130,6 +131,7 @@ async function openStore(
       minFreeBytes: config.storage.minFreeBytes,
       spareFiles: config.storage.spareFiles,
       progressIntervalMs: config.storage.progressIntervalMs,
+      retention: config.retention,
       background,
       progress: (message, detail) => {
         logger.info(detail, message);

@@ -26,6 +26,8 @@ import {
   dataLayout,
   formatSessionFile,
   formatStats,
+  headLineAtStart,
+  type LogHead,
   parseEventLine,
   readdirIfPresent,
   readLogLines,
@@ -75,10 +77,14 @@ export type ProgressListener = (progress: {
 }) => void;
 
 /** The log's lines up to byte `end` in batches, each checked to be an event. */
-async function* eventLineBatches(path: string, end: number): AsyncGenerator<string[]> {
+async function* eventLineBatches(
+  path: string,
+  end: number,
+  start: number,
+): AsyncGenerator<string[]> {
   let batch: string[] = [];
   let number = 0;
-  for await (const line of readLogLines(path, end)) {
+  for await (const line of readLogLines(path, end, start)) {
     number++;
     if (parseEventLine(line) === null) {
       throw new TransferError(
@@ -92,6 +98,16 @@ async function* eventLineBatches(path: string, end: number): AsyncGenerator<stri
     }
   }
   if (batch.length > 0) yield batch;
+}
+
+/** The `session_created` and `session_expired` events the database keeps. */
+async function keptCounts(client: pg.Client): Promise<{ created: number; expired: number }> {
+  const { rows } = await client.query<{ created: string; expired: string }>(
+    `SELECT count(*) FILTER (WHERE line LIKE '%"event":"session_created"%') AS created,
+            count(*) FILTER (WHERE line LIKE '%"event":"session_expired"%') AS expired
+     FROM events`,
+  );
+  return { created: Number(rows[0]?.created ?? 0), expired: Number(rows[0]?.expired ?? 0) };
 }
 
 /** Copies a data directory into a database (see above). */
@@ -140,9 +156,11 @@ export async function importDataDirectory(
 /** What an import copies: the sessions as a start serves them, the log's extent, the counters. */
 interface ImportSource {
   served: SessionsAsServed;
-  /** Where the log's whole lines end, and how many there are. */
+  /** Where the log's whole lines end, and how many events were ever logged. */
   logEnd: number;
   total: number;
+  /** What retention dropped before the first line kept (NO_HEAD: nothing). */
+  head: LogHead;
   stats: Stats;
 }
 
@@ -173,7 +191,7 @@ async function readForImport(layout: DataLayout): Promise<ImportSource> {
     total_sessions: Math.max(base.total_sessions, scan.createdEvents, served.count),
     expired_sessions: Math.max(base.expired_sessions, scan.expiredEvents),
   };
-  return { served, logEnd: scan.validEnd, total: scan.count, stats };
+  return { served, logEnd: scan.validEnd, total: scan.count, head: scan.head, stats };
 }
 
 /**
@@ -196,9 +214,17 @@ async function copyEvents(
       `the database has ${existing} events and the directory ${total}: it holds other data, or moved on since an earlier migration.`,
     );
   }
+  // A compacted log: its events begin after those retention dropped, which
+  // a database holding some of them cannot be checked against.
+  const { head } = source;
+  if (existing > 0 && existing < head.dropped) {
+    throw new TransferError(
+      `the database has ${existing} events, and the directory's log no longer holds its first ${head.dropped} (dropped by its retention policy): they cannot be checked against each other.`,
+    );
+  }
   let eventsAdded = 0;
-  let position = 0;
-  for await (const batch of eventLineBatches(layout.eventsFile, source.logEnd)) {
+  let position = head.dropped;
+  for await (const batch of eventLineBatches(layout.eventsFile, source.logEnd, head.length)) {
     const first = position + 1;
     const known = Math.max(0, Math.min(batch.length, existing - position));
     if (known > 0) {
@@ -276,21 +302,31 @@ async function copySessions(
   }
 }
 
-/** Counts what the database holds after the copy against what was copied. */
+/**
+ * Counts what the database holds after the copy against what was copied:
+ * every event ever logged counted, and each from the oldest kept on there.
+ */
 async function checkCopied(pool: pg.Pool, sessions: number, events: number): Promise<void> {
-  const check = await pool.query<{ sessions: string; events: string; rows: string }>(
+  const check = await pool.query<{
+    sessions: string;
+    events: string;
+    rows: string;
+    oldest: string;
+  }>(
     `SELECT (SELECT count(*) FROM sessions) AS sessions,
             (SELECT event_count FROM counters) AS events,
-            (SELECT count(*) FROM events) AS rows`,
+            (SELECT count(*) FROM events) AS rows,
+            coalesce((SELECT min(position) FROM events), (SELECT event_count FROM counters) + 1) AS oldest`,
   );
   const counted = check.rows[0];
+  const kept = events - Number(counted?.oldest) + 1;
   if (
     Number(counted?.sessions) !== sessions ||
     Number(counted?.events) !== events ||
-    Number(counted?.rows) !== events
+    Number(counted?.rows) !== kept
   ) {
     throw new TransferError(
-      `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${sessions} and ${events}.`,
+      `after the copy the database has ${counted?.sessions} sessions and ${counted?.rows} events; expected ${sessions} and ${kept}.`,
     );
   }
 }
@@ -332,13 +368,33 @@ export async function exportToDataDirectory(
       );
     }
     onProgress({ what: 'sessions', done: seq, total: sessionRows.length });
+    // What retention dropped from the database's events, said by the file's first line.
+    const { rows: first } = await client.query<{ oldest: string | null }>(
+      'SELECT min(position) AS oldest FROM events',
+    );
+    const dropped = first[0]?.oldest === null ? eventTotal : Number(first[0]?.oldest) - 1;
+    let headLine = '';
+    if (dropped > 0) {
+      const kept = await keptCounts(client);
+      const { line } = headLineAtStart(
+        'migrate',
+        {
+          count: dropped,
+          created: Math.max(0, stats.total_sessions - kept.created),
+          expired: Math.max(0, stats.expired_sessions - kept.expired),
+        },
+        new Date(),
+      );
+      headLine = `${line}\n`;
+    }
     // The log is written batch by batch to a temp file, synced, then renamed
     // into place: never held in memory whole, never seen half-written.
     const temp = `${layout.eventsFile}${TEMP_SUFFIX}`;
     const log = await open(temp, 'wx', 0o644);
     let events = 0;
     try {
-      for (let from = 0; ; from += BATCH) {
+      if (headLine !== '') await log.write(headLine);
+      for (let from = dropped; ; from += BATCH) {
         const { rows } = await client.query<{ line: string }>(
           'SELECT line FROM events WHERE position > $1 AND position <= $2 ORDER BY position',
           [from, from + BATCH],
@@ -362,12 +418,12 @@ export async function exportToDataDirectory(
       if (entry.kind === 'session') sessionsBack++;
     }
     const scan = await scanEventLog(layout.eventsFile, 0);
-    if (sessionsBack !== sessionRows.length || scan.count !== events) {
+    if (sessionsBack !== sessionRows.length || scan.count !== dropped + events) {
       throw new TransferError(
-        `after the export the directory has ${sessionsBack} sessions and ${scan.count} events; expected ${sessionRows.length} and ${events}.`,
+        `after the export the directory has ${sessionsBack} sessions and ${scan.count} events; expected ${sessionRows.length} and ${dropped + events}.`,
       );
     }
-    return { sessions: sessionRows.length, events, eventsAdded: events, stats };
+    return { sessions: sessionRows.length, events: dropped + events, eventsAdded: events, stats };
   } finally {
     await client.end();
   }

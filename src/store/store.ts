@@ -23,7 +23,10 @@ export interface StoreOverview {
 
 export interface EventTail {
   events: ServiceEvent[];
+  /** The position of the last event: every event ever logged, the dropped ones too. */
   count: number;
+  /** The position of the oldest event kept: 1 until retention dropped some. */
+  oldest: number;
 }
 
 /** The sessions' footprint (see domain/footprint.ts) against the storage budget, in bytes. */

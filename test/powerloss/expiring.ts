@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Session } from '../../src/domain/schemas.js';
 import type { FileStore } from '../../src/store/file/file-store.js';
+import { type LogHead, NO_HEAD, parseLogHead } from '../../src/store/file/log-positions.js';
 
 /** What must survive of a session: its fields and, when it has them, its expiry keys. */
 export type Kept = Pick<Session, 'name' | 'data' | 'access_count'> &
@@ -102,6 +103,15 @@ export function expiredEvents(dir: string): { session: string; container: string
   return found;
 }
 
+/** What `dir`'s log says retention dropped before its first line kept (NO_HEAD: nothing). */
+export function logHead(dir: string): LogHead {
+  try {
+    return parseLogHead(readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n', 1)[0] ?? '');
+  } catch {
+    return NO_HEAD;
+  }
+}
+
 /** expired_sessions in `dir`'s stats.json (absent: 0, the original's four keys). */
 export function expiredInStats(dir: string): number {
   const stats = JSON.parse(readFileSync(join(dir, 'stats.json'), 'utf8')) as {
@@ -130,7 +140,7 @@ export function expiryAtBoot(store: FileStore, dir: string): string[] {
     if (store.table.has(event.session)) problems.push(`swept session ${event.session} is back`);
   }
   const counted = store.instance.stats().expired_sessions;
-  if (counted < before.length || counted > events.length) {
+  if (counted < before.length || counted > events.length + logHead(dir).expired) {
     problems.push(`expired_sessions ${counted} at boot, ${before.length} swept in the log`);
   }
   const live = served(store).size;

@@ -30,13 +30,15 @@ export class AppendFile<T = undefined> {
   /** A failed write may have left part of a batch at the end: cut it before the next one. */
   private mustTruncate = false;
   private closed = false;
+  /** While another file is put in this one's place (replace): appends wait. */
+  private held = false;
   /** Where the zeros written ahead of the lines end (preallocated files only). */
   private allocated = 0;
 
   private constructor(
     private readonly fs: WritableFileSystem,
     private readonly path: string,
-    private readonly handle: FileHandle,
+    private handle: FileHandle,
     private readonly name: string,
     /** End of the last batch written whole: the file is cut back to this after a failed write. */
     private end: number,
@@ -84,7 +86,7 @@ export class AppendFile<T = undefined> {
     if (this.closed) return Promise.reject(new Error(`${this.name} is closed.`));
     return new Promise((resolve, reject) => {
       this.pending.push({ line: `${line}\n`, durable, item, resolve, reject });
-      this.writing ??= this.writeBatches();
+      if (!this.held) this.writing ??= this.writeBatches();
     });
   }
 
@@ -103,6 +105,35 @@ export class AppendFile<T = undefined> {
     return this.end;
   }
 
+  /**
+   * Puts another file in this one's place (how the event log is compacted):
+   * the write under way finishes, appends made meanwhile wait, and `swap`
+   * gets the end of what was written whole. It must have renamed a file
+   * holding all of that (moved, not cut) over this one's path, and return
+   * that file open for appending and its size: appends go on there. When
+   * `swap` fails, nothing changes and the appends go on here. Not for a
+   * preallocated file.
+   */
+  async replace(
+    swap: (end: number) => Promise<{ handle: FileHandle; size: number }>,
+  ): Promise<void> {
+    if (this.closed) throw new Error(`${this.name} is closed.`);
+    if (this.preallocate > 0) throw new Error('a preallocated file is never replaced');
+    this.held = true;
+    try {
+      await this.writing;
+      if (this.mustTruncate) await this.truncateToEnd();
+      const { handle, size } = await swap(this.end);
+      const old = this.handle;
+      this.handle = handle;
+      this.end = size;
+      await old.close().catch(() => undefined); // its file is no longer the log: nothing to lose
+    } finally {
+      this.held = false;
+      if (this.pending.length > 0) this.writing ??= this.writeBatches();
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.writing;
@@ -113,7 +144,7 @@ export class AppendFile<T = undefined> {
     // Lines appended by the rest of this tick's callbacks (a journal commit
     // resolves a whole batch of writers at once) go out in the same write.
     await new Promise<void>((resolve) => process.nextTick(resolve));
-    while (this.pending.length > 0) {
+    while (this.pending.length > 0 && !this.held) {
       const batch = this.pending;
       this.pending = [];
       const bytes = Buffer.from(batch.map((entry) => entry.line).join(''), 'utf8');

@@ -7,15 +7,21 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
+import {
+  firstKept,
+  LINE_INDEX_STEP,
+  LOG_START,
+  type LogHead,
+  type LogMark,
+  NO_HEAD,
+  parseLogHead,
+  startMark,
+} from './log-positions.js';
 import { isFileProblem, openReadStream, openRegularFile, UnsafeFileError } from './safe-open.js';
 
+export { LINE_INDEX_STEP, LOG_START, type LogMark };
+
 const NEWLINE = 0x0a;
-/**
- * Every this many lines the scan notes where a line starts (see
- * EventLogScan.lineStarts): a page reads at most this many lines more than it
- * shows (about 40 KiB), and 10,000,000 events cost 40,000 numbers.
- */
-export const LINE_INDEX_STEP = 256;
 const CHUNK = 1 << 20;
 /** More damaged lines than this at the end is not a torn append: report it, never cut it. */
 const MAX_TRAILING_INVALID = 16;
@@ -24,7 +30,10 @@ export interface EventLogScan {
   /** File size in bytes (0 when the file does not exist). */
   size: number;
   exists: boolean;
-  /** Complete lines that hold an event, up to the end of the last valid line. */
+  /**
+   * The position of the last complete line, up to the end of the last valid
+   * line: the events ever logged (the dropped ones too).
+   */
   count: number;
   /** How many of them are `session_created` events: sessions ever created. */
   createdEvents: number;
@@ -36,10 +45,15 @@ export interface EventLogScan {
   validEnd: number;
   /**
    * Where lines 1, 1 + LINE_INDEX_STEP, 1 + 2 × LINE_INDEX_STEP, … start (byte
-   * offsets), so any line can be reached by reading at most LINE_INDEX_STEP
-   * lines: how the log is read a page at a time.
+   * offsets in the whole history, see log-positions.ts), so any line can be
+   * reached by reading at most LINE_INDEX_STEP lines: how the log is read a
+   * page at a time. After a compaction the first are gone: `lineStarts[i]`
+   * is where position (lineStartsFrom + i) × LINE_INDEX_STEP + 1 starts.
    */
   lineStarts: number[];
+  lineStartsFrom: number;
+  /** What the first line says retention dropped (NO_HEAD: nothing). */
+  head: LogHead;
   /** Bytes after the last newline: a torn last line (an interrupted append), 0 if none. */
   tornBytes: number;
   /** Complete, unparseable lines in the tail window that are followed by valid ones. */
@@ -56,6 +70,8 @@ export const NO_EVENT_LOG: Readonly<EventLogScan> = Object.freeze({
   tail: [],
   validEnd: 0,
   lineStarts: [0],
+  lineStartsFrom: 0,
+  head: NO_HEAD,
   tornBytes: 0,
   corruptLinesInTail: 0,
 });
@@ -96,6 +112,7 @@ interface LineCounts {
   created: number;
   expired: number;
   lineStarts: number[];
+  lineStartsFrom: number;
 }
 
 /**
@@ -103,26 +120,33 @@ interface LineCounts {
  * `session_expired` events among them (without parsing a line: a quote inside a JSON string is always
  * escaped, so the mark cannot occur inside a value).
  */
-async function countLines(path: string, end: number, from: LogMark): Promise<LineCounts> {
+async function countLines(
+  path: string,
+  end: number,
+  from: LogMark,
+  head: LogHead,
+): Promise<LineCounts> {
   const lineStarts = [...from.lineStarts];
   let lines = from.count;
   let created = from.created;
   let expired = from.expired ?? 0;
-  if (end <= from.offset) return { lines, created, expired, lineStarts };
+  const lineStartsFrom = from.lineStartsFrom ?? 0;
+  const fileFrom = from.offset - head.base;
+  if (end <= fileFrom) return { lines, created, expired, lineStarts, lineStartsFrom };
   let carry = Buffer.alloc(0);
-  let chunkStart = from.offset;
+  let chunkStart = fileFrom;
   const stream = await openReadStream(path, {
-    start: from.offset,
+    start: fileFrom,
     end: end - 1,
     highWaterMark: CHUNK,
   });
-  if (stream === null) return { lines, created, expired, lineStarts };
+  if (stream === null) return { lines, created, expired, lineStarts, lineStartsFrom };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let at = chunk.indexOf(NEWLINE);
     while (at !== -1) {
       lines++;
       if (lines % LINE_INDEX_STEP === 0 && chunkStart + at + 1 < end) {
-        lineStarts.push(chunkStart + at + 1);
+        lineStarts.push(head.base + chunkStart + at + 1);
       }
       at = chunk.indexOf(NEWLINE, at + 1);
     }
@@ -133,8 +157,18 @@ async function countLines(path: string, end: number, from: LogMark): Promise<Lin
     expired += countMatches(window, EXPIRED_MARK);
     carry = Buffer.from(window.subarray(Math.max(0, window.length - CARRY)));
   }
-  return { lines, created, expired, lineStarts };
+  return { lines, created, expired, lineStarts, lineStartsFrom };
 }
+
+/** The head the file's first line is (NO_HEAD when none); a head line is short. */
+async function readHead(handle: FileHandle, size: number): Promise<LogHead> {
+  const buffer = Buffer.alloc(Math.min(size, HEAD_LINE_MAX));
+  await handle.read(buffer, 0, buffer.length, 0);
+  const newline = buffer.indexOf(NEWLINE);
+  return newline === -1 ? NO_HEAD : parseLogHead(buffer.toString('utf8', 0, newline));
+}
+
+const HEAD_LINE_MAX = 1024;
 
 interface Line {
   text: string;
@@ -238,24 +272,6 @@ export async function* readLogLines(path: string, end: number, start = 0): Async
 }
 
 /**
- * A place in the log and what precedes it: the byte offset of a line start,
- * the lines before it, how many of them are `session_created` and
- * `session_expired` events (a snapshot written before expiry has no
- * `expired`: none), and
- * where every LINE_INDEX_STEP-th line starts up to it. A snapshot keeps one,
- * so a boot counts only the lines after it.
- */
-export interface LogMark {
-  offset: number;
-  count: number;
-  created: number;
-  expired?: number;
-  lineStarts: number[];
-}
-
-export const LOG_START: LogMark = { offset: 0, count: 0, created: 0, expired: 0, lineStarts: [0] };
-
-/**
  * Reads the log's tail and counts its lines; with `from`, counts only the
  * lines after that mark (ignored when the valid log ends before it).
  */
@@ -271,7 +287,9 @@ export async function scanEventLog(
   const { handle, size } = opened;
   let lastNewlineEnd = 0;
   let lines: Line[];
+  let head: LogHead = NO_HEAD;
   try {
+    head = await readHead(handle, size);
     // Everything after the last newline is a torn line.
     if (size > 0) {
       let position = size;
@@ -310,11 +328,15 @@ export async function scanEventLog(
   const tail: ServiceEvent[] = [];
   let corruptLinesInTail = 0;
   for (const line of kept) {
+    if (line.start === 0 && head.length > 0) continue; // the head line is no event of the history
     const event = parseEventLine(line.text);
     if (event === null) corruptLinesInTail++;
     else tail.push(event);
   }
-  const totals = await countLines(path, validEnd, from.offset <= validEnd ? from : LOG_START);
+  // A mark this file still holds, else from its start.
+  const fileFrom = from.offset - head.base;
+  const usable = from.offset >= firstKept(head) && fileFrom <= validEnd;
+  const totals = await countLines(path, validEnd, usable ? from : startMark(head), head);
   return {
     size,
     exists: true,
@@ -324,6 +346,8 @@ export async function scanEventLog(
     tail: tailSize === 0 ? [] : tail.slice(-tailSize),
     validEnd,
     lineStarts: totals.lineStarts,
+    lineStartsFrom: totals.lineStartsFrom,
+    head,
     tornBytes: size - lastNewlineEnd,
     corruptLinesInTail,
   };

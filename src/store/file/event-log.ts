@@ -4,7 +4,8 @@
  * MAX_EVENT_LIMIT events in memory for `GET /events`. Events of session
  * changes are appended with `durable: false`: the journal already holds them
  * durably, and a snapshot syncs the log before it deletes the segments it
- * covers.
+ * covers. Retention may have dropped its head (log-compaction.ts): positions
+ * and the offsets it gives are those of the whole history (log-positions.ts).
  */
 
 import type { FileHandle } from 'node:fs/promises';
@@ -13,13 +14,9 @@ import { MAX_EVENT_LIMIT, type ServiceEvent, serializeEvent } from '../../domain
 import { EventListeners } from '../event-listeners.js';
 import type { EventListener } from '../store.js';
 import { AppendFile } from './append-file.js';
-import {
-  type EventLogScan,
-  LINE_INDEX_STEP,
-  type LogMark,
-  parseEventLine,
-} from './event-log-reader.js';
+import { type EventLogScan, parseEventLine } from './event-log-reader.js';
 import type { WritableFileSystem } from './file-system.js';
+import { firstKept, LINE_INDEX_STEP, type LogHead, type LogMark } from './log-positions.js';
 import { openNoFollow } from './safe-open.js';
 
 /** What a page read from the file asks of it at a time (a page is about 10-40 KiB). */
@@ -29,6 +26,9 @@ export class EventLog {
   private recent: ServiceEvent[];
   /** A handle for reading pages of older events, opened on the first such read. */
   private reader: Promise<FileHandle> | null = null;
+  /** Pages being read from the file, and a reader a compaction left to close after them. */
+  private reading = 0;
+  private retiredReader: Promise<FileHandle> | null = null;
   private readonly listeners = new EventListeners();
 
   private constructor(
@@ -41,7 +41,10 @@ export class EventLog {
     private expired: number,
     recent: ServiceEvent[],
     /** Where every LINE_INDEX_STEP-th line starts (see EventLogScan.lineStarts). */
-    private readonly lineStarts: number[],
+    private lineStarts: number[],
+    private lineStartsFrom: number,
+    /** What retention dropped (NO_HEAD: nothing). */
+    private logHead: LogHead,
   ) {
     this.recent = recent.slice(-MAX_EVENT_LIMIT);
   }
@@ -55,9 +58,17 @@ export class EventLog {
       scan.validEnd,
       (events, start, lines) => log?.committed(events, start, lines),
     );
-    log = new EventLog(path, file, scan.count, scan.createdEvents, scan.expiredEvents, scan.tail, [
-      ...scan.lineStarts,
-    ]);
+    log = new EventLog(
+      path,
+      file,
+      scan.count,
+      scan.createdEvents,
+      scan.expiredEvents,
+      scan.tail,
+      [...scan.lineStarts],
+      scan.lineStartsFrom,
+      scan.head,
+    );
     return log;
   }
 
@@ -74,19 +85,35 @@ export class EventLog {
     return this.lineCount;
   }
 
+  /** The position of the oldest event kept: 1 until retention dropped some. */
+  oldest(): number {
+    return this.logHead.dropped + 1;
+  }
+
+  /** What retention dropped (NO_HEAD: nothing). */
+  head(): LogHead {
+    return this.logHead;
+  }
+
   /** Where the log stands now (what a snapshot keeps; see LogMark). */
   mark(): LogMark {
     return {
-      offset: this.file.size(),
+      offset: this.size(),
       count: this.lineCount,
       created: this.created,
       expired: this.expired,
       lineStarts: [...this.lineStarts],
+      ...(this.lineStartsFrom === 0 ? {} : { lineStartsFrom: this.lineStartsFrom }),
     };
   }
 
-  /** Bytes of complete lines written. */
+  /** Where the complete lines written end, in the whole history (log-positions.ts). */
   size(): number {
+    return this.logHead.base + this.file.size();
+  }
+
+  /** Bytes of complete lines in the file. */
+  fileSize(): number {
     return this.file.size();
   }
 
@@ -103,14 +130,35 @@ export class EventLog {
    * (damage the inspector reports) is left out.
    */
   async range(from: number, to: number): Promise<ServiceEvent[]> {
+    from = Math.max(from, this.oldest());
     if (to < from) return [];
     const inMemoryFrom = this.lineCount - this.recent.length + 1;
     if (from >= inMemoryFrom) {
       return this.recent.slice(from - inMemoryFrom, to - inMemoryFrom + 1);
     }
-    const step = Math.floor((from - 1) / LINE_INDEX_STEP);
-    let offset = this.lineStarts[step] ?? 0;
-    let position = step * LINE_INDEX_STEP;
+    this.reading++;
+    try {
+      return await this.readRange(from, to);
+    } finally {
+      this.reading--;
+      if (this.reading === 0 && this.retiredReader !== null) {
+        const retired = this.retiredReader;
+        this.retiredReader = null;
+        await (await retired).close();
+      }
+    }
+  }
+
+  private async readRange(from: number, to: number): Promise<ServiceEvent[]> {
+    // From the nearest indexed line before `from`, else from the file's
+    // start (where a compacted log's head line stands at position oldest - 1).
+    const index = Math.floor((from - 1) / LINE_INDEX_STEP) - this.lineStartsFrom;
+    const indexed = this.lineStarts[index];
+    let offset = indexed === undefined ? 0 : indexed - this.logHead.base;
+    let position =
+      indexed === undefined
+        ? Math.max(0, this.oldest() - 2)
+        : (this.lineStartsFrom + index) * LINE_INDEX_STEP;
     const end = this.file.size();
     this.reader ??= openNoFollow(this.path, 'r');
     const handle = await this.reader;
@@ -140,6 +188,39 @@ export class EventLog {
     return events;
   }
 
+  /** Puts a compacted file in the log's place: see AppendFile.replace and log-compaction.ts. */
+  replaceFile(swap: (end: number) => Promise<{ handle: FileHandle; size: number }>): Promise<void> {
+    return this.file.replace(swap);
+  }
+
+  /**
+   * Makes the file a compaction renamed over the log this log's file: called
+   * by AppendFile.replace's swap, after the rename, with no append under way.
+   * Positions and history offsets are unchanged; the line index and the
+   * events in memory lose what was dropped.
+   */
+  compacted(head: LogHead): void {
+    this.logHead = head;
+    const keepFrom = Math.max(this.lineStartsFrom, Math.ceil(head.dropped / LINE_INDEX_STEP));
+    this.lineStarts = this.lineStarts.slice(keepFrom - this.lineStartsFrom);
+    this.lineStartsFrom = keepFrom;
+    const inMemoryFrom = this.lineCount - this.recent.length + 1;
+    if (inMemoryFrom <= head.dropped)
+      this.recent = this.recent.slice(head.dropped + 1 - inMemoryFrom);
+    // Reads of the old file under way finish on it; later ones open the new one.
+    if (this.reader !== null) {
+      const old = this.reader;
+      this.reader = null;
+      if (this.reading === 0) void old.then((handle) => handle.close()).catch(() => undefined);
+      else this.retiredReader = old;
+    }
+  }
+
+  /** The first byte of the history the file still holds. */
+  firstKept(): number {
+    return firstKept(this.logHead);
+  }
+
   async close(): Promise<void> {
     try {
       await this.file.close();
@@ -157,7 +238,9 @@ export class EventLog {
     let offset = start;
     for (const [index, event] of events.entries()) {
       // Note where every LINE_INDEX_STEP-th line starts.
-      if (this.lineStarts.length * LINE_INDEX_STEP === this.lineCount) this.lineStarts.push(offset);
+      if ((this.lineStartsFrom + this.lineStarts.length) * LINE_INDEX_STEP === this.lineCount) {
+        this.lineStarts.push(this.logHead.base + offset);
+      }
       offset += Buffer.byteLength(lines[index] ?? '');
       this.lineCount++;
       if (event.event === 'session_created') this.created++;

@@ -50,6 +50,7 @@ import type { EventLog } from './event-log.js';
 import { ExpirySweep } from './expiry-sweep.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
 import type { InstanceAccounting } from './instance-accounting.js';
+import { LogRetention } from './log-compaction.js';
 import { type BootRecoveryReport, openDirectory } from './opening.js';
 import { closeParts, type FileStoreOptions, type FileStoreParts } from './parts.js';
 import { type SessionTable, sessionOf } from './session-table.js';
@@ -84,6 +85,8 @@ export class FileStore implements Store {
   private readonly ticker: NodeJS.Timeout;
   /** Removes the sessions that have expired (see expiry-sweep.ts). */
   private readonly sweep: ExpirySweep;
+  /** Drops the event log's head as the retention policy asks (see log-compaction.ts). */
+  readonly retention: LogRetention;
   /** Files this start moved to quarantine/, and when it last looked whether they are still there. */
   private quarantinedAtStart: string[];
   private quarantineLookedAt = 0;
@@ -106,6 +109,7 @@ export class FileStore implements Store {
       // Retried on the next tick.
       if (flushing !== null) runInBackground(parts.background, 'stats_flush', () => flushing);
       this.writeBehind.tick();
+      this.retention.tick();
     }, TICK_MS);
     this.ticker.unref();
     this.sweep = new ExpirySweep({
@@ -114,6 +118,19 @@ export class FileStore implements Store {
       background: parts.background,
       clock: this.table.clock,
       remove: (resident, event) => this.remove(resident, event, true),
+    });
+    this.retention = new LogRetention({
+      log: parts.events,
+      layout: parts.layout,
+      fileSystem: parts.fileSystem,
+      files: parts.files,
+      ...parts.retention,
+      clock: this.table.clock,
+      instanceId: this.instanceId,
+      background: parts.background,
+      // A boot replays the journal's segments and reads the log after its snapshot's point.
+      keepFrom: () =>
+        Math.min(parts.journal.eventsFrom(), parts.view.snapshotMark ?? Number.POSITIVE_INFINITY),
     });
   }
 
@@ -252,12 +269,19 @@ export class FileStore implements Store {
   }
 
   eventTail(limit: number): EventTail {
-    return { events: this.events.tail(limit), count: this.events.count() };
+    const { events } = this;
+    return { events: events.tail(limit), count: events.count(), oldest: events.oldest() };
   }
 
   async eventRange(from: number, to: number): Promise<EventTail> {
-    const count = this.events.count();
-    return { events: await this.events.range(Math.max(1, from), Math.min(to, count)), count };
+    const { events } = this;
+    const count = events.count();
+    const oldest = events.oldest();
+    return {
+      events: await events.range(Math.max(oldest, from), Math.min(to, count)),
+      count,
+      oldest,
+    };
   }
 
   eventCount(): number {
@@ -287,6 +311,7 @@ export class FileStore implements Store {
   async stopInstance(event: ServiceEvent): Promise<void> {
     // No sweep after the shutdown event: the stop is the instance's last word.
     await this.sweep.stop();
+    await this.retention.stop();
     await this.instance.stop(event);
   }
 
@@ -294,6 +319,7 @@ export class FileStore implements Store {
     clearInterval(this.ticker);
     try {
       await this.sweep.stop();
+      await this.retention.stop();
       // The files current; the journal keeps what no snapshot covers yet.
       await this.writeBehind.finish();
       await this.instance.flush();

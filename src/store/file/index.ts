@@ -61,6 +61,7 @@ export {
   TEMP_SUFFIX,
 } from './layout.js';
 export { readLogAfterMark } from './log-after-mark.js';
+export { firstKept, headLineAtStart, type LogHead, NO_HEAD } from './log-positions.js';
 export { type RecoveryReport, recoverDataDirectory } from './recovery.js';
 export { MAX_WHOLE_FILE_BYTES, UnsafeFileError } from './safe-open.js';
 export {

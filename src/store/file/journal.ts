@@ -91,6 +91,8 @@ export class JournalSegment {
 interface RetiredSegment {
   number: number;
   path: string;
+  /** Where in events.jsonl its events can start (its header's `events_offset`). */
+  eventsOffset: number;
   bytes(): number;
   /** Resolves when every change started on it has finished. */
   drained(): Promise<void>;
@@ -107,6 +109,8 @@ export class Journal {
     private readonly dir: string,
     private current: JournalSegment,
     private currentNumber: number,
+    /** The current segment's `events_offset`. */
+    private currentEventsOffset: number,
     retained: RetiredSegment[],
   ) {
     this.retired = retained;
@@ -131,11 +135,12 @@ export class Journal {
     const left = retained.map((segment) => ({
       number: segment.number,
       path: join(dir, segment.file),
+      eventsOffset: segment.eventsOffset,
       bytes: () => segment.bytes,
       drained: () => Promise.resolve(),
       close: () => Promise.resolve(),
     }));
-    return new Journal(fs, files, dir, first, number, left);
+    return new Journal(fs, files, dir, first, number, eventsOffset, left);
   }
 
   private static async createSegment(
@@ -171,6 +176,18 @@ export class Journal {
     return this.currentNumber;
   }
 
+  /**
+   * Where in events.jsonl the events of the segments not yet deleted can
+   * start (an offset in the log's whole history; infinity: none holds a
+   * change): what a compaction of the log must keep, for a boot to find
+   * them there. A change under way logs its event after its record, at the
+   * log's end.
+   */
+  eventsFrom(): number {
+    const current = this.current.records > 0 ? this.currentEventsOffset : Number.POSITIVE_INFINITY;
+    return Math.min(current, ...this.retired.map((segment) => segment.eventsOffset));
+  }
+
   /** The bytes of every segment not yet deleted. */
   bytes(): number {
     return this.retired.reduce((sum, segment) => sum + segment.bytes(), this.current.size());
@@ -196,11 +213,13 @@ export class Journal {
       this.retired.push({
         number: this.currentNumber,
         path: retiring.path,
+        eventsOffset: this.currentEventsOffset,
         bytes: () => retiring.size(),
         drained: () => retiring.drained(),
         close: () => retiring.close(),
       });
       this.currentNumber = number;
+      this.currentEventsOffset = eventsOffset;
     }
     const number = this.currentNumber;
     await Promise.all(this.retired.map((segment) => segment.drained()));

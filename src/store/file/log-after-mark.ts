@@ -12,6 +12,7 @@ import { isSessionId } from '../../domain/session.js';
 import { firstBadLine, parseEventLine, readLogLines } from './event-log-reader.js';
 import type { JournalSegmentRead } from './journal-records.js';
 import type { DataLayout } from './layout.js';
+import { firstKept, type LogHead } from './log-positions.js';
 
 /** The kinds of event a session change logs, ours and the original's alike. */
 const SESSION_CHANGE_KINDS = new Set([
@@ -29,9 +30,13 @@ export interface LogPoint {
 
 const LOG_POINT_BYTES = 256;
 
-/** The point at `offset` in the log as it is now. */
-export async function logPointAt(path: string, offset: number): Promise<LogPoint> {
-  return { offset, digest: await digestBefore(path, offset) };
+/** The point at byte `fileOffset` of the log as it is now (its offset is kept in the whole history). */
+export async function logPointAt(
+  path: string,
+  fileOffset: number,
+  head: LogHead,
+): Promise<LogPoint> {
+  return { offset: head.base + fileOffset, digest: await digestBefore(path, fileOffset) };
 }
 
 async function digestBefore(path: string, offset: number): Promise<string> {
@@ -46,11 +51,21 @@ async function digestBefore(path: string, offset: number): Promise<string> {
   return createHash('sha1').update(bytes).digest('base64');
 }
 
-/** Whether the log (of `end` bytes) still holds the bytes `point` was taken at. */
-async function logPointHolds(path: string, point: LogPoint, end: number): Promise<boolean> {
-  if (point.offset > end) return false;
-  if (point.offset === 0) return true;
-  return (await digestBefore(path, point.offset)) === point.digest;
+/**
+ * Whether the log (of `end` bytes) still holds the bytes `point` was taken
+ * at. A point at or before the first line a compaction kept holds: every
+ * line left comes after it.
+ */
+async function logPointHolds(
+  path: string,
+  point: LogPoint,
+  end: number,
+  head: LogHead,
+): Promise<boolean> {
+  if (point.offset <= firstKept(head)) return true;
+  const at = point.offset - head.base;
+  if (at > end) return false;
+  return (await digestBefore(path, at)) === point.digest;
 }
 
 /** A session change in events.jsonl that no journal segment holds: another program made it. */
@@ -67,10 +82,13 @@ export interface ForeignLogEntry {
  * of order, a torn last line) ends what counts: the session changes after it
  * are in the journal, the rest was never synced, so never acknowledged.
  * Before that line, a session change no journal segment holds is another
- * program's.
+ * program's. `mark` and `handledThrough` are in the whole history, `end` and
+ * the offsets returned in the file (log-positions.ts); the mark must be one
+ * the file holds (at or after its first kept line).
  */
 export async function readLogAfterMark(
   layout: DataLayout,
+  head: LogHead,
   mark: number,
   end: number,
   segments: readonly JournalSegmentRead[],
@@ -91,8 +109,8 @@ export async function readLogAfterMark(
   // longer holds the same bytes there (replaced, or cut by a power failure
   // and written again) makes it mean nothing.
   const handled =
-    handledThrough !== null && (await logPointHolds(layout.eventsFile, handledThrough, end))
-      ? handledThrough.offset
+    handledThrough !== null && (await logPointHolds(layout.eventsFile, handledThrough, end, head))
+      ? handledThrough.offset - head.base
       : 0;
   const noteForeign = (event: ServiceEvent, offset: number): void => {
     if (offset < handled || !SESSION_CHANGE_KINDS.has(event.event)) return;
@@ -103,7 +121,7 @@ export async function readLogAfterMark(
   };
   const badAfterMark = await firstBadLine(
     layout.eventsFile,
-    mark,
+    mark - head.base,
     (_line, event, offset) => noteForeign(event, offset),
     logged,
   );

@@ -153,6 +153,7 @@ async function load(
     ...{ instanceId, lock, layout, fileSystem, files, events, journal, options },
     load: read.load,
     filesCurrent: read.filesCurrent,
+    snapshotMark: read.snapshot?.eventsMark ?? null,
     accounting: {
       stats,
       marker: markerOf(markerRead),

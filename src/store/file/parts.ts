@@ -4,6 +4,7 @@
  */
 
 import { type EventExtra, type EventKind, makeEvent } from '../../domain/event.js';
+import { KEEP_EVERYTHING, type RetentionPolicy } from '../../domain/retention.js';
 import type { Clock } from '../../domain/time.js';
 import { type BackgroundReporter, UNREPORTED } from '../store.js';
 import type { ProgressReport } from './boot-progress.js';
@@ -15,6 +16,7 @@ import { type AccountingStart, InstanceAccounting } from './instance-accounting.
 import type { InstanceLock } from './instance-lock.js';
 import type { Journal } from './journal.js';
 import type { DataLayout } from './layout.js';
+import { MIN_DROP_BYTES } from './log-compaction.js';
 import { SessionTable, type TableLoad } from './session-table.js';
 import { DEFAULT_SPARE_FILES, SPARE_MIN_AGE_MS } from './spare-files.js';
 import { WriteBehind } from './write-behind.js';
@@ -66,6 +68,10 @@ export interface FileStoreOptions {
    * file) and of the background work a boot leaves.
    */
   progress?: ProgressReport;
+  /** What events.jsonl keeps (EVENTS_RETAIN_*; everything by default): see log-compaction.ts. */
+  retention?: RetentionPolicy;
+  /** The least a compaction drops (MIN_DROP_BYTES; tests: less). */
+  retentionMinDropBytes?: number;
   /** How often "starting" is reported while the boot runs (STARTUP_PROGRESS_MS; a second by default). */
   progressIntervalMs?: number;
 }
@@ -78,6 +84,8 @@ export interface FileStoreParts {
   fileSystem: WritableFileSystem;
   files: DurableFiles;
   background: BackgroundReporter;
+  /** What events.jsonl keeps, and the least a compaction drops (see log-compaction.ts). */
+  retention: { policy: RetentionPolicy; minDropBytes: number };
   events: EventLog;
   journal: Journal;
   table: SessionTable;
@@ -102,6 +110,8 @@ export interface Assembly {
   load: TableLoad;
   /** Whether the session files already show the journal's changes (a sealed clean stop). */
   filesCurrent: boolean;
+  /** Where events.jsonl stood when the snapshot the boot used was taken; null: none. */
+  snapshotMark: number | null;
   accounting: AccountingStart;
 }
 
@@ -138,6 +148,7 @@ export function assembleParts(assembly: Assembly): FileStoreParts {
     },
     { table, journal, events, log },
   );
+  view.snapshotMark = assembly.snapshotMark;
   // A clean stop left the files current; after a kill the boot rewrites them.
   if (!assembly.filesCurrent) for (const id of assembly.load.outcome.keys()) view.mustWrite(id);
   const instance = new InstanceAccounting(
@@ -150,6 +161,10 @@ export function assembleParts(assembly: Assembly): FileStoreParts {
   const { lock } = assembly;
   return {
     ...{ instanceId, lock, layout, fileSystem, files, background },
+    retention: {
+      policy: options.retention ?? KEEP_EVERYTHING,
+      minDropBytes: options.retentionMinDropBytes ?? MIN_DROP_BYTES,
+    },
     ...{ events, journal, table, view, instance, commits, log },
   };
 }

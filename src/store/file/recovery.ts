@@ -31,6 +31,7 @@ import {
   sessionsPatchedFirst,
 } from './journal-replay.js';
 import { type DataLayout, sessionFileName, TEMP_SUFFIX } from './layout.js';
+import { firstKept } from './log-positions.js';
 import {
   formatSessionFile,
   quarantineFile,
@@ -312,10 +313,13 @@ export async function restoreMissingEvents(
   replay: Replay,
 ): Promise<{ scan: EventLogScan; restored: number }> {
   if (segments.length === 0) return { scan: eventLog, restored: 0 };
+  // Segments' offsets are in the whole history (log-positions.ts); none
+  // starts before what a compaction kept, which never drops past them.
+  const { head } = eventLog;
   const from = Math.min(...segments.map((segment) => segment.eventsOffset));
   const missing = await findMissingEvents(
     layout.eventsFile,
-    from,
+    Math.max(from, firstKept(head)) - head.base,
     eventLog.validEnd,
     replay.events,
   );
@@ -328,7 +332,9 @@ export async function restoreMissingEvents(
     let offset = eventLog.validEnd;
     let count = eventLog.count;
     for (const event of missing) {
-      if (lineStarts.length * LINE_INDEX_STEP === count) lineStarts.push(offset);
+      if ((eventLog.lineStartsFrom + lineStarts.length) * LINE_INDEX_STEP === count) {
+        lineStarts.push(head.base + offset);
+      }
       offset += Buffer.byteLength(`${serializeEvent(event)}\n`);
       count++;
     }

@@ -23,6 +23,7 @@ import {
   logPointAt,
   readLogAfterMark,
 } from './log-after-mark.js';
+import { firstKept } from './log-positions.js';
 import {
   cutDamagedTail,
   cutJournalTail,
@@ -50,6 +51,8 @@ export interface SnapshotBoot {
    * sessions whose files a start reads to adopt them (see foreign-changes.ts).
    */
   foreignLog: ForeignLogEntry[];
+  /** Where events.jsonl stood when the snapshot was taken (in its whole history). */
+  eventsMark: number;
   /** How far this boot looked at events.jsonl for others' changes (kept in the marker). */
   logExamined: LogPoint;
 }
@@ -76,15 +79,15 @@ export async function recoverFromSnapshot(
   if (read.kind === 'unusable') return { unusable: `snapshot.jsonl is unusable: ${read.problem}` };
   const { header } = read;
   let eventLog = await scanEventLog(layout.eventsFile, MAX_EVENT_LIMIT, header.events);
-  if (eventLog.validEnd < header.events.offset) {
-    return { unusable: 'events.jsonl ends before the point snapshot.jsonl was taken at' };
-  }
+  const logProblem = logAfterSnapshotProblem(eventLog, header.events.offset);
+  if (logProblem !== null) return { unusable: logProblem };
   progress.phase = 'reading the journal';
   const segments = await readJournalStepwise(layout.journalDir, progress);
   const live = segments.filter((segment) => segment.number >= header.journal_from);
   progress.phase = 'checking events.jsonl after the snapshot';
   const { foreignLog, badAfterMark, keptAfterBad } = await readLogAfterMark(
     layout,
+    eventLog.head,
     header.events.offset,
     eventLog.size,
     live,
@@ -136,9 +139,21 @@ export async function recoverFromSnapshot(
     eventLog: scan,
     retained: live,
     journalFrom: header.journal_from,
+    eventsMark: header.events.offset,
     foreignLog,
-    logExamined: await logPointAt(layout.eventsFile, scan.size),
+    logExamined: await logPointAt(layout.eventsFile, scan.size, scan.head),
   };
+}
+
+/** Why events.jsonl does not hold what came after the snapshot's point (`mark`), or null. */
+function logAfterSnapshotProblem(eventLog: EventLogScan, mark: number): string | null {
+  if (eventLog.head.base + eventLog.validEnd < mark) {
+    return 'events.jsonl ends before the point snapshot.jsonl was taken at';
+  }
+  if (mark < firstKept(eventLog.head)) {
+    return 'events.jsonl no longer holds the events after snapshot.jsonl was taken';
+  }
+  return null;
 }
 
 /** Deletes the segments the snapshot covers, and cuts the damaged tail off those after it. */

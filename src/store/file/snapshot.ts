@@ -227,6 +227,7 @@ function parseHeader(line: string): SnapshotHeader | null {
       !Number.isSafeInteger(events.count) ||
       !Number.isSafeInteger(events.created) ||
       (events.expired !== undefined && !Number.isSafeInteger(events.expired)) ||
+      (events.lineStartsFrom !== undefined && !Number.isSafeInteger(events.lineStartsFrom)) ||
       !Array.isArray(events.lineStarts)
     ) {
       return null;

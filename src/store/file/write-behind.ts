@@ -113,6 +113,8 @@ export class WriteBehind {
   private lastCheckpoint = performance.now();
   private checkpointed = performance.now();
   private readonly snapshots: SharedFlush;
+  /** Where events.jsonl stood (in its whole history) when the snapshot a boot would use was taken; null: none. */
+  snapshotMark: number | null = null;
   private snapshotRunning = false;
   /** The snapshot last asked for (a stop waits for it to settle). */
   private latestSnapshot: Promise<void> = Promise.resolve();
@@ -403,6 +405,7 @@ export class WriteBehind {
         table.residentBatches(),
         () => files.syncDirectory(layout.root),
       );
+      this.snapshotMark = mark.offset;
       await journal.dropBefore(journalFrom);
       this.snapshotted = performance.now();
     } finally {

@@ -8,6 +8,7 @@
  *   event-feed.ts      every replica's events for onEvent (LISTEN/NOTIFY)
  *   replicas.ts        leases: starts, clean stops, crashes, unseen deaths
  *   expiry-sweep.ts    expired sessions removed, once, by whichever replica
+ *   event-log.ts       the events table read, and kept within the retention policy
  *
  * Reads go to the database, so every replica sees every replica's writes.
  * Event positions are taken from counters.event_count under that row's lock,
@@ -27,6 +28,7 @@ import {
   pageIsFull,
   SEARCH_SCAN_LIMIT,
 } from '../../domain/page.js';
+import { KEEP_EVERYTHING, type RetentionPolicy } from '../../domain/retention.js';
 import {
   isSessionId,
   type Session,
@@ -47,6 +49,7 @@ import {
 } from '../store.js';
 import { Database, unavailable } from './database.js';
 import { EventFeed } from './event-feed.js';
+import { PostgresEventLog } from './event-log.js';
 import { ExpirySweep } from './expiry-sweep.js';
 import { migrate } from './migrations.js';
 import { LIVE_REPLICAS, Replicas } from './replicas.js';
@@ -75,6 +78,8 @@ export interface PostgresStoreOptions {
   background: BackgroundReporter;
   /** Now, in epoch milliseconds (Date.now; a test moves its own): when sessions expire. */
   clock: Clock;
+  /** What the events table keeps (EVENTS_RETAIN_COUNT, _DAYS; everything by default). */
+  retention: RetentionPolicy;
 }
 
 export class PostgresStore implements Store {
@@ -83,6 +88,7 @@ export class PostgresStore implements Store {
   private readonly writes: SessionWrites;
   private readonly replicas: Replicas;
   private readonly sweeper: ExpirySweep;
+  private readonly eventLog: PostgresEventLog;
   private readonly clock: Clock;
 
   private constructor(
@@ -95,6 +101,8 @@ export class PostgresStore implements Store {
     this.writes = new SessionWrites(database, options.clock);
     this.replicas = new Replicas(instanceId, database, feed, options);
     this.sweeper = new ExpirySweep(instanceId, database, feed, options.clock, options.background);
+    const { retention, clock, background } = options;
+    this.eventLog = new PostgresEventLog(database, retention, clock, background);
     this.requestTimer = setInterval(() => {
       // Retried on the next tick.
       runInBackground(options.background, 'stats_flush', () => this.flushRequests());
@@ -124,6 +132,7 @@ export class PostgresStore implements Store {
       onLeaseLost: options.onLeaseLost ?? (() => undefined),
       background,
       clock: options.clock ?? Date.now,
+      retention: options.retention ?? KEEP_EVERYTHING,
     });
   }
 
@@ -334,42 +343,20 @@ export class PostgresStore implements Store {
   }
 
   eventTail(limit: number): Promise<EventTail> {
-    return this.eventsWithCount(
-      'SELECT position, line FROM events ORDER BY position DESC LIMIT $1',
-      [limit],
-    );
+    return this.eventLog.tail(limit);
   }
 
   eventRange(from: number, to: number): Promise<EventTail> {
-    return this.eventsWithCount(
-      'SELECT position, line FROM events WHERE position >= $1 AND position <= $2',
-      [from, to],
-    );
+    return this.eventLog.range(from, to);
   }
 
-  /** The events `select` picks, oldest first, and the count of all, in one statement (one snapshot). */
-  private async eventsWithCount(select: string, values: unknown[]): Promise<EventTail> {
-    const { rows } = await this.database.query<{ event_count: string; line: string | null }>(
-      'reading events',
-      `SELECT counters.event_count, page.line FROM counters
-       LEFT JOIN LATERAL (${select}) page ON true
-       ORDER BY page.position`,
-      values,
-    );
-    return {
-      count: Number(rows[0]?.event_count ?? 0),
-      events: rows.flatMap((row) =>
-        row.line === null ? [] : [JSON.parse(row.line) as ServiceEvent],
-      ),
-    };
+  eventCount(): Promise<number> {
+    return this.eventLog.count();
   }
 
-  async eventCount(): Promise<number> {
-    const { rows } = await this.database.query<{ event_count: string }>(
-      'counting events',
-      'SELECT event_count FROM counters',
-    );
-    return Number(rows[0]?.event_count ?? 0);
+  /** Deletes the events the retention policy no longer keeps (done every second anyway); how many. */
+  dropOldEvents(): Promise<number> {
+    return this.eventLog.dropOld();
   }
 
   // Counters
@@ -417,6 +404,7 @@ export class PostgresStore implements Store {
   async startInstance(): Promise<InstanceStart> {
     const started = await this.replicas.start();
     this.sweeper.begin();
+    this.eventLog.begin();
     return started;
   }
 
@@ -427,6 +415,7 @@ export class PostgresStore implements Store {
   async stopInstance(event: ServiceEvent): Promise<void> {
     // No sweep after the shutdown event, nor once the lease is given back.
     await this.sweeper.close();
+    await this.eventLog.close();
     await this.replicas.stop(event);
   }
 
@@ -439,6 +428,7 @@ export class PostgresStore implements Store {
     clearInterval(this.requestTimer);
     this.replicas.close();
     await this.sweeper.close();
+    await this.eventLog.close();
     await this.feed.close();
     try {
       await this.flushRequests();

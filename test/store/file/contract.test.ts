@@ -5,16 +5,18 @@ import { FaultyFileSystem } from '../../helpers/faulty-file-system.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 import { type StoreFactory, storeContract } from '../contract.js';
 import { expiryContract } from '../expiry-contract.js';
+import { retentionContract } from '../retention-contract.js';
 
 describe('the Store contract: file store', () => {
   const factory: StoreFactory = {
     deathVisibleAfterMs: 0, // the instance marker still says running
-    async open(t, background, clock) {
+    async open(t, background, clock, retention) {
       const dir = await tempDir(t);
       const fs = new FaultyFileSystem();
       const options = {
         ...(background === undefined ? {} : { background }),
         ...(clock === undefined ? {} : { clock }),
+        ...(retention === undefined ? {} : { retention }),
       };
       let current: Store = (await FileStore.open(dir, 'c0ffee00', fs, options)).store;
       // Closed explicitly: the temp directory's cleanup is registered first and runs first.
@@ -35,4 +37,5 @@ describe('the Store contract: file store', () => {
   };
   storeContract(factory);
   describe('sessions that expire', () => expiryContract(factory));
+  describe('the event log kept within a retention policy', () => retentionContract(factory));
 });

@@ -5,19 +5,21 @@ import type { Store } from '../../../src/store/store.js';
 import { describeOnPostgres } from '../../helpers/postgres.js';
 import { type StoreFactory, storeContract } from '../contract.js';
 import { expiryContract } from '../expiry-contract.js';
+import { retentionContract } from '../retention-contract.js';
 
 describeOnPostgres('the Store contract: PostgreSQL store', (server) => {
   // Short leases, so a death is visible soon after it.
   const leaseMs = 500;
   const factory: StoreFactory = {
     deathVisibleAfterMs: 2 * leaseMs,
-    async open(t, background, clock) {
+    async open(t, background, clock, retention) {
       // A fresh database a test, on the one throwaway server.
       const url = await server().createDatabase();
       const options = {
         leaseMs,
         ...(background === undefined ? {} : { background }),
         ...(clock === undefined ? {} : { clock }),
+        ...(retention === undefined ? {} : { retention }),
       };
       let current: Store = await PostgresStore.open(url, 'c0ffee00', options);
       t.after(() => current.close().catch(() => undefined));
@@ -47,4 +49,5 @@ describeOnPostgres('the Store contract: PostgreSQL store', (server) => {
   };
   storeContract(factory);
   describe('sessions that expire', () => expiryContract(factory));
+  describe('the event log kept within a retention policy', () => retentionContract(factory));
 });
