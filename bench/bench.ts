@@ -29,6 +29,8 @@
  * sessions without --scale; alone: --only "start after a kill"), then the starts
  * after another program changed the stopped directory (shared-directory.ts).
  *
+ * --disk runs only the data directory's size under writes at full speed with
+ * expiry and retention set (disk.ts: --disk-seconds S, 300).
  * --sweep runs only the expiry sweep at scale (sweep.ts: --sweep-sessions N,
  * 1,000,000; a tenth expiring over a minute; --sweep-rate R GETs a second,
  * 2,000): the event-loop delay and request p99 during the sweep against a
@@ -42,6 +44,7 @@ import autocannon from 'autocannon';
 import { postgresBinaries, startPostgres } from '../tools/postgres.js';
 import { runNode, type StartedService, spawnService } from '../tools/service-process.js';
 import { writeDataset } from './datasets.js';
+import { diskBench, diskLines } from './disk.js';
 import { type KillRestartResult, killRestartBench, killRestartLine } from './kill-restart.js';
 import { putSpreadOver, residentMiB } from './requests.js';
 import { type ScaleResult, scaleBench } from './scale.js';
@@ -65,6 +68,8 @@ const { values: flags } = parseArgs({
     'scale-sessions': { type: 'string', default: '1000000' },
     'scale-events': { type: 'string', default: '10000000' },
     sweep: { type: 'boolean', default: false },
+    disk: { type: 'boolean', default: false },
+    'disk-seconds': { type: 'string', default: '300' },
     'sweep-sessions': { type: 'string', default: '1000000' },
     'sweep-rate': { type: 'string', default: '2000' },
   },
@@ -348,8 +353,26 @@ async function sweepOnly(): Promise<void> {
   if (sweep.baseline.errors + sweep.sweep.errors > 0) process.exitCode = 1;
 }
 
+/** --disk: the directory's size under writes at full speed with expiry and retention (disk.ts). */
+async function diskOnly(): Promise<void> {
+  const disk = await diskBench({
+    dir: await tempDir(),
+    seconds: Number(flags['disk-seconds']),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${diskLines(disk).join('\n')}\n`);
+  const out =
+    flags.out ??
+    join('bench-results', `disk-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFile(out, JSON.stringify({ machine: machineLine(), disk }, null, 2));
+  process.stderr.write(`written to ${out}\n`);
+  if (disk.errors > 0 || disk.largest > disk.bound) process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
   if (flags.sweep) return sweepOnly();
+  if (flags.disk) return diskOnly();
   process.stderr.write(
     `bench: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s a workload\n`,
   );
