@@ -90,6 +90,8 @@ export function followLive(handlers) {
       handlers.onState(JSON.parse(/** @type {MessageEvent<string>} */ (message).data));
     });
     stream.addEventListener('error', () => {
+      // Refused with a status (a 410 among them), not cut off or unreachable.
+      const refused = stream.readyState === EventSource.CLOSED;
       // Not the browser's own retry every second: ours, backing off.
       stream.close();
       void startingAnswer().then((starting) => {
@@ -101,7 +103,7 @@ export function followLive(handlers) {
           setTimeout(open, FIRST_RETRY_MS);
           return;
         }
-        if (lastId !== null) {
+        if (refused && lastId !== null) {
           void droppedAfter(lastId).then((dropped) => {
             if (dropped) lastId = null;
           });

@@ -66,7 +66,8 @@ export function eventPage(answer: unknown, before: number | undefined, url: stri
   if (before === undefined) {
     first = count - events.length + 1;
     if (first < oldest) {
-      throw untrusted(`a page of ${events.length} events from ${oldest} to ${count}`);
+      const kept = oldest > 1 ? ` that keeps ${oldest} on` : '';
+      throw untrusted(`a page of ${events.length} events in a log of ${count}${kept}`);
     }
   } else {
     if (next === undefined) throw untrusted(`it answered before=${before} without next`);

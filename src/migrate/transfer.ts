@@ -100,6 +100,35 @@ async function* eventLineBatches(
   if (batch.length > 0) yield batch;
 }
 
+/**
+ * What retention dropped from the database's events (its oldest position
+ * less one), and the first line that says so in an exported log ('' when
+ * nothing was dropped).
+ */
+async function droppedHead(
+  client: pg.Client,
+  eventTotal: number,
+  stats: Stats,
+): Promise<{ dropped: number; headLine: string }> {
+  const { rows } = await client.query<{ oldest: string | null }>(
+    'SELECT min(position) AS oldest FROM events',
+  );
+  const oldest = rows[0]?.oldest ?? null;
+  const dropped = oldest === null ? eventTotal : Number(oldest) - 1;
+  if (dropped === 0) return { dropped, headLine: '' };
+  const kept = await keptCounts(client);
+  const { line } = headLineAtStart(
+    'migrate',
+    {
+      count: dropped,
+      created: Math.max(0, stats.total_sessions - kept.created),
+      expired: Math.max(0, stats.expired_sessions - kept.expired),
+    },
+    new Date(),
+  );
+  return { dropped, headLine: `${line}\n` };
+}
+
 /** The `session_created` and `session_expired` events the database keeps. */
 async function keptCounts(client: pg.Client): Promise<{ created: number; expired: number }> {
   const { rows } = await client.query<{ created: string; expired: string }>(
@@ -368,25 +397,7 @@ export async function exportToDataDirectory(
       );
     }
     onProgress({ what: 'sessions', done: seq, total: sessionRows.length });
-    // What retention dropped from the database's events, said by the file's first line.
-    const { rows: first } = await client.query<{ oldest: string | null }>(
-      'SELECT min(position) AS oldest FROM events',
-    );
-    const dropped = first[0]?.oldest === null ? eventTotal : Number(first[0]?.oldest) - 1;
-    let headLine = '';
-    if (dropped > 0) {
-      const kept = await keptCounts(client);
-      const { line } = headLineAtStart(
-        'migrate',
-        {
-          count: dropped,
-          created: Math.max(0, stats.total_sessions - kept.created),
-          expired: Math.max(0, stats.expired_sessions - kept.expired),
-        },
-        new Date(),
-      );
-      headLine = `${line}\n`;
-    }
+    const { dropped, headLine } = await droppedHead(client, eventTotal, stats);
     // The log is written batch by batch to a temp file, synced, then renamed
     // into place: never held in memory whole, never seen half-written.
     const temp = `${layout.eventsFile}${TEMP_SUFFIX}`;

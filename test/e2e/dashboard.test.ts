@@ -628,4 +628,55 @@ describe('the dashboard in a browser', () => {
     const { ratio, hue, where } = worst as { ratio: number; hue: number; where: string };
     assert.ok(ratio >= 4.5, `hue ${hue} in the ${where}: ${ratio.toFixed(2)}:1`);
   });
+
+  it('starts its stream again from the recent events when retention dropped those after the last it saw', async (t) => {
+    const browser = await launch();
+    if (typeof browser === 'string') return t.skip(browser);
+    t.after(() => browser.close());
+    const { url } = await supervisedService(t, {
+      EVENTS_RETAIN_COUNT: '100',
+      SNAPSHOT_JOURNAL_KB: '16',
+    });
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    const streams: string[] = [];
+    page.on('response', (response) => {
+      if (response.url().includes('/events/stream')) streams.push(`${response.status()}`);
+    });
+    await page.goto(`${url}/`);
+    await page.locator('#connection[data-state="up"]').waitFor();
+    // The stream cut off (a crash ends it, reconnects are refused) while
+    // others write and the log is compacted past the last event it saw.
+    await page.route('**/events/stream**', (route) => route.abort());
+    await fetch(`${url}/crash`, { method: 'POST' });
+    for (const deadline = Date.now() + 20_000; ; ) {
+      const health = await fetch(`${url}/health`).catch(() => null);
+      if (health?.status === 200) break;
+      if (Date.now() > deadline) assert.fail('the service did not come back');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const post = (name: string) =>
+      fetch(`${url}/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+    await post('before-the-cut');
+    const seen = ((await (await fetch(`${url}/events?limit=1`)).json()) as { count: number }).count;
+    for (let i = 0; i < 500; i++) await post(`while-cut-off-${i}`);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const answer = (await (await fetch(`${url}/events?limit=1`)).json()) as { oldest?: number };
+      if ((answer.oldest ?? 1) > seen + 1) break; // what the page would resume from is gone
+      if (Date.now() > deadline) assert.fail('the log was not compacted');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await page.unroute('**/events/stream**');
+    await post('after-the-cut');
+    // A 410 for the stream from where it was, then one from the recent events.
+    await page
+      .locator('#timeline li[data-event="session_created"]', { hasText: 'after-the-cut' })
+      .waitFor();
+    await page.locator('#connection[data-state="up"]').waitFor();
+    assert.ok(streams.includes('410'), `the streams answered ${streams.join(' ')}`);
+  });
 });
