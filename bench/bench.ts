@@ -18,8 +18,14 @@
  * the median ratio.
  *
  * Flags: --duration S (3), --rounds N (3), --connections N (16), --quick (skip the 10,000-session,
- * 1,000,000-event, boot and PostgreSQL workloads; --postgres keeps the last), --only TEXT (run
- * only the workloads whose name contains TEXT, e.g. "PostgreSQL"), --out FILE.
+ * 1,000,000-event, boot, peers' and PostgreSQL workloads; --peers and --postgres keep those),
+ * --only TEXT (run only the workloads whose name contains TEXT, e.g. "PostgreSQL"), --out FILE,
+ * --pin (each server on CPU 1, the load generator on CPU 0, with taskset: the server's CPU
+ * alone is what it has, as for a container given one core).
+ *
+ * The peers (peers.ts): the same workloads against what a user would build
+ * instead, Fastify + node:sqlite and Fastify + Redis (`redis-server`, started
+ * by the bench; skipped where it is absent), set side by side in a second table.
  *
  * --scale runs the file store at scale instead (scale.ts: takeover, pages,
  * restart at 1,000,000 sessions and 10,000,000 events, and 60 s of sustained
@@ -36,6 +42,7 @@
  * 2,000): the event-loop delay and request p99 during the sweep against a
  * baseline in the same run, and the restart with the expiring sessions in it.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +53,7 @@ import { runNode, type StartedService, spawnService } from '../tools/service-pro
 import { writeDataset } from './datasets.js';
 import { diskBench, diskLines } from './disk.js';
 import { type KillRestartResult, killRestartBench, killRestartLine } from './kill-restart.js';
+import { comparisonLines, peerWorkloads } from './peers.js';
 import { putSpreadOver, residentMiB } from './requests.js';
 import { type ScaleResult, scaleBench } from './scale.js';
 import {
@@ -69,6 +77,8 @@ const { values: flags } = parseArgs({
     'scale-events': { type: 'string', default: '10000000' },
     sweep: { type: 'boolean', default: false },
     disk: { type: 'boolean', default: false },
+    peers: { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     'disk-seconds': { type: 'string', default: '300' },
     'sweep-sessions': { type: 'string', default: '1000000' },
     'sweep-rate': { type: 'string', default: '2000' },
@@ -100,8 +110,8 @@ interface Row {
 }
 
 const rows: Row[] = [];
-/** The process id of the service behind each URL, to read its CPU time. */
-const servicePids = new Map<string, number>();
+/** The process ids of the server behind each URL (a peer's database too), to read their CPU time. */
+const servicePids = new Map<string, number[]>();
 const temps: string[] = [];
 /** The plain node:http server, kept running so each workload is measured next to it. */
 let ceilingUrl: string | null = null;
@@ -125,9 +135,25 @@ async function measureCeiling(seconds: number): Promise<number> {
 /** The service as the bench runs it: no /crash, info logs. */
 async function startBenchService(dataDir: string, env: Record<string, string> = {}) {
   const service = await spawnService(dataDir, { CRASH_ENDPOINT: 'off', ...env });
-  if (service.process.child.pid !== undefined)
-    servicePids.set(service.url, service.process.child.pid);
+  if (service.process.child.pid !== undefined) {
+    serverStarted(service.url, [service.process.child.pid]);
+  }
   return service;
+}
+
+/** With --pin, the servers run on CPU 1 and this process (the load) on CPU 0. */
+function pinTo(cpu: number, pid: number): void {
+  if (!flags.pin) return;
+  const pinned = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], {
+    stdio: 'ignore',
+  });
+  if (pinned.status !== 0) throw new Error(`taskset could not pin ${pid} to CPU ${cpu}`);
+}
+
+/** Notes the processes of the server behind `url`: their CPU time is counted, --pin pins them. */
+function serverStarted(url: string, pids: number[]): void {
+  servicePids.set(url, pids);
+  for (const pid of pids) pinTo(1, pid);
 }
 
 /** CPU time a process has used, in microseconds (/proc/<pid>/stat: utime + stime, in 1/100 s). */
@@ -140,9 +166,9 @@ async function cpuMicros(pid: number): Promise<number> {
 async function servicesCpu(urls: string[]): Promise<number | null> {
   let total = 0;
   for (const url of urls) {
-    const pid = servicePids.get(url);
-    if (pid === undefined) return null;
-    total += await cpuMicros(pid);
+    const pids = servicePids.get(url);
+    if (pids === undefined) return null;
+    for (const pid of pids) total += await cpuMicros(pid);
   }
   return total;
 }
@@ -374,8 +400,10 @@ async function main(): Promise<void> {
   if (flags.sweep) return sweepOnly();
   if (flags.disk) return diskOnly();
   process.stderr.write(
-    `bench: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s a workload\n`,
+    `bench: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s a workload${flags.pin ? '; servers on CPU 1, the load on CPU 0' : ''}\n`,
   );
+  if (flags.pin && cpus().length < 2) throw new Error('--pin needs two CPUs');
+  pinTo(0, process.pid);
 
   // The ceiling: a plain node:http server with a constant body.
   const plain = runNode(
@@ -386,6 +414,7 @@ async function main(): Promise<void> {
     {},
   );
   ceilingUrl = (await plain.listening()).url;
+  pinTo(1, plain.child.pid ?? 0);
 
   // Small requests on a fresh directory.
   const service = await startBenchService(await tempDir());
@@ -486,6 +515,16 @@ async function main(): Promise<void> {
     });
   }
 
+  // The peers a user would build instead, on the same workloads (peers.ts).
+  if (!flags.scale && (!flags.quick || flags.peers)) {
+    await peerWorkloads({
+      load: (workload, url, requests) => load(workload, url, requests),
+      tempDir,
+      started: serverStarted,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+  }
+
   // The PostgreSQL store: the same small workloads with 1 and 3 replicas.
   if (!flags.scale && (!flags.quick || flags.postgres)) await postgresWorkloads();
 
@@ -552,6 +591,7 @@ async function main(): Promise<void> {
       `| ${row.workload} | ${row.requestsPerSecond.toLocaleString('en')} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.ceiling?.toLocaleString('en') ?? ''} | ${row.ratio === null ? '' : row.ratio.toFixed(2)} | ${row.cpuMicrosPerRequest ?? ''} |`,
     );
   }
+  lines.push(...comparisonLines(rows));
   if (burst !== null) {
     lines.push(
       '',
@@ -586,7 +626,7 @@ async function main(): Promise<void> {
     ceilings.length === 0
       ? 'Ceiling: no workload ran in this run.'
       : `Ceiling (node:http, constant JSON, ${CEILING_SECONDS} s before each round): ${low.toLocaleString('en')} to ${high.toLocaleString('en')} req/s in this run.`,
-    `Machine: ${machine}; ${CONNECTIONS} connections, ${DURATION} s a workload; durable writes.`,
+    `Machine: ${machine}; ${CONNECTIONS} connections, ${DURATION} s a workload; durable writes${flags.pin ? '; each server on CPU 1, the load on CPU 0 (--pin)' : ''}.`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 
