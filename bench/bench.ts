@@ -35,6 +35,9 @@
  * sessions without --scale; alone: --only "start after a kill"), then the starts
  * after another program changed the stopped directory (shared-directory.ts).
  *
+ * --profile runs only a CPU profile of GET /health and GET /sessions/:id (profile.ts:
+ * --profile-seconds S, 10): the µs of CPU a request spends in each hook, the framework,
+ * Node's HTTP and the socket write.
  * --disk runs only the data directory's size under writes at full speed with
  * expiry and retention set (disk.ts: --disk-seconds S, 300).
  * --sweep runs only the expiry sweep at scale (sweep.ts: --sweep-sessions N,
@@ -54,6 +57,7 @@ import { writeDataset } from './datasets.js';
 import { diskBench, diskLines } from './disk.js';
 import { type KillRestartResult, killRestartBench, killRestartLine } from './kill-restart.js';
 import { comparisonLines, peerWorkloads } from './peers.js';
+import { profileBench, profileLines } from './profile.js';
 import { putSpreadOver, residentMiB } from './requests.js';
 import { type ScaleResult, scaleBench } from './scale.js';
 import {
@@ -78,6 +82,8 @@ const { values: flags } = parseArgs({
     sweep: { type: 'boolean', default: false },
     disk: { type: 'boolean', default: false },
     peers: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'profile-seconds': { type: 'string', default: '10' },
     pin: { type: 'boolean', default: false },
     'disk-seconds': { type: 'string', default: '300' },
     'sweep-sessions': { type: 'string', default: '1000000' },
@@ -396,9 +402,22 @@ async function diskOnly(): Promise<void> {
   if (disk.errors > 0 || disk.largest > disk.bound) process.exitCode = 1;
 }
 
+/** --profile: where a small request's CPU time goes (profile.ts). */
+async function profileOnly(): Promise<void> {
+  const results = await profileBench({ dir: tempDir, seconds: Number(flags['profile-seconds']) });
+  process.stdout.write(`${profileLines(results).join('\n')}\n`);
+  const out =
+    flags.out ??
+    join('bench-results', `profile-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFile(out, JSON.stringify({ machine: machineLine(), results }, null, 2));
+  process.stderr.write(`written to ${out}\n`);
+}
+
 async function main(): Promise<void> {
   if (flags.sweep) return sweepOnly();
   if (flags.disk) return diskOnly();
+  if (flags.profile) return profileOnly();
   process.stderr.write(
     `bench: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s a workload${flags.pin ? '; servers on CPU 1, the load on CPU 0' : ''}\n`,
   );
