@@ -14,6 +14,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   LogController,
+  type preValidationHookHandler,
 } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { AddressRange, HttpLimits } from '../config.js';
@@ -36,7 +37,7 @@ import { eventStreamRoutes } from './event-stream.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { RefusedBody, readJsonBody } from './json-body.js';
-import { metricsRoutes, ServiceMetrics } from './metrics.js';
+import { metricsRoutes, responseObserver, ServiceMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { limitPipelining } from './pipelining.js';
 import {
@@ -73,9 +74,9 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   const proxies = new TrustedProxies(options.trustProxy ?? []);
   const app = Fastify(fastifyOptions(options, proxies));
   readEveryBodyAsJson(app);
-  guardRequests(app, service, limits, proxies, options.allowedHosts);
-  registerErrorHandlers(app);
   const metrics = options.metrics ?? new ServiceMetrics();
+  guardRequests(app, service, limits, { proxies, metrics }, options.allowedHosts);
+  registerErrorHandlers(app);
   metrics.watch(service);
   // The document collects routes as they are registered: its plugin loads first.
   registerOpenApi(app);
@@ -120,6 +121,9 @@ function fastifyOptions(
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
     // One log line per event worth knowing, not two per request.
     logController: new LogController({ disableRequestLogging: true }),
+    // And so one logger for every request: a child per request (its id
+    // bound) cost a pino object and its bindings each time (docs/performance.md).
+    childLoggerFactory: (logger) => logger,
     bodyLimit: MAX_BODY_BYTES,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ajv: { customOptions: { coerceTypes: false } },
@@ -157,26 +161,43 @@ function readEveryBodyAsJson(app: FastifyInstance): void {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, readJsonBody(body as Buffer));
   });
-  app.addHook('preValidation', (request, _reply, done) => {
+  // Only the routes that take a body run the check: a GET pays no hook for it.
+  const refuseRefusedBody: preValidationHookHandler = (request, _reply, done) => {
     if (request.body instanceof RefusedBody) done(request.body.error);
     else done();
+  };
+  app.addHook('onRoute', (route) => {
+    const methods = [route.method].flat();
+    if (!methods.some((method) => BODY_METHODS.has(method))) return;
+    route.preValidation = [refuseRefusedBody, ...[route.preValidation ?? []].flat()];
   });
 }
+
+/** The methods whose requests carry a body the service reads. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * What every request meets before its route (onRequest): it is counted,
  * refused while the service stops, checked by the guards (Host, cross-site,
  * Content-Encoding, PATCH's media type, the unread-answers bound), then
- * admitted past the pipelining bound and, a read, given its turn.
+ * admitted past the pipelining bound and, a read, given its turn; and what
+ * its answer ends (onResponse): its pipelining slot freed, its metrics.
  */
 function guardRequests(
   app: FastifyInstance,
   service: StatefulService,
   limits: HttpLimits,
-  proxies: TrustedProxies,
+  { proxies, metrics }: { proxies: TrustedProxies; metrics: ServiceMetrics },
   allowedHosts: AppOptions['allowedHosts'],
 ): void {
-  const admit = limitPipelining(app, limits.maxPipelinedRequests);
+  const { admit, release } = limitPipelining(app, limits.maxPipelinedRequests);
+  const observe = responseObserver(metrics);
+  // One hook for all that a response ends: its pipelining slot, its metrics.
+  app.addHook('onResponse', function endResponse(request, reply, done) {
+    release(request);
+    observe(request, reply);
+    done();
+  });
   const turns = new AnswerTurns();
   const unreadGate = boundUnreadAnswers(
     app,
@@ -200,7 +221,7 @@ function guardRequests(
     stopping = true;
     done();
   });
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', function guardRequest(request, reply, done) {
     service.countRequest();
     if (stopping) {
       reply.header('connection', 'close').header('retry-after', '1');

@@ -24,14 +24,17 @@ interface Connection {
 }
 
 /**
- * Registers the release of a slot when a request is answered, and returns
  * `admit`, for the app's onRequest hook: it calls `done` at once while the
- * connection has a free slot, else once one is released.
+ * connection has a free slot, else once one is released; and `release`, for
+ * its onResponse hook (one hook for all that a response ends).
  */
 export function limitPipelining(
   app: FastifyInstance,
   maxInProgress: number,
-): (request: FastifyRequest, done: () => void) => void {
+): {
+  admit: (request: FastifyRequest, done: () => void) => void;
+  release: (request: FastifyRequest) => void;
+} {
   const connections = new WeakMap<Socket, Connection>();
   // Whether this request holds a slot: one refused before it is admitted (by
   // a request guard, or a URL that cannot be decoded) is answered without one.
@@ -59,22 +62,21 @@ export function limitPipelining(
 
   // Every answered request passes here. Those that are not (a hijacked event
   // stream, a request whose client went away) end with their connection.
-  app.addHook('onResponse', (request, _reply, done) => {
+  const release = (request: FastifyRequest): void => {
+    if (!request.holdsPipelineSlot) return;
     const socket = request.raw.socket;
-    const connection = request.holdsPipelineSlot ? connections.get(socket) : undefined;
-    if (connection !== undefined) {
-      const next = connection.waiting.shift();
-      if (next !== undefined) {
-        next(); // the slot passes on: `active` stays
-      } else {
-        connection.active--;
-        if (connection.paused) {
-          connection.paused = false;
-          socket.resume();
-        }
-      }
+    const connection = connections.get(socket);
+    if (connection === undefined) return;
+    const next = connection.waiting.shift();
+    if (next !== undefined) {
+      next(); // the slot passes on: `active` stays
+      return;
     }
-    done();
-  });
-  return admit;
+    connection.active--;
+    if (connection.paused) {
+      connection.paused = false;
+      socket.resume();
+    }
+  };
+  return { admit, release };
 }

@@ -287,8 +287,11 @@ export function sessionRoutes(
   );
 
   const checked = { validatorCompiler: checkedByTheDomain };
-  app.get<IdRoute>('/sessions/:id', { schema: getSchema, ...checked }, async (request) => {
-    return sessions.get(request.params.id);
+  app.get<IdRoute>('/sessions/:id', { schema: getSchema, ...checked }, async (request, reply) => {
+    // The JSON the store holds is the answer's bytes (as in a listing).
+    const json = await sessions.getJson(request.params.id);
+    if (json === null) return sessions.get(request.params.id);
+    return reply.type('application/json; charset=utf-8').send(json);
   });
 
   app.put<IdRoute>('/sessions/:id', { schema: replaceSchema, ...checked }, async (request) => {

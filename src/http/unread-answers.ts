@@ -245,7 +245,7 @@ export function boundUnreadAnswers(
     if (overShare) return OVER_SHARE_MESSAGE;
     return body > 0 && unread.weight + body > unread.maxWeight ? BODY_REFUSED_MESSAGE : null;
   };
-  app.addHook('onSend', (request, reply, payload, done) => {
+  app.addHook('onSend', function weighAnswer(request, reply, payload, done) {
     const weight = payloadWeight(payload);
     turns.built(weight);
     if (weight < MIN_COUNTED_LENGTH) {

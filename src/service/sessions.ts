@@ -88,6 +88,18 @@ export class SessionService {
     return touch;
   }
 
+  /**
+   * GET /sessions/:id's answer as JSON, as it is held (no parse and no
+   * serialize a read); null when reads touch (SESSION_TOUCH=reads: `get`
+   * answers, with the session it may have touched). Throws NotFoundError.
+   */
+  async getJson(id: string): Promise<SessionJson | null> {
+    if (this.rules.expiry.touch === 'reads') return null;
+    const json = await this.store.getSessionJson(id);
+    if (json === undefined) throw sessionNotFound(id);
+    return json;
+  }
+
   /** A PUT: replaces the fields the body names and counts the access. Throws NotFoundError. */
   update(id: string, body: unknown): Promise<Session> {
     const input = validateSessionInput(body, this.maxNodes);

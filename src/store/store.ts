@@ -125,6 +125,8 @@ export interface Store {
   /** Removes a session and logs `event`. Throws NotFoundError. */
   removeSession(id: string, event: ServiceEvent): Promise<void>;
   getSession(id: string): Awaitable<Session | undefined>;
+  /** The session's JSON, as a listing gives it (the wire's bytes), or undefined. */
+  getSessionJson(id: string): Awaitable<SessionJson | undefined>;
   /**
    * Every session, in creation order, as JSON, `batchSize` at a time, so a
    * listing of any size never sits in memory whole. A session changed while

@@ -225,6 +225,10 @@ export class FileStore implements Store {
     return resident === undefined ? undefined : sessionOf(resident);
   }
 
+  getSessionJson(id: string): SessionJson | undefined {
+    return this.table.get(id)?.json;
+  }
+
   async *sessionBatches(batchSize: number): AsyncIterable<readonly SessionJson[]> {
     yield* this.table.jsonBatches(batchSize);
   }

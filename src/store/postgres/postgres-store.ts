@@ -152,13 +152,23 @@ export class PostgresStore implements Store {
   }
 
   async getSession(id: string): Promise<Session | undefined> {
+    const row = await this.sessionRow(id);
+    return row === undefined ? undefined : toSession(row);
+  }
+
+  async getSessionJson(id: string): Promise<SessionJson | undefined> {
+    const row = await this.sessionRow(id);
+    return row === undefined ? undefined : toSessionJson(row);
+  }
+
+  private async sessionRow(id: string): Promise<SessionRow | undefined> {
     if (!isSessionId(id)) return undefined;
     const { rows } = await this.database.query<SessionRow>(
       'reading a session',
       `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = $1 AND ${unexpired('$2')}`,
       [id, this.now()],
     );
-    return rows[0] === undefined ? undefined : toSession(rows[0]);
+    return rows[0];
   }
 
   async *sessionBatches(batchSize: number): AsyncIterable<readonly SessionJson[]> {
