@@ -94,7 +94,7 @@ export function followLive(handlers) {
       const refused = stream.readyState === EventSource.CLOSED;
       // Not the browser's own retry every second: ours, backing off.
       stream.close();
-      void startingAnswer().then((starting) => {
+      void startingAnswer().then(async (starting) => {
         if (starting !== null) {
           clearTimeout(offlineTimer);
           offlineTimer = undefined;
@@ -103,11 +103,8 @@ export function followLive(handlers) {
           setTimeout(open, FIRST_RETRY_MS);
           return;
         }
-        if (refused && lastId !== null) {
-          void droppedAfter(lastId).then((dropped) => {
-            if (dropped) lastId = null;
-          });
-        }
+        // Before the next try, so that it does not ask again for what is gone.
+        if (refused && lastId !== null && (await droppedAfter(lastId))) lastId = null;
         if (connection !== 'offline') setConnection('reconnecting');
         offlineTimer ??= setTimeout(() => setConnection('offline'), OFFLINE_AFTER_MS);
         setTimeout(open, retryMs);

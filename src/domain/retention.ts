@@ -3,7 +3,7 @@
  * EVENTS_RETAIN_MB; unset: everything, as the original). An event goes once
  * any bound set would not keep it; the newest are always the ones kept.
  * How each store drops the rest: store/file/log-compaction.ts and
- * store/postgres/event-retention.ts.
+ * store/postgres/event-log.ts.
  */
 
 /** The bounds; null: none of that kind. */

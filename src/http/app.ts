@@ -174,7 +174,7 @@ function readEveryBodyAsJson(app: FastifyInstance): void {
 }
 
 /** The methods whose requests carry a body the service reads. */
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /**
  * What every request meets before its route (onRequest): it is counted,

@@ -267,9 +267,16 @@ class OneStream {
     try {
       // A new client wants the last `limit`; a resuming one up to the most a
       // backlog holds (a database reads no more than it must).
-      const { events: recent, count } = await service.eventTail(
-        since === undefined ? limit : MAX_EVENT_LIMIT,
-      );
+      const {
+        events: recent,
+        count,
+        oldest,
+      } = await service.eventTail(since === undefined ? limit : MAX_EVENT_LIMIT);
+      if (since !== undefined && oldest > 1 && since < oldest - 1) {
+        // Dropped since the request was checked: the client reconnects and is told (410).
+        this.response.destroy();
+        return;
+      }
       const first = count - recent.length + 1;
       if (since === undefined) this.lastSent = count - Math.min(limit, recent.length);
       else if (since > count) this.lastSent = count; // from the end: see the header comment

@@ -132,8 +132,8 @@ async function droppedHead(
 /** The `session_created` and `session_expired` events the database keeps. */
 async function keptCounts(client: pg.Client): Promise<{ created: number; expired: number }> {
   const { rows } = await client.query<{ created: string; expired: string }>(
-    `SELECT count(*) FILTER (WHERE line LIKE '%"event":"session_created"%') AS created,
-            count(*) FILTER (WHERE line LIKE '%"event":"session_expired"%') AS expired
+    `SELECT count(*) FILTER (WHERE line::json->>'event' = 'session_created') AS created,
+            count(*) FILTER (WHERE line::json->>'event' = 'session_expired') AS expired
      FROM events`,
   );
   return { created: Number(rows[0]?.created ?? 0), expired: Number(rows[0]?.expired ?? 0) };

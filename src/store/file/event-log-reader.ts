@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { isServiceEvent, type ServiceEvent } from '../../domain/event.js';
 import {
   firstKept,
+  keptLineStarts,
   LINE_INDEX_STEP,
   LOG_START,
   type LogHead,
@@ -337,6 +338,7 @@ export async function scanEventLog(
   const fileFrom = from.offset - head.base;
   const usable = from.offset >= firstKept(head) && fileFrom <= validEnd;
   const totals = await countLines(path, validEnd, usable ? from : startMark(head), head);
+  const index = keptLineStarts(totals.lineStarts, totals.lineStartsFrom, head.dropped);
   return {
     size,
     exists: true,
@@ -345,8 +347,8 @@ export async function scanEventLog(
     expiredEvents: totals.expired,
     tail: tailSize === 0 ? [] : tail.slice(-tailSize),
     validEnd,
-    lineStarts: totals.lineStarts,
-    lineStartsFrom: totals.lineStartsFrom,
+    lineStarts: index.lineStarts,
+    lineStartsFrom: index.lineStartsFrom,
     head,
     tornBytes: size - lastNewlineEnd,
     corruptLinesInTail,

@@ -16,7 +16,13 @@ import type { EventListener } from '../store.js';
 import { AppendFile } from './append-file.js';
 import { type EventLogScan, parseEventLine } from './event-log-reader.js';
 import type { WritableFileSystem } from './file-system.js';
-import { firstKept, LINE_INDEX_STEP, type LogHead, type LogMark } from './log-positions.js';
+import {
+  firstKept,
+  keptLineStarts,
+  LINE_INDEX_STEP,
+  type LogHead,
+  type LogMark,
+} from './log-positions.js';
 import { openNoFollow } from './safe-open.js';
 
 /** What a page read from the file asks of it at a time (a page is about 10-40 KiB). */
@@ -153,7 +159,9 @@ export class EventLog {
     // From the nearest indexed line before `from`, else from the file's
     // start (where a compacted log's head line stands at position oldest - 1).
     const index = Math.floor((from - 1) / LINE_INDEX_STEP) - this.lineStartsFrom;
-    const indexed = this.lineStarts[index];
+    // (An entry that points before the first kept line is none: never read.)
+    const found = this.lineStarts[index];
+    const indexed = found !== undefined && found >= this.firstKept() ? found : undefined;
     let offset = indexed === undefined ? 0 : indexed - this.logHead.base;
     let position =
       indexed === undefined
@@ -201,9 +209,11 @@ export class EventLog {
    */
   compacted(head: LogHead): void {
     this.logHead = head;
-    const keepFrom = Math.max(this.lineStartsFrom, Math.ceil(head.dropped / LINE_INDEX_STEP));
-    this.lineStarts = this.lineStarts.slice(keepFrom - this.lineStartsFrom);
-    this.lineStartsFrom = keepFrom;
+    ({ lineStarts: this.lineStarts, lineStartsFrom: this.lineStartsFrom } = keptLineStarts(
+      this.lineStarts,
+      this.lineStartsFrom,
+      head.dropped,
+    ));
     const inMemoryFrom = this.lineCount - this.recent.length + 1;
     if (inMemoryFrom <= head.dropped)
       this.recent = this.recent.slice(head.dropped + 1 - inMemoryFrom);

@@ -54,7 +54,9 @@ async function digestBefore(path: string, offset: number): Promise<string> {
 /**
  * Whether the log (of `end` bytes) still holds the bytes `point` was taken
  * at. A point at or before the first line a compaction kept holds: every
- * line left comes after it.
+ * line left comes after it; so does one whose digest's bytes reach back
+ * into what the compaction replaced by its first line (they cannot be
+ * compared, and the compaction kept every line after that one).
  */
 async function logPointHolds(
   path: string,
@@ -62,7 +64,10 @@ async function logPointHolds(
   end: number,
   head: LogHead,
 ): Promise<boolean> {
-  if (point.offset <= firstKept(head)) return true;
+  const kept = firstKept(head);
+  if (point.offset <= kept) return true;
+  if (head.length > 0 && point.offset - LOG_POINT_BYTES < kept)
+    return point.offset - head.base <= end;
   const at = point.offset - head.base;
   if (at > end) return false;
   return (await digestBefore(path, at)) === point.digest;

@@ -178,13 +178,11 @@ export class LogRetention {
         await out.datasync();
         await fs.rename(this.tempFile, layout.eventsFile);
         renamed = true;
-        // From here the new file is the log whatever happens: a failed sync
-        // of the directory is reported, never undone.
-        try {
-          await files.syncDirectory(layout.root);
-        } catch (error) {
-          unsynced = error;
-        }
+        // From here the new file is the log whatever happens. Appends wait
+        // until the rename is durable (a power cut would bring the old file
+        // back without them): the directory's sync is tried three times, and
+        // a sync that still fails is reported, never undone.
+        unsynced = await syncWithRetries(() => files.syncDirectory(layout.root));
         log.compacted(newHead);
         return { handle: out, size: newHead.length + end - cut.keptFrom };
       });
@@ -277,6 +275,21 @@ export class LogRetention {
     }
     return cut.dropped > head.dropped ? cut : null;
   }
+}
+
+/** Runs `sync` until it succeeds, three tries at most; the last failure, or null. */
+async function syncWithRetries(sync: () => Promise<void>): Promise<unknown> {
+  let failure: unknown = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await sync();
+      return null;
+    } catch (error) {
+      failure = error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return failure;
 }
 
 /** A line's `ts` in ms (ours and the original's both begin `{"ts":`); null when it has none. */

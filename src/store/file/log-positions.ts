@@ -101,27 +101,30 @@ export function parseLogHead(firstLine: string): LogHead {
  */
 export function startMark(head: LogHead): LogMark {
   if (head.length === 0) return LOG_START;
-  const count = head.dropped - 1;
-  // lineStarts[i] is where position (lineStartsFrom + i) × STEP + 1 starts;
-  // the head line's own place is noted only when it is such a position.
-  const step = count / LINE_INDEX_STEP;
-  return Number.isInteger(step)
-    ? {
-        offset: head.base,
-        count,
-        created: head.created,
-        expired: head.expired,
-        lineStarts: [head.base],
-        lineStartsFrom: step,
-      }
-    : {
-        offset: head.base,
-        count,
-        created: head.created,
-        expired: head.expired,
-        lineStarts: [],
-        lineStartsFrom: Math.ceil(step),
-      };
+  // The line index begins at the first kept line's step (see keptLineStarts).
+  return {
+    offset: head.base,
+    count: head.dropped - 1,
+    created: head.created,
+    expired: head.expired,
+    lineStarts: [],
+    lineStartsFrom: Math.ceil(head.dropped / LINE_INDEX_STEP),
+  };
+}
+
+/**
+ * A line index without the entries of lines at positions up to `dropped`:
+ * `lineStarts[i]` is where position (lineStartsFrom + i) × LINE_INDEX_STEP
+ * + 1 starts, and no entry may point into what a compaction dropped (a
+ * snapshot's mark taken before one still has them).
+ */
+export function keptLineStarts(
+  lineStarts: readonly number[],
+  lineStartsFrom: number,
+  dropped: number,
+): { lineStarts: number[]; lineStartsFrom: number } {
+  const from = Math.max(lineStartsFrom, Math.ceil(dropped / LINE_INDEX_STEP));
+  return { lineStarts: lineStarts.slice(from - lineStartsFrom), lineStartsFrom: from };
 }
 
 /** The first byte of the history a compacted log still holds: its first kept line. */

@@ -112,7 +112,8 @@ export class PostgresEventLog {
    * One transaction, under the advisory lock (another replica holding it
    * does the round): of the oldest RETENTION_BATCH events, deletes those
    * before the first the policy keeps: past the count bound, or older than
-   * the age bound (its `ts`, by this store's clock).
+   * the age bound (its `ts`, by this store's clock; a line without one is
+   * never too old).
    */
   private async dropBatch(): Promise<number> {
     const { count, maxAgeMs } = this.policy;
@@ -129,7 +130,7 @@ export class PostgresEventLog {
          kept AS (
            SELECT min(position) AS first FROM batch
            WHERE position > (SELECT event_count FROM counters) - $1
-             AND (line::json->>'ts')::float8 >= $2
+             AND ($2::float8 = 0 OR coalesce((line::json->>'ts')::float8, 'Infinity') >= $2::float8)
          )
          DELETE FROM events WHERE position IN (SELECT position FROM batch)
            AND position < COALESCE((SELECT first FROM kept), 9223372036854775807)`,

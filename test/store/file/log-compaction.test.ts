@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import type { ServiceEvent } from '../../../src/domain/event.js';
+import { makeEvent, type ServiceEvent } from '../../../src/domain/event.js';
 import type { RetentionPolicy } from '../../../src/domain/retention.js';
 import { FileStore } from '../../../src/store/file/file-store.js';
 import { compactionHead, parseLogHead } from '../../../src/store/file/log-positions.js';
@@ -112,6 +112,31 @@ describe('the event log under a retention policy (file store)', () => {
     const tail = (await reopened.eventRange(count + 1, reopenedCount)).events.map((e) => e.event);
     assert.deepEqual(tail, ['startup', 'session_created', 'session_adopted']);
     assert.equal(reopened.instance.stats().total_sessions, totalSessions + 1);
+  });
+
+  it('pages from the oldest kept after a boot from a snapshot taken before the compaction', async (t) => {
+    const dir = await tempDir(t);
+    const store = await openStore(t, dir, { count: 10_100, maxAgeMs: null, bytes: null });
+    // More than the 10,000 events held in memory are kept: the oldest are read from the file.
+    for (let i = 0; i < 15_400; i++) {
+      await store.events.append(makeEvent('startup', 'deadbeef', { startup_count: i }), false);
+    }
+    await store.writeBehind.snapshot();
+    assert.equal(await store.retention.runIfDue(), true);
+    const { oldest } = store.eventTail(1);
+    assert.ok((oldest - 1) % 256 !== 0, 'the oldest kept is between two entries of the line index');
+    const pages = async (of: FileStore) => [
+      (await of.eventRange(oldest, oldest + 5)).events,
+      (await of.eventRange(oldest + 250, oldest + 260)).events,
+    ];
+    const expected = await pages(store);
+    assert.deepEqual(
+      expected[0]?.map((event) => event.startup_count),
+      [0, 1, 2, 3, 4, 5].map((n) => oldest - 1 + n),
+    );
+    // The snapshot's mark was taken before the compaction, with the index of the whole log.
+    const again = await openStore(t, await killedCopy(t, dir));
+    assert.deepEqual(await pages(again), expected);
   });
 
   it('compacts again with the head moving on, and never past what a boot needs', async (t) => {
