@@ -58,7 +58,7 @@ import { diskBench, diskLines } from './disk.js';
 import { type KillRestartResult, killRestartBench, killRestartLine } from './kill-restart.js';
 import { comparisonLines, peerWorkloads } from './peers.js';
 import { profileBench, profileLines } from './profile.js';
-import { putSpreadOver, residentMiB } from './requests.js';
+import { createSessions, putSpreadOver, residentMiB } from './requests.js';
 import { type ScaleResult, scaleBench } from './scale.js';
 import {
   type SharedDirectoryResult,
@@ -348,23 +348,18 @@ function medianCpu(rounds: Round[]): number | null {
   return middle === undefined ? null : Math.round(middle);
 }
 
-async function createSessions(url: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 50) {
-    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) =>
-      fetch(`${url}/sessions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `seed-${i + j}`, data: { n: i + j } }),
-      }).then(async (response) => ((await response.json()) as { id: string }).id),
-    );
-    ids.push(...(await Promise.all(batch)));
-  }
-  return ids;
-}
-
 function machineLine(): string {
   return `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/** A run of one kind alone: its figures, with the machine, to --out or bench-results/<kind>-<time>.json. */
+async function writeResult(kind: string, figures: Record<string, unknown>): Promise<void> {
+  const out =
+    flags.out ??
+    join('bench-results', `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(join(out, '..'), { recursive: true });
+  await writeFile(out, JSON.stringify({ machine: machineLine(), ...figures }, null, 2));
+  process.stderr.write(`written to ${out}\n`);
 }
 
 /** --sweep: the sweep at scale alone (sweep.ts), its lines printed and its figures written. */
@@ -376,12 +371,7 @@ async function sweepOnly(): Promise<void> {
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${sweepLines(sweep).join('\n')}\n`);
-  const out =
-    flags.out ??
-    join('bench-results', `sweep-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await mkdir(join(out, '..'), { recursive: true });
-  await writeFile(out, JSON.stringify({ machine: machineLine(), sweep }, null, 2));
-  process.stderr.write(`written to ${out}\n`);
+  await writeResult('sweep', { sweep });
   if (sweep.baseline.errors + sweep.sweep.errors > 0) process.exitCode = 1;
 }
 
@@ -393,12 +383,7 @@ async function diskOnly(): Promise<void> {
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${diskLines(disk).join('\n')}\n`);
-  const out =
-    flags.out ??
-    join('bench-results', `disk-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await mkdir(join(out, '..'), { recursive: true });
-  await writeFile(out, JSON.stringify({ machine: machineLine(), disk }, null, 2));
-  process.stderr.write(`written to ${out}\n`);
+  await writeResult('disk', { disk });
   if (disk.errors > 0 || disk.largest > disk.bound) process.exitCode = 1;
 }
 
@@ -406,12 +391,7 @@ async function diskOnly(): Promise<void> {
 async function profileOnly(): Promise<void> {
   const results = await profileBench({ dir: tempDir, seconds: Number(flags['profile-seconds']) });
   process.stdout.write(`${profileLines(results).join('\n')}\n`);
-  const out =
-    flags.out ??
-    join('bench-results', `profile-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await mkdir(join(out, '..'), { recursive: true });
-  await writeFile(out, JSON.stringify({ machine: machineLine(), results }, null, 2));
-  process.stderr.write(`written to ${out}\n`);
+  await writeResult('profile', { results });
 }
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type autocannon from 'autocannon';
 import { runNode } from '../tools/service-process.js';
-import { putSpreadOver } from './requests.js';
+import { createSessions, putSpreadOver } from './requests.js';
 
 type Request = autocannon.Request;
 
@@ -77,21 +77,6 @@ async function startRedis(
   return { port, pid: child.pid ?? 0, stop: () => child.kill('SIGTERM') };
 }
 
-async function createOn(url: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 50) {
-    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) =>
-      fetch(`${url}/sessions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `seed-${i + j}`, data: { n: i + j } }),
-      }).then(async (response) => ((await response.json()) as { id: string }).id),
-    );
-    ids.push(...(await Promise.all(batch)));
-  }
-  return ids;
-}
-
 /** The compared workloads against one peer, started with `env` (and stopped after). */
 async function onePeer(
   bench: PeerBench,
@@ -106,7 +91,7 @@ async function onePeer(
     const { url } = await peer.listening();
     bench.started(url, [peer.child.pid ?? 0, ...alsoPids]);
     const name = (workload: string) => `${workload} — ${PEERS[kind]}`;
-    const ids = await createOn(url, 1000);
+    const ids = await createSessions(url, 1000);
     const one = ids[0] as string;
     await bench.load(name(COMPARED.health), url, [get('/health')]);
     await bench.load(name(COMPARED.state), url, [get('/state')]);

@@ -25,3 +25,19 @@ export async function residentMiB(pid: number): Promise<number> {
   const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kib / 1024);
 }
+
+/** Creates `count` sessions on the server at `url`, 50 at a time; their ids. */
+export async function createSessions(url: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) =>
+      fetch(`${url}/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `seed-${i + j}`, data: { n: i + j } }),
+      }).then(async (response) => ((await response.json()) as { id: string }).id),
+    );
+    ids.push(...(await Promise.all(batch)));
+  }
+  return ids;
+}

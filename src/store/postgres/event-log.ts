@@ -13,7 +13,8 @@
 import type { ServiceEvent } from '../../domain/event.js';
 import { bounds, type RetentionPolicy } from '../../domain/retention.js';
 import type { Clock } from '../../domain/time.js';
-import { type BackgroundReporter, type EventTail, runInBackground } from '../store.js';
+import { Periodic } from '../periodic.js';
+import type { BackgroundReporter, EventTail } from '../store.js';
 import type { Database } from './database.js';
 
 /** The most events one transaction deletes. */
@@ -23,16 +24,19 @@ const RETENTION_INTERVAL_MS = 1000;
 const RETENTION_LOCK = 0x5e55_1047;
 
 export class PostgresEventLog {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private closed = false;
+  /** Every second, once this replica has counted its start (when the policy bounds anything). */
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly database: Database,
     private readonly policy: RetentionPolicy,
     private readonly clock: Clock,
-    private readonly background: BackgroundReporter,
-  ) {}
+    background: BackgroundReporter,
+  ) {
+    this.periodic = new Periodic('event_retention', RETENTION_INTERVAL_MS, background, () =>
+      this.dropOld(),
+    );
+  }
 
   tail(limit: number): Promise<EventTail> {
     return this.eventsWithCount(
@@ -86,16 +90,7 @@ export class PostgresEventLog {
 
   /** Keeps the table within the policy every second from now on (nothing when it bounds nothing). */
   begin(): void {
-    if (this.timer !== undefined || this.closed || !bounds(this.policy)) return;
-    this.timer = setInterval(() => {
-      if (this.running !== undefined) return;
-      this.running = runInBackground(this.background, 'event_retention', () =>
-        this.dropOld(),
-      ).finally(() => {
-        this.running = undefined;
-      });
-    }, RETENTION_INTERVAL_MS);
-    this.timer.unref();
+    if (bounds(this.policy)) this.periodic.begin();
   }
 
   /** Deletes every event the policy no longer keeps, a batch at a time; how many this replica deleted. */
@@ -104,7 +99,7 @@ export class PostgresEventLog {
     for (;;) {
       const batch = await this.dropBatch();
       dropped += batch;
-      if (batch < RETENTION_BATCH || this.closed) return dropped;
+      if (batch < RETENTION_BATCH || this.periodic.stopped) return dropped;
     }
   }
 
@@ -145,9 +140,7 @@ export class PostgresEventLog {
   }
 
   /** Stops, and waits for a round at work to finish its transaction. */
-  async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.timer);
-    await this.running;
+  close(): Promise<void> {
+    return this.periodic.close();
   }
 }

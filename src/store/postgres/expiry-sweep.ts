@@ -9,7 +9,8 @@
 import { type ServiceEvent, sessionExpiredEvent } from '../../domain/event.js';
 import { expiryReason, SWEEP_INTERVAL_MS } from '../../domain/expiry.js';
 import { type Clock, utcTimestamp } from '../../domain/time.js';
-import { type BackgroundReporter, runInBackground } from '../store.js';
+import { Periodic } from '../periodic.js';
+import type { BackgroundReporter } from '../store.js';
 import type { Database } from './database.js';
 import type { EventFeed } from './event-feed.js';
 import { commitWrites } from './session-writes.js';
@@ -27,35 +28,26 @@ interface DueRow {
 }
 
 export class ExpirySweep {
-  private timer: NodeJS.Timeout | undefined;
-  /** The sweep at work, if one is: the next tick does not start another beside it. */
-  private running: Promise<void> | undefined;
-  private closed = false;
+  /** Every second, once this replica has counted its start (see begin). */
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly instanceId: string,
     private readonly database: Database,
     private readonly feed: EventFeed,
     private readonly clock: Clock,
-    private readonly background: BackgroundReporter,
-  ) {}
+    background: BackgroundReporter,
+  ) {
+    // A failed sweep is reported; the next tick sweeps again.
+    this.periodic = new Periodic('expiry_sweep', SWEEP_INTERVAL_MS, background, () => this.sweep());
+  }
 
   /**
    * Sweeps every second from now on: once this replica has counted its
    * start, so its session_expired events come after its startup event.
    */
   begin(): void {
-    if (this.timer !== undefined || this.closed) return;
-    this.timer = setInterval(() => {
-      if (this.running !== undefined) return;
-      // A failed sweep is reported; the next tick sweeps again.
-      this.running = runInBackground(this.background, 'expiry_sweep', () => this.sweep()).finally(
-        () => {
-          this.running = undefined;
-        },
-      );
-    }, SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.periodic.begin();
   }
 
   /**
@@ -67,7 +59,7 @@ export class ExpirySweep {
     for (;;) {
       const { locked, swept } = await this.sweepBatch();
       removed += swept;
-      if (locked < SWEEP_BATCH || this.closed) return removed;
+      if (locked < SWEEP_BATCH || this.periodic.stopped) return removed;
     }
   }
 
@@ -112,9 +104,7 @@ export class ExpirySweep {
   }
 
   /** Stops sweeping, and waits for a sweep at work to finish its transaction. */
-  async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.timer);
-    await this.running;
+  close(): Promise<void> {
+    return this.periodic.close();
   }
 }
