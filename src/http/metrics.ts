@@ -45,7 +45,7 @@ export class ServiceMetrics {
 
   readonly backgroundFailures = new Counter({
     name: 'stateful_background_failures_total',
-    help: 'Failures of background work (checkpoint, snapshot, stats_flush, lease_renewal, event_feed, expiry_sweep, idle_connection), each retried',
+    help: 'Failures of background work (checkpoint, snapshot, stats_flush, log_compaction, lease_renewal, event_feed, expiry_sweep, event_retention, idle_connection), each retried',
     labelNames: ['task'],
     registers: [this.registry],
   });

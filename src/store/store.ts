@@ -45,8 +45,9 @@ export interface InstanceStart {
 
 /**
  * Work a store does on its own, between requests, by the name the store
- * gives it (the file store's `checkpoint`, `snapshot`, `stats_flush`;
- * PostgreSQL's `stats_flush`, `lease_renewal`, `event_feed`, `expiry_sweep`,
+ * gives it (the file store's `checkpoint`, `snapshot`, `stats_flush`,
+ * `expiry_sweep`, `log_compaction`; PostgreSQL's `stats_flush`,
+ * `lease_renewal`, `event_feed`, `expiry_sweep`, `event_retention`,
  * `idle_connection`): a new store names its own without changing the port.
  */
 export type BackgroundTask = string;
