@@ -90,6 +90,18 @@ export class AppendFile<T = undefined> {
     });
   }
 
+  /**
+   * Appends `lines` to go out in one write: all of them are written (and
+   * synced with it), or the write fails and none is. Lines are taken from
+   * `pending` whole, only between writes, so lines pushed in one call are
+   * never split.
+   */
+  appendAll(lines: readonly { line: string; item: T }[], durable = true): Promise<void> {
+    return Promise.all(lines.map(({ line, item }) => this.append(line, item, durable))).then(
+      () => undefined,
+    );
+  }
+
   /** Makes every line appended so far durable. */
   async sync(): Promise<void> {
     await this.writing;

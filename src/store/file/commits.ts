@@ -1,5 +1,6 @@
 /**
- * How the file store makes one change durable: its journal line (the
+ * How the file store makes a change durable (or a session's changes queued
+ * together, see session-locks.ts, as one): its journal line (the
  * commit, appended and fdatasynced with the others of its batch, see
  * journal.ts), then its event, appended to events.jsonl without a sync of
  * its own (the journal line holds it until a snapshot syncs the log), then
@@ -57,9 +58,19 @@ export class Commits {
    * error is thrown; memory is changed only after both, so reads never see
    * a change in flight.
    */
-  async commit(change: Change): Promise<void> {
+  commit(change: Change): Promise<void> {
+    return this.commitAll([change]);
+  }
+
+  /**
+   * Makes `changes` durable together, as `commit` makes one: their journal
+   * lines in one write (one fdatasync), then their events in one, then each
+   * `apply` in order. All of them are made, or none: if their events cannot
+   * be written, their revert lines undo them, the last first.
+   */
+  async commitAll(changes: readonly Change[]): Promise<void> {
     if (this.sealing) throw new StoppingError();
-    const committing = this.write(change);
+    const committing = this.write(changes);
     this.inFlight.add(committing);
     try {
       await committing;
@@ -74,25 +85,32 @@ export class Commits {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async write({ record, event, revert, apply, leaves }: Change): Promise<void> {
+  private async write(changes: readonly Change[]): Promise<void> {
     // Writes never run further ahead of the checkpoints than the backlog allows.
     await this.view.waitForBacklog();
     const segment = this.journal.segment();
-    segment.begin();
+    segment.begin(changes.length);
     try {
-      await segment.append({ ...record, event });
+      await segment.append(...changes.map(({ record, event }) => ({ ...record, event })));
       try {
-        await this.events.append(event, false); // durable in the journal until a snapshot
+        // Durable in the journal until a snapshot.
+        await this.events.appendAll(
+          changes.map((change) => change.event),
+          false,
+        );
       } catch (error) {
-        // If even the revert fails, the next boot appends the event instead.
-        await cleanUpAfter(error, () => segment.append(revert));
+        // If even the reverts fail, the next boot appends the events instead.
+        const reverts = changes.map((change) => change.revert).reverse();
+        await cleanUpAfter(error, () => segment.append(...reverts));
         throw error;
       }
-      apply();
-      this.table.changed();
-      this.view.changed(revert.op === 'put' ? revert.session.id : revert.id, leaves);
+      for (const { apply, revert, leaves } of changes) {
+        apply();
+        this.table.changed();
+        this.view.changed(revert.op === 'put' ? revert.session.id : revert.id, leaves);
+      }
     } finally {
-      segment.end();
+      segment.end(changes.length);
     }
     this.view.snapshotIfDue();
   }

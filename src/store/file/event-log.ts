@@ -82,6 +82,14 @@ export class EventLog {
     return this.file.append(serializeEvent(event), event, durable);
   }
 
+  /** Appends `events` in one write: all of them, or none (see AppendFile.appendAll). */
+  appendAll(events: readonly ServiceEvent[], durable = true): Promise<void> {
+    return this.file.appendAll(
+      events.map((event) => ({ line: serializeEvent(event), item: event })),
+      durable,
+    );
+  }
+
   /** Makes every event appended so far durable. */
   sync(): Promise<void> {
     return this.file.sync();

@@ -90,7 +90,7 @@ export class ExpirySweep {
    */
   private expire(resident: ResidentSession): Promise<boolean> {
     const { table, instanceId } = this.doors;
-    return table.withLock(resident.id, async () => {
+    return table.locks.run(resident.id, async () => {
       if (!table.isExpiredHeld(resident)) {
         table.requeue(resident);
         return false;

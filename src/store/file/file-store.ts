@@ -35,6 +35,7 @@ import {
   type Session,
   type SessionChange,
   type SessionJson,
+  sessionNotFound,
 } from '../../domain/session.js';
 import { cleanUpAfter } from '../cleanup.js';
 import {
@@ -46,6 +47,7 @@ import {
   type Store,
   type StoreOverview,
 } from '../store.js';
+import type { Change } from './commits.js';
 import type { EventLog } from './event-log.js';
 import { ExpirySweep } from './expiry-sweep.js';
 import { nodeFileSystem, type WritableFileSystem } from './file-system.js';
@@ -59,6 +61,15 @@ import type { WriteBehind } from './write-behind.js';
 
 export type { BootRecoveryReport } from './opening.js';
 export type { FileStoreOptions } from './parts.js';
+
+/** A change of a session waiting for its lock (see changeSession). */
+interface QueuedChange {
+  id: string;
+  change: (current: Session) => SessionChange;
+  event: ServiceEvent;
+  resolve(session: Session): void;
+  reject(error: unknown): void;
+}
 
 /** How far behind `total_requests` and `total_sessions` on disk may fall; how often write-behind looks what is due. */
 const TICK_MS = 1000;
@@ -174,33 +185,73 @@ export class FileStore implements Store {
     change: (current: Session) => SessionChange,
     event: ServiceEvent,
   ): Promise<Session> {
-    return this.table.withLock(id, async () => {
-      const resident = this.table.require(id);
-      const current = sessionOf(resident);
-      const { session: next, patch } = change(current);
-      const growth = footprintGrowth(current, next);
-      await this.table.withBudget(growth, () =>
-        this.parts.commits.commit({
-          // What the write changed when that says it (see journal.ts), so a
-          // write costs its own size in the journal, not the session's.
-          record:
-            patch === null
-              ? { op: 'put', session: next, seq: resident.seq }
-              : { op: 'patch', id, patch },
-          event,
-          revert: { op: 'put', session: current, seq: resident.seq, revert: true },
-          apply: () => this.table.rewrite(resident, next, growth),
-          // A file that lacks only a count (and the expiry a write moves) is written
-          // less often (see write-behind.ts); the journal and snapshots hold it whole.
-          leaves: patch !== null && countsOnly(patch) ? 'counted' : 'changed',
-        }),
-      );
-      return next;
+    return new Promise((resolve, reject) => {
+      this.table.locks.join(id, { id, change, event, resolve, reject }, this.changeBatch);
     });
   }
 
+  /**
+   * Makes the changes of one session queued together (see session-locks.ts),
+   * under its lock: each from the version the last one made, each refused
+   * on its own (the budget, a patch too large), the others committed
+   * together (see Commits.commitAll) and memory given the last version.
+   */
+  private readonly changeBatch = async (queued: QueuedChange[]): Promise<void> => {
+    const [{ id }] = queued as [QueuedChange];
+    const resident = this.table.get(id);
+    if (resident === undefined) {
+      for (const entry of queued) entry.reject(sessionNotFound(id));
+      return;
+    }
+    let current = sessionOf(resident);
+    let growth = 0;
+    const made: { entry: QueuedChange; next: Session; change: Change }[] = [];
+    for (const entry of queued) {
+      try {
+        const { session: next, patch } = entry.change(current);
+        const grows = footprintGrowth(current, next);
+        this.table.reserve(grows);
+        growth += grows;
+        made.push({
+          entry,
+          next,
+          change: {
+            // What the write changed when that says it (see journal.ts), so a
+            // write costs its own size in the journal, not the session's.
+            record:
+              patch === null
+                ? { op: 'put', session: next, seq: resident.seq }
+                : { op: 'patch', id, patch },
+            event: entry.event,
+            revert: { op: 'put', session: current, seq: resident.seq, revert: true },
+            apply: () => undefined,
+            // A file that lacks only a count (and the expiry a write moves) is written
+            // less often (see write-behind.ts); the journal and snapshots hold it whole.
+            leaves: patch !== null && countsOnly(patch) ? 'counted' : 'changed',
+          },
+        });
+        current = next;
+      } catch (error) {
+        entry.reject(error);
+      }
+    }
+    const last = made.at(-1);
+    if (last === undefined) return;
+    const total = growth;
+    const latest = current;
+    last.change.apply = () => this.table.rewrite(resident, latest, total);
+    try {
+      await this.parts.commits.commitAll(made.map(({ change }) => change));
+    } catch (error) {
+      this.table.release(total);
+      for (const { entry } of made) entry.reject(error);
+      return;
+    }
+    for (const { entry, next } of made) entry.resolve(next);
+  };
+
   removeSession(id: string, event: ServiceEvent): Promise<void> {
-    return this.table.withLock(id, () => this.remove(this.table.require(id), event));
+    return this.table.locks.run(id, () => this.remove(this.table.require(id), event));
   }
 
   /**

@@ -118,7 +118,9 @@ export function replayJournal(
 ): Replay {
   const state = new Map<string, StoredSession | Patched | Unbased | null>();
   const expected: { event: ServiceEvent; cancelled: boolean }[] = [];
-  const lastById = new Map<string, { event: ServiceEvent; cancelled: boolean }>();
+  // Each session's events not cancelled yet, newest last: a revert cancels
+  // the newest (a batch's failed changes are reverted the last first).
+  const uncancelled = new Map<string, { event: ServiceEvent; cancelled: boolean }[]>();
   let records = 0;
   for (const segment of segments) {
     for (const record of segment.records) {
@@ -136,12 +138,14 @@ export function replayJournal(
         state.set(id, record.op === 'put' ? { session: record.session, seq: record.seq } : null);
       }
       if (record.revert === true) {
-        const reverted = lastById.get(id);
+        const reverted = uncancelled.get(id)?.pop();
         if (reverted !== undefined) reverted.cancelled = true;
       } else if (record.event !== undefined) {
         const entry = { event: record.event, cancelled: false };
         expected.push(entry);
-        lastById.set(id, entry);
+        const pending = uncancelled.get(id);
+        if (pending === undefined) uncancelled.set(id, [entry]);
+        else pending.push(entry);
       }
     }
   }

@@ -26,7 +26,8 @@
  * Without a usable snapshot, a start rolls the segments forward into
  * sessions/ and deletes them (recovery.ts). A change that failed after its
  * journal line was durable is undone by a `"revert":true` line, which also
- * cancels its event.
+ * cancels its event: the newest of its session's events not cancelled yet
+ * (a batch of one session's changes that failed is reverted the last first).
  */
 
 import { join } from 'node:path';
@@ -57,18 +58,21 @@ export class JournalSegment {
     private readonly file: AppendFile,
   ) {}
 
-  /** Marks a change as started on this segment; pair with `end`. */
-  begin(): void {
-    this.inflight++;
-    this.records++;
+  /** Marks `changes` changes as started on this segment; pair with `end`. */
+  begin(changes = 1): void {
+    this.inflight += changes;
+    this.records += changes;
   }
 
-  append(record: JournalRecord): Promise<void> {
-    return this.file.append(JSON.stringify(record), undefined);
+  /** Appends `records` in one write, durably: all of them, or none. */
+  append(...records: JournalRecord[]): Promise<void> {
+    return this.file.appendAll(
+      records.map((record) => ({ line: JSON.stringify(record), item: undefined })),
+    );
   }
 
-  end(): void {
-    this.inflight--;
+  end(changes = 1): void {
+    this.inflight -= changes;
     if (this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
   }
 

@@ -32,6 +32,7 @@ import { CreationIndex } from './creation-index.js';
 import { DueSessions } from './due-sessions.js';
 import { storageError } from './durable-file.js';
 import type { CreationKey, StoredSession } from './session-files.js';
+import { SessionLocks } from './session-locks.js';
 import type { ResidentSession } from './snapshot.js';
 
 /** Sessions a walk over the table (a snapshot, a rebuild of the files) takes at a time. */
@@ -78,8 +79,9 @@ export class SessionTable {
    * update replaces in place (the creation index holds the same objects).
    */
   private readonly sessions = new Map<string, ResidentSession>();
+  /** What serialises each session's changes (see session-locks.ts). */
+  readonly locks = new SessionLocks();
   private readonly order = new CreationIndex<ResidentSession>();
-  private readonly locks = new Map<string, Promise<unknown>>();
   /** The sessions that expire, by when (see due-sessions.ts). */
   private readonly expiring = new DueSessions<ResidentSession>();
   private readonly limits: TableLimits;
@@ -252,11 +254,25 @@ export class SessionTable {
   }
 
   /**
-   * Runs `write` with `growth` bytes of the budget reserved, refusing it
-   * first if they do not fit; a failed write gives them back. Shrinking is
-   * always allowed, so a full store can still be mended.
+   * Runs `write` with `growth` bytes of the budget reserved (see reserve); a
+   * failed write gives them back.
    */
   async withBudget(growth: number, write: () => Promise<void>): Promise<void> {
+    this.reserve(growth);
+    try {
+      await write();
+    } catch (error) {
+      this.release(growth);
+      throw error;
+    }
+  }
+
+  /**
+   * Reserves `growth` bytes of the budget for a write, refusing it first if
+   * they do not fit (StorageBudgetError, StorageFullError). Shrinking is
+   * always allowed, so a full store can still be mended.
+   */
+  reserve(growth: number): void {
     const { budgetBytes, minFreeBytes, root } = this.limits;
     const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
     if (growth > 0 && minFreeBytes > 0) {
@@ -279,28 +295,11 @@ export class SessionTable {
       );
     }
     this.storedBytes += growth;
-    try {
-      await write();
-    } catch (error) {
-      this.storedBytes -= growth;
-      throw error;
-    }
   }
 
-  /** Runs `task` after every earlier task on the same session has settled. */
-  async withLock<T>(id: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(id) ?? Promise.resolve();
-    const current = previous.then(task, task);
-    const settled = current.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(id, settled);
-    try {
-      return await current;
-    } finally {
-      if (this.locks.get(id) === settled) this.locks.delete(id);
-    }
+  /** Gives back what `reserve` took for a write that failed. */
+  release(growth: number): void {
+    this.storedBytes -= growth;
   }
 
   /** Every session as JSON, `batchSize` at a time, as of the call. */

@@ -1,7 +1,7 @@
 /**
  * The file store's session table on its own (store/file/session-table.ts):
- * creation order, pages and search, the storage budget, and the per-session
- * lock, without a directory or a journal.
+ * creation order, pages and search, and the storage budget, without a
+ * directory or a journal.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -134,30 +134,6 @@ describe('the session table', () => {
     assert.equal(wrote, 1, 'a refused write never ran');
     await table.withBudget(-footprint, async () => undefined);
     assert.equal(table.usage().bytes, 0, 'shrinking is always allowed');
-  });
-
-  it('runs the tasks of one session one at a time, in order, even when one fails', async () => {
-    const table = tableOf([]);
-    const order: string[] = [];
-    const slow =
-      (label: string, ms: number, fail = false) =>
-      async () => {
-        order.push(`${label} start`);
-        await new Promise((resolve) => setTimeout(resolve, ms));
-        order.push(`${label} end`);
-        if (fail) throw new Error(label);
-      };
-    await Promise.allSettled([
-      table.withLock('s', slow('first', 20, true)),
-      table.withLock('s', slow('second', 1)),
-      table.withLock('other', slow('other', 5)),
-    ]);
-    const mine = order.filter((entry) => !entry.startsWith('other'));
-    assert.deepEqual(mine, ['first start', 'first end', 'second start', 'second end']);
-    assert.ok(
-      order.indexOf('other end') < order.indexOf('first end'),
-      'another session is not held up',
-    );
   });
 
   it('keeps a replaced session in its creation place when its created_at changes', () => {
