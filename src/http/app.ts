@@ -7,7 +7,7 @@
  * request guards (Host, cross-site writes, Content-Encoding) and the bound
  * on pipelined requests.
  */
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyHttpOptions,
@@ -36,6 +36,7 @@ import {
 import { eventStreamRoutes } from './event-stream.js';
 import { eventRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { healthFastPath } from './health-fast-path.js';
 import { RefusedBody, readJsonBody } from './json-body.js';
 import { metricsRoutes, responseObserver, ServiceMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
@@ -48,7 +49,13 @@ import {
 } from './request-guards.js';
 import { sessionRoutes } from './sessions.js';
 import { stateRoutes } from './state.js';
-import { boundUnreadAnswers, isHealth, isRead, UnreadAnswers } from './unread-answers.js';
+import {
+  boundUnreadAnswers,
+  isHealth,
+  isRead,
+  UnreadAnswers,
+  type UnreadGate,
+} from './unread-answers.js';
 
 export interface AppOptions {
   logger?: FastifyBaseLogger;
@@ -72,10 +79,14 @@ function heartbeatMs(limits: HttpLimits): number {
 export function buildApp(service: StatefulService, options: AppOptions): FastifyInstance {
   const { limits } = options;
   const proxies = new TrustedProxies(options.trustProxy ?? []);
-  const app = Fastify(fastifyOptions(options, proxies));
+  // Set once the guards exist; until then every request goes to Fastify.
+  let answerHealth: FastAnswer = () => false;
+  const app = Fastify(
+    fastifyOptions(options, proxies, (request, response) => answerHealth(request, response)),
+  );
   readEveryBodyAsJson(app);
   const metrics = options.metrics ?? new ServiceMetrics();
-  guardRequests(app, service, limits, { proxies, metrics }, options.allowedHosts);
+  answerHealth = guardRequests(app, service, limits, { proxies, metrics }, options.allowedHosts);
   registerErrorHandlers(app);
   metrics.watch(service);
   // The document collects routes as they are registered: its plugin loads first.
@@ -109,13 +120,39 @@ export function buildApp(service: StatefulService, options: AppOptions): Fastify
   return app;
 }
 
-/** Fastify's own settings: the logger, the body limit, Node's timeouts, how framework errors answer. */
+/** Answers a request before Fastify routes it (true), or leaves it to Fastify (false). */
+type FastAnswer = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+/**
+ * Fastify's own settings: the logger, the body limit, Node's timeouts, how
+ * framework errors answer, and the server, which offers each request to
+ * `answerFirst` (health-fast-path.ts) before Fastify.
+ */
 function fastifyOptions(
   options: AppOptions,
   proxies: TrustedProxies,
+  answerFirst: FastAnswer,
 ): FastifyHttpOptions<Server, FastifyBaseLogger> {
   const { limits } = options;
+  // Node checks those timeouts only every 30 s by default: a slow client
+  // would hold its connection far past REQUEST_TIMEOUT_MS.
+  // A missing Host is answered by checkHost in JSON, not by Node with an empty 400.
+  const http = {
+    connectionsCheckingInterval: 1_000,
+    headersTimeout: limits.requestTimeoutMs,
+    requireHostHeader: false,
+  };
   return {
+    serverFactory: (handler) => {
+      const server = createServer(http, (request, response) => {
+        if (!answerFirst(request, response)) handler(request, response);
+      });
+      // What Fastify sets from the settings below on a server it makes itself.
+      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      server.requestTimeout = limits.requestTimeoutMs;
+      server.setTimeout(limits.idleTimeoutMs);
+      return server;
+    },
     // request.ip: the address a trusted proxy forwarded, else the peer's.
     ...(proxies.none ? {} : { trustProxy: (address: string) => proxies.trusts(address) }),
     ...(options.logger !== undefined ? { loggerInstance: options.logger } : { logger: false }),
@@ -128,14 +165,7 @@ function fastifyOptions(
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ajv: { customOptions: { coerceTypes: false } },
     requestTimeout: limits.requestTimeoutMs,
-    // Node checks those timeouts only every 30 s by default: a slow client
-    // would hold its connection far past REQUEST_TIMEOUT_MS.
-    // A missing Host is answered by checkHost in JSON, not by Node with an empty 400.
-    http: {
-      connectionsCheckingInterval: 1_000,
-      headersTimeout: limits.requestTimeoutMs,
-      requireHostHeader: false,
-    },
+    http,
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Requests that arrive while the server closes are refused by the hook
@@ -189,8 +219,8 @@ function guardRequests(
   limits: HttpLimits,
   { proxies, metrics }: { proxies: TrustedProxies; metrics: ServiceMetrics },
   allowedHosts: AppOptions['allowedHosts'],
-): void {
-  const { admit, release } = limitPipelining(app, limits.maxPipelinedRequests);
+): FastAnswer {
+  const { admit, release, idle } = limitPipelining(app, limits.maxPipelinedRequests);
   const observe = responseObserver(metrics);
   // One hook for all that a response ends: its pipelining slot, its metrics.
   app.addHook('onResponse', function endResponse(request, reply, done) {
@@ -199,22 +229,7 @@ function guardRequests(
     done();
   });
   const turns = new AnswerTurns();
-  const unreadGate = boundUnreadAnswers(
-    app,
-    new UnreadAnswers(
-      {
-        maxWeight: limits.unreadAnswersBytes,
-        maxPerAddress: limits.unreadAnswersPerAddressBytes,
-      },
-      {
-        say: (fields) =>
-          app.log.warn(fields, 'closed the connections holding the most unread answers'),
-        // A trusted proxy that forwarded no client address carries many clients.
-        unshared: (address) => isLoopback(address) || proxies.trusts(address),
-      },
-    ),
-    turns,
-  );
+  const unreadGate = unreadAnswersGate(app, limits, proxies, turns);
   const checkHost = hostGuard(allowedHosts);
   let stopping = false;
   app.addHook('preClose', (done) => {
@@ -229,7 +244,7 @@ function guardRequests(
       return;
     }
     try {
-      checkHost(request);
+      checkHost(request.raw);
       checkCrossSite(request);
       checkContentEncoding(request);
       checkPatchMediaType(request);
@@ -255,4 +270,35 @@ function guardRequests(
       else void turn.then(() => done(unreadGate.refusalAfterTurn(request, reply) ?? undefined));
     });
   });
+  // The same checks and counts for the plain GET /health, before Fastify.
+  return healthFastPath({
+    service,
+    metrics,
+    checkHost,
+    stopping: () => stopping,
+    idle,
+    built: (characters) => turns.built(characters),
+  });
+}
+
+/** The bound on answers clients have not read (unread-answers.ts), with its onSend hook. */
+function unreadAnswersGate(
+  app: FastifyInstance,
+  limits: HttpLimits,
+  proxies: TrustedProxies,
+  turns: AnswerTurns,
+): UnreadGate {
+  const unread = new UnreadAnswers(
+    {
+      maxWeight: limits.unreadAnswersBytes,
+      maxPerAddress: limits.unreadAnswersPerAddressBytes,
+    },
+    {
+      say: (fields) =>
+        app.log.warn(fields, 'closed the connections holding the most unread answers'),
+      // A trusted proxy that forwarded no client address carries many clients.
+      unshared: (address) => isLoopback(address) || proxies.trusts(address),
+    },
+  );
+  return boundUnreadAnswers(app, unread, turns);
 }

@@ -25,8 +25,9 @@ interface Connection {
 
 /**
  * `admit`, for the app's onRequest hook: it calls `done` at once while the
- * connection has a free slot, else once one is released; and `release`, for
- * its onResponse hook (one hook for all that a response ends).
+ * connection has a free slot, else once one is released; `release`, for
+ * its onResponse hook (one hook for all that a response ends); and `idle`:
+ * whether a connection has no request in progress.
  */
 export function limitPipelining(
   app: FastifyInstance,
@@ -34,6 +35,7 @@ export function limitPipelining(
 ): {
   admit: (request: FastifyRequest, done: () => void) => void;
   release: (request: FastifyRequest) => void;
+  idle: (socket: Socket) => boolean;
 } {
   const connections = new WeakMap<Socket, Connection>();
   // Whether this request holds a slot: one refused before it is admitted (by
@@ -78,5 +80,7 @@ export function limitPipelining(
       socket.resume();
     }
   };
-  return { admit, release };
+  // Whether a connection has no request in progress (health-fast-path.ts).
+  const idle = (socket: Socket): boolean => (connections.get(socket)?.active ?? 0) === 0;
+  return { admit, release, idle };
 }

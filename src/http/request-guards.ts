@@ -20,6 +20,7 @@
  * - Content-Encoding: bodies are read as they come; a compressed one is a
  *   415, not a confusing "not valid UTF-8".
  */
+import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { ForbiddenError, InvalidInputError, UnsupportedMediaTypeError } from '../domain/errors.js';
 
@@ -73,17 +74,17 @@ function isAbsoluteForm(target: string): boolean {
   return target.charCodeAt(0) !== 0x2f && target !== '*';
 }
 
-/** The Host check for one ALLOWED_HOSTS list (null: any host). */
+/** The Host check for one ALLOWED_HOSTS list (null: any host), of a request as Node parsed it. */
 export function hostGuard(
   allowedHosts: readonly string[] | null,
-): (request: FastifyRequest) => void {
+): (request: IncomingMessage) => void {
   const knownGood = new Set<string>();
   return (request) => {
-    if (hostLines(request.raw.rawHeaders) > 1) {
+    if (hostLines(request.rawHeaders) > 1) {
       throw new InvalidInputError('The request has more than one Host header.');
     }
     let host = request.headers.host;
-    const target = request.raw.url ?? '/';
+    const target = request.url ?? '/';
     if (isAbsoluteForm(target)) {
       // The target's authority is the one that counts; a Host must agree with it.
       const named = parseUrl(target);
@@ -100,7 +101,7 @@ export function hostGuard(
     }
     if (host !== undefined && knownGood.has(host)) return;
     if (host === undefined || host === '') {
-      if (request.raw.httpVersion === '1.0') return;
+      if (request.httpVersion === '1.0') return;
       throw new InvalidInputError('An HTTP/1.1 request needs a Host header.');
     }
     if (!isAuthority(host)) {
