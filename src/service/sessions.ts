@@ -79,8 +79,13 @@ export class SessionService {
     const touch = this.store
       .changeSession(
         id,
-        // Under the session's lock, from its latest version (a write since may have moved it).
-        (current) => ({ session: touchSession(current, now, 0) ?? current, patch: null }),
+        // Under the session's lock, from its latest version: a write since may
+        // have moved it, or a touch that finished after this read began (then
+        // nothing is written).
+        (current) => {
+          const next = touchSession(current, now);
+          return next === null ? null : { session: next, patch: null };
+        },
         sessionTouchedEvent(this.store.instanceId, touched as { id: string; expires_at: string }),
       )
       .finally(() => this.touching.delete(id));

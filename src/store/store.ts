@@ -116,11 +116,13 @@ export interface Store {
    * changes of one session are serialised, so `change` always sees the
    * latest committed version and no change is lost. A store may record the
    * change's `patch` instead of the whole session. Resolves with the new
-   * session. Throws NotFoundError.
+   * session; when `change` gives null (the latest version needs no change:
+   * a read's touch another one made already), writes and logs nothing and
+   * resolves with the latest version. Throws NotFoundError.
    */
   changeSession(
     id: string,
-    change: (current: Session) => SessionChange,
+    change: (current: Session) => SessionChange | null,
     event: ServiceEvent,
   ): Promise<Session>;
   /** Removes a session and logs `event`. Throws NotFoundError. */

@@ -131,6 +131,26 @@ export function storeContract(factory: StoreFactory): void {
     assert.equal((await store.getSession(session.id))?.access_count, 40);
   });
 
+  it('writes and logs nothing for a change that finds nothing to change, and answers the latest version', async (t) => {
+    const { store } = await factory.open(t);
+    const session = await serve(store).sessions.create({ name: 'kept' });
+    const events = await store.eventCount();
+    const updated = makeEvent('session_updated', store.instanceId, { session_id: session.id });
+    const bump = (current: Session) => ({
+      session: { ...current, access_count: current.access_count + 1 },
+      patch: null,
+    });
+    await store.changeSession(session.id, bump, updated);
+    const unchanged = await store.changeSession(session.id, () => null, updated);
+    assert.equal(unchanged.access_count, 1, 'it answers the latest version');
+    await store.changeSession(session.id, bump, updated);
+    assert.equal((await store.getSession(session.id))?.access_count, 2);
+    assert.equal(await store.eventCount(), events + 2, 'no event for a change that made none');
+    const alone = await store.changeSession(session.id, () => null, updated);
+    assert.deepEqual(alone, await store.getSession(session.id));
+    assert.equal(await store.eventCount(), events + 2);
+  });
+
   it('keeps creation order, updates in place, deletes, and says NotFound for what is gone', async (t) => {
     const { store } = await factory.open(t);
     const first = await serve(store).sessions.create({ name: 'first' });

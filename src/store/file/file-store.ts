@@ -65,7 +65,7 @@ export type { FileStoreOptions } from './parts.js';
 /** A change of a session waiting for its lock (see changeSession). */
 interface QueuedChange {
   id: string;
-  change: (current: Session) => SessionChange;
+  change: (current: Session) => SessionChange | null;
   event: ServiceEvent;
   resolve(session: Session): void;
   reject(error: unknown): void;
@@ -182,7 +182,7 @@ export class FileStore implements Store {
 
   changeSession(
     id: string,
-    change: (current: Session) => SessionChange,
+    change: (current: Session) => SessionChange | null,
     event: ServiceEvent,
   ): Promise<Session> {
     return new Promise((resolve, reject) => {
@@ -194,7 +194,9 @@ export class FileStore implements Store {
    * Makes the changes of one session queued together (see session-locks.ts),
    * under its lock: each from the version the last one made, each refused
    * on its own (the budget, a patch too large), the others committed
-   * together (see Commits.commitAll) and memory given the last version.
+   * together (see Commits.commitAll) and memory given the last version. One
+   * that changes nothing is answered with the version it saw, once those
+   * before it are durable (or, if they failed, with the version before them).
    */
   private readonly changeBatch = async (queued: QueuedChange[]): Promise<void> => {
     const [{ id }] = queued as [QueuedChange];
@@ -203,28 +205,53 @@ export class FileStore implements Store {
       for (const entry of queued) entry.reject(sessionNotFound(id));
       return;
     }
-    let current = sessionOf(resident);
+    const before = sessionOf(resident);
+    const { made, unchanged, latest, growth } = this.chainChanges(resident, before, queued);
+    const last = made.at(-1);
+    if (last !== undefined) {
+      last.change.apply = () => this.table.rewrite(resident, latest, growth);
+      try {
+        await this.parts.commits.commitAll(made.map(({ change }) => change));
+      } catch (error) {
+        this.table.release(growth);
+        for (const { entry } of made) entry.reject(error);
+        for (const { entry } of unchanged) entry.resolve(before);
+        return;
+      }
+    }
+    for (const { entry, version } of [...made, ...unchanged]) entry.resolve(version);
+  };
+
+  /** The changes of a batch made in memory, each on the last, their growth reserved. */
+  private chainChanges(resident: ResidentSession, before: Session, queued: QueuedChange[]) {
+    let current = before;
     let growth = 0;
-    const made: { entry: QueuedChange; next: Session; change: Change }[] = [];
+    const made: { entry: QueuedChange; version: Session; change: Change }[] = [];
+    const unchanged: { entry: QueuedChange; version: Session }[] = [];
     for (const entry of queued) {
       try {
-        const { session: next, patch } = entry.change(current);
+        const change = entry.change(current);
+        if (change === null) {
+          unchanged.push({ entry, version: current });
+          continue;
+        }
+        const { session: next, patch } = change;
         const grows = footprintGrowth(current, next);
         this.table.reserve(grows);
         growth += grows;
         made.push({
           entry,
-          next,
+          version: next,
           change: {
             // What the write changed when that says it (see journal.ts), so a
             // write costs its own size in the journal, not the session's.
             record:
               patch === null
                 ? { op: 'put', session: next, seq: resident.seq }
-                : { op: 'patch', id, patch },
+                : { op: 'patch', id: resident.id, patch },
             event: entry.event,
             revert: { op: 'put', session: current, seq: resident.seq, revert: true },
-            apply: () => undefined,
+            apply: () => undefined, // memory takes the batch's last version (changeBatch)
             // A file that lacks only a count (and the expiry a write moves) is written
             // less often (see write-behind.ts); the journal and snapshots hold it whole.
             leaves: patch !== null && countsOnly(patch) ? 'counted' : 'changed',
@@ -235,20 +262,8 @@ export class FileStore implements Store {
         entry.reject(error);
       }
     }
-    const last = made.at(-1);
-    if (last === undefined) return;
-    const total = growth;
-    const latest = current;
-    last.change.apply = () => this.table.rewrite(resident, latest, total);
-    try {
-      await this.parts.commits.commitAll(made.map(({ change }) => change));
-    } catch (error) {
-      this.table.release(total);
-      for (const { entry } of made) entry.reject(error);
-      return;
-    }
-    for (const { entry, next } of made) entry.resolve(next);
-  };
+    return { made, unchanged, latest: current, growth };
+  }
 
   removeSession(id: string, event: ServiceEvent): Promise<void> {
     return this.table.locks.run(id, () => this.remove(this.table.require(id), event));

@@ -290,14 +290,16 @@ export class PostgresStore implements Store {
    */
   async changeSession(
     id: string,
-    change: (current: Session) => SessionChange,
+    change: (current: Session) => SessionChange | null,
     event: ServiceEvent,
   ): Promise<Session> {
     if (!isSessionId(id)) throw sessionNotFound(id);
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       const current = await this.getSession(id);
       if (current === undefined) throw sessionNotFound(id);
-      const { session: next, patch } = change(current);
+      const made = change(current);
+      if (made === null) return current;
+      const { session: next, patch } = made;
       const position = await this.writes.submit('update', {
         id,
         session: next,
@@ -317,7 +319,9 @@ export class PostgresStore implements Store {
       );
       if (rows[0] === undefined) throw sessionNotFound(id);
       const current = toSession(rows[0]);
-      const { session: next, patch } = change(current);
+      const made = change(current);
+      if (made === null) return { next: current, position: undefined };
+      const { session: next, patch } = made;
       const write = {
         id,
         session: next,
@@ -330,7 +334,7 @@ export class PostgresStore implements Store {
       if (position === undefined) throw sessionNotFound(id);
       return { next, position };
     });
-    await this.feed.announce(event, locked.position);
+    if (locked.position !== undefined) await this.feed.announce(event, locked.position);
     return locked.next;
   }
 

@@ -99,6 +99,22 @@ describe('writes queued on one session', () => {
     assert.ok(store.table.usage().bytes < 4096, 'the refused write’s bytes are not held');
   });
 
+  it('answer one that changes nothing with the version made before it, once that is durable', async (t) => {
+    const { store, sessions, kept } = await setUp(t);
+    const events = store.events.count();
+    const updated = store.events.tail(1)[0];
+    assert.ok(updated !== undefined);
+    const [first, unchanged, last] = await Promise.all([
+      sessions.update(kept.id, { data: { n: 1 } }),
+      store.changeSession(kept.id, () => null, updated),
+      sessions.update(kept.id, { data: { n: 2 } }),
+    ]);
+    assert.equal(first.access_count, 1);
+    assert.deepEqual(unchanged, first, 'the version made before it in the batch');
+    assert.equal(last.access_count, 2);
+    assert.equal(store.events.count(), events + 2, 'no event for it');
+  });
+
   it('are undone whole when their events cannot be written, and a boot after a kill agrees', async (t) => {
     const { dir, fs, store, sessions, kept } = await setUp(t);
     const usage = store.table.usage().bytes;
