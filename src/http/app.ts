@@ -137,9 +137,12 @@ function fastifyOptions(
   // Node checks those timeouts only every 30 s by default: a slow client
   // would hold its connection far past REQUEST_TIMEOUT_MS.
   // A missing Host is answered by checkHost in JSON, not by Node with an empty 400.
+  // requestTimeout here too: Node refuses a headersTimeout past its default
+  // requestTimeout (300 s) when it makes the server.
   const http = {
     connectionsCheckingInterval: 1_000,
     headersTimeout: limits.requestTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
     requireHostHeader: false,
   };
   return {
@@ -149,7 +152,6 @@ function fastifyOptions(
       });
       // What Fastify sets from the settings below on a server it makes itself.
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-      server.requestTimeout = limits.requestTimeoutMs;
       server.setTimeout(limits.idleTimeoutMs);
       return server;
     },

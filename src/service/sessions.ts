@@ -76,15 +76,18 @@ export class SessionService {
     // a burst of them is one write, not one each.
     const pending = this.touching.get(id);
     if (pending !== undefined) return pending;
+    const dueTo = touched.expires_at;
     const touch = this.store
       .changeSession(
         id,
         // Under the session's lock, from its latest version: a write since may
         // have moved it, or a touch that finished after this read began (then
-        // nothing is written).
+        // nothing is written, and the read answers that version).
         (current) => {
           const next = touchSession(current, now);
-          return next === null ? null : { session: next, patch: null };
+          // Only the touch its event names (a write may have changed the idle timeout).
+          if (next === null || next.expires_at !== dueTo) return null;
+          return { session: next, patch: null };
         },
         sessionTouchedEvent(this.store.instanceId, touched as { id: string; expires_at: string }),
       )

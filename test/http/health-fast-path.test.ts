@@ -97,6 +97,19 @@ describe('GET /health before Fastify', () => {
     assert.match(twoHosts ?? '', /^HTTP\/1\.1 400 [\s\S]*more than one Host/);
   });
 
+  it('is served by a server that takes the longest REQUEST_TIMEOUT_MS allowed', async (t) => {
+    // Node refuses a headersTimeout past its default requestTimeout (300 s) unless both are set.
+    const { app } = await build(t, { REQUEST_TIMEOUT_MS: '600000' }, { store: 'file' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    assert.equal(app.server.requestTimeout, 600_000);
+    assert.equal(app.server.headersTimeout, 600_000);
+    const { port } = app.server.address() as AddressInfo;
+    const [answer] = await exchange(port, [
+      `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`,
+    ]);
+    assert.match(answer ?? '', /^HTTP\/1\.1 200 /);
+  });
+
   it('answers in order behind a request still in progress on its connection', async (t) => {
     const { port } = await listening(t);
     const host = `Host: 127.0.0.1:${port}\r\n`;

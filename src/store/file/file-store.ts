@@ -7,8 +7,9 @@
  *                          changes (foreign-adoption.ts): how a start goes
  *   session-table.ts       the sessions in memory: map, creation order,
  *                          pages, the storage budget, a lock a session
- *   commits.ts             one change made durable: journal line, event,
- *                          memory, in that order
+ *   commits.ts             a change (or a session's batch of them) made
+ *                          durable: journal lines, events, memory, in
+ *                          that order
  *   expiry-sweep.ts        removes expired sessions (due-sessions.ts
  *                          knows which), each as a delete
  *   write-behind.ts        what is written behind the journal: session
@@ -215,6 +216,8 @@ export class FileStore implements Store {
       } catch (error) {
         this.table.release(growth);
         for (const { entry } of made) entry.reject(error);
+        // What they found nothing to change in never was: they answer what is
+        // (a read's touch due on `before` waits for the next read).
         for (const { entry } of unchanged) entry.resolve(before);
         return;
       }

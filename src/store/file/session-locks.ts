@@ -7,6 +7,13 @@
  * already do: sixteen clients writing one session wait for two fdatasyncs,
  * not sixteen. Tasks run in the order they were queued, batches included.
  */
+/**
+ * The most items a batch takes; later ones start the next batch. What a
+ * batch holds is bound already (each item is a request in progress), but
+ * one write and one answer time for all of them is not worth more.
+ */
+const MAX_BATCH_ITEMS = 256;
+
 /** An item of a batch: the promise its caller waits for (rejecting a settled one does nothing). */
 export interface Settles {
   reject(error: unknown): void;
@@ -30,8 +37,8 @@ export class SessionLocks {
 
   /**
    * Queues `item` for `run`: it joins the batch of the same `run` waiting
-   * on the session (queued after the last task of another kind), or starts
-   * one. `run` gets the items in the order they were queued, after every
+   * on the session (queued after the last task of another kind) while that
+   * holds fewer than MAX_BATCH_ITEMS, or starts one. `run` gets the items in the order they were queued, after every
    * earlier task on the session has settled, and settles each item itself
    * (each carries its own promise); if it throws, every item of the batch
    * not yet settled is rejected with what it threw. `run` must be the same
@@ -39,7 +46,7 @@ export class SessionLocks {
    */
   join<T extends Settles>(id: string, item: T, run: (items: T[]) => Promise<void>): void {
     const waiting = this.waiting.get(id);
-    if (waiting !== undefined && waiting.run === run) {
+    if (waiting !== undefined && waiting.run === run && waiting.items.length < MAX_BATCH_ITEMS) {
       waiting.items.push(item);
       return;
     }

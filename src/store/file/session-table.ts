@@ -2,8 +2,9 @@
  * The file store's sessions in memory: every session as its compact JSON
  * (parsed when it is read: a third of the heap of a parsed session), the
  * creation order as a seekable index for pages, the sessions' total
- * footprint (see domain/footprint.ts) against the storage budget, and one
- * lock a session so that its changes are serialised. Nothing here touches
+ * footprint (see domain/footprint.ts) against the storage budget, and the
+ * sessions' locks (session-locks.ts), which serialise each one's changes
+ * and batch the writes queued on it. Nothing here touches
  * the disk but one statfs (the free-space check); the file store changes the
  * table only once a change is durable.
  */

@@ -299,17 +299,10 @@ export class PostgresStore implements Store {
       if (current === undefined) throw sessionNotFound(id);
       const made = change(current);
       if (made === null) return current;
-      const { session: next, patch } = made;
-      const position = await this.writes.submit('update', {
-        id,
-        session: next,
-        event,
-        version: current.access_count,
-        dataKept: patch !== null && patch.data === undefined,
-      });
+      const position = await this.writes.submit('update', updateOf(id, current, made, event));
       if (position !== undefined) {
         await this.feed.announce(event, position);
-        return next;
+        return made.session;
       }
     }
     const locked = await this.database.transaction('updating a session', async (client) => {
@@ -321,18 +314,11 @@ export class PostgresStore implements Store {
       const current = toSession(rows[0]);
       const made = change(current);
       if (made === null) return { next: current, position: undefined };
-      const { session: next, patch } = made;
-      const write = {
-        id,
-        session: next,
-        event,
-        version: current.access_count,
-        dataKept: patch !== null && patch.data === undefined,
-      };
+      const write = updateOf(id, current, made, event);
       const [position] = await commitWrites(client, 'update', [write], this.now());
       // The lock keeps other writes and the sweep away, not time: it expired meanwhile.
       if (position === undefined) throw sessionNotFound(id);
-      return { next, position };
+      return { next: made.session, position };
     });
     if (locked.position !== undefined) await this.feed.announce(event, locked.position);
     return locked.next;
@@ -450,4 +436,15 @@ export class PostgresStore implements Store {
       await this.database.end();
     }
   }
+}
+
+/** The update that writes `made` over `current`, checked against its version (commitWrites). */
+function updateOf(id: string, current: Session, made: SessionChange, event: ServiceEvent) {
+  return {
+    id,
+    session: made.session,
+    event,
+    version: current.access_count,
+    dataKept: made.patch !== null && made.patch.data === undefined,
+  };
 }

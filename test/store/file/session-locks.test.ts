@@ -93,6 +93,24 @@ describe('the per-session lock', () => {
     assert.deepEqual(order, ['batch a', 'batch b,c', 'delete', 'batch d,e']);
   });
 
+  it('takes at most 256 items a batch: later ones start the next', async () => {
+    const locks = new SessionLocks();
+    const sizes: number[] = [];
+    const runBatch = async (items: Item[]) => {
+      sizes.push(items.length);
+      await pause(1);
+      for (const item of items) item.resolve([]);
+    };
+    const join = (label: string) =>
+      new Promise<string[]>((resolve, reject) =>
+        locks.join('s', { label, resolve, reject }, runBatch),
+      );
+    const first = join('first');
+    await pause(1);
+    await Promise.all([first, ...Array.from({ length: 300 }, (_, n) => join(String(n)))]);
+    assert.deepEqual(sizes, [1, 256, 44]);
+  });
+
   it('rejects every item of a batch whose run throws, and runs the next', async () => {
     const locks = new SessionLocks();
     let calls = 0;
